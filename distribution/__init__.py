@@ -1,0 +1,1 @@
+"""Distribution: guides, promoters, share links, attribution, commission (issue 3)."""

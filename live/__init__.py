@@ -1,0 +1,1 @@
+"""Live selling: sessions, pinned products, live prices, invite links (later issue)."""

@@ -1,0 +1,100 @@
+"""Siyu's core: catalog, checkout, orders, payments, stock, customers.
+
+``create_app`` builds the whole application; ``distribution``, ``live`` and ``admin`` are
+plugged in here, inside the factory, so ``shop`` never imports them at module level.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask, request
+
+from .config import Config
+from .extensions import babel, csrf, db, login_manager, migrate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def select_locale() -> str:
+    from flask import current_app
+
+    languages = current_app.config["LANGUAGES"]
+    chosen = request.cookies.get("lang")
+    if chosen in languages:
+        return chosen
+    for value, _quality in request.accept_languages:
+        tag = value.lower()
+        if tag.startswith("zh"):
+            return "zh_Hans_CN"
+        if tag.startswith("en"):
+            return "en"
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def _load_staff(staff_id: str):
+    from .models import Staff
+
+    return db.session.get(Staff, int(staff_id)) if staff_id.isdigit() else None
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("INSTANCE_PATH", os.path.join(ROOT, "instance")),
+        template_folder=os.path.join(ROOT, "templates"),
+        static_folder="static",
+    )
+    app.config.from_object(Config)
+    if test_config:
+        app.config.update(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
+            app.instance_path, "siyu.db"
+        )
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgres://"):
+        uri = app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri[11:]
+    elif uri.startswith("postgresql://"):
+        uri = app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri[13:]
+    if uri.startswith("postgresql"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "pool_size": 10,
+            "max_overflow": 20,
+            "pool_pre_ping": True,
+            **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+        }
+    elif uri.startswith("sqlite"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "connect_args": {"timeout": 30},
+            **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+        }
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=os.path.join(ROOT, "translations"),
+    )
+    login_manager.init_app(app)
+    login_manager.user_loader(_load_staff)
+
+    if uri.startswith("sqlite"):
+        from .sqlite import enable_sqlite_pragmas
+
+        with app.app_context():
+            enable_sqlite_pragmas(db.engine)
+
+    from . import cli, templating, views
+
+    templating.init_app(app)
+    views.init_app(app)
+    cli.init_app(app)
+
+    from admin import init_admin
+
+    init_admin(app)
+    return app

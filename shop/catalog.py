@@ -1,0 +1,121 @@
+"""Catalog reads for the storefront: listings, search, a product page's data, recent buyers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+
+from .extensions import db
+from .models import Category, Order, OrderLine, OrderStatus, Product, Review, utcnow
+
+PAID_STATES = (
+    OrderStatus.PAID,
+    OrderStatus.FULFILLED,
+    OrderStatus.PICKED_UP,
+    OrderStatus.COMPLETED,
+)
+PAGE_SIZE = 24
+
+
+def _listing():
+    return (
+        select(Product)
+        .where(Product.active.is_(True))
+        .options(selectinload(Product.variants), selectinload(Product.images))
+        .order_by(Product.created_at.desc(), Product.id.desc())
+    )
+
+
+def categories() -> list[Category]:
+    return list(db.session.scalars(select(Category).order_by(Category.position, Category.name)))
+
+
+def latest_products(limit: int = PAGE_SIZE) -> list[Product]:
+    return list(db.session.scalars(_listing().limit(limit)))
+
+
+def category_products(category: Category, limit: int = PAGE_SIZE) -> list[Product]:
+    return list(
+        db.session.scalars(_listing().where(Product.category_id == category.id).limit(limit))
+    )
+
+
+def search(text: str, limit: int = PAGE_SIZE) -> list[Product]:
+    text = (text or "").strip()[:100]
+    if not text:
+        return []
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    return list(
+        db.session.scalars(
+            _listing()
+            .where(
+                or_(
+                    Product.name.ilike(pattern, escape="\\"),
+                    Product.description_html.ilike(pattern, escape="\\"),
+                )
+            )
+            .limit(limit)
+        )
+    )
+
+
+def product_by_slug(slug: str) -> Product | None:
+    return db.session.scalar(
+        select(Product)
+        .where(Product.slug == slug, Product.active.is_(True))
+        .options(
+            selectinload(Product.variants),
+            selectinload(Product.images),
+            selectinload(Product.category),
+        )
+    )
+
+
+@dataclass
+class RatingSummary:
+    count: int
+    average: float | None
+
+
+def approved_reviews(product_id: int, limit: int = 10) -> tuple[list[Review], RatingSummary]:
+    reviews = list(
+        db.session.scalars(
+            select(Review)
+            .where(Review.product_id == product_id, Review.status == "approved")
+            .order_by(Review.created_at.desc())
+            .limit(limit)
+        )
+    )
+    count, average = db.session.execute(
+        select(func.count(Review.id), func.avg(Review.rating)).where(
+            Review.product_id == product_id, Review.status == "approved"
+        )
+    ).one()
+    return reviews, RatingSummary(count, round(float(average), 1) if average else None)
+
+
+@dataclass
+class RecentPurchase:
+    city: str
+    paid_at: datetime
+
+
+def recent_purchases(product_id: int, days: int = 14, limit: int = 3) -> list[RecentPurchase]:
+    """Real recent paid orders of a product: only the city and the time, never who."""
+    rows = db.session.execute(
+        select(Order.city, Order.paid_at)
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .where(
+            OrderLine.product_id == product_id,
+            Order.status.in_(PAID_STATES),
+            Order.paid_at >= utcnow() - timedelta(days=days),
+            Order.city != "",
+        )
+        .order_by(Order.paid_at.desc())
+        .limit(limit)
+    ).all()
+    return [RecentPurchase(city, paid_at) for city, paid_at in rows]

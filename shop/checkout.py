@@ -1,0 +1,256 @@
+"""Checkout: quote a basket from server-side prices and place the order in one transaction.
+
+Whatever price a client sends is never read: every amount comes from the catalog here.
+A repeated submission (same idempotency key) returns the first order.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from . import stock
+from .errors import InvalidInput
+from .extensions import db
+from .models import Customer, Order, OrderLine, Product, Store, Variant, utcnow
+from .privacy import normalize_phone
+from .queue import enqueue
+from .signals import order_placed
+
+_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def parse_quantity(raw) -> int:
+    """A quantity typed or sent by a client: a whole number from 1 to the per-line limit."""
+    limit = current_app.config["MAX_LINE_QUANTITY"]
+    try:
+        quantity = int(str(raw).strip())
+    except (TypeError, ValueError):
+        raise InvalidInput(_("Quantity must be a whole number.")) from None
+    if quantity < 1:
+        raise InvalidInput(_("Quantity must be at least 1."))
+    if quantity > limit:
+        raise InvalidInput(_("You can buy at most %(n)d at a time.", n=limit))
+    return quantity
+
+
+def parse_id(raw) -> int:
+    try:
+        value = int(str(raw).strip())
+    except (TypeError, ValueError):
+        raise InvalidInput(_("That product does not exist.")) from None
+    if value < 1 or value > 2**31 - 1:
+        raise InvalidInput(_("That product does not exist."))
+    return value
+
+
+@dataclass
+class QuoteLine:
+    variant: Variant
+    quantity: int
+    unit_price: int
+
+    @property
+    def line_total(self) -> int:
+        return self.unit_price * self.quantity
+
+
+@dataclass
+class Quote:
+    lines: list[QuoteLine]
+    currency: str
+    shipping: int = 0
+    discount: int = 0
+
+    @property
+    def subtotal(self) -> int:
+        return sum(line.line_total for line in self.lines)
+
+    @property
+    def total(self) -> int:
+        return self.subtotal - self.discount + self.shipping
+
+
+def quote(items: list[tuple[int, int]], fulfilment: str = "pickup") -> Quote:
+    """Price ``[(variant_id, quantity), ...]`` from the catalog. Raises InvalidInput."""
+    if not items:
+        raise InvalidInput(_("Your basket is empty."))
+    merged: dict[int, int] = {}
+    for variant_id, quantity in items:
+        merged[variant_id] = merged.get(variant_id, 0) + quantity
+    variants = {
+        v.id: v
+        for v in db.session.scalars(
+            select(Variant).join(Product).where(Variant.id.in_(merged), Product.active.is_(True))
+        )
+    }
+    lines = []
+    for variant_id, quantity in merged.items():
+        variant = variants.get(variant_id)
+        if variant is None:
+            raise InvalidInput(_("That product does not exist."))
+        if quantity > current_app.config["MAX_LINE_QUANTITY"]:
+            raise InvalidInput(
+                _("You can buy at most %(n)d at a time.", n=current_app.config["MAX_LINE_QUANTITY"])
+            )
+        lines.append(QuoteLine(variant, quantity, variant.current_price()))
+    result = Quote(lines=lines, currency=current_app.config["SHOP_CURRENCY"])
+    if fulfilment == "delivery" and result.subtotal < current_app.config["FREE_SHIPPING_FROM"]:
+        result.shipping = current_app.config["SHIPPING_FEE"]
+    return result
+
+
+@dataclass
+class CheckoutDetails:
+    name: str
+    phone: str
+    fulfilment: str  # "delivery" or "pickup"
+    payment_method: str  # "stripe" or "store"
+    city: str = ""
+    address: str = ""
+    pickup_store_id: int | None = None
+    note: str = ""
+    attribution: dict = field(default_factory=dict)  # share_code, live_session_id, visitor_id
+
+
+def payment_methods(fulfilment: str) -> list[str]:
+    """Stripe when configured; paying at the store (or on delivery, without Stripe) always."""
+    stripe_on = bool(current_app.config.get("STRIPE_SECRET_KEY"))
+    methods = ["stripe"] if stripe_on else []
+    if fulfilment == "pickup" or not stripe_on:
+        methods.append("store")
+    return methods
+
+
+def validate_details(details: CheckoutDetails) -> CheckoutDetails:
+    details.name = (details.name or "").strip()
+    if not details.name:
+        raise InvalidInput(_("Please enter your name."))
+    if len(details.name) > 120:
+        raise InvalidInput(_("Your name is too long."))
+    details.phone = normalize_phone(details.phone)
+    details.note = (details.note or "").strip()[:500]
+    details.city = (details.city or "").strip()[:80]
+    details.address = (details.address or "").strip()[:255]
+    if details.fulfilment == "delivery":
+        if not details.address or not details.city:
+            raise InvalidInput(_("Please enter a delivery city and address."))
+        details.pickup_store_id = None
+    elif details.fulfilment == "pickup":
+        store = db.session.get(Store, details.pickup_store_id) if details.pickup_store_id else None
+        if store is None or not store.active:
+            raise InvalidInput(_("Please choose a store to pick up from."))
+        if not details.city:
+            details.city = store.city
+    else:
+        raise InvalidInput(_("Choose delivery or pick-up."))
+    if details.payment_method not in payment_methods(details.fulfilment):
+        raise InvalidInput(_("That payment method is not available for this order."))
+    return details
+
+
+def place_order(
+    items: list[tuple[int, int]], details: CheckoutDetails, idempotency_key: str
+) -> Order:
+    """Validate, then in one transaction create the order and reserve its stock.
+
+    The same ``idempotency_key`` always yields the same order, also when two submissions race:
+    the unique key makes the loser roll back (its stock reservation with it) and return the
+    winner's order. ``order_placed`` is sent and the expiry job queued only after commit.
+    """
+    if not idempotency_key or not _KEY.match(idempotency_key):
+        raise InvalidInput(_("This form has expired. Please reload the page and try again."))
+    existing = db.session.scalar(select(Order).where(Order.idempotency_key == idempotency_key))
+    if existing is not None:
+        return existing
+    details = validate_details(details)
+    basket = quote(items, details.fulfilment)
+
+    for attempt in range(2):
+        try:
+            order = _create_order(basket, details, idempotency_key)
+            break
+        except IntegrityError:
+            # Either the same form won a race (return its order) or another checkout created
+            # this customer a moment ago (try once more; the customer now exists).
+            db.session.rollback()
+            existing = db.session.scalar(
+                select(Order).where(Order.idempotency_key == idempotency_key)
+            )
+            if existing is not None:
+                return existing
+            if attempt:
+                raise
+        except Exception:
+            db.session.rollback()
+            raise
+
+    enqueue(
+        "shop.jobs.expire_order",
+        order.id,
+        delay=order.expires_at - order.created_at + timedelta(seconds=5),
+    )
+    order_placed.send(current_app._get_current_object(), order_id=order.id)
+    return order
+
+
+def _create_order(basket: Quote, details: CheckoutDetails, idempotency_key: str) -> Order:
+    """Insert the customer (if new), the order and its lines, reserve stock, commit."""
+    now = utcnow()
+    customer = db.session.scalar(select(Customer).where(Customer.phone == details.phone))
+    if customer is None:
+        customer = Customer(
+            phone=details.phone, name=details.name, city=details.city, address=details.address
+        )
+        db.session.add(customer)
+    store_id = details.pickup_store_id
+    if store_id is None:
+        product_stores = {line.variant.product.store_id for line in basket.lines}
+        store_id = product_stores.pop() if len(product_stores) == 1 else None
+    attribution = details.attribution or {}
+    order = Order(
+        idempotency_key=idempotency_key,
+        customer=customer,
+        store_id=store_id,
+        fulfilment=details.fulfilment,
+        payment_method=details.payment_method,
+        contact_name=details.name,
+        phone=details.phone,
+        city=details.city,
+        address=details.address,
+        note=details.note,
+        currency=basket.currency,
+        subtotal=basket.subtotal,
+        discount=basket.discount,
+        shipping=basket.shipping,
+        total=basket.total,
+        share_code=(attribution.get("share_code") or None),
+        live_session_id=attribution.get("live_session_id"),
+        visitor_id=(attribution.get("visitor_id") or None),
+        created_at=now,
+        expires_at=now + timedelta(minutes=current_app.config["RESERVATION_MINUTES"]),
+    )
+    for line in basket.lines:
+        order.lines.append(
+            OrderLine(
+                variant_id=line.variant.id,
+                product_id=line.variant.product_id,
+                product_name=line.variant.product.name,
+                variant_name=line.variant.name,
+                sku=line.variant.sku,
+                unit_price=line.unit_price,
+                quantity=line.quantity,
+                line_total=line.line_total,
+            )
+        )
+    db.session.add(order)
+    db.session.flush()
+    stock.reserve(order.id, [(ln.variant.id, ln.quantity) for ln in basket.lines])
+    db.session.commit()
+    return order

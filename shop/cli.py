@@ -1,0 +1,79 @@
+"""Command-line verbs: ``flask --app wsgi create-admin``, ``demo-data``, ``jobs``, ``ledger``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from sqlalchemy import select
+
+from . import stock
+from .extensions import db
+from .models import Role, Staff
+
+
+def init_app(app) -> None:
+    app.cli.add_command(create_admin)
+    app.cli.add_command(demo_data)
+    app.cli.add_command(jobs)
+    app.cli.add_command(ledger)
+
+
+@click.command("create-admin")
+@click.argument("email")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--name", default="")
+def create_admin(email: str, password: str, name: str) -> None:
+    """Create an owner account (or reset the password of an existing one)."""
+    if len(password) < 10:
+        raise click.BadParameter("use at least 10 characters", param_hint="--password")
+    email = email.strip().lower()
+    staff = db.session.scalar(select(Staff).where(Staff.email == email))
+    if staff is None:
+        staff = Staff(email=email, name=name or email.split("@")[0])
+        db.session.add(staff)
+    staff.role = Role.OWNER
+    staff.active = True
+    staff.set_password(password)
+    db.session.commit()
+    click.echo(f"Owner {email} is ready.")
+
+
+@click.command("demo-data")
+def demo_data() -> None:
+    """Load the demo shop (idempotent) and print the staff logins."""
+    from .demo import DEMO_PASSWORD, DEMO_STAFF, load_demo_data
+
+    created = load_demo_data()
+    click.echo("Demo data loaded." if created else "Demo data already present.")
+    click.echo(f"Admin: {current_app.config['PUBLIC_BASE_URL']}/admin/")
+    for email, role, _store in DEMO_STAFF:
+        click.echo(f"  {role:<8} {email}  password: {DEMO_PASSWORD}")
+
+
+@click.group("jobs")
+def jobs() -> None:
+    """Run periodic jobs by hand (the RQ scheduler runs them in production)."""
+
+
+@jobs.command("expire-orders")
+def expire_orders() -> None:
+    from .jobs import expire_due_orders
+
+    click.echo(f"{expire_due_orders()} unpaid orders expired.")
+
+
+@click.group("ledger")
+def ledger() -> None:
+    """Check the append-only ledgers against the balances derived from them."""
+
+
+@ledger.command("verify")
+def verify() -> None:
+    breaches = stock.ledger_breaches()
+    for line in breaches:
+        click.echo(f"BREACH {line}")
+    if breaches:
+        sys.exit(1)
+    click.echo("All ledgers balance.")

@@ -1,0 +1,38 @@
+"""Configuration, read from environment variables (documented in the README)."""
+
+import os
+from datetime import timedelta
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", "")  # default set in create_app
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+    STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
+    STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+    STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")  # tests point this at a local fake
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    SHOP_NAME = os.environ.get("SHOP_NAME", "Siyu")
+    SHOP_CURRENCY = os.environ.get("SHOP_CURRENCY", "CNY").upper()
+    RESERVATION_MINUTES = _int("RESERVATION_MINUTES", 30)
+    SHIPPING_FEE = _int("SHIPPING_FEE", 1000)  # minor units; 0 for free delivery
+    FREE_SHIPPING_FROM = _int("FREE_SHIPPING_FROM", 9900)  # minor units
+    MAX_LINE_QUANTITY = _int("MAX_LINE_QUANTITY", 99)
+    MAX_CONTENT_LENGTH = _int("MAX_UPLOAD_BYTES", 8 * 1024 * 1024)
+    MAX_IMAGE_BYTES = _int("MAX_IMAGE_BYTES", 5 * 1024 * 1024)
+    MAX_IMAGE_PIXELS = _int("MAX_IMAGE_PIXELS", 40_000_000)
+    LOGIN_MAX_FAILURES = _int("LOGIN_MAX_FAILURES", 5)
+    LOGIN_WINDOW = timedelta(minutes=_int("LOGIN_WINDOW_MINUTES", 15))
+    PERMANENT_SESSION_LIFETIME = timedelta(days=365)
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+    BABEL_DEFAULT_LOCALE = "en"
+    LANGUAGES = {"en": "English", "zh_Hans_CN": "简体中文"}
+    WTF_CSRF_TIME_LIMIT = None
+    FLASK_ADMIN_SWATCH = "default"

@@ -1,0 +1,50 @@
+"""Who the browser is: the orders it placed, the details it last used, its visitor id.
+
+A customer never signs up to buy. The signed session cookie remembers the orders this browser
+placed (so only they open without their link) and the contact details to fill in next time.
+Typing someone's phone number at checkout grants nothing: access follows the browser, not
+the phone number. ``session["customer_id"]`` is set only by a verified sign-in.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import request, session
+
+from .models import Order
+
+MAX_REMEMBERED_ORDERS = 50
+VISITOR_COOKIE = "siyu_vid"
+
+
+def remember_order(order: Order, details: dict) -> None:
+    ids = [i for i in session.get("orders", []) if i != order.id]
+    session["orders"] = ([order.id] + ids)[:MAX_REMEMBERED_ORDERS]
+    session["details"] = details
+    session.permanent = True
+
+
+def saved_details() -> dict:
+    return session.get("details") or {}
+
+
+def remembered_order_ids() -> list[int]:
+    return list(session.get("orders", []))
+
+
+def can_view(order: Order) -> bool:
+    """The order's own browser, or its customer signed in (the token link is checked apart)."""
+    if order.id in session.get("orders", []):
+        return True
+    return (
+        session.get("customer_id") is not None and session.get("customer_id") == order.customer_id
+    )
+
+
+def visitor_id() -> str | None:
+    return request.cookies.get(VISITOR_COOKIE)
+
+
+def new_visitor_id() -> str:
+    return secrets.token_urlsafe(16)

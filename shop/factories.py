@@ -1,0 +1,103 @@
+"""Plain factory functions: used by the tests and by the demo-data command."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import re
+
+from PIL import Image, ImageDraw
+
+from . import images, stock
+from .extensions import db
+from .models import Category, Product, ProductImage, Role, Staff, Store, Variant
+from .sanitize import clean_html
+
+_seq = itertools.count(1)
+
+
+def slugify(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug or f"item-{next(_seq)}"
+
+
+def make_store(name: str = "", city: str = "Shanghai", address: str = "") -> Store:
+    store = Store(name=name or f"Store {next(_seq)}", city=city, address=address)
+    db.session.add(store)
+    db.session.flush()
+    return store
+
+
+def make_category(name: str = "", position: int = 0) -> Category:
+    name = name or f"Category {next(_seq)}"
+    category = Category(name=name, slug=f"{slugify(name)}-{next(_seq)}", position=position)
+    db.session.add(category)
+    db.session.flush()
+    return category
+
+
+def make_product(
+    name: str = "",
+    *,
+    price: int = 9900,
+    stock_qty: int = 10,
+    variants=None,
+    category: Category | None = None,
+    store: Store | None = None,
+    description: str = "",
+    slug: str | None = None,
+) -> Product:
+    """A product with variants; ``variants`` is a list of (name, price, stock) tuples.
+
+    Initial stock is entered through a stock movement so the stock ledger balances.
+    """
+    name = name or f"Product {next(_seq)}"
+    product = Product(
+        name=name,
+        slug=slug or f"{slugify(name)}-{next(_seq)}",
+        category=category,
+        store=store,
+        description_html=clean_html(description),
+    )
+    db.session.add(product)
+    for position, (vname, vprice, vstock) in enumerate(variants or [("", price, stock_qty)]):
+        variant = Variant(
+            product=product,
+            sku=f"SKU-{next(_seq):05d}",
+            name=vname,
+            price=vprice,
+            stock=0,
+            position=position,
+        )
+        db.session.add(variant)
+        db.session.flush()
+        if vstock:
+            stock.change_stock(variant.id, vstock, "initial", note="initial stock")
+    db.session.flush()
+    db.session.refresh(product)
+    return product
+
+
+def make_staff(
+    email: str, password: str, role: str = Role.OWNER, stores=(), name: str = ""
+) -> Staff:
+    staff = Staff(email=email.lower(), name=name or email.split("@")[0], role=role)
+    staff.set_password(password)
+    staff.stores = list(stores)
+    db.session.add(staff)
+    db.session.flush()
+    return staff
+
+
+def make_image(product: Product, color: tuple[int, int, int], label: str = "") -> ProductImage:
+    """A generated picture (solid colour with a label), stored like an uploaded one."""
+    picture = Image.new("RGB", (800, 800), color)
+    draw = ImageDraw.Draw(picture)
+    draw.rectangle((60, 60, 740, 740), outline=(255, 255, 255), width=12)
+    draw.text((100, 380), (label or product.name)[:30], fill=(255, 255, 255))
+    buf = io.BytesIO()
+    picture.save(buf, "PNG")
+    image = ProductImage(product=product, filename=images.store_image(buf.getvalue()))
+    db.session.add(image)
+    db.session.flush()
+    return image

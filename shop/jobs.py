@@ -1,0 +1,13 @@
+"""Shop jobs: plain functions taking ids, safe to run twice (see ``shop.queue``)."""
+
+from . import orders
+
+
+def expire_order(order_id: int) -> bool:
+    """Release the stock of an order still unpaid when its reservation ends."""
+    return orders.expire(order_id)
+
+
+def expire_due_orders() -> int:
+    """Sweep: cancel every unpaid order past its reservation (covers lost timers)."""
+    return orders.expire_due()

@@ -1,0 +1,68 @@
+"""Money: integer minor units with the currency beside it. Never floats."""
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+# ISO 4217 exponents that are not 2.
+_EXPONENTS = {
+    "BIF": 0,
+    "CLP": 0,
+    "DJF": 0,
+    "GNF": 0,
+    "JPY": 0,
+    "KMF": 0,
+    "KRW": 0,
+    "MGA": 0,
+    "PYG": 0,
+    "RWF": 0,
+    "UGX": 0,
+    "VND": 0,
+    "VUV": 0,
+    "XAF": 0,
+    "XOF": 0,
+    "XPF": 0,
+    "BHD": 3,
+    "JOD": 3,
+    "KWD": 3,
+    "OMR": 3,
+    "TND": 3,
+}
+_SYMBOLS = {"CNY": "¥", "JPY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "HKD": "HK$", "KRW": "₩"}
+
+
+def exponent(currency: str) -> int:
+    return _EXPONENTS.get(currency.upper(), 2)
+
+
+def format_money(amount: int, currency: str) -> str:
+    """``format_money(12345, "CNY") == "¥123.45"``; ``format_money(500, "JPY") == "¥500"``."""
+    exp = exponent(currency)
+    sign = "-" if amount < 0 else ""
+    value = Decimal(abs(int(amount))).scaleb(-exp)
+    text = f"{value:,.{exp}f}"
+    symbol = _SYMBOLS.get(currency.upper())
+    return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency.upper()}"
+
+
+def parse_money(text: str, currency: str) -> int:
+    """Parse a major-unit amount typed by staff ("12.50") into minor units.
+
+    Raises ValueError with a readable message on anything that is not an exact amount.
+    """
+    exp = exponent(currency)
+    try:
+        value = Decimal(str(text).strip().replace(",", ""))
+    except InvalidOperation as exc:
+        raise ValueError(f"{text!r} is not an amount") from exc
+    if not value.is_finite():
+        raise ValueError(f"{text!r} is not an amount")
+    minor = value.scaleb(exp)
+    if minor != minor.to_integral_value():
+        raise ValueError(f"{text!r} has more than {exp} decimals for {currency}")
+    return int(minor.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def prorate(amount: int, part: int, whole: int) -> int:
+    """``amount * part / whole`` rounded half up, in integers (no float anywhere)."""
+    if whole <= 0:
+        return 0
+    return (amount * part * 2 + whole) // (whole * 2)

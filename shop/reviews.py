@@ -1,0 +1,63 @@
+"""Reviews: written by customers who bought, shown after staff approve them."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from . import audit
+from .catalog import PAID_STATES
+from .errors import InvalidInput
+from .extensions import db
+from .models import Order, Review
+
+
+def submit_review(order: Order, line_id, rating, body: str) -> Review:
+    if order.status not in PAID_STATES:
+        raise InvalidInput(_("You can review a product once your order is paid."))
+    line = next((ln for ln in order.lines if str(ln.id) == str(line_id)), None)
+    if line is None:
+        raise InvalidInput(_("That item is not part of this order."))
+    try:
+        rating = int(rating)
+    except (TypeError, ValueError):
+        rating = 0
+    if not 1 <= rating <= 5:
+        raise InvalidInput(_("Choose a rating from 1 to 5 stars."))
+    body = (body or "").strip()
+    if len(body) > 2000:
+        raise InvalidInput(_("Please keep your review under 2000 characters."))
+    if db.session.scalar(select(Review.id).where(Review.order_line_id == line.id)):
+        raise InvalidInput(_("You have already reviewed this item."))
+    review = Review(
+        product_id=line.product_id,
+        order_line_id=line.id,
+        customer_id=order.customer_id,
+        rating=rating,
+        body=body,
+        author_name=(order.contact_name or "")[:1] + "**",
+    )
+    db.session.add(review)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise InvalidInput(_("You have already reviewed this item.")) from None
+    return review
+
+
+def moderate(review: Review, status: str, staff) -> None:
+    if status not in ("approved", "rejected", "pending"):
+        raise InvalidInput(_("Unknown review status."))
+    before = review.status
+    review.status = status
+    audit.record(
+        staff,
+        f"review.{status}",
+        review,
+        before={"status": before},
+        after={"status": status},
+        store_id=review.product.store_id,
+    )
+    db.session.commit()

@@ -1,0 +1,46 @@
+"""Jinja filters and globals shared by every template."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app, request, session
+from flask_babel import format_timedelta, get_locale
+
+from .models import utcnow
+from .money import format_money
+from .privacy import mask_phone
+
+
+def money(amount: int | None, currency: str | None = None) -> str:
+    if amount is None:
+        return ""
+    return format_money(amount, currency or current_app.config["SHOP_CURRENCY"])
+
+
+def ago(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    return format_timedelta(utcnow() - moment, add_direction=True)
+
+
+def iso_utc(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
+
+
+def init_app(app) -> None:
+    app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["mask_phone"] = mask_phone
+    app.jinja_env.filters["ago"] = ago
+    app.jinja_env.filters["iso_utc"] = iso_utc
+
+    @app.context_processor
+    def shop_globals():
+        cart = session.get("cart") or {}
+        return {
+            "shop_name": app.config["SHOP_NAME"],
+            "cart_count": sum(cart.values()) if isinstance(cart, dict) else 0,
+            "current_locale": str(get_locale() or "en"),
+            "languages": app.config["LANGUAGES"],
+            "next_url": request.full_path if request else "/",
+        }

@@ -1,0 +1,367 @@
+"""The storefront: thin routes that parse input, call one service, and render."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
+
+from . import catalog, customers, images, payments, reviews
+from .checkout import CheckoutDetails, parse_id, parse_quantity, payment_methods, place_order, quote
+from .errors import InvalidInput, PaymentError, ShopError
+from .extensions import csrf, db
+from .models import Category, Order, OrderStatus, Store, Variant
+
+bp = Blueprint("shop", __name__)
+
+
+@bp.get("/")
+def home():
+    return render_template(
+        "shop/home.html", categories=catalog.categories(), products=catalog.latest_products()
+    )
+
+
+@bp.get("/c/<slug>")
+def category(slug: str):
+    cat = db.session.scalar(select(Category).where(Category.slug == slug))
+    if cat is None:
+        abort(404)
+    return render_template(
+        "shop/listing.html",
+        title=cat.name,
+        categories=catalog.categories(),
+        products=catalog.category_products(cat),
+        current=cat,
+    )
+
+
+@bp.get("/search")
+def search():
+    q = request.args.get("q", "")
+    return render_template(
+        "shop/listing.html",
+        title=_("Search"),
+        q=q,
+        categories=catalog.categories(),
+        products=catalog.search(q),
+    )
+
+
+@bp.get("/p/<slug>")
+def product(slug: str):
+    item = catalog.product_by_slug(slug)
+    if item is None:
+        abort(404)
+    reviews_, rating = catalog.approved_reviews(item.id)
+    return render_template(
+        "shop/product.html",
+        product=item,
+        reviews=reviews_,
+        rating=rating,
+        recent=catalog.recent_purchases(item.id),
+        max_quantity=current_app.config["MAX_LINE_QUANTITY"],
+    )
+
+
+def _cart() -> dict[str, int]:
+    cart = session.get("cart")
+    return cart if isinstance(cart, dict) else {}
+
+
+@bp.post("/cart/add")
+@csrf.exempt
+def cart_add():
+    """Exempt from the CSRF token so the product page's one form serves "Buy now" (a GET that
+    must not carry a token in its URL) and "Add to basket". The session cookie is SameSite=Lax,
+    so another site cannot post here with it; the worst a forged request could do is add an
+    item to a basket."""
+    try:
+        variant_id = parse_id(request.form.get("variant"))
+        quantity = parse_quantity(request.form.get("qty", 1))
+        if db.session.get(Variant, variant_id) is None:
+            raise InvalidInput(_("That product does not exist."))
+        cart = _cart()
+        cart[str(variant_id)] = min(
+            cart.get(str(variant_id), 0) + quantity, current_app.config["MAX_LINE_QUANTITY"]
+        )
+        session["cart"] = cart
+        flash(_("Added to your basket."), "ok")
+    except ShopError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("shop.cart"))
+
+
+@bp.route("/cart", methods=["GET", "POST"])
+def cart():
+    cart = _cart()
+    if request.method == "POST":
+        try:
+            for key in list(cart):
+                raw = request.form.get(f"qty_{key}")
+                if raw is None:
+                    continue
+                if str(raw).strip() == "0":
+                    cart.pop(key)
+                else:
+                    cart[key] = parse_quantity(raw)
+            session["cart"] = cart
+        except ShopError as exc:
+            flash(exc.message, "error")
+        return redirect(url_for("shop.cart"))
+    basket = None
+    if cart:
+        try:
+            basket = quote([(int(k), v) for k, v in cart.items()])
+        except ShopError as exc:
+            session["cart"] = {}
+            flash(exc.message, "error")
+    return render_template("shop/cart.html", basket=basket)
+
+
+def _items_from(source) -> tuple[list[tuple[int, int]], bool]:
+    """The basket being bought: one variant ("Buy now") or the cart. Raises InvalidInput."""
+    if source.get("variant"):
+        return [(parse_id(source.get("variant")), parse_quantity(source.get("qty", 1)))], False
+    cart = _cart()
+    if not cart:
+        raise InvalidInput(_("Your basket is empty."))
+    return [(int(k), v) for k, v in cart.items()], True
+
+
+def _stores():
+    return list(
+        db.session.scalars(select(Store).where(Store.active.is_(True)).order_by(Store.name))
+    )
+
+
+@bp.route("/checkout", methods=["GET", "POST"])
+def checkout():
+    source = request.form if request.method == "POST" else request.args
+    form = dict(customers.saved_details())
+    form.update({k: v for k, v in request.form.items() if k != "csrf_token"})
+    fulfilment = form.get("fulfilment") or "pickup"
+    error = None
+    try:
+        items, from_cart = _items_from(source)
+        basket = quote(items, fulfilment if fulfilment in ("pickup", "delivery") else "pickup")
+    except ShopError as exc:
+        flash(exc.message, "error")
+        return (
+            redirect(request.referrer or url_for("shop.home"))
+            if request.method == "GET"
+            else redirect(url_for("shop.cart"))
+        )
+
+    if request.method == "POST":
+        store_raw = request.form.get("pickup_store") or ""
+        details = CheckoutDetails(
+            name=request.form.get("name", ""),
+            phone=request.form.get("phone", ""),
+            fulfilment=fulfilment,
+            payment_method=request.form.get("payment_method", ""),
+            city=request.form.get("city", ""),
+            address=request.form.get("address", ""),
+            pickup_store_id=int(store_raw) if store_raw.isdigit() else None,
+            note=request.form.get("note", ""),
+            attribution={
+                **(session.get("attribution") or {}),
+                "visitor_id": customers.visitor_id(),
+            },
+        )
+        try:
+            order = place_order(items, details, request.form.get("idempotency_key", ""))
+        except ShopError as exc:
+            error = exc.message
+        else:
+            customers.remember_order(
+                order,
+                {
+                    "name": order.contact_name,
+                    "phone": order.phone,
+                    "city": order.city,
+                    "address": order.address,
+                    "fulfilment": order.fulfilment,
+                    "pickup_store": str(order.store_id or ""),
+                },
+            )
+            if from_cart:
+                session["cart"] = {}
+            if order.payment_method == "stripe" and order.status == OrderStatus.AWAITING_PAYMENT:
+                try:
+                    return redirect(payments.checkout_url(order), code=303)
+                except PaymentError as exc:
+                    flash(exc.message, "error")
+            return redirect(url_for("shop.order", token=order.token), code=303)
+
+    status = 422 if error else 200
+    return render_template(
+        "shop/checkout.html",
+        basket=basket,
+        form=form,
+        error=error,
+        stores=_stores(),
+        from_cart=from_cart,
+        items=items,
+        methods={f: payment_methods(f) for f in ("pickup", "delivery")},
+        idempotency_key=request.form.get("idempotency_key") or uuid.uuid4().hex,
+    ), status
+
+
+def _order_or_404(token: str) -> Order:
+    order = db.session.scalar(select(Order).where(Order.token == token)) if token else None
+    if order is None:
+        abort(404)
+    return order
+
+
+@bp.get("/o/<token>")
+def order(token: str):
+    item = _order_or_404(token)
+    return render_template(
+        "shop/order.html",
+        order=item,
+        stripe_on=payments.stripe_enabled(),
+        just_paid=request.args.get("paid") == "1",
+    )
+
+
+@bp.post("/o/<token>/pay")
+def order_pay(token: str):
+    item = _order_or_404(token)
+    try:
+        return redirect(payments.checkout_url(item), code=303)
+    except ShopError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("shop.order", token=token))
+
+
+@bp.post("/o/<token>/review")
+def order_review(token: str):
+    item = _order_or_404(token)
+    try:
+        reviews.submit_review(
+            item, request.form.get("line"), request.form.get("rating"), request.form.get("body", "")
+        )
+        flash(_("Thank you! Your review will appear once it has been checked."), "ok")
+    except ShopError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("shop.order", token=token))
+
+
+@bp.get("/orders")
+def my_orders():
+    ids = customers.remembered_order_ids()
+    if session.get("customer_id"):
+        query = select(Order).where(Order.customer_id == session["customer_id"])
+    else:
+        query = select(Order).where(Order.id.in_(ids or [0]))
+    orders_ = list(db.session.scalars(query.order_by(Order.created_at.desc()).limit(50)))
+    return render_template("shop/orders.html", orders=orders_)
+
+
+@bp.get("/orders/<int:order_id>")
+def my_order(order_id: int):
+    """An order of this browser's, by number: redirects to its page, 404 for anyone else."""
+    item = db.session.get(Order, order_id)
+    if item is None or not customers.can_view(item):
+        abort(404)
+    return redirect(url_for("shop.order", token=item.token))
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str):
+    target = request.args.get("next") or "/"
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        target = "/"
+    response = make_response(redirect(target))
+    if code in current_app.config["LANGUAGES"]:
+        response.set_cookie("lang", code, max_age=365 * 24 * 3600, samesite="Lax")
+    return response
+
+
+@bp.get("/media/products/<path:name>")
+def media(name: str):
+    return send_from_directory(images.upload_dir(), name, max_age=7 * 24 * 3600)
+
+
+@bp.post("/stripe/webhook")
+@csrf.exempt
+def stripe_webhook():
+    try:
+        outcome = payments.handle_webhook(
+            request.get_data(), request.headers.get("Stripe-Signature")
+        )
+    except payments.BadSignature as exc:
+        current_app.logger.warning("Stripe webhook refused: %s", exc)
+        return jsonify(error="invalid signature"), 400
+    return jsonify(result=outcome)
+
+
+@bp.get("/healthz")
+def healthz():
+    return {"ok": True}
+
+
+def _error_page(code: int, message: str):
+    if request.path.startswith("/stripe/") or request.accept_mimetypes.best == "application/json":
+        return jsonify(error=message), code
+    return render_template("shop/error.html", code=code, message=message), code
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+    os.makedirs(os.path.join(app.instance_path, "uploads", "products"), exist_ok=True)
+
+    @app.after_request
+    def assign_visitor(response):
+        if (
+            request.endpoint
+            and request.endpoint.startswith("shop.")
+            and not request.cookies.get(customers.VISITOR_COOKIE)
+        ):
+            response.set_cookie(
+                customers.VISITOR_COOKIE,
+                customers.new_visitor_id(),
+                max_age=2 * 365 * 24 * 3600,
+                httponly=True,
+                samesite="Lax",
+            )
+        return response
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(_exc):
+        return _error_page(400, _("This form has expired. Please go back, reload and try again."))
+
+    @app.errorhandler(404)
+    def not_found(_exc):
+        return _error_page(404, _("This page does not exist."))
+
+    @app.errorhandler(413)
+    def too_large(_exc):
+        return _error_page(413, _("The upload is too large."))
+
+    @app.errorhandler(400)
+    def bad_request(_exc):
+        return _error_page(400, _("The request could not be understood."))
+
+    @app.errorhandler(500)
+    def server_error(_exc):
+        return _error_page(500, _("Something went wrong on our side. Please try again."))
