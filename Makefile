@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make run` and `make test`. Both are idempotent.
+VENV   := .venv
+BIN    := $(VENV)/bin
+PYTHON ?= python3
+FLASK  := $(BIN)/flask --app wsgi
+
+.PHONY: install run test lint worker bench translations clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+translations: $(VENV)/.installed
+	@if [ -d translations ]; then $(BIN)/pybabel compile -q -d translations 2>/dev/null || $(BIN)/pybabel compile -d translations; fi
+
+install: $(VENV)/.installed translations
+
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) demo-data
+	@echo "Shop:  http://127.0.0.1:5000/"
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: install lint
+	@bash .ci/ensure-chromium
+	$(BIN)/pytest
+
+worker: install
+	$(BIN)/rq worker --with-scheduler --url "$${REDIS_URL:?set REDIS_URL}" siyu
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache
