@@ -128,6 +128,13 @@ def payment_methods(fulfilment: str) -> list[str]:
     return methods
 
 
+def reservation_period(payment_method: str) -> timedelta:
+    """How long an unpaid order holds its stock: short for online payment, longer when the
+    customer pays at the store and needs time to get there."""
+    key = "STORE_HOLD_MINUTES" if payment_method == "store" else "RESERVATION_MINUTES"
+    return timedelta(minutes=current_app.config[key])
+
+
 def validate_details(details: CheckoutDetails) -> CheckoutDetails:
     details.name = (details.name or "").strip()
     if not details.name:
@@ -234,7 +241,7 @@ def _create_order(basket: Quote, details: CheckoutDetails, idempotency_key: str)
         live_session_id=attribution.get("live_session_id"),
         visitor_id=(attribution.get("visitor_id") or None),
         created_at=now,
-        expires_at=now + timedelta(minutes=current_app.config["RESERVATION_MINUTES"]),
+        expires_at=now + reservation_period(details.payment_method),
     )
     for line in basket.lines:
         order.lines.append(

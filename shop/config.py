@@ -20,6 +20,8 @@ class Config:
     SHOP_NAME = os.environ.get("SHOP_NAME", "Siyu")
     SHOP_CURRENCY = os.environ.get("SHOP_CURRENCY", "CNY").upper()
     RESERVATION_MINUTES = _int("RESERVATION_MINUTES", 30)
+    # A pay-at-store order holds its stock until the customer can come by (default 2 days).
+    STORE_HOLD_MINUTES = _int("STORE_HOLD_MINUTES", 48 * 60)
     SHIPPING_FEE = _int("SHIPPING_FEE", 1000)  # minor units; 0 for free delivery
     FREE_SHIPPING_FROM = _int("FREE_SHIPPING_FROM", 9900)  # minor units
     MAX_LINE_QUANTITY = _int("MAX_LINE_QUANTITY", 99)
