@@ -159,6 +159,12 @@ def checkout():
     form.update({k: v for k, v in request.form.items() if k != "csrf_token"})
     fulfilment = form.get("fulfilment") or "pickup"
     error = None
+    if request.method == "POST" and request.form.get("variant"):
+        try:
+            parse_quantity(request.form.get("qty", 1))
+        except ShopError as exc:  # show the form again, details kept, at quantity 1
+            error = exc.message
+            source = {**request.form.to_dict(), "qty": "1"}
     try:
         items, from_cart = _items_from(source)
         basket = quote(items, fulfilment if fulfilment in ("pickup", "delivery") else "pickup")
@@ -170,7 +176,7 @@ def checkout():
             else redirect(url_for("shop.cart"))
         )
 
-    if request.method == "POST":
+    if request.method == "POST" and error is None:
         store_raw = request.form.get("pickup_store") or ""
         details = CheckoutDetails(
             name=request.form.get("name", ""),

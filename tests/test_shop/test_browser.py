@@ -143,8 +143,9 @@ def test_returning_customer_finds_the_form_filled_in(app, live_server, page, cat
     [
         ("0", "13812341234", "Quantity must be at least 1."),
         ("2", "12345", "Enter a valid mobile number"),
+        ("100", "13812341234", "You can buy at most 99 at a time."),
     ],
-    ids=["quantity-0", "bad-phone"],
+    ids=["quantity-0", "bad-phone", "quantity-too-big"],
 )
 def test_bad_input_shows_the_error_and_places_nothing(
     app,
@@ -164,5 +165,7 @@ def test_bad_input_shows_the_error_and_places_nothing(
     page.wait_for_load_state()
 
     assert message in page.locator(".flash.error").inner_text()
+    assert page.url == live_server("/checkout")
+    assert page.get_by_label("Name").input_value() == "Li Lei"
     assert _order_count(app) == 0
     assert _stock(app, catalog["variant_id"]) == STOCK
