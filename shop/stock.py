@@ -54,7 +54,8 @@ def reserve(order_id: int, quantities: Iterable[tuple[int, int]]) -> None:
     """Take stock for an order's lines, all or nothing (the caller rolls back on OutOfStock)."""
     for variant_id, quantity in sorted(quantities):
         if not change_stock(variant_id, -quantity, "reserve", order_id=order_id):
-            variant = db.session.get(Variant, variant_id)
+            # Fresh from the database: the caller may hold this variant loaded before the race.
+            variant = db.session.get(Variant, variant_id, populate_existing=True)
             raise OutOfStock(
                 _("Sorry, %(name)s is sold out.", name=str(variant.product.name))
                 if variant.stock <= 0
