@@ -1,1 +1,18 @@
-"""Distribution: guides, promoters, share links, attribution, commission (issue 3)."""
+"""Distribution: guides and promoters, share links, visits, bindings, attribution, commission.
+
+Built on ``shop``: it listens to ``order_placed`` / ``order_paid`` / ``order_refunded`` and
+reads the plain attribution values the order captured at checkout.
+"""
+
+
+def init_app(app) -> None:
+    from shop.cli import LEDGER_CHECKS
+
+    from . import cli, models, receivers, views  # noqa: F401  (models: register the tables)
+    from .commission import verify_ledger
+
+    app.register_blueprint(views.bp)
+    receivers.connect()
+    cli.init_app(app)
+    if verify_ledger not in LEDGER_CHECKS:
+        LEDGER_CHECKS.append(verify_ledger)

@@ -17,8 +17,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def select_locale() -> str:
-    from flask import current_app
+    from flask import current_app, has_request_context
 
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     languages = current_app.config["LANGUAGES"]
     chosen = request.cookies.get("lang")
     if chosen in languages:
@@ -94,7 +96,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     views.init_app(app)
     cli.init_app(app)
 
+    import distribution
     from admin import init_admin
 
+    distribution.init_app(app)
     init_admin(app)
     return app

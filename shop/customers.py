@@ -48,3 +48,9 @@ def visitor_id() -> str | None:
 
 def new_visitor_id() -> str:
     return secrets.token_urlsafe(16)
+
+
+def set_visitor_cookie(response, visitor: str) -> None:
+    response.set_cookie(
+        VISITOR_COOKIE, visitor, max_age=2 * 365 * 24 * 3600, httponly=True, samesite="Lax"
+    )

@@ -343,13 +343,7 @@ def init_app(app) -> None:
             and request.endpoint.startswith("shop.")
             and not request.cookies.get(customers.VISITOR_COOKIE)
         ):
-            response.set_cookie(
-                customers.VISITOR_COOKIE,
-                customers.new_visitor_id(),
-                max_age=2 * 365 * 24 * 3600,
-                httponly=True,
-                samesite="Lax",
-            )
+            customers.set_visitor_cookie(response, customers.new_visitor_id())
         return response
 
     @app.errorhandler(CSRFError)

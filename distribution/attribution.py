@@ -1,0 +1,159 @@
+"""Attribution: decided once when an order is placed, frozen, and explained in plain words."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask_babel import format_date, format_timedelta
+from flask_babel import gettext as _
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+
+from shop.extensions import db
+from shop.models import Order
+
+from .models import Attribution, Binding, ShareLink, Sharer, Visit
+from .sharing import active_bindings, settings
+
+
+def _touches(order: Order, since: datetime | None) -> list[Visit]:
+    conditions = [Visit.customer_id == order.customer_id]
+    if order.visitor_id:
+        conditions.append(Visit.visitor_id == order.visitor_id)
+    query = select(Visit).where(or_(*conditions), Visit.created_at <= order.created_at)
+    if since is not None:
+        query = query.where(Visit.created_at >= since)
+    return list(db.session.scalars(query.order_by(Visit.created_at, Visit.id).limit(20)))
+
+
+def _is_self_purchase(sharer: Sharer, order: Order) -> bool:
+    return sharer.customer_id == order.customer_id or (
+        bool(sharer.phone) and sharer.phone == order.phone
+    )
+
+
+def attribute_order(order_id: int) -> Attribution | None:
+    """Decide who gets credit for an order; idempotent (the first decision stands).
+
+    The customer's active binding decides (it already applied the binding policy to every
+    touch); a share code on the order that names no link attributes nothing. The binding is
+    adopted by the customer so later orders from another device still count. What decided,
+    and every competing touch, is frozen as facts; ``explain`` words them for the reader.
+    """
+    existing = db.session.get(Attribution, order_id)
+    if existing is not None:
+        return existing
+    order = db.session.get(Order, order_id)
+    if order is None:
+        return None
+    rules = settings()
+    now = order.created_at
+    bindings = active_bindings(order.visitor_id, order.customer_id, now)
+    winner: Binding | None = bindings[0] if bindings else None
+    sharer = winner.sharer if winner else None
+    since = now - timedelta(days=rules.validity_days) if rules.validity_days else None
+    touches = _touches(order, since)
+    facts: dict = {"policy": rules.binding_policy}
+    if winner is None:
+        forged = (
+            order.share_code
+            and db.session.scalar(select(ShareLink.id).where(ShareLink.code == order.share_code))
+            is None
+        )
+        rule = "forged-code" if forged else "no-touch"
+    else:
+        rule = rules.binding_policy
+        facts.update(
+            winner=winner.sharer.name,
+            bound_at=_iso(winner.bound_at),
+            touched_at=_iso(winner.touched_at),
+            protected_until=_iso(winner.protected_until),
+        )
+        if sharer.status != "active":
+            rule, sharer = "sharer-inactive", None
+        elif _is_self_purchase(sharer, order) and not rules.self_purchase_earns:
+            rule, sharer = "self-purchase", None
+        if winner.customer_id is None:
+            winner.customer_id = order.customer_id
+    parent = sharer.parent if sharer is not None and rules.depth >= 2 else None
+    if parent is not None and parent.status != "active":
+        parent = None
+    if parent is not None:
+        facts["parent"] = parent.name
+    attribution = Attribution(
+        order_id=order.id,
+        store_id=(
+            sharer.store_id
+            if sharer and sharer.store_id
+            else (parent.store_id if parent and parent.store_id else order.store_id)
+        ),
+        sharer_id=sharer.id if sharer else None,
+        parent_sharer_id=parent.id if parent else None,
+        link_id=winner.link_id if winner and sharer else None,
+        live_session_id=order.live_session_id,
+        rule=rule,
+        facts=facts,
+        touches=[
+            {
+                "sharer": t.sharer.name,
+                "sharer_id": t.sharer_id,
+                "link": t.link.code,
+                "at": _iso(t.created_at),
+            }
+            for t in touches
+        ],
+        decided_at=now,
+    )
+    db.session.add(attribution)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return db.session.get(Attribution, order_id)
+    return attribution
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def explain(attribution: Attribution) -> str:
+    """The decision in plain words, in the reader's language."""
+    facts = attribution.facts or {}
+    name = facts.get("winner", "")
+    if attribution.rule == "no-touch":
+        return _("No share link was opened before this order; no one is credited.")
+    if attribution.rule == "forged-code":
+        return _("The share code on this order matches no link; no one is credited.")
+    if attribution.rule == "self-purchase":
+        return _("%(name)s bought for themselves: self-purchases earn no commission.", name=name)
+    if attribution.rule == "sharer-inactive":
+        return _("%(name)s no longer shares for the shop; no one is credited.", name=name)
+    touched = _when(facts.get("touched_at"))
+    text = _(
+        "Credited to %(name)s: their link was opened %(ago)s ago",
+        name=name,
+        ago=format_timedelta(attribution.decided_at - touched),
+    )
+    protected = _when(facts.get("protected_until"))
+    others = sorted({t["sharer"] for t in attribution.touches or [] if t["sharer"] != name})
+    if attribution.rule == "first-sharer-protected" and protected:
+        text += _(" and protects the customer until %(date)s", date=format_date(protected))
+        text += "."
+        if others:
+            text += " " + _("%(names)s's later link did not take over.", names=", ".join(others))
+    else:
+        text += "."
+        if others:
+            text += " " + _(
+                "It was the last link opened (also opened: %(names)s).", names=", ".join(others)
+            )
+    if facts.get("parent"):
+        text += " " + _(
+            "%(parent)s recruited them and earns the second level.", parent=facts["parent"]
+        )
+    return text

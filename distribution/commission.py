@@ -1,0 +1,436 @@
+"""Commission: rules, the amount a line earns, and the append-only ledger that records it.
+
+Amounts are recomputed from scratch, never patched: a line earns
+``rate × (paid − refunded)`` (percent rules) or ``per unit × (units − units refunded)``
+(fixed rules), and a refund writes the difference between what the line had earned and what
+it earns now. Nothing is capped by the sharer's current balance: a reversal after payout
+leaves a negative balance that the next payout nets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import DateTime, String, and_, cast, exists, func, literal, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+
+from shop import audit
+from shop.extensions import db
+from shop.models import Order, OrderLine, Product, utcnow
+from shop.money import prorate
+
+from .models import Attribution, CommissionEntry, CommissionRule, Payout, Sharer
+from .sharing import settings
+
+SCOPE_ORDER = ("sku", "product", "category", "store", "default")
+DEFAULT_LEVEL1_BP = 1000  # 10 %
+DEFAULT_LEVEL2_BP = 500  # 5 %
+
+
+class CommissionError(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Rate:
+    """What a line earns at one level, and which rule said so."""
+
+    rule_id: int | None
+    scope: str
+    kind: str  # percent or fixed
+    rate_ppm: int | None  # percent: basis points × multiplier %
+    per_unit_x100: int | None  # fixed: minor units per unit × multiplier %
+
+    def amount(self, paid: int, units: int) -> int:
+        if self.kind == "percent":
+            return (paid * self.rate_ppm * 2 + 1_000_000) // 2_000_000
+        return (self.per_unit_x100 * units * 2 + 100) // 200
+
+    def describe(self) -> str:
+        if self.kind == "percent":
+            return f"{self.rate_ppm / 10000:g}% ({self.scope} rule)"
+        return f"{self.per_unit_x100 / 100:g} per unit ({self.scope} rule)"
+
+
+def line_paid(order: Order, line: OrderLine) -> int:
+    """What the customer paid for a line: its total less its share of the order discount."""
+    return line.line_total - prorate(order.discount, line.line_total, order.subtotal)
+
+
+def published_rules() -> dict[tuple[str, int], CommissionRule]:
+    rules = db.session.scalars(select(CommissionRule).where(CommissionRule.status == "published"))
+    return {(r.scope, r.scope_id): r for r in rules}
+
+
+def rule_for(
+    line: OrderLine,
+    store_id: int | None,
+    rules: dict[tuple[str, int], CommissionRule] | None = None,
+    category_id: int | None = None,
+) -> tuple[CommissionRule | None, str]:
+    """The most specific published rule for a line: sku > product > category > store > default."""
+    rules = published_rules() if rules is None else rules
+    if category_id is None:
+        category_id = db.session.scalar(
+            select(Product.category_id).where(Product.id == line.product_id)
+        )
+    candidates = [
+        ("sku", line.variant_id),
+        ("product", line.product_id),
+        ("category", category_id or 0),
+        ("store", store_id or 0),
+        ("default", 0),
+    ]
+    for scope, scope_id in candidates:
+        rule = rules.get((scope, scope_id))
+        if rule is not None:
+            return rule, scope
+    return None, "built-in default"
+
+
+def rate_for(rule: CommissionRule | None, level: int, sharer: Sharer, scope: str) -> Rate:
+    multiplier = sharer.level.multiplier_pct if sharer.level else 100
+    if rule is None:
+        bp = DEFAULT_LEVEL1_BP if level == 1 else DEFAULT_LEVEL2_BP
+        return Rate(None, scope, "percent", bp * multiplier, None)
+    value = rule.level1_value if level == 1 else rule.level2_value
+    if rule.kind == "fixed":
+        return Rate(rule.id, scope, "fixed", None, value * multiplier)
+    return Rate(rule.id, scope, "percent", value * multiplier, None)
+
+
+def _earners(attribution: Attribution) -> list[tuple[int, Sharer]]:
+    earners = []
+    if attribution.sharer_id:
+        earners.append((1, db.session.get(Sharer, attribution.sharer_id)))
+    if attribution.parent_sharer_id and settings().depth >= 2:
+        earners.append((2, db.session.get(Sharer, attribution.parent_sharer_id)))
+    return earners
+
+
+def preview(order: Order, attribution: Attribution) -> list[dict]:
+    """What each line of an order earns and why, without writing anything."""
+    rules = published_rules()
+    rows = []
+    for line in order.lines:
+        rule, scope = rule_for(line, attribution.store_id, rules)
+        for level, sharer in _earners(attribution):
+            rate = rate_for(rule, level, sharer, scope)
+            paid = line_paid(order, line) - line.refunded_amount
+            rows.append(
+                {
+                    "line": line,
+                    "level": level,
+                    "sharer": sharer,
+                    "rate": rate,
+                    "amount": rate.amount(paid, line.quantity - line.refunded_quantity),
+                }
+            )
+    return rows
+
+
+def accrue_commission(order_id: int) -> int:
+    """Write pending commission for a paid order, once (entry keys make replays no-ops)."""
+    attribution = db.session.get(Attribution, order_id)
+    order = db.session.get(Order, order_id)
+    if attribution is None or order is None or not attribution.sharer_id:
+        return 0
+    written = 0
+    for row in preview(order, attribution):
+        line, level, rate = row["line"], row["level"], row["rate"]
+        key = f"accrue:{line.id}:{level}"
+        if db.session.scalar(select(CommissionEntry.id).where(CommissionEntry.entry_key == key)):
+            continue
+        db.session.add(
+            CommissionEntry(
+                entry_key=key,
+                sharer_id=row["sharer"].id,
+                order_id=order.id,
+                order_line_id=line.id,
+                level=level,
+                kind="accrue",
+                bucket="pending",
+                amount=row["amount"],
+                currency=order.currency,
+                rule_id=rate.rule_id,
+                rate_ppm=rate.rate_ppm,
+                per_unit_x100=rate.per_unit_x100,
+                note=rate.describe(),
+            )
+        )
+        written += 1
+    try:
+        db.session.commit()
+    except IntegrityError:  # a concurrent run wrote them first
+        db.session.rollback()
+        return 0
+    return written
+
+
+def _entry_rate(entry: CommissionEntry) -> Rate:
+    kind = "percent" if entry.rate_ppm is not None else "fixed"
+    return Rate(entry.rule_id, "", kind, entry.rate_ppm, entry.per_unit_x100)
+
+
+def line_net(line_id: int, level: int) -> int:
+    """The commission a line carries now at a level: accruals less reversals, all buckets."""
+    return db.session.scalar(
+        select(func.coalesce(func.sum(CommissionEntry.amount), 0)).where(
+            CommissionEntry.order_line_id == line_id,
+            CommissionEntry.level == level,
+            CommissionEntry.kind.in_(("accrue", "reverse")),
+        )
+    )
+
+
+def reverse_commission(order_id: int, refund_id: int) -> int:
+    """After a refund, bring each line's commission down to rate × (paid − refunded).
+
+    The reversal comes out of the bucket the line's money is in: pending until it is
+    settled, settled after (which may go negative after a payout; never silently lost).
+    """
+    order = db.session.get(Order, order_id)
+    if order is None:
+        return 0
+    written = 0
+    accruals = list(
+        db.session.scalars(
+            select(CommissionEntry).where(
+                CommissionEntry.order_id == order_id, CommissionEntry.kind == "accrue"
+            )
+        )
+    )
+    lines = {line.id: line for line in order.lines}
+    for accrual in accruals:
+        line = lines[accrual.order_line_id]
+        key = f"reverse:{refund_id}:{line.id}:{accrual.level}"
+        if db.session.scalar(select(CommissionEntry.id).where(CommissionEntry.entry_key == key)):
+            continue
+        target = _entry_rate(accrual).amount(
+            line_paid(order, line) - line.refunded_amount, line.quantity - line.refunded_quantity
+        )
+        delta = target - line_net(line.id, accrual.level)
+        if delta == 0:
+            continue
+        settled = db.session.scalar(
+            select(CommissionEntry.id).where(
+                CommissionEntry.entry_key == f"settle-in:{line.id}:{accrual.level}"
+            )
+        )
+        db.session.add(
+            CommissionEntry(
+                entry_key=key,
+                sharer_id=accrual.sharer_id,
+                order_id=order.id,
+                order_line_id=line.id,
+                level=accrual.level,
+                kind="reverse",
+                bucket="settled" if settled else "pending",
+                amount=delta,
+                currency=accrual.currency,
+                rule_id=accrual.rule_id,
+                rate_ppm=accrual.rate_ppm,
+                per_unit_x100=accrual.per_unit_x100,
+                refund_id=refund_id,
+                note=_("Refund %(id)s", id=refund_id),
+            )
+        )
+        written += 1
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return 0
+    return written
+
+
+def settle_due_commissions(now=None) -> int:
+    """Move pending commission of orders past the return window to settled. Set-based.
+
+    Two INSERT ... SELECT statements in one transaction: one takes each due line's pending
+    sum out of pending, the other puts the same sum into settled. Entry keys make a second
+    run (or a concurrent one) write nothing.
+    """
+    now = now or utcnow()
+    cutoff = now - timedelta(days=settings().return_window_days)
+    e = CommissionEntry
+    key_suffix = cast(e.order_line_id, String) + literal(":") + cast(e.level, String)
+    already = aliased(CommissionEntry)
+    due = (
+        select(
+            literal("settle-out:") + key_suffix,
+            e.sharer_id,
+            e.order_id,
+            e.order_line_id,
+            e.level,
+            literal("settle"),
+            literal("pending"),
+            -func.sum(e.amount),
+            e.currency,
+            literal(now, DateTime),
+        )
+        .join(Order, Order.id == e.order_id)
+        .where(
+            e.bucket == "pending",
+            Order.paid_at <= cutoff,
+            ~exists().where(
+                and_(
+                    already.order_line_id == e.order_line_id,
+                    already.level == e.level,
+                    already.kind == "settle",
+                )
+            ),
+        )
+        .group_by(e.sharer_id, e.order_id, e.order_line_id, e.level, e.currency)
+        .having(func.sum(e.amount) != 0)
+    )
+    columns = [
+        e.entry_key,
+        e.sharer_id,
+        e.order_id,
+        e.order_line_id,
+        e.level,
+        e.kind,
+        e.bucket,
+        e.amount,
+        e.currency,
+        e.created_at,
+    ]
+    out = aliased(CommissionEntry)
+    back_in = select(
+        literal("settle-in:")
+        + cast(out.order_line_id, String)
+        + literal(":")
+        + cast(out.level, String),
+        out.sharer_id,
+        out.order_id,
+        out.order_line_id,
+        out.level,
+        literal("settle"),
+        literal("settled"),
+        -out.amount,
+        out.currency,
+        literal(now, DateTime),
+    ).where(
+        out.kind == "settle",
+        out.bucket == "pending",
+        out.created_at == now,
+        ~exists().where(
+            and_(
+                already.order_line_id == out.order_line_id,
+                already.level == out.level,
+                already.kind == "settle",
+                already.bucket == "settled",
+            )
+        ),
+    )
+    try:
+        moved = db.session.execute(
+            CommissionEntry.__table__.insert().from_select([c.key for c in columns], due)
+        ).rowcount
+        db.session.execute(
+            CommissionEntry.__table__.insert().from_select([c.key for c in columns], back_in)
+        )
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return 0
+    return moved
+
+
+def balances(sharer_id: int) -> dict[str, int]:
+    rows = db.session.execute(
+        select(CommissionEntry.bucket, func.sum(CommissionEntry.amount))
+        .where(CommissionEntry.sharer_id == sharer_id)
+        .group_by(CommissionEntry.bucket)
+    ).all()
+    result = {"pending": 0, "settled": 0, "paid": 0}
+    result.update({bucket: int(total or 0) for bucket, total in rows})
+    return result
+
+
+def approve_payout(sharer_id: int, staff, currency: str) -> Payout:
+    """Pay out a sharer's settled balance (negative balances carried from reversals net in)."""
+    # The row lock serialises payouts of one sharer on PostgreSQL (SQLite serialises writers).
+    sharer = db.session.scalar(select(Sharer).where(Sharer.id == sharer_id).with_for_update())
+    if sharer is None:
+        raise CommissionError(_("Unknown sharer."))
+    amount = balances(sharer_id)["settled"]
+    if amount <= 0:
+        raise CommissionError(_("%(name)s has nothing settled to pay out.", name=sharer.name))
+    payout = Payout(
+        sharer_id=sharer_id,
+        amount=amount,
+        currency=currency,
+        approved_by=getattr(staff, "id", None),
+    )
+    db.session.add(payout)
+    db.session.flush()
+    for bucket, sign in (("settled", -1), ("paid", 1)):
+        db.session.add(
+            CommissionEntry(
+                entry_key=f"payout:{payout.id}:{bucket}",
+                sharer_id=sharer_id,
+                kind="payout",
+                bucket=bucket,
+                amount=sign * amount,
+                currency=currency,
+                payout_id=payout.id,
+                note=_("Payout %(id)s", id=payout.id),
+            )
+        )
+    audit.record(
+        staff,
+        "commission.payout",
+        payout,
+        object_type="Payout",
+        after={"sharer_id": sharer_id, "amount": amount},
+        store_id=sharer.store_id,
+    )
+    db.session.commit()
+    return payout
+
+
+def verify_ledger() -> list[str]:
+    """Every invariant of the commission ledger; returns one line per breach."""
+    breaches: list[str] = []
+    e = CommissionEntry
+    for key, total in db.session.execute(
+        select(e.kind, func.sum(e.amount)).where(e.kind.in_(("settle", "payout"))).group_by(e.kind)
+    ).all():
+        if total:
+            breaches.append(f"{key} entries do not balance: they sum to {total}")
+    pending = db.session.execute(
+        select(e.order_line_id, e.level, func.sum(e.amount))
+        .where(e.bucket == "pending")
+        .group_by(e.order_line_id, e.level)
+        .having(func.sum(e.amount) < 0)
+    ).all()
+    for line_id, level, total in pending:
+        breaches.append(f"line {line_id} level {level}: pending commission is {total}")
+    for payout in db.session.scalars(select(Payout)):
+        paid = db.session.scalar(
+            select(func.sum(e.amount)).where(e.payout_id == payout.id, e.bucket == "paid")
+        )
+        if paid != payout.amount:
+            breaches.append(f"payout {payout.id}: amount {payout.amount} but entries say {paid}")
+    orders: dict[int, Order] = {}
+    for accrual in db.session.scalars(select(e).where(e.kind == "accrue")):
+        order = orders.get(accrual.order_id) or db.session.get(Order, accrual.order_id)
+        orders[order.id] = order
+        line = db.session.get(OrderLine, accrual.order_line_id)
+        expected = _entry_rate(accrual).amount(
+            line_paid(order, line) - line.refunded_amount, line.quantity - line.refunded_quantity
+        )
+        actual = line_net(line.id, accrual.level)
+        if expected != actual:
+            breaches.append(
+                f"line {line.id} level {accrual.level}: commission {actual}, "
+                f"rate × (paid − refunded) gives {expected}"
+            )
+    return breaches
