@@ -11,7 +11,7 @@ from .sharing import find_link, open_link, target_path
 bp = Blueprint("distribution", __name__)
 
 
-@bp.get("/s/<code>")
+@bp.get("/s/<path:code>")
 def open_share_link(code: str):
     """Unknown or malformed codes land on the home page: never an error, never another host."""
     link = find_link(code)

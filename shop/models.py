@@ -352,6 +352,7 @@ class Role(enum.StrEnum):
     MANAGER = "manager"
     FINANCE = "finance"
     SUPPORT = "support"
+    GUIDE = "guide"  # a store guide: the workbench at /guide, no admin panel
 
 
 class Staff(UserMixin, db.Model):

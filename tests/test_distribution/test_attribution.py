@@ -1,0 +1,193 @@
+"""The attribution matrix: each policy, expiries, self-purchase, forged codes, two stores,
+a promoter with a parent."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from distribution.attribution import explain
+from distribution.factories import make_guide, make_promoter
+from distribution.models import Attribution
+from distribution.sharing import link_for, open_link, settings
+from shop.checkout import place_order
+from shop.extensions import db
+from shop.factories import make_store
+from shop.models import utcnow
+from tests.test_shop.helpers import details, small_catalog
+
+VISITOR = "visitor-abc"
+
+
+@pytest.fixture
+def world(ctx):
+    store, _category, product = small_catalog(stock_qty=50)
+    other_store = make_store("Other Store", "Suzhou")
+    li = make_guide(store, "Li Na")
+    wang = make_guide(other_store, "Wang Fang")
+    db.session.commit()
+    return {"store": store, "product": product, "li": li, "wang": wang}
+
+
+def opened(sharer, product, days_ago: float, visitor: str = VISITOR):
+    link = link_for(sharer, "product", product.id, "wechat-group")
+    open_link(link, visitor, now=utcnow() - timedelta(days=days_ago))
+    return link
+
+
+def buy(world, visitor: str = VISITOR, phone: str = "13812341234", share_code=None):
+    variant = world["product"].variants[0]
+    order = place_order(
+        [(variant.id, 1)],
+        details(
+            world["store"],
+            phone=phone,
+            attribution={"visitor_id": visitor, "share_code": share_code},
+        ),
+        uuid.uuid4().hex,
+    )
+    return order, db.session.get(Attribution, order.id)
+
+
+def test_no_touch_credits_no_one(world):
+    _order, attribution = buy(world)
+    assert attribution.rule == "no-touch"
+    assert attribution.sharer_id is None
+
+
+def test_first_sharer_is_protected(world):
+    opened(world["li"], world["product"], days_ago=3)
+    opened(world["wang"], world["product"], days_ago=1)
+    _order, attribution = buy(world)
+    assert attribution.sharer_id == world["li"].id
+    assert attribution.rule == "first-sharer-protected"
+    assert attribution.store_id == world["store"].id
+    words = explain(attribution)
+    assert "Credited to Li Na" in words
+    assert "3 days ago" in words
+    assert "Wang Fang's later link did not take over" in words
+    assert len(attribution.touches) == 2
+
+
+def test_protection_expires(world):
+    opened(world["li"], world["product"], days_ago=20)
+    opened(world["wang"], world["product"], days_ago=2)
+    _order, attribution = buy(world)
+    assert attribution.sharer_id == world["wang"].id
+    assert attribution.store_id == world["wang"].store_id
+
+
+def test_validity_expires(world):
+    opened(world["li"], world["product"], days_ago=31)
+    _order, attribution = buy(world)
+    assert attribution.sharer_id is None
+
+
+def test_permanent_validity(world):
+    settings().validity_days = 0
+    db.session.commit()
+    opened(world["li"], world["product"], days_ago=400)
+    _order, attribution = buy(world)
+    assert attribution.sharer_id == world["li"].id
+
+
+def test_last_click_policy(world):
+    settings().binding_policy = "last-click"
+    db.session.commit()
+    opened(world["li"], world["product"], days_ago=3)
+    opened(world["wang"], world["product"], days_ago=1)
+    _order, attribution = buy(world)
+    assert attribution.sharer_id == world["wang"].id
+    assert attribution.rule == "last-click"
+    assert "last link opened" in explain(attribution)
+
+
+def test_same_sharer_refreshes_protection(world):
+    opened(world["li"], world["product"], days_ago=14)
+    opened(world["li"], world["product"], days_ago=1)
+    opened(world["wang"], world["product"], days_ago=0.5)
+    _order, attribution = buy(world)
+    assert attribution.sharer_id == world["li"].id
+
+
+def test_self_purchase_earns_nothing_by_default(world):
+    promoter = make_promoter("Zhao Lei", "13900001111", parent=world["li"])
+    db.session.commit()
+    opened(promoter, world["product"], days_ago=1)
+    _order, attribution = buy(world, phone="13900001111")
+    assert attribution.rule == "self-purchase"
+    assert attribution.sharer_id is None
+    assert "self-purchases earn no commission" in explain(attribution)
+
+
+def test_self_purchase_can_be_allowed(world):
+    settings().self_purchase_earns = True
+    db.session.commit()
+    promoter = make_promoter("Zhao Lei", "13900001111", parent=world["li"])
+    db.session.commit()
+    opened(promoter, world["product"], days_ago=1)
+    _order, attribution = buy(world, phone="13900001111")
+    assert attribution.sharer_id == promoter.id
+
+
+def test_forged_code_attributes_nothing(world):
+    _order, attribution = buy(world, share_code="NOPE1234")
+    assert attribution.rule == "forged-code"
+    assert attribution.sharer_id is None
+
+
+def test_link_opened_after_the_order_changes_nothing(world):
+    opened(world["li"], world["product"], days_ago=2)
+    order, attribution = buy(world)
+    opened(world["wang"], world["product"], days_ago=0)
+    db.session.expire_all()
+    again = db.session.get(Attribution, order.id)
+    assert again.sharer_id == world["li"].id
+    assert again.decided_at == attribution.decided_at
+
+
+def test_promoter_with_parent_credits_both_levels(world):
+    promoter = make_promoter("Zhao Lei", "13900001111", parent=world["li"])
+    db.session.commit()
+    opened(promoter, world["product"], days_ago=1)
+    _order, attribution = buy(world)
+    assert attribution.sharer_id == promoter.id
+    assert attribution.parent_sharer_id == world["li"].id
+    assert attribution.store_id == world["store"].id
+    assert "Li Na recruited them" in explain(attribution)
+
+
+def test_depth_one_ignores_the_parent(world):
+    settings().depth = 1
+    db.session.commit()
+    promoter = make_promoter("Zhao Lei", "13900001111", parent=world["li"])
+    db.session.commit()
+    opened(promoter, world["product"], days_ago=1)
+    _order, attribution = buy(world)
+    assert attribution.parent_sharer_id is None
+
+
+def test_binding_follows_the_customer_to_another_device(world):
+    opened(world["li"], world["product"], days_ago=2)
+    buy(world)
+    _order, attribution = buy(world, visitor="another-phone")
+    assert attribution.sharer_id == world["li"].id
+
+
+def test_share_link_redirects_inside_the_shop(client, app):
+    with app.app_context():
+        _store, _category, product = small_catalog()
+        guide = make_guide(_store, "Li Na")
+        db.session.commit()
+        code = link_for(guide, "product", product.id, "moments").code
+        slug = product.slug
+    response = client.get(f"/s/{code}")
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/p/{slug}"
+    for bad in ("nope", "a/b", "a" * 40, "%2F%2Fevil.com", "https://evil.com"):
+        response = client.get(f"/s/{bad}", follow_redirects=True)
+        assert response.status_code == 200
+        assert response.request.path == "/"
+        assert all(not r.headers["Location"].startswith(("http", "//")) for r in response.history)
