@@ -49,12 +49,15 @@ def checkout_url(order: Order) -> str:
     """Create (once) the Stripe Checkout Session for an order and return its payment page.
 
     The session expires when the stock reservation does. If the reservation is shorter than
-    Stripe's minimum, the reservation is extended to match rather than the other way round.
+    Stripe's minimum, the reservation is extended to match rather than the other way round,
+    but only before the session exists: a later call sends the same parameters with the same
+    idempotency key, so Stripe returns the same session (Stripe refuses a key reused with other
+    parameters). The key names the expiry, so an extension always comes with a fresh key.
     """
     if order.status != OrderStatus.AWAITING_PAYMENT:
         raise PaymentError(_("This order is no longer awaiting payment."))
     minimum = utcnow() + STRIPE_MIN_SESSION
-    if order.expires_at < minimum:
+    if order.stripe_session_id is None and order.expires_at < minimum:
         db.session.execute(
             update(Order)
             .where(Order.id == order.id, Order.status == OrderStatus.AWAITING_PAYMENT)
@@ -62,6 +65,7 @@ def checkout_url(order: Order) -> str:
         )
         db.session.commit()
         db.session.refresh(order)
+    expires_at = int(order.expires_at.replace(tzinfo=UTC).timestamp())
     order_url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for(
         "shop.order", token=order.token
     )
@@ -95,11 +99,11 @@ def checkout_url(order: Order) -> str:
         "payment_intent_data": {"metadata": {"order_id": str(order.id)}},
         "success_url": order_url + "?paid=1",
         "cancel_url": order_url,
-        "expires_at": int(order.expires_at.replace(tzinfo=UTC).timestamp()),
+        "expires_at": expires_at,
     }
     try:
         session = client().v1.checkout.sessions.create(
-            params=params, options={"idempotency_key": f"checkout-{order.token}"}
+            params=params, options={"idempotency_key": f"checkout-{order.token}-{expires_at}"}
         )
     except stripe.StripeError as exc:
         log.warning("Stripe checkout for order %s failed: %s", order.id, exc)
@@ -160,7 +164,7 @@ def handle_webhook(payload: bytes, signature: str | None) -> str:
     if handler is None:
         db.session.commit()
         return "ignored"
-    obj = event.data.object
+    obj = event.data.object.to_dict()  # a StripeObject is not a dict (stripe >= 15)
     try:
         outcome = handler(obj)
     except IntegrityError:
@@ -170,8 +174,8 @@ def handle_webhook(payload: bytes, signature: str | None) -> str:
     return outcome
 
 
-def _order_for_session(session) -> Order | None:
-    order = db.session.scalar(select(Order).where(Order.stripe_session_id == session.id))
+def _order_for_session(session: dict) -> Order | None:
+    order = db.session.scalar(select(Order).where(Order.stripe_session_id == session["id"]))
     if order is None:
         ref = session.get("client_reference_id") or (session.get("metadata") or {}).get("order_id")
         if ref and str(ref).isdigit():
@@ -179,17 +183,17 @@ def _order_for_session(session) -> Order | None:
     return order
 
 
-def _on_session_paid(session) -> str:
+def _on_session_paid(session: dict) -> str:
     order = _order_for_session(session)
     if order is None:
         return "unknown order"
     if session.get("payment_status") not in ("paid", "no_payment_required"):
         return "awaiting async payment"
-    intent = session.get("payment_intent") or session.id
+    intent = session.get("payment_intent") or session["id"]
     if not order.stripe_payment_intent:
         order.stripe_payment_intent = intent
     if not order.stripe_session_id:
-        order.stripe_session_id = session.id
+        order.stripe_session_id = session["id"]
     db.session.flush()
     paid = orders.confirm_payment(
         order.id,
@@ -201,7 +205,7 @@ def _on_session_paid(session) -> str:
     return "paid" if paid else "not paid"
 
 
-def _on_session_failed(session) -> str:
+def _on_session_failed(session: dict) -> str:
     order = _order_for_session(session)
     if order is None:
         return "unknown order"
@@ -209,7 +213,12 @@ def _on_session_failed(session) -> str:
     return "cancelled" if orders.cancel(order.id, reason) else "unchanged"
 
 
-def _on_charge_refunded(charge) -> str:
+def _on_charge_refunded(charge: dict) -> str:
+    """Record refunds made in the Stripe dashboard; those made by Siyu are already recorded.
+
+    Since API version 2022-11-15 a charge no longer embeds its refunds, so they are listed
+    from Stripe. Each is recorded once, however often Stripe reports it.
+    """
     intent = charge.get("payment_intent")
     order = (
         db.session.scalar(select(Order).where(Order.stripe_payment_intent == intent))
@@ -218,8 +227,10 @@ def _on_charge_refunded(charge) -> str:
     )
     if order is None:
         return "unknown order"
+    refunds = client().v1.refunds.list(params={"payment_intent": intent, "limit": 100})
     recorded = 0
-    for refund in (charge.get("refunds") or {}).get("data", []):
+    for item in refunds.auto_paging_iter():
+        refund = item.to_dict()
         if (refund.get("metadata") or {}).get("siyu_refund"):
             continue  # made by Siyu: recorded in the transaction that asked for it
         if refund.get("status") not in (None, "succeeded", "pending"):

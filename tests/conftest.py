@@ -110,3 +110,17 @@ def _no_stray_env():
     for key, value in saved.items():
         if value is not None:
             os.environ[key] = value
+
+
+@pytest.fixture
+def fake_stripe():
+    """A local fake of Stripe's API served over HTTP (``tests/fakestripe.py``).
+
+    A test module turns Stripe on by overriding ``app_config``:
+    ``return {**app_config, **fake_stripe.app_config()}``.
+    """
+    from tests.fakestripe import FakeStripe
+
+    fake = FakeStripe().start()
+    yield fake
+    fake.stop()
