@@ -150,7 +150,8 @@ def validate_details(details: CheckoutDetails) -> CheckoutDetails:
             raise InvalidInput(_("Please enter a delivery city and address."))
         details.pickup_store_id = None
     elif details.fulfilment == "pickup":
-        store = db.session.get(Store, details.pickup_store_id) if details.pickup_store_id else None
+        store_id = details.pickup_store_id
+        store = db.session.get(Store, store_id) if store_id and 0 < store_id < 2**31 else None
         if store is None or not store.active:
             raise InvalidInput(_("Please choose a store to pick up from."))
         if not details.city:

@@ -96,7 +96,8 @@ def cart_add():
     try:
         variant_id = parse_id(request.form.get("variant"))
         quantity = parse_quantity(request.form.get("qty", 1))
-        if db.session.get(Variant, variant_id) is None:
+        variant = db.session.get(Variant, variant_id)
+        if variant is None or not variant.product.active:
             raise InvalidInput(_("That product does not exist."))
         cart = _cart()
         cart[str(variant_id)] = min(
@@ -185,7 +186,7 @@ def checkout():
             payment_method=request.form.get("payment_method", ""),
             city=request.form.get("city", ""),
             address=request.form.get("address", ""),
-            pickup_store_id=int(store_raw) if store_raw.isdigit() else None,
+            pickup_store_id=int(store_raw) if store_raw.isdecimal() else None,
             note=request.form.get("note", ""),
             attribution={
                 **(session.get("attribution") or {}),
@@ -283,7 +284,7 @@ def my_orders():
     return render_template("shop/orders.html", orders=orders_)
 
 
-@bp.get("/orders/<int:order_id>")
+@bp.get("/orders/<int(max=2147483647):order_id>")
 def my_order(order_id: int):
     """An order of this browser's, by number: redirects to its page, 404 for anyone else."""
     item = db.session.get(Order, order_id)

@@ -1,0 +1,108 @@
+"""The one-page checkout: a replayed form makes one order, and prices come from the server."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from shop.extensions import db
+from shop.factories import make_product
+from shop.models import Order, OrderLine, Variant, utcnow
+
+from .helpers import checkout_form, small_catalog
+
+
+def test_double_submitted_checkout_makes_one_order(client, ctx):
+    store, _, product = small_catalog(stock_qty=5)
+    variant = product.variants[0]
+    form = checkout_form(variant.id, store.id, qty="2")
+
+    first = client.post("/checkout", data=form)
+    second = client.post("/checkout", data=form)
+
+    order = db.session.scalars(select(Order)).one()
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"] == f"/o/{order.token}"
+    assert db.session.get(Variant, variant.id).stock == 3
+    assert client.get(second.headers["Location"]).status_code == 200
+
+
+def test_tampered_price_fields_are_ignored(client, ctx):
+    store, _, product = small_catalog(stock_qty=5, price=9900)
+    variant = product.variants[0]
+    form = checkout_form(
+        variant.id,
+        store.id,
+        qty="2",
+        price="1",
+        unit_price="1",
+        line_total="1",
+        subtotal="1",
+        discount="9999999",
+        shipping="0",
+        total="1",
+        currency="JPY",
+    )
+
+    response = client.post("/checkout", data=form)
+
+    assert response.status_code == 303
+    order = db.session.scalars(select(Order)).one()
+    assert (order.subtotal, order.discount, order.shipping, order.total) == (19800, 0, 0, 19800)
+    assert order.currency == "CNY"
+    line = order.lines[0]
+    assert (line.unit_price, line.quantity, line.line_total) == (9900, 2, 19800)
+
+
+def test_limited_time_price_is_charged_while_it_runs(client, ctx):
+    store, _, product = small_catalog(stock_qty=5, price=9900)
+    variant = product.variants[0]
+    variant.sale_price = 6600
+    variant.sale_starts_at = utcnow() - timedelta(hours=1)
+    variant.sale_ends_at = utcnow() + timedelta(hours=1)
+    db.session.commit()
+
+    assert client.post("/checkout", data=checkout_form(variant.id, store.id)).status_code == 303
+    assert db.session.scalar(select(OrderLine.unit_price)) == 6600
+
+
+def test_delivery_below_the_free_threshold_adds_the_fee(client, ctx, app):
+    store, _, product = small_catalog(stock_qty=5, price=3000)
+    form = checkout_form(
+        product.variants[0].id,
+        store.id,
+        fulfilment="delivery",
+        city="Suzhou",
+        address="8 Canal St",
+        shipping="0",
+    )
+
+    assert client.post("/checkout", data=form).status_code == 303
+    order = db.session.scalars(select(Order)).one()
+    assert order.shipping == app.config["SHIPPING_FEE"]
+    assert order.total == 3000 + app.config["SHIPPING_FEE"]
+    assert order.store_id == store.id  # the one store selling everything in the basket
+
+
+def test_cart_checkout_prices_every_line_and_empties_the_cart(client, ctx):
+    store, _, tea = small_catalog(stock_qty=5, price=1000)
+    cup = make_product("Cup", price=2500, stock_qty=5, store=store)
+    db.session.commit()
+    client.post("/cart/add", data={"variant": tea.variants[0].id, "qty": "2"})
+    client.post("/cart/add", data={"variant": cup.variants[0].id, "qty": "1"})
+
+    page = client.get("/checkout")
+    assert page.status_code == 200
+    form = checkout_form(0, store.id, price="1")
+    del form["variant"], form["qty"]
+    assert client.post("/checkout", data=form).status_code == 303
+
+    order = db.session.scalars(select(Order)).one()
+    assert sorted((ln.sku, ln.quantity, ln.line_total) for ln in order.lines) == sorted(
+        [(tea.variants[0].sku, 2, 2000), (cup.variants[0].sku, 1, 2500)]
+    )
+    assert order.total == 4500
+    with client.session_transaction() as session:
+        assert session["cart"] == {}
+    assert db.session.scalar(select(func.count(OrderLine.id))) == 2
