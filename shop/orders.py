@@ -85,6 +85,11 @@ def confirm_payment(
             currency=currency.upper(),
         )
     )
+    try:
+        db.session.flush()  # a concurrent recording of the same payment waits, then loses, here
+    except IntegrityError:
+        db.session.rollback()
+        return False
     paid = False
     if amount != order.total or currency.upper() != order.currency:
         order.needs_review = True
