@@ -1,0 +1,279 @@
+"""The one base view every admin view builds on.
+
+``SecuredView`` lets in only signed-in, active staff holding the view's permission (others go
+to the sign-in page, or get 403). ``StaffModelView`` adds, for Flask-Admin model views:
+
+- store scoping: ``get_query``, ``get_count_query`` and ``get_one`` only reach the rows of a
+  store manager's stores, so every list, detail page, edit form, export and action is limited;
+  an id outside them is a 404, in actions too; relation choices in forms are limited the same way;
+- CSRF: ``form_base_class`` is ``AdminForm`` (a ``SecureForm``), which the list's action and
+  delete forms inherit;
+- the audit hook: every create, update and delete made through a form is written to the audit
+  log in the same transaction, with the values before and after.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import abort, current_app, g, has_request_context, redirect, request, url_for
+from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.filters import IntEqualFilter
+from flask_babel import gettext as _
+from wtforms.validators import ValidationError
+
+from shop import audit
+from shop.extensions import db
+from shop.models import Staff, Store
+from shop.money import format_money
+from shop.privacy import mask_phone
+
+from .forms import AdminForm, LogoutForm
+from .permissions import ROLE_LABELS, current_staff, may, store_clause, store_of, store_scope
+
+
+def here() -> str:
+    """The current path with its query string, for coming back after signing in."""
+    return request.full_path.rstrip("?")
+
+
+class SecuredView:
+    """Mix into every admin view, before the Flask-Admin class."""
+
+    permission = "dashboard"
+
+    def is_accessible(self) -> bool:
+        return may(self.permission)
+
+    def inaccessible_callback(self, name, **kwargs):
+        if current_staff() is None:
+            return redirect(url_for("admin.login", next=here()))
+        abort(403)
+
+    def logout_form(self) -> LogoutForm:
+        return LogoutForm()
+
+    def staff(self):
+        return current_staff()
+
+    def role_label(self) -> str:
+        staff = current_staff()
+        return str(ROLE_LABELS.get(staff.role, staff.role)) if staff else ""
+
+
+def parse_pk(value) -> int:
+    text = str(value or "").strip()
+    if not text.isdigit() or len(text) > 18:
+        abort(404)
+    return int(text)
+
+
+class StoreFilter(IntEqualFilter):
+    """ "Store equals" whose choices are the stores the signed-in staff member may see."""
+
+    def get_options(self, view):
+        if not has_request_context():
+            return None
+        query = db.session.query(Store).order_by(Store.name)
+        ids = store_scope()
+        if ids is not None:
+            query = query.filter(Store.id.in_(ids))
+        return [(str(store.id), store.name) for store in query]
+
+
+class StaffModelView(SecuredView, ModelView):
+    form_base_class = AdminForm
+    can_view_details = True
+    can_set_page_size = True
+    page_size = 50
+
+    #: permission needed to create, edit, delete and run actions; None: read-only view
+    edit_permission: str | None = None
+    #: permission needed to run the view's actions (defaults to ``edit_permission``)
+    action_permission: str | None = None
+    #: permission needed to export; None: no export
+    export_permission: str | None = None
+    allow_create = True
+    allow_edit = True
+    allow_delete = False
+    #: form relation fields whose choices follow the store scope, name -> model
+    scoped_fields: dict = {}
+    #: columns left out of the audit snapshot (recorded in their own entries)
+    audit_exclude: frozenset[str] = frozenset()
+
+    def __init__(self, model, **kwargs):
+        super().__init__(model, db, **kwargs)
+
+    # Permissions ---------------------------------------------------------------------------
+
+    def _may_edit(self) -> bool:
+        return self.edit_permission is not None and may(self.edit_permission)
+
+    @property
+    def can_create(self) -> bool:
+        return self.allow_create and self._may_edit()
+
+    @property
+    def can_edit(self) -> bool:
+        return self.allow_edit and self._may_edit()
+
+    @property
+    def can_delete(self) -> bool:
+        return self.allow_delete and self._may_edit()
+
+    @property
+    def can_export(self) -> bool:
+        return self.export_permission is not None and may(self.export_permission)
+
+    def is_action_allowed(self, name: str) -> bool:
+        if name == "delete":
+            return self.can_delete
+        permission = self.action_permission or self.edit_permission
+        return permission is not None and may(permission)
+
+    # Store scoping -------------------------------------------------------------------------
+
+    def scope(self, query, model=None):
+        ids = store_scope()
+        if ids is None:
+            return query
+        clause = store_clause(model or self.model, ids)
+        return query if clause is None else query.filter(clause)
+
+    def get_query(self):
+        return self.scope(super().get_query())
+
+    def get_count_query(self):
+        return self.scope(super().get_count_query())
+
+    def get_one(self, id):
+        found = self.get_query().filter(self.model.id == parse_pk(id)).one_or_none()
+        if found is None:
+            abort(404)
+        return found
+
+    def get_scoped(self, ids) -> list:
+        """The rows with these ids, all within reach of the signed-in staff member, or 404."""
+        wanted = {parse_pk(i) for i in ids}
+        if not wanted:
+            return []
+        rows = self.get_query().filter(self.model.id.in_(wanted)).order_by(self.model.id).all()
+        if len(rows) != len(wanted):
+            abort(404)
+        return rows
+
+    def handle_action(self, return_view=None):
+        self.get_scoped(request.form.getlist("rowid"))
+        return super().handle_action(return_view)
+
+    def _scope_choices(self, form):
+        ids = store_scope()
+        if ids is None:
+            return form
+        for name, model in self.scoped_fields.items():
+            if name in form:
+                clause = store_clause(model, ids)
+                form[name].query_factory = lambda m=model, c=clause: db.session.query(m).filter(c)
+        return form
+
+    def create_form(self, obj=None):
+        return self._scope_choices(super().create_form(obj))
+
+    def edit_form(self, obj=None):
+        return self._scope_choices(super().edit_form(obj))
+
+    def check_store(self, model) -> None:
+        """Refuse a change that would put data outside a manager's stores."""
+        ids = store_scope()
+        if ids is not None and store_of(model) not in ids:
+            raise ValidationError(_("You can only change the data of your own stores."))
+
+    def _get_filter_groups(self):
+        groups = super()._get_filter_groups()
+        for items in (groups or {}).values():
+            for item in items:
+                flt = self._filters[item["index"]]
+                if isinstance(flt, StoreFilter):
+                    item["options"] = flt.get_options(self)
+        return groups
+
+    # Audit ---------------------------------------------------------------------------------
+
+    @property
+    def audit_name(self) -> str:
+        return self.model.__name__.lower()
+
+    def audit_snapshot(self, model) -> dict:
+        return {k: v for k, v in audit.snapshot(model).items() if k not in self.audit_exclude}
+
+    def update_model(self, form, model):
+        g.admin_audit_before = self.audit_snapshot(model)
+        return super().update_model(form, model)
+
+    def on_model_change(self, form, model, is_created):
+        """Subclasses change the model first, then call this: it checks and audits."""
+        self.check_store(model)
+        db.session.flush()
+        after = self.audit_snapshot(model)
+        before = None
+        if not is_created:
+            old = g.pop("admin_audit_before", {})
+            changed = [key for key in after if old.get(key) != after[key]]
+            before = {key: old.get(key) for key in changed}
+            after = {key: after[key] for key in changed}
+            if not changed:
+                return
+        audit.record(
+            current_staff(),
+            f"{self.audit_name}.{'create' if is_created else 'update'}",
+            model,
+            before=before,
+            after=after,
+            store_id=store_of(model),
+        )
+
+    def on_model_delete(self, model):
+        self.check_store(model)
+        audit.record(
+            current_staff(),
+            f"{self.audit_name}.delete",
+            model,
+            before=self.audit_snapshot(model),
+            after=None,
+            store_id=store_of(model),
+        )
+
+
+# Formatters (Flask-Admin signature: view, context, model, name) -----------------------------
+
+
+def money_formatter(currency_attr: str | None = None):
+    """Show an integer minor-unit column as money, in the row's currency or the shop's."""
+
+    def fmt(view, context, model, name):
+        amount = getattr(model, name)
+        if amount is None:
+            return ""
+        currency = getattr(model, currency_attr) if currency_attr else None
+        return format_money(amount, currency or current_app.config["SHOP_CURRENCY"])
+
+    return fmt
+
+
+def phone_formatter(view, context, model, name):
+    """The full number only for roles allowed to see it (lists, details and exports)."""
+    value = getattr(model, name)
+    return value if may("phones.full") else mask_phone(value)
+
+
+def json_formatter(view, context, model, name):
+    value = getattr(model, name)
+    if value is None:
+        return ""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def staff_formatter(view, context, model, name):
+    """Who did it, for rows that keep only ``staff_id``."""
+    staff = db.session.get(Staff, model.staff_id) if model.staff_id else None
+    return str(staff) if staff else ""

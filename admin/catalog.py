@@ -1,0 +1,341 @@
+"""Catalog views: stores, categories, products (with image upload), variants, images, stock.
+
+Stock is never a form field: a variant's form has a "stock adjustment" that goes through
+``shop.stock.change_stock`` (reason ``adjust``, or ``initial`` for a new variant), so every
+change is a stock movement and an audit entry in the same transaction.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from sqlalchemy import select
+from wtforms.validators import ValidationError
+
+from shop import audit, stock
+from shop.extensions import db
+from shop.models import Product, ProductImage, Store, Variant
+from shop.money import format_money
+from shop.sanitize import clean_html
+
+from .base import StaffModelView, StoreFilter, money_formatter, staff_formatter
+from .forms import MoneyField, image_field, note_field, stock_change_field
+from .permissions import current_staff, store_of
+
+
+def _thumbnail(filename: str, size: int = 48) -> Markup:
+    return Markup('<img src="{}" alt="" width="{}" height="{}" style="object-fit:cover">').format(
+        url_for("shop.media", name=filename), size, size
+    )
+
+
+def _product_thumbnail(view, context, model, name):
+    return _thumbnail(model.images[0].filename) if model.images else ""
+
+
+def _price_range(view, context, model, name):
+    prices = sorted({v.price for v in model.variants})
+    if not prices:
+        return ""
+    currency = current_app.config["SHOP_CURRENCY"]
+    low, high = format_money(prices[0], currency), format_money(prices[-1], currency)
+    return low if low == high else f"{low} – {high}"
+
+
+def _total_stock(view, context, model, name):
+    return sum(v.stock for v in model.variants)
+
+
+def _variants_link(view, context, model, name):
+    return Markup('<a href="{}">{}</a>').format(
+        url_for("admin_variants.index_view", search=model.name), len(model.variants)
+    )
+
+
+def _description(view, context, model, name):
+    return Markup(clean_html(model.description_html))
+
+
+def _order_link(view, context, model, name):
+    if model.order_id is None:
+        return ""
+    return Markup('<a href="{}">SY{:06d}</a>').format(
+        url_for("admin_orders.details_view", id=model.order_id), model.order_id
+    )
+
+
+class StoreView(StaffModelView):
+    permission = "stores.view"
+    edit_permission = "stores.edit"
+    column_list = ["name", "city", "address", "active"]
+    column_labels = {
+        "name": _l("Name"),
+        "city": _l("City"),
+        "address": _l("Address"),
+        "active": _l("Active"),
+    }
+    column_searchable_list = ["name", "city"]
+    form_columns = ["name", "city", "address", "active"]
+
+
+class CategoryView(StaffModelView):
+    permission = "catalog.view"
+    edit_permission = "categories.edit"
+    allow_delete = True
+    column_list = ["name", "slug", "position"]
+    column_labels = {"name": _l("Name"), "slug": _l("Slug"), "position": _l("Position")}
+    column_default_sort = "position"
+    form_columns = ["name", "slug", "position"]
+
+
+class ProductView(StaffModelView):
+    permission = "catalog.view"
+    edit_permission = "catalog.edit"
+    details_template = "admin/siyu/product_details.html"
+    column_list = [
+        "image",
+        "name",
+        "category",
+        "store",
+        "price",
+        "stock",
+        "variants",
+        "active",
+        "created_at",
+    ]
+    column_details_list = [
+        "name",
+        "slug",
+        "category",
+        "store",
+        "price",
+        "stock",
+        "active",
+        "description_html",
+        "created_at",
+    ]
+    column_labels = {
+        "image": _l("Image"),
+        "name": _l("Name"),
+        "slug": _l("Slug"),
+        "category": _l("Category"),
+        "category.name": _l("Category"),
+        "store": _l("Store"),
+        "price": _l("Price"),
+        "stock": _l("Stock"),
+        "variants": _l("Variants"),
+        "active": _l("Active"),
+        "description_html": _l("Description"),
+        "created_at": _l("Created"),
+        "upload": _l("Add images"),
+    }
+    column_formatters = {
+        "image": _product_thumbnail,
+        "price": _price_range,
+        "stock": _total_stock,
+        "variants": _variants_link,
+        "description_html": _description,
+    }
+    column_searchable_list = ["name", "slug"]
+    column_filters = ["active", "category.name", StoreFilter(Product.store_id, _l("Store"))]
+    column_sortable_list = [
+        "name",
+        ("category", "category.name"),
+        ("store", "store.name"),
+        "active",
+        "created_at",
+    ]
+    column_default_sort = ("created_at", True)
+    form_columns = [
+        "name",
+        "slug",
+        "category",
+        "store",
+        "description_html",
+        "active",
+        "upload",
+    ]
+    form_args = {
+        "description_html": {
+            "label": _l("Description"),
+            "description": _l(
+                "Basic HTML: paragraphs, bold, italic, lists, links. Anything else is removed."
+            ),
+        }
+    }
+    form_widget_args = {"description_html": {"rows": 8}}
+    form_extra_fields = {"upload": image_field()}
+    scoped_fields = {"store": Store}
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        if obj is not None and obj.images:
+            form.upload.description = Markup(" ").join(
+                _thumbnail(image.filename, 64) for image in obj.images
+            ) + Markup("<br>{}").format(_("Reorder or remove images under Product images."))
+        return form
+
+    def audit_snapshot(self, model) -> dict:
+        data = super().audit_snapshot(model)
+        data["images"] = [image.filename for image in model.images]
+        return data
+
+    def on_model_change(self, form, model, is_created):
+        model.description_html = clean_html(model.description_html)
+        position = max((image.position for image in model.images), default=-1)
+        for offset, filename in enumerate(form.upload.stored, start=1):
+            model.images.append(ProductImage(filename=filename, position=position + offset))
+        super().on_model_change(form, model, is_created)
+
+
+class VariantView(StaffModelView):
+    permission = "catalog.view"
+    edit_permission = "catalog.edit"
+    column_list = ["product", "name", "sku", "price", "sale_price", "stock", "position"]
+    column_details_list = [
+        "product",
+        "name",
+        "sku",
+        "price",
+        "compare_at_price",
+        "sale_price",
+        "sale_starts_at",
+        "sale_ends_at",
+        "stock",
+        "position",
+    ]
+    column_labels = {
+        "product": _l("Product"),
+        "product.name": _l("Product"),
+        "name": _l("Variant"),
+        "sku": _l("SKU"),
+        "price": _l("Price"),
+        "compare_at_price": _l("Compare-at price"),
+        "sale_price": _l("Limited-time price"),
+        "sale_starts_at": _l("Limited-time price from"),
+        "sale_ends_at": _l("Limited-time price until"),
+        "stock": _l("Stock"),
+        "position": _l("Position"),
+        "stock_change": _l("Stock adjustment"),
+        "stock_note": _l("Stock note"),
+    }
+    column_formatters = {
+        "price": money_formatter(),
+        "compare_at_price": money_formatter(),
+        "sale_price": money_formatter(),
+    }
+    column_searchable_list = ["sku", "name", "product.name"]
+    column_filters = ["product.name", "sku", "stock"]
+    column_sortable_list = [("product", "product.name"), "name", "sku", "price", "stock"]
+    form_columns = [
+        "product",
+        "sku",
+        "name",
+        "price",
+        "compare_at_price",
+        "sale_price",
+        "sale_starts_at",
+        "sale_ends_at",
+        "position",
+        "stock_change",
+        "stock_note",
+    ]
+    form_overrides = {"price": MoneyField, "compare_at_price": MoneyField, "sale_price": MoneyField}
+    form_extra_fields = {
+        "stock_change": stock_change_field(_l("Stock adjustment")),
+        "stock_note": note_field(),
+    }
+    scoped_fields = {"product": Product}
+    audit_exclude = frozenset({"stock"})
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        if obj is not None:
+            form.stock_change.description = _(
+                "Now %(n)d in stock. Enter the units to add, or a negative number to take "
+                "away; the change is recorded as a stock movement.",
+                n=obj.stock,
+            )
+        return form
+
+    def create_form(self, obj=None):
+        form = super().create_form(obj)
+        form.stock_change.label.text = _("Initial stock")
+        form.stock_change.description = _("Units in stock now; recorded as a stock movement.")
+        return form
+
+    def on_model_change(self, form, model, is_created):
+        starts, ends = model.sale_starts_at, model.sale_ends_at
+        if model.sale_price is not None and not (starts and ends and starts < ends):
+            raise ValidationError(
+                _("A limited-time price needs a start and an end, the start first.")
+            )
+        super().on_model_change(form, model, is_created)
+        delta = form.stock_change.data
+        if delta:
+            adjust_stock(model, delta, "initial" if is_created else "adjust", form.stock_note.data)
+
+
+def adjust_stock(variant: Variant, delta: int, reason: str, note: str | None) -> None:
+    """Change a variant's stock through the ledger and audit it; refuses going below zero."""
+    staff = current_staff()
+    before = db.session.scalar(select(Variant.stock).where(Variant.id == variant.id))
+    if not stock.change_stock(
+        variant.id, delta, reason, staff_id=staff.id, note=(note or "")[:255]
+    ):
+        raise ValidationError(_("Only %(n)d in stock: cannot take away %(d)d.", n=before, d=-delta))
+    db.session.expire(variant, ["stock"])
+    audit.record(
+        staff,
+        "variant.stock_adjust",
+        variant,
+        before={"stock": before},
+        after={"stock": before + delta, "delta": delta, "reason": reason, "note": note or ""},
+        store_id=store_of(variant),
+    )
+
+
+class ProductImageView(StaffModelView):
+    permission = "catalog.view"
+    edit_permission = "catalog.edit"
+    allow_create = False
+    allow_delete = True
+    column_list = ["image", "product", "position", "filename"]
+    column_labels = {
+        "image": _l("Image"),
+        "product": _l("Product"),
+        "product.name": _l("Product"),
+        "position": _l("Position"),
+        "filename": _l("File"),
+    }
+    column_formatters = {"image": lambda v, c, m, n: _thumbnail(m.filename, 96)}
+    column_searchable_list = ["product.name"]
+    column_sortable_list = [("product", "product.name"), "position"]
+    form_columns = ["position"]
+
+
+class StockMovementView(StaffModelView):
+    permission = "stock.view"
+    allow_create = allow_edit = False
+    can_view_details = False
+    export_permission = "stock.view"
+    column_list = ["created_at", "variant", "delta", "reason", "order", "staff", "note"]
+    column_labels = {
+        "created_at": _l("When"),
+        "variant": _l("Variant"),
+        "variant.sku": _l("SKU"),
+        "delta": _l("Change"),
+        "reason": _l("Reason"),
+        "order": _l("Order"),
+        "staff": _l("Staff"),
+        "note": _l("Note"),
+    }
+    column_filters = ["reason", "variant.sku", "created_at"]
+    column_default_sort = ("id", True)
+    column_sortable_list = ["created_at", "delta", "reason"]
+    column_formatters = {
+        "order": _order_link,
+        "staff": staff_formatter,
+    }

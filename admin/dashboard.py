@@ -1,0 +1,69 @@
+"""The admin home page (today's numbers, limited to a manager's stores), with sign-in."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from flask_admin import AdminIndexView, expose
+from sqlalchemy import func, select
+
+from shop.extensions import db
+from shop.models import Order, OrderStatus, Review, utcnow
+from shop.money import format_money
+
+from .auth import SignInMixin
+from .base import SecuredView
+from .permissions import may, store_clause, store_scope
+
+GMV_STATES = (
+    OrderStatus.PAID,
+    OrderStatus.FULFILLED,
+    OrderStatus.PICKED_UP,
+    OrderStatus.COMPLETED,
+    OrderStatus.REFUNDED,
+)
+
+
+def _scoped(stmt, model):
+    ids = store_scope()
+    if ids is None:
+        return stmt
+    return stmt.where(store_clause(model, ids))
+
+
+def _count(model, *conditions) -> int:
+    return db.session.scalar(
+        _scoped(select(func.count()).select_from(model).where(*conditions), model)
+    )
+
+
+def figures(now: datetime | None = None) -> dict:
+    """Orders placed today, GMV of orders paid today (UTC days), and what is waiting."""
+    now = now or utcnow()
+    today = datetime.combine(now.date(), time.min)
+    gmv_rows = db.session.execute(
+        _scoped(
+            select(Order.currency, func.sum(Order.total))
+            .where(Order.paid_at >= today, Order.status.in_(GMV_STATES))
+            .group_by(Order.currency)
+            .order_by(Order.currency),
+            Order,
+        )
+    ).all()
+    return {
+        "orders_today": _count(Order, Order.created_at >= today),
+        "gmv_today": [format_money(int(total or 0), currency) for currency, total in gmv_rows],
+        "awaiting_payment": _count(Order, Order.status == OrderStatus.AWAITING_PAYMENT),
+        "needs_review": _count(Order, Order.needs_review.is_(True)),
+        "reviews_pending": (
+            _count(Review, Review.status == "pending") if may("reviews.moderate") else None
+        ),
+    }
+
+
+class DashboardView(SignInMixin, SecuredView, AdminIndexView):
+    permission = "dashboard"
+
+    @expose("/")
+    def index(self):
+        return self.render("admin/siyu/dashboard.html", figures=figures())

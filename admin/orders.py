@@ -1,0 +1,399 @@
+"""Orders, refunds and payments; the order page's actions and the refund form.
+
+Order actions are small POST views that check the permission, load the order through the
+store-scoped query (another store's order is a 404), and call one service in ``shop.orders``,
+which moves the order with a conditional update and writes the audit entry. A ShopError's
+message is shown to the staff member; nothing is changed.
+
+The refund form carries a hidden idempotency key made when the form is shown, so submitting
+it twice (a double click, a reload) makes one refund: ``shop.orders.refund`` returns the first.
+
+Exports give money as exact decimal amounts with the currency in its own column, so a
+spreadsheet can add them up; phones are masked there too unless the role may see them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import expose
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from shop import orders
+from shop.errors import ShopError
+from shop.extensions import db
+from shop.models import Order, OrderStatus, Refund
+from shop.money import exponent, format_money
+
+from .base import StaffModelView, StoreFilter, money_formatter, phone_formatter, staff_formatter
+from .forms import OrderActionForm, RefundForm
+from .permissions import current_staff, may
+
+S = OrderStatus
+STATUS_LABELS = {
+    S.AWAITING_PAYMENT: _l("Awaiting payment"),
+    S.PAID: _l("Paid"),
+    S.FULFILLED: _l("Shipped"),
+    S.PICKED_UP: _l("Picked up"),
+    S.COMPLETED: _l("Completed"),
+    S.CANCELLED: _l("Cancelled"),
+    S.REFUNDED: _l("Refunded"),
+}
+FULFILMENT_LABELS = {"delivery": _l("Delivery"), "pickup": _l("Pick-up")}
+PAYMENT_LABELS = {"stripe": _l("Card (Stripe)"), "store": _l("Pay at store")}
+
+
+def _number_link(view, context, model, name):
+    return Markup('<a href="{}">{}</a>').format(
+        url_for("admin_orders.details_view", id=model.id), model.number
+    )
+
+
+def _order_of(view, context, model, name):
+    return Markup('<a href="{}">{}</a>').format(
+        url_for("admin_orders.details_view", id=model.order_id), model.order.number
+    )
+
+
+def _plain_amount(view, context, model, name):
+    """Export: ``12345`` CNY -> ``123.45`` (exact, no float)."""
+    exp = exponent(model.currency)
+    return f"{Decimal(int(getattr(model, name))).scaleb(-exp):.{exp}f}"
+
+
+class Verb:
+    """An order action on the order page: who may, when it applies, what it calls."""
+
+    def __init__(self, label, permission, applies, run):
+        self.label, self.permission, self.applies, self.run = label, permission, applies, run
+
+
+VERBS: dict[str, Verb] = {
+    "mark_paid": Verb(
+        _l("Mark paid"),
+        "orders.mark_paid",
+        lambda o: o.payment_method == "store" and o.status == S.AWAITING_PAYMENT,
+        lambda o, staff: orders.mark_paid_at_store(o.id, staff),
+    ),
+    "fulfil": Verb(
+        _l("Mark shipped"),
+        "orders.fulfil",
+        lambda o: o.fulfilment == "delivery" and o.status == S.PAID,
+        lambda o, staff: orders.fulfil(o.id, staff),
+    ),
+    "picked_up": Verb(
+        _l("Mark picked up"),
+        "orders.fulfil",
+        lambda o: o.fulfilment == "pickup" and o.status == S.PAID,
+        lambda o, staff: orders.mark_picked_up(o.id, staff),
+    ),
+    "complete": Verb(
+        _l("Complete"),
+        "orders.fulfil",
+        lambda o: o.status in (S.FULFILLED, S.PICKED_UP),
+        lambda o, staff: orders.complete(o.id, staff),
+    ),
+    "cancel": Verb(
+        _l("Cancel order"),
+        "orders.cancel",
+        lambda o: o.status == S.AWAITING_PAYMENT,
+        lambda o, staff: orders.cancel(o.id, "cancelled by staff", staff=staff),
+    ),
+}
+
+
+class OrderView(StaffModelView):
+    permission = "orders.view"
+    export_permission = "orders.export"
+    allow_create = allow_edit = False
+    details_template = "admin/siyu/order_details.html"
+    column_list = [
+        "number",
+        "created_at",
+        "status",
+        "store",
+        "contact_name",
+        "phone",
+        "fulfilment",
+        "payment_method",
+        "total",
+        "refunded_amount",
+        "needs_review",
+    ]
+    column_details_list = [
+        "number",
+        "status",
+        "store",
+        "contact_name",
+        "phone",
+        "fulfilment",
+        "payment_method",
+        "city",
+        "address",
+        "note",
+        "subtotal",
+        "discount",
+        "shipping",
+        "total",
+        "refunded_amount",
+        "needs_review",
+        "review_reason",
+        "share_code",
+        "created_at",
+        "paid_at",
+        "expires_at",
+    ]
+    column_export_list = [
+        "number",
+        "created_at",
+        "paid_at",
+        "status",
+        "store",
+        "contact_name",
+        "phone",
+        "fulfilment",
+        "payment_method",
+        "city",
+        "address",
+        "currency",
+        "subtotal",
+        "discount",
+        "shipping",
+        "total",
+        "refunded_amount",
+        "share_code",
+    ]
+    column_labels = {
+        "number": _l("Order"),
+        "created_at": _l("Placed"),
+        "paid_at": _l("Paid at"),
+        "expires_at": _l("Reserved until"),
+        "status": _l("Status"),
+        "store": _l("Store"),
+        "contact_name": _l("Name"),
+        "phone": _l("Phone"),
+        "fulfilment": _l("Fulfilment"),
+        "payment_method": _l("Payment"),
+        "city": _l("City"),
+        "address": _l("Address"),
+        "note": _l("Note"),
+        "currency": _l("Currency"),
+        "subtotal": _l("Subtotal"),
+        "discount": _l("Discount"),
+        "shipping": _l("Shipping"),
+        "total": _l("Total"),
+        "refunded_amount": _l("Refunded"),
+        "needs_review": _l("Needs review"),
+        "review_reason": _l("Review reason"),
+        "share_code": _l("Share link"),
+    }
+    column_formatters = {
+        "number": _number_link,
+        "phone": phone_formatter,
+        "subtotal": money_formatter("currency"),
+        "discount": money_formatter("currency"),
+        "shipping": money_formatter("currency"),
+        "total": money_formatter("currency"),
+        "refunded_amount": money_formatter("currency"),
+    }
+    column_formatters_export = {
+        "number": lambda v, c, m, n: m.number,
+        "phone": phone_formatter,
+        "subtotal": _plain_amount,
+        "discount": _plain_amount,
+        "shipping": _plain_amount,
+        "total": _plain_amount,
+        "refunded_amount": _plain_amount,
+    }
+    column_searchable_list = ["contact_name", "phone"]
+    column_filters = [
+        StoreFilter(Order.store_id, _l("Store")),
+        "status",
+        "created_at",
+        "paid_at",
+        "fulfilment",
+        "payment_method",
+        "needs_review",
+    ]
+    column_choices = {
+        "status": [(k.value, v) for k, v in STATUS_LABELS.items()],
+        "fulfilment": list(FULFILMENT_LABELS.items()),
+        "payment_method": list(PAYMENT_LABELS.items()),
+    }
+    column_sortable_list = [
+        ("number", "id"),
+        "created_at",
+        "status",
+        ("store", "store.name"),
+        "total",
+    ]
+    column_default_sort = ("id", True)
+
+    def search_placeholder(self) -> str:
+        return str(_l("Name or phone"))
+
+    # The order page ------------------------------------------------------------------------
+
+    def verbs_for(self, order: Order) -> list[tuple[str, str]]:
+        """The actions the signed-in staff member can take on this order now."""
+        return [
+            (name, str(verb.label))
+            for name, verb in VERBS.items()
+            if may(verb.permission) and verb.applies(order)
+        ]
+
+    def can_refund(self, order: Order) -> bool:
+        return may("orders.refund") and order.status in orders.REFUNDABLE
+
+    def action_form_for(self, order: Order, verb: str) -> OrderActionForm:
+        form = OrderActionForm()
+        form.id.data, form.verb.data = str(order.id), verb
+        return form
+
+    def line_total_formatted(self, order: Order, amount: int) -> str:
+        return format_money(amount, order.currency)
+
+    @expose("/act/", methods=("POST",))
+    def act_view(self):
+        form = OrderActionForm(request.form)
+        if not form.validate():
+            flash(_("The form expired. Reload the page and try again."), "error")
+            return redirect(url_for(".index_view"))
+        verb = VERBS.get(form.verb.data)
+        if verb is None:
+            abort(404)
+        if not may(verb.permission):
+            abort(403)
+        order = self.get_one(form.id.data)
+        back = url_for(".details_view", id=order.id)
+        try:
+            outcome = verb.run(order, current_staff())
+        except ShopError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return redirect(back)
+        if outcome is False:
+            flash(_("Nothing changed: the order was already updated."), "warning")
+        else:
+            flash(_("Order %(n)s: %(what)s done.", n=order.number, what=verb.label), "success")
+        return redirect(back)
+
+    @expose("/refund/", methods=("GET", "POST"))
+    def refund_view(self):
+        if not may("orders.refund"):
+            abort(403)
+        order = self.get_one(request.values.get("id"))
+        back = url_for(".details_view", id=order.id)
+        if order.status not in orders.REFUNDABLE:
+            flash(_("Order %(n)s cannot be refunded now.", n=order.number), "error")
+            return redirect(back)
+        if request.method == "GET":
+            form = RefundForm(idempotency_key=uuid.uuid4().hex)
+            return self.render("admin/siyu/refund.html", order=order, form=form, values={})
+        form = RefundForm(request.form)
+        values = {line.id: request.form.get(f"qty_{line.id}", "0") for line in order.lines}
+        error = self._refund(order, form, values)
+        if error is None:
+            return redirect(back)
+        flash(error, "error")
+        return (
+            self.render("admin/siyu/refund.html", order=order, form=form, values=values),
+            400,
+        )
+
+    def _refund(self, order: Order, form: RefundForm, values: dict) -> str | None:
+        """Make the refund the form asks for; the message to show when it cannot."""
+        if not form.validate():
+            return _("The form expired. Reload the page and try again.")
+        quantities = {}
+        for line_id, raw in values.items():
+            text = (raw or "0").strip() or "0"
+            if not text.isdigit() or len(text) > 6:
+                return _("Quantities must be whole numbers, 0 or more.")
+            quantities[line_id] = int(text)
+        key = form.idempotency_key.data
+        earlier = db.session.scalar(select(Refund).where(Refund.idempotency_key == key))
+        if earlier is not None:
+            if earlier.order_id != order.id:
+                return _("The form expired. Reload the page and try again.")
+            flash(_("This refund was already made."), "info")
+            return None
+        try:
+            refund = orders.refund(
+                order.id,
+                quantities,
+                staff=current_staff(),
+                idempotency_key=key,
+                restock=form.restock.data,
+                reason=form.reason.data or "",
+            )
+        except ShopError as exc:
+            db.session.rollback()
+            return exc.message
+        except IntegrityError:
+            db.session.rollback()
+            if db.session.scalar(select(Refund.id).where(Refund.idempotency_key == key)):
+                flash(_("This refund was already made."), "info")
+                return None
+            raise
+        flash(
+            _("Refunded %(amount)s.", amount=format_money(refund.amount, refund.currency)),
+            "success",
+        )
+        return None
+
+
+class RefundView(StaffModelView):
+    permission = "payments.view"
+    export_permission = "payments.view"
+    allow_create = allow_edit = False
+    can_view_details = False
+    column_list = ["created_at", "order", "amount", "reason", "restock", "staff"]
+    column_labels = {
+        "created_at": _l("When"),
+        "order": _l("Order"),
+        "amount": _l("Amount"),
+        "reason": _l("Reason"),
+        "restock": _l("Restocked"),
+        "staff": _l("Staff"),
+    }
+    column_formatters = {
+        "order": _order_of,
+        "amount": money_formatter("currency"),
+        "staff": staff_formatter,
+    }
+    column_formatters_export = {
+        "order": lambda v, c, m, n: m.order.number,
+        "amount": _plain_amount,
+        "staff": staff_formatter,
+    }
+    column_filters = ["created_at", "restock"]
+    column_default_sort = ("id", True)
+
+
+class PaymentView(StaffModelView):
+    permission = "payments.view"
+    export_permission = "payments.view"
+    allow_create = allow_edit = False
+    can_view_details = False
+    column_list = ["created_at", "order", "provider", "external_id", "amount"]
+    column_labels = {
+        "created_at": _l("When"),
+        "order": _l("Order"),
+        "provider": _l("Provider"),
+        "external_id": _l("Reference"),
+        "amount": _l("Amount"),
+    }
+    column_formatters = {"order": _order_of, "amount": money_formatter("currency")}
+    column_formatters_export = {
+        "order": lambda v, c, m, n: m.order.number,
+        "amount": _plain_amount,
+    }
+    column_filters = ["created_at", "provider"]
+    column_default_sort = ("id", True)

@@ -1,0 +1,198 @@
+"""Who may do what in the admin panel, and which rows a store manager sees.
+
+=================  =====  =======================  =======  =======
+permission         owner  manager (own stores)     finance  support
+=================  =====  =======================  =======  =======
+dashboard          yes    yes (own stores)         yes      yes
+stores.view        yes    yes (own stores)
+stores.edit        yes
+categories.edit    yes
+catalog.view       yes    yes (own stores)         yes      yes
+catalog.edit       yes    yes (own stores)
+stock.view         yes    yes (own stores)         yes
+stock.adjust       yes    yes (own stores)
+orders.view        yes    yes (own stores)         yes      yes
+orders.export      yes    yes (own stores)         yes
+orders.mark_paid   yes    yes (own stores)         yes
+orders.fulfil      yes    yes (own stores)
+orders.cancel      yes    yes (own stores)
+orders.refund      yes    yes (own stores)         yes
+payments.view      yes    yes (own stores)         yes
+customers.view     yes    yes (who ordered there)           yes
+phones.full        yes                                      yes
+reviews.moderate   yes    yes (own stores)                  yes
+staff.manage       yes
+audit.view         yes                             yes
+=================  =====  =======================  =======  =======
+
+``orders.fulfil`` covers shipping, marking picked up and completing. Without ``phones.full``
+customers' phone numbers are masked (138****1234) in every list, detail page and export.
+Categories are shared by all stores: managers read them, only owners change them. A manager sees
+a product, variant, image, stock movement or review only when the product belongs to one of
+their stores (head-office products, with no store, are the owner's), and an order, payment or
+refund only when the order's store is one of theirs.
+"""
+
+from __future__ import annotations
+
+from flask import has_request_context
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+
+from shop.models import (
+    Customer,
+    Order,
+    Payment,
+    Product,
+    ProductImage,
+    Refund,
+    Review,
+    Role,
+    Staff,
+    StockMovement,
+    Store,
+    Variant,
+)
+
+ALL = frozenset(
+    {
+        "dashboard",
+        "stores.view",
+        "stores.edit",
+        "categories.edit",
+        "catalog.view",
+        "catalog.edit",
+        "stock.view",
+        "stock.adjust",
+        "orders.view",
+        "orders.export",
+        "orders.mark_paid",
+        "orders.fulfil",
+        "orders.cancel",
+        "orders.refund",
+        "payments.view",
+        "customers.view",
+        "phones.full",
+        "reviews.moderate",
+        "staff.manage",
+        "audit.view",
+    }
+)
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.OWNER: ALL,
+    Role.MANAGER: frozenset(
+        {
+            "dashboard",
+            "stores.view",
+            "catalog.view",
+            "catalog.edit",
+            "stock.view",
+            "stock.adjust",
+            "orders.view",
+            "orders.export",
+            "orders.mark_paid",
+            "orders.fulfil",
+            "orders.cancel",
+            "orders.refund",
+            "payments.view",
+            "customers.view",
+            "reviews.moderate",
+        }
+    ),
+    Role.FINANCE: frozenset(
+        {
+            "dashboard",
+            "catalog.view",
+            "stock.view",
+            "orders.view",
+            "orders.export",
+            "orders.mark_paid",
+            "orders.refund",
+            "payments.view",
+            "audit.view",
+        }
+    ),
+    Role.SUPPORT: frozenset(
+        {
+            "dashboard",
+            "catalog.view",
+            "orders.view",
+            "customers.view",
+            "phones.full",
+            "reviews.moderate",
+        }
+    ),
+}
+
+STORE_SCOPED_ROLES = frozenset({Role.MANAGER})
+
+ROLE_LABELS = {
+    Role.OWNER: _l("Owner"),
+    Role.MANAGER: _l("Store manager"),
+    Role.FINANCE: _l("Finance"),
+    Role.SUPPORT: _l("Support"),
+}
+
+
+def current_staff() -> Staff | None:
+    """The signed-in, active staff member of this request, or None."""
+    if not has_request_context():
+        return None
+    if not current_user.is_authenticated or not current_user.is_active:
+        return None
+    return current_user._get_current_object()
+
+
+def may(permission: str) -> bool:
+    staff = current_staff()
+    return staff is not None and permission in ROLE_PERMISSIONS.get(staff.role, frozenset())
+
+
+def store_scope() -> list[int] | None:
+    """The store ids the signed-in staff member is limited to; None when not limited."""
+    staff = current_staff()
+    if staff is None:
+        return []
+    if staff.role in STORE_SCOPED_ROLES:
+        return staff.store_ids
+    return None
+
+
+def _products_of(store_ids: list[int]):
+    return select(Product.id).where(Product.store_id.in_(store_ids))
+
+
+def _orders_of(store_ids: list[int]):
+    return select(Order.id).where(Order.store_id.in_(store_ids))
+
+
+def store_clause(model, store_ids: list[int]):
+    """The SQL condition limiting ``model`` rows to ``store_ids``; None for shared data."""
+    if model is Store:
+        return Store.id.in_(store_ids)
+    if model in (Product, Order):
+        return model.store_id.in_(store_ids)
+    if model in (Variant, ProductImage, Review):
+        return model.product_id.in_(_products_of(store_ids))
+    if model is StockMovement:
+        return StockMovement.variant_id.in_(
+            select(Variant.id).where(Variant.product_id.in_(_products_of(store_ids)))
+        )
+    if model in (Refund, Payment):
+        return model.order_id.in_(_orders_of(store_ids))
+    if model is Customer:
+        return Customer.id.in_(select(Order.customer_id).where(Order.store_id.in_(store_ids)))
+    return None
+
+
+def store_of(obj) -> int | None:
+    """The store an object belongs to, for checking a change a manager makes."""
+    if isinstance(obj, Store):
+        return obj.id
+    if isinstance(obj, Product | Order):
+        return obj.store_id
+    if isinstance(obj, Variant | ProductImage | Review):
+        return obj.product.store_id if obj.product is not None else None
+    return None
