@@ -407,6 +407,8 @@ def record_external_refund(
         return False
     order = _get(order_id)
     if currency.upper() != order.currency or not _add_refunded(order, amount):
+        if db.session.scalar(select(Refund.id).where(Refund.stripe_refund_id == stripe_refund_id)):
+            return False  # a concurrent delivery recorded it while we waited for the order row
         order.needs_review = True
         order.review_reason = f"Stripe refund {stripe_refund_id} of {amount} does not fit the order"
         db.session.commit()

@@ -206,9 +206,13 @@ def _on_session_paid(session: dict) -> str:
 
 
 def _on_session_failed(session: dict) -> str:
-    order = _order_for_session(session)
+    """The payment failed or the session expired: cancel the order, but only when this is the
+    session it uses. Another session for the order (created by an attempt whose reply was lost,
+    so the customer never saw it) must not cancel an order being paid through the current one.
+    """
+    order = db.session.scalar(select(Order).where(Order.stripe_session_id == session["id"]))
     if order is None:
-        return "unknown order"
+        return "not an order's current session"
     reason = "payment failed" if session.get("status") != "expired" else "expired"
     return "cancelled" if orders.cancel(order.id, reason) else "unchanged"
 

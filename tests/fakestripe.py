@@ -318,6 +318,19 @@ class FakeStripe:
             session.update(status="expired")
             return dict(session)
 
+    def duplicate_session(self, session_id: str) -> dict:
+        """Another session made from the same request, as when a reply was lost and the shop
+        asked again with a fresh idempotency key: the customer never saw this one."""
+        with self._lock:
+            reference = self.sessions[session_id]["client_reference_id"]
+            params = next(
+                r.params
+                for r in self.requests
+                if r.path == "/v1/checkout/sessions"
+                and r.params.get("client_reference_id") == reference
+            )
+            return dict(self._create_session(params))
+
     def dashboard_refund(self, payment_intent: str, amount: int) -> dict:
         """Staff refund part of a payment in the Stripe dashboard (no Siyu metadata)."""
         with self._lock:

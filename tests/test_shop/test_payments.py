@@ -322,3 +322,21 @@ class TestZeroDecimalCurrency:
         )
         assert refund.amount == 1500
         assert fake_stripe.calls("POST", "/v1/refunds")[0].params["amount"] == "1500"
+
+
+class TestStripeRefusingTheShop:
+    @pytest.fixture
+    def app_config(self, app_config) -> dict:
+        return {**app_config, "STRIPE_SECRET_KEY": "sk_test_revoked"}
+
+    def test_the_order_is_kept_and_the_customer_told(self, ctx, client, fake_stripe):
+        store, _, product = small_catalog(stock_qty=5)
+        response, order = stripe_checkout(client, product.variants[0].id, store.id)
+
+        assert response.status_code == 303
+        assert response.headers["Location"].endswith(f"/o/{order.token}")
+        (call,) = fake_stripe.calls("POST", "/v1/checkout/sessions")
+        assert call.status == 401
+        assert (order.status, order.stripe_session_id) == (OrderStatus.AWAITING_PAYMENT, None)
+        page = client.get(f"/o/{order.token}")
+        assert "Online payment is unavailable right now" in page.get_data(as_text=True)

@@ -367,3 +367,36 @@ class TestWithoutWebhookSecret:
 
         assert _count(StripeEvent.id) == 0
         assert _reload(placed.id).status == OrderStatus.AWAITING_PAYMENT
+
+
+def test_expiry_of_a_session_the_order_no_longer_uses_changes_nothing(client, fake_stripe, placed):
+    """A session created for the order whose reply never arrived (so the customer never saw
+    it) expires on its own; the order, paid through its current session, stays open."""
+    orphan = fake_stripe.duplicate_session(placed.stripe_session_id)
+    response = deliver(client, event("checkout.session.expired", fake_stripe.expire(orphan["id"])))
+
+    assert response.get_json() == {"result": "not an order's current session"}
+    assert _reload(placed.id).status == OrderStatus.AWAITING_PAYMENT
+    assert _stock(placed) == 3
+
+
+@pytest.mark.postgres
+def test_a_dashboard_refund_reported_by_two_events_at_once_is_recorded_once(app, fake_stripe):
+    order_id, session_id = _stripe_order_over_http(app, fake_stripe)
+    session = fake_stripe.pay(session_id)
+    with app.app_context():
+        client = app.test_client()
+        assert deliver(client, event("checkout.session.completed", session)).status_code == 200
+    fake_stripe.dashboard_refund(session["payment_intent"], session["amount_total"])
+    charge = fake_stripe.charge(session["payment_intent"])
+    bodies = [signed(event("charge.refunded", charge)) for _ in range(4)]
+
+    with serve(app) as base:
+        results = _post_at_once(base, bodies)
+
+    assert [status for status, _ in results] == [200] * 4
+    with app.app_context():
+        order = db.session.get(Order, order_id)
+        assert (order.status, order.refunded_amount) == (OrderStatus.REFUNDED, order.total)
+        assert not order.needs_review, order.review_reason
+        assert _count(Payment.id) == 2
