@@ -329,12 +329,15 @@ def settle_due_commissions(now=None) -> int:
             )
         ),
     )
+    table = CommissionEntry.__table__
+    names = [c.key for c in columns]
     try:
-        moved = db.session.execute(
-            CommissionEntry.__table__.insert().from_select([c.key for c in columns], due)
-        ).rowcount
-        db.session.execute(
-            CommissionEntry.__table__.insert().from_select([c.key for c in columns], back_in)
+        db.session.execute(table.insert().from_select(names, due))
+        db.session.execute(table.insert().from_select(names, back_in))
+        moved = db.session.scalar(
+            select(func.count(e.id)).where(
+                e.kind == "settle", e.bucket == "settled", e.created_at == now
+            )
         )
         db.session.commit()
     except IntegrityError:

@@ -1,0 +1,210 @@
+"""The commission ledger: accrue on payment, reverse on refund in proportion, settle after the
+return window, pay out, carry a negative balance into the next payout, verify."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from distribution.commission import (
+    CommissionError,
+    approve_payout,
+    balances,
+    settle_due_commissions,
+    verify_ledger,
+)
+from distribution.factories import make_guide, make_promoter
+from distribution.jobs import accrue_commission
+from distribution.models import CommissionEntry, CommissionRule, SharerLevel
+from distribution.sharing import link_for, open_link
+from shop import orders
+from shop.checkout import place_order
+from shop.extensions import db
+from shop.factories import make_staff
+from shop.models import Order, Role, utcnow
+from tests.test_shop.helpers import details, small_catalog
+
+
+@pytest.fixture
+def world(ctx):
+    store, _category, product = small_catalog(stock_qty=100, price=10000)
+    guide = make_guide(store, "Li Na")
+    promoter = make_promoter("Zhao Lei", "13900001111", parent=guide)
+    finance = make_staff("finance@test", "finance-password", Role.FINANCE)
+    db.session.commit()
+    return {
+        "store": store,
+        "product": product,
+        "guide": guide,
+        "promoter": promoter,
+        "finance": finance,
+    }
+
+
+def paid_order(world, quantity=2, sharer="promoter", visitor=None):
+    visitor = visitor or uuid.uuid4().hex
+    link = link_for(world[sharer], "product", world["product"].id)
+    open_link(link, visitor)
+    variant = world["product"].variants[0]
+    order = place_order(
+        [(variant.id, quantity)],
+        details(world["store"], phone="13812341234", attribution={"visitor_id": visitor}),
+        uuid.uuid4().hex,
+    )
+    assert orders.mark_paid_at_store(order.id, world["finance"])
+    return db.session.get(Order, order.id)
+
+
+def refund(order, quantity, staff):
+    line = order.lines[0]
+    return orders.refund(
+        order.id, {line.id: quantity}, staff=staff, idempotency_key=uuid.uuid4().hex
+    )
+
+
+def age(order, days):
+    db.session.execute(
+        update(Order).where(Order.id == order.id).values(paid_at=utcnow() - timedelta(days=days))
+    )
+    db.session.commit()
+
+
+def test_paid_order_accrues_both_levels(world):
+    order = paid_order(world)
+    assert balances(world["promoter"].id) == {"pending": 2000, "settled": 0, "paid": 0}
+    assert balances(world["guide"].id) == {"pending": 1000, "settled": 0, "paid": 0}
+    assert accrue_commission(order.id) == 0  # the same job again writes nothing
+    assert db.session.scalar(select(func.count(CommissionEntry.id))) == 2
+    assert verify_ledger() == []
+
+
+def test_partial_refund_reverses_in_proportion(world):
+    order = paid_order(world, quantity=3)
+    refund(order, 1, world["finance"])
+    assert balances(world["promoter"].id)["pending"] == 2000  # 10% of 20000 still paid
+    assert balances(world["guide"].id)["pending"] == 1000
+    refund(db.session.get(Order, order.id), 2, world["finance"])
+    assert balances(world["promoter"].id)["pending"] == 0
+    assert verify_ledger() == []
+
+
+def test_settle_after_return_window_only(world):
+    fresh = paid_order(world)
+    old = paid_order(world)
+    age(old, 8)
+    assert settle_due_commissions() == 2  # two levels of the one old line
+    assert settle_due_commissions() == 0  # running again moves nothing
+    promoter = balances(world["promoter"].id)
+    assert promoter == {"pending": 2000, "settled": 2000, "paid": 0}
+    assert fresh.id != old.id
+    assert verify_ledger() == []
+
+
+def test_payout_then_refund_leaves_a_negative_balance_netted_next_time(world):
+    first = paid_order(world, quantity=2)
+    age(first, 10)
+    settle_due_commissions()
+    payout = approve_payout(world["promoter"].id, world["finance"], "CNY")
+    assert payout.amount == 2000
+    assert balances(world["promoter"].id) == {"pending": 0, "settled": 0, "paid": 2000}
+
+    refund(db.session.get(Order, first.id), 1, world["finance"])  # after payout
+    assert balances(world["promoter"].id)["settled"] == -1000
+
+    second = paid_order(world, quantity=3)
+    age(second, 10)
+    settle_due_commissions()
+    assert balances(world["promoter"].id)["settled"] == 3000 - 1000
+    payout = approve_payout(world["promoter"].id, world["finance"], "CNY")
+    assert payout.amount == 2000
+    assert balances(world["promoter"].id) == {"pending": 0, "settled": 0, "paid": 4000}
+    assert verify_ledger() == []
+
+
+def test_nothing_to_pay_out(world):
+    paid_order(world)
+    with pytest.raises(CommissionError):
+        approve_payout(world["promoter"].id, world["finance"], "CNY")
+
+
+def test_most_specific_rule_wins_and_level_multiplier_applies(world):
+    product = world["product"]
+    db.session.add_all(
+        [
+            CommissionRule(
+                scope="default",
+                kind="percent",
+                level1_value=800,
+                level2_value=300,
+                status="published",
+            ),
+            CommissionRule(
+                scope="product",
+                scope_id=product.id,
+                kind="percent",
+                level1_value=1500,
+                level2_value=200,
+                status="published",
+            ),
+            CommissionRule(
+                scope="sku",
+                scope_id=product.variants[0].id,
+                kind="fixed",
+                level1_value=700,
+                level2_value=100,
+                status="draft",
+            ),
+        ]
+    )
+    level = SharerLevel(name="Gold", multiplier_pct=120)
+    db.session.add(level)
+    world["promoter"].level = level
+    db.session.commit()
+    paid_order(world, quantity=2)
+    # product rule (the sku rule is only a draft): 15% × 1.2 of 20000; parent 2% of 20000
+    assert balances(world["promoter"].id)["pending"] == 3600
+    assert balances(world["guide"].id)["pending"] == 400
+    assert verify_ledger() == []
+
+
+def test_fixed_rule_per_unit(world):
+    db.session.add(
+        CommissionRule(
+            scope="sku",
+            scope_id=world["product"].variants[0].id,
+            kind="fixed",
+            level1_value=700,
+            level2_value=100,
+            status="published",
+        )
+    )
+    db.session.commit()
+    order = paid_order(world, quantity=3)
+    assert balances(world["promoter"].id)["pending"] == 2100
+    refund(order, 1, world["finance"])
+    assert balances(world["promoter"].id)["pending"] == 1400
+    assert verify_ledger() == []
+
+
+def test_verify_catches_a_tampered_entry(world, runner):
+    paid_order(world)
+    assert runner.invoke(args=["ledger", "verify"]).exit_code == 0
+    db.session.add(
+        CommissionEntry(
+            entry_key="forged",
+            sharer_id=world["promoter"].id,
+            order_id=None,
+            order_line_id=None,
+            kind="settle",
+            bucket="settled",
+            amount=5000,
+            currency="CNY",
+        )
+    )
+    db.session.commit()
+    result = runner.invoke(args=["ledger", "verify"])
+    assert result.exit_code == 1
+    assert "settle entries do not balance" in result.output
