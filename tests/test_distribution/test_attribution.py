@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -190,4 +191,5 @@ def test_share_link_redirects_inside_the_shop(client, app):
         response = client.get(f"/s/{bad}", follow_redirects=True)
         assert response.status_code == 200
         assert response.request.path == "/"
-        assert all(not r.headers["Location"].startswith(("http", "//")) for r in response.history)
+        for hop in response.history:
+            assert urlsplit(hop.headers["Location"]).netloc in ("", "localhost")
