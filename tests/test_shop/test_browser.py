@@ -91,6 +91,7 @@ def test_product_link_to_pay_at_store_order_in_three_loads(app, live_server, pag
     page.get_by_role("button", name="Buy now").click()
 
     page.wait_for_url(re.compile(r"/checkout\?"))
+    assert "¥78.00" in page.locator(".summary").inner_text()
     page.get_by_label("Mobile number").fill("138 1234 1234")
     page.get_by_label("Name").fill("Li Lei")
     page.get_by_label("Pick up in store").check()
