@@ -3,16 +3,20 @@
 Call ``enqueue`` only after the transaction whose work the job continues has committed: the
 job runs in another process (or right now, inline) and must see committed rows. Every job is a
 plain function taking ids, safe to run twice.
+
+On RQ the job is ``run_job(path, *args)``: ``rq worker`` calls it outside Flask, so it builds
+the app from the environment (once per worker process) and runs the job in an app context.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import threading
 from datetime import timedelta
 
-from flask import current_app
+from flask import current_app, has_app_context
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +41,10 @@ def enqueue(path: str, *args, delay: timedelta | None = None, job_id: str | None
     app = current_app._get_current_object()
     if app.config.get("REDIS_URL"):
         queue = get_queue()
+        options = {"job_id": job_id, "description": f"{path}{args!r}"}
         if delay:
-            return queue.enqueue_in(delay, path, *args, job_id=job_id)
-        return queue.enqueue(path, *args, job_id=job_id)
+            return queue.enqueue_in(delay, run_job, path, *args, **options)
+        return queue.enqueue(run_job, path, *args, **options)
     if delay:
         if app.config.get("INLINE_DELAYED_JOBS", True):
             timer = threading.Timer(delay.total_seconds(), _run_in_app, (app, path, args))
@@ -56,3 +61,19 @@ def _run_in_app(app, path: str, args: tuple) -> None:
             _resolve(path)(*args)
         except Exception:  # an inline job must not break the request that queued it
             log.exception("job %s%r failed", path, args)
+
+
+def run_job(path: str, *args):
+    """The RQ job: ``path(*args)`` in an app context (the caller's, or the worker's own)."""
+    if has_app_context():
+        return _resolve(path)(*args)
+    with worker_app().app_context():
+        return _resolve(path)(*args)
+
+
+@functools.cache
+def worker_app():
+    """The app a worker process runs its jobs in, configured from the environment."""
+    from . import create_app
+
+    return create_app()

@@ -1,0 +1,189 @@
+"""Jobs: unpaid orders expire and give their stock back; on RQ when Redis is configured."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, timedelta
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from sqlalchemy import select, update
+
+from shop import jobs, orders, queue
+from shop.extensions import db
+from shop.models import Order, OrderStatus, StockMovement, Variant, utcnow
+
+from .helpers import make_owner, order_for, small_catalog
+
+S = OrderStatus
+REDIS_URL = os.environ.get("REDIS_URL", "")
+TEST_REDIS_DB = 15
+
+
+def _expire_now(*order_ids: int) -> None:
+    db.session.execute(
+        update(Order)
+        .where(Order.id.in_(order_ids))
+        .values(expires_at=utcnow() - timedelta(seconds=1))
+    )
+    db.session.commit()
+
+
+def _state(order_id: int, variant_id: int) -> tuple[str, int, int]:
+    """The order's status, the variant's stock and how many stock movements exist."""
+    db.session.expire_all()
+    return (
+        db.session.get(Order, order_id).status,
+        db.session.get(Variant, variant_id).stock,
+        len(db.session.scalars(select(StockMovement.id)).all()),
+    )
+
+
+@pytest.fixture
+def shop(ctx):
+    store, _, product = small_catalog(stock_qty=10)
+    return store, product.variants[0]
+
+
+def test_expired_unpaid_order_is_cancelled_and_its_stock_released(app, shop):
+    store, variant = shop
+    order = order_for(variant, store, quantity=3)
+    hold = timedelta(minutes=app.config["STORE_HOLD_MINUTES"])
+    assert order.expires_at == order.created_at + hold
+    assert jobs.expire_order(order.id) is False  # not due yet
+    assert _state(order.id, variant.id) == (S.AWAITING_PAYMENT, 7, 2)
+    _expire_now(order.id)
+
+    assert jobs.expire_order(order.id) is True
+    assert _state(order.id, variant.id) == (S.CANCELLED, 10, 3)
+    release = db.session.scalars(select(StockMovement).order_by(StockMovement.id.desc())).first()
+    assert (release.reason, release.delta, release.order_id) == ("release", 3, order.id)
+
+    assert jobs.expire_order(order.id) is False
+    assert _state(order.id, variant.id) == (S.CANCELLED, 10, 3)
+
+
+def test_expiry_leaves_paid_and_flagged_orders_alone(shop):
+    store, variant = shop
+    paid = order_for(variant, store)
+    orders.mark_paid_at_store(paid.id, make_owner())
+    flagged = order_for(variant, store)
+    db.session.get(Order, flagged.id).needs_review = True
+    db.session.commit()
+    _expire_now(paid.id, flagged.id)
+
+    assert jobs.expire_order(paid.id) is False
+    assert jobs.expire_order(flagged.id) is False
+    assert jobs.expire_due_orders() == 0
+    db.session.expire_all()
+    assert db.session.get(Order, paid.id).status == S.PAID
+    assert db.session.get(Order, flagged.id).status == S.AWAITING_PAYMENT
+    assert db.session.get(Variant, variant.id).stock == 8
+
+
+def test_expire_orders_command_sweeps_due_orders(app, shop):
+    store, variant = shop
+    due = [order_for(variant, store, quantity=2).id for _ in range(2)]
+    fresh = order_for(variant, store).id
+    _expire_now(*due)
+
+    result = app.test_cli_runner().invoke(args=["jobs", "expire-orders"])
+
+    assert result.exit_code == 0, result.output
+    assert "2 unpaid orders expired." in result.output
+    db.session.expire_all()
+    assert [db.session.get(Order, i).status for i in due] == [S.CANCELLED, S.CANCELLED]
+    assert db.session.get(Order, fresh).status == S.AWAITING_PAYMENT
+    assert db.session.get(Variant, variant.id).stock == 9
+
+    again = app.test_cli_runner().invoke(args=["jobs", "expire-orders"])
+    assert "0 unpaid orders expired." in again.output
+
+
+def test_without_redis_a_job_runs_inline_and_a_delayed_one_on_a_timer(app, shop):
+    store, variant = shop
+    first, second = (order_for(variant, store).id for _ in range(2))
+    _expire_now(first, second)
+
+    assert queue.enqueue("shop.jobs.expire_order", first) is None
+    assert _state(first, variant.id)[0] == S.CANCELLED
+
+    app.config["INLINE_DELAYED_JOBS"] = True
+    queue.enqueue("shop.jobs.expire_order", second, delay=timedelta(milliseconds=50))
+    deadline = time.monotonic() + 5
+    while _state(second, variant.id)[0] != S.CANCELLED and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _state(second, variant.id) == (S.CANCELLED, 10, 5)
+
+
+def _dedicated_redis_url() -> str:
+    """The configured Redis server, database 15: the tests' own, emptied before and after."""
+    parts = urlsplit(REDIS_URL)
+    return urlunsplit(parts._replace(path=f"/{TEST_REDIS_DB}"))
+
+
+@pytest.fixture
+def redis_url():
+    if not REDIS_URL:
+        pytest.skip("needs REDIS_URL (make test sets it with the PostgreSQL run in CI)")
+    from redis import Redis
+
+    url = _dedicated_redis_url()
+    connection = Redis.from_url(url)
+    connection.flushdb()
+    yield url
+    connection.flushdb()
+    connection.close()
+
+
+@pytest.fixture
+def app_config(request, app_config) -> dict:
+    if "redis_url" in request.fixturenames:
+        return {**app_config, "REDIS_URL": request.getfixturevalue("redis_url")}
+    return app_config
+
+
+@pytest.mark.postgres
+def test_place_order_schedules_its_expiry_on_rq(redis_url, shop):
+    from rq.job import Job
+    from rq.registry import ScheduledJobRegistry
+
+    store, variant = shop
+    order = order_for(variant, store)
+
+    rq_queue = queue.get_queue()
+    registry = ScheduledJobRegistry(queue=rq_queue)
+    assert len(registry) == 1 and len(rq_queue) == 0
+    job = Job.fetch(registry.get_job_ids()[0], connection=rq_queue.connection)
+    assert job.func_name == "shop.queue.run_job"
+    assert job.args == ("shop.jobs.expire_order", order.id)
+    due = registry.get_scheduled_time(job).astimezone(UTC).replace(tzinfo=None)
+    assert abs(due - (order.expires_at + timedelta(seconds=5))) < timedelta(seconds=3)
+    assert _state(order.id, variant.id)[0] == S.AWAITING_PAYMENT
+
+
+@pytest.mark.postgres
+def test_a_worker_runs_the_job_in_its_own_app_context(app, redis_url, monkeypatch):
+    """``rq worker`` calls jobs outside Flask; the job builds its app context itself."""
+    from rq import SimpleWorker
+
+    with app.app_context():
+        store, _, product = small_catalog(stock_qty=10)
+        variant_id = product.variants[0].id
+        order_id = order_for(product.variants[0], store, quantity=4).id
+        _expire_now(order_id)
+        rq_queue = queue.get_queue()
+        job = queue.enqueue("shop.jobs.expire_order", order_id)
+        queue.enqueue("shop.jobs.expire_order", order_id)  # a job delivered twice
+    assert len(rq_queue) == 2
+    monkeypatch.setattr(queue, "worker_app", lambda: app)
+
+    worker = SimpleWorker([rq_queue], connection=rq_queue.connection)
+    assert worker.work(burst=True) is True
+
+    job.refresh()
+    assert job.get_status() == "finished" and job.return_value() is True
+    assert len(rq_queue) == 0
+    with app.app_context():
+        assert _state(order_id, variant_id) == (S.CANCELLED, 10, 3)
