@@ -21,7 +21,7 @@ def money(amount: int | None, currency: str | None = None) -> str:
 def ago(moment: datetime | None) -> str:
     if moment is None:
         return ""
-    return format_timedelta(utcnow() - moment, add_direction=True)
+    return format_timedelta(moment - utcnow(), add_direction=True)
 
 
 def iso_utc(moment: datetime | None) -> str:

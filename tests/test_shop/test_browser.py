@@ -12,10 +12,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from shop import orders
 from shop.extensions import db
-from shop.factories import make_category, make_product, make_store
-from shop.models import Order, OrderStatus, Variant, utcnow
+from shop.factories import make_category, make_product, make_staff, make_store
+from shop.models import Order, OrderStatus, Store, Variant, utcnow
 from tests import browser
+
+from .helpers import order_for
 
 pytestmark = pytest.mark.browser
 
@@ -115,6 +118,21 @@ def test_product_link_to_pay_at_store_order_in_three_loads(app, live_server, pag
         assert order.store_id == catalog["store_id"]
         assert order.total == 2 * SALE_PRICE
         assert page.url.endswith(f"/o/{order.token}")
+
+
+def test_product_page_shows_a_recent_buyer_by_city_only(app, live_server, page, catalog):
+    with app.app_context():
+        store = db.session.get(Store, catalog["store_id"])
+        variant = db.session.get(Variant, catalog["variant_id"])
+        order = order_for(variant, store, quantity=1, name="Zhang Wei", phone="13955556666")
+        orders.mark_paid_at_store(order.id, make_staff("owner@example.com", "pw-123456789"))
+
+    page.goto(live_server(f"/p/{catalog['slug']}"))
+    recent = page.locator(".recent").inner_text()
+    assert re.fullmatch(r"Someone in Guangzhou just bought this \(\d+ seconds? ago\)", recent)
+    body = page.locator("main").inner_text()
+    assert "Zhang" not in body and "5666" not in body
+    assert "Only 9 left" in page.locator(".variant").inner_text()
 
 
 def test_returning_customer_finds_the_form_filled_in(app, live_server, page, catalog):
