@@ -84,6 +84,8 @@ class Sharer(db.Model):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("sharers.id"), index=True)
     level_id: Mapped[int | None] = mapped_column(ForeignKey("sharer_levels.id"))
     status: Mapped[str] = mapped_column(String(16), default="active")  # pending, active, left
+    # A promoter's secret: their workbench opens at /guide/p/<token> (guides sign in instead).
+    token: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     staff: Mapped[Staff | None] = relationship()
@@ -197,7 +199,7 @@ class CommissionRule(db.Model):
     kind: Mapped[str] = mapped_column(String(16), default="percent")
     level1_value: Mapped[int] = mapped_column(Integer)
     level2_value: Mapped[int] = mapped_column(Integer, default=0)
-    version: Mapped[int] = mapped_column(Integer, default=1)
+    version: Mapped[int | None] = mapped_column(Integer)  # set when published
     status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
     note: Mapped[str] = mapped_column(String(255), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

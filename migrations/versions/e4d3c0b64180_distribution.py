@@ -25,7 +25,7 @@ def upgrade():
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('level1_value', sa.Integer(), nullable=False),
     sa.Column('level2_value', sa.Integer(), nullable=False),
-    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('note', sa.String(length=255), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),

@@ -208,3 +208,47 @@ def test_verify_catches_a_tampered_entry(world, runner):
     result = runner.invoke(args=["ledger", "verify"])
     assert result.exit_code == 1
     assert "settle entries do not balance" in result.output
+
+
+def test_publishing_versions_rules_and_backtest_shows_the_difference(world):
+    from distribution import rules
+
+    paid_order(world, quantity=2)  # earns 10% + 5% of 20000 under the built-in default
+    draft = CommissionRule(scope="default", kind="percent", level1_value=1200, level2_value=500)
+    db.session.add(draft)
+    db.session.commit()
+    test = rules.backtest(draft.id, days=30)
+    assert (test.current, test.proposed, test.difference) == (3000, 3400, 400)
+    rules.publish(draft.id, world["finance"])
+    assert draft.version == 1 and draft.status == "published"
+    second = CommissionRule(scope="default", kind="percent", level1_value=900, level2_value=500)
+    db.session.add(second)
+    db.session.commit()
+    rules.publish(second.id, world["finance"])
+    assert second.version == 2
+    assert db.session.get(CommissionRule, draft.id).status == "archived"
+    order = paid_order(world, quantity=1)
+    entry = db.session.scalar(
+        select(CommissionEntry).where(
+            CommissionEntry.order_id == order.id, CommissionEntry.level == 1
+        )
+    )
+    assert entry.rule_id == second.id and entry.amount == 900
+
+
+def test_invalid_rules_are_refused(world):
+    from distribution import rules
+
+    bad = CommissionRule(
+        scope="product", scope_id=0, kind="percent", level1_value=100, level2_value=0
+    )
+    db.session.add(bad)
+    db.session.commit()
+    with pytest.raises(CommissionError):
+        rules.publish(bad.id, world["finance"])
+    over = CommissionRule(scope="default", kind="percent", level1_value=20000, level2_value=0)
+    db.session.add(over)
+    db.session.commit()
+    with pytest.raises(CommissionError):
+        rules.publish(over.id, world["finance"])
+    assert db.session.get(CommissionRule, bad.id).status == "draft"

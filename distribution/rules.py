@@ -1,0 +1,162 @@
+"""Commission rules as staff manage them: drafts, publishing (versioned), and back-tests.
+
+A rule is never edited once published: publishing a draft archives the rule it replaces (same
+scope and target) and takes the next version number, and every commission entry records the
+rule id it used, so any past line can be explained with the rule of its day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from shop import audit
+from shop.catalog import PAID_STATES
+from shop.extensions import db
+from shop.models import Order, utcnow
+
+from .commission import (
+    SCOPE_ORDER,
+    CommissionError,
+    line_paid,
+    published_rules,
+    rate_for,
+    rule_for,
+)
+from .models import Attribution, CommissionRule, Sharer
+
+SCOPES = SCOPE_ORDER
+KINDS = ("percent", "fixed")
+
+
+def validate(rule: CommissionRule) -> None:
+    if rule.scope not in SCOPES:
+        raise CommissionError(_("Unknown scope %(scope)s.", scope=rule.scope))
+    if rule.kind not in KINDS:
+        raise CommissionError(_("A rule is a percentage or a fixed amount per unit."))
+    if rule.scope == "default":
+        rule.scope_id = 0
+    elif not rule.scope_id:
+        raise CommissionError(_("Choose what the %(scope)s rule applies to.", scope=rule.scope))
+    for value in (rule.level1_value, rule.level2_value):
+        if value is None or value < 0:
+            raise CommissionError(_("Rates cannot be negative."))
+        if rule.kind == "percent" and value > 10000:
+            raise CommissionError(_("A percentage rule cannot pay more than 100%."))
+
+
+def publish(rule_id: int, staff) -> CommissionRule:
+    """Publish a draft: it replaces the published rule of the same scope and target."""
+    rule = db.session.get(CommissionRule, rule_id)
+    if rule is None or rule.status != "draft":
+        raise CommissionError(_("Only a draft can be published."))
+    validate(rule)
+    previous = db.session.scalar(
+        select(CommissionRule).where(
+            CommissionRule.scope == rule.scope,
+            CommissionRule.scope_id == rule.scope_id,
+            CommissionRule.status == "published",
+        )
+    )
+    latest = db.session.scalar(
+        select(func.max(CommissionRule.version)).where(
+            CommissionRule.scope == rule.scope, CommissionRule.scope_id == rule.scope_id
+        )
+    )
+    before = None
+    if previous is not None:
+        previous.status = "archived"
+        before = audit.snapshot(previous)
+    rule.status = "published"
+    rule.version = (latest or 0) + 1
+    rule.published_at = utcnow()
+    audit.record(
+        staff,
+        "commission_rule.publish",
+        rule,
+        before=before,
+        after=audit.snapshot(rule),
+        object_type="CommissionRule",
+        store_id=None,
+    )
+    db.session.commit()
+    return rule
+
+
+@dataclass
+class BacktestRow:
+    order: Order
+    current: int
+    proposed: int
+
+    @property
+    def difference(self) -> int:
+        return self.proposed - self.current
+
+
+@dataclass
+class Backtest:
+    days: int
+    rows: list[BacktestRow] = field(default_factory=list)
+
+    @property
+    def current(self) -> int:
+        return sum(r.current for r in self.rows)
+
+    @property
+    def proposed(self) -> int:
+        return sum(r.proposed for r in self.rows)
+
+    @property
+    def difference(self) -> int:
+        return self.proposed - self.current
+
+
+def _order_commission(order: Order, attribution: Attribution, rules) -> int:
+    total = 0
+    earners = [(1, attribution.sharer_id), (2, attribution.parent_sharer_id)]
+    for line in order.lines:
+        rule, scope = rule_for(line, attribution.store_id, rules)
+        for level, sharer_id in earners:
+            if not sharer_id:
+                continue
+            rate = rate_for(rule, level, db.session.get(Sharer, sharer_id), scope)
+            total += rate.amount(
+                line_paid(order, line) - line.refunded_amount,
+                line.quantity - line.refunded_quantity,
+            )
+    return total
+
+
+def backtest(rule_id: int, days: int = 30) -> Backtest:
+    """What the paid orders of the last ``days`` would have earned with this draft published."""
+    draft = db.session.get(CommissionRule, rule_id)
+    if draft is None:
+        raise CommissionError(_("Unknown rule."))
+    validate(draft)
+    current = published_rules()
+    proposed = dict(current)
+    proposed[(draft.scope, draft.scope_id)] = draft
+    result = Backtest(days=days)
+    pairs = db.session.execute(
+        select(Order, Attribution)
+        .join(Attribution, Attribution.order_id == Order.id)
+        .where(
+            Order.status.in_(PAID_STATES),
+            Order.paid_at >= utcnow() - timedelta(days=days),
+            Attribution.sharer_id.is_not(None),
+        )
+        .order_by(Order.paid_at.desc())
+    ).all()
+    for order, attribution in pairs:
+        result.rows.append(
+            BacktestRow(
+                order,
+                _order_commission(order, attribution, current),
+                _order_commission(order, attribution, proposed),
+            )
+        )
+    return result
