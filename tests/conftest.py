@@ -103,6 +103,14 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing():
+    """scrypt costs ~0.4 s of CPU per hash; tests hash many passwords and test no hashing."""
+    from shop.models import Staff
+
+    Staff.password_method = "pbkdf2:sha256:1000"
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _no_stray_env():
     """Tests configure Redis and Stripe explicitly; never from the developer's shell."""
     saved = {k: os.environ.pop(k, None) for k in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")}
