@@ -7,12 +7,16 @@ reads the plain attribution values the order captured at checkout.
 
 def init_app(app) -> None:
     from shop.cli import LEDGER_CHECKS
+    from shop.demo import DEMO_EXTENSIONS
 
     from . import cli, models, receivers, views  # noqa: F401  (models: register the tables)
     from .commission import verify_ledger
+    from .demo import load_demo
 
     app.register_blueprint(views.bp)
     receivers.connect()
     cli.init_app(app)
     if verify_ledger not in LEDGER_CHECKS:
         LEDGER_CHECKS.append(verify_ledger)
+    if load_demo not in DEMO_EXTENSIONS:
+        DEMO_EXTENSIONS.append(load_demo)

@@ -46,13 +46,16 @@ def create_admin(email: str, password: str, name: str) -> None:
 @click.command("demo-data")
 def demo_data() -> None:
     """Load the demo shop (idempotent) and print the staff logins."""
-    from .demo import DEMO_PASSWORD, DEMO_STAFF, load_demo_data
+    from .demo import DEMO_EXTENSIONS, DEMO_PASSWORD, DEMO_STAFF, load_demo_data
 
     created = load_demo_data()
+    extra = [line for extension in DEMO_EXTENSIONS for line in extension()]
     click.echo("Demo data loaded." if created else "Demo data already present.")
     click.echo(f"Admin: {current_app.config['PUBLIC_BASE_URL']}/admin/")
     for email, role, _store in DEMO_STAFF:
         click.echo(f"  {role:<8} {email}  password: {DEMO_PASSWORD}")
+    for line in extra:
+        click.echo(line)
 
 
 @click.group("jobs")

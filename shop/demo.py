@@ -11,6 +11,9 @@ from .factories import make_category, make_image, make_product, make_staff, make
 from .models import Role, Staff, Store, Variant, utcnow
 
 DEMO_PASSWORD = "siyu-demo-2026"
+# Other packages add their demo data here at start-up: callables that load it (idempotently)
+# after the shop's, and return the lines to print (their logins).
+DEMO_EXTENSIONS: list = []
 DEMO_STAFF = [
     ("owner@siyu.test", Role.OWNER, None),
     ("manager@siyu.test", Role.MANAGER, 0),

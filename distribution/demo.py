@@ -1,0 +1,101 @@
+"""Demo distribution programme: guides in both stores, a promoter, a published default rule,
+share links, and a few orders through them so the workbench and numbers have something."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from shop import orders
+from shop.checkout import CheckoutDetails, place_order
+from shop.demo import DEMO_PASSWORD
+from shop.extensions import db
+from shop.models import Product, Role, Staff, Store, utcnow
+
+from .factories import make_guide, make_promoter
+from .models import CommissionRule, Sharer, SharerLevel
+from .sharing import link_for, open_link, settings
+
+DEMO_GUIDES = [
+    ("Li Na", "li.na@siyu.test", 0),
+    ("Wang Fang", "wang.fang@siyu.test", 0),
+    ("Chen Jie", "chen.jie@siyu.test", 1),
+]
+
+
+def _lines() -> list[str]:
+    base = current_app.config["PUBLIC_BASE_URL"]
+    lines = [f"Guide workbench: {base}/guide/"]
+    lines += [f"  guide    {email}  password: {DEMO_PASSWORD}" for _n, email, _s in DEMO_GUIDES]
+    return lines
+
+
+def load_demo() -> list[str]:
+    """Idempotent: does nothing when the demo guides exist."""
+    if db.session.scalar(select(Staff.id).where(Staff.email == DEMO_GUIDES[0][1])):
+        return _lines()
+    stores = list(db.session.scalars(select(Store).order_by(Store.id)))
+    if not stores:
+        return []
+    settings()
+    db.session.add_all(
+        [
+            SharerLevel(name="Bronze", rank=1, multiplier_pct=100),
+            SharerLevel(name="Silver", rank=2, multiplier_pct=110, invites_needed=3),
+            SharerLevel(
+                name="Gold", rank=3, multiplier_pct=120, invites_needed=10, team_sales_needed=500000
+            ),
+        ]
+    )
+    db.session.add(
+        CommissionRule(
+            scope="default",
+            kind="percent",
+            level1_value=1000,
+            level2_value=500,
+            status="published",
+            version=1,
+            published_at=utcnow(),
+            note="Programme default",
+        )
+    )
+    guides = [
+        make_guide(stores[s], name, email, password=DEMO_PASSWORD) for name, email, s in DEMO_GUIDES
+    ]
+    promoter = make_promoter("Zhao Lei", "13900001111", parent=guides[0])
+    db.session.commit()
+
+    owner = db.session.scalar(select(Staff).where(Staff.role == Role.OWNER).order_by(Staff.id))
+    products = list(db.session.scalars(select(Product).order_by(Product.id).limit(4)))
+    buyers = [
+        ("Sun Mei", "13700000001", guides[0]),
+        ("Zhou Yu", "13700000002", guides[0]),
+        ("Wu Di", "13700000003", promoter),
+        ("He Ping", "13700000004", guides[2]),
+    ]
+    for index, (name, phone, sharer) in enumerate(buyers):
+        product = products[index % len(products)]
+        visitor = uuid.uuid4().hex
+        link = link_for(sharer, "product", product.id, "wechat-group")
+        open_link(link, visitor, now=utcnow() - timedelta(days=2))
+        store = sharer.store or stores[0]
+        order = place_order(
+            [(product.variants[0].id, 1)],
+            CheckoutDetails(
+                name=name,
+                phone=phone,
+                fulfilment="pickup",
+                payment_method="store",
+                pickup_store_id=store.id,
+                attribution={"visitor_id": visitor, "share_code": link.code},
+            ),
+            uuid.uuid4().hex,
+        )
+        if index < 3:
+            orders.mark_paid_at_store(order.id, owner)
+    for sharer in db.session.scalars(select(Sharer)):
+        link_for(sharer, "home", 0, "moments")
+    return _lines()
