@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -293,12 +294,24 @@ def my_order(order_id: int):
     return redirect(url_for("shop.order", token=item.token))
 
 
+def _local_path(target: str | None) -> str:
+    """``target`` if it is a path inside the shop, else "/". Whitespace and control characters
+    are refused outright: browsers drop tabs and newlines, so "/<TAB>/evil.com" is "//evil.com"."""
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ch.isspace() or not ch.isprintable() for ch in target)
+        or urlsplit(target).netloc
+    ):
+        return "/"
+    return target
+
+
 @bp.get("/lang/<code>")
 def set_language(code: str):
-    target = request.args.get("next") or "/"
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = "/"
-    response = make_response(redirect(target))
+    response = make_response(redirect(_local_path(request.args.get("next"))))
     if code in current_app.config["LANGUAGES"]:
         response.set_cookie("lang", code, max_age=365 * 24 * 3600, samesite="Lax")
     return response
