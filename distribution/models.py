@@ -253,3 +253,17 @@ class Payout(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     sharer: Mapped[Sharer] = relationship()
+
+
+class AcquisitionCost(db.Model):
+    """What the company spent to win a customer (entered by staff), for lifetime value."""
+
+    __tablename__ = "acquisition_costs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), unique=True)
+    amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    note: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    customer: Mapped[Customer] = relationship()

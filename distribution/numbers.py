@@ -1,0 +1,191 @@
+"""Numbers for dashboards: by store, guide (sharer) or channel, over a period.
+
+visits → orders → paid orders funnel, GMV (paid totals) and net (less refunds), commission
+(accruals less reversals), repurchase rate (customers with two or more paid orders among
+customers with one) and customer lifetime value: what the customers paid, less refunds, less
+their acquisition cost where staff entered it, averaged per customer. A customer bought for 60
+who pays 120 then 220 has a lifetime value of 280.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import case, func, select
+
+from shop.catalog import PAID_STATES
+from shop.extensions import db
+from shop.models import Order, OrderStatus, Store
+
+from .models import AcquisitionCost, Attribution, CommissionEntry, ShareLink, Sharer, Visit
+
+GROUPS = ("store", "sharer", "channel")
+COUNTED = (*PAID_STATES, OrderStatus.REFUNDED)
+
+
+@dataclass
+class Row:
+    key: object
+    label: str
+    visits: int = 0
+    orders: int = 0
+    paid_orders: int = 0
+    gmv: int = 0
+    refunded: int = 0
+    commission: int = 0
+    customers: int = 0
+    repeat_customers: int = 0
+    acquisition_cost: int = 0
+
+    @property
+    def conversion(self) -> float | None:
+        """Paid orders per visit (a display ratio, not money)."""
+        return self.paid_orders / self.visits if self.visits else None
+
+    @property
+    def net(self) -> int:
+        return self.gmv - self.refunded
+
+    @property
+    def repurchase_rate(self) -> float | None:
+        return self.repeat_customers / self.customers if self.customers else None
+
+    @property
+    def lifetime_value(self) -> int | None:
+        """Average per customer, in minor units (integer division, rounded down)."""
+        if not self.customers:
+            return None
+        return (self.net - self.acquisition_cost) // self.customers
+
+
+def _group_column(group: str):
+    if group == "store":
+        return Attribution.store_id
+    if group == "sharer":
+        return Attribution.sharer_id
+    if group == "channel":
+        return ShareLink.channel
+    raise ValueError(f"unknown group {group!r}")
+
+
+def _labels(group: str, keys) -> dict:
+    keys = [k for k in keys if k is not None]
+    if group == "store":
+        return dict(
+            db.session.execute(select(Store.id, Store.name).where(Store.id.in_(keys))).all()
+        )
+    if group == "sharer":
+        return dict(
+            db.session.execute(select(Sharer.id, Sharer.name).where(Sharer.id.in_(keys))).all()
+        )
+    return {k: k or "—" for k in keys}
+
+
+def dashboard(
+    group: str, since: datetime, until: datetime, store_ids: list[int] | None = None
+) -> list[Row]:
+    """One row per store, sharer or channel; ``store_ids`` limits to a manager's stores."""
+    column = _group_column(group)
+    rows: dict = {}
+
+    def row(key) -> Row:
+        if key not in rows:
+            rows[key] = Row(key=key, label="")
+        return rows[key]
+
+    visit_key = {"store": Sharer.store_id, "sharer": Visit.sharer_id, "channel": Visit.channel}[
+        group
+    ]
+    visits = (
+        select(visit_key, func.count(Visit.id))
+        .join(Sharer, Sharer.id == Visit.sharer_id)
+        .where(Visit.created_at >= since, Visit.created_at < until)
+        .group_by(visit_key)
+    )
+    if store_ids is not None:
+        visits = visits.where(Sharer.store_id.in_(store_ids))
+    for key, count in db.session.execute(visits).all():
+        row(key).visits = count
+
+    paid = case((Order.status.in_(COUNTED), 1), else_=0)
+    stmt = (
+        select(
+            column,
+            func.count(Order.id),
+            func.sum(paid),
+            func.coalesce(func.sum(case((Order.status.in_(COUNTED), Order.total), else_=0)), 0),
+            func.coalesce(func.sum(Order.refunded_amount), 0),
+        )
+        .select_from(Order)
+        .join(Attribution, Attribution.order_id == Order.id)
+        .outerjoin(ShareLink, ShareLink.id == Attribution.link_id)
+        .where(
+            Order.created_at >= since, Order.created_at < until, Attribution.sharer_id.is_not(None)
+        )
+        .group_by(column)
+    )
+    if store_ids is not None:
+        stmt = stmt.where(Attribution.store_id.in_(store_ids))
+    for key, count, paid_count, gmv, refunded in db.session.execute(stmt).all():
+        r = row(key)
+        r.orders, r.paid_orders, r.gmv, r.refunded = (
+            count,
+            int(paid_count or 0),
+            int(gmv),
+            int(refunded),
+        )
+
+    commission = (
+        select(column, func.coalesce(func.sum(CommissionEntry.amount), 0))
+        .select_from(CommissionEntry)
+        .join(Order, Order.id == CommissionEntry.order_id)
+        .join(Attribution, Attribution.order_id == Order.id)
+        .outerjoin(ShareLink, ShareLink.id == Attribution.link_id)
+        .where(
+            CommissionEntry.kind.in_(("accrue", "reverse")),
+            Order.created_at >= since,
+            Order.created_at < until,
+        )
+        .group_by(column)
+    )
+    if store_ids is not None:
+        commission = commission.where(Attribution.store_id.in_(store_ids))
+    for key, amount in db.session.execute(commission).all():
+        row(key).commission = int(amount)
+
+    per_customer = (
+        select(column.label("k"), Order.customer_id.label("c"), func.count(Order.id).label("n"))
+        .select_from(Order)
+        .join(Attribution, Attribution.order_id == Order.id)
+        .outerjoin(ShareLink, ShareLink.id == Attribution.link_id)
+        .where(
+            Order.created_at >= since,
+            Order.created_at < until,
+            Order.status.in_(COUNTED),
+            Attribution.sharer_id.is_not(None),
+        )
+        .group_by(column, Order.customer_id)
+    )
+    if store_ids is not None:
+        per_customer = per_customer.where(Attribution.store_id.in_(store_ids))
+    sub = per_customer.subquery()
+    customers = (
+        select(
+            sub.c.k,
+            func.count(sub.c.c),
+            func.sum(case((sub.c.n >= 2, 1), else_=0)),
+            func.coalesce(func.sum(AcquisitionCost.amount), 0),
+        )
+        .select_from(sub)
+        .outerjoin(AcquisitionCost, AcquisitionCost.customer_id == sub.c.c)
+        .group_by(sub.c.k)
+    )
+    for key, count, repeat, cost in db.session.execute(customers).all():
+        r = row(key)
+        r.customers, r.repeat_customers, r.acquisition_cost = count, int(repeat or 0), int(cost)
+
+    labels = _labels(group, rows)
+    for key, r in rows.items():
+        r.label = labels.get(key, "—") if key is not None else "—"
+    return sorted(rows.values(), key=lambda r: (-r.gmv, r.label))
