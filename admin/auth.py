@@ -21,6 +21,7 @@ from shop.extensions import db
 from shop.models import LoginAttempt, Staff, utcnow
 
 from .forms import LoginForm, LogoutForm
+from .permissions import ROLE_PERMISSIONS
 
 
 @cache
@@ -74,6 +75,8 @@ def authenticate(email: str, password: str, ip: str) -> tuple[Staff | None, str]
         return None, _("Wrong e-mail or password.")
     if not staff.active:
         return None, _("This account has been deactivated.")
+    if staff.role not in ROLE_PERMISSIONS:
+        return None, _("This account cannot use the admin panel.")
     db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
     db.session.commit()
     return staff, ""

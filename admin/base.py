@@ -212,8 +212,8 @@ class StaffModelView(SecuredView, ModelView):
 
     def on_model_change(self, form, model, is_created):
         """Subclasses change the model first, then call this: it checks and audits."""
-        self.check_store(model)
         db.session.flush()
+        self.check_store(model)
         after = self.audit_snapshot(model)
         before = None
         if not is_created:

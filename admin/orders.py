@@ -70,37 +70,43 @@ def _plain_amount(view, context, model, name):
 class Verb:
     """An order action on the order page: who may, when it applies, what it calls."""
 
-    def __init__(self, label, permission, applies, run):
-        self.label, self.permission, self.applies, self.run = label, permission, applies, run
+    def __init__(self, label, done, permission, applies, run):
+        self.label, self.done = label, done
+        self.permission, self.applies, self.run = permission, applies, run
 
 
 VERBS: dict[str, Verb] = {
     "mark_paid": Verb(
         _l("Mark paid"),
+        _l("Order %(n)s is marked paid."),
         "orders.mark_paid",
         lambda o: o.payment_method == "store" and o.status == S.AWAITING_PAYMENT,
         lambda o, staff: orders.mark_paid_at_store(o.id, staff),
     ),
     "fulfil": Verb(
         _l("Mark shipped"),
+        _l("Order %(n)s is marked shipped."),
         "orders.fulfil",
         lambda o: o.fulfilment == "delivery" and o.status == S.PAID,
         lambda o, staff: orders.fulfil(o.id, staff),
     ),
     "picked_up": Verb(
         _l("Mark picked up"),
+        _l("Order %(n)s is marked picked up."),
         "orders.fulfil",
         lambda o: o.fulfilment == "pickup" and o.status == S.PAID,
         lambda o, staff: orders.mark_picked_up(o.id, staff),
     ),
     "complete": Verb(
         _l("Complete"),
+        _l("Order %(n)s is completed."),
         "orders.fulfil",
         lambda o: o.status in (S.FULFILLED, S.PICKED_UP),
         lambda o, staff: orders.complete(o.id, staff),
     ),
     "cancel": Verb(
         _l("Cancel order"),
+        _l("Order %(n)s is cancelled; its stock is released."),
         "orders.cancel",
         lambda o: o.status == S.AWAITING_PAYMENT,
         lambda o, staff: orders.cancel(o.id, "cancelled by staff", staff=staff),
@@ -281,7 +287,7 @@ class OrderView(StaffModelView):
         if outcome is False:
             flash(_("Nothing changed: the order was already updated."), "warning")
         else:
-            flash(_("Order %(n)s: %(what)s done.", n=order.number, what=verb.label), "success")
+            flash(str(verb.done) % {"n": order.number}, "success")
         return redirect(back)
 
     @expose("/refund/", methods=("GET", "POST"))

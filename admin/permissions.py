@@ -25,7 +25,10 @@ staff.manage       yes
 audit.view         yes                             yes
 =================  =====  =======================  =======  =======
 
-``orders.fulfil`` covers shipping, marking picked up and completing. Without ``phones.full``
+Store guides (role ``guide``) have no admin access: their workbench is /guide, and the admin
+sign-in refuses them.
+
+``orders.fulfil`` covers shipping, marking picked up and completing. Without ``phones.full``,
 customers' phone numbers are masked (138****1234) in every list, detail page and export.
 Categories are shared by all stores: managers read them, only owners change them. A manager sees
 a product, variant, image, stock movement or review only when the product belongs to one of
@@ -133,6 +136,7 @@ ROLE_LABELS = {
     Role.MANAGER: _l("Store manager"),
     Role.FINANCE: _l("Finance"),
     Role.SUPPORT: _l("Support"),
+    Role.GUIDE: _l("Store guide"),
 }
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from shop.extensions import db
 from shop.models import Category, LoginAttempt, Order, OrderStatus, Role, Staff, utcnow
 
-from .conftest import EMAILS, PASSWORD, csrf_token, login
+from .conftest import EMAILS, PASSWORD, csrf_token, login, make_fast_staff
 
 
 def test_admin_pages_send_visitors_to_sign_in(client, shop_data):
@@ -101,6 +101,16 @@ def test_inactive_staff_cannot_sign_in_or_stay_signed_in(client, shop_data, app)
     response = login(client, Role.SUPPORT)
     assert response.status_code == 401
     assert "deactivated" in response.get_data(as_text=True)
+
+
+def test_store_guides_cannot_use_the_admin(client, shop_data, app):
+    with app.app_context():
+        make_fast_staff("guide@test.example", Role.GUIDE)
+        db.session.commit()
+    response = login(client, "guide@test.example")
+    assert response.status_code == 401
+    assert "cannot use the admin panel" in response.get_data(as_text=True)
+    assert client.get("/admin/").status_code == 302
 
 
 def test_sign_out(client, shop_data):
