@@ -90,10 +90,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         with app.app_context():
             enable_sqlite_pragmas(db.engine)
 
-    from . import cli, templating, views
+    from . import account, cli, templating, views
 
     templating.init_app(app)
     views.init_app(app)
+    account.init_app(app)
     cli.init_app(app)
 
     import distribution

@@ -28,6 +28,8 @@ class Config:
     MAX_CONTENT_LENGTH = _int("MAX_UPLOAD_BYTES", 8 * 1024 * 1024)
     MAX_IMAGE_BYTES = _int("MAX_IMAGE_BYTES", 5 * 1024 * 1024)
     MAX_IMAGE_PIXELS = _int("MAX_IMAGE_PIXELS", 40_000_000)
+    SMS_SENDER = os.environ.get("SMS_SENDER", "shop.sms.LogSender")
+    SIGNIN_CODE_MINUTES = _int("SIGNIN_CODE_MINUTES", 10)
     LOGIN_MAX_FAILURES = _int("LOGIN_MAX_FAILURES", 5)
     LOGIN_WINDOW = timedelta(minutes=_int("LOGIN_WINDOW_MINUTES", 15))
     PERMANENT_SESSION_LIFETIME = timedelta(days=365)
@@ -37,4 +39,6 @@ class Config:
     BABEL_DEFAULT_LOCALE = "en"
     LANGUAGES = {"en": "English", "zh_Hans_CN": "简体中文"}
     WTF_CSRF_TIME_LIMIT = None
+    # CSRF protection on every form; "0" turns it off, only for load tests (bench/run.py).
+    WTF_CSRF_ENABLED = os.environ.get("WTF_CSRF_ENABLED", "1") != "0"
     FLASK_ADMIN_SWATCH = "default"

@@ -388,6 +388,20 @@ class Staff(UserMixin, db.Model):
         return self.name or self.email
 
 
+class LoginCode(db.Model):
+    """A one-time sign-in code sent to a customer's phone; only its HMAC is stored."""
+
+    __tablename__ = "login_codes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(32), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str] = mapped_column(String(64), default="", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
 class LoginAttempt(db.Model):
     """Failed staff sign-ins, counted per e-mail and per address for the rate limit."""
 
