@@ -53,7 +53,7 @@ def parse_money(text: str, currency: str) -> int:
         value = Decimal(str(text).strip().replace(",", ""))
     except InvalidOperation as exc:
         raise ValueError(f"{text!r} is not an amount") from exc
-    if not value.is_finite():
+    if not value.is_finite() or value.adjusted() > 15:  # 1e9999 would overflow the context
         raise ValueError(f"{text!r} is not an amount")
     minor = value.scaleb(exp)
     if minor != minor.to_integral_value():
