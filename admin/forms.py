@@ -168,7 +168,11 @@ def note_field() -> NoteField:
 def password_field() -> NewPasswordField:
     return NewPasswordField(
         _l("New password"),
-        validators=[Optional(), Length(min=10, max=512)],
+        validators=[
+            Optional(),
+            Length(min=10, message=_l("Use at least 10 characters.")),
+            Length(max=512),
+        ],
         description=_l("At least 10 characters. Leave empty to keep the current password."),
     )
 
