@@ -169,3 +169,28 @@ def test_same_form_posted_twice_at_once_makes_one_order(app):
         assert first.headers["Location"].endswith(f"/o/{order.token}")
         assert order.lines[0].quantity == 2
         assert _stock_and_ledger(variant_id) == (3, 3)
+
+
+def test_a_new_customer_ordering_twice_at_once_gets_both_orders(app):
+    """Two tabs, two different forms, one phone number never seen before: the customer row
+    is created once; the checkout that loses that race retries and finds it."""
+    with app.app_context():
+        store, _, product = small_catalog(stock_qty=5)
+        variant_id, store_id = product.variants[0].id, store.id
+    start = threading.Barrier(2, timeout=30)
+
+    def buy(_n: int) -> int:
+        with app.app_context():
+            start.wait()
+            order = place_order(
+                [(variant_id, 1)], details(pickup_store_id=store_id), uuid.uuid4().hex
+            )
+            return order.id
+
+    with ThreadPoolExecutor(2) as pool:
+        order_ids = set(pool.map(buy, range(2)))
+
+    assert len(order_ids) == 2
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Customer.id))) == 1
+        assert _stock_and_ledger(variant_id) == (3, 3)

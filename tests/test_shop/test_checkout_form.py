@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from shop.extensions import db
 from shop.factories import make_product
 from shop.models import Order, OrderLine, Variant, utcnow
+from shop.signals import order_placed
 
 from .helpers import checkout_form, small_catalog
 
@@ -18,13 +19,16 @@ def test_double_submitted_checkout_makes_one_order(client, ctx):
     variant = product.variants[0]
     form = checkout_form(variant.id, store.id, qty="2")
 
-    first = client.post("/checkout", data=form)
-    second = client.post("/checkout", data=form)
+    placed = []
+    with order_placed.connected_to(lambda _app, order_id: placed.append(order_id)):
+        first = client.post("/checkout", data=form)
+        second = client.post("/checkout", data=form)
 
     order = db.session.scalars(select(Order)).one()
     assert first.status_code == second.status_code == 303
     assert first.headers["Location"] == second.headers["Location"] == f"/o/{order.token}"
     assert db.session.get(Variant, variant.id).stock == 3
+    assert placed == [order.id]
     assert client.get(second.headers["Location"]).status_code == 200
 
 

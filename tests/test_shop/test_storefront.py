@@ -80,6 +80,14 @@ def test_search_treats_wildcards_as_text(client, catalog):
             assert name not in listing, (query, name)
 
 
+def test_search_query_is_escaped(client, catalog):
+    raw = client.get("/search", query_string={"q": '"><script>alert(1)</script>'}).get_data(
+        as_text=True
+    )
+    assert "<script>alert(1)" not in raw
+    assert "&lt;script&gt;alert(1)" in raw
+
+
 def test_product_page_shows_price_sale_countdown_and_stock(client, catalog):
     tea = catalog["tea"].variants[0]
     ends = (utcnow() + timedelta(hours=5)).replace(microsecond=0)
