@@ -44,6 +44,8 @@ def category_products(category: Category, limit: int = PAGE_SIZE) -> list[Produc
 
 
 def search(text: str, limit: int = PAGE_SIZE) -> list[Product]:
+    """Products whose name or category name contains the text (descriptions hold HTML,
+    whose tags would match nearly any short query)."""
     text = (text or "").strip()[:100]
     if not text:
         return []
@@ -55,7 +57,7 @@ def search(text: str, limit: int = PAGE_SIZE) -> list[Product]:
             .where(
                 or_(
                     Product.name.ilike(pattern, escape="\\"),
-                    Product.description_html.ilike(pattern, escape="\\"),
+                    Product.category.has(Category.name.ilike(pattern, escape="\\")),
                 )
             )
             .limit(limit)

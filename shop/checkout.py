@@ -21,7 +21,7 @@ from .extensions import db
 from .models import Customer, Order, OrderLine, Product, Store, Variant, utcnow
 from .privacy import normalize_phone
 from .queue import enqueue
-from .signals import order_placed
+from .signals import announce, order_placed
 
 _KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
@@ -75,6 +75,17 @@ class Quote:
     @property
     def total(self) -> int:
         return self.subtotal - self.discount + self.shipping
+
+
+def sellable_variant_ids(variant_ids: list[int]) -> set[int]:
+    """Which of these variants can still be bought (exist, of an active product)."""
+    return set(
+        db.session.scalars(
+            select(Variant.id)
+            .join(Product)
+            .where(Variant.id.in_(variant_ids), Product.active.is_(True))
+        )
+    )
 
 
 def quote(items: list[tuple[int, int]], fulfilment: str = "pickup") -> Quote:
@@ -204,7 +215,7 @@ def place_order(
         order.id,
         delay=order.expires_at - order.created_at + timedelta(seconds=5),
     )
-    order_placed.send(current_app._get_current_object(), order_id=order.id)
+    announce(order_placed, current_app._get_current_object(), order_id=order.id)
     return order
 
 

@@ -37,6 +37,7 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
     BABEL_DEFAULT_LOCALE = "en"
+    BABEL_DEFAULT_TIMEZONE = os.environ.get("SHOP_TIMEZONE", "Asia/Shanghai")
     LANGUAGES = {"en": "English", "zh_Hans_CN": "简体中文"}
     WTF_CSRF_TIME_LIMIT = None
     # CSRF protection on every form; "0" turns it off, only for load tests (bench/run.py).

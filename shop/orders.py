@@ -21,7 +21,7 @@ from .errors import InvalidInput, InvalidTransition
 from .extensions import db
 from .models import Order, OrderLine, OrderStatus, Payment, Refund, RefundLine, utcnow
 from .money import prorate
-from .signals import order_cancelled, order_paid, order_refunded
+from .signals import announce, order_cancelled, order_paid, order_refunded
 
 S = OrderStatus
 TRANSITIONS: dict[str, set[str]] = {
@@ -139,7 +139,7 @@ def confirm_payment(
         db.session.rollback()
         return False
     if paid:
-        order_paid.send(_app(), order_id=order.id)
+        announce(order_paid, _app(), order_id=order.id)
     return paid
 
 
@@ -182,7 +182,7 @@ def cancel(order_id: int, reason: str, staff=None) -> bool:
             after={"status": S.CANCELLED, "reason": reason},
         )
     db.session.commit()
-    order_cancelled.send(_app(), order_id=order.id, reason=reason)
+    announce(order_cancelled, _app(), order_id=order.id, reason=reason)
     return True
 
 
@@ -378,7 +378,7 @@ def refund(
         },
     )
     db.session.commit()
-    order_refunded.send(_app(), order_id=order.id, refund_id=record.id)
+    announce(order_refunded, _app(), order_id=order.id, refund_id=record.id)
     return record
 
 
@@ -436,5 +436,5 @@ def record_external_refund(
     except IntegrityError:
         db.session.rollback()
         return False
-    order_refunded.send(_app(), order_id=order.id, refund_id=record.id)
+    announce(order_refunded, _app(), order_id=order.id, refund_id=record.id)
     return True

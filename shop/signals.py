@@ -4,7 +4,13 @@ Receivers get ``order_id`` and must be idempotent per order: a webhook replay or
 runs twice can deliver the same event again.
 """
 
+import logging
+
 from blinker import Namespace
+
+from .extensions import db
+
+log = logging.getLogger(__name__)
 
 _signals = Namespace()
 
@@ -12,3 +18,19 @@ order_placed = _signals.signal("order-placed")
 order_paid = _signals.signal("order-paid")
 order_refunded = _signals.signal("order-refunded")
 order_cancelled = _signals.signal("order-cancelled")
+
+
+def announce(signal, sender, **kwargs) -> None:
+    """Send ``signal`` to every receiver; one that fails is logged and the others still run.
+
+    The action that announced the event has already committed: a failing listener (say,
+    attribution) must neither turn a placed order into an error page nor starve the rest.
+    Each listener's work is also reachable by a job that repeats it (accrual attributes an
+    order that was never attributed), so a failure here is recoverable.
+    """
+    for receiver in signal.receivers_for(sender):
+        try:
+            receiver(sender, **kwargs)
+        except Exception:
+            log.exception("receiver %r of %s failed for %r", receiver, signal.name, kwargs)
+            db.session.rollback()

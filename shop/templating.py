@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import current_app, request, session
-from flask_babel import format_timedelta, get_locale
+from flask_babel import format_date, format_datetime, format_timedelta, get_locale
 
 from .models import utcnow
 from .money import format_money
@@ -24,6 +24,15 @@ def ago(moment: datetime | None) -> str:
     return format_timedelta(moment - utcnow(), add_direction=True)
 
 
+def local_datetime(moment: datetime | None) -> str:
+    """A stored (naive UTC) time shown in the shop's time zone and the reader's language."""
+    return format_datetime(moment, "short") if moment else ""
+
+
+def local_date(moment: datetime | None) -> str:
+    return format_date(moment, "medium") if moment else ""
+
+
 def iso_utc(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
 
@@ -33,6 +42,8 @@ def init_app(app) -> None:
     app.jinja_env.filters["mask_phone"] = mask_phone
     app.jinja_env.filters["ago"] = ago
     app.jinja_env.filters["iso_utc"] = iso_utc
+    app.jinja_env.filters["datetime"] = local_datetime
+    app.jinja_env.filters["date"] = local_date
 
     @app.context_processor
     def shop_globals():

@@ -25,7 +25,15 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
 from . import catalog, customers, images, payments, reviews
-from .checkout import CheckoutDetails, parse_id, parse_quantity, payment_methods, place_order, quote
+from .checkout import (
+    CheckoutDetails,
+    parse_id,
+    parse_quantity,
+    payment_methods,
+    place_order,
+    quote,
+    sellable_variant_ids,
+)
 from .errors import InvalidInput, PaymentError, ShopError
 from .extensions import csrf, db
 from .models import Category, Order, OrderStatus, Store, Variant
@@ -130,11 +138,13 @@ def cart():
         return redirect(url_for("shop.cart"))
     basket = None
     if cart:
-        try:
+        available = sellable_variant_ids([int(k) for k in cart])
+        if len(available) < len(cart):
+            cart = {k: v for k, v in cart.items() if int(k) in available}
+            session["cart"] = cart
+            flash(_("An item in your basket is no longer available and was removed."), "error")
+        if cart:
             basket = quote([(int(k), v) for k, v in cart.items()])
-        except ShopError as exc:
-            session["cart"] = {}
-            flash(exc.message, "error")
     return render_template("shop/cart.html", basket=basket)
 
 
