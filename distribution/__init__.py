@@ -9,11 +9,12 @@ def init_app(app) -> None:
     from shop.cli import LEDGER_CHECKS
     from shop.demo import DEMO_EXTENSIONS
 
-    from . import cli, models, receivers, views  # noqa: F401  (models: register the tables)
+    from . import cli, models, receivers, views, workbench  # noqa: F401  (models: the tables)
     from .commission import verify_ledger
     from .demo import load_demo
 
     app.register_blueprint(views.bp)
+    app.register_blueprint(workbench.bp)
     receivers.connect()
     cli.init_app(app)
     if verify_ledger not in LEDGER_CHECKS:

@@ -1,14 +1,24 @@
-"""Share links: ``/s/<code>`` records the visit, applies the binding, and redirects in-shop."""
+"""Share links: ``/s/<code>`` records the visit, applies the binding, and redirects in-shop;
+``/s/<code>/qr.png``, ``qr.svg`` and ``poster.png`` are its pictures.
+
+The pictures need no sign-in: whoever holds a code may already open the link, and a QR code
+or poster says nothing more than the link does. They are cached publicly (a code never
+changes its URL; a poster is re-drawn when the product's price may have changed).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, session
+from flask import Blueprint, abort, make_response, redirect, request, session
 
 from shop import customers
 
+from .qr import link_url, poster_png, qr_png, qr_svg
 from .sharing import find_link, open_link, target_path
 
 bp = Blueprint("distribution", __name__)
+
+QR_MAX_AGE = 24 * 3600
+POSTER_MAX_AGE = 10 * 60
 
 
 @bp.get("/s/<path:code>")
@@ -26,3 +36,40 @@ def open_share_link(code: str):
     if new_visitor:
         customers.set_visitor_cookie(response, visitor)
     return response
+
+
+def _picture(body: bytes, mimetype: str, max_age: int):
+    response = make_response(body)
+    response.mimetype = mimetype
+    response.cache_control.public = True
+    response.cache_control.max_age = max_age
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+def _link_or_404(code: str):
+    link = find_link(code)
+    if link is None:
+        abort(404)
+    return link
+
+
+@bp.get("/s/<code>/qr.png")
+def qr_png_view(code: str):
+    link = _link_or_404(code)
+    return _picture(qr_png(link_url(link)), "image/png", QR_MAX_AGE)
+
+
+@bp.get("/s/<code>/qr.svg")
+def qr_svg_view(code: str):
+    link = _link_or_404(code)
+    response = _picture(qr_svg(link_url(link)), "image/svg+xml", QR_MAX_AGE)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
+
+
+@bp.get("/s/<code>/poster.png")
+def poster_view(code: str):
+    link = _link_or_404(code)
+    return _picture(poster_png(link), "image/png", POSTER_MAX_AGE)

@@ -1,0 +1,47 @@
+"""Making a share link in one tap, from the workbench or a product page."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from shop.errors import InvalidInput
+from shop.extensions import db
+from shop.models import Product
+
+from .models import ShareLink, Sharer
+from .reports import PICKABLE_CHANNELS
+from .sharing import link_for
+
+
+def parse_target(raw: str | None) -> tuple[str, int]:
+    """``"home"`` or ``"product:<id>"`` of an active product; raises InvalidInput."""
+    text = (raw or "").strip()
+    if text == "home":
+        return "home", 0
+    kind, _sep, number = text.partition(":")
+    if kind == "product" and number.isdecimal() and len(number) <= 10:
+        product_id = db.session.scalar(
+            select(Product.id).where(Product.id == int(number), Product.active.is_(True))
+        )
+        if product_id is not None:
+            return "product", product_id
+    raise InvalidInput(_("That product does not exist."))
+
+
+def make_link(sharer: Sharer, target: str | None, channel: str | None) -> ShareLink:
+    """The sharer's link to a target on a channel: the existing one, or a new one.
+
+    Two taps at once may both try to insert it; the unique constraint keeps one, and the
+    loser reads the winner's row."""
+    if sharer.status != "active":
+        raise InvalidInput(_("Only an active guide or promoter can make share links."))
+    if channel not in PICKABLE_CHANNELS:
+        raise InvalidInput(_("Choose where you will share the link."))
+    target_type, target_id = parse_target(target)
+    try:
+        return link_for(sharer, target_type, target_id, channel)
+    except IntegrityError:
+        db.session.rollback()
+        return link_for(sharer, target_type, target_id, channel)

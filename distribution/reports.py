@@ -1,0 +1,255 @@
+"""What a sharer's workbench shows: their links, customers, orders, funnel and the store
+leaderboard. Read-only queries, each limited to one sharer (or, for the leaderboard, to the
+guides of one store): nothing here takes an id from the request.
+
+Money figures are what customers paid less what was refunded (``Order.total −
+Order.refunded_amount``), counted for orders that were paid; months and days are UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import case, func, or_, select
+
+from shop.extensions import db
+from shop.models import Category, Customer, Order, Product, utcnow
+
+from .attribution import explain
+from .models import Attribution, Binding, CommissionEntry, Payout, ShareLink, Sharer, Visit
+
+MAX_ROWS = 50
+
+CHANNEL_LABELS = {
+    "": _l("Any"),
+    "wechat-group": _l("WeChat group"),
+    "moments": _l("Moments"),
+    "whatsapp": _l("WhatsApp"),
+    "in-store": _l("In store"),
+    "poster": _l("Poster"),
+    "other": _l("Other"),
+}
+# The channels a sharer picks from when making a link (in this order).
+PICKABLE_CHANNELS = ("wechat-group", "moments", "whatsapp", "in-store", "poster")
+
+
+@dataclass
+class LinkRow:
+    link: ShareLink
+    target: str
+    visits: int
+
+
+def target_names(links: list[ShareLink]) -> dict[tuple[str, int], str]:
+    """What each link points at, in words: a product or category name (others: home page)."""
+    names: dict[tuple[str, int], str] = {}
+    for kind, model in (("product", Product), ("category", Category)):
+        ids = {link.target_id for link in links if link.target_type == kind}
+        if ids:
+            rows = db.session.execute(select(model.id, model.name).where(model.id.in_(ids)))
+            names.update({(kind, row_id): name for row_id, name in rows})
+    return names
+
+
+def my_links(sharer: Sharer, target_type: str | None = None, target_id: int = 0) -> list[LinkRow]:
+    """The sharer's links, newest first, with how often each was opened."""
+    visits = (
+        select(Visit.link_id, func.count(Visit.id).label("n"))
+        .where(Visit.sharer_id == sharer.id)
+        .group_by(Visit.link_id)
+        .subquery()
+    )
+    query = (
+        select(ShareLink, func.coalesce(visits.c.n, 0))
+        .outerjoin(visits, visits.c.link_id == ShareLink.id)
+        .where(ShareLink.sharer_id == sharer.id)
+        .order_by(ShareLink.created_at.desc(), ShareLink.id.desc())
+    )
+    if target_type is not None:
+        query = query.where(ShareLink.target_type == target_type, ShareLink.target_id == target_id)
+    rows = db.session.execute(query.limit(MAX_ROWS)).all()
+    names = target_names([link for link, _n in rows])
+    home = str(_l("Home page"))
+    return [
+        LinkRow(link, names.get((link.target_type, link.target_id), home), int(n))
+        for link, n in rows
+    ]
+
+
+@dataclass
+class CustomerRow:
+    customer: Customer | None
+    binding: Binding
+    status: str  # protected, active, expired, replaced, transferred
+
+
+def binding_status(binding: Binding, now: datetime) -> str:
+    if not binding.active:
+        return binding.ended_reason or "ended"
+    if binding.valid_until is not None and binding.valid_until <= now:
+        return "expired"
+    if binding.protected_until is not None and binding.protected_until > now:
+        return "protected"
+    return "active"
+
+
+def my_customers(sharer: Sharer) -> tuple[list[CustomerRow], int]:
+    """The customers bound to the sharer (latest bindings first), and how many visitors are
+    bound who have not ordered yet (they have no customer record to show)."""
+    now = utcnow()
+    bindings = db.session.scalars(
+        select(Binding)
+        .where(Binding.sharer_id == sharer.id, Binding.customer_id.is_not(None))
+        .order_by(Binding.bound_at.desc(), Binding.id.desc())
+        .limit(MAX_ROWS)
+    )
+    rows = [CustomerRow(b.customer, b, binding_status(b, now)) for b in bindings]
+    visitors = db.session.scalar(
+        select(func.count(Binding.id)).where(
+            Binding.sharer_id == sharer.id,
+            Binding.customer_id.is_(None),
+            Binding.active.is_(True),
+            or_(Binding.valid_until.is_(None), Binding.valid_until > now),
+        )
+    )
+    return rows, int(visitors or 0)
+
+
+@dataclass
+class OrderRow:
+    order: Order
+    attribution: Attribution
+    level: int  # 1: the sharer's own sale; 2: a sale of someone they recruited
+    explanation: str
+    commission: int | None  # None: nothing written yet (the order is not paid)
+
+
+def my_orders(sharer: Sharer) -> list[OrderRow]:
+    """Orders credited to the sharer or to someone they recruited, newest first, each with
+    the attribution in words and what it earned the sharer (accruals less reversals)."""
+    rows = db.session.execute(
+        select(Order, Attribution)
+        .join(Attribution, Attribution.order_id == Order.id)
+        .where(or_(Attribution.sharer_id == sharer.id, Attribution.parent_sharer_id == sharer.id))
+        .order_by(Order.created_at.desc(), Order.id.desc())
+        .limit(MAX_ROWS)
+    ).all()
+    order_ids = [order.id for order, _a in rows]
+    earned = dict(
+        db.session.execute(
+            select(CommissionEntry.order_id, func.sum(CommissionEntry.amount))
+            .where(
+                CommissionEntry.sharer_id == sharer.id,
+                CommissionEntry.order_id.in_(order_ids or [0]),
+                CommissionEntry.kind.in_(("accrue", "reverse")),
+            )
+            .group_by(CommissionEntry.order_id)
+        ).all()
+    )
+    return [
+        OrderRow(
+            order,
+            attribution,
+            1 if attribution.sharer_id == sharer.id else 2,
+            explain(attribution),
+            int(earned[order.id]) if order.id in earned else None,
+        )
+        for order, attribution in rows
+    ]
+
+
+def my_payouts(sharer: Sharer) -> list[Payout]:
+    return list(
+        db.session.scalars(
+            select(Payout)
+            .where(Payout.sharer_id == sharer.id)
+            .order_by(Payout.created_at.desc(), Payout.id.desc())
+            .limit(MAX_ROWS)
+        )
+    )
+
+
+def _sales(since: datetime):
+    """Net paid amount and count of paid orders per level-1 sharer since a moment."""
+    return (
+        select(
+            Attribution.sharer_id,
+            func.count(Order.id).label("orders"),
+            func.coalesce(func.sum(Order.total - Order.refunded_amount), 0).label("gmv"),
+        )
+        .join(Order, Order.id == Attribution.order_id)
+        .where(Order.paid_at.is_not(None), Order.paid_at >= since)
+        .group_by(Attribution.sharer_id)
+    )
+
+
+@dataclass
+class BoardRow:
+    rank: int
+    sharer: Sharer
+    orders: int
+    gmv: int
+
+
+def month_start(now: datetime | None = None) -> datetime:
+    now = now or utcnow()
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def leaderboard(store_id: int, now: datetime | None = None) -> list[BoardRow]:
+    """This month's paid orders and their value per guide of the store, best first (guides
+    with none included, after the others); the guides who left are not listed."""
+    sales = _sales(month_start(now)).subquery()
+    rows = db.session.execute(
+        select(Sharer, func.coalesce(sales.c.orders, 0), func.coalesce(sales.c.gmv, 0))
+        .outerjoin(sales, sales.c.sharer_id == Sharer.id)
+        .where(Sharer.kind == "guide", Sharer.store_id == store_id, Sharer.status == "active")
+        .order_by(
+            func.coalesce(sales.c.gmv, 0).desc(),
+            func.coalesce(sales.c.orders, 0).desc(),
+            Sharer.name,
+            Sharer.id,
+        )
+    ).all()
+    return [
+        BoardRow(rank, sharer, int(orders), int(gmv))
+        for rank, (sharer, orders, gmv) in enumerate(rows, start=1)
+    ]
+
+
+@dataclass
+class Funnel:
+    days: int
+    visits: int
+    visitors: int
+    orders: int
+    paid_orders: int
+    gmv: int
+
+    @property
+    def conversion_pct(self) -> int | None:
+        """Paid orders per hundred visitors, rounded half up; None without visitors."""
+        if not self.visitors:
+            return None
+        return (self.paid_orders * 200 + self.visitors) // (self.visitors * 2)
+
+
+def funnel(sharer: Sharer, days: int = 30, now: datetime | None = None) -> Funnel:
+    """Visits of the sharer's links → orders credited to them → paid ones, over ``days``."""
+    since = (now or utcnow()) - timedelta(days=days)
+    visits, visitors = db.session.execute(
+        select(func.count(Visit.id), func.count(func.distinct(Visit.visitor_id))).where(
+            Visit.sharer_id == sharer.id, Visit.created_at >= since
+        )
+    ).one()
+    net_paid = case((Order.paid_at.is_not(None), Order.total - Order.refunded_amount), else_=0)
+    orders, paid_orders, gmv = db.session.execute(
+        select(
+            func.count(Order.id), func.count(Order.paid_at), func.coalesce(func.sum(net_paid), 0)
+        )
+        .join(Attribution, Attribution.order_id == Order.id)
+        .where(Attribution.sharer_id == sharer.id, Order.created_at >= since)
+    ).one()
+    return Funnel(days, int(visits), int(visitors), int(orders), int(paid_orders), int(gmv))

@@ -1,0 +1,244 @@
+"""The guide workbench at /guide, made for a phone, and the promoter sign-up at /join.
+
+Thin routes: who is asking comes from ``access`` (a guide's staff login or a promoter's
+personal link), what they see from ``reports``, links are made by ``links.make_link``.
+Nothing here takes a row id from the request: every list is the signed-in sharer's own.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import login_user, logout_user
+from markupsafe import Markup
+from sqlalchemy import select
+
+from shop import staff_auth
+from shop.errors import ShopError
+from shop.extensions import db
+from shop.models import Product, Role
+
+from . import access, reports
+from .commission import balances
+from .forms import GuideLoginForm, JoinForm, LogoutForm, MakeLinkForm
+from .links import make_link
+from .promoters import apply_as_promoter
+from .qr import link_url
+
+bp = Blueprint(
+    "workbench",
+    __name__,
+    static_folder=os.path.join(os.path.dirname(__file__), "static"),
+    static_url_path="/guide/static",
+)
+
+OPEN_ENDPOINTS = {"workbench.login", "workbench.promoter", "workbench.join", "workbench.static"}
+
+
+@bp.before_request
+def require_sharer():
+    if request.endpoint in OPEN_ENDPOINTS:
+        return None
+    if access.signed_in_sharer() is None:
+        return redirect(url_for("workbench.login", next=request.full_path.rstrip("?")))
+    return None
+
+
+@bp.after_request
+def private(response):
+    """Workbench pages are one person's: never stored by a shared cache, never sent as
+    a referrer (the promoter's personal link is in the URL)."""
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _home_next(target: str | None) -> str:
+    return staff_auth.safe_next(target, "/", url_for("workbench.home"))
+
+
+@bp.route("/guide/login", methods=("GET", "POST"))
+def login():
+    if access.signed_in_sharer() is not None and access.signed_in_sharer().kind == "guide":
+        return redirect(url_for("workbench.home"))
+    form = GuideLoginForm()
+    error, status = "", 200
+    if request.method == "POST":
+        if form.validate():
+            email = form.email.data.strip().lower()
+            ip = staff_auth.client_ip()
+            if staff_auth.throttled(email, ip):
+                error, status = staff_auth.throttle_message(), 429
+            else:
+                staff, error = staff_auth.authenticate(
+                    email,
+                    form.password.data,
+                    ip,
+                    roles={Role.GUIDE},
+                    refused=_("This sign-in is for store guides. Staff sign in at /admin."),
+                )
+                if staff is not None and access.guide_for(staff) is None:
+                    staff, error = None, _("You no longer share for the shop.")
+                if staff is not None:
+                    login_user(staff)
+                    return redirect(_home_next(request.args.get("next")))
+                status = 401
+        elif form.meta.csrf and form.csrf_token.errors:
+            error, status = _("The form expired. Please sign in again."), 400
+        else:
+            error, status = _("Enter your e-mail and password."), 400
+    return render_template("distribution/login.html", form=form, error=error), status
+
+
+@bp.post("/guide/logout")
+def logout():
+    if LogoutForm().validate_on_submit():
+        logout_user()
+        access.forget_promoter()
+        flash(_("You are signed out."), "ok")
+    return redirect(url_for("workbench.login"))
+
+
+@bp.get("/guide/p/<token>")
+def promoter(token: str):
+    """A promoter's personal link: remembers them in this browser, then opens the workbench
+    (redirecting keeps the token out of the address bar and of referrers)."""
+    sharer = access.promoter_by_token(token)
+    if sharer is None:
+        abort(404)
+    access.remember_promoter(sharer)
+    return redirect(url_for("workbench.home"))
+
+
+def _products() -> list[tuple[int, str]]:
+    return list(
+        db.session.execute(
+            select(Product.id, Product.name)
+            .where(Product.active.is_(True))
+            .order_by(Product.name, Product.id)
+        ).all()
+    )
+
+
+def _invite_code(links: list[reports.LinkRow]) -> str:
+    """The code others type (or follow in /join?invite=) to be recruited by this sharer."""
+    home = [row.link.code for row in links if row.link.target_type == "home"]
+    return (home or [row.link.code for row in links] or [""])[0]
+
+
+@bp.get("/guide")
+def home():
+    sharer = access.signed_in_sharer()
+    personal_link = (
+        current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+        + url_for("workbench.promoter", token=sharer.token)
+        if sharer.kind == "promoter" and sharer.token
+        else ""
+    )
+    if sharer.status != "active":
+        return render_template(
+            "distribution/pending.html", sharer=sharer, personal_link=personal_link
+        )
+    links = reports.my_links(sharer)
+    customers, visitors = reports.my_customers(sharer)
+    return render_template(
+        "distribution/home.html",
+        sharer=sharer,
+        personal_link=personal_link,
+        links=links,
+        link_url=link_url,
+        invite_code=_invite_code(links),
+        products=_products(),
+        form=MakeLinkForm(),
+        logout_form=LogoutForm(),
+        customers=customers,
+        visitors=visitors,
+        orders=reports.my_orders(sharer),
+        balances=balances(sharer.id),
+        payouts=reports.my_payouts(sharer),
+        board=(
+            reports.leaderboard(sharer.store_id)
+            if sharer.kind == "guide" and sharer.store_id
+            else None
+        ),
+        funnel=reports.funnel(sharer),
+        channel_labels=reports.CHANNEL_LABELS,
+    )
+
+
+@bp.post("/guide/links")
+def new_link():
+    form = MakeLinkForm()
+    back = _home_next(form.next.data)
+    if not form.validate_on_submit():
+        flash(_("The form expired. Please try again."), "error")
+        return redirect(back)
+    try:
+        link = make_link(access.signed_in_sharer(), form.target.data, form.channel.data)
+    except ShopError as exc:
+        flash(exc.message, "error")
+        return redirect(back)
+    flash(_("Your link is ready: copy it or show its QR code."), "ok")
+    return redirect(f"{back.split('#')[0]}#link-{link.code}")
+
+
+@bp.route("/join", methods=("GET", "POST"))
+def join():
+    """Become a promoter: phone, name, and the invite code of whoever recruited you."""
+    signed_in = access.signed_in_sharer()
+    if signed_in is not None and signed_in.kind == "promoter":
+        return redirect(url_for("workbench.home"))
+    form = JoinForm()
+    if request.method == "GET":
+        form.invite.data = request.args.get("invite", "")[:16]
+    error, status = "", 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                sharer = apply_as_promoter(form.phone.data, form.name.data, form.invite.data)
+            except ShopError as exc:
+                error, status = exc.message, 422
+            else:
+                access.remember_promoter(sharer)
+                if sharer.status == "active":
+                    flash(_("Welcome to the programme! Keep your personal link safe."), "ok")
+                return redirect(url_for("workbench.home"))
+        else:
+            error, status = _("The form expired. Please try again."), 400
+    return render_template("distribution/join.html", form=form, error=error), status
+
+
+def share_box(product) -> Markup:
+    """The signed-in sharer's links to a product and a one-tap form to make one, for the
+    storefront's product page (which calls it when distribution is installed)."""
+    sharer = access.current_sharer()
+    if sharer is None or product is None:
+        return Markup("")
+    form = MakeLinkForm(formdata=None, target=f"product:{product.id}", next=request.path)
+    return Markup(
+        render_template(
+            "distribution/_share_box.html",
+            sharer=sharer,
+            product=product,
+            links=reports.my_links(sharer, "product", product.id),
+            link_url=link_url,
+            form=form,
+            channel_labels=reports.CHANNEL_LABELS,
+        )
+    )
+
+
+@bp.app_context_processor
+def distribution_hooks():
+    return {"share_box": share_box}
