@@ -1,0 +1,402 @@
+"""`make bench`: throughput of the shop against two baselines, on PostgreSQL and gunicorn.
+
+Measures, in one run and with the same load (wrk, CONNECTIONS keep-alive connections, a warm-up
+then a fixed duration):
+
+1. a bare Flask hello-world app (bench/hello.py): requests/s, the ceiling of Flask on gunicorn;
+2. the shop's product page, GET /p/<slug>: requests/s;
+3. order placement, POST /checkout (buy now, pick-up, pay at store): orders/s, counting only
+   303 redirects to an order page;
+4. the raw database work of an order, one conditional stock decrement and one insert in a
+   transaction (bench/stock_tx.sql), run by pgbench with the same number of clients: tps.
+
+Prints the ratios product page / hello-world and order placement / raw transaction against their
+targets and appends a dated row to bench/RESULTS.md. Needs the local PostgreSQL, pgbench and wrk;
+the database siyu_bench is dropped and recreated on every run. Every gunicorn started here is
+stopped on the way out, error or not.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+BIN = Path(sys.executable).parent
+PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
+DB_NAME = "siyu_bench"
+DATABASE_URL = f"{PG_SERVER}/{DB_NAME}"
+WORKERS = 2  # gunicorn workers (gthread), the same for every app measured
+THREADS = 4  # threads per worker: WORKERS * THREADS == CONNECTIONS, one request per slot
+CONNECTIONS = 8  # concurrent clients: wrk connections and pgbench clients
+LOAD_THREADS = 2  # wrk threads and pgbench threads
+WARMUP_S = 2
+DURATION_S = 10
+PRODUCT_TARGET = 0.40  # product page / hello-world
+ORDER_TARGET = 0.30  # order placement / raw transaction
+
+
+@dataclass
+class Server:
+    url: str
+    pid: int  # the gunicorn master
+
+    def worker_cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the master's worker processes."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            if int(fields[1]) == self.pid:  # fields: state, ppid, ..., utime (11), stime (12)
+                total += int(fields[11]) + int(fields[12])
+        return total / tick
+
+
+@dataclass
+class Load:
+    """One measured wrk run: ``ok`` responses had the expected status."""
+
+    ok: int
+    errors: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    cpu_ms: float  # gunicorn workers' CPU time per request, whatever else the machine runs
+    statuses: dict[str, int]
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.seconds
+
+
+def require_tools() -> tuple[str, str]:
+    wrk, pgbench = shutil.which("wrk"), shutil.which("pgbench")
+    missing = [name for name, path in (("wrk", wrk), ("pgbench", pgbench)) if path is None]
+    if missing:
+        sys.exit(
+            f"bench: {' and '.join(missing)} not found; "
+            "install with: apt-get install wrk postgresql-client"
+        )
+    return wrk, pgbench
+
+
+def recreate_database() -> None:
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+
+
+def migrate_and_seed(env: dict[str, str]):
+    """Schema by the Alembic migrations, then the bench shop, in this process."""
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    from flask_migrate import upgrade
+    from seed import seed
+
+    from shop import create_app
+    from shop.extensions import db
+
+    app = create_app({"INLINE_DELAYED_JOBS": False})
+    with app.app_context():
+        upgrade()
+    with app.test_request_context():
+        seeded = seed()
+        db.session.remove()
+        db.engine.dispose()
+    return seeded
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(app_spec: str, env: dict[str, str], log_path: Path, probe: str):
+    """Serve ``app_spec`` until the block ends; yields the Server once ``probe`` answers 200."""
+    port = free_port()
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [
+                str(BIN / "gunicorn"),
+                f"--workers={WORKERS}",
+                "--worker-class=gthread",
+                f"--threads={THREADS}",
+                f"--bind=127.0.0.1:{port}",
+                "--log-level=warning",
+                "--graceful-timeout=3",
+                "--no-control-socket",  # no shared socket in ~/.gunicorn
+                f"--pythonpath={BENCH}",
+                app_spec,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so stop() reaches every worker
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"gunicorn {app_spec} exited:\n{log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(base + probe, timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"gunicorn {app_spec} did not answer {probe}") from None
+                time.sleep(0.2)
+        yield Server(base, proc.pid)
+    finally:
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Quick shutdown (SIGQUIT), then SIGKILL to the whole process group if it lingers."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGQUIT)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def wrk(tool: str, url: str, seconds: int, args: list[str]) -> dict:
+    command = [
+        tool,
+        f"--threads={LOAD_THREADS}",
+        f"--connections={CONNECTIONS}",
+        f"--duration={seconds}s",
+        "--timeout=10s",
+        f"--script={BENCH / 'wrk.lua'}",
+        url,
+        "--",
+        *args,
+    ]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    match = re.search(r"^WRK_RESULT (\{.*\})$", out, re.M)
+    if match is None:
+        raise RuntimeError(f"wrk gave no result:\n{out}")
+    return json.loads(match.group(1))
+
+
+def measure(
+    tool: str, server: Server, path: str, args: list[str], expected: int, warmup_args=None
+) -> Load:
+    """Warm up, then measure; a response counts only if it has the ``expected`` status."""
+    url = server.url + path
+    wrk(tool, url, WARMUP_S, warmup_args or args)
+    cpu_before = server.worker_cpu_seconds()
+    result = wrk(tool, url, DURATION_S, args)
+    cpu = server.worker_cpu_seconds() - cpu_before
+    ok = result["statuses"].get(str(expected), 0)
+    if expected == 303:
+        ok = result["redirects_to_order"]
+    return Load(
+        ok=ok,
+        errors=result["requests"] - ok + result["socket_errors"] + result["timeouts"],
+        seconds=result["duration_us"] / 1e6,
+        p50_ms=result["latency_p50_us"] / 1000,
+        p99_ms=result["latency_p99_us"] / 1000,
+        cpu_ms=1000 * cpu / max(result["requests"], 1),
+        statuses=result["statuses"],
+    )
+
+
+def pgbench(tool: str, variant_id: int, seconds: int) -> tuple[float, int]:
+    """tps and failed transactions of bench/stock_tx.sql with CONNECTIONS clients."""
+    out = subprocess.run(
+        [
+            tool,
+            "--host=127.0.0.1",
+            "--port=5432",
+            "--username=postgres",
+            "--no-vacuum",
+            "--protocol=prepared",
+            f"--client={CONNECTIONS}",
+            f"--jobs={LOAD_THREADS}",
+            f"--time={seconds}",
+            f"--define=variant_id={variant_id}",
+            f"--file={BENCH / 'stock_tx.sql'}",
+            DB_NAME,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    tps = re.search(r"^tps = ([\d.]+) \(without initial connection time\)", out, re.M)
+    failed = re.search(r"^number of failed transactions: (\d+)", out, re.M)
+    if tps is None:
+        raise RuntimeError(f"pgbench gave no tps:\n{out}")
+    return float(tps.group(1)), int(failed.group(1)) if failed else 0
+
+
+def check_database(variant_id: int) -> tuple[int, list[str]]:
+    """Orders the checkout runs placed, and any stock-ledger breach for the bench variant."""
+    with psycopg.connect(DATABASE_URL) as conn:
+        placed = conn.execute(
+            "SELECT count(*) FROM orders WHERE idempotency_key ~ '^bench-[0-9]-'"
+        ).fetchone()[0]
+        stock, moved = conn.execute(
+            "SELECT v.stock, (SELECT sum(delta) FROM stock_movements WHERE variant_id = v.id) "
+            "FROM variants v WHERE v.id = %s",
+            (variant_id,),
+        ).fetchone()
+    problems = [] if stock == moved else [f"variant {variant_id}: stock {stock}, ledger {moved}"]
+    return placed, problems
+
+
+def commit_label() -> str:
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    label = git("rev-parse", "--short", "HEAD") or "unknown"
+    return label + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def verdict(ratio: float, target: float) -> str:
+    return "PASS" if ratio >= target else "MISS"
+
+
+def report(hello: Load, page: Load, order: Load, tps: float, tx_failed: int) -> str:
+    page_ratio, order_ratio = page.rate / hello.rate, order.rate / tps
+    rows = [
+        ("hello-world GET /", f"{hello.rate:9.1f} req/s", hello),
+        ("product page GET /p/<slug>", f"{page.rate:9.1f} req/s", page),
+        ("order placement POST /checkout", f"{order.rate:9.1f} orders/s", order),
+    ]
+    lines = [
+        f"{'measurement':32} {'throughput':>17} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'CPU ms/req':>10} {'errors':>6}",
+    ]
+    for name, rate, load in rows:
+        lines.append(
+            f"{name:32} {rate:>17} {load.p50_ms:7.1f} {load.p99_ms:7.1f} "
+            f"{load.cpu_ms:10.2f} {load.errors:6d}"
+        )
+    lines.append(f"{'raw transaction (pgbench)':32} {tps:>12.1f} tx/s {'':26} {tx_failed:6d}")
+    lines.append("")
+    lines.append(
+        f"product page / hello-world      {page_ratio:6.3f}  "
+        f"(target >= {PRODUCT_TARGET:.2f})  {verdict(page_ratio, PRODUCT_TARGET)}"
+    )
+    lines.append(
+        f"order placement / raw tx        {order_ratio:6.3f}  "
+        f"(target >= {ORDER_TARGET:.2f})  {verdict(order_ratio, ORDER_TARGET)}"
+    )
+    for name, _rate, load in rows:
+        if load.errors:
+            lines.append(f"errors in {name}: statuses {load.statuses}")
+    return "\n".join(lines)
+
+
+def append_result(
+    hello: Load, page: Load, order: Load, tps: float, errors: int, load_avg: float
+) -> None:
+    page_ratio, order_ratio = page.rate / hello.rate, order.rate / tps
+    row = (
+        f"| {datetime.now(UTC):%Y-%m-%d %H:%M} | {commit_label()} | {load_avg:.2f} "
+        f"| {hello.rate:.0f} | {page.rate:.0f} | {order.rate:.0f} | {tps:.0f} "
+        f"| {page_ratio:.2f} {verdict(page_ratio, PRODUCT_TARGET)} "
+        f"| {order_ratio:.2f} {verdict(order_ratio, ORDER_TARGET)} "
+        f"| {hello.cpu_ms:.2f} / {page.cpu_ms:.2f} / {order.cpu_ms:.2f} | {errors} |\n"
+    )
+    with open(BENCH / "RESULTS.md", "a", encoding="utf-8") as results:
+        results.write(row)
+
+
+STARTED = time.monotonic()
+
+
+def say(message: str) -> None:
+    print(f"bench [{time.monotonic() - STARTED:5.1f} s] {message}", flush=True)
+
+
+def main() -> int:
+    wrk_tool, pgbench_tool = require_tools()
+    load_avg = os.getloadavg()[0]
+    if load_avg > os.cpu_count():
+        say(f"the machine is busy (load average {load_avg:.1f}): expect noisy numbers")
+    with tempfile.TemporaryDirectory(prefix="siyu-bench-") as tmp:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in ("REDIS_URL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
+        }
+        env.update(
+            DATABASE_URL=DATABASE_URL,
+            WTF_CSRF_ENABLED="0",
+            SECRET_KEY="bench-secret",
+            INSTANCE_PATH=str(Path(tmp) / "instance"),
+        )
+        log = Path(tmp) / "gunicorn.log"
+        say(f"recreating {DB_NAME}, migrating, seeding")
+        recreate_database()
+        seeded = migrate_and_seed(env)
+        # The phase digit (3: warm-up, 4: measured) keeps keys and phones of the two runs apart.
+        warmup_args = ["checkout", "3", str(seeded.variant_id), str(seeded.store_id)]
+        order_args = ["checkout", "4", str(seeded.variant_id), str(seeded.store_id)]
+
+        say("starting gunicorn hello:app")
+        with gunicorn("hello:app", env, log, "/") as server:
+            say("measuring hello-world")
+            hello = measure(wrk_tool, server, "/", ["get"], 200)
+        say("starting gunicorn wsgi:app")
+        page_path = f"/p/{seeded.slug}"
+        with gunicorn("wsgi:app", env, log, page_path) as server:
+            say("measuring the product page")
+            page = measure(wrk_tool, server, page_path, ["get"], 200)
+            say("measuring order placement")
+            order = measure(wrk_tool, server, "", order_args, 303, warmup_args)
+        say("measuring the raw transaction (pgbench)")
+        pgbench(pgbench_tool, seeded.variant_id, WARMUP_S)
+        tps, tx_failed = pgbench(pgbench_tool, seeded.variant_id, DURATION_S)
+        placed, ledger_problems = check_database(seeded.variant_id)
+        if log.stat().st_size:
+            print(f"gunicorn said:\n{log.read_text()[-3000:]}")
+
+    print()
+    print(report(hello, page, order, tps, tx_failed))
+    print(f"orders in the database from the checkout runs: {placed}; stock ledger: ", end="")
+    print("; ".join(ledger_problems) or "balanced")
+    errors = hello.errors + page.errors + order.errors + tx_failed + len(ledger_problems)
+    append_result(hello, page, order, tps, errors, load_avg)
+    say("appended to bench/RESULTS.md")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanup in finally blocks
+    sys.exit(main())

@@ -1,0 +1,69 @@
+-- Load script for wrk, shared by the three HTTP measurements of bench/run.py.
+--
+--   wrk ... -s bench/wrk.lua URL -- get
+--   wrk ... -s bench/wrk.lua URL -- checkout PHASE VARIANT_ID STORE_ID
+--
+-- "checkout" POSTs a buy-now, pick-up, pay-at-store order; every request carries its own
+-- idempotency key and phone number (PHASE, a digit 3-9, keeps warm-up and measured run apart).
+-- Every response status is counted; done() prints one JSON line that run.py parses.
+
+local threads = {}
+
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  mode = args[1] or "get"
+  statuses = {}
+  redirects_to_order = 0
+  if mode == "checkout" then
+    phase, variant_id, store_id = args[2], args[3], args[4]
+    counter = 0
+    headers = { ["Content-Type"] = "application/x-www-form-urlencoded" }
+  end
+end
+
+function request()
+  if mode ~= "checkout" then
+    return wrk.request()
+  end
+  counter = counter + 1
+  local n = string.format("%d%07d", tid, counter)
+  local body = "variant=" .. variant_id .. "&qty=1&fulfilment=pickup&payment_method=store"
+    .. "&pickup_store=" .. store_id .. "&name=Bench+Buyer"
+    .. "&phone=1" .. phase .. string.format("%09d", tonumber(n))
+    .. "&idempotency_key=bench-" .. phase .. "-" .. n
+  return wrk.format("POST", "/checkout", headers, body)
+end
+
+function response(status, headers, body)
+  local key = tostring(status)
+  statuses[key] = (statuses[key] or 0) + 1
+  local location = headers["Location"] or headers["location"] or ""
+  if status == 303 and string.find(location, "/o/", 1, true) then
+    redirects_to_order = redirects_to_order + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local merged, to_order = {}, 0
+  for _, thread in ipairs(threads) do
+    for status, count in pairs(thread:get("statuses")) do
+      merged[status] = (merged[status] or 0) + count
+    end
+    to_order = to_order + thread:get("redirects_to_order")
+  end
+  local parts = {}
+  for status, count in pairs(merged) do
+    table.insert(parts, string.format('"%s": %d', status, count))
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'WRK_RESULT {"requests": %d, "duration_us": %d, "statuses": {%s}, "redirects_to_order": %d, '
+      .. '"socket_errors": %d, "timeouts": %d, "latency_p50_us": %d, "latency_p99_us": %d}\n',
+    summary.requests, summary.duration, table.concat(parts, ", "), to_order,
+    e.connect + e.read + e.write, e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
