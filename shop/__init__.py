@@ -90,7 +90,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         with app.app_context():
             enable_sqlite_pragmas(db.engine)
 
-    from . import account, cli, templating, views
+    from . import account, cli, member_models, templating, views  # noqa: F401 (tables)
 
     templating.init_app(app)
     views.init_app(app)

@@ -15,9 +15,11 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from . import stock
+from . import coupons, stock
+from . import points as points_ledger
 from .errors import InvalidInput
 from .extensions import db
+from .member_models import Coupon, MemberTier
 from .models import Customer, Order, OrderLine, Product, Store, Variant, utcnow
 from .privacy import normalize_phone
 from .queue import enqueue
@@ -66,11 +68,20 @@ class Quote:
     lines: list[QuoteLine]
     currency: str
     shipping: int = 0
-    discount: int = 0
+    tier_discount: int = 0
+    coupon: Coupon | None = None
+    coupon_discount: int = 0
+    points: int = 0
+    points_value: int = 0
+    coupon_options: list[coupons.Option] = field(default_factory=list)
 
     @property
     def subtotal(self) -> int:
         return sum(line.line_total for line in self.lines)
+
+    @property
+    def discount(self) -> int:
+        return self.tier_discount + self.coupon_discount + self.points_value
 
     @property
     def total(self) -> int:
@@ -88,8 +99,21 @@ def sellable_variant_ids(variant_ids: list[int]) -> set[int]:
     )
 
 
-def quote(items: list[tuple[int, int]], fulfilment: str = "pickup") -> Quote:
-    """Price ``[(variant_id, quantity), ...]`` from the catalog. Raises InvalidInput."""
+def quote(
+    items: list[tuple[int, int]],
+    fulfilment: str = "pickup",
+    *,
+    customer_id: int | None = None,
+    coupon: int | str | None = None,
+    points: int = 0,
+    store_id: int | None = None,
+) -> Quote:
+    """Price ``[(variant_id, quantity), ...]`` from the catalog. Raises InvalidInput.
+
+    For a signed-in customer: their tier's discount, then a coupon (``"best"`` picks the one
+    that saves most; an id must apply or the reason is raised), then points, each on what the
+    previous left; delivery is free by coupon, tier or the shop's threshold.
+    """
     if not items:
         raise InvalidInput(_("Your basket is empty."))
     merged: dict[int, int] = {}
@@ -112,9 +136,51 @@ def quote(items: list[tuple[int, int]], fulfilment: str = "pickup") -> Quote:
             )
         lines.append(QuoteLine(variant, quantity, variant.current_price()))
     result = Quote(lines=lines, currency=current_app.config["SHOP_CURRENCY"])
-    if fulfilment == "delivery" and result.subtotal < current_app.config["FREE_SHIPPING_FROM"]:
+    free_shipping = result.subtotal >= current_app.config["FREE_SHIPPING_FROM"]
+    if customer_id is not None:
+        free_shipping = (
+            _apply_membership(result, customer_id, coupon, points, store_id) or free_shipping
+        )
+    elif coupon not in (None, "", "best", "none") or points:
+        raise InvalidInput(_("Sign in to use coupons and points."))
+    if fulfilment == "delivery" and not free_shipping:
         result.shipping = current_app.config["SHIPPING_FEE"]
     return result
+
+
+def _apply_membership(
+    result: Quote, customer_id: int, coupon, points: int, store_id: int | None
+) -> bool:
+    """Tier discount, coupon and points for a signed-in customer; True if delivery is free."""
+    customer = db.session.get(Customer, customer_id)
+    tier = db.session.get(MemberTier, customer.tier_id) if customer and customer.tier_id else None
+    free_shipping = False
+    if tier is not None:
+        result.tier_discount = (result.subtotal * tier.discount_bp * 2 + 10000) // 20000
+        if tier.free_shipping_from is not None and result.subtotal >= tier.free_shipping_from:
+            free_shipping = True
+    remaining = result.subtotal - result.tier_discount
+    result.coupon_options = coupons.options(
+        customer_id, coupons.product_lines(result.lines), store_id, points
+    )
+    chosen = None
+    if coupon == "best":
+        chosen = coupons.best(result.coupon_options)
+    elif coupon not in (None, "", "none"):
+        chosen = next((o for o in result.coupon_options if str(o.coupon.id) == str(coupon)), None)
+        if chosen is None:
+            raise InvalidInput(_("That coupon is not in your wallet."))
+        if not chosen.applies:
+            raise InvalidInput(chosen.reason)
+    if chosen is not None:
+        result.coupon = chosen.coupon
+        result.coupon_discount = min(chosen.discount, remaining)
+        remaining -= result.coupon_discount
+        free_shipping = free_shipping or chosen.free_shipping
+    if points:
+        result.points = points_ledger.check_spend(customer_id, points, remaining)
+        result.points_value = min(points_ledger.value_of(result.points), remaining)
+    return free_shipping
 
 
 @dataclass
@@ -128,6 +194,9 @@ class CheckoutDetails:
     pickup_store_id: int | None = None
     note: str = ""
     attribution: dict = field(default_factory=dict)  # share_code, live_session_id, visitor_id
+    customer_id: int | None = None  # signed in (verified phone): coupons and points are theirs
+    coupon: int | str | None = None  # a coupon id, "best", or None
+    points: int = 0
 
 
 def payment_methods(fulfilment: str) -> list[str]:
@@ -189,7 +258,14 @@ def place_order(
     if existing is not None:
         return existing
     details = validate_details(details)
-    basket = quote(items, details.fulfilment)
+    basket = quote(
+        items,
+        details.fulfilment,
+        customer_id=details.customer_id,
+        coupon=details.coupon,
+        points=details.points,
+        store_id=details.pickup_store_id,
+    )
 
     for attempt in range(2):
         try:
@@ -222,7 +298,10 @@ def place_order(
 def _create_order(basket: Quote, details: CheckoutDetails, idempotency_key: str) -> Order:
     """Insert the customer (if new), the order and its lines, reserve stock, commit."""
     now = utcnow()
-    customer = db.session.scalar(select(Customer).where(Customer.phone == details.phone))
+    if details.customer_id is not None:
+        customer = db.session.get(Customer, details.customer_id)
+    else:
+        customer = db.session.scalar(select(Customer).where(Customer.phone == details.phone))
     if customer is None:
         customer = Customer(
             phone=details.phone, name=details.name, city=details.city, address=details.address
@@ -247,6 +326,11 @@ def _create_order(basket: Quote, details: CheckoutDetails, idempotency_key: str)
         currency=basket.currency,
         subtotal=basket.subtotal,
         discount=basket.discount,
+        tier_discount=basket.tier_discount,
+        coupon_discount=basket.coupon_discount,
+        coupon_id=basket.coupon.id if basket.coupon else None,
+        points_spent=basket.points,
+        points_value=basket.points_value,
         shipping=basket.shipping,
         total=basket.total,
         share_code=(attribution.get("share_code") or None),
@@ -271,5 +355,16 @@ def _create_order(basket: Quote, details: CheckoutDetails, idempotency_key: str)
     db.session.add(order)
     db.session.flush()
     stock.reserve(order.id, [(ln.variant.id, ln.quantity) for ln in basket.lines])
+    if basket.coupon is not None and not coupons.use(basket.coupon.id, order.id, customer.id):
+        raise InvalidInput(_("This coupon has already been used."))
+    if basket.points:
+        points_ledger.post(
+            customer.id,
+            -basket.points,
+            "spend",
+            f"spend:{order.id}",
+            order_id=order.id,
+            note=order.number,
+        )
     db.session.commit()
     return order

@@ -68,6 +68,7 @@ class Product(db.Model):
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
     store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"), index=True)
     description_html: Mapped[str] = mapped_column(Text, default="")
+    points_per_unit: Mapped[int | None] = mapped_column(Integer)  # overrides the earn rule
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -140,12 +141,20 @@ class ProductImage(db.Model):
 
 class Customer(db.Model):
     __tablename__ = "customers"
+    __table_args__ = (CheckConstraint("points_balance >= 0", name="points_not_negative"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     phone: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(120), default="")
     city: Mapped[str] = mapped_column(String(80), default="")
     address: Mapped[str] = mapped_column(String(255), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Membership: tier, points (the sum of the customer's PointsEntry rows), referral.
+    tier_id: Mapped[int | None] = mapped_column(ForeignKey("member_tiers.id"), index=True)
+    tier_since: Mapped[datetime | None] = mapped_column(DateTime)
+    points_balance: Mapped[int] = mapped_column(Integer, default=0)
+    referral_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    referrer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    first_visitor_id: Mapped[str | None] = mapped_column(String(64))
 
     def __str__(self) -> str:
         from .privacy import mask_phone
@@ -190,6 +199,12 @@ class Order(db.Model):
     shipping: Mapped[int] = mapped_column(Integer, default=0)
     total: Mapped[int] = mapped_column(Integer)
     refunded_amount: Mapped[int] = mapped_column(Integer, default=0)
+    # The discount's parts (discount = tier_discount + coupon_discount + points_value).
+    tier_discount: Mapped[int] = mapped_column(Integer, default=0)
+    coupon_discount: Mapped[int] = mapped_column(Integer, default=0)
+    coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupons.id"), index=True)
+    points_spent: Mapped[int] = mapped_column(Integer, default=0)
+    points_value: Mapped[int] = mapped_column(Integer, default=0)
     stripe_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     stripe_payment_intent: Mapped[str | None] = mapped_column(String(255), index=True)
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)

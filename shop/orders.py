@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, stock
+from . import audit, coupons, points, stock
 from .errors import InvalidInput, InvalidTransition
 from .extensions import db
 from .models import Order, OrderLine, OrderStatus, Payment, Refund, RefundLine, utcnow
@@ -173,6 +173,8 @@ def cancel(order_id: int, reason: str, staff=None) -> bool:
             raise InvalidTransition(_("Only orders awaiting payment can be cancelled."))
         return False
     stock.release(order.id, _quantities(order))
+    coupons.give_back(order.id)
+    points.return_spent(order)
     if staff is not None:
         audit.record(
             staff,

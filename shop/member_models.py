@@ -1,0 +1,175 @@
+"""Members, points and coupons: tiers and their tasks, the points ledger, coupon templates and
+the coupons issued from them, the points shop.
+
+Race rules: a coupon template's ``claimed_count`` and a coupon's ``used_order_id`` change only
+by conditional updates; a customer's ``points_balance`` changes only together with a
+``PointsEntry`` and never below zero (CHECK constraint and conditional update), so
+``sum(entries) == points_balance`` always (``ledger verify`` checks it).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+from .models import Customer, utcnow
+
+
+class LoyaltySettings(db.Model):
+    """Points and referral settings: one row, edited by staff."""
+
+    __tablename__ = "loyalty_settings"
+    __table_args__ = (CheckConstraint("credit_on IN ('paid', 'settled')", name="credit_on_known"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    points_per_unit: Mapped[int] = mapped_column(Integer, default=1)  # per major currency unit
+    credit_on: Mapped[str] = mapped_column(String(8), default="paid")
+    settle_days: Mapped[int] = mapped_column(Integer, default=7)
+    point_value: Mapped[int] = mapped_column(Integer, default=1)  # minor units one point is worth
+    redeem_cap_pct: Mapped[int] = mapped_column(Integer, default=50)  # of the order subtotal
+    redeem_cap_points: Mapped[int] = mapped_column(Integer, default=100000)
+    expiry_months: Mapped[int] = mapped_column(Integer, default=12)
+    referral_reward_points: Mapped[int] = mapped_column(Integer, default=500)
+    referral_reward_template_id: Mapped[int | None] = mapped_column(
+        ForeignKey("coupon_templates.id")
+    )
+    welcome_template_id: Mapped[int | None] = mapped_column(ForeignKey("coupon_templates.id"))
+
+
+class MemberTier(db.Model):
+    __tablename__ = "member_tiers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    rank: Mapped[int] = mapped_column(Integer, unique=True)
+    discount_bp: Mapped[int] = mapped_column(Integer, default=0)  # 500 = 5% off
+    points_multiplier_pct: Mapped[int] = mapped_column(Integer, default=100)
+    free_shipping_from: Mapped[int | None] = mapped_column(Integer)  # minor units
+    benefit_template_id: Mapped[int | None] = mapped_column(ForeignKey("coupon_templates.id"))
+    retention_days: Mapped[int | None] = mapped_column(Integer)  # must re-qualify within
+
+    tasks: Mapped[list[TierTask]] = relationship(
+        back_populates="tier", cascade="all, delete-orphan"
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TierTask(db.Model):
+    """One condition to reach a tier; a customer reaches it when every task is met."""
+
+    __tablename__ = "tier_tasks"
+    __table_args__ = (
+        CheckConstraint("kind IN ('buy_product', 'spend', 'refer')", name="kind_known"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tier_id: Mapped[int] = mapped_column(ForeignKey("member_tiers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
+    amount: Mapped[int] = mapped_column(Integer, default=0)  # spend: at least, minor units
+    days: Mapped[int | None] = mapped_column(Integer)  # spend: within; None = ever
+    count: Mapped[int] = mapped_column(Integer, default=0)  # refer: members with paid orders
+
+    tier: Mapped[MemberTier] = relationship(back_populates="tasks")
+
+
+class PointsEntry(db.Model):
+    """Append-only points ledger. Earned points carry ``expires_at``; debits consume the
+    oldest first (expiry computes what is left of lots past their date)."""
+
+    __tablename__ = "points_entries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_key: Mapped[str] = mapped_column(String(80), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    amount: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    note: Mapped[str] = mapped_column(String(255), default="")
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+    customer: Mapped[Customer] = relationship()
+
+
+class CouponTemplate(db.Model):
+    __tablename__ = "coupon_templates"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('fixed', 'percent', 'threshold', 'free_shipping')", name="kind_known"
+        ),
+        CheckConstraint(
+            "total_quantity IS NULL OR claimed_count <= total_quantity", name="not_over_claimed"
+        ),
+        CheckConstraint("value >= 0", name="value_not_negative"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[int] = mapped_column(Integer, default=0)  # fixed/threshold: minor; percent: bp
+    cap: Mapped[int | None] = mapped_column(Integer)  # percent: most it takes off
+    threshold: Mapped[int] = mapped_column(Integer, default=0)  # minimum eligible subtotal
+    scope: Mapped[str] = mapped_column(
+        String(16), default="all"
+    )  # all, categories, products, stores
+    scope_ids: Mapped[list | None] = mapped_column(JSON)
+    valid_from: Mapped[datetime | None] = mapped_column(DateTime)
+    valid_until: Mapped[datetime | None] = mapped_column(DateTime)
+    valid_days: Mapped[int | None] = mapped_column(Integer)  # N days after claim
+    total_quantity: Mapped[int | None] = mapped_column(Integer)
+    claimed_count: Mapped[int] = mapped_column(Integer, default=0)
+    per_customer_limit: Mapped[int] = mapped_column(Integer, default=1)
+    new_customers_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    combinable_with_points: Mapped[bool] = mapped_column(Boolean, default=True)
+    claimable: Mapped[bool] = mapped_column(Boolean, default=True)  # by customers, via links
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Coupon(db.Model):
+    """A coupon a customer holds. ``used_order_id`` is set by a conditional update when an
+    order uses it and cleared if that order expires unpaid."""
+
+    __tablename__ = "coupons"
+    __table_args__ = (UniqueConstraint("template_id", "customer_id", "seq", name="one_per_seq"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("coupon_templates.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer, default=1)  # the customer's n-th of this template
+    source: Mapped[str] = mapped_column(String(16), default="claim")
+    share_code: Mapped[str | None] = mapped_column(String(32))
+    claimed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # No foreign key: orders.coupon_id already points here, and a cycle would make the two
+    # tables impossible to create or drop in order on SQLite.
+    used_order_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    template: Mapped[CouponTemplate] = relationship()
+    customer: Mapped[Customer] = relationship()
+
+
+class PointsShopItem(db.Model):
+    """A coupon (including product vouchers) that customers buy with points."""
+
+    __tablename__ = "points_shop_items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("coupon_templates.id"))
+    points_price: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    template: Mapped[CouponTemplate] = relationship()

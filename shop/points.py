@@ -1,0 +1,294 @@
+"""Points: a ledger per customer whose balance never goes below zero, under any concurrency.
+
+Every change is one conditional ``UPDATE customers SET points_balance = points_balance + :n
+WHERE id = :id AND points_balance + :n >= 0`` plus one ``PointsEntry`` with a unique key naming
+the event, in the same transaction: ten simultaneous orders spending the same 100 points
+cannot all pass, and a replayed webhook cannot earn twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
+
+from . import audit
+from .errors import InvalidInput
+from .extensions import db
+from .member_models import LoyaltySettings, MemberTier, PointsEntry
+from .models import Customer, Order, Product, utcnow
+from .money import exponent, prorate
+
+
+def settings() -> LoyaltySettings:
+    row = db.session.scalar(select(LoyaltySettings).order_by(LoyaltySettings.id))
+    if row is None:
+        row = LoyaltySettings()
+        db.session.add(row)
+        db.session.flush()
+    return row
+
+
+def post(
+    customer_id: int,
+    amount: int,
+    kind: str,
+    entry_key: str,
+    *,
+    order_id: int | None = None,
+    expires_at: datetime | None = None,
+    note: str = "",
+    staff_id: int | None = None,
+) -> bool:
+    """Add ``amount`` (negative to take) to a customer's points, once per ``entry_key``.
+
+    Returns False, changing nothing, if the key was used before. Raises InvalidInput when the
+    balance would go below zero. Does not commit.
+    """
+    if db.session.scalar(select(PointsEntry.id).where(PointsEntry.entry_key == entry_key)):
+        return False
+    changed = db.session.execute(
+        update(Customer)
+        .where(Customer.id == customer_id, Customer.points_balance + amount >= 0)
+        .values(points_balance=Customer.points_balance + amount)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not changed:
+        raise InvalidInput(_("You do not have enough points."))
+    db.session.add(
+        PointsEntry(
+            entry_key=entry_key,
+            customer_id=customer_id,
+            amount=amount,
+            kind=kind,
+            order_id=order_id,
+            expires_at=expires_at,
+            note=note,
+            staff_id=staff_id,
+        )
+    )
+    return True
+
+
+def balance(customer_id: int) -> int:
+    return db.session.scalar(select(Customer.points_balance).where(Customer.id == customer_id)) or 0
+
+
+def value_of(points: int) -> int:
+    """What ``points`` take off an order, in minor units."""
+    return points * settings().point_value
+
+
+def spendable(customer_id: int, subtotal: int) -> int:
+    """The most points one order may use: the balance, capped by % of subtotal and absolutely."""
+    rules = settings()
+    if rules.point_value <= 0:
+        return 0
+    by_share = subtotal * rules.redeem_cap_pct // 100 // rules.point_value
+    return max(0, min(balance(customer_id), by_share, rules.redeem_cap_points))
+
+
+def check_spend(customer_id: int | None, points: int, subtotal: int) -> int:
+    """Validate a number of points a customer asked to spend; returns it. Raises InvalidInput."""
+    if points == 0:
+        return 0
+    if customer_id is None:
+        raise InvalidInput(_("Sign in to use your points."))
+    if points < 0:
+        raise InvalidInput(_("Points must be a positive whole number."))
+    if points > balance(customer_id):
+        raise InvalidInput(_("You do not have enough points."))
+    most = spendable(customer_id, subtotal)
+    if points > most:
+        raise InvalidInput(_("You can use at most %(n)d points on this order.", n=most))
+    return points
+
+
+def earned_for(order: Order) -> int:
+    """Points an order earns: per currency unit paid (after discounts), × the tier's
+    multiplier; a product with its own points per unit uses that instead."""
+    rules = settings()
+    unit = 10 ** exponent(order.currency)
+    multiplier = 100
+    customer = db.session.get(Customer, order.customer_id)
+    if customer and customer.tier_id:
+        tier = db.session.get(MemberTier, customer.tier_id)
+        multiplier = tier.points_multiplier_pct if tier else 100
+    overrides = dict(
+        db.session.execute(
+            select(Product.id, Product.points_per_unit).where(
+                Product.id.in_([line.product_id for line in order.lines]),
+                Product.points_per_unit.is_not(None),
+            )
+        ).all()
+    )
+    total = 0
+    for line in order.lines:
+        if line.product_id in overrides:
+            total += overrides[line.product_id] * line.quantity * 100
+        else:
+            paid = line.line_total - prorate(order.discount, line.line_total, order.subtotal)
+            total += paid * rules.points_per_unit * 100 // unit
+    return total * multiplier // 10000
+
+
+def earn_for_order(order_id: int) -> int:
+    """Credit the points an order earns (idempotent)."""
+    order = db.session.get(Order, order_id)
+    if order is None:
+        return 0
+    amount = earned_for(order)
+    if amount <= 0:
+        return 0
+    months = settings().expiry_months
+    expires = utcnow() + timedelta(days=30 * months) if months else None
+    if not post(
+        order.customer_id,
+        amount,
+        "earn",
+        f"earn:{order.id}",
+        order_id=order.id,
+        expires_at=expires,
+        note=order.number,
+    ):
+        return 0
+    db.session.commit()
+    return amount
+
+
+def _sum(order_id: int, kinds) -> int:
+    return db.session.scalar(
+        select(func.coalesce(func.sum(PointsEntry.amount), 0)).where(
+            PointsEntry.order_id == order_id, PointsEntry.kind.in_(kinds)
+        )
+    )
+
+
+def after_refund(order_id: int, refund_id: int) -> None:
+    """Take back earned points and give back spent ones, in proportion to what is refunded.
+
+    If the customer already spent the points to take back, the balance stops at zero: the
+    shortfall is noted on the entry (points never go below zero).
+    """
+    order = db.session.get(Order, order_id)
+    if order is None or order.total <= 0:
+        return
+    kept = order.total - order.refunded_amount
+    earned = _sum(order.id, ("earn",))
+    if earned:
+        target = prorate(earned, kept, order.total)
+        delta = target - (earned + _sum(order.id, ("take_back",)))
+        if delta < 0:
+            take = -min(-delta, balance(order.customer_id))
+            note = "" if take == delta else f"{-delta + take} points already spent"
+            if take:
+                post(
+                    order.customer_id,
+                    take,
+                    "take_back",
+                    f"take_back:{refund_id}",
+                    order_id=order.id,
+                    note=note,
+                )
+    if order.points_spent:
+        target_spent = prorate(order.points_spent, kept, order.total)
+        returned = _sum(order.id, ("spend_return",))
+        give = order.points_spent - target_spent - returned
+        if give > 0:
+            post(
+                order.customer_id,
+                give,
+                "spend_return",
+                f"spend_return:{refund_id}",
+                order_id=order.id,
+            )
+    db.session.commit()
+
+
+def return_spent(order: Order) -> None:
+    """An unpaid order was cancelled: its points come back (does not commit)."""
+    if order.points_spent:
+        post(
+            order.customer_id,
+            order.points_spent,
+            "spend_return",
+            f"unspend:{order.id}",
+            order_id=order.id,
+        )
+
+
+def adjust(customer_id: int, amount: int, reason: str, staff) -> None:
+    """A manual adjustment by staff, with a reason, in the audit log."""
+    if not reason.strip():
+        raise InvalidInput(_("Give a reason for the adjustment."))
+    if amount == 0:
+        raise InvalidInput(_("The adjustment is zero."))
+    before = balance(customer_id)
+    post(
+        customer_id,
+        amount,
+        "adjust" if amount > 0 else "adjust_down",
+        f"adjust:{customer_id}:{utcnow().isoformat()}:{amount}",
+        note=reason[:255],
+        staff_id=getattr(staff, "id", None),
+    )
+    audit.record(
+        staff,
+        "points.adjust",
+        object_type="Customer",
+        object_id=customer_id,
+        before={"points": before},
+        after={"points": before + amount, "reason": reason},
+    )
+    db.session.commit()
+
+
+def expire_due(now: datetime | None = None) -> int:
+    """Expire points past their date, oldest lots consumed first by every debit.
+
+    For each customer: what may expire = points earned in lots now past their date, less all
+    debits ever (spending, take-backs, earlier expiries consume the oldest lots first),
+    bounded by the balance. One entry per customer per run date; safe to run twice.
+    """
+    now = now or utcnow()
+    e = PointsEntry
+    lapsed = dict(
+        db.session.execute(
+            select(e.customer_id, func.sum(e.amount))
+            .where(e.amount > 0, e.expires_at.is_not(None), e.expires_at <= now)
+            .group_by(e.customer_id)
+        ).all()
+    )
+    expired = 0
+    for customer_id, lapsed_total in lapsed.items():
+        debits = -db.session.scalar(
+            select(func.coalesce(func.sum(e.amount), 0)).where(
+                e.customer_id == customer_id, e.amount < 0
+            )
+        )
+        amount = min(lapsed_total - debits, balance(customer_id))
+        if amount > 0 and post(
+            customer_id, -amount, "expire", f"expire:{customer_id}:{now.date().isoformat()}"
+        ):
+            expired += amount
+    db.session.commit()
+    return expired
+
+
+def ledger_breaches() -> list[str]:
+    sums = dict(
+        db.session.execute(
+            select(PointsEntry.customer_id, func.sum(PointsEntry.amount)).group_by(
+                PointsEntry.customer_id
+            )
+        ).all()
+    )
+    breaches = []
+    for customer_id, held in db.session.execute(select(Customer.id, Customer.points_balance)):
+        if (sums.get(customer_id) or 0) != held:
+            breaches.append(
+                f"customer {customer_id}: points {held} but entries sum to "
+                f"{sums.get(customer_id) or 0}"
+            )
+    return breaches
