@@ -15,10 +15,12 @@ to the sign-in page, or get 403). ``StaffModelView`` adds, for Flask-Admin model
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from flask import abort, current_app, g, has_request_context, redirect, request, url_for
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.filters import IntEqualFilter
+from flask_admin.model import typefmt
 from flask_babel import gettext as _
 from wtforms.validators import ValidationError
 
@@ -81,8 +83,24 @@ class StoreFilter(IntEqualFilter):
         return [(str(store.id), store.name) for store in query]
 
 
+def _minute(view, value, name) -> str:
+    return value.strftime("%Y-%m-%d %H:%M")
+
+
+def _second(view, value, name) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S")
+
+
 class StaffModelView(SecuredView, ModelView):
     form_base_class = AdminForm
+    # Times are stored as naive UTC and shown to the minute (to the second in exports).
+    column_type_formatters = {**typefmt.BASE_FORMATTERS, datetime: _minute}
+    column_type_formatters_detail = {
+        **typefmt.DETAIL_FORMATTERS,
+        datetime: _minute,
+        bool: typefmt.bool_formatter,
+    }
+    column_type_formatters_export = {**typefmt.EXPORT_FORMATTERS, datetime: _second}
     can_view_details = True
     can_set_page_size = True
     page_size = 50
