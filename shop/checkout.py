@@ -73,6 +73,7 @@ class Quote:
     coupon_discount: int = 0
     points: int = 0
     points_value: int = 0
+    free_shipping: bool = False  # whether delivery would be free (coupon, tier or threshold)
     coupon_options: list[coupons.Option] = field(default_factory=list)
 
     @property
@@ -143,6 +144,7 @@ def quote(
         )
     elif coupon not in (None, "", "best", "none") or points:
         raise InvalidInput(_("Sign in to use coupons and points."))
+    result.free_shipping = free_shipping
     if fulfilment == "delivery" and not free_shipping:
         result.shipping = current_app.config["SHIPPING_FEE"]
     return result

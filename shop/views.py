@@ -24,7 +24,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
-from . import catalog, customers, images, payments, reviews
+from . import catalog, customers, images, payments, points, reviews
 from .checkout import (
     CheckoutDetails,
     parse_id,
@@ -36,7 +36,7 @@ from .checkout import (
 )
 from .errors import InvalidInput, PaymentError, ShopError
 from .extensions import csrf, db
-from .models import Category, Order, OrderStatus, Store, Variant
+from .models import Category, Customer, Order, OrderStatus, Store, Variant
 
 bp = Blueprint("shop", __name__)
 
@@ -177,9 +177,29 @@ def checkout():
         except ShopError as exc:  # show the form again, details kept, at quantity 1
             error = exc.message
             source = {**request.form.to_dict(), "qty": "1"}
+    customer_id = session.get("customer_id")
+    try:
+        requested_points = _points(form.get("points"))
+    except InvalidInput as exc:
+        error, requested_points = exc.message, 0
+    membership = {
+        "customer_id": customer_id,
+        "coupon": form.get("coupon") or "best",
+        "points": requested_points,
+        "store_id": _int_or_none(form.get("pickup_store")),
+    }
+    if customer_id is None:
+        membership.update(coupon=None, points=0)
     try:
         items, from_cart = _items_from(source)
-        basket = quote(items, fulfilment if fulfilment in ("pickup", "delivery") else "pickup")
+        shown = fulfilment if fulfilment in ("pickup", "delivery") else "pickup"
+        try:
+            basket = quote(items, shown, **membership)
+        except InvalidInput as exc:  # a coupon or points that do not apply: say why
+            error = error or exc.message
+            basket = quote(
+                items, shown, customer_id=customer_id, coupon="best" if customer_id else None
+            )
     except ShopError as exc:
         flash(exc.message, "error")
         return (
@@ -188,7 +208,7 @@ def checkout():
             else redirect(url_for("shop.cart"))
         )
 
-    if request.method == "POST" and error is None:
+    if request.method == "POST" and error is None and request.form.get("action") != "update":
         store_raw = request.form.get("pickup_store") or ""
         details = CheckoutDetails(
             name=request.form.get("name", ""),
@@ -199,6 +219,9 @@ def checkout():
             address=request.form.get("address", ""),
             pickup_store_id=int(store_raw) if store_raw.isdecimal() else None,
             note=request.form.get("note", ""),
+            customer_id=customer_id,
+            coupon=membership["coupon"],
+            points=membership["points"],
             attribution={
                 **(session.get("attribution") or {}),
                 "visitor_id": customers.visitor_id(),
@@ -240,7 +263,28 @@ def checkout():
         items=items,
         methods={f: payment_methods(f) for f in ("pickup", "delivery")},
         idempotency_key=request.form.get("idempotency_key") or uuid.uuid4().hex,
+        member=db.session.get(Customer, customer_id) if customer_id else None,
+        spendable=points.spendable(
+            customer_id, basket.subtotal - basket.tier_discount - basket.coupon_discount
+        )
+        if customer_id
+        else 0,
     ), status
+
+
+def _int_or_none(raw) -> int | None:
+    raw = str(raw or "").strip()
+    return int(raw) if raw.isdecimal() and len(raw) < 10 else None
+
+
+def _points(raw) -> int:
+    """Points typed at checkout: blank is none; anything but a whole number is refused."""
+    raw = str(raw or "").strip()
+    if not raw:
+        return 0
+    if not raw.isdecimal() or len(raw) > 9:
+        raise InvalidInput(_("Points must be a positive whole number."))
+    return int(raw)
 
 
 def _order_or_404(token: str) -> Order:
