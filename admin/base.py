@@ -50,7 +50,10 @@ class SecuredView:
     def inaccessible_callback(self, name, **kwargs):
         if current_staff() is None:
             return redirect(url_for("admin.login", next=here()))
-        abort(403)
+        return self.forbidden()
+
+    def forbidden(self):
+        return self.render("admin/siyu/forbidden.html"), 403
 
     def logout_form(self) -> LogoutForm:
         return LogoutForm()
@@ -284,7 +287,43 @@ def phone_formatter(view, context, model, name):
     return value if may("phones.full") else mask_phone(value)
 
 
+#: audit keys whose values are minor units of money
+MONEY_KEYS = frozenset(
+    {
+        "amount",
+        "compare_at_price",
+        "discount",
+        "line_total",
+        "price",
+        "refund",
+        "refunded_amount",
+        "sale_price",
+        "shipping",
+        "subtotal",
+        "total",
+        "unit_price",
+    }
+)
+
+
+def audit_values_formatter(view, context, model, name):
+    """An audit snapshot as ``key: value`` pairs, money formatted in the shop currency."""
+    value = getattr(model, name)
+    if not value:
+        return ""
+    currency = current_app.config["SHOP_CURRENCY"]
+    shown = []
+    for key, item in sorted(value.items()):
+        if key in MONEY_KEYS and isinstance(item, int) and not isinstance(item, bool):
+            item = format_money(item, currency)
+        elif not isinstance(item, str):
+            item = json.dumps(item, ensure_ascii=False, sort_keys=True, default=str)
+        shown.append(f"{key}: {item}")
+    return "; ".join(shown)
+
+
 def json_formatter(view, context, model, name):
+    """Exports keep the raw snapshot (minor units), as JSON."""
     value = getattr(model, name)
     if value is None:
         return ""

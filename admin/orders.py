@@ -275,7 +275,7 @@ class OrderView(StaffModelView):
         if verb is None:
             abort(404)
         if not may(verb.permission):
-            abort(403)
+            return self.forbidden()
         order = self.get_one(form.id.data)
         back = url_for(".details_view", id=order.id)
         try:
@@ -293,7 +293,7 @@ class OrderView(StaffModelView):
     @expose("/refund/", methods=("GET", "POST"))
     def refund_view(self):
         if not may("orders.refund"):
-            abort(403)
+            return self.forbidden()
         order = self.get_one(request.values.get("id"))
         back = url_for(".details_view", id=order.id)
         if order.status not in orders.REFUNDABLE:

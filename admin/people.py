@@ -14,7 +14,7 @@ from shop import audit, reviews
 from shop.extensions import db
 from shop.models import Order, Role, Store
 
-from .base import StaffModelView, json_formatter, phone_formatter
+from .base import StaffModelView, audit_values_formatter, json_formatter, phone_formatter
 from .forms import password_field
 from .permissions import ROLE_LABELS, current_staff, store_clause, store_scope
 
@@ -172,7 +172,8 @@ class AuditLogView(StaffModelView):
         "before": _l("Before"),
         "after": _l("After"),
     }
-    column_formatters = {"before": json_formatter, "after": json_formatter}
+    column_formatters = {"before": audit_values_formatter, "after": audit_values_formatter}
+    column_formatters_export = {"before": json_formatter, "after": json_formatter}
     column_filters = ["action", "object_type", "object_id", "staff.email", "created_at"]
     column_searchable_list = ["action", "object_type"]
     column_default_sort = ("id", True)

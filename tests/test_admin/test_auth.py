@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from shop.extensions import db
+from shop.factories import make_category
 from shop.models import Category, LoginAttempt, Order, OrderStatus, Role, Staff, utcnow
 
 from .conftest import EMAILS, PASSWORD, csrf_token, login, make_fast_staff
@@ -158,7 +159,10 @@ class TestWithCsrf:
         with app.app_context():
             assert db.session.get(Order, shop_data.order_a).status == OrderStatus.CANCELLED
 
-    def test_list_action_without_token_is_refused(self, client, shop_data, app):
+    def test_list_action_and_edit_form_without_token_are_refused(self, client, shop_data, app):
+        with app.app_context():
+            spare = make_category("Spare").id
+            db.session.commit()
         page = client.get("/admin/login").get_data(as_text=True)
         client.post(
             "/admin/login",
@@ -168,8 +172,13 @@ class TestWithCsrf:
                 "csrf_token": csrf_token(page),
             },
         )
-        response = client.post("/admin/categories/action/", data={"action": "delete", "rowid": "1"})
-        assert response.status_code == 302
-        assert client.get("/admin/categories/").status_code == 200
+        forged = {"action": "delete", "rowid": str(spare)}
+        assert client.post("/admin/categories/action/", data=forged).status_code == 302
+        client.post(f"/admin/categories/edit/?id={spare}", data={"name": "Hacked", "slug": "x"})
         with app.app_context():
-            assert db.session.scalar(select(func.count()).select_from(Category)) == 1
+            assert db.session.get(Category, spare).name == "Spare"
+
+        token = csrf_token(client.get("/admin/categories/").get_data(as_text=True))
+        client.post("/admin/categories/action/", data={**forged, "csrf_token": token})
+        with app.app_context():
+            assert db.session.get(Category, spare) is None

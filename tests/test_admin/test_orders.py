@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import threading
 
 import pytest
 from sqlalchemy import select
@@ -20,6 +21,8 @@ from shop.models import (
     StockMovement,
     Variant,
 )
+
+from .conftest import login
 
 
 def _lines(app, order_id):
@@ -252,3 +255,48 @@ def test_order_list_filters_by_store(as_role, shop_data):
     filtered = owner.get(f"/admin/orders/?flt0_0={shop_data.store_b}").get_data(as_text=True)
     assert f"SY{shop_data.order_b:06d}" in filtered
     assert f"SY{shop_data.order_a:06d}" not in filtered
+
+
+def test_audit_log_shows_money_and_exports_raw_values(paid_order_a, shop_data, app):
+    (line_id,) = _lines(app, shop_data.order_a)
+    _page, key = _refund_form(paid_order_a, shop_data.order_a)
+    paid_order_a.post(
+        f"/admin/orders/refund/?id={shop_data.order_a}",
+        data={"idempotency_key": key, f"qty_{line_id}": "1"},
+    )
+    owner = app.test_client()
+    login(owner, Role.OWNER)
+    page = owner.get("/admin/audit/").get_data(as_text=True)
+    assert "refund: ¥48.00" in page and "refunded_amount: ¥0.00" in page
+    export = owner.get("/admin/audit/export/csv/").get_data(as_text=True)
+    rows = {row["Action"]: row for row in csv.DictReader(io.StringIO(export))}
+    assert '"refund": 4800' in rows["order.refund"]["After"]
+
+
+@pytest.mark.postgres
+def test_refund_form_submitted_twice_at_once_makes_one_refund(paid_order_a, shop_data, app):
+    """Two browsers' worth of the same form, posted at the same moment."""
+    (line_id,) = _lines(app, shop_data.order_a)
+    _page, key = _refund_form(paid_order_a, shop_data.order_a)
+    data = {"idempotency_key": key, f"qty_{line_id}": "1", "restock": "y"}
+    clients = [paid_order_a, app.test_client()]
+    login(clients[1], Role.MANAGER)
+    start = threading.Barrier(len(clients))
+    statuses = []
+
+    def submit(client):
+        start.wait()
+        response = client.post(f"/admin/orders/refund/?id={shop_data.order_a}", data=data)
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=submit, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [302, 302]
+    with app.app_context():
+        assert len(db.session.scalars(select(Refund)).all()) == 1
+        assert db.session.get(Order, shop_data.order_a).refunded_amount == 4800
+        restocks = select(StockMovement).where(StockMovement.reason == "restock")
+        assert len(db.session.scalars(restocks).all()) == 1
