@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 PYTHON ?= python3
 FLASK  := $(BIN)/flask --app wsgi
 
-.PHONY: install run test lint worker bench translations clean
+.PHONY: install run test lint worker bench translations messages clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 
 translations: $(VENV)/.installed
 	@if [ -d translations ]; then $(BIN)/pybabel compile -q -d translations 2>/dev/null || $(BIN)/pybabel compile -d translations; fi
+
+# Re-extract the interface's strings and merge them into translations/*/messages.po.
+messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations
 
 install: $(VENV)/.installed translations
 
