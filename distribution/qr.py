@@ -192,7 +192,7 @@ def _subject(link: ShareLink) -> tuple[str, Product | None]:
         name = db.session.scalar(select(Category.name).where(Category.id == link.target_id))
         if name:
             return name, None
-    return current_app.config["SHOP_NAME"], None
+    return _("Visit %(shop)s online", shop=current_app.config["SHOP_NAME"]), None
 
 
 def poster_png(link: ShareLink) -> bytes:

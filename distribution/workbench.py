@@ -131,18 +131,23 @@ def _products() -> list[tuple[int, str]]:
     )
 
 
-def _invite_code(links: list[reports.LinkRow]) -> str:
-    """The code others type (or follow in /join?invite=) to be recruited by this sharer."""
-    home = [row.link.code for row in links if row.link.target_type == "home"]
-    return (home or [row.link.code for row in links] or [""])[0]
+def _external(path: str) -> str:
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
+
+
+def _invite_url(links: list[reports.LinkRow]) -> str:
+    """/join with one of the sharer's link codes, which makes them the recruiter ("" before
+    they have a link)."""
+    codes = [row.link.code for row in links if row.link.target_type == "home"]
+    codes += [row.link.code for row in links]
+    return _external(url_for("workbench.join", invite=codes[0])) if codes else ""
 
 
 @bp.get("/guide")
 def home():
     sharer = access.signed_in_sharer()
     personal_link = (
-        current_app.config["PUBLIC_BASE_URL"].rstrip("/")
-        + url_for("workbench.promoter", token=sharer.token)
+        _external(url_for("workbench.promoter", token=sharer.token))
         if sharer.kind == "promoter" and sharer.token
         else ""
     )
@@ -158,7 +163,7 @@ def home():
         personal_link=personal_link,
         links=links,
         link_url=link_url,
-        invite_code=_invite_code(links),
+        invite_url=_invite_url(links),
         products=_products(),
         form=MakeLinkForm(),
         logout_form=LogoutForm(),
