@@ -331,14 +331,16 @@ def settle_due_commissions(now=None) -> int:
     )
     table = CommissionEntry.__table__
     names = [c.key for c in columns]
+    # psycopg reports no rowcount for INSERT ... SELECT: count this run's rows instead. A
+    # caller may pass the same ``now`` twice, so rows an earlier run wrote are not counted.
+    settled_now = select(func.count(e.id)).where(
+        e.kind == "settle", e.bucket == "settled", e.created_at == now
+    )
     try:
+        before = db.session.scalar(settled_now)
         db.session.execute(table.insert().from_select(names, due))
         db.session.execute(table.insert().from_select(names, back_in))
-        moved = db.session.scalar(
-            select(func.count(e.id)).where(
-                e.kind == "settle", e.bucket == "settled", e.created_at == now
-            )
-        )
+        moved = db.session.scalar(settled_now) - before
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
