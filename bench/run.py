@@ -146,7 +146,7 @@ def gunicorn(app_spec: str, env: dict[str, str], log_path: Path, probe: str):
                 f"--threads={THREADS}",
                 f"--bind=127.0.0.1:{port}",
                 "--log-level=warning",
-                "--graceful-timeout=3",
+                "--graceful-timeout=10",
                 "--no-control-socket",  # no shared socket in ~/.gunicorn
                 f"--pythonpath={BENCH}",
                 app_spec,
@@ -181,7 +181,7 @@ def stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGQUIT)
         try:
-            proc.wait(timeout=5)
+            proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             pass
     try:
