@@ -17,6 +17,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -70,7 +71,8 @@ def _home_next(target: str | None) -> str:
 
 @bp.route("/guide/login", methods=("GET", "POST"))
 def login():
-    if access.signed_in_sharer() is not None and access.signed_in_sharer().kind == "guide":
+    signed_in = access.signed_in_sharer()
+    if signed_in is not None and signed_in.kind == "guide":
         return redirect(url_for("workbench.home"))
     form = GuideLoginForm()
     error, status = "", 200
@@ -92,6 +94,7 @@ def login():
                     staff, error = None, _("You no longer share for the shop.")
                 if staff is not None:
                     login_user(staff)
+                    session.permanent = True  # a phone keeps the guide signed in
                     return redirect(_home_next(request.args.get("next")))
                 status = 401
         elif form.meta.csrf and form.csrf_token.errors:

@@ -101,6 +101,7 @@ def test_guide_signs_in_and_out(client, world):
     )
     assert response.status_code == 302
     assert response.headers["Location"] == "/guide#orders"
+    assert "Expires=" in response.headers["Set-Cookie"]  # stays signed in on the phone
     page = client.get("/guide")
     assert page.status_code == 200
     text = page.get_data(as_text=True)
