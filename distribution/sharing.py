@@ -61,6 +61,11 @@ def target_path(link: ShareLink | None) -> str:
         slug = db.session.scalar(select(Category.slug).where(Category.id == link.target_id))
         if slug:
             return url_for("shop.category", slug=slug)
+    elif link.target_type == "coupon":
+        from shop.member_models import CouponTemplate
+
+        if db.session.get(CouponTemplate, link.target_id) is not None:
+            return url_for("account.coupon", template_id=link.target_id)
     return url_for("shop.home")
 
 

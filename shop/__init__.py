@@ -90,12 +90,22 @@ def create_app(test_config: dict | None = None) -> Flask:
         with app.app_context():
             enable_sqlite_pragmas(db.engine)
 
-    from . import account, cli, member_models, templating, views  # noqa: F401 (tables)
+    from . import (  # noqa: F401 (member_models: the tables)
+        account,
+        cli,
+        member_demo,
+        member_models,
+        member_receivers,
+        templating,
+        views,
+    )
 
     templating.init_app(app)
     views.init_app(app)
     account.init_app(app)
     cli.init_app(app)
+    member_receivers.connect()
+    member_demo.register()
 
     import distribution
     from admin import init_admin

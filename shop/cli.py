@@ -8,12 +8,12 @@ import click
 from flask import current_app
 from sqlalchemy import select
 
-from . import stock
+from . import points, stock
 from .extensions import db
 from .models import Role, Staff
 
 # Ledger checks, each returning a list of breaches; other packages append theirs at start-up.
-LEDGER_CHECKS: list = [stock.ledger_breaches]
+LEDGER_CHECKS: list = [stock.ledger_breaches, points.ledger_breaches]
 
 
 def init_app(app) -> None:
@@ -68,6 +68,27 @@ def expire_orders() -> None:
     from .jobs import expire_due_orders
 
     click.echo(f"{expire_due_orders()} unpaid orders expired.")
+
+
+@jobs.command("expire-points")
+def expire_points() -> None:
+    from .jobs import expire_points as run
+
+    click.echo(f"{run()} points expired.")
+
+
+@jobs.command("settle-points")
+def settle_points() -> None:
+    from .jobs import settle_points as run
+
+    click.echo(f"{run()} orders credited with points.")
+
+
+@jobs.command("tier-retention")
+def tier_retention() -> None:
+    from .jobs import apply_tier_retention
+
+    click.echo(f"{apply_tier_retention()} members moved down a tier.")
 
 
 @click.group("ledger")

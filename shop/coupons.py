@@ -36,7 +36,58 @@ def _has_paid_order(customer_id: int) -> bool:
     )
 
 
-def issue(
+def refusal(
+    template: CouponTemplate | None,
+    customer_id: int | None,
+    *,
+    source: str = "claim",
+    now: datetime | None = None,
+) -> str | None:
+    """Why this customer cannot get a coupon of this template now, in plain words, or None.
+
+    The claim page shows it before the button is pressed; ``grant`` checks it again, and the
+    quantity and per-customer limit once more by conditional update and unique key.
+    """
+    now = now or utcnow()
+    if template is None or not template.active:
+        return _("This coupon is not available.")
+    if source == "claim" and not template.claimable:
+        return _("This coupon cannot be claimed.")
+    if template.valid_until and template.valid_until <= now:
+        return _("This coupon has expired.")
+    if template.total_quantity is not None and template.claimed_count >= template.total_quantity:
+        return _("Sorry, all of these coupons have been claimed.")
+    if customer_id is None:
+        return None
+    if template.new_customers_only and _has_paid_order(customer_id):
+        return _("This coupon is for new customers only.")
+    if held(template.id, customer_id) >= template.per_customer_limit:
+        if template.per_customer_limit == 1:
+            return _("You already have this coupon.")
+        return _(
+            "You already have %(n)d of this coupon, the most one customer may hold.",
+            n=template.per_customer_limit,
+        )
+    return None
+
+
+def held(template_id: int, customer_id: int) -> int:
+    """How many coupons of a template the customer was ever given (used or not)."""
+    return db.session.scalar(
+        select(func.count(Coupon.id)).where(
+            Coupon.template_id == template_id, Coupon.customer_id == customer_id
+        )
+    )
+
+
+def remaining(template: CouponTemplate) -> int | None:
+    """Coupons of a template still to be claimed; None when unlimited."""
+    if template.total_quantity is None:
+        return None
+    return max(0, template.total_quantity - template.claimed_count)
+
+
+def grant(
     template_id: int,
     customer_id: int,
     *,
@@ -45,44 +96,20 @@ def issue(
     staff=None,
     now: datetime | None = None,
 ) -> Coupon:
-    """Give a customer a coupon of a template. Raises InvalidInput with the reason if not.
+    """Give a customer a coupon of a template inside the caller's transaction (no commit).
 
-    The template's remaining quantity is taken by a conditional update, and the coupon's
-    (template, customer, seq) is unique, so 50 simultaneous claims of a 10-coupon template
-    make exactly 10 coupons and one customer cannot pass their limit by double-clicking.
+    Raises InvalidInput with the reason if not, having undone its own changes (a savepoint),
+    so the caller decides whether the rest of its transaction stands. The template's remaining
+    quantity is taken by a conditional update, and the coupon's (template, customer, seq) is
+    unique, so 50 simultaneous claims of a 10-coupon template make exactly 10 coupons and one
+    customer cannot pass their limit by double-clicking.
     """
     now = now or utcnow()
-    template = db.session.get(CouponTemplate, template_id)
-    if template is None or not template.active:
-        raise InvalidInput(_("This coupon is not available."))
-    if source == "claim" and not template.claimable:
-        raise InvalidInput(_("This coupon cannot be claimed."))
-    if template.valid_until and template.valid_until <= now:
-        raise InvalidInput(_("This coupon has expired."))
-    if template.new_customers_only and _has_paid_order(customer_id):
-        raise InvalidInput(_("This coupon is for new customers only."))
-    held = db.session.scalar(
-        select(func.count(Coupon.id)).where(
-            Coupon.template_id == template.id, Coupon.customer_id == customer_id
-        )
-    )
-    if held >= template.per_customer_limit:
-        raise InvalidInput(_("You already have this coupon."))
-    taken = db.session.execute(
-        update(CouponTemplate)
-        .where(
-            CouponTemplate.id == template.id,
-            or_(
-                CouponTemplate.total_quantity.is_(None),
-                CouponTemplate.claimed_count < CouponTemplate.total_quantity,
-            ),
-        )
-        .values(claimed_count=CouponTemplate.claimed_count + 1)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not taken:
-        db.session.rollback()
-        raise InvalidInput(_("Sorry, all of these coupons have been claimed."))
+    template = db.session.get(CouponTemplate, template_id, populate_existing=True)
+    reason = refusal(template, customer_id, source=source, now=now)
+    if reason:
+        raise InvalidInput(reason)
+    seq = held(template.id, customer_id) + 1
     if template.valid_days:
         expires = now + timedelta(days=template.valid_days)
         if template.valid_until:
@@ -92,27 +119,90 @@ def issue(
     coupon = Coupon(
         template_id=template.id,
         customer_id=customer_id,
-        seq=held + 1,
+        seq=seq,
         source=source,
-        share_code=share_code,
+        share_code=(share_code or None),
         claimed_at=now,
         expires_at=expires,
     )
-    db.session.add(coupon)
+    try:
+        with db.session.begin_nested():
+            taken = db.session.execute(
+                update(CouponTemplate)
+                .where(
+                    CouponTemplate.id == template.id,
+                    or_(
+                        CouponTemplate.total_quantity.is_(None),
+                        CouponTemplate.claimed_count < CouponTemplate.total_quantity,
+                    ),
+                )
+                .values(claimed_count=CouponTemplate.claimed_count + 1)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if not taken:
+                raise InvalidInput(_("Sorry, all of these coupons have been claimed."))
+            db.session.add(coupon)
+            db.session.flush()
+    except IntegrityError:
+        raise InvalidInput(_("You already have this coupon.")) from None
     if staff is not None:
         audit.record(
             staff,
             "coupon.grant",
             coupon,
             object_type="Coupon",
-            after={"template": template.id, "customer": customer_id},
+            after={"template": template.id, "customer": customer_id, "source": source},
         )
+    return coupon
+
+
+def issue(
+    template_id: int,
+    customer_id: int,
+    *,
+    source: str = "claim",
+    share_code: str | None = None,
+    staff=None,
+    now: datetime | None = None,
+) -> Coupon:
+    """``grant`` in a transaction of its own: commits, or rolls back and raises InvalidInput."""
     try:
+        coupon = grant(
+            template_id, customer_id, source=source, share_code=share_code, staff=staff, now=now
+        )
         db.session.commit()
-    except IntegrityError:
+    except InvalidInput:
+        db.session.rollback()
+        raise
+    except IntegrityError:  # the same customer's concurrent claim committed first
         db.session.rollback()
         raise InvalidInput(_("You already have this coupon.")) from None
     return coupon
+
+
+def hundredths(value: int) -> str:
+    """An integer in hundredths as plain text: basis points as a percent (1250 -> "12.5"),
+    a multiplier in percent as a factor (150 -> "1.5"). No floats."""
+    whole, part = divmod(value, 100)
+    return f"{whole}.{part:02d}".rstrip("0") if part else str(whole)
+
+
+def describe(template: CouponTemplate) -> str:
+    """What a coupon gives, in plain words: "¥10 off", "15% off (up to ¥30)", ..."""
+    if template.kind == "free_shipping":
+        text = _("Free delivery")
+    elif template.kind == "percent":
+        pct = hundredths(template.value)
+        text = (
+            _("%(pct)s%% off (up to %(cap)s)", pct=pct, cap=_money(template.cap))
+            if template.cap is not None
+            else _("%(pct)s%% off", pct=pct)
+        )
+    else:
+        text = _("%(amount)s off", amount=_money(template.value))
+    if template.threshold:
+        text = _("%(offer)s on %(min)s or more", offer=text, min=_money(template.threshold))
+    return text
 
 
 @dataclass

@@ -173,3 +173,25 @@ class PointsShopItem(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     template: Mapped[CouponTemplate] = relationship()
+
+
+class ReferralReward(db.Model):
+    """Bring a friend: one row per referred friend, written when their first order is paid:
+    what the referrer and the friend were given, or why nothing was (the same person).
+    ``friend_id`` is unique, so a payment webhook delivered twice rewards once."""
+
+    __tablename__ = "referral_rewards"
+    __table_args__ = (CheckConstraint("status IN ('rewarded', 'refused')", name="status_known"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    friend_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), unique=True)
+    referrer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(255), default="")
+    points: Mapped[int] = mapped_column(Integer, default=0)
+    referrer_coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupons.id"))
+    friend_coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupons.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    friend: Mapped[Customer] = relationship(foreign_keys=[friend_id])
+    referrer: Mapped[Customer] = relationship(foreign_keys=[referrer_id])

@@ -17,8 +17,11 @@ from . import audit
 from .errors import InvalidInput
 from .extensions import db
 from .member_models import LoyaltySettings, MemberTier, PointsEntry
-from .models import Customer, Order, Product, utcnow
+from .models import Customer, Order, OrderStatus, Product, utcnow
 from .money import exponent, prorate
+
+# Orders that earn points: paid and not refunded in full.
+EARNING = (OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.PICKED_UP, OrderStatus.COMPLETED)
 
 
 def settings() -> LoyaltySettings:
@@ -134,9 +137,14 @@ def earned_for(order: Order) -> int:
 
 
 def earn_for_order(order_id: int) -> int:
-    """Credit the points an order earns (idempotent)."""
-    order = db.session.get(Order, order_id)
-    if order is None:
+    """Credit the points an order earns (idempotent); returns how many were credited.
+
+    Only a paid order that is not refunded in full earns. When part of it was refunded before
+    the points were credited (credit on settlement, or a slow job), the refunded share is taken
+    back right away, by the same rule as a later refund.
+    """
+    order = db.session.get(Order, order_id, populate_existing=True)
+    if order is None or order.status not in EARNING:
         return 0
     amount = earned_for(order)
     if amount <= 0:
@@ -154,7 +162,27 @@ def earn_for_order(order_id: int) -> int:
     ):
         return 0
     db.session.commit()
+    if order.refunds:
+        after_refund(order.id, order.refunds[-1].id)
     return amount
+
+
+def settle_due(now: datetime | None = None) -> int:
+    """Credit on settlement: every order paid more than ``settle_days`` ago, not refunded in
+    full and not credited yet. Safe to run twice (each order's credit has its own key)."""
+    rules = settings()
+    if rules.credit_on != "settled":
+        return 0
+    cutoff = (now or utcnow()) - timedelta(days=rules.settle_days)
+    credited = select(PointsEntry.id).where(
+        PointsEntry.order_id == Order.id, PointsEntry.kind == "earn"
+    )
+    due = db.session.scalars(
+        select(Order.id)
+        .where(Order.status.in_(EARNING), Order.paid_at <= cutoff, ~credited.exists())
+        .order_by(Order.id)
+    ).all()
+    return sum(1 for order_id in due if earn_for_order(order_id))
 
 
 def _sum(order_id: int, kinds) -> int:
@@ -274,6 +302,49 @@ def expire_due(now: datetime | None = None) -> int:
             expired += amount
     db.session.commit()
     return expired
+
+
+def history(customer_id: int, limit: int = 100) -> list[PointsEntry]:
+    """The customer's ledger entries, newest first."""
+    return list(
+        db.session.scalars(
+            select(PointsEntry)
+            .where(PointsEntry.customer_id == customer_id)
+            .order_by(PointsEntry.created_at.desc(), PointsEntry.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def expiring(customer_id: int, now: datetime | None = None) -> list[tuple[datetime, int]]:
+    """``[(date, points), ...]``: what of the balance expires when, soonest first.
+
+    The same rule as ``expire_due``: every debit consumed the lots that expire first, so what
+    is left of each dated lot is what the debits did not reach; capped by the balance.
+    """
+    now = now or utcnow()
+    e = PointsEntry
+    debits = -db.session.scalar(
+        select(func.coalesce(func.sum(e.amount), 0)).where(
+            e.customer_id == customer_id, e.amount < 0
+        )
+    )
+    left = balance(customer_id)
+    lots: list[tuple[datetime, int]] = []
+    for expires_at, amount in db.session.execute(
+        select(e.expires_at, e.amount)
+        .where(e.customer_id == customer_id, e.amount > 0, e.expires_at.is_not(None))
+        .order_by(e.expires_at, e.id)
+    ):
+        used = min(debits, amount)
+        debits -= used
+        rest = min(amount - used, left)
+        if rest > 0 and expires_at > now:
+            lots.append((expires_at, rest))
+            left -= rest
+        elif rest > 0:
+            left -= rest  # past its date, taken by the next expiry run
+    return lots
 
 
 def ledger_breaches() -> list[str]:

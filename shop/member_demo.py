@@ -1,0 +1,163 @@
+"""Demo membership: points rules, three tiers with tasks, coupon templates of every kind, a
+points shop, and a member with points. Loaded by ``flask demo-data`` after the demo shop."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from . import points, referrals
+from .demo import DEMO_EXTENSIONS
+from .extensions import db
+from .member_models import CouponTemplate, MemberTier, PointsShopItem, TierTask
+from .models import Category, Customer, Product, utcnow
+
+DEMO_MEMBER = ("Lin Xiao", "13600000001")
+GOLD_PRODUCT = "Oolong Gift Box"
+VOUCHER_PRODUCT = "Almond Cookies"
+
+
+def register() -> None:
+    if load_demo not in DEMO_EXTENSIONS:
+        DEMO_EXTENSIONS.append(load_demo)
+
+
+def _lines() -> list[str]:
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    flash = db.session.scalar(
+        select(CouponTemplate.id).where(CouponTemplate.total_quantity.is_not(None))
+    )
+    lines = [
+        f"Member: sign in at {base}/signin as {DEMO_MEMBER[1]} (the code is in the log)",
+        f"  points shop: {base}/points-shop",
+    ]
+    if flash:
+        lines.append(f"  flash coupon (10 in all): {base}/coupons/{flash}")
+    return lines
+
+
+def _template(name: str, kind: str, **values) -> CouponTemplate:
+    template = CouponTemplate(name=name, kind=kind, **values)
+    db.session.add(template)
+    return template
+
+
+def load_demo() -> list[str]:
+    """Idempotent: does nothing when tiers exist."""
+    if db.session.scalar(select(MemberTier.id)):
+        return _lines()
+    products = {p.name: p for p in db.session.scalars(select(Product))}
+    teaware = db.session.scalar(select(Category).where(Category.name == "Teaware"))
+    if GOLD_PRODUCT not in products or VOUCHER_PRODUCT not in products or teaware is None:
+        return []
+    now = utcnow()
+    welcome = _template(
+        "Welcome: ¥10 off ¥50",
+        "threshold",
+        value=1000,
+        threshold=5000,
+        valid_days=30,
+        claimable=False,
+    )
+    _template(
+        "15% off teaware",
+        "percent",
+        value=1500,
+        cap=3000,
+        scope="categories",
+        scope_ids=[teaware.id],
+        valid_days=30,
+    )
+    _template(
+        "Spend ¥200, save ¥30",
+        "threshold",
+        value=3000,
+        threshold=20000,
+        valid_until=now + timedelta(days=60),
+    )
+    free_delivery = _template("Free delivery", "free_shipping", valid_days=14)
+    _template(
+        "Flash: ¥50 off ¥150",
+        "fixed",
+        value=5000,
+        threshold=15000,
+        total_quantity=10,
+        valid_until=now + timedelta(days=7),
+    )
+    thanks = _template("Thank you: ¥20 off", "fixed", value=2000, valid_days=60, claimable=False)
+    voucher = _template(
+        "Almond Cookies voucher",
+        "fixed",
+        value=products[VOUCHER_PRODUCT].variants[0].price,
+        scope="products",
+        scope_ids=[products[VOUCHER_PRODUCT].id],
+        valid_days=90,
+        claimable=False,
+        per_customer_limit=5,
+        combinable_with_points=False,
+    )
+    gold_gift = _template(
+        "Gold gift: ¥50 off ¥200",
+        "threshold",
+        value=5000,
+        threshold=20000,
+        valid_days=90,
+        claimable=False,
+    )
+    db.session.flush()
+
+    rules = points.settings()
+    rules.points_per_unit = 1
+    rules.referral_reward_points = 500
+    rules.referral_reward_template_id = thanks.id
+    rules.welcome_template_id = welcome.id
+
+    silver = MemberTier(name="Silver", rank=1, discount_bp=200, points_multiplier_pct=120)
+    silver.tasks.append(TierTask(kind="spend", amount=50000, days=90))
+    gold = MemberTier(
+        name="Gold",
+        rank=2,
+        discount_bp=500,
+        points_multiplier_pct=150,
+        free_shipping_from=0,
+        benefit_template_id=gold_gift.id,
+    )
+    gold.tasks.append(TierTask(kind="buy_product", product_id=products[GOLD_PRODUCT].id))
+    gold.tasks.append(TierTask(kind="refer", count=2))
+    platinum = MemberTier(
+        name="Platinum",
+        rank=3,
+        discount_bp=800,
+        points_multiplier_pct=200,
+        free_shipping_from=0,
+        retention_days=365,
+    )
+    platinum.tasks.append(TierTask(kind="spend", amount=300000, days=365))
+    platinum.tasks.append(TierTask(kind="refer", count=5))
+    db.session.add_all([silver, gold, platinum])
+    db.session.add_all(
+        [
+            PointsShopItem(template=voucher, points_price=1500),
+            PointsShopItem(template=free_delivery, points_price=300),
+        ]
+    )
+
+    name, phone = DEMO_MEMBER
+    member = db.session.scalar(select(Customer).where(Customer.phone == phone))
+    if member is None:
+        member = Customer(name=name, phone=phone, city="Shanghai")
+        db.session.add(member)
+    db.session.flush()
+    points.post(
+        member.id,
+        2000,
+        "adjust",
+        f"demo:{member.id}",
+        expires_at=now + timedelta(days=365),
+        note="Demo opening balance",
+    )
+    db.session.commit()
+    referrals.referral_code(member.id)
+    return _lines()
