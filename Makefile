@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 PYTHON ?= python3
 FLASK  := $(BIN)/flask --app wsgi
 
-.PHONY: install run test lint worker bench translations messages clean
+.PHONY: install run test lint worker cron bench translations messages clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ test: install lint
 
 worker: install
 	$(BIN)/rq worker --with-scheduler --url "$${REDIS_URL:?set REDIS_URL}" siyu
+
+cron: install
+	$(BIN)/rq cron --url "$${REDIS_URL:?set REDIS_URL}" shop.cron
 
 bench: install
 	$(BIN)/python bench/run.py

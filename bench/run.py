@@ -117,7 +117,7 @@ def migrate_and_seed(env: dict[str, str]):
     from shop import create_app
     from shop.extensions import db
 
-    app = create_app({"INLINE_DELAYED_JOBS": False})
+    app = create_app({"INLINE_SCHEDULER": False})
     with app.app_context():
         upgrade()
     with app.test_request_context():

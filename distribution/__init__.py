@@ -8,6 +8,7 @@ reads the plain attribution values the order captured at checkout.
 def init_app(app) -> None:
     from shop.cli import LEDGER_CHECKS
     from shop.demo import DEMO_EXTENSIONS
+    from shop.queue import PERIODIC
 
     from . import cli, models, receivers, views, workbench  # noqa: F401  (models: the tables)
     from .commission import verify_ledger
@@ -17,6 +18,7 @@ def init_app(app) -> None:
     app.register_blueprint(workbench.bp)
     receivers.connect()
     cli.init_app(app)
+    PERIODIC["distribution.jobs.settle_due_commissions"] = 3600
     if verify_ledger not in LEDGER_CHECKS:
         LEDGER_CHECKS.append(verify_ledger)
     if load_demo not in DEMO_EXTENSIONS:

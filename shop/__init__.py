@@ -107,6 +107,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     member_receivers.connect()
     member_demo.register()
 
+    from .queue import start_inline_scheduler
+
+    @app.before_request
+    def _start_sweeps():
+        start_inline_scheduler(app)
+
     import distribution
     from admin import init_admin
 

@@ -6,6 +6,11 @@ plain function taking ids, safe to run twice.
 
 On RQ the job is ``run_job(path, *args)``: ``rq worker`` calls it outside Flask, so it builds
 the app from the environment (once per worker process) and runs the job in an app context.
+
+Periodic sweeps (``PERIODIC``) back up every delayed job and do the scheduled work: on RQ,
+``rq cron shop.cron`` enqueues them; in-process, one daemon thread per web process runs them
+(started on the first request). In-process, a delayed job is not kept at all: its sweep does
+the work when it falls due, so no thread waits per order and nothing is lost on restart.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import functools
 import importlib
 import logging
 import threading
+import time
 from datetime import timedelta
 
 from flask import current_app, has_app_context
@@ -36,8 +42,12 @@ def get_queue():
     return ext["rq_queue"]
 
 
+# Sweep job (dotted path) -> seconds between runs. Packages add theirs in their init_app.
+PERIODIC: dict[str, int] = {"shop.jobs.expire_due_orders": 60}
+
+
 def enqueue(path: str, *args, delay: timedelta | None = None, job_id: str | None = None):
-    """Run ``path(*args)`` as a job, now or after ``delay``."""
+    """Run ``path(*args)`` as a job, now or after ``delay`` (in-process: left to the sweep)."""
     app = current_app._get_current_object()
     if app.config.get("REDIS_URL"):
         queue = get_queue()
@@ -46,10 +56,6 @@ def enqueue(path: str, *args, delay: timedelta | None = None, job_id: str | None
             return queue.enqueue_in(delay, run_job, path, *args, **options)
         return queue.enqueue(run_job, path, *args, **options)
     if delay:
-        if app.config.get("INLINE_DELAYED_JOBS", True):
-            timer = threading.Timer(delay.total_seconds(), _run_in_app, (app, path, args))
-            timer.daemon = True
-            timer.start()
         return None
     _run_in_app(app, path, args)
     return None
@@ -77,3 +83,34 @@ def worker_app():
     from . import create_app
 
     return create_app()
+
+
+class InlineScheduler(threading.Thread):
+    """Runs the ``PERIODIC`` sweeps of one app in-process, each at its interval."""
+
+    TICK = 5.0
+
+    def __init__(self, app) -> None:
+        super().__init__(name="siyu-sweeps", daemon=True)
+        self.app = app
+        self.stopped = threading.Event()
+        self.due = dict.fromkeys(PERIODIC, 0.0)
+
+    def run_due(self, now: float) -> None:
+        for path, interval in PERIODIC.items():
+            if self.due.get(path, 0.0) <= now:
+                self.due[path] = now + interval
+                _run_in_app(self.app, path, ())
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.TICK):
+            self.run_due(time.monotonic())
+
+
+def start_inline_scheduler(app) -> None:
+    """Start the app's sweeper once, unless jobs go to RQ (where ``rq cron`` runs them)."""
+    if app.config.get("REDIS_URL") or not app.config.get("INLINE_SCHEDULER", True):
+        return
+    if "siyu_sweeps" not in app.extensions:
+        app.extensions["siyu_sweeps"] = InlineScheduler(app)
+        app.extensions["siyu_sweeps"].start()

@@ -56,7 +56,7 @@ def app_config(database_url, tmp_path) -> dict:
         "REDIS_URL": "",
         "STRIPE_SECRET_KEY": "",
         "STRIPE_WEBHOOK_SECRET": "",
-        "INLINE_DELAYED_JOBS": False,
+        "INLINE_SCHEDULER": False,
         "SHOP_CURRENCY": "CNY",
         "PUBLIC_BASE_URL": "http://localhost",
     }

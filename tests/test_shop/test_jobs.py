@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from datetime import UTC, timedelta
 from urllib.parse import urlsplit, urlunsplit
@@ -101,7 +102,7 @@ def test_expire_orders_command_sweeps_due_orders(app, shop):
     assert "0 unpaid orders expired." in again.output
 
 
-def test_without_redis_a_job_runs_inline_and_a_delayed_one_on_a_timer(app, shop):
+def test_without_redis_a_job_runs_inline_and_a_delayed_one_by_the_sweep(app, shop):
     store, variant = shop
     first, second = (order_for(variant, store).id for _ in range(2))
     _expire_now(first, second)
@@ -109,12 +110,15 @@ def test_without_redis_a_job_runs_inline_and_a_delayed_one_on_a_timer(app, shop)
     assert queue.enqueue("shop.jobs.expire_order", first) is None
     assert _state(first, variant.id)[0] == S.CANCELLED
 
-    app.config["INLINE_DELAYED_JOBS"] = True
+    before = threading.active_count()
     queue.enqueue("shop.jobs.expire_order", second, delay=timedelta(milliseconds=50))
-    deadline = time.monotonic() + 5
-    while _state(second, variant.id)[0] != S.CANCELLED and time.monotonic() < deadline:
-        time.sleep(0.05)
+    assert threading.active_count() == before  # no thread waits for a delayed job
+    assert _state(second, variant.id)[0] == S.AWAITING_PAYMENT
+
+    sweeps = queue.InlineScheduler(app)
+    sweeps.run_due(time.monotonic())
     assert _state(second, variant.id) == (S.CANCELLED, 10, 5)
+    assert sweeps.due["shop.jobs.expire_due_orders"] > time.monotonic()
 
 
 def _dedicated_redis_url() -> str:
