@@ -24,6 +24,8 @@ class Config:
     STORE_HOLD_MINUTES = _int("STORE_HOLD_MINUTES", 48 * 60)
     SHIPPING_FEE = _int("SHIPPING_FEE", 1000)  # minor units; 0 for free delivery
     FREE_SHIPPING_FROM = _int("FREE_SHIPPING_FROM", 9900)  # minor units
+    # Product pages of visitors with an empty session are kept this long (0: never).
+    PAGE_CACHE_SECONDS = float(os.environ.get("PAGE_CACHE_SECONDS", 2))
     MAX_LINE_QUANTITY = _int("MAX_LINE_QUANTITY", 99)
     MAX_CONTENT_LENGTH = _int("MAX_UPLOAD_BYTES", 8 * 1024 * 1024)
     MAX_IMAGE_BYTES = _int("MAX_IMAGE_BYTES", 5 * 1024 * 1024)

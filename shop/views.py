@@ -24,7 +24,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
-from . import catalog, customers, images, payments, points, reviews
+from . import catalog, customers, images, pagecache, payments, points, reviews
 from .checkout import (
     CheckoutDetails,
     parse_id,
@@ -76,17 +76,24 @@ def search():
 
 @bp.get("/p/<slug>")
 def product(slug: str):
+    key = pagecache.cache_key()
+    page = pagecache.cached(key)
+    if page is not None:
+        return page
     item = catalog.product_by_slug(slug)
     if item is None:
         abort(404)
     reviews_, rating = catalog.approved_reviews(item.id)
-    return render_template(
-        "shop/product.html",
-        product=item,
-        reviews=reviews_,
-        rating=rating,
-        recent=catalog.recent_purchases(item.id),
-        max_quantity=current_app.config["MAX_LINE_QUANTITY"],
+    return pagecache.store(
+        key,
+        render_template(
+            "shop/product.html",
+            product=item,
+            reviews=reviews_,
+            rating=rating,
+            recent=catalog.recent_purchases(item.id),
+            max_quantity=current_app.config["MAX_LINE_QUANTITY"],
+        ),
     )
 
 

@@ -57,6 +57,7 @@ def app_config(database_url, tmp_path) -> dict:
         "STRIPE_SECRET_KEY": "",
         "STRIPE_WEBHOOK_SECRET": "",
         "INLINE_SCHEDULER": False,
+        "PAGE_CACHE_SECONDS": 0,
         "SHOP_CURRENCY": "CNY",
         "PUBLIC_BASE_URL": "http://localhost",
     }
