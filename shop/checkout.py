@@ -171,7 +171,7 @@ def _apply_membership(
     elif coupon not in (None, "", "none"):
         chosen = next((o for o in result.coupon_options if str(o.coupon.id) == str(coupon)), None)
         if chosen is None:
-            raise InvalidInput(_("That coupon is not in your wallet."))
+            raise InvalidInput(coupons.missing_reason(coupon, customer_id))
         if not chosen.applies:
             raise InvalidInput(chosen.reason)
     if chosen is not None:

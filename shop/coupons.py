@@ -300,6 +300,17 @@ def options(customer_id: int, lines, store_id: int | None, points: int = 0) -> l
     return [evaluate(c, customer_id, lines, store_id, points) for c in wallet(customer_id)]
 
 
+def missing_reason(coupon_ref, customer_id: int) -> str:
+    """Why a coupon asked for by id is not among the customer's unused ones, in plain words."""
+    ref = str(coupon_ref).strip()
+    coupon = db.session.get(Coupon, int(ref)) if ref.isdecimal() and len(ref) < 10 else None
+    if coupon is not None and coupon.customer_id != customer_id:
+        return _("This coupon belongs to someone else.")
+    if coupon is not None and coupon.used_order_id is not None:
+        return _("This coupon has already been used.")
+    return _("That coupon is not in your wallet.")
+
+
 def best(found: list[Option]) -> Option | None:
     usable = [o for o in found if o.applies]
     return max(usable, key=lambda o: (o.discount, o.free_shipping), default=None)

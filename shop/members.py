@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -124,7 +125,11 @@ def task_progress(
             else _("Spend %(amount)s", amount=amount)
         )
         return TaskProgress(task, spent(customer_id, _later(window, since)), task.amount, label)
-    label = _("Bring %(n)d friends who pay for an order", n=task.count)
+    label = ngettext(
+        "Bring %(num)d friend who pays for an order",
+        "Bring %(num)d friends who pay for an order",
+        task.count,
+    )
     return TaskProgress(task, referred(customer_id, since), task.count, label)
 
 
