@@ -199,21 +199,8 @@ def checkout():
         membership.update(coupon=None, points=0)
     try:
         items, from_cart = _items_from(source)
-        shown = fulfilment if fulfilment in ("pickup", "delivery") else "pickup"
-        try:
-            basket = quote(items, shown, **membership)
-        except InvalidInput as exc:  # a coupon or points that do not apply: say why
-            error = error or exc.message
-            basket = quote(
-                items, shown, customer_id=customer_id, coupon="best" if customer_id else None
-            )
     except ShopError as exc:
-        flash(exc.message, "error")
-        return (
-            redirect(request.referrer or url_for("shop.home"))
-            if request.method == "GET"
-            else redirect(url_for("shop.cart"))
-        )
+        return _leave_checkout(exc.message)
 
     if request.method == "POST" and error is None and request.form.get("action") != "update":
         store_raw = request.form.get("pickup_store") or ""
@@ -259,6 +246,20 @@ def checkout():
                     flash(exc.message, "error")
             return redirect(url_for("shop.order", token=order.token), code=303)
 
+    # Showing the form (first time, after "Apply", or again with a message): price it here;
+    # a placed order was priced once, inside place_order.
+    shown = fulfilment if fulfilment in ("pickup", "delivery") else "pickup"
+    try:
+        try:
+            basket = quote(items, shown, **membership)
+        except InvalidInput as exc:  # a coupon or points that do not apply: say why
+            error = error or exc.message
+            basket = quote(
+                items, shown, customer_id=customer_id, coupon="best" if customer_id else None
+            )
+    except ShopError as exc:
+        return _leave_checkout(exc.message)
+
     status = 422 if error else 200
     return render_template(
         "shop/checkout.html",
@@ -277,6 +278,12 @@ def checkout():
         if customer_id
         else 0,
     ), status
+
+
+def _leave_checkout(message: str):
+    """Nothing sensible to show at checkout (an unknown product, an empty basket): go back."""
+    flash(message, "error")
+    return redirect(url_for("shop.home" if request.method == "GET" else "shop.cart"))
 
 
 def _int_or_none(raw) -> int | None:
