@@ -52,7 +52,7 @@ def attribute_order(order_id: int) -> Attribution | None:
     winner: Binding | None = bindings[0] if bindings else None
     sharer = winner.sharer if winner else None
     since = now - timedelta(days=rules.validity_days) if rules.validity_days else None
-    touches = _touches(order, since)
+    touches = _touches(order, since) if winner is not None else []
     facts: dict = {"policy": rules.binding_policy}
     if winner is None:
         forged = (

@@ -14,6 +14,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager
 
 from . import coupons, stock
 from . import points as points_ledger
@@ -123,7 +124,10 @@ def quote(
     variants = {
         v.id: v
         for v in db.session.scalars(
-            select(Variant).join(Product).where(Variant.id.in_(merged), Product.active.is_(True))
+            select(Variant)
+            .join(Product)
+            .options(contains_eager(Variant.product))
+            .where(Variant.id.in_(merged), Product.active.is_(True))
         )
     }
     lines = []
