@@ -418,21 +418,46 @@ def verify_ledger() -> list[str]:
     ).all()
     for line_id, level, total in pending:
         breaches.append(f"line {line_id} level {level}: pending commission is {total}")
+    paid_by_payout = dict(
+        db.session.execute(
+            select(e.payout_id, func.sum(e.amount))
+            .where(e.payout_id.is_not(None), e.bucket == "paid")
+            .group_by(e.payout_id)
+        ).all()
+    )
     for payout in db.session.scalars(select(Payout)):
-        paid = db.session.scalar(
-            select(func.sum(e.amount)).where(e.payout_id == payout.id, e.bucket == "paid")
-        )
+        paid = paid_by_payout.get(payout.id)
         if paid != payout.amount:
             breaches.append(f"payout {payout.id}: amount {payout.amount} but entries say {paid}")
-    orders: dict[int, Order] = {}
-    for accrual in db.session.scalars(select(e).where(e.kind == "accrue")):
-        order = orders.get(accrual.order_id) or db.session.get(Order, accrual.order_id)
-        orders[order.id] = order
-        line = db.session.get(OrderLine, accrual.order_line_id)
+    # A handful of queries whatever the ledger's size (not three per accrual).
+    accrued = select(e.order_line_id).where(e.kind == "accrue")
+    lines = {
+        line.id: line
+        for line in db.session.scalars(select(OrderLine).where(OrderLine.id.in_(accrued)))
+    }
+    orders = {
+        order.id: order
+        for order in db.session.scalars(
+            select(Order).where(
+                Order.id.in_(select(OrderLine.order_id).where(OrderLine.id.in_(accrued)))
+            )
+        )
+    }
+    nets = {
+        (line_id, level): total
+        for line_id, level, total in db.session.execute(
+            select(e.order_line_id, e.level, func.sum(e.amount))
+            .where(e.kind.in_(("accrue", "reverse")))
+            .group_by(e.order_line_id, e.level)
+        )
+    }
+    for accrual in db.session.scalars(select(e).where(e.kind == "accrue").order_by(e.id)):
+        line = lines[accrual.order_line_id]
+        order = orders[line.order_id]
         expected = _entry_rate(accrual).amount(
             line_paid(order, line) - line.refunded_amount, line.quantity - line.refunded_quantity
         )
-        actual = line_net(line.id, accrual.level)
+        actual = nets[(line.id, accrual.level)]
         if expected != actual:
             breaches.append(
                 f"line {line.id} level {accrual.level}: commission {actual}, "
