@@ -156,8 +156,10 @@ def me():
 
 @bp.get("/r/<code>")
 def referral(code: str):
-    """A customer's referral link: remembers who invited this browser, then the shop."""
+    """A customer's referral link: remembers who invited this browser (and gives the browser
+    its visitor id, the device a friend is told apart by), then the shop."""
     referrer = referrals.find_referrer(code)
+    visitor = customers.visitor_id() or customers.new_visitor_id()
     if referrer is not None:
         session["referrer_id"] = referrer.id
         customer_id = session.get("customer_id")
@@ -171,7 +173,10 @@ def referral(code: str):
                 ),
                 "ok",
             )
-    return redirect(url_for("shop.home"))
+    response = redirect(url_for("shop.home"))
+    if not customers.visitor_id():
+        customers.set_visitor_cookie(response, visitor)
+    return response
 
 
 def _scope_names(template: CouponTemplate) -> list[str]:
