@@ -1,0 +1,944 @@
+"""The commission ledger under random traffic: a hypothesis state machine.
+
+Random visits (share links of guide Li Na, of her promoter Zhao Lei, of guide Wang Fang of
+another store), orders of 1-3 lines (with or without the visitor cookie, some with a coupon),
+payments at the store and through the signed Stripe webhook, partial and full refunds with and
+without restock, hand-overs, expiries, settlements on a moving clock, payouts, a new version of a
+commission rule, and replays of every webhook and job. A plain-Python model predicts who is
+credited (first-sharer-protected, 15 days protection, 30 days validity, no self-purchase), what
+each line earns at each level and where the money sits; after every step the database must
+agree with it and with itself:
+
+- commission entries are never edited or deleted (every row seen is still there, unchanged);
+- each sharer's ``balances()`` equal the sum of their entries per bucket, and the model's;
+- each line's commission at each level is its rate × (paid − refunded), for the earner the
+  model expects, with the rate of the rule published when the order was paid;
+- a replayed webhook, signal or job changes nothing;
+- ``verify_ledger()`` is empty and ``flask ledger verify`` exits 0;
+- stock matches the model, is never negative, and equals the sum of its movements.
+
+Time moves by ageing every timestamp the shop and the attribution read (orders, visits,
+bindings, attributions) while the ledger's own rows stay untouched. A coupon is simulated by
+lowering a pay-at-store order's total before it is paid (checkout has no coupons yet).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from fractions import Fraction
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from sqlalchemy import case, func, select, update
+from werkzeug.security import generate_password_hash
+
+from distribution import jobs
+from distribution.commission import (
+    CommissionError,
+    approve_payout,
+    balances,
+    settle_due_commissions,
+    verify_ledger,
+)
+from distribution.models import (
+    Attribution,
+    Binding,
+    CommissionEntry,
+    CommissionRule,
+    Payout,
+    Sharer,
+    SharerLevel,
+    Visit,
+)
+from distribution.sharing import link_for, open_link
+from shop import orders, payments, stock
+from shop.checkout import CheckoutDetails, place_order
+from shop.errors import InvalidTransition, OutOfStock
+from shop.extensions import db
+from shop.factories import make_category, make_product, make_store
+from shop.models import (
+    Customer,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    Refund,
+    Role,
+    Staff,
+    StockMovement,
+    Variant,
+    utcnow,
+)
+from shop.signals import order_paid, order_refunded
+from tests.fakestripe import deliver, event
+
+S = OrderStatus
+WINDOW = timedelta(days=7)  # return window before commission settles
+PROTECTION = timedelta(days=15)
+VALIDITY = timedelta(days=30)
+STORE_HOLD = timedelta(hours=48)
+STRIPE_HOLD = timedelta(minutes=30, seconds=30)  # Stripe's minimum session, which wins
+SHIPPING_FEE, FREE_SHIPPING_FROM = 1000, 9900
+# Short steps more often than long ones, so bindings and unsettled lines live long enough.
+CLOCK_STEPS = [timedelta(hours=h) for h in (1, 24, 24, 48, 72, 144, 168, 192, 360, 744)]
+REFUNDABLE = {S.PAID, S.FULFILLED, S.PICKED_UP, S.COMPLETED}
+# Products: price, stock, and the rule that decides their commission.
+PRODUCTS = {"tea": (9900, 15), "cup": (1999, 40), "sample": (333, 60)}
+# Customers: phone numbers; "zhao" and "li" are the promoter's and the guide's own phones.
+CUSTOMERS = {
+    "chen": "13800000001",
+    "wu": "13800000002",
+    "sun": "13800000003",
+    "zhao": "13900001111",
+    "li": "13700002222",
+}
+SHARERS = ("li", "zhao", "wang")  # guide Li Na; promoter Zhao Lei (parent Li Na); guide Wang Fang
+SELF = {("zhao", "zhao"), ("li", "li")}  # (sharer, customer) pairs that are self-purchases
+
+
+def half_up(value: Fraction) -> int:
+    return math.floor(value + Fraction(1, 2))
+
+
+@functools.cache
+def password_hash() -> str:
+    return generate_password_hash("guide-password-1")
+
+
+@dataclass(frozen=True)
+class Rate:
+    """The model's rate: percent values in basis points, fixed in minor units per unit."""
+
+    kind: str
+    value: int
+    multiplier: int
+
+    def earn(self, paid: int, units: int) -> int:
+        if self.kind == "percent":
+            return half_up(Fraction(paid * self.value * self.multiplier, 10_000 * 100))
+        return half_up(Fraction(self.value * self.multiplier * units, 100))
+
+
+@dataclass
+class Line:
+    id: int
+    product: str
+    variant_id: int
+    quantity: int
+    paid: int
+    refunded_quantity: int = 0
+    refunded_amount: int = 0
+
+
+@dataclass
+class OrderModel:
+    id: int
+    customer: str
+    method: str
+    fulfilment: str
+    created: timedelta
+    lines: list[Line]
+    total: int
+    earners: list[tuple[int, str]]
+    store_id: int | None
+    status: str = S.AWAITING_PAYMENT
+    paid: timedelta | None = None
+    refunded: int = 0
+    needs_review: bool = False
+    session_id: str | None = None
+    events: list[dict] = field(default_factory=list)
+
+    @property
+    def hold(self) -> timedelta:
+        return STRIPE_HOLD if self.method == "stripe" else STORE_HOLD
+
+
+@dataclass
+class Earning:
+    order: OrderModel
+    line: Line
+    level: int
+    sharer: str
+    rate: Rate
+    settled: bool = False
+
+    def net(self) -> int:
+        line = self.line
+        return self.rate.earn(
+            line.paid - line.refunded_amount, line.quantity - line.refunded_quantity
+        )
+
+
+@dataclass
+class BindingModel:
+    sharer: str
+    touched: timedelta
+    adopted: bool  # the binding row carries the customer id (not only the visitor cookie)
+
+
+def reset_database() -> None:
+    """Empty every table, children first: far cheaper than dropping and creating the schema."""
+    db.session.remove()
+    with db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+def entry_rows() -> dict[int, tuple]:
+    e = CommissionEntry
+    rows = db.session.execute(
+        select(
+            e.id,
+            e.entry_key,
+            e.sharer_id,
+            e.order_id,
+            e.order_line_id,
+            e.level,
+            e.kind,
+            e.bucket,
+            e.amount,
+            e.currency,
+            e.rule_id,
+            e.rate_ppm,
+            e.per_unit_x100,
+            e.refund_id,
+            e.payout_id,
+            e.created_at,
+        )
+    ).all()
+    return {row[0]: tuple(row) for row in rows}
+
+
+def fingerprint() -> tuple:
+    """Everything a replayed webhook or job could change, as plain values."""
+    db.session.expire_all()
+
+    def rows(*columns):
+        return tuple(db.session.execute(select(*columns).order_by(columns[0])).all())
+
+    return (
+        tuple(sorted(entry_rows().items())),
+        rows(Order.id, Order.status, Order.refunded_amount, Order.needs_review, Order.paid_at),
+        rows(OrderLine.id, OrderLine.refunded_quantity, OrderLine.refunded_amount),
+        rows(Variant.id, Variant.stock),
+        rows(Payment.id, Payment.amount),
+        rows(Refund.id, Refund.amount),
+        rows(Payout.id, Payout.amount),
+        rows(StockMovement.id, StockMovement.delta),
+        rows(Attribution.order_id, Attribution.sharer_id, Attribution.parent_sharer_id),
+    )
+
+
+class LedgerMachine(RuleBasedStateMachine):
+    """Set ``app``, ``client`` and ``fake`` on a subclass (see ``machine_for``)."""
+
+    app = None
+    client = None
+    fake = None
+
+    def __init__(self):
+        super().__init__()
+        reset_database()
+        self.now = timedelta(0)  # the model's clock: time since the example started
+        self.orders: list[OrderModel] = []
+        self.earnings: dict[tuple[int, int], Earning] = {}
+        self.bindings: dict[str, BindingModel | None] = dict.fromkeys(CUSTOMERS)
+        self.last_code: dict[str, str] = {}
+        self.paid_out: dict[str, int] = dict.fromkeys(SHARERS, 0)
+        self.refunds: list[tuple[OrderModel, int, str, dict[int, int], bool]] = []
+        self.seen: dict[int, tuple] = {}
+        self.stock = {name: qty for name, (_price, qty) in PRODUCTS.items()}
+        self.versions_published = 0
+        self._build_world()
+
+    # -- the world ----------------------------------------------------------------------------
+
+    def _build_world(self) -> None:
+        store = make_store("West Lake", "Hangzhou", "1 West Lake Rd")
+        other = make_store("Pingjiang", "Suzhou", "2 Pingjiang Rd")
+        categories = {name: make_category(name.title()) for name in PRODUCTS}
+        self.products = {
+            name: make_product(
+                name.title(), price=price, stock_qty=qty, category=categories[name], store=store
+            )
+            for name, (price, qty) in PRODUCTS.items()
+        }
+        self.variants = {name: p.variants[0].id for name, p in self.products.items()}
+        self.product_of_variant = {v: name for name, v in self.variants.items()}
+        self.category_ids = {name: categories[name].id for name in PRODUCTS}
+        self.store_ids = (store.id, other.id)
+
+        def staff(email: str, role: str, stores) -> Staff:
+            member = Staff(
+                email=email, name=email, role=role, password_hash=password_hash(), stores=stores
+            )
+            db.session.add(member)
+            return member
+
+        self.finance = staff("finance@test", Role.FINANCE, [])
+        gold = SharerLevel(name="Gold", multiplier_pct=120)
+        li = Sharer(
+            kind="guide",
+            name="Li Na",
+            staff=staff("li@test", Role.GUIDE, [store]),
+            store=store,
+            phone=CUSTOMERS["li"],
+        )
+        zhao = Sharer(
+            kind="promoter",
+            name="Zhao Lei",
+            customer=Customer(phone=CUSTOMERS["zhao"], name="Zhao Lei"),
+            phone=CUSTOMERS["zhao"],
+            parent=li,
+            store=store,
+            level=gold,
+        )
+        wang = Sharer(
+            kind="guide",
+            name="Wang Fang",
+            staff=staff("wang@test", Role.GUIDE, [other]),
+            store=other,
+        )
+        db.session.add_all([li, zhao, wang])
+        db.session.flush()
+        self.sharer_ids = {"li": li.id, "zhao": zhao.id, "wang": wang.id}
+        self.sharer_store = {"li": store.id, "zhao": store.id, "wang": other.id}
+        self.parent = {"zhao": "li"}
+        self.multiplier = {"li": 100, "zhao": 120, "wang": 100}
+        # The rules: sku (fixed per unit) for cups, category for samples, store for Wang
+        # Fang's store; tea from Li Na's store falls through to the built-in 10% / 5%.
+        self.rules: dict[tuple[str, int], tuple[str, int, int]] = {}
+        self._publish("sku", self.variants["cup"], "fixed", 150, 40)
+        self._publish("category", self.category_ids["sample"], "percent", 800, 300)
+        self._publish("store", other.id, "percent", 1500, 0)
+        db.session.commit()
+
+    def _publish(self, scope: str, scope_id: int, kind: str, level1: int, level2: int) -> None:
+        old = db.session.scalar(
+            select(CommissionRule).where(
+                CommissionRule.scope == scope,
+                CommissionRule.scope_id == scope_id,
+                CommissionRule.status == "published",
+            )
+        )
+        if old is not None:
+            old.status = "archived"
+        db.session.add(
+            CommissionRule(
+                scope=scope,
+                scope_id=scope_id,
+                kind=kind,
+                level1_value=level1,
+                level2_value=level2,
+                version=old.version + 1 if old else 1,
+                status="published",
+                published_at=utcnow(),
+            )
+        )
+        self.rules[(scope, scope_id)] = (kind, level1, level2)
+
+    def _rate(self, product: str, store_id: int | None, level: int, sharer: str) -> Rate:
+        candidates = [
+            ("sku", self.variants[product]),
+            ("product", self.products[product].id),
+            ("category", self.category_ids[product]),
+            ("store", store_id or 0),
+            ("default", 0),
+        ]
+        for key in candidates:
+            if key in self.rules:
+                kind, level1, level2 = self.rules[key]
+                return Rate(kind, level1 if level == 1 else level2, self.multiplier[sharer])
+        return Rate("percent", 1000 if level == 1 else 500, self.multiplier[sharer])
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _customer_id(self, customer: str) -> int | None:
+        return db.session.scalar(select(Customer.id).where(Customer.phone == CUSTOMERS[customer]))
+
+    def _valid(self, binding: BindingModel | None) -> bool:
+        return binding is not None and binding.touched + VALIDITY > self.now
+
+    def _settled_balance(self, sharer: str) -> int:
+        return (
+            sum(e.net() for e in self.earnings.values() if e.sharer == sharer and e.settled)
+            - self.paid_out[sharer]
+        )
+
+    def _in(self, *statuses: str) -> list[OrderModel]:
+        return [o for o in self.orders if o.status in statuses]
+
+    def _refundable(self) -> list[OrderModel]:
+        return [
+            o
+            for o in self._in(*REFUNDABLE)
+            if any(line.refunded_quantity < line.quantity for line in o.lines)
+        ]
+
+    def _unchanged_by(self, action, raises: type[Exception] | None = None) -> object:
+        """Run ``action`` (expected to raise ``raises``, if given); assert it changed nothing."""
+        before = fingerprint()
+        result = None
+        if raises is None:
+            result = action()
+        else:
+            with pytest.raises(raises):
+                action()
+        db.session.rollback()
+        assert fingerprint() == before
+        return result
+
+    # -- visits -------------------------------------------------------------------------------
+
+    @rule(
+        customer=st.sampled_from(sorted(CUSTOMERS)),
+        sharer=st.sampled_from(SHARERS),
+        product=st.sampled_from(sorted(PRODUCTS)),
+        channel=st.sampled_from(["wechat-group", "moments", "in-store"]),
+        signed_in=st.booleans(),
+    )
+    def visit(self, customer, sharer, product, channel, signed_in):
+        self._open(customer, sharer, product, channel, signed_in)
+
+    def _open(self, customer, sharer, product, channel, signed_in) -> None:
+        """A customer opens a share link; first-sharer-protected decides the binding."""
+        link = link_for(
+            db.session.get(Sharer, self.sharer_ids[sharer]),
+            "product",
+            self.products[product].id,
+            channel,
+        )
+        customer_id = self._customer_id(customer) if signed_in else None
+        open_link(link, f"visitor-{customer}", customer_id)
+        self.last_code[customer] = link.code
+        current = self.bindings[customer]
+        if not self._valid(current):
+            current = None
+        if current is not None and current.sharer == sharer:
+            current.touched = self.now
+        elif current is None or current.touched + PROTECTION <= self.now:
+            self.bindings[customer] = BindingModel(sharer, self.now, customer_id is not None)
+
+    # -- orders -------------------------------------------------------------------------------
+
+    @initialize(data=st.data(), count=st.integers(1, 3))
+    def opening_orders(self, data, count):
+        """Every example starts with a few paid orders, most of them through a share link."""
+        for _ in range(count):
+            self._place(data, "pay", data.draw(st.sampled_from([*SHARERS, None]), label="link"))
+
+    @rule(
+        data=st.data(),
+        then=st.sampled_from(["pay", "wait"]),
+        opened=st.sampled_from([None, *SHARERS]),
+    )
+    def place(self, data, then, opened):
+        """An order, often right after opening a share link, often paid at once."""
+        self._place(data, then, opened)
+
+    def _place(self, data, then: str, opened: str | None) -> None:
+        customer = data.draw(st.sampled_from(sorted(CUSTOMERS)), label="customer")
+        items = data.draw(
+            st.lists(
+                st.tuples(st.sampled_from(sorted(PRODUCTS)), st.integers(1, 5)),
+                min_size=1,
+                max_size=3,
+                unique_by=lambda item: item[0],
+            ),
+            label="items",
+        )
+        method = data.draw(st.sampled_from(["store", "stripe"]), label="method")
+        fulfilment = (
+            data.draw(st.sampled_from(["pickup", "delivery"]), label="fulfilment")
+            if method == "stripe"
+            else "pickup"
+        )
+        # An order right after opening a link carries that device's visitor cookie.
+        with_cookie = opened is not None or data.draw(st.booleans(), label="with_cookie")
+        share_code = data.draw(
+            st.sampled_from([None, "last", "Forged42"]) if with_cookie else st.none(),
+            label="share_code",
+        )
+        coupon_pct = (
+            data.draw(st.sampled_from([0, 0, 7, 33]), label="coupon_pct")
+            if method == "store"
+            else 0
+        )
+        pickup_store = data.draw(st.sampled_from(self.store_ids), label="pickup_store")
+        if opened is not None:
+            self._open(customer, opened, items[0][0], "wechat-group", signed_in=False)
+        attribution = {}
+        if with_cookie:
+            attribution["visitor_id"] = f"visitor-{customer}"
+            code = self.last_code.get(customer) if share_code == "last" else share_code
+            if code:
+                attribution["share_code"] = code
+        details = CheckoutDetails(
+            name=customer.title(),
+            phone=CUSTOMERS[customer],
+            fulfilment=fulfilment,
+            payment_method=method,
+            city="Hangzhou",
+            address="3 Tea Lane" if fulfilment == "delivery" else "",
+            pickup_store_id=pickup_store if fulfilment == "pickup" else None,
+            attribution=attribution,
+        )
+        basket = [(self.variants[name], quantity) for name, quantity in items]
+        if any(quantity > self.stock[name] for name, quantity in items):
+            with pytest.raises(OutOfStock):
+                place_order(basket, details, uuid.uuid4().hex)
+            return
+        placed = place_order(basket, details, uuid.uuid4().hex)
+        for name, quantity in items:
+            self.stock[name] -= quantity
+
+        # Who is credited: the customer's binding, if valid and reachable from this order.
+        binding = self.bindings[customer]
+        earners: list[tuple[int, str]] = []
+        decided_by = "forged-code" if share_code == "Forged42" else "no-touch"
+        if self._valid(binding) and (with_cookie or binding.adopted):
+            binding.adopted = True
+            decided_by = "first-sharer-protected"
+            if (binding.sharer, customer) in SELF:
+                decided_by = "self-purchase"
+            else:
+                earners.append((1, binding.sharer))
+                if binding.sharer in self.parent:
+                    earners.append((2, self.parent[binding.sharer]))
+        row = db.session.get(Attribution, placed.id)
+        expected_ids = dict.fromkeys((1, 2))
+        expected_ids.update({level: self.sharer_ids[s] for level, s in earners})
+        assert (row.rule, row.sharer_id, row.parent_sharer_id) == (
+            decided_by,
+            expected_ids[1],
+            expected_ids[2],
+        ), row.facts
+        store_id = self.sharer_store[earners[0][1]] if earners else None
+        if store_id is not None:
+            assert row.store_id == store_id
+
+        order = db.session.get(Order, placed.id)
+        subtotal = sum(line.line_total for line in order.lines)
+        discount = subtotal * coupon_pct // 100
+        shipping = SHIPPING_FEE if fulfilment == "delivery" and subtotal < FREE_SHIPPING_FROM else 0
+        assert (order.subtotal, order.shipping) == (subtotal, shipping)
+        if discount:
+            db.session.execute(
+                update(Order)
+                .where(Order.id == order.id)
+                .values(discount=discount, total=subtotal - discount + shipping)
+            )
+            db.session.commit()
+        model = OrderModel(
+            id=order.id,
+            customer=customer,
+            method=method,
+            fulfilment=fulfilment,
+            created=self.now,
+            lines=[
+                Line(
+                    id=line.id,
+                    product=self.product_of_variant[line.variant_id],
+                    variant_id=line.variant_id,
+                    quantity=line.quantity,
+                    paid=line.line_total - half_up(Fraction(discount * line.line_total, subtotal)),
+                )
+                for line in order.lines
+            ],
+            total=subtotal - discount + shipping,
+            earners=earners,
+            store_id=store_id,
+        )
+        if method == "stripe":
+            with self.app.test_request_context():
+                payments.checkout_url(db.session.get(Order, order.id))
+            model.session_id = db.session.get(Order, order.id).stripe_session_id
+        self.orders.append(model)
+        if then == "pay":
+            self._pay(model)
+
+    def _accrue(self, order: OrderModel) -> None:
+        order.status, order.paid = S.PAID, self.now
+        for line in order.lines:
+            for level, sharer in order.earners:
+                rate = self._rate(line.product, order.store_id, level, sharer)
+                self.earnings[(line.id, level)] = Earning(order, line, level, sharer, rate)
+
+    def _payable(self) -> list[OrderModel]:
+        """Unpaid orders, and expired ones (staff may try; Stripe may still take the money)."""
+        return [
+            o
+            for o in self._in(S.AWAITING_PAYMENT, S.CANCELLED)
+            if not (o.method == "stripe" and o.events)
+        ]
+
+    @precondition(lambda self: self._payable())
+    @rule(data=st.data())
+    def pay_later(self, data):
+        self._pay(data.draw(st.sampled_from(self._payable()), label="order"))
+
+    def _pay(self, order: OrderModel) -> None:
+        if order.method == "store":
+            self._pay_at_store(order)
+        else:
+            self._pay_with_stripe(order)
+
+    def _pay_at_store(self, order: OrderModel) -> None:
+        """Staff take the money at the counter; an expired order can no longer be marked paid."""
+        if order.status == S.CANCELLED:
+            self._unchanged_by(
+                lambda: orders.mark_paid_at_store(order.id, self.finance), InvalidTransition
+            )
+            return
+        assert orders.mark_paid_at_store(order.id, self.finance) is True
+        self._accrue(order)
+
+    def _pay_with_stripe(self, order: OrderModel) -> None:
+        """The customer pays the Checkout Session; Stripe posts the signed webhook."""
+        completed = event("checkout.session.completed", self.fake.pay(order.session_id))
+        order.events.append(completed)
+        reply = deliver(self.client, completed)
+        assert reply.status_code == 200
+        lines = [(line.product, line.quantity) for line in order.lines]
+        if order.status == S.AWAITING_PAYMENT or all(q <= self.stock[p] for p, q in lines):
+            assert reply.get_json() == {"result": "paid"}
+            if order.status == S.CANCELLED:  # paid after expiry: the stock is taken again
+                for product, quantity in lines:
+                    self.stock[product] -= quantity
+            self._accrue(order)
+        else:
+            assert reply.get_json() == {"result": "not paid"}
+            order.needs_review = True
+
+    @precondition(lambda self: any(o.events for o in self.orders))
+    @rule(data=st.data(), fresh_id=st.booleans())
+    def replay_payment_webhook(self, data, fresh_id):
+        """Stripe delivers the same event again, or reports the same payment in a new event."""
+        order = data.draw(st.sampled_from([o for o in self.orders if o.events]), label="order")
+        completed = order.events[0]
+        if fresh_id:
+            again = event("checkout.session.async_payment_succeeded", completed["data"]["object"])
+            expected = "not paid"
+        else:
+            again, expected = completed, "duplicate"
+        reply = self._unchanged_by(lambda: deliver(self.client, again))
+        assert reply.get_json() == {"result": expected}
+
+    @precondition(lambda self: self._in(*REFUNDABLE, S.REFUNDED))
+    @rule(data=st.data())
+    def replay_payment(self, data):
+        """The order_paid signal, the accrual job, or the staff's "mark paid" once more."""
+        order = data.draw(st.sampled_from(self._in(*REFUNDABLE, S.REFUNDED)), label="order")
+        how = data.draw(st.sampled_from(["signal", "job", "staff"]), label="how")
+        if how == "signal":
+            self._unchanged_by(lambda: order_paid.send(self.app, order_id=order.id))
+        elif how == "job":
+            assert self._unchanged_by(lambda: jobs.accrue_commission(order.id)) == 0
+        elif order.method == "store":
+            self._unchanged_by(
+                lambda: orders.mark_paid_at_store(order.id, self.finance), InvalidTransition
+            )
+        else:
+            intent = db.session.get(Order, order.id).stripe_payment_intent
+            paid_again = self._unchanged_by(
+                lambda: orders.confirm_payment(
+                    order.id,
+                    provider="stripe",
+                    external_id=intent,
+                    amount=order.total,
+                    currency="CNY",
+                )
+            )
+            assert paid_again is False
+
+    @precondition(lambda self: self._in(S.PAID, S.PICKED_UP, S.FULFILLED))
+    @rule(data=st.data())
+    def hand_over(self, data):
+        order = data.draw(st.sampled_from(self._in(S.PAID, S.PICKED_UP, S.FULFILLED)))
+        if order.status != S.PAID:
+            orders.complete(order.id, self.finance)
+            order.status = S.COMPLETED
+        elif order.fulfilment == "pickup":
+            orders.mark_picked_up(order.id, self.finance)
+            order.status = S.PICKED_UP
+        else:
+            orders.fulfil(order.id, self.finance)
+            order.status = S.FULFILLED
+
+    # -- refunds ------------------------------------------------------------------------------
+
+    @precondition(lambda self: self._refundable())
+    @rule(data=st.data(), restock=st.booleans(), everything=st.booleans())
+    def refund(self, data, restock, everything):
+        order = data.draw(st.sampled_from(self._refundable()), label="order")
+        quantities = {}
+        for line in order.lines:
+            left = line.quantity - line.refunded_quantity
+            quantities[line.id] = left if everything else data.draw(st.integers(0, left))
+        if not any(quantities.values()):
+            line = next(ln for ln in order.lines if ln.refunded_quantity < ln.quantity)
+            quantities[line.id] = 1
+        key = uuid.uuid4().hex
+        record = orders.refund(
+            order.id, quantities, staff=self.finance, idempotency_key=key, restock=restock
+        )
+        per_line = 0
+        for line in order.lines:
+            quantity = quantities[line.id]
+            if not quantity:
+                continue
+            if line.refunded_quantity + quantity == line.quantity:
+                amount = line.paid - line.refunded_amount
+            else:
+                amount = half_up(Fraction(line.paid * quantity, line.quantity))
+            line.refunded_quantity += quantity
+            line.refunded_amount += amount
+            per_line += amount
+            if restock:
+                self.stock[line.product] += quantity
+        emptied = all(line.refunded_quantity == line.quantity for line in order.lines)
+        expected = order.total - order.refunded if emptied else per_line
+        assert record.amount == expected
+        order.refunded += expected
+        if order.refunded >= order.total:
+            order.status = S.REFUNDED
+        self.refunds.append((order, record.id, key, quantities, restock))
+
+    @precondition(lambda self: self.refunds)
+    @rule(data=st.data(), how=st.sampled_from(["same-key", "job", "signal", "stripe"]))
+    def replay_refund(self, data, how):
+        """The same refund submitted again, its job or signal again, Stripe's charge.refunded."""
+        order, refund_id, key, quantities, restock = data.draw(
+            st.sampled_from(self.refunds), label="refund"
+        )
+        if how == "same-key":
+            again = self._unchanged_by(
+                lambda: orders.refund(
+                    order.id, quantities, staff=self.finance, idempotency_key=key, restock=restock
+                )
+            )
+            assert again.id == refund_id
+        elif how == "job":
+            assert self._unchanged_by(lambda: jobs.reverse_commission(order.id, refund_id)) == 0
+        elif how == "signal":
+            self._unchanged_by(
+                lambda: order_refunded.send(self.app, order_id=order.id, refund_id=refund_id)
+            )
+        elif order.method == "stripe":
+            intent = db.session.get(Order, order.id).stripe_payment_intent
+            reply = self._unchanged_by(
+                lambda: deliver(self.client, event("charge.refunded", self.fake.charge(intent)))
+            )
+            assert reply.get_json() == {"result": "0 refunds recorded"}
+
+    # -- time, expiry, settlement, payouts ----------------------------------------------------
+
+    @precondition(lambda self: self.orders)
+    @rule(step=st.sampled_from(CLOCK_STEPS))
+    def time_passes(self, step):
+        """Age every timestamp the shop and the attribution read; the ledger stays untouched."""
+        columns = {
+            Order: ("created_at", "expires_at", "paid_at"),
+            Visit: ("created_at",),
+            Binding: ("bound_at", "touched_at", "protected_until", "valid_until"),
+            Attribution: ("decided_at",),
+        }
+        for model, names in columns.items():
+            for row in db.session.scalars(select(model)):
+                for name in names:
+                    if getattr(row, name) is not None:
+                        setattr(row, name, getattr(row, name) - step)
+        db.session.commit()
+        self.now += step
+        self._expire_unpaid()
+
+    def _expire_unpaid(self) -> None:
+        """The expiry job, as it runs on the clock: unpaid orders past their hold are cancelled."""
+        due = [
+            o
+            for o in self._in(S.AWAITING_PAYMENT)
+            if not o.needs_review and o.created + o.hold <= self.now
+        ]
+        assert orders.expire_due() == len(due)
+        for order in due:
+            order.status = S.CANCELLED
+            for line in order.lines:
+                self.stock[line.product] += line.quantity
+
+    @precondition(lambda self: self.earnings)
+    @rule(
+        ahead=st.sampled_from([None, timedelta(0), timedelta(days=1), WINDOW]), replay=st.booleans()
+    )
+    def settle(self, ahead, replay):
+        """The settlement job (the clock's now, or an explicit ``now``), maybe run twice."""
+        now = None if ahead is None else utcnow() + ahead
+        at = self.now + (ahead or timedelta(0))
+        due = [
+            e
+            for e in self.earnings.values()
+            if not e.settled and e.order.paid + WINDOW <= at and e.net() != 0
+        ]
+        assert settle_due_commissions(now) == len(due)
+        for earning in due:
+            earning.settled = True
+        if replay:
+            assert self._unchanged_by(lambda: settle_due_commissions(now)) == 0
+
+    @precondition(lambda self: any(e.settled for e in self.earnings.values()))
+    @rule(sharer=st.sampled_from(SHARERS), replay=st.booleans())
+    def pay_out(self, sharer, replay):
+        amount = self._settled_balance(sharer)
+        if amount <= 0:
+            self._unchanged_by(
+                lambda: approve_payout(self.sharer_ids[sharer], self.finance, "CNY"),
+                CommissionError,
+            )
+            return
+        payout = approve_payout(self.sharer_ids[sharer], self.finance, "CNY")
+        assert payout.amount == amount
+        self.paid_out[sharer] += amount
+        if replay:  # finance clicks "approve" twice: nothing is left to pay
+            self._unchanged_by(
+                lambda: approve_payout(self.sharer_ids[sharer], self.finance, "CNY"),
+                CommissionError,
+            )
+
+    @precondition(lambda self: self.versions_published < 2)
+    @rule(level1=st.sampled_from([600, 1200, 2500]), level2=st.sampled_from([0, 250]))
+    def publish_rule_version(self, level1, level2):
+        """Finance publishes a new version of the samples' rule: paid lines keep their rate."""
+        self._publish("category", self.category_ids["sample"], "percent", level1, level2)
+        db.session.commit()
+        self.versions_published += 1
+
+    # -- invariants ---------------------------------------------------------------------------
+
+    @invariant()
+    def everything_agrees(self):
+        """Checked after every step, in this order (the snapshot first: later checks read it)."""
+        db.session.expire_all()
+        self._entries_are_append_only()
+        self._balances_are_sums_of_entries()
+        self._each_line_earns_its_rate_on_what_was_kept()
+        self._orders_and_stock_match_the_model()
+        self._ledger_verifies()
+
+    def _entries_are_append_only(self):
+        rows = entry_rows()
+        for entry_id, row in self.seen.items():
+            assert rows.get(entry_id) == row, f"entry {entry_id} was edited or deleted"
+        self.seen = rows
+
+    def _balances_are_sums_of_entries(self):
+        for name, sharer_id in self.sharer_ids.items():
+            summed = {"pending": 0, "settled": 0, "paid": 0}
+            for row in self.seen.values():
+                if row[2] == sharer_id:
+                    summed[row[7]] += row[8]
+            pending = sum(
+                e.net() for e in self.earnings.values() if e.sharer == name and not e.settled
+            )
+            expected = {
+                "pending": pending,
+                "settled": self._settled_balance(name),
+                "paid": self.paid_out[name],
+            }
+            assert balances(sharer_id) == summed == expected, name
+
+    def _each_line_earns_its_rate_on_what_was_kept(self):
+        e = CommissionEntry
+        actual = {
+            (line_id, level): (sharer_id, int(total), accruals)
+            for line_id, level, sharer_id, total, accruals in db.session.execute(
+                select(
+                    e.order_line_id,
+                    e.level,
+                    e.sharer_id,
+                    func.sum(e.amount),
+                    func.sum(case((e.kind == "accrue", 1), else_=0)),
+                )
+                .where(e.kind.in_(("accrue", "reverse")))
+                .group_by(e.order_line_id, e.level, e.sharer_id)
+            )
+        }
+        expected = {
+            key: (self.sharer_ids[earning.sharer], earning.net(), 1)
+            for key, earning in self.earnings.items()
+        }
+        assert actual == expected
+
+    def _orders_and_stock_match_the_model(self):
+        orders_now = db.session.execute(
+            select(Order.id, Order.status, Order.refunded_amount, Order.total, Order.needs_review)
+        ).all()
+        assert {row[0]: tuple(row[1:]) for row in orders_now} == {
+            o.id: (o.status, o.refunded, o.total, o.needs_review) for o in self.orders
+        }
+        lines_now = db.session.execute(
+            select(OrderLine.id, OrderLine.refunded_quantity, OrderLine.refunded_amount)
+        ).all()
+        assert {row[0]: tuple(row[1:]) for row in lines_now} == {
+            line.id: (line.refunded_quantity, line.refunded_amount)
+            for o in self.orders
+            for line in o.lines
+        }
+        stocks = dict(db.session.execute(select(Variant.id, Variant.stock)).all())
+        assert {self.product_of_variant[v]: q for v, q in stocks.items()} == self.stock
+        assert min(stocks.values()) >= 0
+        assert stock.ledger_breaches() == []
+
+    def _ledger_verifies(self):
+        assert verify_ledger() == []
+        result = self.app.test_cli_runner().invoke(args=["ledger", "verify"])
+        assert result.exit_code == 0, result.output
+
+    def teardown(self):
+        db.session.remove()
+
+
+def machine_for(app, fake) -> type[LedgerMachine]:
+    return type(
+        "LedgerMachine",
+        (LedgerMachine,),
+        {"app": app, "client": app.test_client(), "fake": fake},
+    )
+
+
+@pytest.fixture
+def app_config(app_config, fake_stripe) -> dict:
+    return {**app_config, **fake_stripe.app_config()}
+
+
+def _run(app, fake, **limits) -> None:
+    with app.app_context():
+        run_state_machine_as_test(
+            machine_for(app, fake),
+            settings=settings(
+                deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+                **limits,
+            ),
+        )
+
+
+@pytest.mark.postgres
+def test_ledger_state_machine_on_postgres(app, fake_stripe):
+    _run(app, fake_stripe, max_examples=20, stateful_step_count=25)
+
+
+def test_ledger_state_machine_small(app, fake_stripe):
+    """A few short runs, on whichever database the suite runs on (SQLite by default)."""
+    _run(app, fake_stripe, max_examples=5, stateful_step_count=12)
