@@ -77,7 +77,7 @@ def parse_pk(value) -> int:
 
 
 class StoreFilter(IntEqualFilter):
-    """ "Store equals" whose choices are the stores the signed-in staff member may see."""
+    """A "store equals" filter offering only the stores the signed-in staff member may see."""
 
     def get_options(self, view):
         if not has_request_context():
@@ -95,6 +95,13 @@ def _minute(view, value, name) -> str:
 
 def _second(view, value, name) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+class ExportRow:
+    """One exported row's values, computed while the database session is open."""
+
+    def __init__(self, values: dict):
+        self.values = values
 
 
 class StaffModelView(SecuredView, ModelView):
@@ -154,6 +161,21 @@ class StaffModelView(SecuredView, ModelView):
             return self.can_delete
         permission = self.action_permission or self.edit_permission
         return permission is not None and may(permission)
+
+    def _export_data(self):
+        """Flask-Admin streams CSV exports after the request's database session is closed, so
+        a relation read while writing a row would fail: compute every value here instead."""
+        count, rows = super()._export_data()
+        columns = [column for column, _label in self._export_columns]
+        parent = super()
+        return count, [
+            ExportRow({c: str(parent.get_export_value(row, c)) for c in columns}) for row in rows
+        ]
+
+    def get_export_value(self, model, name):
+        if isinstance(model, ExportRow):
+            return model.values[name]
+        return super().get_export_value(model, name)
 
     # Store scoping -------------------------------------------------------------------------
 

@@ -335,7 +335,8 @@ class StockMovementView(StaffModelView):
     column_filters = ["reason", "variant.sku", "created_at"]
     column_default_sort = ("id", True)
     column_sortable_list = ["created_at", "delta", "reason"]
-    column_formatters = {
-        "order": _order_link,
+    column_formatters = {"order": _order_link, "staff": staff_formatter}
+    column_formatters_export = {
+        "order": lambda v, c, m, n: f"SY{m.order_id:06d}" if m.order_id else "",
         "staff": staff_formatter,
     }

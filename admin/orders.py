@@ -262,9 +262,6 @@ class OrderView(StaffModelView):
         form.id.data, form.verb.data = str(order.id), verb
         return form
 
-    def line_total_formatted(self, order: Order, amount: int) -> str:
-        return format_money(amount, order.currency)
-
     @expose("/act/", methods=("POST",))
     def act_view(self):
         form = OrderActionForm(request.form)

@@ -300,3 +300,11 @@ def test_refund_form_submitted_twice_at_once_makes_one_refund(paid_order_a, shop
         assert db.session.get(Order, shop_data.order_a).refunded_amount == 4800
         restocks = select(StockMovement).where(StockMovement.reason == "restock")
         assert len(db.session.scalars(restocks).all()) == 1
+
+
+def test_stock_movement_export_is_plain_text(paid_order_a, shop_data):
+    text = paid_order_a.get("/admin/stock/export/csv/").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    reserve = next(row for row in rows if row["Reason"] == "reserve")
+    assert reserve["Order"] == f"SY{shop_data.order_a:06d}" and reserve["Change"] == "-2"
+    assert "<a" not in text
