@@ -39,7 +39,7 @@ test: install lint
 	$(BIN)/pytest
 
 worker: install
-	$(BIN)/rq worker --with-scheduler --url "$${REDIS_URL:?set REDIS_URL}" siyu
+	$(BIN)/rq worker --with-scheduler -w rq.SimpleWorker --url "$${REDIS_URL:?set REDIS_URL}" siyu
 
 cron: install
 	$(BIN)/rq cron --url "$${REDIS_URL:?set REDIS_URL}" shop.cron

@@ -39,6 +39,8 @@ from .extensions import csrf, db
 from .models import Category, Customer, Order, OrderStatus, Store, Variant
 
 bp = Blueprint("shop", __name__)
+# Pages after which an order can follow: the visitor id travels into it (shop.customers).
+VISITOR_PAGES = {"shop.checkout", "shop.cart", "shop.cart_add"}
 
 
 @bp.get("/")
@@ -420,11 +422,9 @@ def init_app(app) -> None:
 
     @app.after_request
     def assign_visitor(response):
-        if (
-            request.endpoint
-            and request.endpoint.startswith("shop.")
-            and not request.cookies.get(customers.VISITOR_COOKIE)
-        ):
+        """Give the browser a visitor id where a later order will need one. Share links set
+        it themselves; browsing pages (the product page above all) stay cookie-free."""
+        if request.endpoint in VISITOR_PAGES and not request.cookies.get(customers.VISITOR_COOKIE):
             customers.set_visitor_cookie(response, customers.new_visitor_id())
         return response
 
