@@ -19,7 +19,7 @@ translations: $(VENV)/.installed
 
 # Re-extract the interface's strings and merge them into translations/*/messages.po.
 messages: $(VENV)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 -o translations/messages.pot .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations
 
 install: $(VENV)/.installed translations
@@ -36,7 +36,7 @@ lint: install
 
 test: install lint
 	@bash .ci/ensure-chromium
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 worker: install
 	$(BIN)/rq worker --with-scheduler -w rq.SimpleWorker --url "$${REDIS_URL:?set REDIS_URL}" siyu

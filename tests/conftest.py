@@ -29,7 +29,9 @@ def _pg_test_url() -> str:
             "postgresql://", "postgresql+psycopg://", 1
         )
     )
-    name = f"{url.database or 'siyu'}_pytest"
+    # One database per xdist worker (make test runs two), so parallel workers never collide.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    name = f"{url.database or 'siyu'}_pytest{('_' + worker) if worker else ''}"
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
