@@ -21,6 +21,7 @@ from . import orders
 from .errors import PaymentError
 from .extensions import db
 from .models import Order, OrderStatus, StripeEvent, utcnow
+from .money import prorate
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +72,14 @@ def checkout_url(order: Order) -> str:
     )
     line_items = [
         {
-            "quantity": line.quantity,
+            "quantity": quantity,
             "price_data": {
                 "currency": order.currency.lower(),
-                "unit_amount": line.unit_price,
-                "product_data": {"name": f"{line.product_name} {line.variant_name}".strip()},
+                "unit_amount": unit_amount,
+                "product_data": {"name": name},
             },
         }
-        for line in order.lines
+        for name, quantity, unit_amount in charged_lines(order)
     ]
     if order.shipping:
         line_items.append(
@@ -112,6 +113,29 @@ def checkout_url(order: Order) -> str:
         order.stripe_session_id = session.id
         db.session.commit()
     return session.url
+
+
+def charged_lines(order: Order) -> list[tuple[str, int, int]]:
+    """(name, quantity, unit amount) of each line as Stripe charges it: together the order's
+    total less shipping. Stripe takes no negative line, so with a discount each line is charged
+    once at its total less its share of the discount (the rounding goes to the largest line).
+    """
+    names = [f"{line.product_name} {line.variant_name}".strip() for line in order.lines]
+    if not order.discount:
+        return [
+            (name, line.quantity, line.unit_price)
+            for name, line in zip(names, order.lines, strict=True)
+        ]
+    amounts = [
+        line.line_total - prorate(order.discount, line.line_total, order.subtotal)
+        for line in order.lines
+    ]
+    largest = amounts.index(max(amounts))
+    amounts[largest] += order.subtotal - order.discount - sum(amounts)
+    return [
+        (f"{name} × {line.quantity}", 1, amount)
+        for name, line, amount in zip(names, order.lines, amounts, strict=True)
+    ]
 
 
 def create_refund(order: Order, amount: int, idempotency_key: str) -> str:

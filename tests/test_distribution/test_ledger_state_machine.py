@@ -18,8 +18,7 @@ agree with it and with itself:
 - stock matches the model, is never negative, and equals the sum of its movements.
 
 Time moves by ageing every timestamp the shop and the attribution read (orders, visits,
-bindings, attributions) while the ledger's own rows stay untouched. A coupon is simulated by
-lowering a pay-at-store order's total before it is paid (checkout has no coupons yet).
+bindings, attributions) while the ledger's own rows stay untouched.
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, select
 from werkzeug.security import generate_password_hash
 
 from distribution import jobs
@@ -64,11 +63,12 @@ from distribution.models import (
     Visit,
 )
 from distribution.sharing import link_for, open_link
-from shop import orders, payments, stock
+from shop import coupons, orders, payments, stock
 from shop.checkout import CheckoutDetails, place_order
 from shop.errors import InvalidTransition, OutOfStock
 from shop.extensions import db
 from shop.factories import make_category, make_product, make_store
+from shop.member_models import CouponTemplate
 from shop.models import (
     Customer,
     Order,
@@ -92,6 +92,7 @@ VALIDITY = timedelta(days=30)
 STORE_HOLD = timedelta(hours=48)
 STRIPE_HOLD = timedelta(minutes=30, seconds=30)  # Stripe's minimum session, which wins
 SHIPPING_FEE, FREE_SHIPPING_FROM = 1000, 9900
+PERCENT_COUPON, FIXED_COUPON = 700, 500  # 7% off (basis points); 5.00 off (minor units)
 # Short steps more often than long ones, so bindings and unsettled lines live long enough.
 CLOCK_STEPS = [timedelta(hours=h) for h in (1, 24, 24, 48, 72, 144, 168, 192, 360, 744)]
 REFUNDABLE = {S.PAID, S.FULFILLED, S.PICKED_UP, S.COMPLETED}
@@ -313,7 +314,23 @@ class LedgerMachine(RuleBasedStateMachine):
             store=other,
         )
         db.session.add_all([li, zhao, wang])
+        db.session.add_all(
+            Customer(phone=phone, name=name.title())
+            for name, phone in CUSTOMERS.items()
+            if name != "zhao"
+        )
         db.session.flush()
+        self.customer_ids = dict(db.session.execute(select(Customer.phone, Customer.id)).all())
+        self.customer_ids = {name: self.customer_ids[phone] for name, phone in CUSTOMERS.items()}
+        templates = {
+            "percent": CouponTemplate(name="7% off", kind="percent", value=PERCENT_COUPON),
+            "fixed": CouponTemplate(name="5 off", kind="fixed", value=FIXED_COUPON),
+        }
+        for template in templates.values():
+            template.per_customer_limit = 1000
+            db.session.add(template)
+        db.session.flush()
+        self.coupon_templates = {kind: template.id for kind, template in templates.items()}
         self.sharer_ids = {"li": li.id, "zhao": zhao.id, "wang": wang.id}
         self.sharer_store = {"li": store.id, "zhao": store.id, "wang": other.id}
         self.parent = {"zhao": "li"}
@@ -365,9 +382,6 @@ class LedgerMachine(RuleBasedStateMachine):
         return Rate("percent", 1000 if level == 1 else 500, self.multiplier[sharer])
 
     # -- helpers ------------------------------------------------------------------------------
-
-    def _customer_id(self, customer: str) -> int | None:
-        return db.session.scalar(select(Customer.id).where(Customer.phone == CUSTOMERS[customer]))
 
     def _valid(self, binding: BindingModel | None) -> bool:
         return binding is not None and binding.touched + VALIDITY > self.now
@@ -421,7 +435,7 @@ class LedgerMachine(RuleBasedStateMachine):
             self.products[product].id,
             channel,
         )
-        customer_id = self._customer_id(customer) if signed_in else None
+        customer_id = self.customer_ids[customer] if signed_in else None
         open_link(link, f"visitor-{customer}", customer_id)
         self.last_code[customer] = link.code
         current = self.bindings[customer]
@@ -472,11 +486,7 @@ class LedgerMachine(RuleBasedStateMachine):
             st.sampled_from([None, "last", "Forged42"]) if with_cookie else st.none(),
             label="share_code",
         )
-        coupon_pct = (
-            data.draw(st.sampled_from([0, 0, 7, 33]), label="coupon_pct")
-            if method == "store"
-            else 0
-        )
+        coupon = data.draw(st.sampled_from([None, None, "percent", "fixed"]), label="coupon")
         pickup_store = data.draw(st.sampled_from(self.store_ids), label="pickup_store")
         if opened is not None:
             self._open(customer, opened, items[0][0], "wechat-group", signed_in=False)
@@ -496,6 +506,9 @@ class LedgerMachine(RuleBasedStateMachine):
             pickup_store_id=pickup_store if fulfilment == "pickup" else None,
             attribution=attribution,
         )
+        if coupon is not None:  # signed in, with a coupon just claimed
+            details.customer_id = self.customer_ids[customer]
+            details.coupon = coupons.issue(self.coupon_templates[coupon], details.customer_id).id
         basket = [(self.variants[name], quantity) for name, quantity in items]
         if any(quantity > self.stock[name] for name, quantity in items):
             with pytest.raises(OutOfStock):
@@ -532,16 +545,18 @@ class LedgerMachine(RuleBasedStateMachine):
 
         order = db.session.get(Order, placed.id)
         subtotal = sum(line.line_total for line in order.lines)
-        discount = subtotal * coupon_pct // 100
+        discount = {
+            None: 0,
+            "percent": half_up(Fraction(subtotal * PERCENT_COUPON, 10_000)),
+            "fixed": min(FIXED_COUPON, subtotal),
+        }[coupon]
         shipping = SHIPPING_FEE if fulfilment == "delivery" and subtotal < FREE_SHIPPING_FROM else 0
-        assert (order.subtotal, order.shipping) == (subtotal, shipping)
-        if discount:
-            db.session.execute(
-                update(Order)
-                .where(Order.id == order.id)
-                .values(discount=discount, total=subtotal - discount + shipping)
-            )
-            db.session.commit()
+        assert (order.subtotal, order.discount, order.shipping, order.total) == (
+            subtotal,
+            discount,
+            shipping,
+            subtotal - discount + shipping,
+        )
         model = OrderModel(
             id=order.id,
             customer=customer,
