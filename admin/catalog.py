@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import current_app, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from markupsafe import Markup
 from sqlalchemy import select
 from wtforms.validators import ValidationError
@@ -71,7 +72,7 @@ class StoreView(StaffModelView):
     edit_permission = "stores.edit"
     column_list = ["name", "city", "address", "active"]
     column_labels = {
-        "name": _l("Name"),
+        "name": lazy_pgettext("catalog", "Name"),
         "city": _l("City"),
         "address": _l("Address"),
         "active": _l("Active"),
@@ -85,7 +86,11 @@ class CategoryView(StaffModelView):
     edit_permission = "categories.edit"
     allow_delete = True
     column_list = ["name", "slug", "position"]
-    column_labels = {"name": _l("Name"), "slug": _l("Slug"), "position": _l("Position")}
+    column_labels = {
+        "name": lazy_pgettext("catalog", "Name"),
+        "slug": _l("Slug"),
+        "position": _l("Position"),
+    }
     column_default_sort = "position"
     form_columns = ["name", "slug", "position"]
 
@@ -118,7 +123,7 @@ class ProductView(StaffModelView):
     ]
     column_labels = {
         "image": _l("Image"),
-        "name": _l("Name"),
+        "name": lazy_pgettext("catalog", "Name"),
         "slug": _l("Slug"),
         "category": _l("Category"),
         "category.name": _l("Category"),

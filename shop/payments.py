@@ -88,7 +88,7 @@ def checkout_url(order: Order) -> str:
                 "price_data": {
                     "currency": order.currency.lower(),
                     "unit_amount": order.shipping,
-                    "product_data": {"name": "Shipping"},
+                    "product_data": {"name": _("Delivery")},
                 },
             }
         )
