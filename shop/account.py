@@ -197,15 +197,23 @@ def _template_or_404(template_id: int) -> CouponTemplate:
 
 
 def _coupon_page(template: CouponTemplate, error: str | None = None, status: int = 200):
+    """The claim page; ``error`` is why a claim just failed. A customer who holds as many as
+    they may is told they have it, not shown an error."""
     customer = _customer()
+    mine = coupons.held(template.id, customer.id) if customer else 0
+    refusal = coupons.refusal(template, customer.id if customer else None)
+    if mine >= template.per_customer_limit and not error:
+        refusal = None
     return render_template(
         "shop/coupon.html",
         template=template,
         customer=customer,
-        refusal=error or coupons.refusal(template, customer.id if customer else None),
+        error=error,
+        refusal=refusal,
+        can_claim=refusal is None and mine < template.per_customer_limit,
         remaining=coupons.remaining(template),
         scope_names=_scope_names(template),
-        mine=coupons.held(template.id, customer.id) if customer else 0,
+        mine=mine,
     ), status
 
 

@@ -73,7 +73,9 @@ def test_signed_in_customer_claims_once(client, world):
     assert response.status_code == 303
     (coupon,) = coupons_of(customer.id)
     assert (coupon.source, coupon.share_code, coupon.used_order_id) == ("claim", None, None)
-    assert "You already have this coupon." in _text(client.get(f"/coupons/{template.id}"))
+    page = _text(client.get(f"/coupons/{template.id}"))
+    assert "You have this coupon." in page
+    assert "Claim this coupon" not in page and "You already have" not in page
 
     again = client.post(f"/coupons/{template.id}")
     assert again.status_code == 422
