@@ -7,7 +7,9 @@ like "shop" are taken.
 
 Where to look: ``permissions`` (the role table and store scoping), ``base`` (the one base view:
 sign-in, roles, scoping, CSRF, audit), ``auth`` (sign-in at /admin/login, rate-limited), ``forms``,
-then one module per area: ``dashboard``, ``catalog``, ``orders``, ``people``.
+then one module per area: ``dashboard``, ``catalog``, ``orders``, ``people``, ``distribution``
+(guides, links, rules, commission, numbers) and ``members`` (tiers, coupons, points), whose shared
+pieces are in ``common``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,28 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 
+from distribution.models import (
+    AcquisitionCost,
+    Attribution,
+    Binding,
+    CommissionEntry,
+    CommissionRule,
+    DistributionSettings,
+    Payout,
+    ShareLink,
+    Sharer,
+    SharerLevel,
+    Visit,
+)
 from shop.extensions import csrf
+from shop.member_models import (
+    Coupon,
+    CouponTemplate,
+    LoyaltySettings,
+    MemberTier,
+    PointsEntry,
+    PointsShopItem,
+)
 from shop.models import (
     AuditLog,
     Category,
@@ -42,6 +65,29 @@ from .catalog import (
     VariantView,
 )
 from .dashboard import DashboardView
+from .distribution import (
+    AcquisitionCostView,
+    AttributionView,
+    BalancesView,
+    BindingView,
+    CommissionEntryView,
+    CommissionRuleView,
+    NumbersView,
+    PayoutView,
+    ProgrammeSettingsView,
+    ShareLinkView,
+    SharerLevelView,
+    SharerView,
+    VisitView,
+)
+from .members import (
+    CouponTemplateView,
+    CouponView,
+    LoyaltySettingsView,
+    MemberTierView,
+    PointsEntryView,
+    PointsShopItemView,
+)
 from .orders import OrderView, PaymentView, RefundView
 from .people import AuditLogView, CustomerView, ReviewView, StaffView
 
@@ -58,6 +104,7 @@ def init_admin(app) -> Admin:
         ),
     )
     catalog, sales, people = _l("Catalog"), _l("Sales"), _l("People")
+    dist, money, members = _l("Distribution"), _l("Commission"), _l("Members")
     views = [
         # view, model, menu name, endpoint, url (under /admin/), menu category
         (OrderView, Order, _l("Orders"), "admin_orders", "orders", sales),
@@ -72,10 +119,79 @@ def init_admin(app) -> Admin:
         (CustomerView, Customer, _l("Customers"), "admin_customers", "customers", people),
         (ReviewView, Review, _l("Reviews"), "admin_reviews", "reviews", people),
         (StaffView, Staff, _l("Staff"), "admin_staff", "staff", people),
+        (SharerView, Sharer, _l("Guides and promoters"), "admin_sharers", "sharers", dist),
+        (SharerLevelView, SharerLevel, _l("Levels"), "admin_levels", "levels", dist),
+        (ShareLinkView, ShareLink, _l("Share links"), "admin_links", "links", dist),
+        (VisitView, Visit, _l("Visits"), "admin_visits", "visits", dist),
+        (BindingView, Binding, _l("Bindings"), "admin_bindings", "bindings", dist),
+        (
+            AttributionView,
+            Attribution,
+            _l("Attributions"),
+            "admin_attribution",
+            "attribution",
+            dist,
+        ),
+        (
+            ProgrammeSettingsView,
+            DistributionSettings,
+            _l("Settings"),
+            "admin_programme",
+            "programme",
+            dist,
+        ),
+        (CommissionRuleView, CommissionRule, _l("Commission rules"), "admin_rules", "rules", money),
+        (
+            CommissionEntryView,
+            CommissionEntry,
+            _l("Ledger"),
+            "admin_commission",
+            "commission",
+            money,
+        ),
+        (PayoutView, Payout, _l("Payouts"), "admin_payouts", "payouts", money),
+        (
+            AcquisitionCostView,
+            AcquisitionCost,
+            _l("Acquisition costs"),
+            "admin_acquisition",
+            "acquisition",
+            money,
+        ),
+        (MemberTierView, MemberTier, _l("Member tiers"), "admin_tiers", "tiers", members),
+        (
+            CouponTemplateView,
+            CouponTemplate,
+            _l("Coupon templates"),
+            "admin_templates",
+            "templates",
+            members,
+        ),
+        (CouponView, Coupon, _l("Issued coupons"), "admin_coupons", "coupons", members),
+        (PointsEntryView, PointsEntry, _l("Points ledger"), "admin_points", "points", members),
+        (
+            PointsShopItemView,
+            PointsShopItem,
+            _l("Points shop"),
+            "admin_points_shop",
+            "points-shop",
+            members,
+        ),
+        (
+            LoyaltySettingsView,
+            LoyaltySettings,
+            _l("Loyalty settings"),
+            "admin_loyalty",
+            "loyalty",
+            members,
+        ),
         (AuditLogView, AuditLog, _l("Audit log"), "admin_audit", "audit", None),
     ]
     for view_class, model, name, endpoint, url, category in views:
         admin.add_view(view_class(model, name=name, endpoint=endpoint, url=url, category=category))
+    # Pages that are not lists of a model: each sharer's balances, and the numbers.
+    admin.add_view(BalancesView(_l("Balances"), money, endpoint="admin_balances", url="balances"))
+    admin.add_view(NumbersView(_l("Numbers"), endpoint="admin_numbers", url="numbers"))
     for view in admin._views:
         # Admin forms carry their own session-bound token (SecureForm); see admin.forms.
         csrf.exempt(view.blueprint)

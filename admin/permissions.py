@@ -23,7 +23,28 @@ phones.full        yes                                      yes
 reviews.moderate   yes    yes (own stores)                  yes
 staff.manage       yes
 audit.view         yes                             yes
+distribution.view  yes    yes (own stores)
+programme.edit     yes
+sharers.manage     yes    yes (own stores)
+sharers.edit       yes
+rules.view         yes                             yes
+rules.edit         yes                             yes
+rules.publish      yes                             yes
+commission.view    yes    yes (own stores)         yes
+commission.export  yes    yes (own stores)         yes
+payouts.approve    yes                             yes
+acquisition.edit   yes                             yes
+numbers.view       yes    yes (own stores)         yes
+members.view       yes                             yes
+members.edit       yes
+coupons.view       yes                             yes      yes
+coupons.grant      yes
+points.view        yes                             yes      yes
+points.adjust      yes                             yes
 =================  =====  =======================  =======  =======
+
+``programme.edit`` is the distribution programme's settings. What each distribution and members
+permission opens is described in ``admin.distribution`` and ``admin.members``.
 
 Store guides (role ``guide``) have no admin access: their workbench is /guide, and the admin
 sign-in refuses them.
@@ -80,6 +101,24 @@ ALL = frozenset(
         "reviews.moderate",
         "staff.manage",
         "audit.view",
+        "distribution.view",
+        "programme.edit",
+        "sharers.manage",
+        "sharers.edit",
+        "rules.view",
+        "rules.edit",
+        "rules.publish",
+        "commission.view",
+        "commission.export",
+        "payouts.approve",
+        "acquisition.edit",
+        "numbers.view",
+        "members.view",
+        "members.edit",
+        "coupons.view",
+        "coupons.grant",
+        "points.view",
+        "points.adjust",
     }
 )
 
@@ -102,6 +141,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "payments.view",
             "customers.view",
             "reviews.moderate",
+            "distribution.view",
+            "sharers.manage",
+            "commission.view",
+            "commission.export",
+            "numbers.view",
         }
     ),
     Role.FINANCE: frozenset(
@@ -115,6 +159,18 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "orders.refund",
             "payments.view",
             "audit.view",
+            "rules.view",
+            "rules.edit",
+            "rules.publish",
+            "commission.view",
+            "commission.export",
+            "payouts.approve",
+            "acquisition.edit",
+            "numbers.view",
+            "members.view",
+            "coupons.view",
+            "points.view",
+            "points.adjust",
         }
     ),
     Role.SUPPORT: frozenset(
@@ -125,6 +181,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "customers.view",
             "phones.full",
             "reviews.moderate",
+            "coupons.view",
+            "points.view",
         }
     ),
 }

@@ -246,21 +246,27 @@ def return_spent(order: Order) -> None:
         )
 
 
-def adjust(customer_id: int, amount: int, reason: str, staff) -> None:
-    """A manual adjustment by staff, with a reason, in the audit log."""
+def adjust(customer_id: int, amount: int, reason: str, staff, key: str | None = None) -> bool:
+    """A manual adjustment by staff, with a reason, in the audit log.
+
+    ``key`` (the admin form's idempotency key) makes a replayed form change nothing: the
+    second call returns False. Without one, every call is a new adjustment.
+    """
     if not reason.strip():
         raise InvalidInput(_("Give a reason for the adjustment."))
     if amount == 0:
         raise InvalidInput(_("The adjustment is zero."))
     before = balance(customer_id)
-    post(
+    posted = post(
         customer_id,
         amount,
         "adjust" if amount > 0 else "adjust_down",
-        f"adjust:{customer_id}:{utcnow().isoformat()}:{amount}",
+        f"adjust:{key}" if key else f"adjust:{customer_id}:{utcnow().isoformat()}:{amount}",
         note=reason[:255],
         staff_id=getattr(staff, "id", None),
     )
+    if not posted:
+        return False
     audit.record(
         staff,
         "points.adjust",
@@ -270,6 +276,7 @@ def adjust(customer_id: int, amount: int, reason: str, staff) -> None:
         after={"points": before + amount, "reason": reason},
     )
     db.session.commit()
+    return True
 
 
 def expire_due(now: datetime | None = None) -> int:
