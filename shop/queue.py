@@ -43,7 +43,12 @@ def get_queue():
 
 
 # Sweep job (dotted path) -> seconds between runs. Packages add theirs in their init_app.
-PERIODIC: dict[str, int] = {"shop.jobs.expire_due_orders": 60}
+PERIODIC: dict[str, int] = {
+    "shop.jobs.expire_due_orders": 60,
+    "shop.jobs.settle_points": 3600,
+    "shop.jobs.expire_points": 24 * 3600,
+    "shop.jobs.apply_tier_retention": 24 * 3600,
+}
 
 
 def enqueue(path: str, *args, delay: timedelta | None = None, job_id: str | None = None):
