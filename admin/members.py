@@ -160,7 +160,7 @@ class LoyaltySettingsView(SingleRowView):
         "credit_on": _l("Points are credited"),
         "settle_days": _l("Days until an order settles"),
         "point_value": _l("What one point is worth"),
-        "redeem_cap_pct": _l("Points may pay at most (% of the order)"),
+        "redeem_cap_pct": _l("Points may pay at most (percent of the order)"),
         "redeem_cap_points": _l("Points one order may use at most"),
         "expiry_months": _l("Points expire after (months)"),
         "referral_reward_points": _l("Bring a friend: points for the referrer"),
