@@ -133,21 +133,21 @@ def explain(attribution: Attribution) -> str:
         return _("%(name)s bought for themselves: self-purchases earn no commission.", name=name)
     if attribution.rule == "sharer-inactive":
         return _("%(name)s no longer shares for the shop; no one is credited.", name=name)
-    touched = _when(facts.get("touched_at"))
-    text = _(
-        "Credited to %(name)s: their link was opened %(ago)s ago",
-        name=name,
-        ago=format_timedelta(attribution.decided_at - touched),
-    )
+    ago = format_timedelta(attribution.decided_at - _when(facts.get("touched_at")))
     protected = _when(facts.get("protected_until"))
     others = sorted({t["sharer"] for t in attribution.touches or [] if t["sharer"] != name})
     if attribution.rule == "first-sharer-protected" and protected:
-        text += _(" and protects the customer until %(date)s", date=format_date(protected))
-        text += "."
+        text = _(
+            "Credited to %(name)s: their link was opened %(ago)s ago and protects the customer "
+            "until %(date)s.",
+            name=name,
+            ago=ago,
+            date=format_date(protected),
+        )
         if others:
             text += " " + _("%(names)s's later link did not take over.", names=", ".join(others))
     else:
-        text += "."
+        text = _("Credited to %(name)s: their link was opened %(ago)s ago.", name=name, ago=ago)
         if others:
             text += " " + _(
                 "It was the last link opened (also opened: %(names)s).", names=", ".join(others)
