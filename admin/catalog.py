@@ -72,7 +72,7 @@ class StoreView(StaffModelView):
     edit_permission = "stores.edit"
     column_list = ["name", "city", "address", "active"]
     column_labels = {
-        "name": lazy_pgettext("catalog", "Name"),
+        "name": lazy_pgettext("not a person", "Name"),
         "city": _l("City"),
         "address": _l("Address"),
         "active": _l("Active"),
@@ -87,7 +87,7 @@ class CategoryView(StaffModelView):
     allow_delete = True
     column_list = ["name", "slug", "position"]
     column_labels = {
-        "name": lazy_pgettext("catalog", "Name"),
+        "name": lazy_pgettext("not a person", "Name"),
         "slug": _l("Slug"),
         "position": _l("Position"),
     }
@@ -123,7 +123,7 @@ class ProductView(StaffModelView):
     ]
     column_labels = {
         "image": _l("Image"),
-        "name": lazy_pgettext("catalog", "Name"),
+        "name": lazy_pgettext("not a person", "Name"),
         "slug": _l("Slug"),
         "category": _l("Category"),
         "category.name": _l("Category"),

@@ -47,7 +47,7 @@ from flask_admin.contrib.sqla.filters import IntEqualFilter
 from flask_admin.model.template import BaseListRowAction, DeleteRowAction, EditRowAction
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
+from flask_babel import lazy_pgettext, ngettext
 from markupsafe import Markup
 from sqlalchemy import func, select
 from wtforms import HiddenField, SelectField, StringField
@@ -135,7 +135,11 @@ ENTRY_KIND_LABELS = {
     "payout": _l("Payout"),
     "reverse": _l("Reversed (refund)"),
 }
-BUCKET_LABELS = {"pending": _l("Pending"), "settled": _l("Settled"), "paid": _l("Paid")}
+BUCKET_LABELS = {
+    "pending": lazy_pgettext("commission", "Pending"),
+    "settled": _l("Settled"),
+    "paid": lazy_pgettext("commission", "Paid"),
+}
 BACKTEST_ROWS_SHOWN = 200
 
 
@@ -588,7 +592,7 @@ class SharerLevelView(StaffModelView):
         "team_sales_needed",
     ]
     column_labels = {
-        "name": _l("Name"),
+        "name": lazy_pgettext("not a person", "Name"),
         "rank": _l("Rank"),
         "multiplier_pct": _l("Commission multiplier (%)"),
         "invites_needed": _l("Promoters to invite"),

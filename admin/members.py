@@ -35,7 +35,7 @@ from flask_admin import expose
 from flask_admin.model.form import InlineFormAdmin
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
+from flask_babel import lazy_pgettext, ngettext
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -267,7 +267,7 @@ class MemberTierView(StaffModelView):
     column_details_list = column_list
     column_labels = {
         "rank": _l("Rank"),
-        "name": _l("Name"),
+        "name": lazy_pgettext("not a person", "Name"),
         "discount_bp": _l("Member discount (%)"),
         "points_multiplier_pct": _l("Points multiplier (%)"),
         "free_shipping_from": _l("Free delivery from"),
@@ -411,7 +411,7 @@ class CouponTemplateView(StaffModelView):
         "created_at",
     ]
     column_labels = {
-        "name": _l("Name"),
+        "name": lazy_pgettext("not a person", "Name"),
         "kind": _l("Kind"),
         "offer": _l("Offer"),
         "value_text": _l("Value"),
