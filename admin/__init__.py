@@ -191,7 +191,7 @@ def init_admin(app) -> Admin:
         admin.add_view(view_class(model, name=name, endpoint=endpoint, url=url, category=category))
     # Pages that are not lists of a model: each sharer's balances, and the numbers.
     admin.add_view(BalancesView(_l("Balances"), money, endpoint="admin_balances", url="balances"))
-    admin.add_view(NumbersView(_l("Numbers"), endpoint="admin_numbers", url="numbers"))
+    admin.add_view(NumbersView(_l("Numbers"), dist, endpoint="admin_numbers", url="numbers"))
     for view in admin._views:
         # Admin forms carry their own session-bound token (SecureForm); see admin.forms.
         csrf.exempt(view.blueprint)

@@ -362,7 +362,7 @@ def _balances(view, context, model, name):
 
 
 def _manage(view, context, model, name):
-    if model.kind == "guide" and model.status == "active" and may("sharers.manage"):
+    if view.may_leave(model):
         return Markup('<a class="btn btn-sm btn-outline-secondary" href="{}">{}</a>').format(
             url_for("admin_sharers.leave_view", id=model.id), _("Guide leaves…")
         )
@@ -399,7 +399,6 @@ class SharerView(DistributionView):
         "staff",
         "created_at",
         "balances",
-        "manage",
     ]
     column_export_list = [
         "name",
@@ -450,8 +449,13 @@ class SharerView(DistributionView):
     }
     scoped_fields = {"store": Store}
 
+    details_template = "admin/siyu/sharer_details.html"
+
     def search_placeholder(self) -> str:
         return str(_l("Name or phone"))
+
+    def may_leave(self, sharer: Sharer) -> bool:
+        return sharer.kind == "guide" and sharer.status == "active" and may("sharers.manage")
 
     def create_form(self, obj=None):
         form = super().create_form(obj)
@@ -704,6 +708,7 @@ class ShareLinkView(DistributionView):
 class VisitView(DistributionView):
     permission = "distribution.view"
     can_view_details = False
+    column_display_actions = False
     column_list = ["created_at", "link", "sharer", "channel", "customer", "visitor_id"]
     column_labels = {
         "created_at": _l("When"),
@@ -730,6 +735,7 @@ class VisitView(DistributionView):
 class BindingView(DistributionView):
     permission = "distribution.view"
     can_view_details = False
+    column_display_actions = False
     column_list = [
         "customer",
         "visitor_id",
@@ -967,6 +973,7 @@ class CommissionRuleView(ToolsListView):
     form_columns = ["scope", "scope_id", "kind", "level1", "level2", "note"]
     form_choices = {"scope": list(SCOPE_LABELS.items()), "kind": list(RULE_KIND_LABELS.items())}
     form_args = {
+        "scope": {"default": "default"},
         "scope_id": {
             "validators": [InputRequired(), NumberRange(min=0, max=2_000_000_000)],
             "description": _l(
@@ -1165,6 +1172,7 @@ class CommissionEntryView(DistributionView):
     permission = "commission.view"
     export_permission = "commission.export"
     can_view_details = False
+    column_display_actions = False
     column_list = [
         "created_at",
         "sharer",
@@ -1308,6 +1316,7 @@ class PayoutView(DistributionView):
     permission = "commission.view"
     export_permission = "commission.export"
     can_view_details = False
+    column_display_actions = False
     column_list = ["created_at", "sharer", "store", "amount", "status", "approved_by"]
     column_export_list = ["sharer", "amount", "currency", "created_at", "approved_by"]
     column_labels = {
@@ -1399,6 +1408,7 @@ class AcquisitionCostView(StaffModelView):
 
 
 GROUP_LABELS = {"store": _l("By store"), "sharer": _l("By guide"), "channel": _l("By channel")}
+GROUP_HEADERS = {"store": _l("Store"), "sharer": _l("Guide or promoter"), "channel": _l("Channel")}
 
 
 def _day(text: str | None, default: date) -> date:
@@ -1439,6 +1449,7 @@ class NumbersView(SecuredView, BaseView):
             rows=rows,
             group=group,
             groups=GROUP_LABELS,
+            header=GROUP_HEADERS[group],
             since=since,
             until=until,
             currency=current_app.config["SHOP_CURRENCY"],

@@ -593,6 +593,7 @@ class CouponView(ToolsListView):
 
     permission = "coupons.view"
     can_view_details = False
+    column_display_actions = False
     column_list = [
         "claimed_at",
         "template",
@@ -700,6 +701,7 @@ class PointsEntryView(ToolsListView):
 
     permission = "points.view"
     can_view_details = False
+    column_display_actions = False
     column_list = [
         "created_at",
         "customer",
