@@ -1411,12 +1411,12 @@ GROUP_LABELS = {"store": _l("By store"), "sharer": _l("By guide"), "channel": _l
 GROUP_HEADERS = {"store": _l("Store"), "sharer": _l("Guide or promoter"), "channel": _l("Channel")}
 
 
-def _day(text: str | None, default: date) -> date:
+def _day(text: str | None) -> date | None:
+    """A YYYY-MM-DD date typed in the page, or None when empty or not a date."""
     try:
-        return date.fromisoformat((text or "").strip()) if text else default
+        return date.fromisoformat(text.strip()) if text else None
     except ValueError:
-        flash(_("Dates look like 2026-01-31."), "warning")
-        return default
+        return None
 
 
 class NumbersView(SecuredView, BaseView):
@@ -1430,9 +1430,11 @@ class NumbersView(SecuredView, BaseView):
         group = request.args.get("by", "store")
         if group not in numbers.GROUPS:
             group = "store"
-        today = utcnow().date()
-        until = _day(request.args.get("until"), today)
-        since = _day(request.args.get("since"), until - timedelta(days=29))
+        typed = {key: request.args.get(key) for key in ("since", "until")}
+        until = _day(typed["until"]) or utcnow().date()
+        since = _day(typed["since"]) or until - timedelta(days=29)
+        if any(text and _day(text) is None for text in typed.values()):
+            flash(_("Dates look like 2026-01-31."), "warning")
         if since > until:
             since, until = until, since
         rows = numbers.dashboard(

@@ -144,6 +144,10 @@ class TestStoreManager:
         by_store = manager.get("/admin/numbers/").get_data(as_text=True)
         assert "Store A" in by_store and "¥48.00" in by_store
         assert "Store B" not in by_store and "¥56.00" not in by_store
+        before = manager.get("/admin/numbers/?since=2020-01-01&until=2020-01-31")
+        assert "No visits or orders through share links in these days." in before.get_data(
+            as_text=True
+        )
 
     def test_no_rules_no_payouts(self, manager, dist, app):
         assert manager.get("/admin/rules/").status_code == 403
