@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shop.errors import InvalidInput
 from shop.extensions import db
+from shop.member_models import CouponTemplate
 from shop.models import Product
 
 from .models import ShareLink, Sharer
@@ -15,18 +16,35 @@ from .reports import PICKABLE_CHANNELS
 from .sharing import link_for
 
 
+def shareable_coupons() -> list[tuple[int, str]]:
+    """Coupon templates customers may claim through a link (active and claimable)."""
+    return list(
+        db.session.execute(
+            select(CouponTemplate.id, CouponTemplate.name)
+            .where(CouponTemplate.active.is_(True), CouponTemplate.claimable.is_(True))
+            .order_by(CouponTemplate.name, CouponTemplate.id)
+        ).all()
+    )
+
+
 def parse_target(raw: str | None) -> tuple[str, int]:
-    """``"home"`` or ``"product:<id>"`` of an active product; raises InvalidInput."""
+    """``"home"``, ``"product:<id>"`` of an active product or ``"coupon:<id>"`` of a
+    claimable coupon template; raises InvalidInput."""
     text = (raw or "").strip()
     if text == "home":
         return "home", 0
     kind, _sep, number = text.partition(":")
-    if kind == "product" and number.isdecimal() and len(number) <= 10:
-        product_id = db.session.scalar(
-            select(Product.id).where(Product.id == int(number), Product.active.is_(True))
-        )
-        if product_id is not None:
-            return "product", product_id
+    if number.isdecimal() and len(number) <= 10:
+        if kind == "product":
+            found = db.session.scalar(
+                select(Product.id).where(Product.id == int(number), Product.active.is_(True))
+            )
+        elif kind == "coupon":
+            found = next((i for i, _n in shareable_coupons() if i == int(number)), None)
+        else:
+            found = None
+        if found is not None:
+            return kind, found
     raise InvalidInput(_("That product does not exist."))
 
 

@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, or_, select
 
 from shop.extensions import db
+from shop.member_models import CouponTemplate
 from shop.models import Category, Customer, Order, Product, utcnow
 
 from .attribution import explain
@@ -43,9 +44,10 @@ class LinkRow:
 
 
 def target_names(links: list[ShareLink]) -> dict[tuple[str, int], str]:
-    """What each link points at, in words: a product or category name (others: home page)."""
+    """What each link points at, in words: a product, category or coupon name (others: home
+    page)."""
     names: dict[tuple[str, int], str] = {}
-    for kind, model in (("product", Product), ("category", Category)):
+    for kind, model in (("product", Product), ("category", Category), ("coupon", CouponTemplate)):
         ids = {link.target_id for link in links if link.target_type == kind}
         if ids:
             rows = db.session.execute(select(model.id, model.name).where(model.id.in_(ids)))

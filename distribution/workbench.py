@@ -33,7 +33,7 @@ from shop.models import Product, Role
 from . import access, reports
 from .commission import balances
 from .forms import GuideLoginForm, JoinForm, LogoutForm, MakeLinkForm
-from .links import make_link
+from .links import make_link, shareable_coupons
 from .promoters import apply_as_promoter
 from .qr import link_url
 
@@ -168,6 +168,7 @@ def home():
         link_url=link_url,
         invite_url=_invite_url(links),
         products=_products(),
+        coupons=shareable_coupons(),
         form=MakeLinkForm(),
         logout_form=LogoutForm(),
         customers=customers,

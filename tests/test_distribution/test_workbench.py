@@ -18,6 +18,7 @@ from distribution.promoters import approve_promoter, issue_token
 from distribution.sharing import link_for, open_link, settings, transfer_customers
 from shop import orders
 from shop.checkout import place_order
+from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.factories import make_product, make_store
 from shop.models import Customer, LoginAttempt, Order, Role, Staff, Store, Variant, utcnow
@@ -603,3 +604,23 @@ def test_promoters_see_only_their_own_visits(client, world, app):
         assert db.session.scalar(select(func.count(Attribution.order_id))) == 0
     funnel = client.get("/guide").get_data(as_text=True).split('id="funnel"')[1]
     assert re.findall(r"<strong>(\d+)</strong></li>", funnel) == ["0", "0", "0", "0"]
+
+
+def test_guide_shares_a_coupon_link_that_leads_to_the_claim_page(app):
+    from distribution.links import make_link
+    from shop.member_models import CouponTemplate
+
+    with app.app_context():
+        store, _category, _product = small_catalog()
+        guide = make_guide(store, "Li Na", "li.coupon@guides.test")
+        template = CouponTemplate(name="Tea Day", kind="fixed", value=500)
+        hidden = CouponTemplate(name="Staff only", kind="fixed", value=500, claimable=False)
+        db.session.add_all([template, hidden])
+        db.session.commit()
+        link = make_link(guide, f"coupon:{template.id}", "wechat-group")
+        assert (link.target_type, link.target_id) == ("coupon", template.id)
+        with pytest.raises(InvalidInput):
+            make_link(guide, f"coupon:{hidden.id}", "wechat-group")
+        code, template_id = link.code, template.id
+    response = app.test_client().get(f"/s/{code}")
+    assert response.headers["Location"] == f"/coupons/{template_id}"
