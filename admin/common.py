@@ -44,9 +44,9 @@ class SingleRowView(StaffModelView):
     page goes straight to the row's form (or its details, for roles that may only read)."""
 
     allow_create = False
-    allow_edit = True
 
     def load_row(self):
+        """The settings row (each subclass names the service that makes it)."""
         raise NotImplementedError
 
     @expose("/")
