@@ -424,6 +424,21 @@ def record_external_refund(
         stripe_refund_id=stripe_refund_id,
     )
     db.session.add(record)
+    if order.refunded_amount >= order.total:
+        # All of the order's money went back, so all of every line did: commission (which
+        # follows the lines) is reversed in full. A partial refund made in Stripe names no
+        # items, so its lines stay as they were.
+        for line in order.lines:
+            left = line.quantity - line.refunded_quantity
+            if not left:
+                continue
+            paid = line.line_total - prorate(order.discount, line.line_total, order.subtotal)
+            line_amount = paid - line.refunded_amount
+            line.refunded_quantity = line.quantity
+            line.refunded_amount = paid
+            record.lines.append(
+                RefundLine(order_line_id=line.id, quantity=left, amount=line_amount)
+            )
     db.session.add(
         Payment(
             order_id=order.id,

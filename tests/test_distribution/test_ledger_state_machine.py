@@ -3,11 +3,11 @@
 Random visits (share links of guide Li Na, of her promoter Zhao Lei, of guide Wang Fang of
 another store), orders of 1-3 lines (with or without the visitor cookie, some with a coupon),
 payments at the store and through the signed Stripe webhook, partial and full refunds with and
-without restock, hand-overs, expiries, settlements on a moving clock, payouts, a new version of a
-commission rule, and replays of every webhook and job. A plain-Python model predicts who is
-credited (first-sharer-protected, 15 days protection, 30 days validity, no self-purchase), what
-each line earns at each level and where the money sits; after every step the database must
-agree with it and with itself:
+without restock (and full ones made in Stripe's dashboard), hand-overs, expiries, settlements
+on a moving clock, payouts, a new version of a commission rule, and replays of every webhook
+and job. A plain-Python model predicts who is credited (first-sharer-protected, 15 days
+protection, 30 days validity, no self-purchase), what each line earns at each level and where
+the money sits; after every step the database must agree with it and with itself:
 
 - commission entries are never edited or deleted (every row seen is still there, unchanged);
 - each sharer's ``balances()`` equal the sum of their entries per bucket, and the model's;
@@ -73,6 +73,7 @@ from shop.models import (
     Order,
     OrderLine,
     OrderStatus,
+    Refund,
     Role,
     Staff,
     Variant,
@@ -721,6 +722,28 @@ class LedgerMachine(RuleBasedStateMachine):
         if order.refunded >= order.total:
             order.status = S.REFUNDED
         self.refunds.append((order, record.id, key, quantities, restock))
+
+    def _refundable_in_stripe(self) -> list[OrderModel]:
+        return [o for o in self._in(*REFUNDABLE) if o.method == "stripe" and o.refunded < o.total]
+
+    @precondition(lambda self: self._refundable_in_stripe())
+    @rule(data=st.data())
+    def refund_in_stripe_dashboard(self, data):
+        """Staff refund the rest of a payment in Stripe's dashboard; Stripe reports the charge:
+        every line is then refunded in full, so is its commission (nothing is restocked)."""
+        order = data.draw(st.sampled_from(self._refundable_in_stripe()), label="order")
+        intent = db.session.get(Order, order.id).stripe_payment_intent
+        self.fake.dashboard_refund(intent, order.total - order.refunded)
+        reply = deliver(self.client, event("charge.refunded", self.fake.charge(intent)))
+        assert reply.get_json() == {"result": "1 refunds recorded"}
+        for line in order.lines:
+            line.refunded_quantity, line.refunded_amount = line.quantity, line.paid
+        order.refunded, order.status = order.total, S.REFUNDED
+        refund_id = db.session.scalar(
+            select(func.max(Refund.id)).where(Refund.order_id == order.id)
+        )
+        stripe_refund_id = db.session.get(Refund, refund_id).stripe_refund_id
+        self.refunds.append((order, refund_id, f"stripe-{stripe_refund_id}", {}, False))
 
     @precondition(lambda self: self.refunds)
     @rule(data=st.data(), how=st.sampled_from(["same-key", "job", "signal", "stripe"]))
