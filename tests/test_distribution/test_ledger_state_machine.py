@@ -93,7 +93,7 @@ PERCENT_COUPON, FIXED_COUPON = 700, 500  # 7% off (basis points); 5.00 off (mino
 # Short steps more often than long ones, so bindings and unsettled lines live long enough.
 CLOCK_STEPS = [timedelta(hours=h) for h in (1, 24, 24, 48, 72, 144, 168, 192, 360, 744)]
 REFUNDABLE = {S.PAID, S.FULFILLED, S.PICKED_UP, S.COMPLETED}
-# Products: price, stock, and the rule that decides their commission.
+# Products: price and stock (their commission rules are published in ``_build_world``).
 PRODUCTS = {"tea": (9900, 15), "cup": (1999, 40), "sample": (333, 60)}
 # Customers: phone numbers; "zhao" and "li" are the promoter's and the guide's own phones.
 CUSTOMERS = {
@@ -134,7 +134,6 @@ class Rate:
 class Line:
     id: int
     product: str
-    variant_id: int
     quantity: int
     paid: int
     refunded_quantity: int = 0
@@ -144,7 +143,6 @@ class Line:
 @dataclass
 class OrderModel:
     id: int
-    customer: str
     method: str
     fulfilment: str
     created: timedelta
@@ -550,7 +548,6 @@ class LedgerMachine(RuleBasedStateMachine):
         )
         model = OrderModel(
             id=order.id,
-            customer=customer,
             method=method,
             fulfilment=fulfilment,
             created=self.now,
@@ -558,7 +555,6 @@ class LedgerMachine(RuleBasedStateMachine):
                 Line(
                     id=line.id,
                     product=self.product_of_variant[line.variant_id],
-                    variant_id=line.variant_id,
                     quantity=line.quantity,
                     paid=line.line_total - half_up(Fraction(discount * line.line_total, subtotal)),
                 )
