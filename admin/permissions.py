@@ -62,7 +62,7 @@ from __future__ import annotations
 from flask import has_request_context
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from shop.models import (
     Customer,
@@ -239,8 +239,12 @@ def store_clause(model, store_ids: list[int]):
     if model in (Variant, ProductImage, Review):
         return model.product_id.in_(_products_of(store_ids))
     if model is StockMovement:
-        return StockMovement.variant_id.in_(
-            select(Variant.id).where(Variant.product_id.in_(_products_of(store_ids)))
+        # Movements of their orders (whoever's product it is) and of their products.
+        return or_(
+            StockMovement.order_id.in_(_orders_of(store_ids)),
+            StockMovement.variant_id.in_(
+                select(Variant.id).where(Variant.product_id.in_(_products_of(store_ids)))
+            ),
         )
     if model in (Refund, Payment):
         return model.order_id.in_(_orders_of(store_ids))

@@ -130,7 +130,8 @@ def confirm_payment(
             after={
                 "status": S.PAID if paid else order.status,
                 "amount": amount,
-                "payment": external_id,
+                # A pay-at-store payment's id holds the order's secret link: name the provider.
+                "payment": provider,
             },
         )
     try:

@@ -8,6 +8,7 @@ cannot all pass, and a replayed webhook cannot earn twice.
 
 from __future__ import annotations
 
+import calendar
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
@@ -22,6 +23,21 @@ from .money import exponent, prorate
 
 # Orders that earn points: paid and not refunded in full.
 EARNING = (OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.PICKED_UP, OrderStatus.COMPLETED)
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same day ``months`` calendar months later (the last day when that month is short)."""
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    return moment.replace(
+        year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1])
+    )
+
+
+def expiry_date(now: datetime | None = None) -> datetime | None:
+    """When points earned now expire (None: never)."""
+    months = settings().expiry_months
+    return add_months(now or utcnow(), months) if months else None
 
 
 def settings() -> LoyaltySettings:
@@ -149,8 +165,7 @@ def earn_for_order(order_id: int) -> int:
     amount = earned_for(order)
     if amount <= 0:
         return 0
-    months = settings().expiry_months
-    expires = utcnow() + timedelta(days=30 * months) if months else None
+    expires = expiry_date()
     if not post(
         order.customer_id,
         amount,

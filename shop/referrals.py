@@ -14,7 +14,6 @@ import logging
 import re
 import secrets
 import unicodedata
-from datetime import timedelta
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +23,7 @@ from .coupons import PAID_OR_LATER
 from .errors import InvalidInput
 from .extensions import db
 from .member_models import Coupon, ReferralReward
-from .models import Customer, Order, utcnow
+from .models import Customer, Order
 
 log = logging.getLogger(__name__)
 
@@ -197,13 +196,12 @@ def _give(row: ReferralReward, friend: Customer, referrer: Customer, order: Orde
     rules = points.settings()
     notes = []
     if rules.referral_reward_points > 0:
-        months = rules.expiry_months
         points.post(
             referrer.id,
             rules.referral_reward_points,
             "reward",
             f"referral:{friend.id}",
-            expires_at=utcnow() + timedelta(days=30 * months) if months else None,
+            expires_at=points.expiry_date(),
             note=f"friend's order {order.number}",
         )
         row.points = rules.referral_reward_points

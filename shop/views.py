@@ -177,6 +177,11 @@ def _stores():
 def checkout():
     source = request.form if request.method == "POST" else request.args
     form = dict(customers.saved_details())
+    member = (
+        db.session.get(Customer, session["customer_id"]) if session.get("customer_id") else None
+    )
+    if member is not None and not form.get("phone"):  # signed in: their verified phone
+        form.update(phone=member.phone, name=form.get("name") or member.name)
     form.update({k: v for k, v in request.form.items() if k != "csrf_token"})
     fulfilment = form.get("fulfilment") or "pickup"
     error = None
