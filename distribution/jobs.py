@@ -1,6 +1,6 @@
 """Distribution jobs: plain functions taking ids, safe to run twice."""
 
-from . import attribution, commission
+from . import attribution, commission, levels
 
 
 def accrue_commission(order_id: int) -> int:
@@ -15,3 +15,8 @@ def reverse_commission(order_id: int, refund_id: int) -> int:
 
 def settle_due_commissions() -> int:
     return commission.settle_due_commissions()
+
+
+def evaluate_levels(order_id: int) -> None:
+    """A paid order may lift its sharer (team sales) or their parent to a new level."""
+    levels.evaluate_for_order(order_id)

@@ -21,6 +21,7 @@ from shop.extensions import db
 from shop.models import Customer
 from shop.privacy import normalize_phone
 
+from .levels import evaluate_level
 from .models import Sharer
 from .sharing import find_link, settings
 
@@ -81,6 +82,8 @@ def apply_as_promoter(phone: str, name: str, invite_code: str | None = None) -> 
     except IntegrityError:  # the same number applied twice at once: the first one stands
         db.session.rollback()
         raise InvalidInput(already) from None
+    if parent is not None and sharer.status == "active":
+        evaluate_level(parent.id)  # one more invite may lift the recruiter
     return sharer
 
 
@@ -99,3 +102,5 @@ def approve_promoter(sharer: Sharer, staff) -> None:
         store_id=sharer.store_id,
     )
     db.session.commit()
+    if sharer.parent_id:
+        evaluate_level(sharer.parent_id)

@@ -14,6 +14,7 @@ def _on_placed(_app, order_id: int, **_):
 
 def _on_paid(_app, order_id: int, **_):
     enqueue("distribution.jobs.accrue_commission", order_id)
+    enqueue("distribution.jobs.evaluate_levels", order_id)
 
 
 def _on_refunded(_app, order_id: int, refund_id: int | None = None, **_):
