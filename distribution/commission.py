@@ -302,11 +302,17 @@ def settle_due_commissions(now=None) -> int:
         e.created_at,
     ]
     out = aliased(CommissionEntry)
-    back_in = select(
+    settle_in_key = (
         literal("settle-in:")
         + cast(out.order_line_id, String)
         + literal(":")
-        + cast(out.level, String),
+        + cast(out.level, String)
+    )
+    # "Not settled in yet" probes the unique entry_key index, one lookup per row. The planner
+    # cannot know the rows the first statement has just written (its statistics predate them),
+    # so a condition on kind and bucket led it to a nested loop over all of them for each row.
+    back_in = select(
+        settle_in_key,
         out.sharer_id,
         out.order_id,
         out.order_line_id,
@@ -320,14 +326,7 @@ def settle_due_commissions(now=None) -> int:
         out.kind == "settle",
         out.bucket == "pending",
         out.created_at == now,
-        ~exists().where(
-            and_(
-                already.order_line_id == out.order_line_id,
-                already.level == out.level,
-                already.kind == "settle",
-                already.bucket == "settled",
-            )
-        ),
+        ~exists().where(already.entry_key == settle_in_key),
     )
     table = CommissionEntry.__table__
     names = [c.key for c in columns]
