@@ -1,17 +1,27 @@
-"""Share links, visits and bindings: what happens when someone opens ``/s/<code>``."""
+"""Share links, visits and bindings: what happens when someone opens ``/s/<code>``.
+
+Opening a link is the hottest write path of the shop (every tap in a chat group), so it costs
+one query to find the link with everything the redirect and the binding need, the visit and
+binding rows inserted without the unit of work, and one commit.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 
 from flask import url_for
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, true, update
 
 from shop.extensions import db
+from shop.member_models import CouponTemplate
 from shop.models import Category, Product, utcnow
 
 from .models import Binding, DistributionSettings, ShareLink, Sharer, Visit
 
+# Visits and bindings of an opening are inserted as table rows, without ORM objects.
+_VISITS = Visit.__table__
+_BINDINGS = Binding.__table__
 TARGETS = ("home", "product", "category", "coupon", "live")
 CHANNELS = ("", "wechat-group", "moments", "whatsapp", "in-store", "poster", "other")
 
@@ -47,53 +57,118 @@ def link_for(sharer: Sharer, target_type: str, target_id: int = 0, channel: str 
     return link
 
 
-def target_path(link: ShareLink | None) -> str:
-    """Where a link leads: always a path inside the shop (never another host)."""
-    if link is None:
-        return url_for("shop.home")
-    if link.target_type == "product":
-        slug = db.session.scalar(
-            select(Product.slug).where(Product.id == link.target_id, Product.active.is_(True))
-        )
-        if slug:
-            return url_for("shop.product", slug=slug)
-    elif link.target_type == "category":
-        slug = db.session.scalar(select(Category.slug).where(Category.id == link.target_id))
-        if slug:
-            return url_for("shop.category", slug=slug)
-    elif link.target_type == "coupon":
-        from shop.member_models import CouponTemplate
-
-        if db.session.get(CouponTemplate, link.target_id) is not None:
-            return url_for("account.coupon", template_id=link.target_id)
-    return url_for("shop.home")
+def _valid_code(code: str) -> bool:
+    return bool(code) and len(code) <= 16 and code.isalnum()
 
 
 def find_link(code: str) -> ShareLink | None:
-    if not code or len(code) > 16 or not code.isalnum():
+    if not _valid_code(code):
         return None
     return db.session.scalar(select(ShareLink).where(ShareLink.code == code))
 
 
+@cache
+def _opening_query(key: str):
+    """The link whose ``key`` column equals :key, with what opening it needs: its sharer's
+    status, its live target's slug or id, and the binding rules (the first settings row; None
+    when there is none yet). Built once, on the tables (no ORM entities): making a statement,
+    and loading through the ORM, cost more than running it."""
+    link, sharer = ShareLink.__table__.c, Sharer.__table__.c
+    product, category = Product.__table__, Category.__table__
+    coupon = CouponTemplate.__table__
+    rules = (
+        select(DistributionSettings.__table__)
+        .order_by(DistributionSettings.__table__.c.id)
+        .limit(1)
+        .subquery()
+    )
+    return (
+        select(
+            link.id,
+            link.sharer_id,
+            link.channel,
+            sharer.status.label("sharer_status"),
+            product.c.slug.label("product_slug"),
+            category.c.slug.label("category_slug"),
+            coupon.c.id.label("coupon_id"),
+            rules.c.binding_policy,
+            rules.c.protection_days,
+            rules.c.validity_days,
+        )
+        .select_from(ShareLink.__table__)
+        .join(Sharer.__table__, sharer.id == link.sharer_id)
+        .outerjoin(
+            product,
+            and_(
+                link.target_type == "product",
+                product.c.id == link.target_id,
+                product.c.active.is_(True),
+            ),
+        )
+        .outerjoin(category, and_(link.target_type == "category", category.c.id == link.target_id))
+        .outerjoin(coupon, and_(link.target_type == "coupon", coupon.c.id == link.target_id))
+        .outerjoin(rules, true())
+        .where(link[key] == bindparam("key"))
+    )
+
+
+def _opening(key: str, value):
+    return db.session.execute(_opening_query(key), {"key": value}).one_or_none()
+
+
+def _path(opening) -> str:
+    """Where a link leads: always a path inside the shop (never another host)."""
+    if opening is not None:
+        if opening.product_slug:
+            return url_for("shop.product", slug=opening.product_slug)
+        if opening.category_slug:
+            return url_for("shop.category", slug=opening.category_slug)
+        if opening.coupon_id is not None:
+            return url_for("account.coupon", template_id=opening.coupon_id)
+    return url_for("shop.home")
+
+
+def open_code(
+    code: str, visitor_id: str, customer_id: int | None = None, new_visitor: bool = False
+) -> str | None:
+    """``/s/<code>``: record the visit and apply the binding, then say where the link leads.
+
+    Returns None for an unknown or malformed code (nothing is recorded). ``new_visitor``: the
+    visitor id was made for this request, so no binding can hold it yet.
+    """
+    if not _valid_code(code):
+        return None
+    opening = _opening("code", code)
+    if opening is None:
+        return None
+    _record(opening, visitor_id, customer_id, utcnow(), new_visitor)
+    return _path(opening)
+
+
 def open_link(
     link: ShareLink, visitor_id: str, customer_id: int | None = None, now: datetime | None = None
-) -> Visit:
+) -> None:
     """Record the visit and create or refresh the binding it implies, in one transaction."""
-    now = now or utcnow()
-    visit = Visit(
-        link_id=link.id,
-        sharer_id=link.sharer_id,
-        visitor_id=visitor_id,
-        customer_id=customer_id,
-        channel=link.channel,
-        created_at=now,
+    _record(_opening("id", link.id), visitor_id, customer_id, now or utcnow(), False)
+
+
+def _record(opening, visitor_id: str, customer_id: int | None, now: datetime, new_visitor: bool):
+    db.session.execute(
+        _VISITS.insert(),
+        {
+            "link_id": opening.id,
+            "sharer_id": opening.sharer_id,
+            "visitor_id": visitor_id,
+            "customer_id": customer_id,
+            "channel": opening.channel,
+            "created_at": now,
+        },
     )
-    db.session.add(visit)
-    sharer = db.session.get(Sharer, link.sharer_id)
-    if sharer is not None and sharer.status == "active":
-        touch(sharer, link, visitor_id, customer_id, now)
+    if opening.sharer_status == "active":
+        rules = opening if opening.binding_policy is not None else settings()
+        current = [] if new_visitor and not customer_id else None
+        touch(opening.sharer_id, opening.id, visitor_id, customer_id, now, rules, current)
     db.session.commit()
-    return visit
 
 
 def active_bindings(
@@ -120,53 +195,75 @@ def active_bindings(
 
 
 def touch(
-    sharer: Sharer,
-    link: ShareLink | None,
+    sharer_id: int,
+    link_id: int | None,
     visitor_id: str | None,
     customer_id: int | None,
     now: datetime,
-) -> Binding:
+    rules,
+    current: list[Binding] | None = None,
+) -> None:
     """Apply the binding policy to one touch (a link opened, an in-store scan).
 
     first-sharer-protected: while the current binding is protected, another sharer's touch
     changes nothing; the same sharer's touch refreshes it. last-click: the newest touch wins.
+    ``rules`` has the settings' binding_policy, protection_days and validity_days; ``current``
+    the active bindings when the caller knows them (a new visitor has none).
     """
-    rules = settings()
-    current = active_bindings(visitor_id, customer_id, now)
+    if current is None:
+        current = active_bindings(visitor_id, customer_id, now)
     holder = current[0] if current else None
-    if holder is not None and holder.sharer_id == sharer.id:
-        _refresh(holder, rules, now, link)
-        return holder
+    if holder is not None and holder.sharer_id == sharer_id:
+        holder.touched_at = now
+        holder.protected_until, holder.valid_until = _periods(rules, now)
+        if link_id is not None:
+            holder.link_id = link_id
+        return
     if (
         holder is not None
         and rules.binding_policy == "first-sharer-protected"
         and holder.protected_until
         and holder.protected_until > now
     ):
-        return holder
+        return
     for old in current:
         old.active = False
         old.ended_reason = "replaced"
-    binding = Binding(
-        visitor_id=visitor_id,
-        customer_id=customer_id,
-        sharer_id=sharer.id,
-        link_id=link.id if link else None,
-        bound_at=now,
+    _bind(visitor_id, customer_id, sharer_id, link_id, now, rules)
+
+
+def _periods(rules, now: datetime) -> tuple[datetime, datetime | None]:
+    """Until when a touch now protects the binding, and until when it is valid (None: ever)."""
+    protected_until = now + timedelta(days=rules.protection_days)
+    return protected_until, (
+        now + timedelta(days=rules.validity_days) if rules.validity_days else None
     )
-    _refresh(binding, rules, now, link)
-    db.session.add(binding)
-    return binding
 
 
-def _refresh(
-    binding: Binding, rules: DistributionSettings, now: datetime, link: ShareLink | None
+def _bind(
+    visitor_id: str | None,
+    customer_id: int | None,
+    sharer_id: int,
+    link_id: int | None,
+    now: datetime,
+    rules,
 ) -> None:
-    binding.touched_at = now
-    binding.protected_until = now + timedelta(days=rules.protection_days)
-    binding.valid_until = now + timedelta(days=rules.validity_days) if rules.validity_days else None
-    if link is not None:
-        binding.link_id = link.id
+    protected_until, valid_until = _periods(rules, now)
+    db.session.execute(
+        _BINDINGS.insert(),
+        {
+            "visitor_id": visitor_id,
+            "customer_id": customer_id,
+            "sharer_id": sharer_id,
+            "link_id": link_id,
+            "bound_at": now,
+            "touched_at": now,
+            "protected_until": protected_until,
+            "valid_until": valid_until,
+            "active": True,
+            "ended_reason": "",
+        },
+    )
 
 
 def transfer_customers(from_sharer: Sharer, to_sharers: list[Sharer], staff=None) -> int:
@@ -193,15 +290,19 @@ def transfer_customers(from_sharer: Sharer, to_sharers: list[Sharer], staff=None
         heir = to_sharers[index % len(to_sharers)]
         old.active = False
         old.ended_reason = "transferred"
-        new = Binding(
-            visitor_id=old.visitor_id,
-            customer_id=old.customer_id,
-            sharer_id=heir.id,
-            link_id=None,
-            bound_at=now,
+        protected_until, valid_until = _periods(rules, now)
+        db.session.add(
+            Binding(
+                visitor_id=old.visitor_id,
+                customer_id=old.customer_id,
+                sharer_id=heir.id,
+                link_id=None,
+                bound_at=now,
+                touched_at=now,
+                protected_until=protected_until,
+                valid_until=valid_until,
+            )
         )
-        _refresh(new, rules, now, None)
-        db.session.add(new)
         moved += 1
     db.session.execute(update(Sharer).where(Sharer.id == from_sharer.id).values(status="left"))
     if from_sharer.staff is not None:

@@ -8,12 +8,12 @@ changes its URL; a poster is re-drawn when the product's price may have changed)
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, make_response, redirect, request, session
+from flask import Blueprint, abort, make_response, redirect, request, session, url_for
 
 from shop import customers
 
 from .qr import link_url, poster_png, qr_png, qr_svg
-from .sharing import find_link, open_link, target_path
+from .sharing import find_link, open_code
 
 bp = Blueprint("distribution", __name__)
 
@@ -24,15 +24,14 @@ POSTER_MAX_AGE = 10 * 60
 @bp.get("/s/<path:code>")
 def open_share_link(code: str):
     """Unknown or malformed codes land on the home page: never an error, never another host."""
-    link = find_link(code)
     visitor = customers.visitor_id()
     new_visitor = visitor is None
     if new_visitor:
         visitor = customers.new_visitor_id()
-    if link is not None:
-        open_link(link, visitor, session.get("customer_id"))
-        session["attribution"] = {"share_code": link.code}
-    response = redirect(target_path(link))
+    path = open_code(code, visitor, session.get("customer_id"), new_visitor)
+    if path is not None:
+        session["attribution"] = {"share_code": code}
+    response = redirect(path or url_for("shop.home"))
     if new_visitor:
         customers.set_visitor_cookie(response, visitor)
     return response
