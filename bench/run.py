@@ -7,13 +7,18 @@ then a fixed duration):
 2. the shop's product page, GET /p/<slug>: requests/s;
 3. order placement, POST /checkout (buy now, pick-up, pay at store): orders/s, counting only
    303 redirects to an order page;
-4. the raw database work of an order, one conditional stock decrement and one insert in a
-   transaction (bench/stock_tx.sql), run by pgbench with the same number of clients: tps.
+4. a share-link open, GET /s/<code> of a guide's product link: requests/s, counting only 302
+   redirects to the product page; every one records a visit and binds a new visitor, which the
+   database must show afterwards;
+5. the raw database work of an order, one conditional stock decrement and one insert in a
+   transaction (bench/stock_tx.sql), run by pgbench with the same number of clients: tps;
+6. settling SETTLE_ENTRIES pending commission entries past the return window, in this process:
+   seconds of distribution.commission.settle_due_commissions(), then `ledger verify`.
 
-Prints the ratios product page / hello-world and order placement / raw transaction against their
-targets and appends a dated row to bench/RESULTS.md. Needs the local PostgreSQL, pgbench and wrk;
-the database siyu_bench is dropped and recreated on every run. Every gunicorn started here is
-stopped on the way out, error or not.
+Prints the ratios product page / hello-world, order placement / raw transaction and share link /
+hello-world, and the settlement time, against their targets, and appends a dated row to
+bench/RESULTS.md. Needs the local PostgreSQL, pgbench and wrk; the database siyu_bench is dropped
+and recreated on every run. Every gunicorn started here is stopped on the way out, error or not.
 """
 
 from __future__ import annotations
@@ -50,6 +55,24 @@ WARMUP_S = 2
 DURATION_S = 10
 PRODUCT_TARGET = 0.40  # product page / hello-world
 ORDER_TARGET = 0.30  # order placement / raw transaction
+SHARE_TARGET = 0.35  # share-link open / hello-world
+SETTLE_ENTRIES = 100_000  # pending commission entries the settlement run settles
+SETTLE_TARGET_S = 10.0
+
+
+def proc_stat(pid: int | str) -> list[str] | None:
+    """/proc/<pid>/stat after the command name: state, ppid, ..., utime (11), stime (12)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # gone meanwhile
+        return None
+
+
+def cpu_seconds(fields: list[str] | None) -> float:
+    """User + system CPU time from proc_stat's fields; NaN for a process not visible here."""
+    if fields is None:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -59,18 +82,13 @@ class Server:
 
     def worker_cpu_seconds(self) -> float:
         """CPU time (user + system) used so far by the master's worker processes."""
-        tick = os.sysconf("SC_CLK_TCK")
-        total = 0
+        total = 0.0
         for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:  # gone meanwhile
-                continue
-            if int(fields[1]) == self.pid:  # fields: state, ppid, ..., utime (11), stime (12)
-                total += int(fields[11]) + int(fields[12])
-        return total / tick
+            if entry.name.isdigit():
+                fields = proc_stat(entry.name)
+                if fields is not None and int(fields[1]) == self.pid:
+                    total += cpu_seconds(fields)
+        return total
 
 
 @dataclass
@@ -78,6 +96,7 @@ class Load:
     """One measured wrk run: ``ok`` responses had the expected status."""
 
     ok: int
+    answered: int  # responses of the warm-up and the measured run together
     errors: int
     seconds: float
     p50_ms: float
@@ -108,7 +127,8 @@ def recreate_database() -> None:
 
 
 def migrate_and_seed(env: dict[str, str]):
-    """Schema by the Alembic migrations, then the bench shop, in this process."""
+    """Schema by the Alembic migrations, then the bench shop, in this process. Returns the app
+    (the settlement runs in it later) and what was seeded."""
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     from flask_migrate import upgrade
@@ -124,7 +144,7 @@ def migrate_and_seed(env: dict[str, str]):
         seeded = seed()
         db.session.remove()
         db.engine.dispose()
-    return seeded
+    return app, seeded
 
 
 def free_port() -> int:
@@ -215,15 +235,16 @@ def measure(
 ) -> Load:
     """Warm up, then measure; a response counts only if it has the ``expected`` status."""
     url = server.url + path
-    wrk(tool, url, WARMUP_S, warmup_args or args)
+    warmup = wrk(tool, url, WARMUP_S, warmup_args or args)
     cpu_before = server.worker_cpu_seconds()
     result = wrk(tool, url, DURATION_S, args)
     cpu = server.worker_cpu_seconds() - cpu_before
     ok = result["statuses"].get(str(expected), 0)
-    if expected == 303:
-        ok = result["redirects_to_order"]
+    if expected in (302, 303):  # only redirects to where they must lead
+        ok = result["redirects_ok"]
     return Load(
         ok=ok,
+        answered=result["requests"] + warmup["requests"],
         errors=result["requests"] - ok + result["socket_errors"] + result["timeouts"],
         seconds=result["duration_us"] / 1e6,
         p50_ms=result["latency_p50_us"] / 1000,
@@ -276,6 +297,84 @@ def check_database(variant_id: int) -> tuple[int, list[str]]:
     return placed, problems
 
 
+def share_trail(code: str) -> tuple[int, int]:
+    """Visits recorded for the share link, and the bindings it made."""
+    with psycopg.connect(DATABASE_URL) as conn:
+        return conn.execute(
+            "SELECT (SELECT count(*) FROM visits WHERE link_id = l.id), "
+            "(SELECT count(*) FROM bindings WHERE link_id = l.id AND active) "
+            "FROM share_links l WHERE l.code = %s",
+            (code,),
+        ).fetchone()
+
+
+def check_share_trail(share: Load, before: tuple[int, int], after: tuple[int, int]) -> list[str]:
+    """Every answered open recorded a visit and bound its (new) visitor.
+
+    wrk counts the responses it read; a request still in flight when a run stopped may have
+    been recorded without being counted, so up to CONNECTIONS more per run (warm-up and
+    measured) are allowed, never fewer.
+    """
+    visits, bindings = after[0] - before[0], after[1] - before[1]
+    problems = []
+    if not share.answered <= visits <= share.answered + 2 * CONNECTIONS:
+        problems.append(f"share link: {share.answered} opens answered, {visits} visits recorded")
+    if bindings != visits:
+        problems.append(f"share link: {visits} visits by new visitors, {bindings} bindings")
+    return problems
+
+
+@dataclass
+class Settlement:
+    seed_s: float  # writing the orders, lines and pending entries
+    seconds: float  # settle_due_commissions()
+    cpu_s: float  # CPU time of the PostgreSQL backend that ran it
+    settled: int  # (line, level) pairs it settled
+    verify_s: float
+    problems: list[str]
+
+
+def settle(app, seeded) -> Settlement:
+    """Seed SETTLE_ENTRIES pending entries past the return window, settle them, verify."""
+    from seed import seed_due_commission
+    from sqlalchemy import text
+
+    from distribution.commission import settle_due_commissions, verify_ledger
+    from shop.extensions import db
+
+    with app.app_context():
+        started = time.monotonic()
+        pending = seed_due_commission(seeded, SETTLE_ENTRIES)
+        seed_s = time.monotonic() - started
+        # Asked in the transaction the settlement then runs in: the same connection.
+        backend = db.session.scalar(text("SELECT pg_backend_pid()"))
+        cpu_before = cpu_seconds(proc_stat(backend))
+        started = time.monotonic()
+        settled = settle_due_commissions()
+        seconds = time.monotonic() - started
+        cpu_s = cpu_seconds(proc_stat(backend)) - cpu_before
+        left, moved = db.session.execute(
+            text(
+                "SELECT coalesce(sum(amount) FILTER (WHERE bucket = 'pending'), 0), "
+                "coalesce(sum(amount) FILTER (WHERE bucket = 'settled'), 0) "
+                "FROM commission_entries"
+            )
+        ).one()
+        problems = []
+        if settled != SETTLE_ENTRIES:
+            problems.append(f"settlement: {settled} of {SETTLE_ENTRIES} entries settled")
+        if left or moved != pending:
+            problems.append(
+                f"settlement: {pending} was pending; now {left} pending, {moved} settled"
+            )
+        started = time.monotonic()
+        problems += verify_ledger()
+        verify_s = time.monotonic() - started
+        db.session.remove()
+        db.engine.dispose()
+    return Settlement(seed_s, seconds, cpu_s, settled, verify_s, problems)
+
+
 def commit_label() -> str:
     def git(*args: str) -> str:
         return subprocess.run(
@@ -290,12 +389,26 @@ def verdict(ratio: float, target: float) -> str:
     return "PASS" if ratio >= target else "MISS"
 
 
-def report(hello: Load, page: Load, order: Load, tps: float, tx_failed: int) -> str:
+def settle_verdict(seconds: float) -> str:
+    return "PASS" if seconds <= SETTLE_TARGET_S else "MISS"
+
+
+def report(
+    hello: Load,
+    page: Load,
+    order: Load,
+    share: Load,
+    tps: float,
+    tx_failed: int,
+    settlement: Settlement,
+) -> str:
     page_ratio, order_ratio = page.rate / hello.rate, order.rate / tps
+    share_ratio = share.rate / hello.rate
     rows = [
         ("hello-world GET /", f"{hello.rate:9.1f} req/s", hello),
         ("product page GET /p/<slug>", f"{page.rate:9.1f} req/s", page),
         ("order placement POST /checkout", f"{order.rate:9.1f} orders/s", order),
+        ("share link GET /s/<code>", f"{share.rate:9.1f} req/s", share),
     ]
     lines = [
         f"{'measurement':32} {'throughput':>17} {'p50 ms':>7} {'p99 ms':>7} "
@@ -316,6 +429,16 @@ def report(hello: Load, page: Load, order: Load, tps: float, tx_failed: int) -> 
         f"order placement / raw tx        {order_ratio:6.3f}  "
         f"(target >= {ORDER_TARGET:.2f})  {verdict(order_ratio, ORDER_TARGET)}"
     )
+    lines.append(
+        f"share link / hello-world        {share_ratio:6.3f}  "
+        f"(target >= {SHARE_TARGET:.2f})  {verdict(share_ratio, SHARE_TARGET)}"
+    )
+    lines.append(
+        f"settling {SETTLE_ENTRIES:,} entries      {settlement.seconds:6.1f} s "
+        f"(target <= {SETTLE_TARGET_S:.0f} s)  {settle_verdict(settlement.seconds)}"
+        f"   PostgreSQL CPU {settlement.cpu_s:.1f} s; seeded in {settlement.seed_s:.1f} s, "
+        f"ledger verify {settlement.verify_s:.1f} s"
+    )
     for name, _rate, load in rows:
         if load.errors:
             lines.append(f"errors in {name}: statuses {load.statuses}")
@@ -323,15 +446,28 @@ def report(hello: Load, page: Load, order: Load, tps: float, tx_failed: int) -> 
 
 
 def append_result(
-    hello: Load, page: Load, order: Load, tps: float, errors: int, load_avg: float
+    hello: Load,
+    page: Load,
+    order: Load,
+    share: Load,
+    tps: float,
+    settlement: Settlement,
+    errors: int,
+    load_avg: float,
 ) -> None:
     page_ratio, order_ratio = page.rate / hello.rate, order.rate / tps
+    share_ratio = share.rate / hello.rate
     row = (
         f"| {datetime.now(UTC):%Y-%m-%d %H:%M} | {commit_label()} | {load_avg:.2f} "
-        f"| {hello.rate:.0f} | {page.rate:.0f} | {order.rate:.0f} | {tps:.0f} "
+        f"| {hello.rate:.0f} | {page.rate:.0f} | {order.rate:.0f} | {share.rate:.0f} "
+        f"| {tps:.0f} "
         f"| {page_ratio:.2f} {verdict(page_ratio, PRODUCT_TARGET)} "
         f"| {order_ratio:.2f} {verdict(order_ratio, ORDER_TARGET)} "
-        f"| {hello.cpu_ms:.2f} / {page.cpu_ms:.2f} / {order.cpu_ms:.2f} | {errors} |\n"
+        f"| {share_ratio:.2f} {verdict(share_ratio, SHARE_TARGET)} "
+        f"| {settlement.seconds:.1f} {settle_verdict(settlement.seconds)} "
+        f"| {settlement.cpu_s:.1f} "
+        f"| {hello.cpu_ms:.2f} / {page.cpu_ms:.2f} / {order.cpu_ms:.2f} / {share.cpu_ms:.2f} "
+        f"| {errors} |\n"
     )
     with open(BENCH / "RESULTS.md", "a", encoding="utf-8") as results:
         results.write(row)
@@ -364,7 +500,7 @@ def main() -> int:
         log = Path(tmp) / "gunicorn.log"
         say(f"recreating {DB_NAME}, migrating, seeding")
         recreate_database()
-        seeded = migrate_and_seed(env)
+        app, seeded = migrate_and_seed(env)
         # The phase digit (3: warm-up, 4: measured) keeps keys and phones of the two runs apart.
         warmup_args = ["checkout", "3", str(seeded.variant_id), str(seeded.store_id)]
         order_args = ["checkout", "4", str(seeded.variant_id), str(seeded.store_id)]
@@ -375,24 +511,37 @@ def main() -> int:
             hello = measure(wrk_tool, server, "/", ["get"], 200)
         say("starting gunicorn wsgi:app")
         page_path = f"/p/{seeded.slug}"
+        share_path = f"/s/{seeded.share_code}"
+        trail_before = share_trail(seeded.share_code)
         with gunicorn("wsgi:app", env, log, page_path) as server:
             say("measuring the product page")
             page = measure(wrk_tool, server, page_path, ["get"], 200)
             say("measuring order placement")
             order = measure(wrk_tool, server, "", order_args, 303, warmup_args)
+            say("measuring the share-link open")
+            share = measure(wrk_tool, server, share_path, ["share", page_path], 302)
+        trail_problems = check_share_trail(share, trail_before, share_trail(seeded.share_code))
         say("measuring the raw transaction (pgbench)")
         pgbench(pgbench_tool, seeded.variant_id, WARMUP_S)
         tps, tx_failed = pgbench(pgbench_tool, seeded.variant_id, DURATION_S)
         placed, ledger_problems = check_database(seeded.variant_id)
+        say(f"seeding {SETTLE_ENTRIES:,} pending commission entries, settling, verifying")
+        settlement = settle(app, seeded)
         if log.stat().st_size:
             print(f"gunicorn said:\n{log.read_text()[-3000:]}")
 
     print()
-    print(report(hello, page, order, tps, tx_failed))
+    print(report(hello, page, order, share, tps, tx_failed, settlement))
     print(f"orders in the database from the checkout runs: {placed}; stock ledger: ", end="")
     print("; ".join(ledger_problems) or "balanced")
-    errors = hello.errors + page.errors + order.errors + tx_failed + len(ledger_problems)
-    append_result(hello, page, order, tps, errors, load_avg)
+    print(f"share link: {share.answered} opens answered, each with its visit and binding: ", end="")
+    print("; ".join(trail_problems) or "yes")
+    print(f"commission ledger after settling {settlement.settled:,} entries: ", end="")
+    print("; ".join(settlement.problems[:10]) or "verified")
+    loads = (hello, page, order, share)
+    problems = ledger_problems + trail_problems + settlement.problems
+    errors = sum(load.errors for load in loads) + tx_failed + len(problems)
+    append_result(hello, page, order, share, tps, settlement, errors, load_avg)
     say("appended to bench/RESULTS.md")
     return 1 if errors else 0
 
