@@ -41,9 +41,10 @@ def load_demo() -> list[str]:
     if not stores:
         return []
     settings()
+    bronze = SharerLevel(name="Bronze", rank=1, multiplier_pct=100)
     db.session.add_all(
         [
-            SharerLevel(name="Bronze", rank=1, multiplier_pct=100),
+            bronze,
             SharerLevel(name="Silver", rank=2, multiplier_pct=110, invites_needed=3),
             SharerLevel(
                 name="Gold", rank=3, multiplier_pct=120, invites_needed=10, team_sales_needed=500000
@@ -66,6 +67,8 @@ def load_demo() -> list[str]:
         make_guide(stores[s], name, email, password=DEMO_PASSWORD) for name, email, s in DEMO_GUIDES
     ]
     promoter = make_promoter("Zhao Lei", "13900001111", parent=guides[0])
+    for sharer in (*guides, promoter):
+        sharer.level = bronze  # everyone starts in the level programme
     db.session.commit()
 
     owner = db.session.scalar(select(Staff).where(Staff.role == Role.OWNER).order_by(Staff.id))

@@ -41,9 +41,9 @@ def team_sales(sharer_id: int) -> int:
 def evaluate_level(sharer_id: int) -> SharerLevel | None:
     """Move the sharer up to the highest level whose tasks are met; returns the new level."""
     sharer = db.session.get(Sharer, sharer_id)
-    if sharer is None or sharer.status != "active":
-        return None
-    current_rank = sharer.level.rank if sharer.level else -1
+    if sharer is None or sharer.status != "active" or sharer.level is None:
+        return None  # a sharer staff left without a level is outside the level programme
+    current_rank = sharer.level.rank
     candidates = db.session.scalars(
         select(SharerLevel).where(SharerLevel.rank > current_rank).order_by(SharerLevel.rank.desc())
     ).all()
