@@ -85,8 +85,8 @@ class TierTask(db.Model):
 
 
 class PointsEntry(db.Model):
-    """Append-only points ledger. Earned points carry ``expires_at``; debits consume the
-    oldest first (expiry computes what is left of lots past their date)."""
+    """Append-only points ledger. Credits carry ``expires_at`` (or none); replaying the
+    entries in order (``shop.points.lots``) tells what is left of each and when it expires."""
 
     __tablename__ = "points_entries"
     id: Mapped[int] = mapped_column(primary_key=True)

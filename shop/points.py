@@ -9,10 +9,12 @@ cannot all pass, and a replayed webhook cannot earn twice.
 from __future__ import annotations
 
 import calendar
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from . import audit
 from .errors import InvalidInput
@@ -294,34 +296,125 @@ def adjust(customer_id: int, amount: int, reason: str, staff, key: str | None = 
     return True
 
 
-def expire_due(now: datetime | None = None) -> int:
-    """Expire points past their date, oldest lots consumed first by every debit.
+@dataclass
+class Lot:
+    """What is left of one credit to a customer's points, as the ledger replay sees it."""
 
-    For each customer: what may expire = points earned in lots now past their date, less all
-    debits ever (spending, take-backs, earlier expiries consume the oldest lots first),
-    bounded by the balance. One entry per customer per run date; safe to run twice.
+    entry_id: int
+    expires_at: datetime | None
+    left: int
+    order_id: int | None
+
+
+def _spending_order(lots: list[Lot], first_order: int | None = None) -> list[Lot]:
+    """The lots a debit takes from, in order: those of ``first_order`` first (a take-back
+    takes the points its own order earned), then the soonest to expire, undated ones last."""
+    alive = [lot for lot in lots if lot.left > 0]
+    return sorted(
+        alive,
+        key=lambda lot: (
+            first_order is None or lot.order_id != first_order,
+            lot.expires_at is None,
+            lot.expires_at or datetime.max,
+            lot.entry_id,
+        ),
+    )
+
+
+def lots(customer_id: int) -> list[Lot]:
+    """Replay a customer's ledger in order and return what is left of every credit.
+
+    The rule, the same for the expiry job and for what ``/me`` shows:
+
+    - every credit (earned, rewarded, adjusted) starts a lot with its own expiry date, or none;
+    - every debit (spending, the points shop, a staff adjustment, an expiry) takes from the lots
+      that exist at that moment, soonest to expire first, undated lots last; a take-back after a
+      refund takes first from the points its own order earned;
+    - points given back for a refunded or cancelled order go back to the lots that order's
+      spending took them from, keeping their expiry dates (the last taken comes back first).
+
+    The lots left always sum to the balance when the ledger is sound (``ledger verify``).
+    """
+    replayed: list[Lot] = []
+    taken_by_order: dict[int, list[tuple[Lot, int]]] = {}
+    entries = db.session.execute(
+        select(
+            PointsEntry.id,
+            PointsEntry.amount,
+            PointsEntry.kind,
+            PointsEntry.order_id,
+            PointsEntry.expires_at,
+        )
+        .where(PointsEntry.customer_id == customer_id)
+        .order_by(PointsEntry.id)
+    )
+    for entry_id, amount, kind, order_id, expires_at in entries:
+        if amount > 0 and kind == "spend_return" and order_id in taken_by_order:
+            taken = taken_by_order[order_id]
+            while amount > 0 and taken:
+                lot, count = taken.pop()
+                back = min(count, amount)
+                lot.left += back
+                amount -= back
+                if count > back:
+                    taken.append((lot, count - back))
+        if amount > 0:
+            replayed.append(Lot(entry_id, expires_at, amount, order_id))
+            continue
+        owed = -amount
+        first = order_id if kind == "take_back" else None
+        for lot in _spending_order(replayed, first):
+            if owed == 0:
+                break
+            used = min(lot.left, owed)
+            lot.left -= used
+            owed -= used
+            if kind == "spend" and order_id is not None:
+                taken_by_order.setdefault(order_id, []).append((lot, used))
+    return [lot for lot in replayed if lot.left > 0]
+
+
+def expire_due(now: datetime | None = None) -> int:
+    """Expire what is left of every lot past its date (see ``lots`` for the rule).
+
+    Only customers holding points with a lot past its date are replayed. The entry's key names
+    the last entry replayed, so two runs that saw the same ledger expire once: the second one's
+    insert fails on the unique key and is rolled back. Safe to run twice; commits per customer.
     """
     now = now or utcnow()
     e = PointsEntry
-    lapsed = dict(
-        db.session.execute(
-            select(e.customer_id, func.sum(e.amount))
-            .where(e.amount > 0, e.expires_at.is_not(None), e.expires_at <= now)
-            .group_by(e.customer_id)
-        ).all()
-    )
-    expired = 0
-    for customer_id, lapsed_total in lapsed.items():
-        debits = -db.session.scalar(
-            select(func.coalesce(func.sum(e.amount), 0)).where(
-                e.customer_id == customer_id, e.amount < 0
-            )
+    candidates = db.session.scalars(
+        select(e.customer_id)
+        .join(Customer, Customer.id == e.customer_id)
+        .where(
+            e.amount > 0,
+            e.expires_at.is_not(None),
+            e.expires_at <= now,
+            Customer.points_balance > 0,
         )
-        amount = min(lapsed_total - debits, balance(customer_id))
-        if amount > 0 and post(
-            customer_id, -amount, "expire", f"expire:{customer_id}:{now.date().isoformat()}"
-        ):
-            expired += amount
+        .distinct()
+        .order_by(e.customer_id)
+    ).all()
+    expired = 0
+    for customer_id in candidates:
+        held = lots(customer_id)
+        lapsed = [lot for lot in held if lot.expires_at is not None and lot.expires_at <= now]
+        amount = min(sum(lot.left for lot in lapsed), balance(customer_id))
+        if amount <= 0:
+            continue
+        last = db.session.scalar(select(func.max(e.id)).where(e.customer_id == customer_id))
+        try:
+            if post(
+                customer_id,
+                -amount,
+                "expire",
+                f"expire:{customer_id}:{last}",
+                note=", ".join(sorted({lot.expires_at.date().isoformat() for lot in lapsed}))[:255],
+            ):
+                db.session.commit()
+                expired += amount
+        except (IntegrityError, InvalidInput):
+            db.session.rollback()  # a concurrent run expired them first
     db.session.commit()
     return expired
 
@@ -339,34 +432,14 @@ def history(customer_id: int, limit: int = 100) -> list[PointsEntry]:
 
 
 def expiring(customer_id: int, now: datetime | None = None) -> list[tuple[datetime, int]]:
-    """``[(date, points), ...]``: what of the balance expires when, soonest first.
-
-    The same rule as ``expire_due``: every debit consumed the lots that expire first, so what
-    is left of each dated lot is what the debits did not reach; capped by the balance.
-    """
+    """``[(date, points), ...]``: what of the balance expires when, soonest first (the rule
+    is ``lots``'s). Lots already past their date are left out: the next expiry run takes them."""
     now = now or utcnow()
-    e = PointsEntry
-    debits = -db.session.scalar(
-        select(func.coalesce(func.sum(e.amount), 0)).where(
-            e.customer_id == customer_id, e.amount < 0
-        )
-    )
-    left = balance(customer_id)
-    lots: list[tuple[datetime, int]] = []
-    for expires_at, amount in db.session.execute(
-        select(e.expires_at, e.amount)
-        .where(e.customer_id == customer_id, e.amount > 0, e.expires_at.is_not(None))
-        .order_by(e.expires_at, e.id)
-    ):
-        used = min(debits, amount)
-        debits -= used
-        rest = min(amount - used, left)
-        if rest > 0 and expires_at > now:
-            lots.append((expires_at, rest))
-            left -= rest
-        elif rest > 0:
-            left -= rest  # past its date, taken by the next expiry run
-    return lots
+    dated: dict[datetime, int] = {}
+    for lot in lots(customer_id):
+        if lot.expires_at is not None and lot.expires_at > now:
+            dated[lot.expires_at] = dated.get(lot.expires_at, 0) + lot.left
+    return sorted(dated.items())
 
 
 def ledger_breaches() -> list[str]:

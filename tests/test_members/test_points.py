@@ -158,6 +158,67 @@ def test_points_expire_oldest_first(world, runner):
     assert result.exit_code == 0 and "0 points expired." in result.output
 
 
+def test_expiry_replays_the_ledger_in_order(world):
+    """A debit takes only from lots that existed when it happened: points spent from an
+    undated lot leave a later dated lot whole."""
+    customer = make_customer()
+    now = utcnow()
+    soon = now + timedelta(days=10)
+    points.post(customer.id, 50, "adjust", "gift")  # undated
+    points.post(customer.id, -50, "shop", "spent-before")
+    points.post(customer.id, 100, "earn", "lot-dated", expires_at=soon)
+    db.session.commit()
+    assert points.expiring(customer.id, now) == [(soon, 100)]
+    assert points.expire_due(soon + timedelta(days=1)) == 100
+    assert balance(customer.id) == ledger_sum(customer.id) == 0
+
+
+def test_a_take_back_takes_the_points_its_own_order_earned(world):
+    customer = make_customer()
+    first = buy(world["variant"], world["store"], customer)
+    second = buy(world["variant"], world["store"], customer)
+    now = utcnow()
+    soon, later = now + timedelta(days=10), now + timedelta(days=40)
+    points.post(customer.id, 99, "earn", "earn-first", order_id=first.id, expires_at=soon)
+    points.post(customer.id, 99, "earn", "earn-second", order_id=second.id, expires_at=later)
+    points.post(customer.id, -99, "take_back", "back-second", order_id=second.id)
+    db.session.commit()
+    assert points.expiring(customer.id, now) == [(soon, 99)]
+
+
+def test_points_given_back_keep_their_expiry_date(world):
+    customer = make_customer()
+    order = buy(world["variant"], world["store"], customer)
+    now = utcnow()
+    soon, later = now + timedelta(days=10), now + timedelta(days=40)
+    points.post(customer.id, 100, "earn", "lot-soon", expires_at=soon)
+    points.post(customer.id, -60, "spend", "spend-order", order_id=order.id)
+    points.post(customer.id, 50, "earn", "lot-later", expires_at=later)
+    points.post(customer.id, 60, "spend_return", "return-order", order_id=order.id)
+    db.session.commit()
+    assert points.expiring(customer.id, now) == [(soon, 100), (later, 50)]
+    assert points.expire_due(soon + timedelta(days=1)) == 100
+    assert points.expire_due(soon + timedelta(days=1)) == 0
+    assert balance(customer.id) == ledger_sum(customer.id) == 50
+
+
+def test_expiry_by_a_refund_returned_order_through_the_shop(world):
+    """End to end: points spent on an order that is refunded come back with their date."""
+    customer = make_customer()
+    now = utcnow()
+    soon = now + timedelta(days=10)
+    points.post(customer.id, 300, "adjust", "gift", expires_at=soon)
+    db.session.commit()
+    order = buy(world["variant"], world["store"], customer, points=100)
+    assert order.points_spent == 100
+    assert pay(order)
+    orders.refund(order.id, {order.lines[0].id: 1}, staff=owner(), idempotency_key=uuid.uuid4().hex)
+    after = points.expiring(customer.id, now)
+    assert after[0] == (soon, 300)  # the 100 spent came back to the lot they came from
+    assert points.expire_due(soon + timedelta(days=1)) == 300
+    assert balance(customer.id) == ledger_sum(customer.id)
+
+
 def test_me_shows_points_with_history_and_expiry_dates(client, world):
     customer = make_customer()
     pay(buy(world["variant"], world["store"], customer))
