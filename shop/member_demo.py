@@ -87,6 +87,14 @@ def load_demo() -> list[str]:
         valid_until=now + timedelta(days=7),
     )
     thanks = _template("Thank you: ¥20 off", "fixed", value=2000, valid_days=60, claimable=False)
+    for_friends = _template(
+        "Friend's gift: ¥15 off ¥60",
+        "threshold",
+        value=1500,
+        threshold=6000,
+        valid_days=30,
+        claimable=False,
+    )
     voucher = _template(
         "Almond Cookies voucher",
         "fixed",
@@ -113,6 +121,7 @@ def load_demo() -> list[str]:
     rules.referral_reward_points = 500
     rules.referral_reward_template_id = thanks.id
     rules.welcome_template_id = welcome.id
+    rules.referral_friend_template_id = for_friends.id
 
     silver = MemberTier(name="Silver", rank=1, discount_bp=200, points_multiplier_pct=120)
     silver.tasks.append(TierTask(kind="spend", amount=50000, days=90))

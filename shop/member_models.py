@@ -45,6 +45,11 @@ class LoyaltySettings(db.Model):
         ForeignKey("coupon_templates.id")
     )
     welcome_template_id: Mapped[int | None] = mapped_column(ForeignKey("coupon_templates.id"))
+    # The friend's own reward when their first order is paid; unset: the welcome coupon, if
+    # the friend has not had it yet.
+    referral_friend_template_id: Mapped[int | None] = mapped_column(
+        ForeignKey("coupon_templates.id")
+    )
 
 
 class MemberTier(db.Model):

@@ -156,8 +156,13 @@ def welcome_given(customer_id: int, template_id: int) -> bool:
 
 
 def reward(order_id: int) -> ReferralReward | None:
-    """Reward the referrer (points and/or a coupon) and welcome the friend, once, when the
-    friend whose order this is has a referrer and a paid first order. Safe to run twice."""
+    """Reward the referrer (points and/or a coupon) and the friend, once, when the friend
+    whose order this is has a referrer and a paid first order. Safe to run twice.
+
+    The friend gets the bring-a-friend coupon for friends (``referral_friend_template_id``),
+    on top of the welcome coupon every new member got at sign-in. Where the shop set none, the
+    friend gets the welcome coupon instead, unless they already had it: one welcome each.
+    """
     order = db.session.get(Order, order_id)
     if order is None or order.status not in PAID_OR_LATER:
         return None
@@ -212,10 +217,15 @@ def _give(row: ReferralReward, friend: Customer, referrer: Customer, order: Orde
             ).id
         except InvalidInput as exc:
             notes.append(f"referrer coupon: {exc.message}")
-    template_id = rules.welcome_template_id
-    if template_id and not welcome_given(friend.id, template_id):
+    if rules.referral_friend_template_id:
+        template_id, source = rules.referral_friend_template_id, "referral"
+    elif rules.welcome_template_id and not welcome_given(friend.id, rules.welcome_template_id):
+        template_id, source = rules.welcome_template_id, "welcome"
+    else:
+        template_id = None
+    if template_id:
         try:
-            row.friend_coupon_id = coupons.grant(template_id, friend.id, source="welcome").id
+            row.friend_coupon_id = coupons.grant(template_id, friend.id, source=source).id
         except InvalidInput as exc:
             notes.append(f"friend coupon: {exc.message}")
     row.reason = "; ".join(notes)[:255]

@@ -167,6 +167,26 @@ def test_a_friend_welcomed_at_sign_in_is_not_welcomed_twice(world):
     assert balance(referrer.id) == 500
 
 
+def test_a_friend_gets_the_friends_coupon_on_top_of_the_welcome_one(world):
+    """With a coupon for referred friends set, the friend who was welcomed at sign-in also
+    gets it on their first paid order, once, even when the payment is confirmed twice."""
+    for_friends = make_template("For friends", value=1500, claimable=False)
+    points.settings().referral_friend_template_id = for_friends.id
+    db.session.commit()
+    referrer = make_customer()
+    friend = make_customer(referrer_id=referrer.id)
+    members.grant_welcome(friend.id)
+    order = buy(world["variant"], world["store"], friend)
+    pay(order)
+    assert referrals.reward(order.id) is None  # the second delivery changes nothing
+    assert sorted(_sources(friend.id)) == sorted(
+        [("welcome", world["welcome"].id), ("referral", for_friends.id)]
+    )
+    row = db.session.scalar(select(ReferralReward))
+    assert row.friend_coupon_id is not None and row.status == "rewarded"
+    assert balance(referrer.id) == 500
+
+
 def _same_phone(world, referrer, friend):
     return buy(world["variant"], world["store"], friend, phone=referrer.phone)
 
