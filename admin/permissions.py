@@ -79,112 +79,70 @@ from shop.models import (
     Variant,
 )
 
-ALL = frozenset(
+# Permissions come in named groups, each listed once; a role is the union of its groups.
+#: what every admin role reads
+SHOP_AT_A_GLANCE = frozenset({"dashboard", "catalog.view", "orders.view"})
+#: taking and giving back money for orders (managers and finance)
+ORDER_MONEY = frozenset(
+    {"stock.view", "orders.export", "orders.mark_paid", "orders.refund", "payments.view"}
+)
+#: commission figures (managers and finance)
+COMMISSION_FIGURES = frozenset({"commission.view", "commission.export", "numbers.view"})
+#: customers and their reviews (managers and support)
+CUSTOMER_CARE = frozenset({"customers.view", "reviews.moderate"})
+#: coupons and points, read only (finance and support)
+MEMBER_LEDGERS = frozenset({"coupons.view", "points.view"})
+#: running a store day to day (managers)
+STORE_FLOOR = frozenset(
     {
-        "dashboard",
         "stores.view",
-        "stores.edit",
-        "categories.edit",
-        "catalog.view",
         "catalog.edit",
-        "stock.view",
         "stock.adjust",
-        "orders.view",
-        "orders.export",
-        "orders.mark_paid",
         "orders.fulfil",
         "orders.cancel",
-        "orders.refund",
-        "payments.view",
-        "customers.view",
-        "phones.full",
-        "reviews.moderate",
-        "staff.manage",
-        "audit.view",
         "distribution.view",
-        "programme.edit",
         "sharers.manage",
-        "sharers.edit",
+    }
+)
+#: rules, payouts, costs, points corrections and the audit log (finance)
+FINANCE_DESK = frozenset(
+    {
+        "audit.view",
         "rules.view",
         "rules.edit",
         "rules.publish",
-        "commission.view",
-        "commission.export",
         "payouts.approve",
         "acquisition.edit",
-        "numbers.view",
         "members.view",
-        "members.edit",
-        "coupons.view",
-        "coupons.grant",
-        "points.view",
         "points.adjust",
     }
 )
+#: customers' full phone numbers (support)
+FULL_PHONES = frozenset({"phones.full"})
+#: what only the owner does: the shop's structure, staff, programme and membership settings
+HEAD_OFFICE = frozenset(
+    {
+        "stores.edit",
+        "categories.edit",
+        "staff.manage",
+        "programme.edit",
+        "sharers.edit",
+        "members.edit",
+        "coupons.grant",
+    }
+)
+
+#: each role but the owner's, as its groups
+ROLE_GROUPS = {
+    Role.MANAGER: (SHOP_AT_A_GLANCE, ORDER_MONEY, COMMISSION_FIGURES, CUSTOMER_CARE, STORE_FLOOR),
+    Role.FINANCE: (SHOP_AT_A_GLANCE, ORDER_MONEY, COMMISSION_FIGURES, MEMBER_LEDGERS, FINANCE_DESK),
+    Role.SUPPORT: (SHOP_AT_A_GLANCE, CUSTOMER_CARE, MEMBER_LEDGERS, FULL_PHONES),
+}
+ALL = HEAD_OFFICE.union(*(group for groups in ROLE_GROUPS.values() for group in groups))
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.OWNER: ALL,
-    Role.MANAGER: frozenset(
-        {
-            "dashboard",
-            "stores.view",
-            "catalog.view",
-            "catalog.edit",
-            "stock.view",
-            "stock.adjust",
-            "orders.view",
-            "orders.export",
-            "orders.mark_paid",
-            "orders.fulfil",
-            "orders.cancel",
-            "orders.refund",
-            "payments.view",
-            "customers.view",
-            "reviews.moderate",
-            "distribution.view",
-            "sharers.manage",
-            "commission.view",
-            "commission.export",
-            "numbers.view",
-        }
-    ),
-    Role.FINANCE: frozenset(
-        {
-            "dashboard",
-            "catalog.view",
-            "stock.view",
-            "orders.view",
-            "orders.export",
-            "orders.mark_paid",
-            "orders.refund",
-            "payments.view",
-            "audit.view",
-            "rules.view",
-            "rules.edit",
-            "rules.publish",
-            "commission.view",
-            "commission.export",
-            "payouts.approve",
-            "acquisition.edit",
-            "numbers.view",
-            "members.view",
-            "coupons.view",
-            "points.view",
-            "points.adjust",
-        }
-    ),
-    Role.SUPPORT: frozenset(
-        {
-            "dashboard",
-            "catalog.view",
-            "orders.view",
-            "customers.view",
-            "phones.full",
-            "reviews.moderate",
-            "coupons.view",
-            "points.view",
-        }
-    ),
+    **{role: frozenset().union(*groups) for role, groups in ROLE_GROUPS.items()},
 }
 
 STORE_SCOPED_ROLES = frozenset({Role.MANAGER})
