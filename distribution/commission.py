@@ -19,7 +19,7 @@ from sqlalchemy.orm import aliased
 
 from shop import audit
 from shop.extensions import db
-from shop.models import Order, OrderLine, Product, utcnow
+from shop.models import Order, OrderLine, Product, Refund, RefundLine, utcnow
 from shop.money import prorate
 
 from .models import Attribution, CommissionEntry, CommissionRule, Payout, Sharer
@@ -57,9 +57,34 @@ class Rate:
         return f"{self.per_unit_x100 / 100:g} per unit ({self.scope} rule)"
 
 
-def line_paid(order: Order, line: OrderLine) -> int:
-    """What the customer paid for a line: its total less its share of the order discount."""
-    return line.line_total - prorate(order.discount, line.line_total, order.subtotal)
+def money_only_refunds(order_id: int | None = None) -> dict[int, int]:
+    """``{line_id: amount}`` refunded without items coming back (a partial refund made in the
+    Stripe dashboard, spread over the lines), for one order or (``None``) all of them."""
+    query = (
+        select(RefundLine.order_line_id, func.sum(RefundLine.amount))
+        .where(RefundLine.quantity == 0)
+        .group_by(RefundLine.order_line_id)
+    )
+    if order_id is not None:
+        query = query.join(Refund, Refund.id == RefundLine.refund_id).where(
+            Refund.order_id == order_id
+        )
+    return dict(db.session.execute(query).all())
+
+
+def line_commission(rate: Rate, order: Order, line: OrderLine, money_only: int = 0) -> int:
+    """What a line earns now at ``rate``: rate × (paid − refunded).
+
+    A percent rate takes its share of the money kept. A fixed rate pays per unit still held;
+    when part of the line's money went back without its items (``money_only``), it pays the
+    kept share of the line's units instead, so a partial refund made in the Stripe dashboard
+    takes back its part of a fixed commission too.
+    """
+    paid = order.paid_for(line)
+    kept = paid - line.refunded_amount
+    if rate.kind == "fixed" and money_only:
+        return prorate(rate.amount(kept, line.quantity), kept, paid)
+    return rate.amount(kept, line.quantity - line.refunded_quantity)
 
 
 def published_rules() -> dict[tuple[str, int], CommissionRule]:
@@ -116,19 +141,19 @@ def _earners(attribution: Attribution) -> list[tuple[int, Sharer]]:
 def preview(order: Order, attribution: Attribution) -> list[dict]:
     """What each line of an order earns and why, without writing anything."""
     rules = published_rules()
+    money_only = money_only_refunds(order.id) if order.refunded_amount else {}
     rows = []
     for line in order.lines:
         rule, scope = rule_for(line, attribution.store_id, rules)
         for level, sharer in _earners(attribution):
             rate = rate_for(rule, level, sharer, scope)
-            paid = line_paid(order, line) - line.refunded_amount
             rows.append(
                 {
                     "line": line,
                     "level": level,
                     "sharer": sharer,
                     "rate": rate,
-                    "amount": rate.amount(paid, line.quantity - line.refunded_quantity),
+                    "amount": line_commission(rate, order, line, money_only.get(line.id, 0)),
                 }
             )
     return rows
@@ -206,14 +231,13 @@ def reverse_commission(order_id: int, refund_id: int) -> int:
         )
     )
     lines = {line.id: line for line in order.lines}
+    money_only = money_only_refunds(order.id)
     for accrual in accruals:
         line = lines[accrual.order_line_id]
         key = f"reverse:{refund_id}:{line.id}:{accrual.level}"
         if db.session.scalar(select(CommissionEntry.id).where(CommissionEntry.entry_key == key)):
             continue
-        target = _entry_rate(accrual).amount(
-            line_paid(order, line) - line.refunded_amount, line.quantity - line.refunded_quantity
-        )
+        target = line_commission(_entry_rate(accrual), order, line, money_only.get(line.id, 0))
         delta = target - line_net(line.id, accrual.level)
         if delta == 0:
             continue
@@ -450,12 +474,11 @@ def verify_ledger() -> list[str]:
             .group_by(e.order_line_id, e.level)
         )
     }
+    money_only = money_only_refunds()
     for accrual in db.session.scalars(select(e).where(e.kind == "accrue").order_by(e.id)):
         line = lines[accrual.order_line_id]
         order = orders[line.order_id]
-        expected = _entry_rate(accrual).amount(
-            line_paid(order, line) - line.refunded_amount, line.quantity - line.refunded_quantity
-        )
+        expected = line_commission(_entry_rate(accrual), order, line, money_only.get(line.id, 0))
         actual = nets[(line.id, accrual.level)]
         if expected != actual:
             breaches.append(

@@ -21,7 +21,8 @@ from shop.models import Order, utcnow
 from .commission import (
     SCOPE_ORDER,
     CommissionError,
-    line_paid,
+    line_commission,
+    money_only_refunds,
     published_rules,
     rate_for,
     rule_for,
@@ -118,16 +119,14 @@ class Backtest:
 def _order_commission(order: Order, attribution: Attribution, rules) -> int:
     total = 0
     earners = [(1, attribution.sharer_id), (2, attribution.parent_sharer_id)]
+    money_only = money_only_refunds(order.id) if order.refunded_amount else {}
     for line in order.lines:
         rule, scope = rule_for(line, attribution.store_id, rules)
         for level, sharer_id in earners:
             if not sharer_id:
                 continue
             rate = rate_for(rule, level, db.session.get(Sharer, sharer_id), scope)
-            total += rate.amount(
-                line_paid(order, line) - line.refunded_amount,
-                line.quantity - line.refunded_quantity,
-            )
+            total += line_commission(rate, order, line, money_only.get(line.id, 0))
     return total
 
 

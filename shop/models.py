@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
+from .money import prorate
 
 
 def utcnow() -> datetime:
@@ -234,6 +235,11 @@ class Order(db.Model):
         if self.refunded_amount == 0:
             return "none"
         return "full" if self.refunded_amount >= self.total else "partial"
+
+    def paid_for(self, line: OrderLine) -> int:
+        """What the customer paid for a line: its total less its share of the order discount
+        (commission, points and refunds all start from it)."""
+        return line.line_total - prorate(self.discount, line.line_total, self.subtotal)
 
     def __str__(self) -> str:
         return self.number

@@ -66,3 +66,16 @@ def prorate(amount: int, part: int, whole: int) -> int:
     if whole <= 0:
         return 0
     return (amount * part * 2 + whole) // (whole * 2)
+
+
+def allocate(amount: int, weights: list[int]) -> list[int]:
+    """Split ``amount`` in proportion to ``weights``, in whole minor units that add up to it
+    exactly (largest remainder; ties to the earlier weight). Weights are not negative."""
+    whole = sum(weights)
+    if whole <= 0:
+        return [0] * len(weights)
+    shares = [amount * w // whole for w in weights]
+    by_remainder = sorted(range(len(weights)), key=lambda i: (-(amount * weights[i] % whole), i))
+    for i in by_remainder[: amount - sum(shares)]:
+        shares[i] += 1
+    return shares

@@ -20,7 +20,7 @@ from . import audit, coupons, points, stock
 from .errors import InvalidInput, InvalidTransition
 from .extensions import db
 from .models import Order, OrderLine, OrderStatus, Payment, Refund, RefundLine, utcnow
-from .money import prorate
+from .money import allocate, prorate
 from .signals import announce, order_cancelled, order_paid, order_refunded
 
 S = OrderStatus
@@ -265,11 +265,10 @@ def refund_amounts(order: Order, quantities: dict[int, int]) -> tuple[int, dict[
             )
         if quantity == 0:
             continue
-        paid = line.line_total - prorate(order.discount, line.line_total, order.subtotal)
-        if line.refunded_quantity + quantity == line.quantity:
-            per_line[line_id] = paid - line.refunded_amount
-        else:
-            per_line[line_id] = prorate(paid, quantity, line.quantity)
+        left = order.paid_for(line) - line.refunded_amount
+        # A share of what is left of the line, so a money-only refund made before (in the
+        # Stripe dashboard) is never refunded twice.
+        per_line[line_id] = prorate(left, quantity, line.quantity - line.refunded_quantity)
     if not per_line:
         raise InvalidInput(_("Choose at least one item to refund."))
     empties_order = all(
@@ -402,10 +401,28 @@ def _add_refunded(order: Order, amount: int) -> bool:
     return True
 
 
+def _allocate_money_only(order: Order, record: Refund, amount: int) -> None:
+    """A partial refund that names no items (made in the Stripe dashboard): its money is
+    spread over what is left of each line and of shipping, in proportion, so commission and
+    points follow it. No item comes back: refund lines of quantity 0, nothing restocked."""
+    left = [order.paid_for(line) - line.refunded_amount for line in order.lines]
+    before = order.refunded_amount - amount
+    shipping_left = max(0, order.total - before - sum(left))
+    shares = allocate(amount, [*left, shipping_left])
+    for line, share in zip(order.lines, shares, strict=False):
+        if share:
+            line.refunded_amount += share
+            record.lines.append(RefundLine(order_line_id=line.id, quantity=0, amount=share))
+
+
 def record_external_refund(
     order_id: int, stripe_refund_id: str, amount: int, currency: str
 ) -> bool:
-    """A refund made outside Siyu (the Stripe dashboard), reported by webhook. Idempotent."""
+    """A refund made outside Siyu (the Stripe dashboard), reported by webhook. Idempotent.
+
+    It names no items: a partial one is spread over the lines (``_allocate_money_only``), the
+    one that empties the order refunds every line in full. Nothing is restocked.
+    """
     if db.session.scalar(select(Refund.id).where(Refund.stripe_refund_id == stripe_refund_id)):
         return False
     order = _get(order_id)
@@ -425,15 +442,16 @@ def record_external_refund(
         stripe_refund_id=stripe_refund_id,
     )
     db.session.add(record)
-    if order.refunded_amount >= order.total:
+    if order.refunded_amount < order.total:
+        _allocate_money_only(order, record, amount)
+    else:
         # All of the order's money went back, so all of every line did: commission (which
-        # follows the lines) is reversed in full. A partial refund made in Stripe names no
-        # items, so its lines stay as they were.
+        # follows the lines) is reversed in full.
         for line in order.lines:
             left = line.quantity - line.refunded_quantity
             if not left:
                 continue
-            paid = line.line_total - prorate(order.discount, line.line_total, order.subtotal)
+            paid = order.paid_for(line)
             line_amount = paid - line.refunded_amount
             line.refunded_quantity = line.quantity
             line.refunded_amount = paid

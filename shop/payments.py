@@ -21,7 +21,6 @@ from . import orders
 from .errors import PaymentError
 from .extensions import db
 from .models import Order, OrderStatus, StripeEvent, utcnow
-from .money import prorate
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +125,7 @@ def charged_lines(order: Order) -> list[tuple[str, int, int]]:
             (name, line.quantity, line.unit_price)
             for name, line in zip(names, order.lines, strict=True)
         ]
-    amounts = [
-        line.line_total - prorate(order.discount, line.line_total, order.subtotal)
-        for line in order.lines
-    ]
+    amounts = [order.paid_for(line) for line in order.lines]
     largest = amounts.index(max(amounts))
     amounts[largest] += order.subtotal - order.discount - sum(amounts)
     return [

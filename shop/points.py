@@ -149,7 +149,7 @@ def earned_for(order: Order) -> int:
         if line.product_id in overrides:
             total += overrides[line.product_id] * line.quantity * 100
         else:
-            paid = line.line_total - prorate(order.discount, line.line_total, order.subtotal)
+            paid = order.paid_for(line)
             total += paid * rules.points_per_unit * 100 // unit
     return total * multiplier // 10000
 

@@ -189,6 +189,43 @@ def test_fixed_rule_per_unit(world):
     assert verify_ledger() == []
 
 
+def test_a_partial_refund_made_in_stripe_takes_back_its_share(world):
+    """A refund made in the Stripe dashboard names no items: its money is spread over the
+    lines, and each line's commission comes down to rate × (paid − refunded)."""
+    order = paid_order(world, quantity=2)  # 20000 paid: promoter 2000, guide 1000
+    assert orders.record_external_refund(order.id, "re_dash_1", 5000, order.currency)
+    assert not orders.record_external_refund(order.id, "re_dash_1", 5000, order.currency)
+    assert balances(world["promoter"].id)["pending"] == 1500
+    assert balances(world["guide"].id)["pending"] == 750
+    assert world["product"].variants[0].stock == 98  # money only: nothing restocked
+
+    refund(db.session.get(Order, order.id), 1, world["finance"])  # half of the 15000 left
+    assert balances(world["promoter"].id)["pending"] == 750
+    assert orders.record_external_refund(order.id, "re_dash_2", 7500, order.currency)
+    assert balances(world["promoter"].id)["pending"] == 0
+    assert balances(world["guide"].id)["pending"] == 0
+    assert verify_ledger() == []
+
+
+def test_a_stripe_partial_refund_scales_a_fixed_commission(world):
+    db.session.add(
+        CommissionRule(
+            scope="sku",
+            scope_id=world["product"].variants[0].id,
+            kind="fixed",
+            level1_value=700,
+            level2_value=100,
+            status="published",
+        )
+    )
+    db.session.commit()
+    order = paid_order(world, quantity=3)  # 30000 paid: 2100 and 300
+    assert orders.record_external_refund(order.id, "re_dash_fixed", 10000, order.currency)
+    assert balances(world["promoter"].id)["pending"] == 1400  # two thirds of the money kept
+    assert balances(world["guide"].id)["pending"] == 200
+    assert verify_ledger() == []
+
+
 def test_verify_catches_a_tampered_entry(world, runner):
     paid_order(world)
     assert runner.invoke(args=["ledger", "verify"]).exit_code == 0

@@ -138,6 +138,7 @@ class Line:
     paid: int
     refunded_quantity: int = 0
     refunded_amount: int = 0
+    money_only: int = 0  # refunded in the Stripe dashboard, items kept
 
 
 @dataclass
@@ -173,9 +174,11 @@ class Earning:
 
     def net(self) -> int:
         line = self.line
-        return self.rate.earn(
-            line.paid - line.refunded_amount, line.quantity - line.refunded_quantity
-        )
+        kept = line.paid - line.refunded_amount
+        if self.rate.kind == "fixed" and line.money_only:
+            # Part of the money went back without the items: the kept share of every unit.
+            return half_up(Fraction(self.rate.earn(kept, line.quantity) * kept, line.paid))
+        return self.rate.earn(kept, line.quantity - line.refunded_quantity)
 
 
 @dataclass
@@ -702,10 +705,13 @@ class LedgerMachine(RuleBasedStateMachine):
             quantity = quantities[line.id]
             if not quantity:
                 continue
-            if line.refunded_quantity + quantity == line.quantity:
-                amount = line.paid - line.refunded_amount
-            else:
-                amount = half_up(Fraction(line.paid * quantity, line.quantity))
+            # A share of what is left of the line (a dashboard refund may have taken some).
+            amount = half_up(
+                Fraction(
+                    (line.paid - line.refunded_amount) * quantity,
+                    line.quantity - line.refunded_quantity,
+                )
+            )
             line.refunded_quantity += quantity
             line.refunded_amount += amount
             per_line += amount
@@ -735,6 +741,37 @@ class LedgerMachine(RuleBasedStateMachine):
         for line in order.lines:
             line.refunded_quantity, line.refunded_amount = line.quantity, line.paid
         order.refunded, order.status = order.total, S.REFUNDED
+        refund_id = db.session.scalar(
+            select(func.max(Refund.id)).where(Refund.order_id == order.id)
+        )
+        stripe_refund_id = db.session.get(Refund, refund_id).stripe_refund_id
+        self.refunds.append((order, refund_id, f"stripe-{stripe_refund_id}", {}, False))
+
+    def _partly_refundable_in_stripe(self) -> list[OrderModel]:
+        return [o for o in self._refundable_in_stripe() if o.total - o.refunded >= 2]
+
+    @precondition(lambda self: self._partly_refundable_in_stripe())
+    @rule(data=st.data())
+    def refund_part_in_stripe_dashboard(self, data):
+        """Staff refund part of a payment in Stripe's dashboard, naming no items: its money is
+        spread over what is left of each line and of shipping, by largest remainder."""
+        order = data.draw(st.sampled_from(self._partly_refundable_in_stripe()), label="order")
+        amount = data.draw(st.integers(1, order.total - order.refunded - 1), label="amount")
+        intent = db.session.get(Order, order.id).stripe_payment_intent
+        self.fake.dashboard_refund(intent, amount)
+        reply = deliver(self.client, event("charge.refunded", self.fake.charge(intent)))
+        assert reply.get_json() == {"result": "1 refunds recorded"}
+        weights = [line.paid - line.refunded_amount for line in order.lines]
+        weights.append(max(0, order.total - order.refunded - sum(weights)))
+        exact = [Fraction(amount * w, sum(weights)) for w in weights]
+        shares = [math.floor(x) for x in exact]
+        ranked = sorted(range(len(exact)), key=lambda i: (-(exact[i] - shares[i]), i))
+        for i in ranked[: amount - sum(shares)]:
+            shares[i] += 1
+        for line, share in zip(order.lines, shares, strict=False):
+            line.refunded_amount += share
+            line.money_only += share
+        order.refunded += amount
         refund_id = db.session.scalar(
             select(func.max(Refund.id)).where(Refund.order_id == order.id)
         )

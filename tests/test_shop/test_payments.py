@@ -289,6 +289,39 @@ def test_dashboard_refund_is_recorded_once(ctx, client, fake_stripe):
     assert payment.amount == -1200
     assert _reload(order.id).refunded_amount == 1200
     assert db.session.scalar(select(func.count(StripeEvent.id))) == 3  # completed + 2 refunds
+    # It names no items: its money is spread over the lines and shipping in proportion
+    # (6600 : 2900 : 1000), no item comes back.
+    assert sorted((ln.quantity, ln.amount) for ln in record.lines) == [(0, 332), (0, 754)]
+    order = _reload(order.id)
+    assert [(ln.refunded_quantity, ln.refunded_amount) for ln in order.lines] == [
+        (0, 754),
+        (0, 332),
+    ]
+
+
+def test_an_item_refund_after_a_dashboard_refund_returns_only_what_is_left(
+    ctx, client, fake_stripe
+):
+    staff = make_owner()
+    order = _stripe_order(client, fake_stripe)
+    fake_stripe.dashboard_refund(order.stripe_payment_intent, 1200)
+    deliver(client, event("charge.refunded", fake_stripe.charge(order.stripe_payment_intent)))
+    tea, oolong = _reload(order.id).lines
+
+    first = orders.refund(order.id, {tea.id: 1}, staff=staff, idempotency_key="r-after-dash-1")
+    assert first.amount == (6600 - 754) // 2  # half of what is left of the line
+
+    everything = orders.refund(
+        order.id,
+        {tea.id: 1, oolong.id: 1},
+        staff=staff,
+        idempotency_key="r-after-dash-2",
+    )
+    order = _reload(order.id)
+    assert (order.status, order.refunded_amount) == (OrderStatus.REFUNDED, 10500)
+    assert 1200 + first.amount + everything.amount == 10500
+    assert fake_stripe.payment_intents[order.stripe_payment_intent]["amount_refunded"] == 10500
+    assert [ln.refunded_amount for ln in order.lines] == [6600, 2900]
 
 
 class TestZeroDecimalCurrency:
