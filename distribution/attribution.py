@@ -78,6 +78,10 @@ def attribute_order(order_id: int) -> Attribution | None:
     parent = sharer.parent if sharer is not None and rules.depth >= 2 else None
     if parent is not None and parent.status != "active":
         parent = None
+    if parent is not None and _is_self_purchase(parent, order) and not rules.self_purchase_earns:
+        # The recruiter bought through their own recruit's link: still a self-purchase.
+        facts["parent_self_purchase"] = parent.name
+        parent = None
     if parent is not None:
         facts["parent"] = parent.name
     attribution = Attribution(
@@ -155,5 +159,10 @@ def explain(attribution: Attribution) -> str:
     if facts.get("parent"):
         text += " " + _(
             "%(parent)s recruited them and earns the second level.", parent=facts["parent"]
+        )
+    elif facts.get("parent_self_purchase"):
+        text += " " + _(
+            "%(parent)s recruited them but bought for themselves: no second level.",
+            parent=facts["parent_self_purchase"],
         )
     return text

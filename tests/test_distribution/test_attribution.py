@@ -123,6 +123,22 @@ def test_self_purchase_earns_nothing_by_default(world):
     assert "self-purchases earn no commission" in explain(attribution)
 
 
+def test_a_recruiter_buying_through_their_recruits_link_earns_no_second_level(world):
+    guide = make_guide(world["store"], "Sun Mei", phone="13700007777")
+    promoter = make_promoter("Zhao Lei", "13900001111", parent=guide)
+    db.session.commit()
+    opened(promoter, world["product"], days_ago=1)
+    _order, attribution = buy(world, phone="13700007777")
+    assert attribution.sharer_id == promoter.id  # the promoter did sell to someone else
+    assert attribution.parent_sharer_id is None
+    assert "Sun Mei recruited them but bought for themselves" in explain(attribution)
+
+    settings().self_purchase_earns = True
+    db.session.commit()
+    _order, allowed = buy(world, phone="13700007777")
+    assert allowed.parent_sharer_id == guide.id
+
+
 def test_self_purchase_can_be_allowed(world):
     settings().self_purchase_earns = True
     db.session.commit()
