@@ -50,7 +50,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext, ngettext
 from markupsafe import Markup
 from sqlalchemy import func, select
-from wtforms import HiddenField, SelectField, StringField
+from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
 from distribution import commission, numbers, promoters, rules, sharing
@@ -85,14 +85,19 @@ from .base import (
     phone_formatter,
 )
 from .common import (
+    ActionButton,
+    FormPage,
     KindValueField,
     SingleRowView,
     ToolsListView,
+    choice_formatter,
     customer_cell,
     customer_formatter,
     money_text,
+    order_cell,
+    order_number,
 )
-from .forms import AdminForm, MoneyField, NotStored, password_field
+from .forms import IdForm, MoneyField, NotStored, password_field
 from .permissions import current_staff, may, store_scope
 
 KIND_LABELS = {"guide": _l("Guide"), "promoter": _l("Promoter")}
@@ -224,23 +229,12 @@ def _name(view, context, model, name):
     return value.name if value is not None else ""
 
 
-def order_cell(order_id: int | None):
-    if not order_id:
-        return ""
-    number = f"SY{order_id:06d}"
-    if not may("orders.view"):
-        return number
-    return Markup('<a href="{}">{}</a>').format(
-        url_for("admin_orders.details_view", id=order_id), number
-    )
-
-
 def _order(view, context, model, name):
     return order_cell(model.order_id)
 
 
 def _order_number(view, context, model, name):
-    return f"SY{model.order_id:06d}" if model.order_id else ""
+    return order_number(model.order_id)
 
 
 def _sharer_store(view, context, model, name):
@@ -257,14 +251,6 @@ def _link_code(view, context, model, name):
     if not model.link_id:
         return ""
     return db.session.scalar(select(ShareLink.code).where(ShareLink.id == model.link_id))
-
-
-def _choice(labels):
-    def fmt(view, context, model, name):
-        value = getattr(model, name)
-        return str(labels.get(value, value))
-
-    return fmt
 
 
 # Programme settings --------------------------------------------------------------------------
@@ -292,7 +278,7 @@ class ProgrammeSettingsView(SingleRowView):
         "return_window_days": _l("Return window (days)"),
         "promoter_approval": _l("Promoters need approval"),
     }
-    column_formatters = {"binding_policy": _choice(POLICY_LABELS)}
+    column_formatters = {"binding_policy": choice_formatter(POLICY_LABELS)}
     form_choices = {"binding_policy": list(POLICY_LABELS.items())}
     form_overrides = {"depth": SelectField}
     form_args = {
@@ -347,8 +333,7 @@ class EmailField(NotStored, StringField):
     pass
 
 
-class GuideLeavesForm(AdminForm):
-    id = HiddenField(validators=[DataRequired()])
+class GuideLeavesForm(IdForm):
     heir = SelectField(_l("Move their customers to"), validators=[DataRequired()], choices=[])
 
 
@@ -367,6 +352,72 @@ def _manage(view, context, model, name):
             url_for("admin_sharers.leave_view", id=model.id), _("Guide leaves…")
         )
     return ""
+
+
+class GuideLeaves(FormPage):
+    """A guide leaves: their customers and open bindings go to another guide of the store, or
+    round-robin over all of them (``sharing.transfer_customers``, audited); their sign-in
+    stops."""
+
+    permission = "sharers.manage"
+    form_class = GuideLeavesForm
+    template = "admin/siyu/guide_leaves.html"
+    error_status = 200
+
+    def load(self):
+        self.guide = self.view.get_one(request.values.get("id"))
+        if self.guide.kind != "guide" or self.guide.status != "active":
+            flash(_("%(name)s is not an active guide.", name=self.guide.name), "warning")
+            return redirect(self.done_url())
+        self.heirs = list(
+            db.session.scalars(
+                select(Sharer)
+                .where(
+                    Sharer.kind == "guide",
+                    Sharer.status == "active",
+                    Sharer.store_id == self.guide.store_id,
+                    Sharer.id != self.guide.id,
+                )
+                .order_by(Sharer.name, Sharer.id)
+            )
+        )
+        return None
+
+    def fill(self, form):
+        form.id.data = str(self.guide.id)
+        form.heir.choices = [("all", _("Share them round-robin among all the store's guides"))] + [
+            (str(heir.id), heir.name) for heir in self.heirs
+        ]
+
+    def may_submit(self):
+        return bool(self.heirs)
+
+    def submit(self, form):
+        chosen = self.heirs if form.heir.data == "all" else []
+        chosen = chosen or [h for h in self.heirs if str(h.id) == form.heir.data]
+        moved = sharing.transfer_customers(self.guide, chosen, staff=current_staff())
+        flash(
+            ngettext(
+                "%(name)s has left; %(num)d customer moved to %(to)s.",
+                "%(name)s has left; %(num)d customers moved to %(to)s.",
+                moved,
+                name=self.guide.name,
+                to=", ".join(h.name for h in chosen),
+            ),
+            "success",
+        )
+        return None
+
+    def done_url(self):
+        return url_for(".details_view", id=self.guide.id)
+
+    def context(self):
+        open_bindings = db.session.scalar(
+            select(func.count(Binding.id)).where(
+                Binding.sharer_id == self.guide.id, Binding.active.is_(True)
+            )
+        )
+        return {"guide": self.guide, "heirs": self.heirs, "open_bindings": open_bindings}
 
 
 class SharerView(DistributionView):
@@ -450,6 +501,7 @@ class SharerView(DistributionView):
     scoped_fields = {"store": Store}
 
     details_template = "admin/siyu/sharer_details.html"
+    leave_view = GuideLeaves.route("/leave/")
 
     def search_placeholder(self) -> str:
         return str(_l("Name or phone"))
@@ -521,65 +573,6 @@ class SharerView(DistributionView):
                 ngettext("%(num)d promoter approved.", "%(num)d promoters approved.", approved),
                 "success",
             )
-
-    @expose("/leave/", methods=("GET", "POST"))
-    def leave_view(self):
-        """A guide leaves: their customers and open bindings go to another guide of the store,
-        or round-robin over all of them; their sign-in stops."""
-        if not may("sharers.manage"):
-            return self.forbidden()
-        guide = self.get_one(request.values.get("id"))
-        back = url_for(".details_view", id=guide.id)
-        if guide.kind != "guide" or guide.status != "active":
-            flash(_("%(name)s is not an active guide.", name=guide.name), "warning")
-            return redirect(back)
-        heirs = list(
-            db.session.scalars(
-                select(Sharer)
-                .where(
-                    Sharer.kind == "guide",
-                    Sharer.status == "active",
-                    Sharer.store_id == guide.store_id,
-                    Sharer.id != guide.id,
-                )
-                .order_by(Sharer.name, Sharer.id)
-            )
-        )
-        form = GuideLeavesForm(request.form if request.method == "POST" else None)
-        form.id.data = str(guide.id)
-        form.heir.choices = [("all", _("Share them round-robin among all the store's guides"))] + [
-            (str(heir.id), heir.name) for heir in heirs
-        ]
-        if request.method == "POST" and heirs:
-            if not form.validate():
-                flash(_("The form expired. Reload the page and try again."), "error")
-            else:
-                chosen = heirs if form.heir.data == "all" else []
-                chosen = chosen or [h for h in heirs if str(h.id) == form.heir.data]
-                moved = sharing.transfer_customers(guide, chosen, staff=current_staff())
-                flash(
-                    ngettext(
-                        "%(name)s has left; %(num)d customer moved to %(to)s.",
-                        "%(name)s has left; %(num)d customers moved to %(to)s.",
-                        moved,
-                        name=guide.name,
-                        to=", ".join(h.name for h in chosen),
-                    ),
-                    "success",
-                )
-                return redirect(back)
-        open_bindings = db.session.scalar(
-            select(func.count(Binding.id)).where(
-                Binding.sharer_id == guide.id, Binding.active.is_(True)
-            )
-        )
-        return self.render(
-            "admin/siyu/guide_leaves.html",
-            guide=guide,
-            heirs=heirs,
-            form=form,
-            open_bindings=open_bindings,
-        )
 
 
 class SharerLevelView(StaffModelView):
@@ -688,7 +681,7 @@ class ShareLinkView(DistributionView):
         "sharer": _sharer,
         "store": _sharer_store,
         "target": _target,
-        "channel": _choice(CHANNEL_LABELS),
+        "channel": choice_formatter(CHANNEL_LABELS),
         "visits": _visit_count,
         "pictures": _pictures,
     }
@@ -721,7 +714,7 @@ class VisitView(DistributionView):
     column_formatters = {
         "link": lambda v, c, m, n: m.link.code,
         "sharer": _sharer,
-        "channel": _choice(CHANNEL_LABELS),
+        "channel": choice_formatter(CHANNEL_LABELS),
         "customer": lambda v, c, m, n: (
             customer_cell(db.session.get(Customer, m.customer_id)) if m.customer_id else ""
         ),
@@ -764,7 +757,9 @@ class BindingView(DistributionView):
         "customer": customer_formatter,
         "sharer": _sharer,
         "link": _link_code,
-        "ended_reason": _choice({"": "", "replaced": _l("Replaced"), "transferred": _l("Moved")}),
+        "ended_reason": choice_formatter(
+            {"": "", "replaced": _l("Replaced"), "transferred": _l("Moved")}
+        ),
     }
     column_filters = [
         SharerFilter(Binding.sharer_id, _l("Sharer")),
@@ -832,7 +827,7 @@ class AttributionView(DistributionView):
         "sharer": _sharer,
         "parent_sharer": _sharer,
         "link": _link_code,
-        "rule": _choice(RULE_LABELS),
+        "rule": choice_formatter(RULE_LABELS),
         "explanation": lambda v, c, m, n: explain(m),
         "touches": _touches,
     }
@@ -861,10 +856,6 @@ class AttributionView(DistributionView):
 
 
 # Commission rules ----------------------------------------------------------------------------
-
-
-class RuleForm(AdminForm):
-    id = HiddenField(validators=[DataRequired()])
 
 
 class DraftsOnly(BaseListRowAction):
@@ -903,6 +894,15 @@ def _rule_tools(view, context, model, name):
     )
 
 
+class PublishRule(ActionButton):
+    """The draft's "Publish" button on its back-test page."""
+
+    permission = "rules.publish"
+
+    def run(self, rule):
+        self.view._publish(rule.id)
+
+
 class CommissionRuleView(ToolsListView):
     permission = "rules.view"
     edit_permission = "rules.edit"
@@ -915,6 +915,8 @@ class CommissionRuleView(ToolsListView):
         "rules never change: make a draft, back-test it, then publish it; it replaces the rule "
         "of the same scope and target, and every commission line keeps the version it used."
     )
+    tools = ((_l("Preview an order…"), ".preview_view", None),)
+    publish_view = PublishRule.route("/publish/")
     column_list = [
         "scope",
         "applies_to",
@@ -996,9 +998,6 @@ class CommissionRuleView(ToolsListView):
             description=_l("What the sharer's recruiter earns, in the same unit (0 for nothing)."),
         ),
     }
-
-    def list_tools(self):
-        return [(_("Preview an order…"), url_for(".preview_view"))]
 
     def get_list_row_actions(self):
         return [
@@ -1082,18 +1081,6 @@ class CommissionRuleView(ToolsListView):
         for rule in self.get_scoped(ids):
             self._publish(rule.id)
 
-    @expose("/publish/", methods=("POST",))
-    def publish_view(self):
-        if not may("rules.publish"):
-            return self.forbidden()
-        form = RuleForm(request.form)
-        if not form.validate():
-            flash(_("The form expired. Reload the page and try again."), "error")
-            return redirect(url_for(".index_view"))
-        rule = self.get_one(form.id.data)
-        self._publish(rule.id)
-        return redirect(url_for(".details_view", id=rule.id))
-
     @expose("/backtest/")
     def backtest_view(self):
         """What the paid orders of the last N days earn now, and would with this draft."""
@@ -1105,7 +1092,7 @@ class CommissionRuleView(ToolsListView):
         except commission.CommissionError as exc:
             flash(exc.message, "error")
             return redirect(url_for(".details_view", id=rule.id))
-        form = RuleForm()
+        form = IdForm()
         form.id.data = str(rule.id)
         return self.render(
             "admin/siyu/rule_backtest.html",
@@ -1239,13 +1226,39 @@ class CommissionEntryView(DistributionView):
     ]
     column_sortable_list = ["created_at", "kind", "bucket", "amount"]
     column_default_sort = ("id", True)
-
-    def list_tools(self):
-        return [(_("Balances and payouts…"), url_for("admin_balances.index"))]
+    tools = ((_l("Balances and payouts…"), "admin_balances.index", None),)
 
 
-class PayoutForm(AdminForm):
-    id = HiddenField(validators=[DataRequired()])
+class ApprovePayout(ActionButton):
+    """A sharer's "Approve payout" button: ``commission.approve_payout`` pays the settled
+    balance (and audits it)."""
+
+    permission = "payouts.approve"
+
+    def load(self, form):
+        sharer = db.session.scalar(scoped_sharers().where(Sharer.id == parse_pk(form.id.data)))
+        if sharer is None:
+            abort(404)
+        return sharer
+
+    def run(self, sharer):
+        payout = commission.approve_payout(
+            sharer.id, current_staff(), current_app.config["SHOP_CURRENCY"]
+        )
+        flash(
+            _(
+                "Payout of %(amount)s to %(name)s approved.",
+                amount=format_money(payout.amount, payout.currency),
+                name=sharer.name,
+            ),
+            "success",
+        )
+
+    def back_url(self, sharer):
+        return url_for(".index")
+
+    def expired_url(self):
+        return url_for(".index")
 
 
 class BalancesView(SecuredView, BaseView):
@@ -1254,6 +1267,7 @@ class BalancesView(SecuredView, BaseView):
 
     permission = "commission.view"
     page_size = 50
+    approve = ApprovePayout.route("/approve/")
 
     @expose("/")
     def index(self):
@@ -1270,7 +1284,7 @@ class BalancesView(SecuredView, BaseView):
         ).all()
         rows = []
         for sharer in sharers:
-            form = PayoutForm()
+            form = IdForm()
             form.id.data = str(sharer.id)
             rows.append((sharer, commission.balances(sharer.id), form))
         return self.render(
@@ -1281,35 +1295,6 @@ class BalancesView(SecuredView, BaseView):
             page_url=lambda p: url_for(".index", page=p + 1),
             may_pay=may("payouts.approve"),
         )
-
-    @expose("/approve/", methods=("POST",))
-    def approve(self):
-        if not may("payouts.approve"):
-            return self.forbidden()
-        form = PayoutForm(request.form)
-        if not form.validate():
-            flash(_("The form expired. Reload the page and try again."), "error")
-            return redirect(url_for(".index"))
-        sharer = db.session.scalar(scoped_sharers().where(Sharer.id == parse_pk(form.id.data)))
-        if sharer is None:
-            abort(404)
-        try:
-            payout = commission.approve_payout(
-                sharer.id, current_staff(), current_app.config["SHOP_CURRENCY"]
-            )
-        except commission.CommissionError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
-            flash(
-                _(
-                    "Payout of %(amount)s to %(name)s approved.",
-                    amount=format_money(payout.amount, payout.currency),
-                    name=sharer.name,
-                ),
-                "success",
-            )
-        return redirect(url_for(".index"))
 
 
 class PayoutView(DistributionView):
@@ -1343,9 +1328,7 @@ class PayoutView(DistributionView):
     column_filters = [SharerFilter(Payout.sharer_id, _l("Sharer")), "created_at"]
     column_sortable_list = ["created_at", "amount"]
     column_default_sort = ("id", True)
-
-    def list_tools(self):
-        return [(_("Balances and payouts…"), url_for("admin_balances.index"))]
+    tools = ((_l("Balances and payouts…"), "admin_balances.index", None),)
 
 
 def _approver(payout: Payout) -> str:

@@ -142,8 +142,13 @@ class LogoutForm(AdminForm):
     pass
 
 
-class OrderActionForm(AdminForm):
+class IdForm(AdminForm):
+    """The form of a button that acts on one row (``admin.common.ActionButton``)."""
+
     id = HiddenField(validators=[DataRequired()])
+
+
+class OrderActionForm(IdForm):
     verb = HiddenField(validators=[DataRequired()])
 
 

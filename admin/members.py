@@ -30,8 +30,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import current_app, flash, redirect, request, url_for
-from flask_admin import expose
+from flask import current_app, flash, request, url_for
 from flask_admin.model.form import InlineFormAdmin
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -59,14 +58,18 @@ from shop.privacy import normalize_phone
 
 from .base import StaffModelView, money_formatter, staff_formatter
 from .common import (
+    FormPage,
     IdListField,
     IdSelectField,
     KindValueField,
     PercentField,
     SingleRowView,
     ToolsListView,
+    choice_formatter,
     customer_cell,
     customer_formatter,
+    order_cell,
+    order_number,
 )
 from .forms import AdminForm, MoneyField
 from .permissions import current_staff, may
@@ -128,14 +131,6 @@ def _template_name(view, context, model, name):
     return db.session.scalar(select(CouponTemplate.name).where(CouponTemplate.id == template_id))
 
 
-def _choice(labels):
-    def fmt(view, context, model, name):
-        value = getattr(model, name)
-        return str(labels.get(value, value))
-
-    return fmt
-
-
 # Loyalty settings ----------------------------------------------------------------------------
 
 
@@ -168,7 +163,7 @@ class LoyaltySettingsView(SingleRowView):
         "welcome_template_id": _l("Welcome coupon"),
     }
     column_formatters = {
-        "credit_on": _choice(CREDIT_LABELS),
+        "credit_on": choice_formatter(CREDIT_LABELS),
         "point_value": money_formatter(),
         "referral_reward_template_id": _template_name,
         "welcome_template_id": _template_name,
@@ -577,15 +572,47 @@ def find_customer(text: str) -> Customer | None:
     return db.session.scalar(select(Customer).where(Customer.phone == phone))
 
 
-def _used(view, context, model, name):
-    if not model.used_order_id:
-        return ""
-    number = f"SY{model.used_order_id:06d}"
-    if not may("orders.view"):
-        return number
-    return Markup('<a href="{}">{}</a>').format(
-        url_for("admin_orders.details_view", id=model.used_order_id), number
-    )
+class GrantCoupon(FormPage):
+    """Give a customer a coupon (``coupons.issue`` with the staff member, which audits it)."""
+
+    permission = "coupons.grant"
+    form_class = GrantForm
+    template = "admin/siyu/coupon_grant.html"
+    incomplete = _l("Choose a coupon and enter the customer.")
+
+    def blank_form(self):
+        form = GrantForm()
+        form.customer.data = request.args.get("customer", "")
+        return form
+
+    def fill(self, form):
+        form.template.choices = [
+            (t.id, f"{t.name} — {coupons.describe(t)}")
+            for t in db.session.scalars(
+                select(CouponTemplate)
+                .where(CouponTemplate.active.is_(True))
+                .order_by(CouponTemplate.name)
+            )
+        ]
+
+    def submit(self, form):
+        customer = find_customer(form.customer.data)
+        if customer is None:
+            return _(
+                "No customer has the phone number or number %(text)s.", text=form.customer.data
+            )
+        coupon = coupons.issue(
+            form.template.data, customer.id, source="admin", staff=current_staff()
+        )
+        flash(
+            _(
+                "%(coupon)s granted to %(customer)s.",
+                coupon=coupon.template.name,
+                customer=customer_cell(customer),
+            ),
+            "success",
+        )
+        return None
 
 
 class CouponView(ToolsListView):
@@ -617,67 +644,19 @@ class CouponView(ToolsListView):
         "used_at": _l("Used"),
     }
     column_choices = {"source": list(SOURCE_LABELS.items())}
-    column_formatters = {"customer": customer_formatter, "used_order_id": _used}
+    column_formatters = {
+        "customer": customer_formatter,
+        "used_order_id": lambda v, c, m, n: order_cell(m.used_order_id),
+    }
     column_searchable_list = ["customer.phone", "customer.name", "template.name"]
     column_filters = ["source", "template.name", "claimed_at", "used_at"]
     column_sortable_list = ["claimed_at", "expires_at", "used_at"]
     column_default_sort = ("id", True)
+    tools = ((_l("Grant a coupon…"), ".grant_view", GrantCoupon.permission),)
+    grant_view = GrantCoupon.route("/grant/")
 
     def search_placeholder(self) -> str:
         return str(_l("Phone, name or coupon"))
-
-    def list_tools(self):
-        if not may("coupons.grant"):
-            return []
-        return [(_("Grant a coupon…"), url_for(".grant_view"))]
-
-    @expose("/grant/", methods=("GET", "POST"))
-    def grant_view(self):
-        if not may("coupons.grant"):
-            return self.forbidden()
-        form = GrantForm(request.form if request.method == "POST" else None)
-        form.template.choices = [
-            (t.id, f"{t.name} — {coupons.describe(t)}")
-            for t in db.session.scalars(
-                select(CouponTemplate)
-                .where(CouponTemplate.active.is_(True))
-                .order_by(CouponTemplate.name)
-            )
-        ]
-        if request.method == "GET":
-            form.customer.data = request.args.get("customer", "")
-            return self.render("admin/siyu/coupon_grant.html", form=form)
-        error = self._grant(form)
-        if error is None:
-            return redirect(url_for(".index_view"))
-        flash(error, "error")
-        return self.render("admin/siyu/coupon_grant.html", form=form), 400
-
-    def _grant(self, form: GrantForm) -> str | None:
-        if not form.validate():
-            if form.meta.csrf and form.csrf_token.errors:
-                return _("The form expired. Reload the page and try again.")
-            return _("Choose a coupon and enter the customer.")
-        customer = find_customer(form.customer.data)
-        if customer is None:
-            return _(
-                "No customer has the phone number or number %(text)s.", text=form.customer.data
-            )
-        try:
-            coupon = coupons.issue(
-                form.template.data, customer.id, source="admin", staff=current_staff()
-            )
-        except InvalidInput as exc:
-            return exc.message
-        flash(
-            _(
-                "%(coupon)s granted to %(customer)s.",
-                coupon=coupon.template.name,
-                customer=customer_cell(customer),
-            ),
-            "success",
-        )
-        return None
 
 
 # Points ledger -------------------------------------------------------------------------------
@@ -692,8 +671,57 @@ def _points_customer(view, context, model, name):
     )
 
 
-def _points_order(view, context, model, name):
-    return f"SY{model.order_id:06d}" if model.order_id else ""
+class AdjustPoints(FormPage):
+    """Add or take points by hand, with a reason (``points.adjust`` refuses none and audits the
+    change); the form's idempotency key makes a second submit of it change nothing."""
+
+    permission = "points.adjust"
+    form_class = AdjustForm
+    template = "admin/siyu/points_adjust.html"
+    incomplete = _l("Enter the customer, a whole number of points and a reason.")
+    customer = None
+
+    def blank_form(self):
+        form = AdjustForm(idempotency_key=uuid.uuid4().hex)
+        form.customer.data = request.args.get("customer", "")
+        return form
+
+    def fill(self, form):
+        self.customer = find_customer(form.customer.data or "")
+        if self.customer is not None and request.method == "GET":
+            form.customer.data = str(self.customer.id)
+
+    def context(self):
+        return {"customer": self.customer}
+
+    def submit(self, form):
+        if self.customer is None:
+            return _(
+                "No customer has the phone number or number %(text)s.", text=form.customer.data
+            )
+        try:
+            done = points.adjust(
+                self.customer.id,
+                form.amount.data,
+                form.reason.data or "",
+                current_staff(),
+                key=form.idempotency_key.data,
+            )
+        except IntegrityError:  # the same form, submitted twice at once: the first one stands
+            db.session.rollback()
+            done = False
+        if not done:
+            flash(_("This adjustment was already made."), "info")
+            return None
+        flash(
+            _(
+                "%(customer)s now has %(points)d points.",
+                customer=customer_cell(self.customer),
+                points=points.balance(self.customer.id),
+            ),
+            "success",
+        )
+        return None
 
 
 class PointsEntryView(ToolsListView):
@@ -727,76 +755,18 @@ class PointsEntryView(ToolsListView):
     column_choices = {"kind": list(POINTS_KIND_LABELS.items())}
     column_formatters = {
         "customer": _points_customer,
-        "order_id": _points_order,
+        "order_id": lambda v, c, m, n: order_number(m.order_id),
         "staff": staff_formatter,
     }
     column_searchable_list = ["customer.phone", "customer.name"]
     column_filters = ["kind", "created_at", "expires_at"]
     column_sortable_list = ["created_at", "amount", "kind"]
     column_default_sort = ("id", True)
+    tools = ((_l("Adjust points…"), ".adjust_view", AdjustPoints.permission),)
+    adjust_view = AdjustPoints.route("/adjust/")
 
     def search_placeholder(self) -> str:
         return str(_l("Phone or name"))
-
-    def list_tools(self):
-        if not may("points.adjust"):
-            return []
-        return [(_("Adjust points…"), url_for(".adjust_view"))]
-
-    @expose("/adjust/", methods=("GET", "POST"))
-    def adjust_view(self):
-        """Add or take points by hand, with a reason (``points.adjust`` refuses none)."""
-        if not may("points.adjust"):
-            return self.forbidden()
-        if request.method == "GET":
-            form = AdjustForm(idempotency_key=uuid.uuid4().hex)
-            chosen = request.args.get("customer", "")
-            customer = find_customer(chosen) if chosen else None
-            form.customer.data = str(customer.id) if customer else chosen
-            return self.render("admin/siyu/points_adjust.html", form=form, customer=customer)
-        form = AdjustForm(request.form)
-        customer = find_customer(form.customer.data or "")
-        error = self._adjust(form, customer)
-        if error is None:
-            return redirect(url_for(".index_view"))
-        flash(error, "error")
-        return self.render("admin/siyu/points_adjust.html", form=form, customer=customer), 400
-
-    def _adjust(self, form: AdjustForm, customer: Customer | None) -> str | None:
-        if not form.validate():
-            if form.meta.csrf and form.csrf_token.errors:
-                return _("The form expired. Reload the page and try again.")
-            return _("Enter the customer, a whole number of points and a reason.")
-        if customer is None:
-            return _(
-                "No customer has the phone number or number %(text)s.", text=form.customer.data
-            )
-        try:
-            done = points.adjust(
-                customer.id,
-                form.amount.data,
-                form.reason.data or "",
-                current_staff(),
-                key=form.idempotency_key.data,
-            )
-        except InvalidInput as exc:
-            db.session.rollback()
-            return exc.message
-        except IntegrityError:  # the same form, submitted twice at once: the first one stands
-            db.session.rollback()
-            done = False
-        if not done:
-            flash(_("This adjustment was already made."), "info")
-            return None
-        flash(
-            _(
-                "%(customer)s now has %(points)d points.",
-                customer=customer_cell(customer),
-                points=points.balance(customer.id),
-            ),
-            "success",
-        )
-        return None
 
 
 # Points shop ---------------------------------------------------------------------------------
