@@ -1,9 +1,10 @@
 """Orders, refunds and payments; the order page's actions and the refund form.
 
-Order actions are small POST views that check the permission, load the order through the
-store-scoped query (another store's order is a 404), and call one service in ``shop.orders``,
-which moves the order with a conditional update and writes the audit entry. A ShopError's
-message is shown to the staff member; nothing is changed.
+Order actions are declared once in ``VERBS`` and served by one button page (``OrderAction``,
+an ``admin.common.ActionButton``): it checks the verb's permission, loads the order through the
+store-scoped query (another store's order is a 404), and calls the verb's service in
+``shop.orders``, which moves the order with a conditional update and writes the audit entry. A
+ShopError's message is shown to the staff member; nothing is changed.
 
 The refund form carries a hidden idempotency key made when the form is shown, so submitting
 it twice (a double click, a reload) makes one refund: ``shop.orders.refund`` returns the first.
@@ -15,10 +16,10 @@ spreadsheet can add them up; phones are masked there too unless the role may see
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from flask import abort, flash, redirect, request, url_for
-from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
@@ -26,12 +27,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from shop import orders
-from shop.errors import ShopError
 from shop.extensions import db
 from shop.models import Order, OrderStatus, Refund
-from shop.money import exponent, format_money
+from shop.money import format_money
 
 from .base import StaffModelView, StoreFilter, money_formatter, phone_formatter, staff_formatter
+from .common import FORM_EXPIRED, ActionButton, FormPage, money_text, order_cell
 from .forms import OrderActionForm, RefundForm
 from .permissions import current_staff, may
 
@@ -56,23 +57,38 @@ def _number_link(view, context, model, name):
 
 
 def _order_of(view, context, model, name):
-    return Markup('<a href="{}">{}</a>').format(
-        url_for("admin_orders.details_view", id=model.order_id), model.order.number
-    )
+    return order_cell(model.order_id)
 
 
 def _plain_amount(view, context, model, name):
     """Export: ``12345`` CNY -> ``123.45`` (exact, no float)."""
-    exp = exponent(model.currency)
-    return f"{Decimal(int(getattr(model, name))).scaleb(-exp):.{exp}f}"
+    return money_text(getattr(model, name), model.currency)
 
 
+@dataclass(frozen=True)
 class Verb:
-    """An order action on the order page: who may, when it applies, what it calls."""
+    """An order action on the order page: who may, in which states it applies (with which
+    fulfilment or payment method, if it matters), and the ``shop.orders`` service it calls
+    with the order's id and the staff member."""
 
-    def __init__(self, label, done, permission, applies, run):
-        self.label, self.done = label, done
-        self.permission, self.applies, self.run = permission, applies, run
+    label: str
+    done: str
+    permission: str
+    service: Callable[[int, object], object]
+    statuses: tuple[OrderStatus, ...]
+    fulfilment: str | None = None
+    payment_method: str | None = None
+
+    def applies(self, order: Order) -> bool:
+        return (
+            order.status in self.statuses
+            and self.fulfilment in (None, order.fulfilment)
+            and self.payment_method in (None, order.payment_method)
+        )
+
+
+def _cancel_by_staff(order_id: int, staff) -> bool:
+    return orders.cancel(order_id, "cancelled by staff", staff=staff)
 
 
 VERBS: dict[str, Verb] = {
@@ -80,38 +96,127 @@ VERBS: dict[str, Verb] = {
         _l("Mark paid"),
         _l("Order %(n)s is marked paid."),
         "orders.mark_paid",
-        lambda o: o.payment_method == "store" and o.status == S.AWAITING_PAYMENT,
-        lambda o, staff: orders.mark_paid_at_store(o.id, staff),
+        orders.mark_paid_at_store,
+        (S.AWAITING_PAYMENT,),
+        payment_method="store",
     ),
     "fulfil": Verb(
         _l("Mark shipped"),
         _l("Order %(n)s is marked shipped."),
         "orders.fulfil",
-        lambda o: o.fulfilment == "delivery" and o.status == S.PAID,
-        lambda o, staff: orders.fulfil(o.id, staff),
+        orders.fulfil,
+        (S.PAID,),
+        fulfilment="delivery",
     ),
     "picked_up": Verb(
         _l("Mark picked up"),
         _l("Order %(n)s is marked picked up."),
         "orders.fulfil",
-        lambda o: o.fulfilment == "pickup" and o.status == S.PAID,
-        lambda o, staff: orders.mark_picked_up(o.id, staff),
+        orders.mark_picked_up,
+        (S.PAID,),
+        fulfilment="pickup",
     ),
     "complete": Verb(
         _l("Complete"),
         _l("Order %(n)s is completed."),
         "orders.fulfil",
-        lambda o: o.status in (S.FULFILLED, S.PICKED_UP),
-        lambda o, staff: orders.complete(o.id, staff),
+        orders.complete,
+        (S.FULFILLED, S.PICKED_UP),
     ),
     "cancel": Verb(
         _l("Cancel order"),
         _l("Order %(n)s is cancelled; its stock is released."),
         "orders.cancel",
-        lambda o: o.status == S.AWAITING_PAYMENT,
-        lambda o, staff: orders.cancel(o.id, "cancelled by staff", staff=staff),
+        _cancel_by_staff,
+        (S.AWAITING_PAYMENT,),
     ),
 }
+
+
+class OrderAction(ActionButton):
+    """A verb's button on the order page (``VERBS``): its permission, then its service."""
+
+    form_class = OrderActionForm
+
+    def allowed(self, form) -> bool:
+        self.verb = VERBS.get(form.verb.data)
+        if self.verb is None:
+            abort(404)
+        return may(self.verb.permission)
+
+    def run(self, order) -> None:
+        if self.verb.service(order.id, current_staff()) is False:
+            flash(_("Nothing changed: the order was already updated."), "warning")
+        else:
+            flash(str(self.verb.done) % {"n": order.number}, "success")
+
+
+class RefundOrder(FormPage):
+    """Refund some or all items of an order, restocking them or not (``orders.refund``, which
+    audits it). The form's idempotency key, made when the form is shown, makes a second submit
+    of it (a double click, a reload) return the first refund."""
+
+    permission = "orders.refund"
+    form_class = RefundForm
+    template = "admin/siyu/refund.html"
+
+    def load(self):
+        self.order = self.view.get_one(request.values.get("id"))
+        self.values = {}
+        if self.order.status not in orders.REFUNDABLE:
+            flash(_("Order %(n)s cannot be refunded now.", n=self.order.number), "error")
+            return redirect(self.done_url())
+        return None
+
+    def blank_form(self):
+        return RefundForm(idempotency_key=uuid.uuid4().hex)
+
+    def fill(self, form):
+        if request.method == "POST":
+            self.values = {
+                line.id: request.form.get(f"qty_{line.id}", "0") for line in self.order.lines
+            }
+
+    def context(self):
+        return {"order": self.order, "values": self.values}
+
+    def done_url(self):
+        return url_for(".details_view", id=self.order.id)
+
+    def submit(self, form):
+        quantities = {}
+        for line_id, raw in self.values.items():
+            text = (raw or "0").strip() or "0"
+            if not text.isdigit() or len(text) > 6:
+                return _("Quantities must be whole numbers, 0 or more.")
+            quantities[line_id] = int(text)
+        key = form.idempotency_key.data
+        earlier = db.session.scalar(select(Refund).where(Refund.idempotency_key == key))
+        if earlier is not None:
+            if earlier.order_id != self.order.id:
+                return str(FORM_EXPIRED)
+            flash(_("This refund was already made."), "info")
+            return None
+        try:
+            refund = orders.refund(
+                self.order.id,
+                quantities,
+                staff=current_staff(),
+                idempotency_key=key,
+                restock=form.restock.data,
+                reason=form.reason.data or "",
+            )
+        except IntegrityError:
+            db.session.rollback()
+            if db.session.scalar(select(Refund.id).where(Refund.idempotency_key == key)):
+                flash(_("This refund was already made."), "info")
+                return None
+            raise
+        flash(
+            _("Refunded %(amount)s.", amount=format_money(refund.amount, refund.currency)),
+            "success",
+        )
+        return None
 
 
 class OrderView(StaffModelView):
@@ -240,6 +345,8 @@ class OrderView(StaffModelView):
         "total",
     ]
     column_default_sort = ("id", True)
+    act_view = OrderAction.route("/act/")
+    refund_view = RefundOrder.route("/refund/")
 
     def search_placeholder(self) -> str:
         return str(_l("Name or phone"))
@@ -261,95 +368,6 @@ class OrderView(StaffModelView):
         form = OrderActionForm()
         form.id.data, form.verb.data = str(order.id), verb
         return form
-
-    @expose("/act/", methods=("POST",))
-    def act_view(self):
-        form = OrderActionForm(request.form)
-        if not form.validate():
-            flash(_("The form expired. Reload the page and try again."), "error")
-            return redirect(url_for(".index_view"))
-        verb = VERBS.get(form.verb.data)
-        if verb is None:
-            abort(404)
-        if not may(verb.permission):
-            return self.forbidden()
-        order = self.get_one(form.id.data)
-        back = url_for(".details_view", id=order.id)
-        try:
-            outcome = verb.run(order, current_staff())
-        except ShopError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return redirect(back)
-        if outcome is False:
-            flash(_("Nothing changed: the order was already updated."), "warning")
-        else:
-            flash(str(verb.done) % {"n": order.number}, "success")
-        return redirect(back)
-
-    @expose("/refund/", methods=("GET", "POST"))
-    def refund_view(self):
-        if not may("orders.refund"):
-            return self.forbidden()
-        order = self.get_one(request.values.get("id"))
-        back = url_for(".details_view", id=order.id)
-        if order.status not in orders.REFUNDABLE:
-            flash(_("Order %(n)s cannot be refunded now.", n=order.number), "error")
-            return redirect(back)
-        if request.method == "GET":
-            form = RefundForm(idempotency_key=uuid.uuid4().hex)
-            return self.render("admin/siyu/refund.html", order=order, form=form, values={})
-        form = RefundForm(request.form)
-        values = {line.id: request.form.get(f"qty_{line.id}", "0") for line in order.lines}
-        error = self._refund(order, form, values)
-        if error is None:
-            return redirect(back)
-        flash(error, "error")
-        return (
-            self.render("admin/siyu/refund.html", order=order, form=form, values=values),
-            400,
-        )
-
-    def _refund(self, order: Order, form: RefundForm, values: dict) -> str | None:
-        """Make the refund the form asks for; the message to show when it cannot."""
-        if not form.validate():
-            return _("The form expired. Reload the page and try again.")
-        quantities = {}
-        for line_id, raw in values.items():
-            text = (raw or "0").strip() or "0"
-            if not text.isdigit() or len(text) > 6:
-                return _("Quantities must be whole numbers, 0 or more.")
-            quantities[line_id] = int(text)
-        key = form.idempotency_key.data
-        earlier = db.session.scalar(select(Refund).where(Refund.idempotency_key == key))
-        if earlier is not None:
-            if earlier.order_id != order.id:
-                return _("The form expired. Reload the page and try again.")
-            flash(_("This refund was already made."), "info")
-            return None
-        try:
-            refund = orders.refund(
-                order.id,
-                quantities,
-                staff=current_staff(),
-                idempotency_key=key,
-                restock=form.restock.data,
-                reason=form.reason.data or "",
-            )
-        except ShopError as exc:
-            db.session.rollback()
-            return exc.message
-        except IntegrityError:
-            db.session.rollback()
-            if db.session.scalar(select(Refund.id).where(Refund.idempotency_key == key)):
-                flash(_("This refund was already made."), "info")
-                return None
-            raise
-        flash(
-            _("Refunded %(amount)s.", amount=format_money(refund.amount, refund.currency)),
-            "success",
-        )
-        return None
 
 
 class RefundView(StaffModelView):
