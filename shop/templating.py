@@ -10,6 +10,7 @@ from flask_babel import format_date, format_datetime, format_timedelta, get_loca
 from .models import utcnow
 from .money import format_money
 from .privacy import mask_phone
+from .sanitize import clean_markup
 
 
 def money(amount: int | None, currency: str | None = None) -> str:
@@ -44,6 +45,7 @@ def init_app(app) -> None:
     app.jinja_env.filters["iso_utc"] = iso_utc
     app.jinja_env.filters["datetime"] = local_datetime
     app.jinja_env.filters["date"] = local_date
+    app.jinja_env.filters["clean_html"] = clean_markup
 
     @app.context_processor
     def shop_globals():

@@ -160,6 +160,16 @@ def test_description_is_sanitized(client, ctx):
     assert 'href="https://example.com/tea"' in raw
 
 
+def test_a_description_written_straight_to_the_database_is_cleaned_when_shown(client, ctx):
+    store, _, product = small_catalog()
+    product.description_html = '<p>Fresh</p><script>alert("x")</script><b onclick="x()">b</b>'
+    db.session.commit()
+
+    raw = client.get(f"/p/{product.slug}").get_data(as_text=True)
+    assert "<p>Fresh</p>" in raw
+    assert "<script>alert" not in raw and "onclick" not in raw
+
+
 def _paid_order(variant, store, staff, **overrides) -> Order:
     order = order_for(variant, store, **overrides)
     orders.mark_paid_at_store(order.id, staff)
