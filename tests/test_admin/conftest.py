@@ -1,7 +1,13 @@
-"""Admin test data: two stores, a product and a pay-at-store order in each, one staff per role."""
+"""Admin test data (two stores, a product and a pay-at-store order in each, one staff per role),
+signing in, and reading what the admin sends back (CSRF tokens, idempotency keys, CSV exports).
+
+CSRF protection is off in the tests; a test or class marked ``@pytest.mark.csrf`` runs with it
+on (``as_role`` then signs in with the form's token)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from types import SimpleNamespace
 
@@ -65,19 +71,39 @@ def shop_data(app):
         )
 
 
-def login(client, role_or_email, password: str = PASSWORD):
-    email = EMAILS.get(role_or_email, role_or_email)
-    return client.post("/admin/login", data={"email": email, "password": password})
+def pytest_configure(config):
+    config.addinivalue_line("markers", "csrf: the admin test runs with CSRF protection on")
+
+
+@pytest.fixture
+def app_config(app_config, request):
+    if request.node.get_closest_marker("csrf") is None:
+        return app_config
+    return {**app_config, "WTF_CSRF_ENABLED": True}
+
+
+def login(client, role_or_email, password: str = PASSWORD, *, with_token: bool = False):
+    """Post the sign-in form; ``with_token`` first reads the form's CSRF token from the page."""
+    data = {"email": EMAILS.get(role_or_email, role_or_email), "password": password}
+    if with_token:
+        data["csrf_token"] = csrf_token(client.get("/admin/login").get_data(as_text=True))
+    return client.post("/admin/login", data=data)
+
+
+def signed_in(client, role):
+    """The client, signed in as that role's staff member (with the token when CSRF is on)."""
+    response = login(client, role, with_token=client.application.config["WTF_CSRF_ENABLED"])
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
 
 
 @pytest.fixture
 def as_role(client, shop_data):
-    """``as_role(Role.MANAGER)`` signs the test client in as that role's staff member."""
+    """``as_role(Role.MANAGER)`` signs the test client in as that role's staff member; another
+    browser is ``signed_in(app.test_client(), role)``."""
 
     def sign_in(role):
-        response = login(client, role)
-        assert response.status_code == 302, response.get_data(as_text=True)
-        return client
+        return signed_in(client, role)
 
     return sign_in
 
@@ -88,3 +114,16 @@ def csrf_token(html: str) -> str:
     )
     assert match, "no CSRF token in the page"
     return match.group(1)
+
+
+def idempotency_key(html: str) -> str:
+    """The hidden key a refund or points adjustment form is shown with."""
+    match = re.search(r'name="idempotency_key" type="hidden" value="([0-9a-f]+)"', html)
+    assert match, "no idempotency key in the page"
+    return match.group(1)
+
+
+def csv_rows(response) -> list[dict]:
+    """A CSV export's rows, by column label."""
+    assert response.status_code == 200
+    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))

@@ -122,28 +122,15 @@ def test_sign_out(client, shop_data):
     assert client.get("/admin/").status_code == 302
 
 
+@pytest.mark.csrf
 class TestWithCsrf:
-    @pytest.fixture
-    def app_config(self, app_config):
-        return {**app_config, "WTF_CSRF_ENABLED": True}
-
     def test_sign_in_without_token_is_refused(self, client, shop_data):
         response = login(client, Role.OWNER)
         assert response.status_code == 400
         assert client.get("/admin/").status_code == 302
 
-    def test_order_action_without_token_is_refused(self, client, shop_data, app):
-        page = client.get("/admin/login").get_data(as_text=True)
-        response = client.post(
-            "/admin/login",
-            data={
-                "email": EMAILS[Role.OWNER],
-                "password": PASSWORD,
-                "csrf_token": csrf_token(page),
-            },
-        )
-        assert response.status_code == 302
-
+    def test_order_action_without_token_is_refused(self, as_role, shop_data, app):
+        client = as_role(Role.OWNER)
         forged = client.post("/admin/orders/act/", data={"id": shop_data.order_a, "verb": "cancel"})
         assert forged.status_code == 302
         with app.app_context():
@@ -159,19 +146,11 @@ class TestWithCsrf:
         with app.app_context():
             assert db.session.get(Order, shop_data.order_a).status == OrderStatus.CANCELLED
 
-    def test_list_action_and_edit_form_without_token_are_refused(self, client, shop_data, app):
+    def test_list_action_and_edit_form_without_token_are_refused(self, as_role, app):
         with app.app_context():
             spare = make_category("Spare").id
             db.session.commit()
-        page = client.get("/admin/login").get_data(as_text=True)
-        client.post(
-            "/admin/login",
-            data={
-                "email": EMAILS[Role.OWNER],
-                "password": PASSWORD,
-                "csrf_token": csrf_token(page),
-            },
-        )
+        client = as_role(Role.OWNER)
         forged = {"action": "delete", "rowid": str(spare)}
         assert client.post("/admin/categories/action/", data=forged).status_code == 302
         client.post(f"/admin/categories/edit/?id={spare}", data={"name": "Hacked", "slug": "x"})

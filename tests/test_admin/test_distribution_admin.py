@@ -4,8 +4,6 @@ a guide leaving, promoters approved, settings and acquisition costs audited, CSR
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import uuid
 from datetime import timedelta
@@ -32,7 +30,7 @@ from shop.extensions import db
 from shop.models import AuditLog, Order, Role, Staff, Store, Variant, utcnow
 from tests.test_shop.helpers import details
 
-from .conftest import EMAILS, PASSWORD, csrf_token
+from .conftest import csrf_token, csv_rows
 
 
 def _sold(guide: Sharer, variant: Variant, store: Store, phone: str, owner: Staff) -> Order:
@@ -84,11 +82,6 @@ def dist(app, shop_data):
         )
 
 
-def _csv(response) -> list[dict]:
-    assert response.status_code == 200
-    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
-
-
 class TestStoreManager:
     """manager@ manages Store A only."""
 
@@ -103,7 +96,7 @@ class TestStoreManager:
         assert "139****2222" in page and "13911112222" not in page  # masked for managers
         assert manager.get(f"/admin/sharers/details/?id={dist.li}").status_code == 200
         assert manager.get(f"/admin/sharers/details/?id={dist.chen}").status_code == 404
-        rows = _csv(manager.get("/admin/sharers/export/csv/"))
+        rows = csv_rows(manager.get("/admin/sharers/export/csv/"))
         assert sorted(row["Name"] for row in rows) == ["Li Na", "Wang Fang", "Zhao Lei"]
         assert {row["Phone"] for row in rows} >= {"139****2222"}
         searched = manager.get("/admin/sharers/?search=13933334444").get_data(as_text=True)
@@ -117,7 +110,7 @@ class TestStoreManager:
         assert "Chen Jie" not in page
         filtered = manager.get(f"/admin/commission/?flt0_0={dist.chen}").get_data(as_text=True)
         assert f"SY{dist.sold_b:06d}" not in filtered
-        rows = _csv(manager.get("/admin/commission/export/csv/"))
+        rows = csv_rows(manager.get("/admin/commission/export/csv/"))
         assert [(r["Sharer"], r["Order"], r["Amount"], r["Currency"]) for r in rows] == [
             ("Li Na", f"SY{dist.sold_a:06d}", "4.80", "CNY")
         ]
@@ -171,7 +164,7 @@ def test_owner_sees_every_store_and_full_phones(as_role, dist):
     owner = as_role(Role.OWNER)
     page = owner.get("/admin/sharers/").get_data(as_text=True)
     assert "Chen Jie" in page and "13933334444" in page
-    rows = _csv(owner.get("/admin/commission/export/csv/"))
+    rows = csv_rows(owner.get("/admin/commission/export/csv/"))
     assert sorted(r["Sharer"] for r in rows) == ["Chen Jie", "Li Na"]
 
 
@@ -278,7 +271,7 @@ def test_approve_payout_and_export(as_role, dist, app):
         audit = db.session.scalar(select(AuditLog).where(AuditLog.action == "commission.payout"))
         assert audit.after == {"sharer_id": dist.li, "amount": 480}
 
-    rows = _csv(finance.get("/admin/payouts/export/csv/"))
+    rows = csv_rows(finance.get("/admin/payouts/export/csv/"))
     assert len(rows) == 1
     row = rows[0]
     assert (row["Sharer"], row["Amount"], row["Currency"], row["Approved by"]) == (
@@ -441,23 +434,12 @@ def test_acquisition_cost_in_major_units_is_audited(as_role, dist, app):
     assert "-¥12.00" in numbers
 
 
+@pytest.mark.csrf
 class TestWithCsrf:
-    @pytest.fixture
-    def app_config(self, app_config):
-        return {**app_config, "WTF_CSRF_ENABLED": True}
-
-    def test_payout_approval_needs_the_token(self, client, dist, app):
+    def test_payout_approval_needs_the_token(self, as_role, dist, app):
         with app.app_context():
             settle_due_commissions()
-        page = client.get("/admin/login").get_data(as_text=True)
-        client.post(
-            "/admin/login",
-            data={
-                "email": EMAILS[Role.FINANCE],
-                "password": PASSWORD,
-                "csrf_token": csrf_token(page),
-            },
-        )
+        client = as_role(Role.FINANCE)
         forged = client.post("/admin/balances/approve/", data={"id": dist.li})
         assert forged.status_code == 302
         with app.app_context():

@@ -3,8 +3,6 @@ templates and tiers in major units and percentages, loyalty settings audited, ro
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from sqlalchemy import func, select
 
@@ -19,7 +17,7 @@ from shop.member_models import (
 from shop.models import AuditLog, Customer, Role
 from tests.test_members.helpers import make_customer, make_template
 
-from .conftest import EMAILS, PASSWORD, csrf_token
+from .conftest import csrf_token, idempotency_key
 
 
 @pytest.fixture
@@ -36,7 +34,7 @@ def _balance(app, customer_id: int) -> int:
 
 def _adjust_form(client, customer: str = "") -> str:
     page = client.get(f"/admin/points/adjust/?customer={customer}").get_data(as_text=True)
-    return re.search(r'name="idempotency_key" type="hidden" value="([0-9a-f]+)"', page).group(1)
+    return idempotency_key(page)
 
 
 def test_points_adjustment_with_a_reason_is_audited(as_role, member, app, shop_data):
@@ -294,24 +292,17 @@ def test_finance_reads_loyalty_settings(as_role):
     )
 
 
+@pytest.mark.csrf
 class TestWithCsrf:
-    @pytest.fixture
-    def app_config(self, app_config):
-        return {**app_config, "WTF_CSRF_ENABLED": True}
-
-    def test_points_adjustment_needs_the_token(self, client, member, app):
-        page = client.get("/admin/login").get_data(as_text=True)
-        client.post(
-            "/admin/login",
-            data={
-                "email": EMAILS[Role.OWNER],
-                "password": PASSWORD,
-                "csrf_token": csrf_token(page),
-            },
-        )
+    def test_points_adjustment_needs_the_token(self, as_role, member, app):
+        client = as_role(Role.OWNER)
         page = client.get("/admin/points/adjust/").get_data(as_text=True)
-        key = re.search(r'name="idempotency_key" type="hidden" value="([0-9a-f]+)"', page).group(1)
-        form = {"idempotency_key": key, "customer": str(member), "amount": "5", "reason": "Gift"}
+        form = {
+            "idempotency_key": idempotency_key(page),
+            "customer": str(member),
+            "amount": "5",
+            "reason": "Gift",
+        }
         forged = client.post("/admin/points/adjust/", data=form)
         assert forged.status_code == 400
         assert "The form expired" in forged.get_data(as_text=True)

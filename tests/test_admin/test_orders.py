@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 import threading
 
 import pytest
@@ -22,7 +19,7 @@ from shop.models import (
     Variant,
 )
 
-from .conftest import login
+from .conftest import csv_rows, idempotency_key, signed_in
 
 
 def _lines(app, order_id):
@@ -32,8 +29,7 @@ def _lines(app, order_id):
 
 def _refund_form(client, order_id) -> tuple[str, str]:
     page = client.get(f"/admin/orders/refund/?id={order_id}").get_data(as_text=True)
-    key = re.search(r'name="idempotency_key" type="hidden" value="([0-9a-f]+)"', page).group(1)
-    return page, key
+    return page, idempotency_key(page)
 
 
 @pytest.fixture
@@ -231,8 +227,8 @@ class TestPhones:
 
     @pytest.mark.parametrize(("role", "full"), [(Role.OWNER, True), (Role.MANAGER, False)])
     def test_order_export(self, as_role, shop_data, role, full):
-        text = as_role(role).get("/admin/orders/export/csv/").get_data(as_text=True)
-        rows = {row["Order"]: row for row in csv.DictReader(io.StringIO(text))}
+        export = as_role(role).get("/admin/orders/export/csv/")
+        rows = {row["Order"]: row for row in csv_rows(export)}
         row = rows[f"SY{shop_data.order_a:06d}"]
         assert row["Phone"] == ("13812341234" if full else "138****1234")
         assert (row["Total"], row["Currency"]) == ("96.00", "CNY")
@@ -264,12 +260,10 @@ def test_audit_log_shows_money_and_exports_raw_values(paid_order_a, shop_data, a
         f"/admin/orders/refund/?id={shop_data.order_a}",
         data={"idempotency_key": key, f"qty_{line_id}": "1"},
     )
-    owner = app.test_client()
-    login(owner, Role.OWNER)
+    owner = signed_in(app.test_client(), Role.OWNER)
     page = owner.get("/admin/audit/").get_data(as_text=True)
     assert "refund: ¥48.00" in page and "refunded_amount: ¥0.00" in page
-    export = owner.get("/admin/audit/export/csv/").get_data(as_text=True)
-    rows = {row["Action"]: row for row in csv.DictReader(io.StringIO(export))}
+    rows = {row["Action"]: row for row in csv_rows(owner.get("/admin/audit/export/csv/"))}
     assert '"refund": 4800' in rows["order.refund"]["After"]
 
 
@@ -279,8 +273,7 @@ def test_refund_form_submitted_twice_at_once_makes_one_refund(paid_order_a, shop
     (line_id,) = _lines(app, shop_data.order_a)
     _page, key = _refund_form(paid_order_a, shop_data.order_a)
     data = {"idempotency_key": key, f"qty_{line_id}": "1", "restock": "y"}
-    clients = [paid_order_a, app.test_client()]
-    login(clients[1], Role.MANAGER)
+    clients = [paid_order_a, signed_in(app.test_client(), Role.MANAGER)]
     start = threading.Barrier(len(clients))
     statuses = []
 
@@ -303,8 +296,7 @@ def test_refund_form_submitted_twice_at_once_makes_one_refund(paid_order_a, shop
 
 
 def test_stock_movement_export_is_plain_text(paid_order_a, shop_data):
-    text = paid_order_a.get("/admin/stock/export/csv/").get_data(as_text=True)
-    rows = list(csv.DictReader(io.StringIO(text)))
-    reserve = next(row for row in rows if row["Reason"] == "reserve")
+    export = paid_order_a.get("/admin/stock/export/csv/")
+    reserve = next(row for row in csv_rows(export) if row["Reason"] == "reserve")
     assert reserve["Order"] == f"SY{shop_data.order_a:06d}" and reserve["Change"] == "-2"
-    assert "<a" not in text
+    assert "<a" not in export.get_data(as_text=True)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 import pytest
 from sqlalchemy import func, select
 
 from shop.extensions import db
 from shop.models import Order, OrderStatus, Product, Role, Staff, Variant
+
+from .conftest import csv_rows
 
 PAGES = {
     "/admin/": {Role.OWNER, Role.MANAGER, Role.FINANCE, Role.SUPPORT},
@@ -106,9 +105,7 @@ class TestStoreManager:
         assert manager.get("/admin/orders/details/?id=x'1").status_code == 404
 
     def test_export_holds_only_their_orders(self, manager, shop_data):
-        response = manager.get("/admin/orders/export/csv/")
-        assert response.status_code == 200
-        rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+        rows = csv_rows(manager.get("/admin/orders/export/csv/"))
         assert [row["Order"] for row in rows] == [f"SY{shop_data.order_a:06d}"]
 
     def test_actions_on_other_stores_orders_are_404(self, manager, shop_data, app):
