@@ -56,6 +56,7 @@ from shop.models import (
     Variant,
 )
 
+from .base import admin_time
 from .catalog import (
     CategoryView,
     ProductImageView,
@@ -195,4 +196,5 @@ def init_admin(app) -> Admin:
     for view in admin._views:
         # Admin forms carry their own session-bound token (SecureForm); see admin.forms.
         csrf.exempt(view.blueprint)
+    app.jinja_env.filters["admin_time"] = admin_time
     return admin

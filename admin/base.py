@@ -9,7 +9,10 @@ to the sign-in page, or get 403). ``StaffModelView`` adds, for Flask-Admin model
 - CSRF: ``form_base_class`` is ``AdminForm`` (a ``SecureForm``), which the list's action and
   delete forms inherit;
 - the audit hook: every create, update and delete made through a form is written to the audit
-  log in the same transaction, with the values before and after.
+  log in the same transaction, with the values before and after;
+- times: stored as naive UTC, shown in lists and detail pages, typed in forms and filters, in
+  the shop's time zone (``SHOP_TIMEZONE``, the one the storefront shows), named in the navbar.
+  Exports keep UTC.
 """
 
 from __future__ import annotations
@@ -22,16 +25,22 @@ from flask_admin.actions import action
 from flask_admin.babel import lazy_gettext as admin_lazy_gettext
 from flask_admin.babel import ngettext as admin_ngettext
 from flask_admin.contrib.sqla import ModelView
-from flask_admin.contrib.sqla.filters import IntEqualFilter
+from flask_admin.contrib.sqla.filters import FilterConverter, IntEqualFilter
+from flask_admin.contrib.sqla.form import AdminModelConverter
+from flask_admin.form import DateTimeField
 from flask_admin.model import typefmt
+from flask_admin.model.filters import BaseDateTimeBetweenFilter, BaseDateTimeFilter
+from flask_admin.model.form import converts
+from flask_babel import format_datetime, get_timezone, to_user_timezone, to_utc
 from flask_babel import gettext as _
 from wtforms.validators import ValidationError
 
 from shop import audit
 from shop.extensions import db
-from shop.models import Staff, Store
+from shop.models import Staff, Store, utcnow
 from shop.money import format_money
 from shop.privacy import mask_phone
+from shop.templating import local_datetime
 
 from .forms import AdminForm, LogoutForm
 from .permissions import ROLE_LABELS, current_staff, may, store_clause, store_of, store_scope
@@ -68,6 +77,11 @@ class SecuredView:
         staff = current_staff()
         return str(ROLE_LABELS.get(staff.role, staff.role)) if staff else ""
 
+    def time_zone(self) -> str:
+        """The zone the admin shows times in, as the navbar names it: "Asia/Shanghai
+        (GMT+08:00)"."""
+        return f"{get_timezone()} ({format_datetime(utcnow(), 'ZZZZ')})"
+
 
 def parse_pk(value) -> int:
     text = str(value or "").strip()
@@ -89,12 +103,63 @@ class StoreFilter(IntEqualFilter):
         return [(str(store.id), store.name) for store in query]
 
 
+# Times ---------------------------------------------------------------------------------------
+
+#: how the admin shows a time (a Babel pattern), in the shop's time zone
+ADMIN_TIME = "yyyy-MM-dd HH:mm"
+
+
+def admin_time(moment: datetime | None) -> str:
+    """A stored (naive UTC) time in the shop's time zone, to the minute (the ``admin_time``
+    template filter)."""
+    return local_datetime(moment, ADMIN_TIME)
+
+
 def _minute(view, value, name) -> str:
-    return value.strftime("%Y-%m-%d %H:%M")
+    return admin_time(value)
 
 
 def _second(view, value, name) -> str:
+    """Exports keep the stored UTC time, to the second."""
     return value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+class LocalDateTimeField(DateTimeField):
+    """A stored (naive UTC) time, shown and typed in the shop's time zone."""
+
+    def process_data(self, value) -> None:
+        super().process_data(to_user_timezone(value).replace(tzinfo=None) if value else value)
+
+    def process_formdata(self, valuelist) -> None:
+        super().process_formdata(valuelist)
+        if self.data is not None:
+            self.data = to_utc(self.data)
+
+
+class LocalTimeModelConverter(AdminModelConverter):
+    @converts("DateTime")
+    def convert_datetime(self, field_args, **extra):
+        return LocalDateTimeField(**field_args)
+
+
+def _typed_in_shop_zone(filter_class):
+    """A datetime filter whose typed times are the shop's, compared with the stored UTC."""
+    if not issubclass(filter_class, BaseDateTimeFilter | BaseDateTimeBetweenFilter):
+        return filter_class
+
+    class LocalTimeFilter(filter_class):
+        def clean(self, value):
+            cleaned = super().clean(value)
+            if isinstance(cleaned, list):
+                return [to_utc(moment) for moment in cleaned]
+            return to_utc(cleaned)
+
+    LocalTimeFilter.__name__ = filter_class.__name__
+    return LocalTimeFilter
+
+
+class LocalTimeFilterConverter(FilterConverter):
+    datetime_filters = tuple(_typed_in_shop_zone(f) for f in FilterConverter.datetime_filters)
 
 
 class ExportRow:
@@ -106,7 +171,9 @@ class ExportRow:
 
 class StaffModelView(SecuredView, ModelView):
     form_base_class = AdminForm
-    # Times are stored as naive UTC and shown to the minute (to the second in exports).
+    model_form_converter = LocalTimeModelConverter
+    filter_converter = LocalTimeFilterConverter()
+    # Times are shown to the minute in the shop's time zone (exports: UTC, to the second).
     column_type_formatters = {**typefmt.BASE_FORMATTERS, datetime: _minute}
     column_type_formatters_detail = {
         **typefmt.DETAIL_FORMATTERS,

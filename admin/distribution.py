@@ -80,6 +80,7 @@ from .base import (
     SecuredView,
     StaffModelView,
     StoreFilter,
+    admin_time,
     money_formatter,
     parse_pk,
     phone_formatter,
@@ -779,7 +780,7 @@ def _store_name(view, context, model, name):
 
 def _touches(view, context, model, name):
     return "; ".join(
-        f"{touch['sharer']} ({touch['link']}, {touch['at'].replace('T', ' ')})"
+        f"{touch['sharer']} ({touch['link']}, {admin_time(datetime.fromisoformat(touch['at']))})"
         for touch in model.touches or []
     )
 

@@ -25,9 +25,10 @@ def ago(moment: datetime | None) -> str:
     return format_timedelta(moment - utcnow(), add_direction=True)
 
 
-def local_datetime(moment: datetime | None) -> str:
-    """A stored (naive UTC) time shown in the shop's time zone and the reader's language."""
-    return format_datetime(moment, "short") if moment else ""
+def local_datetime(moment: datetime | None, pattern: str = "short") -> str:
+    """A stored (naive UTC) time shown in the shop's time zone and the reader's language; the
+    admin passes a pattern of its own."""
+    return format_datetime(moment, pattern) if moment else ""
 
 
 def local_date(moment: datetime | None) -> str:
