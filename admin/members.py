@@ -148,6 +148,7 @@ class LoyaltySettingsView(SingleRowView):
         "expiry_months",
         "referral_reward_points",
         "referral_reward_template_id",
+        "referral_friend_template_id",
         "welcome_template_id",
     ]
     column_labels = {
@@ -160,18 +161,21 @@ class LoyaltySettingsView(SingleRowView):
         "expiry_months": _l("Points expire after (months)"),
         "referral_reward_points": _l("Bring a friend: points for the referrer"),
         "referral_reward_template_id": _l("Bring a friend: coupon for the referrer"),
+        "referral_friend_template_id": _l("Bring a friend: coupon for the friend"),
         "welcome_template_id": _l("Welcome coupon"),
     }
     column_formatters = {
         "credit_on": choice_formatter(CREDIT_LABELS),
         "point_value": money_formatter(),
         "referral_reward_template_id": _template_name,
+        "referral_friend_template_id": _template_name,
         "welcome_template_id": _template_name,
     }
     form_choices = {"credit_on": list(CREDIT_LABELS.items())}
     form_overrides = {
         "point_value": MoneyField,
         "referral_reward_template_id": IdSelectField,
+        "referral_friend_template_id": IdSelectField,
         "welcome_template_id": IdSelectField,
     }
     form_args = {
@@ -192,9 +196,16 @@ class LoyaltySettingsView(SingleRowView):
         },
         "referral_reward_points": {"validators": [InputRequired(), NumberRange(min=0, max=10**7)]},
         "referral_reward_template_id": {"choices": _templates},
+        "referral_friend_template_id": {
+            "choices": _templates,
+            "description": _l(
+                "Given to a referred friend when their first order is paid. None: the welcome "
+                "coupon, if they have not had it yet."
+            ),
+        },
         "welcome_template_id": {
             "choices": _templates,
-            "description": _l("Given on a customer's first sign-in or as a referred friend."),
+            "description": _l("Given on a customer's first sign-in."),
         },
     }
 

@@ -283,6 +283,36 @@ def test_loyalty_settings_change_is_audited(as_role, app):
         assert entry.after == {"points_per_unit": 2, "credit_on": "settled", "point_value": 2}
 
 
+def test_the_coupon_for_referred_friends_is_set_in_the_settings(as_role, app):
+    owner = as_role(Role.OWNER)
+    owner.get("/admin/loyalty/", follow_redirects=True)  # the row is made on first sight
+    with app.app_context():
+        row_id = db.session.scalar(select(LoyaltySettings.id))
+        template_id = make_template("For friends", value=1500, claimable=False).id
+        db.session.commit()
+    form = owner.get(f"/admin/loyalty/edit/?id={row_id}").get_data(as_text=True)
+    assert "Bring a friend: coupon for the friend" in form
+    response = owner.post(
+        f"/admin/loyalty/edit/?id={row_id}",
+        data={
+            "points_per_unit": "1",
+            "credit_on": "paid",
+            "settle_days": "7",
+            "point_value": "0.01",
+            "redeem_cap_pct": "50",
+            "redeem_cap_points": "100000",
+            "expiry_months": "12",
+            "referral_reward_points": "500",
+            "referral_reward_template_id": "",
+            "referral_friend_template_id": str(template_id),
+            "welcome_template_id": "",
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(LoyaltySettings, row_id).referral_friend_template_id == template_id
+
+
 def test_finance_reads_loyalty_settings(as_role):
     finance = as_role(Role.FINANCE)
     response = finance.get("/admin/loyalty/")
