@@ -31,6 +31,7 @@ Commission ledger, CSV             read   own stores  read
 Balances                           read   own stores  read
 - approve payout                   yes                        yes
 Payouts, CSV                       read   own stores  read
+- sharer's full phone in the CSV   yes                        yes
 Acquisition costs                  edit                       edit
 Numbers                            read   own stores  read
 =================================  =====  ==========  =======  =======
@@ -74,7 +75,7 @@ from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.models import Category, Customer, Order, Product, Role, Staff, Store, Variant, utcnow
 from shop.money import format_money
-from shop.privacy import normalize_phone
+from shop.privacy import mask_phone, normalize_phone
 
 from .base import (
     SecuredView,
@@ -1298,16 +1299,33 @@ class BalancesView(SecuredView, BaseView):
         )
 
 
+def _payee_phone(view, context, model, name):
+    """The sharer's phone in the payout export: in full for the roles that pay them out
+    (``payouts.phones``), masked for the others."""
+    phone = model.sharer.phone if model.sharer is not None else ""
+    return phone if may("payouts.phones") else mask_phone(phone)
+
+
 class PayoutView(DistributionView):
     permission = "commission.view"
     export_permission = "commission.export"
     can_view_details = False
     column_display_actions = False
     column_list = ["created_at", "sharer", "store", "amount", "status", "approved_by"]
-    column_export_list = ["sharer", "amount", "currency", "created_at", "approved_by"]
+    column_export_list = [
+        "sharer_id",
+        "sharer",
+        "phone",
+        "amount",
+        "currency",
+        "created_at",
+        "approved_by",
+    ]
     column_labels = {
         "created_at": _l("Date"),
+        "sharer_id": _l("Sharer id"),
         "sharer": _l("Sharer"),
+        "phone": _l("Phone"),
         "store": _l("Store"),
         "amount": _l("Amount"),
         "currency": _l("Currency"),
@@ -1323,6 +1341,7 @@ class PayoutView(DistributionView):
     }
     column_formatters_export = {
         "sharer": _name,
+        "phone": _payee_phone,
         "amount": _plain_amount,
         "approved_by": lambda v, c, m, n: _approver(m),
     }

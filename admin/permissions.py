@@ -33,6 +33,7 @@ rules.publish      yes                             yes
 commission.view    yes    yes (own stores)         yes
 commission.export  yes    yes (own stores)         yes
 payouts.approve    yes                             yes
+payouts.phones     yes                             yes
 acquisition.edit   yes                             yes
 numbers.view       yes    yes (own stores)         yes
 members.view       yes                             yes
@@ -48,6 +49,9 @@ permission opens is described in ``admin.distribution`` and ``admin.members``.
 
 Store guides (role ``guide``) have no admin access: their workbench is /guide, and the admin
 sign-in refuses them.
+
+``payouts.phones`` shows sharers' full phone numbers in the payout export, for paying them;
+elsewhere the roles without ``phones.full`` see them masked.
 
 ``orders.fulfil`` covers shipping, marking picked up and completing. Without ``phones.full``,
 customers' phone numbers are masked (138****1234) in every list, detail page and export.
@@ -104,7 +108,7 @@ STORE_FLOOR = frozenset(
         "sharers.manage",
     }
 )
-#: rules, payouts, costs, points corrections and the audit log (finance)
+#: rules, payouts (and whom to pay), costs, points corrections and the audit log (finance)
 FINANCE_DESK = frozenset(
     {
         "audit.view",
@@ -112,6 +116,7 @@ FINANCE_DESK = frozenset(
         "rules.edit",
         "rules.publish",
         "payouts.approve",
+        "payouts.phones",
         "acquisition.edit",
         "members.view",
         "points.adjust",

@@ -283,6 +283,30 @@ def test_approve_payout_and_export(as_role, dist, app):
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row["Date"])
 
 
+@pytest.mark.parametrize(
+    ("role", "rows"),
+    [
+        (Role.FINANCE, {"Li Na": "13911112222", "Chen Jie": "13933334444"}),
+        (Role.OWNER, {"Li Na": "13911112222", "Chen Jie": "13933334444"}),
+        (Role.MANAGER, {"Li Na": "139****2222"}),
+    ],
+)
+def test_payout_export_says_whom_to_pay(as_role, dist, app, role, rows):
+    """Finance pays from the export: the sharer's id and full phone; managers see it masked."""
+    with app.app_context():
+        settle_due_commissions()
+    finance = as_role(Role.FINANCE)
+    for sharer in (dist.li, dist.chen):
+        assert finance.post("/admin/balances/approve/", data={"id": sharer}).status_code == 302
+    finance.post("/admin/logout")
+    exported = csv_rows(as_role(role).get("/admin/payouts/export/csv/"))
+    assert {row["Sharer"]: row["Phone"] for row in exported} == rows
+    ids = {"Li Na": dist.li, "Chen Jie": dist.chen}
+    assert all(row["Sharer id"] == str(ids[row["Sharer"]]) for row in exported)
+    page = as_role(role).get("/admin/payouts/").get_data(as_text=True)
+    assert "13911112222" not in page  # the list shows no phones
+
+
 def test_guide_leaves_moves_bindings(as_role, dist, app):
     with app.app_context():
         li = db.session.get(Sharer, dist.li)
