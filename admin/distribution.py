@@ -1155,6 +1155,23 @@ def _rule_version(view, context, model, name):
     return _("v%(version)s %(scope)s", version=rule.version, scope=SCOPE_LABELS[rule.scope])
 
 
+def _entry_note(view, context, model, name):
+    """Why the entry was written, in the reader's language, from the entry's own fields (the
+    stored note was worded once, in the language of whoever caused it)."""
+    if model.kind == "accrue" and model.rate_ppm is not None:
+        return _("%(rate)s of the amount paid", rate=f"{model.rate_ppm / 10000:g}%")
+    if model.kind == "accrue" and model.per_unit_x100 is not None:
+        return _(
+            "%(amount)s per unit",
+            amount=format_money(round(model.per_unit_x100 / 100), model.currency),
+        )
+    if model.kind == "reverse" and model.refund_id:
+        return _("Refund %(id)s", id=model.refund_id)
+    if model.kind == "payout" and model.payout_id:
+        return _("Payout %(id)s", id=model.payout_id)
+    return model.note
+
+
 class CommissionEntryView(DistributionView):
     """The append-only ledger: read only, exported as CSV."""
 
@@ -1211,6 +1228,7 @@ class CommissionEntryView(DistributionView):
         "order": _order,
         "amount": money_formatter("currency"),
         "rule": _rule_version,
+        "note": _entry_note,
     }
     column_formatters_export = {
         "sharer": _name,
@@ -1218,6 +1236,7 @@ class CommissionEntryView(DistributionView):
         "order": _order_number,
         "amount": _plain_amount,
         "rule": _rule_version,
+        "note": _entry_note,
     }
     column_filters = [
         SharerFilter(CommissionEntry.sharer_id, _l("Sharer")),

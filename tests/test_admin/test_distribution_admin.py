@@ -114,6 +114,9 @@ class TestStoreManager:
         assert [(r["Sharer"], r["Order"], r["Amount"], r["Currency"]) for r in rows] == [
             ("Li Na", f"SY{dist.sold_a:06d}", "4.80", "CNY")
         ]
+        assert rows[0]["Note"] == "10% of the amount paid"
+        manager.get("/lang/zh_Hans_CN")
+        assert "实付金额的 10%" in manager.get("/admin/commission/").get_data(as_text=True)
 
     @pytest.mark.parametrize(
         "url", ["/admin/links/", "/admin/visits/", "/admin/bindings/", "/admin/attribution/"]
