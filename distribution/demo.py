@@ -19,17 +19,17 @@ from .factories import make_guide, make_promoter
 from .models import CommissionRule, Sharer, SharerLevel
 from .sharing import link_for, open_link, settings
 
-DEMO_GUIDES = [
-    ("Li Na", "li.na@siyu.test", 0),
-    ("Wang Fang", "wang.fang@siyu.test", 0),
-    ("Chen Jie", "chen.jie@siyu.test", 1),
+DEMO_GUIDES = [  # name, login, store, phone (finance pays guides by phone)
+    ("Li Na", "li.na@siyu.test", 0, "13500000011"),
+    ("Wang Fang", "wang.fang@siyu.test", 0, "13500000012"),
+    ("Chen Jie", "chen.jie@siyu.test", 1, "13500000013"),
 ]
 
 
 def _lines() -> list[str]:
     base = current_app.config["PUBLIC_BASE_URL"]
     lines = [f"Guide workbench: {base}/guide/"]
-    lines += [f"  guide    {email}  password: {DEMO_PASSWORD}" for _n, email, _s in DEMO_GUIDES]
+    lines += [f"  guide    {email}  password: {DEMO_PASSWORD}" for _n, email, _s, _p in DEMO_GUIDES]
     return lines
 
 
@@ -64,7 +64,8 @@ def load_demo() -> list[str]:
         )
     )
     guides = [
-        make_guide(stores[s], name, email, password=DEMO_PASSWORD) for name, email, s in DEMO_GUIDES
+        make_guide(stores[s], name, email, phone=phone, password=DEMO_PASSWORD)
+        for name, email, s, phone in DEMO_GUIDES
     ]
     promoter = make_promoter("Zhao Lei", "13900001111", parent=guides[0])
     for sharer in (*guides, promoter):

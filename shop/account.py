@@ -5,6 +5,7 @@ orders, referral link); the referral link ``/r/<code>``; coupon claim pages; the
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from flask import (
     Blueprint,
@@ -25,6 +26,8 @@ from .errors import ShopError
 from .extensions import db
 from .member_models import Coupon, CouponTemplate, MemberTier, PointsShopItem, ReferralReward
 from .models import Category, Customer, Order, Product, Store, utcnow
+from .privacy import mask_phone
+from .templating import local_date
 
 bp = Blueprint("account", __name__)
 
@@ -44,10 +47,9 @@ def signin_start():
         except ShopError as exc:
             error = exc.message
         else:
-            flash(_("We sent a code to %(phone)s.", phone=phone), "ok")
-            return redirect(
-                url_for("account.signin_verify", phone=phone, next=request.form.get("next"))
-            )
+            flash(_("We sent a code to %(phone)s.", phone=mask_phone(phone)), "ok")
+            session["signin_phone"] = phone  # kept out of the address bar and history
+            return redirect(url_for("account.signin_verify", next=request.form.get("next")))
     return render_template(
         "shop/signin.html",
         error=error,
@@ -59,7 +61,7 @@ def signin_start():
 
 @bp.route("/signin/verify", methods=["GET", "POST"])
 def signin_verify():
-    phone = request.values.get("phone", "")
+    phone = request.form.get("phone") or session.get("signin_phone", "")
     error = None
     if request.method == "POST":
         try:
@@ -68,6 +70,7 @@ def signin_verify():
             error = exc.message
         else:
             session["customer_id"] = customer.id
+            session.pop("signin_phone", None)
             session.permanent = True
             _after_sign_in(customer)
             return redirect(_safe_next(request.form.get("next")))
@@ -78,6 +81,15 @@ def signin_verify():
         phone=phone,
         next=request.values.get("next", ""),
     ), 422 if error else 200
+
+
+def _by_day(lots: list[tuple[datetime, int]]) -> list[tuple[datetime, int]]:
+    """Lots that expire on the same day in the shop's time zone, shown as one line."""
+    days: dict[str, tuple[datetime, int]] = {}
+    for when, amount in lots:
+        first, total = days.get(local_date(when), (when, 0))
+        days[local_date(when)] = (first, total + amount)
+    return list(days.values())
 
 
 @bp.post("/signout")
@@ -141,7 +153,7 @@ def me():
         next_tier=upcoming,
         progress=members.tier_progress(customer.id, upcoming, now) if upcoming else [],
         history=points.history(customer.id),
-        expiring=points.expiring(customer.id, now),
+        expiring=_by_day(points.expiring(customer.id, now)),
         wallet=wallet,
         referral_url=current_app.config["PUBLIC_BASE_URL"].rstrip("/")
         + url_for("account.referral", code=code),

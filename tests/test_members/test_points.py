@@ -228,6 +228,13 @@ def test_me_shows_points_with_history_and_expiry_dates(client, world):
     assert "Earned" in page and "+99" in page
     assert "99 points expire on" in page
 
+    # Two lots that expire on the same day make one line.
+    lot = db.session.scalar(select(PointsEntry).where(PointsEntry.customer_id == customer.id))
+    points.post(customer.id, 1, "adjust", "same-day", expires_at=lot.expires_at.replace(minute=1))
+    db.session.commit()
+    page = client.get("/me").get_data(as_text=True)
+    assert "100 points expire on" in page and "99 points expire on" not in page
+
 
 @pytest.fixture
 def shop_item(world):

@@ -127,6 +127,14 @@ def test_never_referred_by_themselves_nor_once_they_have_paid(client, world):
     assert not referrals.link_referrer(friend.id, veteran.id)  # the first referrer stays
 
 
+def test_the_referrers_page_shows_the_reward(client, world):
+    referrer = make_customer()
+    friend = make_customer(referrer_id=referrer.id)
+    pay(buy(world["variant"], world["store"], friend))
+    sign_in(client, referrer)
+    assert "+500 points · a coupon" in client.get("/me").get_data(as_text=True)
+
+
 def test_the_reward_is_given_once_on_the_friends_first_paid_order(world):
     referrer = make_customer()
     friend = make_customer(referrer_id=referrer.id)

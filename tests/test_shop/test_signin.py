@@ -47,7 +47,10 @@ def test_sign_in_with_the_code_and_see_my_orders(client, app):
     assert client.get(f"/orders/{order_id}").status_code == 404  # another browser
     response = ask(client)
     assert response.status_code == 302
+    assert "13812341234" not in response.headers["Location"]  # not in the address bar
     assert SENT[-1][0] == "13812341234"
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "We sent a code to 138****1234." in page and "13812341234" in page  # form field
     response = client.post("/signin/verify", data={"phone": "13812341234", "code": last_code()})
     assert response.status_code == 302 and response.headers["Location"] == "/me"
     page = client.get("/me").get_data(as_text=True)
