@@ -12,6 +12,7 @@ from wtforms.validators import ValidationError
 
 from shop import audit, reviews
 from shop.extensions import db
+from shop.member_models import MemberTier
 from shop.models import Order, Role, Store
 
 from .base import StaffModelView, audit_values_formatter, json_formatter, phone_formatter
@@ -19,6 +20,11 @@ from .forms import password_field
 from .permissions import ROLE_LABELS, current_staff, store_clause, store_scope
 
 REVIEW_LABELS = {"pending": _l("Pending"), "approved": _l("Approved"), "rejected": _l("Rejected")}
+
+
+def _tier_name(view, context, model, name):
+    tier = db.session.get(MemberTier, model.tier_id) if model.tier_id else None
+    return tier.name if tier else ""
 
 
 def _order_count(view, context, model, name):
@@ -34,18 +40,40 @@ class CustomerView(StaffModelView):
     permission = "customers.view"
     export_permission = "customers.view"
     allow_create = allow_edit = False
-    column_list = ["name", "phone", "city", "orders", "created_at"]
-    column_details_list = ["name", "phone", "city", "address", "orders", "created_at"]
-    column_export_list = ["name", "phone", "city", "address", "orders", "created_at"]
+    column_list = ["name", "phone", "city", "tier", "points_balance", "orders", "created_at"]
+    column_details_list = [
+        "name",
+        "phone",
+        "city",
+        "address",
+        "tier",
+        "tier_since",
+        "points_balance",
+        "orders",
+        "created_at",
+    ]
+    column_export_list = [
+        "name",
+        "phone",
+        "city",
+        "address",
+        "tier",
+        "points_balance",
+        "orders",
+        "created_at",
+    ]
     column_labels = {
         "name": _l("Name"),
         "phone": _l("Phone"),
         "city": _l("City"),
         "address": _l("Address"),
+        "tier": _l("Tier"),
+        "tier_since": _l("Tier since"),
+        "points_balance": _l("Points"),
         "orders": _l("Orders"),
         "created_at": _l("Since"),
     }
-    column_formatters = {"phone": phone_formatter, "orders": _order_count}
+    column_formatters = {"phone": phone_formatter, "orders": _order_count, "tier": _tier_name}
     column_searchable_list = ["name", "phone"]
     column_filters = ["city", "created_at"]
     column_default_sort = ("id", True)

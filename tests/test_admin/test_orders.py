@@ -129,6 +129,8 @@ def test_double_submitted_refund_makes_one_refund(paid_order_a, shop_data, app):
     assert first.status_code == second.status_code == 302
     page = paid_order_a.get(second.headers["Location"]).get_data(as_text=True)
     assert "This refund was already made." in page
+    form, _key = _refund_form(paid_order_a, shop_data.order_a)
+    assert "Left to refund" in form and "1 · ¥48.00" in form  # one refunded, ¥48 of ¥96 left
     with app.app_context():
         assert len(db.session.scalars(select(Refund)).all()) == 1
         assert db.session.get(Order, shop_data.order_a).refunded_amount == 4800
@@ -242,6 +244,9 @@ class TestPhones:
         export = client.get("/admin/customers/export/csv/").get_data(as_text=True)
         assert ("13812341234" in export) is full
         assert ("138****1234" in export) is not full
+        assert "<th" in page and "Tier" in page and "Points" in page
+        rows = csv_rows(client.get("/admin/customers/export/csv/"))
+        assert {(r["Tier"], r["Points"]) for r in rows} == {("", "0")}
 
 
 def test_order_list_filters_by_store(as_role, shop_data):
