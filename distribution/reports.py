@@ -16,9 +16,10 @@ from sqlalchemy import case, func, or_, select
 
 from shop.extensions import db
 from shop.member_models import CouponTemplate
-from shop.models import Category, Customer, Order, Product, utcnow
+from shop.models import Category, Customer, Order, OrderStatus, Product, utcnow
 
 from .attribution import explain
+from .commission import preview
 from .models import Attribution, Binding, CommissionEntry, Payout, ShareLink, Sharer, Visit
 
 MAX_ROWS = 50
@@ -126,6 +127,7 @@ class OrderRow:
     level: int  # 1: the sharer's own sale; 2: a sale of someone they recruited
     explanation: str
     commission: int | None  # None: nothing written yet (the order is not paid)
+    expected: int | None = None  # an unpaid order: what it would earn the sharer once paid
 
 
 def my_orders(sharer: Sharer) -> list[OrderRow]:
@@ -157,9 +159,18 @@ def my_orders(sharer: Sharer) -> list[OrderRow]:
             1 if attribution.sharer_id == sharer.id else 2,
             explain(attribution),
             int(earned[order.id]) if order.id in earned else None,
+            _expected(order, attribution, sharer)
+            if order.status == OrderStatus.AWAITING_PAYMENT
+            else None,
         )
         for order, attribution in rows
     ]
+
+
+def _expected(order: Order, attribution: Attribution, sharer: Sharer) -> int:
+    """What an unpaid order would earn the sharer by today's rules (the preview the ledger
+    uses when the payment comes in)."""
+    return sum(row["amount"] for row in preview(order, attribution) if row["sharer"] == sharer)
 
 
 def my_payouts(sharer: Sharer) -> list[Payout]:

@@ -330,7 +330,7 @@ def test_orders_show_the_explanation_and_my_commission(client, world, app):
     assert paid_number in page and unpaid_number in page
     assert "Credited to Li Na: their link was opened" in page
     assert "¥10.00" in page  # 10% of ¥100.00, the built-in default rate
-    assert "when the order is paid" in page
+    assert "¥10.00 once the order is paid" in page  # the unpaid order, by today's rules
     assert "¥10.00" in page.split('id="commission"')[0].split('class="wb-stats"')[1]
 
 
