@@ -45,7 +45,7 @@ cron: install
 	$(BIN)/rq cron --url "$${REDIS_URL:?set REDIS_URL}" shop.cron
 
 bench: install
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(if $(ONLY),--only=$(ONLY))
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

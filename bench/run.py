@@ -19,10 +19,14 @@ Prints the ratios product page / hello-world, order placement / raw transaction 
 hello-world, and the settlement time, against their targets, and appends a dated row to
 bench/RESULTS.md. Needs the local PostgreSQL, pgbench and wrk; the database siyu_bench is dropped
 and recreated on every run. Every gunicorn started here is stopped on the way out, error or not.
+
+``--only share,settle`` (any of PARTS) runs a subset while iterating: hello-world is measured
+too whenever a ratio needs it, and nothing is appended to RESULTS.md. The default runs it all.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -58,6 +62,7 @@ ORDER_TARGET = 0.30  # order placement / raw transaction
 SHARE_TARGET = 0.35  # share-link open / hello-world
 SETTLE_ENTRIES = 100_000  # pending commission entries the settlement run settles
 SETTLE_TARGET_S = 10.0
+PARTS = ("hello", "page", "order", "share", "tx", "settle")
 
 
 def proc_stat(pid: int | str) -> list[str] | None:
@@ -394,52 +399,61 @@ def settle_verdict(seconds: float) -> str:
 
 
 def report(
-    hello: Load,
-    page: Load,
-    order: Load,
-    share: Load,
-    tps: float,
+    hello: Load | None,
+    page: Load | None,
+    order: Load | None,
+    share: Load | None,
+    tps: float | None,
     tx_failed: int,
-    settlement: Settlement,
+    settlement: Settlement | None,
 ) -> str:
-    page_ratio, order_ratio = page.rate / hello.rate, order.rate / tps
-    share_ratio = share.rate / hello.rate
+    """The table and the verdicts of what was measured (a part not run is None)."""
     rows = [
-        ("hello-world GET /", f"{hello.rate:9.1f} req/s", hello),
-        ("product page GET /p/<slug>", f"{page.rate:9.1f} req/s", page),
-        ("order placement POST /checkout", f"{order.rate:9.1f} orders/s", order),
-        ("share link GET /s/<code>", f"{share.rate:9.1f} req/s", share),
+        ("hello-world GET /", "req/s", hello),
+        ("product page GET /p/<slug>", "req/s", page),
+        ("order placement POST /checkout", "orders/s", order),
+        ("share link GET /s/<code>", "req/s", share),
     ]
+    rows = [(name, unit, load) for name, unit, load in rows if load is not None]
     lines = [
         f"{'measurement':32} {'throughput':>17} {'p50 ms':>7} {'p99 ms':>7} "
         f"{'CPU ms/req':>10} {'errors':>6}",
     ]
-    for name, rate, load in rows:
+    for name, unit, load in rows:
+        rate = f"{load.rate:9.1f} {unit}"
         lines.append(
             f"{name:32} {rate:>17} {load.p50_ms:7.1f} {load.p99_ms:7.1f} "
             f"{load.cpu_ms:10.2f} {load.errors:6d}"
         )
-    lines.append(f"{'raw transaction (pgbench)':32} {tps:>12.1f} tx/s {'':26} {tx_failed:6d}")
+    if tps is not None:
+        lines.append(f"{'raw transaction (pgbench)':32} {tps:>12.1f} tx/s {'':26} {tx_failed:6d}")
     lines.append("")
-    lines.append(
-        f"product page / hello-world      {page_ratio:6.3f}  "
-        f"(target >= {PRODUCT_TARGET:.2f})  {verdict(page_ratio, PRODUCT_TARGET)}"
-    )
-    lines.append(
-        f"order placement / raw tx        {order_ratio:6.3f}  "
-        f"(target >= {ORDER_TARGET:.2f})  {verdict(order_ratio, ORDER_TARGET)}"
-    )
-    lines.append(
-        f"share link / hello-world        {share_ratio:6.3f}  "
-        f"(target >= {SHARE_TARGET:.2f})  {verdict(share_ratio, SHARE_TARGET)}"
-    )
-    lines.append(
-        f"settling {SETTLE_ENTRIES:,} entries      {settlement.seconds:6.1f} s "
-        f"(target <= {SETTLE_TARGET_S:.0f} s)  {settle_verdict(settlement.seconds)}"
-        f"   PostgreSQL CPU {settlement.cpu_s:.1f} s; seeded in {settlement.seed_s:.1f} s, "
-        f"ledger verify {settlement.verify_s:.1f} s"
-    )
-    for name, _rate, load in rows:
+    if page is not None:
+        page_ratio = page.rate / hello.rate
+        lines.append(
+            f"product page / hello-world      {page_ratio:6.3f}  "
+            f"(target >= {PRODUCT_TARGET:.2f})  {verdict(page_ratio, PRODUCT_TARGET)}"
+        )
+    if order is not None and tps is not None:
+        order_ratio = order.rate / tps
+        lines.append(
+            f"order placement / raw tx        {order_ratio:6.3f}  "
+            f"(target >= {ORDER_TARGET:.2f})  {verdict(order_ratio, ORDER_TARGET)}"
+        )
+    if share is not None:
+        share_ratio = share.rate / hello.rate
+        lines.append(
+            f"share link / hello-world        {share_ratio:6.3f}  "
+            f"(target >= {SHARE_TARGET:.2f})  {verdict(share_ratio, SHARE_TARGET)}"
+        )
+    if settlement is not None:
+        lines.append(
+            f"settling {SETTLE_ENTRIES:,} entries      {settlement.seconds:6.1f} s "
+            f"(target <= {SETTLE_TARGET_S:.0f} s)  {settle_verdict(settlement.seconds)}"
+            f"   PostgreSQL CPU {settlement.cpu_s:.1f} s; seeded in {settlement.seed_s:.1f} s, "
+            f"ledger verify {settlement.verify_s:.1f} s"
+        )
+    for name, _unit, load in rows:
         if load.errors:
             lines.append(f"errors in {name}: statuses {load.statuses}")
     return "\n".join(lines)
@@ -480,11 +494,38 @@ def say(message: str) -> None:
     print(f"bench [{time.monotonic() - STARTED:5.1f} s] {message}", flush=True)
 
 
-def main() -> int:
+def parse_parts(argv: list[str] | None) -> set[str]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--only",
+        metavar="PART[,PART...]",
+        help=f"run only these parts, of: {', '.join(PARTS)} (RESULTS.md is left alone)",
+    )
+    args = parser.parse_args(argv)
+    if not args.only:
+        return set(PARTS)
+    parts = {part.strip() for part in args.only.split(",") if part.strip()}
+    unknown = parts - set(PARTS)
+    if unknown:
+        parser.error(f"unknown part(s) {', '.join(sorted(unknown))}; choose from {PARTS}")
+    if parts & {"page", "share"}:
+        parts.add("hello")  # their ratios are to hello-world
+    if "order" in parts:
+        parts.add("tx")  # its ratio is to the raw transaction
+    return parts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parts = parse_parts(argv)
+    everything = parts == set(PARTS)
     wrk_tool, pgbench_tool = require_tools()
     load_avg = os.getloadavg()[0]
     if load_avg > os.cpu_count():
         say(f"the machine is busy (load average {load_avg:.1f}): expect noisy numbers")
+    hello = page = order = share = tps = settlement = None
+    tx_failed, placed = 0, 0
+    ledger_problems: list[str] = []
+    trail_problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="siyu-bench-") as tmp:
         env = {
             key: value
@@ -505,44 +546,63 @@ def main() -> int:
         warmup_args = ["checkout", "3", str(seeded.variant_id), str(seeded.store_id)]
         order_args = ["checkout", "4", str(seeded.variant_id), str(seeded.store_id)]
 
-        say("starting gunicorn hello:app")
-        with gunicorn("hello:app", env, log, "/") as server:
-            say("measuring hello-world")
-            hello = measure(wrk_tool, server, "/", ["get"], 200)
-        say("starting gunicorn wsgi:app")
+        if "hello" in parts:
+            say("starting gunicorn hello:app")
+            with gunicorn("hello:app", env, log, "/") as server:
+                say("measuring hello-world")
+                hello = measure(wrk_tool, server, "/", ["get"], 200)
         page_path = f"/p/{seeded.slug}"
         share_path = f"/s/{seeded.share_code}"
         trail_before = share_trail(seeded.share_code)
-        with gunicorn("wsgi:app", env, log, page_path) as server:
-            say("measuring the product page")
-            page = measure(wrk_tool, server, page_path, ["get"], 200)
-            say("measuring order placement")
-            order = measure(wrk_tool, server, "", order_args, 303, warmup_args)
-            say("measuring the share-link open")
-            share = measure(wrk_tool, server, share_path, ["share", page_path], 302)
-        trail_problems = check_share_trail(share, trail_before, share_trail(seeded.share_code))
-        say("measuring the raw transaction (pgbench)")
-        pgbench(pgbench_tool, seeded.variant_id, WARMUP_S)
-        tps, tx_failed = pgbench(pgbench_tool, seeded.variant_id, DURATION_S)
-        placed, ledger_problems = check_database(seeded.variant_id)
-        say(f"seeding {SETTLE_ENTRIES:,} pending commission entries, settling, verifying")
-        settlement = settle(app, seeded)
-        if log.stat().st_size:
+        if parts & {"page", "order", "share"}:
+            say("starting gunicorn wsgi:app")
+            with gunicorn("wsgi:app", env, log, page_path) as server:
+                if "page" in parts:
+                    say("measuring the product page")
+                    page = measure(wrk_tool, server, page_path, ["get"], 200)
+                if "order" in parts:
+                    say("measuring order placement")
+                    order = measure(wrk_tool, server, "", order_args, 303, warmup_args)
+                if "share" in parts:
+                    say("measuring the share-link open")
+                    share = measure(wrk_tool, server, share_path, ["share", page_path], 302)
+        if share is not None:
+            trail_after = share_trail(seeded.share_code)
+            trail_problems = check_share_trail(share, trail_before, trail_after)
+        if "tx" in parts:
+            say("measuring the raw transaction (pgbench)")
+            pgbench(pgbench_tool, seeded.variant_id, WARMUP_S)
+            tps, tx_failed = pgbench(pgbench_tool, seeded.variant_id, DURATION_S)
+        if "order" in parts or "tx" in parts:
+            placed, ledger_problems = check_database(seeded.variant_id)
+        if "settle" in parts:
+            say(f"seeding {SETTLE_ENTRIES:,} pending commission entries, settling, verifying")
+            settlement = settle(app, seeded)
+        if log.exists() and log.stat().st_size:
             print(f"gunicorn said:\n{log.read_text()[-3000:]}")
 
     print()
     print(report(hello, page, order, share, tps, tx_failed, settlement))
-    print(f"orders in the database from the checkout runs: {placed}; stock ledger: ", end="")
-    print("; ".join(ledger_problems) or "balanced")
-    print(f"share link: {share.answered} opens answered, each with its visit and binding: ", end="")
-    print("; ".join(trail_problems) or "yes")
-    print(f"commission ledger after settling {settlement.settled:,} entries: ", end="")
-    print("; ".join(settlement.problems[:10]) or "verified")
-    loads = (hello, page, order, share)
-    problems = ledger_problems + trail_problems + settlement.problems
+    if order is not None or tps is not None:
+        print(f"orders in the database from the checkout runs: {placed}; stock ledger: ", end="")
+        print("; ".join(ledger_problems) or "balanced")
+    if share is not None:
+        print(
+            f"share link: {share.answered} opens answered, each with its visit and binding: ",
+            end="",
+        )
+        print("; ".join(trail_problems) or "yes")
+    if settlement is not None:
+        print(f"commission ledger after settling {settlement.settled:,} entries: ", end="")
+        print("; ".join(settlement.problems[:10]) or "verified")
+    loads = [load for load in (hello, page, order, share) if load is not None]
+    problems = ledger_problems + trail_problems + (settlement.problems if settlement else [])
     errors = sum(load.errors for load in loads) + tx_failed + len(problems)
-    append_result(hello, page, order, share, tps, settlement, errors, load_avg)
-    say("appended to bench/RESULTS.md")
+    if everything:
+        append_result(hello, page, order, share, tps, settlement, errors, load_avg)
+        say("appended to bench/RESULTS.md")
+    else:
+        say(f"ran only {', '.join(p for p in PARTS if p in parts)}: RESULTS.md left alone")
     return 1 if errors else 0
 
 
