@@ -243,7 +243,7 @@ def reverse_commission(order_id: int, refund_id: int) -> int:
             continue
         settled = db.session.scalar(
             select(CommissionEntry.id).where(
-                CommissionEntry.entry_key == f"settle-in:{line.id}:{accrual.level}"
+                CommissionEntry.entry_key == f"settle-out:{line.id}:{accrual.level}"
             )
         )
         db.session.add(
@@ -276,9 +276,12 @@ def reverse_commission(order_id: int, refund_id: int) -> int:
 def settle_due_commissions(now=None) -> int:
     """Move pending commission of orders past the return window to settled. Set-based.
 
-    Two INSERT ... SELECT statements in one transaction: one takes each due line's pending
-    sum out of pending, the other puts the same sum into settled. Entry keys make a second
-    run (or a concurrent one) write nothing.
+    One transaction, two INSERT ... SELECT. The first takes each due line's pending sum out of
+    pending: a settle-out entry per line and level, whose key makes a second (or concurrent)
+    run write nothing. The second puts what this run took out into settled: one settle-in
+    entry per sharer, level and currency, keyed by the run's first settle-out entry, so a
+    settlement writes one row per line and level rather than two. Whether a line is settled
+    is told by its settle-out entry. Returns the number of (line, level) pairs settled.
     """
     now = now or utcnow()
     cutoff = now - timedelta(days=settings().return_window_days)
@@ -313,57 +316,58 @@ def settle_due_commissions(now=None) -> int:
         .group_by(e.sharer_id, e.order_id, e.order_line_id, e.level, e.currency)
         .having(func.sum(e.amount) != 0)
     )
-    columns = [
-        e.entry_key,
-        e.sharer_id,
-        e.order_id,
-        e.order_line_id,
-        e.level,
-        e.kind,
-        e.bucket,
-        e.amount,
-        e.currency,
-        e.created_at,
+    out_columns = [
+        "entry_key",
+        "sharer_id",
+        "order_id",
+        "order_line_id",
+        "level",
+        "kind",
+        "bucket",
+        "amount",
+        "currency",
+        "created_at",
     ]
-    out = aliased(CommissionEntry)
-    settle_in_key = (
-        literal("settle-in:")
-        + cast(out.order_line_id, String)
-        + literal(":")
-        + cast(out.level, String)
-    )
-    # "Not settled in yet" probes the unique entry_key index, one lookup per row. The planner
-    # cannot know the rows the first statement has just written (its statistics predate them),
-    # so a condition on kind and bucket led it to a nested loop over all of them for each row.
-    back_in = select(
-        settle_in_key,
-        out.sharer_id,
-        out.order_id,
-        out.order_line_id,
-        out.level,
-        literal("settle"),
-        literal("settled"),
-        -out.amount,
-        out.currency,
-        literal(now, DateTime),
-    ).where(
-        out.kind == "settle",
-        out.bucket == "pending",
-        out.created_at == now,
-        ~exists().where(already.entry_key == settle_in_key),
-    )
     table = CommissionEntry.__table__
-    names = [c.key for c in columns]
-    # psycopg reports no rowcount for INSERT ... SELECT: count this run's rows instead. A
-    # caller may pass the same ``now`` twice, so rows an earlier run wrote are not counted.
-    settled_now = select(func.count(e.id)).where(
-        e.kind == "settle", e.bucket == "settled", e.created_at == now
-    )
     try:
-        before = db.session.scalar(settled_now)
-        db.session.execute(table.insert().from_select(names, due))
-        db.session.execute(table.insert().from_select(names, back_in))
-        moved = db.session.scalar(settled_now) - before
+        # This run's settle-out entries are the ones written after the newest entry now.
+        newest = db.session.scalar(select(func.coalesce(func.max(e.id), 0)))
+        this_run = and_(
+            e.id > newest, e.kind == "settle", e.bucket == "pending", e.created_at == now
+        )
+        db.session.execute(table.insert().from_select(out_columns, due))
+        # psycopg reports no rowcount for INSERT ... SELECT: count the rows instead.
+        moved = db.session.scalar(select(func.count(e.id)).where(this_run))
+        back_in = (
+            select(
+                literal("settle-in:")
+                + cast(e.sharer_id, String)
+                + literal(":")
+                + cast(e.level, String)
+                + literal(":")
+                + cast(func.min(e.id), String),
+                e.sharer_id,
+                e.level,
+                literal("settle"),
+                literal("settled"),
+                -func.sum(e.amount),
+                e.currency,
+                literal(now, DateTime),
+            )
+            .where(this_run)
+            .group_by(e.sharer_id, e.level, e.currency)
+        )
+        in_columns = [
+            "entry_key",
+            "sharer_id",
+            "level",
+            "kind",
+            "bucket",
+            "amount",
+            "currency",
+            "created_at",
+        ]
+        db.session.execute(table.insert().from_select(in_columns, back_in))
         db.session.commit()
     except IntegrityError:
         db.session.rollback()

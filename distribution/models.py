@@ -16,9 +16,11 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -214,17 +216,29 @@ class CommissionEntry(db.Model):
     after a payout the settled balance may go negative and the next payout nets it).
     ``entry_key`` is unique and names the event that wrote the entry, so a replayed webhook
     or a job run twice cannot write it again.
+
+    Settlement writes a row per line it settles, so every index costs there: ``kind`` and
+    ``bucket`` (four and three values, no query that an index would serve) have none, and
+    only payout entries enter the ``payout_id`` index.
     """
 
     __tablename__ = "commission_entries"
+    __table_args__ = (
+        Index(
+            "ix_commission_entries_payout_id",
+            "payout_id",
+            postgresql_where=text("payout_id IS NOT NULL"),
+            sqlite_where=text("payout_id IS NOT NULL"),
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     entry_key: Mapped[str] = mapped_column(String(80), unique=True)
     sharer_id: Mapped[int] = mapped_column(ForeignKey("sharers.id"), index=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     order_line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id"), index=True)
     level: Mapped[int] = mapped_column(Integer, default=1)
-    kind: Mapped[str] = mapped_column(String(16), index=True)  # accrue, settle, payout, reverse
-    bucket: Mapped[str] = mapped_column(String(16), index=True)  # pending, settled, paid
+    kind: Mapped[str] = mapped_column(String(16))  # accrue, settle, payout, reverse
+    bucket: Mapped[str] = mapped_column(String(16))  # pending, settled, paid
     amount: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     rule_id: Mapped[int | None] = mapped_column(ForeignKey("commission_rules.id"))
@@ -234,7 +248,7 @@ class CommissionEntry(db.Model):
     per_unit_x100: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str] = mapped_column(String(255), default="")
     refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id"))
-    payout_id: Mapped[int | None] = mapped_column(ForeignKey("payouts.id"), index=True)
+    payout_id: Mapped[int | None] = mapped_column(ForeignKey("payouts.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
     sharer: Mapped[Sharer] = relationship()
