@@ -12,6 +12,7 @@ from flask import Flask, request
 
 from .config import Config
 from .extensions import babel, csrf, db, login_manager, migrate
+from .session_cookie import SessionInterface
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -51,6 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     os.makedirs(app.instance_path, exist_ok=True)
+    app.session_interface = SessionInterface()
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
             app.instance_path, "siyu.db"
@@ -61,10 +63,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     elif uri.startswith("postgresql://"):
         uri = app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri[13:]
     if uri.startswith("postgresql"):
+        # No pre-ping: it costs a round trip on every checkout from the pool, that is on every
+        # request. What it caught: a pooled connection that died (PostgreSQL restarted, the
+        # network dropped it) fails the request that uses it; SQLAlchemy then discards every
+        # connection of that pool opened before, so the following requests reconnect. Such a
+        # request ends in an error page with nothing committed, and retrying it is safe.
+        # pool_recycle replaces connections older than 30 minutes, before any idle timeout
+        # between here and the server can cut them.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
             "pool_size": 10,
             "max_overflow": 20,
-            "pool_pre_ping": True,
+            "pool_recycle": 1800,
             **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
         }
     elif uri.startswith("sqlite"):

@@ -1,0 +1,25 @@
+"""The signed session cookie, as Flask makes it, with its serializer built once per key.
+
+Flask builds a new signing serializer twice per request (to read the cookie and to write it),
+and building one test-dumps a payload and sets up its signers: on a share-link open that was
+a tenth of the request's CPU. A serializer holds no per-request state, so one per set of keys
+(the secret key and its fallbacks, as configured when the request comes) serves every request.
+"""
+
+from __future__ import annotations
+
+from flask.sessions import SecureCookieSessionInterface
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    def __init__(self) -> None:
+        self._serializers: dict = {}
+
+    def get_signing_serializer(self, app):
+        if not app.secret_key:
+            return None
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        serializer = self._serializers.get(keys)
+        if serializer is None:
+            serializer = self._serializers[keys] = super().get_signing_serializer(app)
+        return serializer
