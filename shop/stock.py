@@ -1,9 +1,10 @@
 """Stock: reserved by conditional updates, released and restocked with a movement each time.
 
-Stock is only changed by ``UPDATE variants SET stock = stock + :delta WHERE ... stock >= -delta``
-and the row count is checked, so two buyers of the last unit cannot both get it on any database
-(``with_for_update`` takes no lock on SQLite). Variants are always touched in id order so two
-multi-line orders on PostgreSQL cannot deadlock. A CHECK constraint backs the invariant.
+Stock is only changed by ``UPDATE variants SET stock = stock + :delta WHERE id = :id AND
+stock + :delta >= 0`` and the row count is checked, so two buyers of the last unit cannot both
+get it on any database (``with_for_update`` takes no lock on SQLite). Variants are always
+touched in id order so two multi-line orders on PostgreSQL cannot deadlock. A CHECK constraint
+backs the invariant.
 """
 
 from __future__ import annotations
@@ -11,11 +12,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from .errors import OutOfStock
 from .extensions import db
 from .models import StockMovement, Variant
+
+# Built once (every order runs them); plain Core: no ORM object is synchronised or read back.
+_VARIANTS = Variant.__table__
+_CHANGE = (
+    update(_VARIANTS)
+    .where(_VARIANTS.c.id == bindparam("variant_id"))
+    .values(stock=_VARIANTS.c.stock + bindparam("delta"))
+)
+_TAKE = _CHANGE.where(_VARIANTS.c.stock + bindparam("delta") >= 0)
+_INSERT_MOVEMENT = insert(StockMovement.__table__)
 
 
 def change_stock(
@@ -31,21 +42,21 @@ def change_stock(
 
     Returns False and changes nothing when there is not enough stock. Does not commit.
     """
-    stmt = update(Variant).where(Variant.id == variant_id).values(stock=Variant.stock + delta)
-    if delta < 0:
-        stmt = stmt.where(Variant.stock >= -delta)
-    result = db.session.execute(stmt.execution_options(synchronize_session=False))
+    result = db.session.execute(
+        _CHANGE if delta >= 0 else _TAKE, {"variant_id": variant_id, "delta": delta}
+    )
     if result.rowcount != 1:
         return False
-    db.session.add(
-        StockMovement(
-            variant_id=variant_id,
-            delta=delta,
-            reason=reason,
-            order_id=order_id,
-            staff_id=staff_id,
-            note=note,
-        )
+    db.session.execute(
+        _INSERT_MOVEMENT,
+        {
+            "variant_id": variant_id,
+            "delta": delta,
+            "reason": reason,
+            "order_id": order_id,
+            "staff_id": staff_id,
+            "note": note,
+        },
     )
     return True
 
