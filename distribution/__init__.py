@@ -1,6 +1,6 @@
 """Distribution: guides and promoters, share links, visits, bindings, attribution, commission.
 
-Built on ``shop``: it listens to ``order_placed`` / ``order_paid`` / ``order_refunded`` and
+Built on ``shop``: it listens to ``order_placing`` / ``order_paid`` / ``order_refunded`` and
 reads the plain attribution values the order captured at checkout.
 """
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from flask_babel import format_date, format_timedelta
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from shop.extensions import db
@@ -14,6 +14,8 @@ from shop.models import Order
 
 from .models import Attribution, Binding, ShareLink, Sharer, Visit
 from .sharing import active_bindings, settings
+
+_INSERT_ATTRIBUTION = insert(Attribution.__table__)  # built once: every order runs it
 
 
 def _touches(order: Order, since: datetime | None) -> list[Visit]:
@@ -35,10 +37,8 @@ def _is_self_purchase(sharer: Sharer, order: Order) -> bool:
 def attribute_order(order_id: int) -> Attribution | None:
     """Decide who gets credit for an order; idempotent (the first decision stands).
 
-    The customer's active binding decides (it already applied the binding policy to every
-    touch); a share code on the order that names no link attributes nothing. The binding is
-    adopted by the customer so later orders from another device still count. What decided,
-    and every competing touch, is frozen as facts; ``explain`` words them for the reader.
+    Orders are attributed as they are placed (``attribute_placed_order``); this is for an
+    order that was not (its attribution failed then): the accrual job calls it first.
     """
     existing = db.session.get(Attribution, order_id)
     if existing is not None:
@@ -46,9 +46,39 @@ def attribute_order(order_id: int) -> Attribution | None:
     order = db.session.get(Order, order_id)
     if order is None:
         return None
+    attribution = Attribution(**_decide(order, customer_is_new=False))
+    db.session.add(attribution)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return db.session.get(Attribution, order_id)
+    return attribution
+
+
+def attribute_placed_order(order: Order, customer_is_new: bool) -> None:
+    """Attribute an order inside the transaction that places it (``order_placing``).
+
+    Adds the row and does not commit: it commits with the order. The order is new, so it has
+    no attribution to look for; a customer this order created has no binding of their own yet
+    (nothing committed can name them), so only the visitor's bindings are looked up.
+    """
+    db.session.execute(_INSERT_ATTRIBUTION, _decide(order, customer_is_new))
+
+
+def _decide(order: Order, customer_is_new: bool) -> dict:
+    """The attribution row's values for an order.
+
+    The customer's active binding decides (it already applied the binding policy to every
+    touch); a share code on the order that names no link attributes nothing. The binding is
+    adopted by the customer so later orders from another device still count. What decided,
+    and every competing touch, is frozen as facts; ``explain`` words them for the reader.
+    """
     rules = settings()
     now = order.created_at
-    bindings = active_bindings(order.visitor_id, order.customer_id, now)
+    bindings = active_bindings(
+        order.visitor_id, None if customer_is_new else order.customer_id, now
+    )
     winner: Binding | None = bindings[0] if bindings else None
     sharer = winner.sharer if winner else None
     since = now - timedelta(days=rules.validity_days) if rules.validity_days else None
@@ -84,20 +114,20 @@ def attribute_order(order_id: int) -> Attribution | None:
         parent = None
     if parent is not None:
         facts["parent"] = parent.name
-    attribution = Attribution(
-        order_id=order.id,
-        store_id=(
+    return {
+        "order_id": order.id,
+        "store_id": (
             sharer.store_id
             if sharer and sharer.store_id
             else (parent.store_id if parent and parent.store_id else order.store_id)
         ),
-        sharer_id=sharer.id if sharer else None,
-        parent_sharer_id=parent.id if parent else None,
-        link_id=winner.link_id if winner and sharer else None,
-        live_session_id=order.live_session_id,
-        rule=rule,
-        facts=facts,
-        touches=[
+        "sharer_id": sharer.id if sharer else None,
+        "parent_sharer_id": parent.id if parent else None,
+        "link_id": winner.link_id if winner and sharer else None,
+        "live_session_id": order.live_session_id,
+        "rule": rule,
+        "facts": facts,
+        "touches": [
             {
                 "sharer": t.sharer.name,
                 "sharer_id": t.sharer_id,
@@ -106,15 +136,8 @@ def attribute_order(order_id: int) -> Attribution | None:
             }
             for t in touches
         ],
-        decided_at=now,
-    )
-    db.session.add(attribution)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        return db.session.get(Attribution, order_id)
-    return attribution
+        "decided_at": now,
+    }
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -6,27 +6,58 @@ A repeated submission (same idempotency key) returns the first order.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, make_transient_to_detached
 
 from . import coupons, stock
 from . import points as points_ledger
 from .errors import InvalidInput
 from .extensions import db
 from .member_models import Coupon, MemberTier
-from .models import Customer, Order, OrderLine, Product, Store, Variant, utcnow
+from .models import (
+    Customer,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Product,
+    Store,
+    Variant,
+    new_token,
+    utcnow,
+)
 from .privacy import normalize_phone
 from .queue import enqueue
-from .signals import announce, order_placed
+from .signals import announce, order_placed, order_placing
+
+log = logging.getLogger(__name__)
 
 _KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+# The statements every order runs, built once: building one costs about as much CPU as sending
+# it. Plain Core where no ORM object is wanted (column defaults still apply to the inserts).
+_ORDERS, _CUSTOMERS, _STORES = Order.__table__, Customer.__table__, Store.__table__
+_ORDER_ID_BY_KEY = select(_ORDERS.c.id).where(_ORDERS.c.idempotency_key == bindparam("key"))
+_PICKUP_STORE_CITY = select(_STORES.c.city).where(
+    _STORES.c.id == bindparam("store_id"), _STORES.c.active.is_(True)
+)
+_SELLABLE_VARIANTS = (
+    select(Variant)
+    .join(Product)
+    .options(contains_eager(Variant.product))
+    .where(Variant.id.in_(bindparam("ids", expanding=True)), Product.active.is_(True))
+)
+_CUSTOMER_ID_BY_PHONE = select(_CUSTOMERS.c.id).where(_CUSTOMERS.c.phone == bindparam("phone"))
+_INSERT_CUSTOMER = insert(_CUSTOMERS).returning(_CUSTOMERS.c.id)
+_INSERT_ORDER = insert(_ORDERS).returning(_ORDERS.c.id)
+_INSERT_LINE = insert(OrderLine.__table__)
 
 
 def parse_quantity(raw) -> int:
@@ -121,15 +152,7 @@ def quote(
     merged: dict[int, int] = {}
     for variant_id, quantity in items:
         merged[variant_id] = merged.get(variant_id, 0) + quantity
-    variants = {
-        v.id: v
-        for v in db.session.scalars(
-            select(Variant)
-            .join(Product)
-            .options(contains_eager(Variant.product))
-            .where(Variant.id.in_(merged), Product.active.is_(True))
-        )
-    }
+    variants = {v.id: v for v in db.session.scalars(_SELLABLE_VARIANTS, {"ids": list(merged)})}
     lines = []
     for variant_id, quantity in merged.items():
         variant = variants.get(variant_id)
@@ -237,11 +260,15 @@ def validate_details(details: CheckoutDetails) -> CheckoutDetails:
         details.pickup_store_id = None
     elif details.fulfilment == "pickup":
         store_id = details.pickup_store_id
-        store = db.session.get(Store, store_id) if store_id and 0 < store_id < 2**31 else None
-        if store is None or not store.active:
+        city = (
+            db.session.scalar(_PICKUP_STORE_CITY, {"store_id": store_id})
+            if store_id and 0 < store_id < 2**31
+            else None
+        )
+        if city is None:
             raise InvalidInput(_("Please choose a store to pick up from."))
         if not details.city:
-            details.city = store.city
+            details.city = city
     else:
         raise InvalidInput(_("Choose delivery or pick-up."))
     if details.payment_method not in payment_methods(details.fulfilment):
@@ -256,11 +283,14 @@ def place_order(
 
     The same ``idempotency_key`` always yields the same order, also when two submissions race:
     the unique key makes the loser roll back (its stock reservation with it) and return the
-    winner's order. ``order_placed`` is sent and the expiry job queued only after commit.
+    winner's order. ``order_placing`` is sent inside the transaction, so what its receivers
+    record (the attribution) commits with the order; if one of them fails, the order is placed
+    without them and the failure logged (the attribution is then made when the order is paid,
+    by the accrual job). ``order_placed`` is sent and the expiry job queued after commit.
     """
     if not idempotency_key or not _KEY.match(idempotency_key):
         raise InvalidInput(_("This form has expired. Please reload the page and try again."))
-    existing = db.session.scalar(select(Order).where(Order.idempotency_key == idempotency_key))
+    existing = _order_with_key(idempotency_key)
     if existing is not None:
         return existing
     details = validate_details(details)
@@ -273,21 +303,24 @@ def place_order(
         store_id=details.pickup_store_id,
     )
 
-    for attempt in range(2):
+    with_receivers, retried = True, False
+    while True:
         try:
-            order = _create_order(basket, details, idempotency_key)
+            order = _create_order(basket, details, idempotency_key, with_receivers)
             break
+        except _ReceiverFailed:
+            db.session.rollback()
+            with_receivers = False
         except IntegrityError:
             # Either the same form won a race (return its order) or another checkout created
             # this customer a moment ago (try once more; the customer now exists).
             db.session.rollback()
-            existing = db.session.scalar(
-                select(Order).where(Order.idempotency_key == idempotency_key)
-            )
+            existing = _order_with_key(idempotency_key)
             if existing is not None:
                 return existing
-            if attempt:
+            if retried:
                 raise
+            retried = True
         except Exception:
             db.session.rollback()
             raise
@@ -301,76 +334,137 @@ def place_order(
     return order
 
 
-def _create_order(basket: Quote, details: CheckoutDetails, idempotency_key: str) -> Order:
-    """Insert the customer (if new), the order and its lines, reserve stock, commit."""
-    now = utcnow()
-    if details.customer_id is not None:
-        customer = db.session.get(Customer, details.customer_id)
-    else:
-        customer = db.session.scalar(select(Customer).where(Customer.phone == details.phone))
-    if customer is None:
-        customer = Customer(
-            phone=details.phone, name=details.name, city=details.city, address=details.address
-        )
-        db.session.add(customer)
+class _ReceiverFailed(Exception):
+    """A receiver of ``order_placing`` raised (logged); the order is placed without them."""
+
+
+def _order_with_key(idempotency_key: str) -> Order | None:
+    order_id = db.session.scalar(_ORDER_ID_BY_KEY, {"key": idempotency_key})
+    return None if order_id is None else db.session.get(Order, order_id)
+
+
+def _customer_id(details: CheckoutDetails) -> tuple[int, bool]:
+    """The buyer's customer id, and whether this order creates them (found by phone, else new)."""
+    if details.customer_id is not None and db.session.get(Customer, details.customer_id):
+        return details.customer_id, False
+    customer_id = db.session.scalar(_CUSTOMER_ID_BY_PHONE, {"phone": details.phone})
+    if customer_id is not None:
+        return customer_id, False
+    customer_id = db.session.scalar(
+        _INSERT_CUSTOMER,
+        {
+            "phone": details.phone,
+            "name": details.name,
+            "city": details.city,
+            "address": details.address,
+        },
+    )
+    return customer_id, True
+
+
+def _create_order(
+    basket: Quote, details: CheckoutDetails, idempotency_key: str, with_receivers: bool
+) -> Order:
+    """Insert the customer (if new), the order and its lines, send ``order_placing`` (unless
+    ``with_receivers`` is off), take the stock, coupon and points, commit.
+
+    Rows nothing reads back in this request are plain inserts, and so is the order: its object
+    is made from the values written. The commit expires every loaded object; the order is kept
+    out of it, so the view, the receivers of ``order_placed`` and the expiry job read it
+    without loading it again.
+    """
+    customer_id, customer_is_new = _customer_id(details)
+    values = _order_values(basket, details, idempotency_key, customer_id)
+    order = Order(id=db.session.scalar(_INSERT_ORDER, values), **values)
+    make_transient_to_detached(order)  # as if loaded (what it lacks loads on first use)
+    db.session.add(order)
+    try:
+        db.session.execute(_INSERT_LINE, [_line_values(order.id, line) for line in basket.lines])
+        if with_receivers:
+            _send_placing(order, customer_is_new)
+        # Stock, coupon and points last: their rows stay locked until the commit, right after.
+        stock.reserve(order.id, [(line.variant.id, line.quantity) for line in basket.lines])
+        if basket.coupon is not None and not coupons.use(basket.coupon.id, order.id, customer_id):
+            raise InvalidInput(_("This coupon has already been used."))
+        if basket.points:
+            points_ledger.post(
+                customer_id,
+                -basket.points,
+                "spend",
+                f"spend:{order.id}",
+                order_id=order.id,
+                note=order.number,
+            )
+    finally:
+        db.session.expunge(order)  # out of the commit's expiry; after a failure, no such row
+    db.session.commit()
+    db.session.add(order)
+    return order
+
+
+def _order_values(
+    basket: Quote, details: CheckoutDetails, idempotency_key: str, customer_id: int
+) -> dict:
     store_id = details.pickup_store_id
     if store_id is None:
         product_stores = {line.variant.product.store_id for line in basket.lines}
         store_id = product_stores.pop() if len(product_stores) == 1 else None
     attribution = details.attribution or {}
-    order = Order(
-        idempotency_key=idempotency_key,
-        customer=customer,
-        store_id=store_id,
-        fulfilment=details.fulfilment,
-        payment_method=details.payment_method,
-        contact_name=details.name,
-        phone=details.phone,
-        city=details.city,
-        address=details.address,
-        note=details.note,
-        currency=basket.currency,
-        subtotal=basket.subtotal,
-        discount=basket.discount,
-        tier_discount=basket.tier_discount,
-        coupon_discount=basket.coupon_discount,
-        coupon_id=basket.coupon.id if basket.coupon else None,
-        points_spent=basket.points,
-        points_value=basket.points_value,
-        shipping=basket.shipping,
-        total=basket.total,
-        share_code=(attribution.get("share_code") or None),
-        live_session_id=attribution.get("live_session_id"),
-        visitor_id=(attribution.get("visitor_id") or None),
-        created_at=now,
-        expires_at=now + reservation_period(details.payment_method),
-    )
-    for line in basket.lines:
-        order.lines.append(
-            OrderLine(
-                variant_id=line.variant.id,
-                product_id=line.variant.product_id,
-                product_name=line.variant.product.name,
-                variant_name=line.variant.name,
-                sku=line.variant.sku,
-                unit_price=line.unit_price,
-                quantity=line.quantity,
-                line_total=line.line_total,
-            )
+    now = utcnow()
+    return {
+        "token": new_token(),
+        "status": OrderStatus.AWAITING_PAYMENT,
+        "idempotency_key": idempotency_key,
+        "customer_id": customer_id,
+        "store_id": store_id,
+        "fulfilment": details.fulfilment,
+        "payment_method": details.payment_method,
+        "contact_name": details.name,
+        "phone": details.phone,
+        "city": details.city,
+        "address": details.address,
+        "note": details.note,
+        "currency": basket.currency,
+        "subtotal": basket.subtotal,
+        "discount": basket.discount,
+        "tier_discount": basket.tier_discount,
+        "coupon_discount": basket.coupon_discount,
+        "coupon_id": basket.coupon.id if basket.coupon else None,
+        "points_spent": basket.points,
+        "points_value": basket.points_value,
+        "shipping": basket.shipping,
+        "total": basket.total,
+        "share_code": attribution.get("share_code") or None,
+        "live_session_id": attribution.get("live_session_id"),
+        "visitor_id": attribution.get("visitor_id") or None,
+        "created_at": now,
+        "expires_at": now + reservation_period(details.payment_method),
+    }
+
+
+def _line_values(order_id: int, line: QuoteLine) -> dict:
+    variant = line.variant
+    return {
+        "order_id": order_id,
+        "variant_id": variant.id,
+        "product_id": variant.product_id,
+        "product_name": variant.product.name,
+        "variant_name": variant.name,
+        "sku": variant.sku,
+        "unit_price": line.unit_price,
+        "quantity": line.quantity,
+        "line_total": line.line_total,
+    }
+
+
+def _send_placing(order: Order, customer_is_new: bool) -> None:
+    """``order_placing``, inside the order's transaction; a receiver's failure is logged and
+    raised as ``_ReceiverFailed`` (``place_order`` then places the order without them)."""
+    try:
+        order_placing.send(
+            current_app._get_current_object(), order=order, customer_is_new=customer_is_new
         )
-    db.session.add(order)
-    db.session.flush()
-    stock.reserve(order.id, [(ln.variant.id, ln.quantity) for ln in basket.lines])
-    if basket.coupon is not None and not coupons.use(basket.coupon.id, order.id, customer.id):
-        raise InvalidInput(_("This coupon has already been used."))
-    if basket.points:
-        points_ledger.post(
-            customer.id,
-            -basket.points,
-            "spend",
-            f"spend:{order.id}",
-            order_id=order.id,
-            note=order.number,
-        )
-    db.session.commit()
-    return order
+        db.session.flush()  # what the receivers added fails here as theirs, not the order's
+    except Exception as error:
+        log.exception("a receiver of order_placing failed for order %s", order.id)
+        raise _ReceiverFailed from error

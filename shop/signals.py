@@ -1,7 +1,15 @@
-"""Events the shop announces, always after the transaction that caused them has committed.
+"""Events the shop announces, after the transaction that caused them has committed.
 
 Receivers get ``order_id`` and must be idempotent per order: a webhook replay or a job that
 runs twice can deliver the same event again.
+
+One event is sent before its commit: ``order_placing``, inside ``place_order``'s transaction
+(the order and its lines written, its stock not yet taken), so what another domain records
+about a new order (distribution's attribution) commits with the order, in one transaction.
+Its receivers get the new ``order`` and ``customer_is_new`` (the order created its customer)
+and only add rows through ``db.session``: they never commit, and what they add commits or
+rolls back with the order. If one fails, ``place_order`` logs it and places the order without
+them (see ``shop.checkout``).
 """
 
 import logging
@@ -14,6 +22,7 @@ log = logging.getLogger(__name__)
 
 _signals = Namespace()
 
+order_placing = _signals.signal("order-placing")
 order_placed = _signals.signal("order-placed")
 order_paid = _signals.signal("order-paid")
 order_refunded = _signals.signal("order-refunded")

@@ -8,15 +8,17 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import event, select
 
-from distribution.attribution import explain
+from distribution import attribution as attribution_module
+from distribution.attribution import attribute_order, explain
 from distribution.factories import make_guide, make_promoter
-from distribution.models import Attribution
+from distribution.models import Attribution, Binding
 from distribution.sharing import link_for, open_link, settings
 from shop.checkout import place_order
 from shop.extensions import db
 from shop.factories import make_store
-from shop.models import utcnow
+from shop.models import Order, StockMovement, Variant, utcnow
 from tests.test_shop.helpers import details, small_catalog
 
 VISITOR = "visitor-abc"
@@ -209,3 +211,56 @@ def test_share_link_redirects_inside_the_shop(client, app):
         assert response.request.path == "/"
         for hop in response.history:
             assert urlsplit(hop.headers["Location"]).netloc in ("", "localhost")
+
+
+def test_the_attribution_commits_with_the_order(world):
+    opened(world["li"], world["product"], days_ago=1)
+    sent = []
+
+    def on_execute(_conn, _cursor, statement, *_args):
+        sent.append(statement.split(None, 3)[:3])
+
+    def on_commit(_conn):
+        sent.append(["COMMIT"])
+
+    event.listen(db.engine, "before_cursor_execute", on_execute)
+    event.listen(db.engine, "commit", on_commit)
+    try:
+        order, attribution = buy(world)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", on_execute)
+        event.remove(db.engine, "commit", on_commit)
+
+    placing = sent[: sent.index(["COMMIT"])]  # the first transaction: the order's
+    assert ["INSERT", "INTO", "orders"] in placing
+    assert ["INSERT", "INTO", "attributions"] in placing
+    assert ["UPDATE", "bindings", "SET"] in placing  # the customer adopts the binding
+    assert attribution.sharer_id == world["li"].id
+    binding = db.session.scalar(select(Binding).where(Binding.visitor_id == VISITOR))
+    assert binding.customer_id == order.customer_id
+
+
+def test_a_failing_attribution_does_not_lose_the_order(world, monkeypatch, caplog):
+    """The order is placed without it (logged); the accrual job attributes it later."""
+    opened(world["li"], world["product"], days_ago=1)
+    variant = world["product"].variants[0]
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("attribution is broken")
+
+    monkeypatch.setattr(attribution_module, "_decide", broken)
+    with caplog.at_level("ERROR", logger="shop.checkout"):
+        order, attribution = buy(world)
+    monkeypatch.undo()
+
+    assert attribution is None
+    assert "order_placing" in caplog.text and "attribution is broken" in caplog.text
+    assert db.session.get(Order, order.id).status == "awaiting_payment"
+    movements = db.session.scalars(
+        select(StockMovement.delta).where(StockMovement.order_id == order.id)
+    ).all()
+    assert movements == [-1]  # the attempt that failed took nothing
+    assert db.session.get(Variant, variant.id).stock == 49
+
+    attribute_order(order.id)  # what the accrual job runs first
+    assert db.session.get(Attribution, order.id).sharer_id == world["li"].id

@@ -1,9 +1,9 @@
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from shop.extensions import db
 from shop.models import Order, StockMovement, Variant
 
-from .helpers import order_for, small_catalog
+from .helpers import PICKUP_PHONE, order_for, small_catalog
 
 
 def test_place_order_reserves_stock(ctx):
@@ -15,3 +15,32 @@ def test_place_order_reserves_stock(ctx):
     reasons = db.session.scalars(select(StockMovement.reason).order_by(StockMovement.id)).all()
     assert reasons == ["initial", "reserve"]
     assert db.session.scalar(select(Order.status)) == "awaiting_payment"
+
+
+def test_an_order_is_placed_in_one_transaction_and_not_read_back(ctx):
+    store, _, product = small_catalog(stock_qty=5)
+    variant = product.variants[0]
+    statements, commits = [], []
+
+    def on_execute(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    def on_commit(_conn):
+        commits.append(len(statements))
+
+    event.listen(db.engine, "before_cursor_execute", on_execute)
+    event.listen(db.engine, "commit", on_commit)
+    try:
+        order = order_for(variant, store, quantity=2)
+        sent = len(statements)
+        assert (order.status, order.total, order.phone) == ("awaiting_payment", 19800, PICKUP_PHONE)
+        assert order.token and order.expires_at > order.created_at
+        read_back = statements[sent:]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", on_execute)
+        event.remove(db.engine, "commit", on_commit)
+
+    assert commits == [sent]  # customer, order, lines, stock: one commit, after the last write
+    assert read_back == []  # the order returned holds what was written
+    assert db.session.get(Variant, variant.id).stock == 3
+    assert [line.quantity for line in db.session.get(Order, order.id).lines] == [2]
