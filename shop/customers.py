@@ -8,6 +8,7 @@ the phone number. ``session["customer_id"]`` is set only by a verified sign-in.
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from flask import request, session
@@ -16,6 +17,7 @@ from .models import Order
 
 MAX_REMEMBERED_ORDERS = 50
 VISITOR_COOKIE = "siyu_vid"
+_VISITOR_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what new_visitor_id makes, with room
 
 
 def remember_order(order: Order, details: dict) -> None:
@@ -43,7 +45,10 @@ def can_view(order: Order) -> bool:
 
 
 def visitor_id() -> str | None:
-    return request.cookies.get(VISITOR_COOKIE)
+    """The browser's visitor id; a cookie we could not have set (too long to store, odd
+    characters) counts as none, so it is replaced rather than stored."""
+    value = request.cookies.get(VISITOR_COOKIE)
+    return value if value and _VISITOR_ID.match(value) else None
 
 
 def new_visitor_id() -> str:

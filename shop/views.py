@@ -429,7 +429,7 @@ def init_app(app) -> None:
     def assign_visitor(response):
         """Give the browser a visitor id where a later order will need one. Share links set
         it themselves; browsing pages (the product page above all) stay cookie-free."""
-        if request.endpoint in VISITOR_PAGES and not request.cookies.get(customers.VISITOR_COOKIE):
+        if request.endpoint in VISITOR_PAGES and not customers.visitor_id():
             customers.set_visitor_cookie(response, customers.new_visitor_id())
         return response
 

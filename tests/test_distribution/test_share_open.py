@@ -161,3 +161,15 @@ def test_the_first_opening_makes_the_settings_with_their_defaults(client, world)
     )
     (binding,) = bindings()
     assert binding.valid_until == binding.bound_at + timedelta(days=30)
+
+
+def test_a_forged_visitor_cookie_is_replaced_not_stored(client, world):
+    client.set_cookie(VISITOR_COOKIE, "x" * 100)
+
+    response = client.get(f"/s/{link(world, 'li').code}")
+
+    assert response.status_code == 302
+    visitor = visitor_cookie(client)
+    assert visitor != "x" * 100
+    (visit,) = db.session.scalars(select(Visit)).all()
+    assert visit.visitor_id == visitor

@@ -5,9 +5,12 @@ from __future__ import annotations
 import html
 
 import pytest
+from sqlalchemy import select
 
+from shop.customers import VISITOR_COOKIE
 from shop.extensions import db
 from shop.factories import make_product
+from shop.models import Order
 
 from .helpers import checkout_form, row_counts, small_catalog
 
@@ -193,3 +196,15 @@ def test_unknown_things_are_404_not_500(client, shop):
         "/media/products/../../siyu.db",
     ]:
         assert client.get(path).status_code == 404, path
+
+
+def test_a_forged_visitor_cookie_is_replaced_not_stored(client, shop):
+    """A visitor id we could not have issued (longer than the column, odd characters) is no
+    visitor id: the order is placed without it and the browser gets a real one."""
+    client.set_cookie(VISITOR_COOKIE, "x" * 100)
+
+    response = client.post("/checkout", data=checkout_form(shop["variant"], shop["store"]))
+
+    assert response.status_code == 303
+    assert db.session.scalars(select(Order.visitor_id)).one() is None
+    assert client.get_cookie(VISITOR_COOKIE).value != "x" * 100
