@@ -521,8 +521,9 @@ class LedgerMachine(RuleBasedStateMachine):
                 decided_by = "self-purchase"
             else:
                 earners.append((1, binding.sharer))
-                if binding.sharer in self.parent:
-                    earners.append((2, self.parent[binding.sharer]))
+                parent = self.parent.get(binding.sharer)
+                if parent is not None and (parent, customer) not in SELF:  # no self second level
+                    earners.append((2, parent))
         row = db.session.get(Attribution, placed.id)
         expected_ids = dict.fromkeys((1, 2))
         expected_ids.update({level: self.sharer_ids[s] for level, s in earners})
