@@ -102,6 +102,7 @@ def _after_sign_in(customer: Customer) -> None:
     """Remember the device, link the friend who invited a new customer, welcome them once."""
     referrals.note_device(customer.id, customers.visitor_id())
     referrals.link_referrer(customer.id, session.get("referrer_id"))
+    db.session.commit()
     if members.is_first_sign_in(customer.phone) and members.grant_welcome(customer.id):
         flash(_("Welcome! A coupon is waiting for you in your account."), "ok")
 

@@ -68,11 +68,15 @@ def _has_paid_order(customer_id):
 
 def link_referrer(customer_id: int, referrer_id: int | None) -> bool:
     """Record who brought a new customer (no paid order yet, no referrer yet, not themselves,
-    not the one they brought). True if this call linked them."""
+    not the one they brought). True if this call linked them. Does not commit: it runs
+    inside the transaction that places an order, or the sign-in's."""
     if not referrer_id or referrer_id == customer_id:
         return False
-    referrer = db.session.get(Customer, referrer_id)
-    if referrer is None or referrer.referrer_id == customer_id:
+    # Read from the database: an earlier link in this same transaction is not in the session.
+    found = db.session.execute(
+        select(Customer.id, Customer.referrer_id).where(Customer.id == referrer_id)
+    ).first()
+    if found is None or found.referrer_id == customer_id:
         return False
     linked = db.session.execute(
         update(Customer)
@@ -84,12 +88,11 @@ def link_referrer(customer_id: int, referrer_id: int | None) -> bool:
         .values(referrer_id=referrer_id)
         .execution_options(synchronize_session=False)
     ).rowcount
-    db.session.commit()
     return linked == 1
 
 
 def note_device(customer_id: int, visitor_id: str | None) -> None:
-    """Remember the first browser (visitor id) a customer was seen on."""
+    """Remember the first browser (visitor id) a customer was seen on. Does not commit."""
     if not visitor_id:
         return
     db.session.execute(
@@ -98,7 +101,6 @@ def note_device(customer_id: int, visitor_id: str | None) -> None:
         .values(first_visitor_id=visitor_id[:64])
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
 
 
 def normalize_address(city: str | None, address: str | None) -> str:

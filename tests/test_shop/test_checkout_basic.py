@@ -1,7 +1,7 @@
 from sqlalchemy import event, select
 
 from shop.extensions import db
-from shop.models import Order, StockMovement, Variant
+from shop.models import Customer, Order, StockMovement, Variant
 
 from .helpers import PICKUP_PHONE, order_for, small_catalog
 
@@ -44,3 +44,22 @@ def test_an_order_is_placed_in_one_transaction_and_not_read_back(ctx):
     assert read_back == []  # the order returned holds what was written
     assert db.session.get(Variant, variant.id).stock == 3
     assert [line.quantity for line in db.session.get(Order, order.id).lines] == [2]
+
+
+def test_an_order_from_a_known_browser_is_still_one_transaction(ctx):
+    """The customer's first device is remembered inside the order's transaction."""
+    store, _, product = small_catalog(stock_qty=5)
+    commits = []
+
+    def on_commit(_conn):
+        commits.append(1)
+
+    event.listen(db.engine, "commit", on_commit)
+    try:
+        order = order_for(product.variants[0], store, attribution={"visitor_id": "browser-1"})
+    finally:
+        event.remove(db.engine, "commit", on_commit)
+
+    assert commits == [1]
+    customer = db.session.get(Customer, order.customer_id)
+    assert customer.first_visitor_id == "browser-1"
