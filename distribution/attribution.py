@@ -165,8 +165,8 @@ def explain(attribution: Attribution) -> str:
     others = sorted({t["sharer"] for t in attribution.touches or [] if t["sharer"] != name})
     if attribution.rule == "first-sharer-protected" and protected:
         text = _(
-            "Credited to %(name)s: their link was opened %(ago)s ago and protects the customer "
-            "until %(date)s.",
+            "Credited to %(name)s: their link was opened %(ago)s before the order and protects "
+            "the customer until %(date)s.",
             name=name,
             ago=ago,
             date=format_date(protected),
@@ -174,7 +174,11 @@ def explain(attribution: Attribution) -> str:
         if others:
             text += " " + _("%(names)s's later link did not take over.", names=", ".join(others))
     else:
-        text = _("Credited to %(name)s: their link was opened %(ago)s ago.", name=name, ago=ago)
+        text = _(
+            "Credited to %(name)s: their link was opened %(ago)s before the order.",
+            name=name,
+            ago=ago,
+        )
         if others:
             text += " " + _(
                 "It was the last link opened (also opened: %(names)s).", names=", ".join(others)

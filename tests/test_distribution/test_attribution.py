@@ -69,7 +69,7 @@ def test_first_sharer_is_protected(world):
     assert attribution.store_id == world["store"].id
     words = explain(attribution)
     assert "Credited to Li Na" in words
-    assert "3 days ago" in words
+    assert "3 days before the order" in words
     assert "Wang Fang's later link did not take over" in words
     assert len(attribution.touches) == 2
 
