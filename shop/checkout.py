@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, case, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, make_transient_to_detached
 
@@ -344,11 +344,17 @@ def _order_with_key(idempotency_key: str) -> Order | None:
 
 
 def _customer_id(details: CheckoutDetails) -> tuple[int, bool]:
-    """The buyer's customer id, and whether this order creates them (found by phone, else new)."""
+    """The buyer's customer id, and whether this order creates them (found by phone, else new).
+
+    A known customer keeps the name and address they have; blank ones (a customer who signed
+    in by code before ever ordering) are filled in from this order.
+    """
     if details.customer_id is not None and db.session.get(Customer, details.customer_id):
-        return details.customer_id, False
-    customer_id = db.session.scalar(_CUSTOMER_ID_BY_PHONE, {"phone": details.phone})
+        customer_id = details.customer_id
+    else:
+        customer_id = db.session.scalar(_CUSTOMER_ID_BY_PHONE, {"phone": details.phone})
     if customer_id is not None:
+        _fill_blanks(customer_id, details)
         return customer_id, False
     customer_id = db.session.scalar(
         _INSERT_CUSTOMER,
@@ -360,6 +366,24 @@ def _customer_id(details: CheckoutDetails) -> tuple[int, bool]:
         },
     )
     return customer_id, True
+
+
+def _fill_blanks(customer_id: int, details: CheckoutDetails) -> None:
+    """Fill a known customer's blank name, or blank address (with its city), from the order;
+    one conditional update, which writes nothing when there is nothing to fill."""
+    c = _CUSTOMERS.c
+    values, blank = {}, []
+    if details.name:
+        values["name"] = case((c.name == "", details.name), else_=c.name)
+        blank.append(c.name == "")
+    if details.address:
+        values["city"] = case((c.address == "", details.city or ""), else_=c.city)
+        values["address"] = case((c.address == "", details.address), else_=c.address)
+        blank.append(c.address == "")
+    if values:
+        db.session.execute(
+            update(_CUSTOMERS).where(c.id == customer_id, or_(*blank)).values(**values)
+        )
 
 
 def _create_order(

@@ -63,3 +63,27 @@ def test_an_order_from_a_known_browser_is_still_one_transaction(ctx):
     assert commits == [1]
     customer = db.session.get(Customer, order.customer_id)
     assert customer.first_visitor_id == "browser-1"
+
+
+def test_a_known_customer_s_blank_name_and_address_are_filled_in_not_overwritten(ctx):
+    store, _, product = small_catalog(stock_qty=5)
+    signed_in = Customer(phone="13700001111")  # signed in by code: no name yet
+    named = Customer(phone="13700002222", name="Wang Li", city="Suzhou", address="1 Pond Rd")
+    db.session.add_all([signed_in, named])
+    db.session.commit()
+    variant = product.variants[0]
+
+    order_for(variant, store, phone="13700001111", name="Qian Hui", customer_id=signed_in.id)
+    order_for(
+        variant,
+        store,
+        phone="13700002222",
+        name="Someone Else",
+        fulfilment="delivery",
+        city="Hangzhou",
+        address="9 Lake Rd",
+    )
+    db.session.expire_all()
+    assert db.session.get(Customer, signed_in.id).name == "Qian Hui"
+    kept = db.session.get(Customer, named.id)
+    assert (kept.name, kept.city, kept.address) == ("Wang Li", "Suzhou", "1 Pond Rd")
