@@ -3,9 +3,15 @@
 Opening a link is the hottest write path of the shop (every tap in a chat group). On
 PostgreSQL a new visitor's opening is one statement, sent alone in its own transaction: it
 finds the link with everything the redirect needs, inserts the visit and the binding, and
-commits, in one round trip (``_open_for_new_visitor``). Other openings (a returning visitor,
-a signed-in customer, SQLite) cost one query to find the link, the visit and binding rows
-inserted without the unit of work, the binding policy applied in Python, and one commit.
+commits, in one round trip (``_open_for_new_visitor``); ``views.NewVisitorOpenings`` answers
+such openings from browsers without cookies before Flask's request pipeline. Other openings (a
+returning visitor, a signed-in customer, SQLite) cost one query to find the link, the visit
+and binding rows inserted without the unit of work, the binding policy applied in Python, and
+one commit.
+
+Nothing about a link is kept between openings: its lookup rides in the opening's own
+statement, so keeping it would save little, and a guide who leaves, a product taken down or
+changed settings count from the next opening on.
 """
 
 from __future__ import annotations
@@ -225,21 +231,29 @@ def _new_visitor_statement(dialect) -> str:
     return compiled.string
 
 
+_CURSOR = "siyu_new_visitor_cursor"
+
+
 def _open_for_new_visitor(code: str, visitor_id: str, now: datetime) -> Opening | None:
     """Record a new visitor's opening on PostgreSQL in one round trip (see the module's doc).
 
     The statement runs in autocommit on a pooled connection: it is its own transaction, so no
-    BEGIN or COMMIT travels. A connection found broken is thrown away, and the pool's older
-    connections with it (as SQLAlchemy does on a disconnect), so the next opening reconnects.
+    BEGIN or COMMIT travels. The connection keeps a cursor for it (in the pool's ``info`` for
+    that connection, which goes with it). A connection found broken is thrown away, and the
+    pool's older connections with it (as SQLAlchemy does on a disconnect), so the next
+    opening reconnects.
     """
     engine = db.engine
     params = {"key": code, "visitor_id": visitor_id, "now": now.isoformat(" ")}
     pooled = engine.raw_connection()
     connection = pooled.driver_connection
     try:
+        cursor = pooled.info.get(_CURSOR)
+        if cursor is None or cursor.closed:
+            cursor = pooled.info[_CURSOR] = connection.cursor()
         connection.autocommit = True
-        row = connection.execute(_new_visitor_statement(engine.dialect), params, prepare=True)
-        row = row.fetchone()
+        cursor.execute(_new_visitor_statement(engine.dialect), params, prepare=True)
+        row = cursor.fetchone()
     except Exception as error:
         if connection.broken or connection.closed:
             engine.pool._invalidate(pooled, error)
@@ -258,16 +272,21 @@ def _open_for_new_visitor(code: str, visitor_id: str, now: datetime) -> Opening 
     return opening
 
 
-def _path(opening) -> str:
-    """Where a link leads: always a path inside the shop (never another host)."""
+def _url_for(endpoint: str, values: dict) -> str:
+    return url_for(endpoint, **values)
+
+
+def _path(opening, build=_url_for) -> str:
+    """Where a link leads: always a path inside the shop (never another host). ``build``
+    makes a URL from an endpoint and its values (``url_for``, or a URL adapter's ``build``)."""
     if opening is not None:
         if opening.product_slug:
-            return url_for("shop.product", slug=opening.product_slug)
+            return build("shop.product", {"slug": opening.product_slug})
         if opening.category_slug:
-            return url_for("shop.category", slug=opening.category_slug)
+            return build("shop.category", {"slug": opening.category_slug})
         if opening.coupon_id is not None:
-            return url_for("account.coupon", template_id=opening.coupon_id)
-    return url_for("shop.home")
+            return build("account.coupon", {"template_id": opening.coupon_id})
+    return build("shop.home", {})
 
 
 def open_code(
@@ -281,13 +300,21 @@ def open_code(
     if not _valid_code(code):
         return None
     if new_visitor and not customer_id and db.engine.dialect.name == "postgresql":
-        opening = _open_for_new_visitor(code, visitor_id, utcnow())
-        return None if opening is None else _path(opening)
+        return open_code_for_new_visitor(code, visitor_id)
     opening = _opening("code", code)
     if opening is None:
         return None
     _record(opening, visitor_id, customer_id, utcnow(), new_visitor)
     return _path(opening)
+
+
+def open_code_for_new_visitor(code: str, visitor_id: str, build=_url_for) -> str | None:
+    """``open_code`` for a new visitor who is no signed-in customer, on PostgreSQL only: one
+    statement (``_open_for_new_visitor``). ``build`` as for ``_path``."""
+    if not _valid_code(code):
+        return None
+    opening = _open_for_new_visitor(code, visitor_id, utcnow())
+    return None if opening is None else _path(opening, build)
 
 
 def open_link(
