@@ -116,10 +116,11 @@ class Backtest:
         return self.proposed - self.current
 
 
-def _order_commission(order: Order, attribution: Attribution, rules) -> int:
+def _order_commission(
+    order: Order, attribution: Attribution, rules, money_only: dict[int, int]
+) -> int:
     total = 0
     earners = [(1, attribution.sharer_id), (2, attribution.parent_sharer_id)]
-    money_only = money_only_refunds(order.id) if order.refunded_amount else {}
     for line in order.lines:
         rule, scope = rule_for(line, attribution.store_id, rules)
         for level, sharer_id in earners:
@@ -150,12 +151,13 @@ def backtest(rule_id: int, days: int = 30) -> Backtest:
         )
         .order_by(Order.paid_at.desc())
     ).all()
+    money_only = money_only_refunds() if pairs else {}  # one query, not one per order
     for order, attribution in pairs:
         result.rows.append(
             BacktestRow(
                 order,
-                _order_commission(order, attribution, current),
-                _order_commission(order, attribution, proposed),
+                _order_commission(order, attribution, current, money_only),
+                _order_commission(order, attribution, proposed, money_only),
             )
         )
     return result

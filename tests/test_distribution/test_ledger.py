@@ -170,7 +170,7 @@ def test_most_specific_rule_wins_and_level_multiplier_applies(world):
     assert verify_ledger() == []
 
 
-def test_fixed_rule_per_unit(world):
+def publish_fixed_rule(world) -> None:
     db.session.add(
         CommissionRule(
             scope="sku",
@@ -182,6 +182,10 @@ def test_fixed_rule_per_unit(world):
         )
     )
     db.session.commit()
+
+
+def test_fixed_rule_per_unit(world):
+    publish_fixed_rule(world)  # 7.00 and 1.00 per unit
     order = paid_order(world, quantity=3)
     assert balances(world["promoter"].id)["pending"] == 2100
     refund(order, 1, world["finance"])
@@ -208,17 +212,7 @@ def test_a_partial_refund_made_in_stripe_takes_back_its_share(world):
 
 
 def test_a_stripe_partial_refund_scales_a_fixed_commission(world):
-    db.session.add(
-        CommissionRule(
-            scope="sku",
-            scope_id=world["product"].variants[0].id,
-            kind="fixed",
-            level1_value=700,
-            level2_value=100,
-            status="published",
-        )
-    )
-    db.session.commit()
+    publish_fixed_rule(world)  # 7.00 and 1.00 per unit
     order = paid_order(world, quantity=3)  # 30000 paid: 2100 and 300
     assert orders.record_external_refund(order.id, "re_dash_fixed", 10000, order.currency)
     assert balances(world["promoter"].id)["pending"] == 1400  # two thirds of the money kept
