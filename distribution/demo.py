@@ -28,7 +28,7 @@ DEMO_GUIDES = [  # name, login, store, phone (finance pays guides by phone)
 
 def _lines() -> list[str]:
     base = current_app.config["PUBLIC_BASE_URL"]
-    lines = [f"Guide workbench: {base}/guide/"]
+    lines = [f"Guide workbench: {base}/guide"]
     lines += [f"  guide    {email}  password: {DEMO_PASSWORD}" for _n, email, _s, _p in DEMO_GUIDES]
     return lines
 

@@ -146,7 +146,7 @@ def _invite_url(links: list[reports.LinkRow]) -> str:
     return _external(url_for("workbench.join", invite=codes[0])) if codes else ""
 
 
-@bp.get("/guide")
+@bp.get("/guide", strict_slashes=False)  # "/guide/" (as people type it) works too
 def home():
     sharer = access.signed_in_sharer()
     personal_link = (

@@ -93,6 +93,8 @@ def test_workbench_needs_a_sign_in(client, world):
     response = client.get("/guide")
     assert response.status_code == 302
     assert response.headers["Location"] == "/guide/login?next=/guide"
+    # The address as the demo data and README print it, with a trailing slash, works too.
+    assert client.get("/guide/").status_code == 302
 
 
 def test_guide_signs_in_and_out(client, world):
