@@ -18,6 +18,41 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 
+from admin.base import admin_time
+from admin.catalog import (
+    CategoryView,
+    ProductImageView,
+    ProductView,
+    StockMovementView,
+    StoreView,
+    VariantView,
+)
+from admin.dashboard import DashboardView
+from admin.distribution import (
+    AcquisitionCostView,
+    AttributionView,
+    BalancesView,
+    BindingView,
+    CommissionEntryView,
+    CommissionRuleView,
+    NumbersView,
+    PayoutView,
+    ProgrammeSettingsView,
+    ShareLinkView,
+    SharerLevelView,
+    SharerView,
+    VisitView,
+)
+from admin.members import (
+    CouponTemplateView,
+    CouponView,
+    LoyaltySettingsView,
+    MemberTierView,
+    PointsEntryView,
+    PointsShopItemView,
+)
+from admin.orders import OrderView, PaymentView, RefundView
+from admin.people import AuditLogView, CustomerView, ReviewView, StaffView
 from distribution.models import (
     AcquisitionCost,
     Attribution,
@@ -55,42 +90,6 @@ from shop.models import (
     Store,
     Variant,
 )
-
-from .base import admin_time
-from .catalog import (
-    CategoryView,
-    ProductImageView,
-    ProductView,
-    StockMovementView,
-    StoreView,
-    VariantView,
-)
-from .dashboard import DashboardView
-from .distribution import (
-    AcquisitionCostView,
-    AttributionView,
-    BalancesView,
-    BindingView,
-    CommissionEntryView,
-    CommissionRuleView,
-    NumbersView,
-    PayoutView,
-    ProgrammeSettingsView,
-    ShareLinkView,
-    SharerLevelView,
-    SharerView,
-    VisitView,
-)
-from .members import (
-    CouponTemplateView,
-    CouponView,
-    LoyaltySettingsView,
-    MemberTierView,
-    PointsEntryView,
-    PointsShopItemView,
-)
-from .orders import OrderView, PaymentView, RefundView
-from .people import AuditLogView, CustomerView, ReviewView, StaffView
 
 
 def init_admin(app) -> Admin:

@@ -11,10 +11,9 @@ from flask_admin import expose
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 
+from admin.forms import LoginForm, LogoutForm
+from admin.permissions import ROLE_PERMISSIONS
 from shop.staff_auth import authenticate, client_ip, safe_next, throttle_message, throttled
-
-from .forms import LoginForm, LogoutForm
-from .permissions import ROLE_PERMISSIONS
 
 
 class SignInMixin:

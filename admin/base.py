@@ -35,15 +35,14 @@ from flask_babel import format_datetime, get_timezone, to_user_timezone, to_utc
 from flask_babel import gettext as _
 from wtforms.validators import ValidationError
 
+from admin.forms import AdminForm, LogoutForm
+from admin.permissions import ROLE_LABELS, current_staff, may, store_clause, store_of, store_scope
 from shop import audit
 from shop.extensions import db
 from shop.models import Staff, Store, utcnow
 from shop.money import format_money
 from shop.privacy import mask_phone
 from shop.templating import local_datetime
-
-from .forms import AdminForm, LogoutForm
-from .permissions import ROLE_LABELS, current_staff, may, store_clause, store_of, store_scope
 
 
 def here() -> str:

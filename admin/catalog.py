@@ -15,15 +15,14 @@ from markupsafe import Markup
 from sqlalchemy import select
 from wtforms.validators import ValidationError
 
+from admin.base import StaffModelView, StoreFilter, money_formatter, staff_formatter
+from admin.forms import MoneyField, image_field, note_field, stock_change_field
+from admin.permissions import current_staff, store_of
 from shop import audit, stock
 from shop.extensions import db
 from shop.models import Product, ProductImage, Store, Variant
 from shop.money import format_money
 from shop.sanitize import clean_html
-
-from .base import StaffModelView, StoreFilter, money_formatter, staff_formatter
-from .forms import MoneyField, image_field, note_field, stock_change_field
-from .permissions import current_staff, store_of
 
 
 def _thumbnail(filename: str, size: int = 48) -> Markup:

@@ -25,16 +25,15 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from wtforms import SelectField, StringField
 
+from admin.base import StaffModelView
+from admin.forms import AdminForm, IdForm, NotStored
+from admin.permissions import may
 from distribution.commission import CommissionError
 from shop.coupons import hundredths
 from shop.errors import ShopError
 from shop.extensions import db
 from shop.money import exponent, parse_money
 from shop.privacy import mask_phone
-
-from .base import StaffModelView
-from .forms import AdminForm, IdForm, NotStored
-from .permissions import may
 
 MAX_MINOR = 2_000_000_000
 FORM_EXPIRED = _l("The form expired. Reload the page and try again.")

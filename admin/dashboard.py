@@ -7,13 +7,12 @@ from datetime import datetime, time
 from flask_admin import AdminIndexView, expose
 from sqlalchemy import func, select
 
+from admin.auth import SignInMixin
+from admin.base import SecuredView
+from admin.permissions import may, store_clause, store_scope
 from shop.extensions import db
 from shop.models import Order, OrderStatus, Review, utcnow
 from shop.money import format_money
-
-from .auth import SignInMixin
-from .base import SecuredView
-from .permissions import may, store_clause, store_scope
 
 GMV_STATES = (
     OrderStatus.PAID,

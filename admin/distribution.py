@@ -54,6 +54,30 @@ from sqlalchemy import func, select
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
+from admin.base import (
+    SecuredView,
+    StaffModelView,
+    StoreFilter,
+    admin_time,
+    money_formatter,
+    parse_pk,
+    phone_formatter,
+)
+from admin.common import (
+    ActionButton,
+    FormPage,
+    KindValueField,
+    SingleRowView,
+    ToolsListView,
+    choice_formatter,
+    customer_cell,
+    customer_formatter,
+    money_text,
+    order_cell,
+    order_number,
+)
+from admin.forms import IdForm, MoneyField, NotStored, password_field
+from admin.permissions import current_staff, may, store_scope
 from distribution import commission, numbers, promoters, rules, sharing
 from distribution.attribution import explain
 from distribution.models import (
@@ -76,31 +100,6 @@ from shop.extensions import db
 from shop.models import Category, Customer, Order, Product, Role, Staff, Store, Variant, utcnow
 from shop.money import format_money
 from shop.privacy import mask_phone, normalize_phone
-
-from .base import (
-    SecuredView,
-    StaffModelView,
-    StoreFilter,
-    admin_time,
-    money_formatter,
-    parse_pk,
-    phone_formatter,
-)
-from .common import (
-    ActionButton,
-    FormPage,
-    KindValueField,
-    SingleRowView,
-    ToolsListView,
-    choice_formatter,
-    customer_cell,
-    customer_formatter,
-    money_text,
-    order_cell,
-    order_number,
-)
-from .forms import IdForm, MoneyField, NotStored, password_field
-from .permissions import current_staff, may, store_scope
 
 KIND_LABELS = {"guide": _l("Guide"), "promoter": _l("Promoter")}
 STATUS_LABELS = {"pending": _l("Pending approval"), "active": _l("Active"), "left": _l("Left")}

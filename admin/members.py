@@ -48,16 +48,8 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from shop import coupons, points
-from shop.errors import InvalidInput
-from shop.extensions import db
-from shop.member_models import CouponTemplate, TierTask
-from shop.models import Category, Customer, Product, Store
-from shop.money import format_money
-from shop.privacy import normalize_phone
-
-from .base import StaffModelView, money_formatter, staff_formatter
-from .common import (
+from admin.base import StaffModelView, money_formatter, staff_formatter
+from admin.common import (
     FormPage,
     IdListField,
     IdSelectField,
@@ -71,8 +63,15 @@ from .common import (
     order_cell,
     order_number,
 )
-from .forms import AdminForm, MoneyField
-from .permissions import current_staff, may
+from admin.forms import AdminForm, MoneyField
+from admin.permissions import current_staff, may
+from shop import coupons, points
+from shop.errors import InvalidInput
+from shop.extensions import db
+from shop.member_models import CouponTemplate, TierTask
+from shop.models import Category, Customer, Product, Store
+from shop.money import format_money
+from shop.privacy import normalize_phone
 
 CREDIT_LABELS = {"paid": _l("When the order is paid"), "settled": _l("When the order settles")}
 TASK_LABELS = {

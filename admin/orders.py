@@ -26,15 +26,20 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from admin.base import (
+    StaffModelView,
+    StoreFilter,
+    money_formatter,
+    phone_formatter,
+    staff_formatter,
+)
+from admin.common import FORM_EXPIRED, ActionButton, FormPage, money_text, order_cell
+from admin.forms import OrderActionForm, RefundForm
+from admin.permissions import current_staff, may
 from shop import orders
 from shop.extensions import db
 from shop.models import Order, OrderStatus, Refund
 from shop.money import format_money
-
-from .base import StaffModelView, StoreFilter, money_formatter, phone_formatter, staff_formatter
-from .common import FORM_EXPIRED, ActionButton, FormPage, money_text, order_cell
-from .forms import OrderActionForm, RefundForm
-from .permissions import current_staff, may
 
 S = OrderStatus
 STATUS_LABELS = {

@@ -6,13 +6,12 @@ reads the plain attribution values the order captured at checkout.
 
 
 def init_app(app) -> None:
+    from distribution import cli, models, receivers, views, workbench  # noqa: F401  (models: the tables)
+    from distribution.commission import verify_ledger
+    from distribution.demo import load_demo
     from shop.cli import LEDGER_CHECKS
     from shop.demo import DEMO_EXTENSIONS
     from shop.queue import PERIODIC
-
-    from . import cli, models, receivers, views, workbench  # noqa: F401  (models: the tables)
-    from .commission import verify_ledger
-    from .demo import load_demo
 
     app.register_blueprint(views.bp)
     app.register_blueprint(workbench.bp)

@@ -18,10 +18,9 @@ from flask import g, session
 from flask_login import current_user
 from sqlalchemy import select
 
+from distribution.models import Sharer
 from shop.extensions import db
 from shop.models import Role
-
-from .models import Sharer
 
 PROMOTER_KEY = "promoter"
 

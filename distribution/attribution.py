@@ -9,11 +9,10 @@ from flask_babel import gettext as _
 from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from distribution.models import Attribution, Binding, ShareLink, Sharer, Visit
+from distribution.sharing import active_bindings, settings
 from shop.extensions import db
 from shop.models import Order
-
-from .models import Attribution, Binding, ShareLink, Sharer, Visit
-from .sharing import active_bindings, settings
 
 _INSERT_ATTRIBUTION = insert(Attribution.__table__)  # built once: every order runs it
 

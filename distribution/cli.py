@@ -2,7 +2,7 @@
 
 import click
 
-from .commission import settle_due_commissions
+from distribution.commission import settle_due_commissions
 
 
 @click.group("commission")

@@ -17,13 +17,12 @@ from sqlalchemy import DateTime, String, and_, cast, exists, func, literal, sele
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
+from distribution.models import Attribution, CommissionEntry, CommissionRule, Payout, Sharer
+from distribution.sharing import settings
 from shop import audit
 from shop.extensions import db
 from shop.models import Order, OrderLine, Product, Refund, RefundLine, utcnow
 from shop.money import prorate
-
-from .models import Attribution, CommissionEntry, CommissionRule, Payout, Sharer
-from .sharing import settings
 
 SCOPE_ORDER = ("sku", "product", "category", "store", "default")
 DEFAULT_LEVEL1_BP = 1000  # 10 %

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from distribution.models import Sharer
 from shop.extensions import db
 from shop.factories import make_staff
 from shop.models import Customer, Role, Store
-
-from .models import Sharer
 
 
 def make_guide(

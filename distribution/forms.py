@@ -8,7 +8,7 @@ from wtforms import HiddenField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from .reports import CHANNEL_LABELS, PICKABLE_CHANNELS
+from distribution.reports import CHANNEL_LABELS, PICKABLE_CHANNELS
 
 
 class GuideLoginForm(FlaskForm):

@@ -1,6 +1,6 @@
 """Distribution jobs: plain functions taking ids, safe to run twice."""
 
-from . import attribution, commission, levels
+from distribution import attribution, commission, levels
 
 
 def accrue_commission(order_id: int) -> int:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, or_, select
 
+from distribution.models import Attribution, Sharer, SharerLevel
 from shop.catalog import PAID_STATES
 from shop.extensions import db
 from shop.models import Order, OrderStatus
-
-from .models import Attribution, Sharer, SharerLevel
 
 COUNTED = (*PAID_STATES, OrderStatus.REFUNDED)
 

@@ -6,14 +6,13 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from distribution.models import ShareLink, Sharer
+from distribution.reports import PICKABLE_CHANNELS
+from distribution.sharing import link_for
 from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.member_models import CouponTemplate
 from shop.models import Product
-
-from .models import ShareLink, Sharer
-from .reports import PICKABLE_CHANNELS
-from .sharing import link_for
 
 
 def shareable_coupons() -> list[tuple[int, str]]:

@@ -14,11 +14,17 @@ from datetime import datetime
 
 from sqlalchemy import case, func, select
 
+from distribution.models import (
+    AcquisitionCost,
+    Attribution,
+    CommissionEntry,
+    ShareLink,
+    Sharer,
+    Visit,
+)
 from shop.catalog import PAID_STATES
 from shop.extensions import db
 from shop.models import Order, OrderStatus, Store
-
-from .models import AcquisitionCost, Attribution, CommissionEntry, ShareLink, Sharer, Visit
 
 GROUPS = ("store", "sharer", "channel")
 COUNTED = (*PAID_STATES, OrderStatus.REFUNDED)

@@ -15,15 +15,14 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from distribution.levels import evaluate_level
+from distribution.models import Sharer
+from distribution.sharing import find_link, settings
 from shop import audit
 from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.models import Customer
 from shop.privacy import normalize_phone
-
-from .levels import evaluate_level
-from .models import Sharer
-from .sharing import find_link, settings
 
 MAX_NAME = 120
 

@@ -22,12 +22,11 @@ from flask_babel import gettext as _
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 from sqlalchemy import select
 
+from distribution.models import ShareLink
 from shop import images
 from shop.extensions import db
 from shop.models import Category, Product
 from shop.money import format_money
-
-from .models import ShareLink
 
 POSTER_SIZE = (750, 1334)
 MARGIN = 48

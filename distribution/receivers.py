@@ -13,7 +13,7 @@ from shop.signals import order_paid, order_placing, order_refunded
 
 
 def _on_placing(_app, order, customer_is_new: bool, **_):
-    from .attribution import attribute_placed_order
+    from distribution.attribution import attribute_placed_order
 
     attribute_placed_order(order, customer_is_new)
 

@@ -14,13 +14,20 @@ from datetime import datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, or_, select
 
+from distribution.attribution import explain
+from distribution.commission import preview
+from distribution.models import (
+    Attribution,
+    Binding,
+    CommissionEntry,
+    Payout,
+    ShareLink,
+    Sharer,
+    Visit,
+)
 from shop.extensions import db
 from shop.member_models import CouponTemplate
 from shop.models import Category, Customer, Order, OrderStatus, Product, utcnow
-
-from .attribution import explain
-from .commission import preview
-from .models import Attribution, Binding, CommissionEntry, Payout, ShareLink, Sharer, Visit
 
 MAX_ROWS = 50
 

@@ -13,12 +13,7 @@ from datetime import timedelta
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from shop import audit
-from shop.catalog import PAID_STATES
-from shop.extensions import db
-from shop.models import Order, utcnow
-
-from .commission import (
+from distribution.commission import (
     SCOPE_ORDER,
     CommissionError,
     line_commission,
@@ -27,7 +22,11 @@ from .commission import (
     rate_for,
     rule_for,
 )
-from .models import Attribution, CommissionRule, Sharer
+from distribution.models import Attribution, CommissionRule, Sharer
+from shop import audit
+from shop.catalog import PAID_STATES
+from shop.extensions import db
+from shop.models import Order, utcnow
 
 SCOPES = SCOPE_ORDER
 KINDS = ("percent", "fixed")

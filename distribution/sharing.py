@@ -37,11 +37,10 @@ from sqlalchemy import (
     update,
 )
 
+from distribution.models import Binding, DistributionSettings, ShareLink, Sharer, Visit
 from shop.extensions import db
 from shop.member_models import CouponTemplate
 from shop.models import Category, Product, utcnow
-
-from .models import Binding, DistributionSettings, ShareLink, Sharer, Visit
 
 # Visits and bindings of an opening are inserted as table rows, without ORM objects.
 _VISITS = Visit.__table__

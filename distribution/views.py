@@ -16,11 +16,10 @@ from flask import Blueprint, abort, make_response, redirect, request, session, u
 from markupsafe import escape
 from werkzeug.http import dump_cookie
 
+from distribution.qr import link_url, poster_png, qr_png, qr_svg
+from distribution.sharing import find_link, open_code, open_code_for_new_visitor
 from shop import customers
 from shop.queue import start_inline_scheduler
-
-from .qr import link_url, poster_png, qr_png, qr_svg
-from .sharing import find_link, open_code, open_code_for_new_visitor
 
 bp = Blueprint("distribution", __name__)
 

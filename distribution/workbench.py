@@ -25,17 +25,16 @@ from flask_login import login_user, logout_user
 from markupsafe import Markup
 from sqlalchemy import select
 
+from distribution import access, reports
+from distribution.commission import balances
+from distribution.forms import GuideLoginForm, JoinForm, LogoutForm, MakeLinkForm
+from distribution.links import make_link, shareable_coupons
+from distribution.promoters import apply_as_promoter
+from distribution.qr import link_url
 from shop import staff_auth
 from shop.errors import ShopError
 from shop.extensions import db
 from shop.models import Product, Role
-
-from . import access, reports
-from .commission import balances
-from .forms import GuideLoginForm, JoinForm, LogoutForm, MakeLinkForm
-from .links import make_link, shareable_coupons
-from .promoters import apply_as_promoter
-from .qr import link_url
 
 bp = Blueprint(
     "workbench",

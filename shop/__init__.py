@@ -10,9 +10,9 @@ import os
 
 from flask import Flask, request
 
-from .config import Config
-from .extensions import babel, csrf, db, login_manager, migrate
-from .session_cookie import SessionInterface
+from shop.config import Config
+from shop.extensions import babel, csrf, db, login_manager, migrate
+from shop.session_cookie import SessionInterface
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -36,7 +36,7 @@ def select_locale() -> str:
 
 
 def _load_staff(staff_id: str):
-    from .models import Staff
+    from shop.models import Staff
 
     return db.session.get(Staff, int(staff_id)) if staff_id.isdigit() else None
 
@@ -94,12 +94,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.user_loader(_load_staff)
 
     if uri.startswith("sqlite"):
-        from .sqlite import enable_sqlite_pragmas
+        from shop.sqlite import enable_sqlite_pragmas
 
         with app.app_context():
             enable_sqlite_pragmas(db.engine)
 
-    from . import (  # noqa: F401 (member_models: the tables)
+    from shop import (  # noqa: F401 (member_models: the tables)
         account,
         cli,
         member_demo,
@@ -116,7 +116,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     member_receivers.connect()
     member_demo.register()
 
-    from .queue import start_inline_scheduler
+    from shop.queue import start_inline_scheduler
 
     @app.before_request
     def _start_sweeps():

@@ -21,13 +21,13 @@ from flask import (
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from . import coupons, customers, members, points, referrals, signin
-from .errors import ShopError
-from .extensions import db
-from .member_models import Coupon, CouponTemplate, MemberTier, PointsShopItem, ReferralReward
-from .models import Category, Customer, Order, Product, Store, utcnow
-from .privacy import mask_phone
-from .templating import local_date
+from shop import coupons, customers, members, points, referrals, signin
+from shop.errors import ShopError
+from shop.extensions import db
+from shop.member_models import Coupon, CouponTemplate, MemberTier, PointsShopItem, ReferralReward
+from shop.models import Category, Customer, Order, Product, Store, utcnow
+from shop.privacy import mask_phone
+from shop.templating import local_date
 
 bp = Blueprint("account", __name__)
 

@@ -8,8 +8,8 @@ from enum import Enum
 
 from sqlalchemy import inspect
 
-from .extensions import db
-from .models import AuditLog
+from shop.extensions import db
+from shop.models import AuditLog
 
 
 def _plain(value):

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from .extensions import db
-from .models import Category, Order, OrderLine, OrderStatus, Product, Review, utcnow
+from shop.extensions import db
+from shop.models import Category, Order, OrderLine, OrderStatus, Product, Review, utcnow
 
 PAID_STATES = (
     OrderStatus.PAID,

@@ -17,12 +17,12 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, make_transient_to_detached
 
-from . import coupons, stock
-from . import points as points_ledger
-from .errors import InvalidInput
-from .extensions import db
-from .member_models import Coupon, MemberTier
-from .models import (
+from shop import coupons, stock
+from shop import points as points_ledger
+from shop.errors import InvalidInput
+from shop.extensions import db
+from shop.member_models import Coupon, MemberTier
+from shop.models import (
     Customer,
     Order,
     OrderLine,
@@ -33,9 +33,9 @@ from .models import (
     new_token,
     utcnow,
 )
-from .privacy import normalize_phone
-from .queue import enqueue
-from .signals import announce, order_placed, order_placing
+from shop.privacy import normalize_phone
+from shop.queue import enqueue
+from shop.signals import announce, order_placed, order_placing
 
 log = logging.getLogger(__name__)
 

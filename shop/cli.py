@@ -8,9 +8,9 @@ import click
 from flask import current_app
 from sqlalchemy import select
 
-from . import points, stock
-from .extensions import db
-from .models import Role, Staff
+from shop import points, stock
+from shop.extensions import db
+from shop.models import Role, Staff
 
 # Ledger checks, each returning a list of breaches; other packages append theirs at start-up.
 LEDGER_CHECKS: list = [stock.ledger_breaches, points.ledger_breaches]
@@ -46,7 +46,7 @@ def create_admin(email: str, password: str, name: str) -> None:
 @click.command("demo-data")
 def demo_data() -> None:
     """Load the demo shop (idempotent) and print the staff logins."""
-    from .demo import DEMO_EXTENSIONS, DEMO_PASSWORD, DEMO_STAFF, load_demo_data
+    from shop.demo import DEMO_EXTENSIONS, DEMO_PASSWORD, DEMO_STAFF, load_demo_data
 
     created = load_demo_data()
     extra = [line for extension in DEMO_EXTENSIONS for line in extension()]
@@ -65,28 +65,28 @@ def jobs() -> None:
 
 @jobs.command("expire-orders")
 def expire_orders() -> None:
-    from .jobs import expire_due_orders
+    from shop.jobs import expire_due_orders
 
     click.echo(f"{expire_due_orders()} unpaid orders expired.")
 
 
 @jobs.command("expire-points")
 def expire_points() -> None:
-    from .jobs import expire_points as run
+    from shop.jobs import expire_points as run
 
     click.echo(f"{run()} points expired.")
 
 
 @jobs.command("settle-points")
 def settle_points() -> None:
-    from .jobs import settle_points as run
+    from shop.jobs import settle_points as run
 
     click.echo(f"{run()} orders credited with points.")
 
 
 @jobs.command("tier-retention")
 def tier_retention() -> None:
-    from .jobs import apply_tier_retention
+    from shop.jobs import apply_tier_retention
 
     click.echo(f"{apply_tier_retention()} members moved down a tier.")
 

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from .extensions import db
-from .factories import make_category, make_image, make_product, make_staff, make_store
-from .models import Role, Staff, Store, Variant, utcnow
+from shop.extensions import db
+from shop.factories import make_category, make_image, make_product, make_staff, make_store
+from shop.models import Role, Staff, Store, Variant, utcnow
 
 DEMO_PASSWORD = "siyu-demo-2026"
 # Other packages add their demo data here at start-up: callables that load it (idempotently)

@@ -1,8 +1,8 @@
 """Shop jobs: plain functions taking ids, safe to run twice (see ``shop.queue``)."""
 
-from . import members, orders, points, referrals
-from .extensions import db
-from .models import Order
+from shop import members, orders, points, referrals
+from shop.extensions import db
+from shop.models import Order
 
 
 def expire_order(order_id: int) -> bool:

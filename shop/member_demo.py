@@ -8,11 +8,11 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from . import points, referrals
-from .demo import DEMO_EXTENSIONS
-from .extensions import db
-from .member_models import CouponTemplate, MemberTier, PointsShopItem, TierTask
-from .models import Category, Customer, Product, utcnow
+from shop import points, referrals
+from shop.demo import DEMO_EXTENSIONS
+from shop.extensions import db
+from shop.member_models import CouponTemplate, MemberTier, PointsShopItem, TierTask
+from shop.models import Category, Customer, Product, utcnow
 
 DEMO_MEMBER = ("Lin Xiao", "13600000001")
 GOLD_PRODUCT = "Oolong Gift Box"

@@ -23,8 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .extensions import db
-from .models import Customer, utcnow
+from shop.extensions import db
+from shop.models import Customer, utcnow
 
 
 class LoyaltySettings(db.Model):

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from flask import has_request_context, session
 
-from . import referrals
-from .queue import enqueue
-from .signals import order_paid, order_placing, order_refunded
+from shop import referrals
+from shop.queue import enqueue
+from shop.signals import order_paid, order_placing, order_refunded
 
 
 def _on_placing(_app, order, **_):

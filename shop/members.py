@@ -19,14 +19,14 @@ from flask_babel import ngettext
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, coupons, points
-from .errors import InvalidInput
-from .extensions import db
-from .member_models import Coupon, MemberTier, PointsShopItem, ReferralReward, TierTask
-from .models import Customer, LoginCode, Order, OrderLine, Product, utcnow
-from .points import EARNING
-from .referrals import welcome_given
-from .templating import money
+from shop import audit, coupons, points
+from shop.errors import InvalidInput
+from shop.extensions import db
+from shop.member_models import Coupon, MemberTier, PointsShopItem, ReferralReward, TierTask
+from shop.models import Customer, LoginCode, Order, OrderLine, Product, utcnow
+from shop.points import EARNING
+from shop.referrals import welcome_given
+from shop.templating import money
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .extensions import db
-from .money import prorate
+from shop.extensions import db
+from shop.money import prorate
 
 
 def utcnow() -> datetime:
@@ -158,7 +158,7 @@ class Customer(db.Model):
     first_visitor_id: Mapped[str | None] = mapped_column(String(64))
 
     def __str__(self) -> str:
-        from .privacy import mask_phone
+        from shop.privacy import mask_phone
 
         return f"{self.name} {mask_phone(self.phone)}".strip()
 

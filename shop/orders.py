@@ -16,12 +16,12 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, coupons, points, stock
-from .errors import InvalidInput, InvalidTransition
-from .extensions import db
-from .models import Order, OrderLine, OrderStatus, Payment, Refund, RefundLine, utcnow
-from .money import allocate, prorate
-from .signals import announce, order_cancelled, order_paid, order_refunded
+from shop import audit, coupons, points, stock
+from shop.errors import InvalidInput, InvalidTransition
+from shop.extensions import db
+from shop.models import Order, OrderLine, OrderStatus, Payment, Refund, RefundLine, utcnow
+from shop.money import allocate, prorate
+from shop.signals import announce, order_cancelled, order_paid, order_refunded
 
 S = OrderStatus
 TRANSITIONS: dict[str, set[str]] = {
@@ -293,7 +293,7 @@ def refund(
     concurrent refund; the Stripe refund is created with our idempotency key before commit, so
     a retry after a failed commit cannot refund twice. The same key returns the first refund.
     """
-    from . import payments
+    from shop import payments
 
     existing = db.session.scalar(select(Refund).where(Refund.idempotency_key == idempotency_key))
     if existing is not None:

@@ -17,10 +17,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import orders
-from .errors import PaymentError
-from .extensions import db
-from .models import Order, OrderStatus, StripeEvent, utcnow
+from shop import orders
+from shop.errors import PaymentError
+from shop.extensions import db
+from shop.models import Order, OrderStatus, StripeEvent, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ import re
 
 from flask_babel import lazy_gettext as _l
 
-from .errors import InvalidInput
+from shop.errors import InvalidInput
 
 _CN_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _INTERNATIONAL = re.compile(r"^\+[1-9]\d{7,14}$")

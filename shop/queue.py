@@ -85,7 +85,7 @@ def run_job(path: str, *args):
 @functools.cache
 def worker_app():
     """The app a worker process runs its jobs in, configured from the environment."""
-    from . import create_app
+    from shop import create_app
 
     return create_app()
 

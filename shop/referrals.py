@@ -18,12 +18,12 @@ import unicodedata
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import coupons, points
-from .coupons import PAID_OR_LATER
-from .errors import InvalidInput
-from .extensions import db
-from .member_models import Coupon, ReferralReward
-from .models import Customer, Order
+from shop import coupons, points
+from shop.coupons import PAID_OR_LATER
+from shop.errors import InvalidInput
+from shop.extensions import db
+from shop.member_models import Coupon, ReferralReward
+from shop.models import Customer, Order
 
 log = logging.getLogger(__name__)
 

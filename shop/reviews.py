@@ -6,11 +6,11 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from . import audit
-from .catalog import PAID_STATES
-from .errors import InvalidInput
-from .extensions import db
-from .models import Order, Review
+from shop import audit
+from shop.catalog import PAID_STATES
+from shop.errors import InvalidInput
+from shop.extensions import db
+from shop.models import Order, Review
 
 
 def submit_review(order: Order, line_id, rating, body: str) -> Review:

@@ -16,7 +16,7 @@ import logging
 
 from blinker import Namespace
 
-from .extensions import db
+from shop.extensions import db
 
 log = logging.getLogger(__name__)
 

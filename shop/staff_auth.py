@@ -17,8 +17,8 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .extensions import db
-from .models import LoginAttempt, Staff, utcnow
+from shop.extensions import db
+from shop.models import LoginAttempt, Staff, utcnow
 
 
 @cache

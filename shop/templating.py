@@ -7,10 +7,10 @@ from datetime import datetime
 from flask import current_app, request, session
 from flask_babel import format_date, format_datetime, format_timedelta, get_locale
 
-from .models import utcnow
-from .money import format_money
-from .privacy import mask_phone
-from .sanitize import clean_markup
+from shop.models import utcnow
+from shop.money import format_money
+from shop.privacy import mask_phone
+from shop.sanitize import clean_markup
 
 
 def money(amount: int | None, currency: str | None = None) -> str:

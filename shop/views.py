@@ -24,8 +24,8 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
-from . import catalog, customers, images, pagecache, payments, points, reviews
-from .checkout import (
+from shop import catalog, customers, images, pagecache, payments, points, reviews
+from shop.checkout import (
     CheckoutDetails,
     parse_id,
     parse_quantity,
@@ -34,9 +34,9 @@ from .checkout import (
     quote,
     sellable_variant_ids,
 )
-from .errors import InvalidInput, PaymentError, ShopError
-from .extensions import csrf, db
-from .models import Category, Customer, Order, OrderStatus, Store, Variant
+from shop.errors import InvalidInput, PaymentError, ShopError
+from shop.extensions import csrf, db
+from shop.models import Category, Customer, Order, OrderStatus, Store, Variant
 
 bp = Blueprint("shop", __name__)
 # Pages after which an order can follow: the visitor id travels into it (shop.customers).

@@ -23,8 +23,7 @@ from distribution.factories import make_guide
 from shop.extensions import babel, db
 from shop.factories import make_staff
 from shop.models import Role
-
-from .test_shop.helpers import checkout_form, small_catalog
+from tests.test_shop.helpers import checkout_form, small_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "translations" / "zh_Hans_CN" / "LC_MESSAGES" / "messages.po"

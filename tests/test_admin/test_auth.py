@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 from shop.extensions import db
 from shop.factories import make_category
 from shop.models import Category, LoginAttempt, Order, OrderStatus, Role, Staff, utcnow
-
-from .conftest import EMAILS, PASSWORD, csrf_token, login, make_fast_staff
+from tests.test_admin.conftest import EMAILS, PASSWORD, csrf_token, login, make_fast_staff
 
 
 def test_admin_pages_send_visitors_to_sign_in(client, shop_data):

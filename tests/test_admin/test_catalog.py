@@ -26,8 +26,7 @@ from shop.models import (
     StockMovement,
     Variant,
 )
-
-from .conftest import PASSWORD, login
+from tests.test_admin.conftest import PASSWORD, login
 
 
 def png_bytes(size=(64, 48), color=(200, 30, 30)) -> bytes:

@@ -28,9 +28,8 @@ from shop import orders
 from shop.checkout import place_order
 from shop.extensions import db
 from shop.models import AuditLog, Order, Role, Staff, Store, Variant, utcnow
+from tests.test_admin.conftest import csrf_token, csv_rows
 from tests.test_shop.helpers import details
-
-from .conftest import csrf_token, csv_rows
 
 
 def _sold(guide: Sharer, variant: Variant, store: Store, phone: str, owner: Staff) -> Order:

@@ -15,9 +15,8 @@ from shop.member_models import (
     PointsEntry,
 )
 from shop.models import AuditLog, Customer, Role
+from tests.test_admin.conftest import csrf_token, idempotency_key
 from tests.test_members.helpers import make_customer, make_template
-
-from .conftest import csrf_token, idempotency_key
 
 
 @pytest.fixture

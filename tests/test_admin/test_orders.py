@@ -18,8 +18,7 @@ from shop.models import (
     StockMovement,
     Variant,
 )
-
-from .conftest import csv_rows, idempotency_key, signed_in
+from tests.test_admin.conftest import csv_rows, idempotency_key, signed_in
 
 
 def _lines(app, order_id):

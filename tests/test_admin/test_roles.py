@@ -7,8 +7,7 @@ from sqlalchemy import func, select
 
 from shop.extensions import db
 from shop.models import Order, OrderStatus, Product, Role, Staff, Variant
-
-from .conftest import csv_rows
+from tests.test_admin.conftest import csv_rows
 
 PAGES = {
     "/admin/": {Role.OWNER, Role.MANAGER, Role.FINANCE, Role.SUPPORT},

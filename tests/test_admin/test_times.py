@@ -11,8 +11,7 @@ from sqlalchemy import select, update
 from shop.extensions import db
 from shop.member_models import CouponTemplate
 from shop.models import Order, Role
-
-from .conftest import csv_rows
+from tests.test_admin.conftest import csv_rows
 
 PLACED_A = datetime(2026, 3, 1, 16, 30)  # 2026-03-02 00:30 in Shanghai
 PLACED_B = datetime(2026, 3, 1, 15, 30)  # 2026-03-01 23:30 in Shanghai

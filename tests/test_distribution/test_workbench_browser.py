@@ -12,9 +12,8 @@ from shop import orders
 from shop.extensions import db
 from shop.models import Order
 from tests import browser
+from tests.test_distribution.test_workbench import PASSWORD, make_guide
 from tests.test_shop.helpers import small_catalog
-
-from .test_workbench import PASSWORD, make_guide
 
 pytestmark = pytest.mark.browser
 

@@ -1,6 +1,6 @@
 import pytest
 
-from .helpers import SENT
+from tests.test_members.helpers import SENT
 
 
 @pytest.fixture

@@ -19,9 +19,7 @@ from shop.extensions import db
 from shop.factories import make_category, make_product
 from shop.member_models import Coupon, CouponTemplate
 from shop.models import Variant, utcnow
-from tests.test_shop.helpers import small_catalog
-
-from .helpers import (
+from tests.test_members.helpers import (
     balance,
     buy,
     coupons_of,
@@ -33,6 +31,7 @@ from .helpers import (
     sign_in,
     sign_in_by_code,
 )
+from tests.test_shop.helpers import small_catalog
 
 
 @pytest.fixture

@@ -15,9 +15,7 @@ from shop.extensions import db
 from shop.member_models import Coupon, CouponTemplate, PointsEntry, PointsShopItem
 from shop.members import buy_shop_item
 from shop.models import Customer, utcnow
-from tests.test_shop.helpers import small_catalog
-
-from .helpers import (
+from tests.test_members.helpers import (
     balance,
     buy,
     coupons_of,
@@ -28,6 +26,7 @@ from .helpers import (
     pay,
     sign_in,
 )
+from tests.test_shop.helpers import small_catalog
 
 
 @pytest.fixture

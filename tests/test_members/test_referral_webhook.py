@@ -11,9 +11,15 @@ from shop.extensions import db
 from shop.member_models import ReferralReward
 from shop.models import OrderStatus
 from tests.fakestripe import deliver, event
+from tests.test_members.helpers import (
+    balance,
+    coupons_of,
+    ledger_sum,
+    make_customer,
+    make_template,
+    sign_in,
+)
 from tests.test_shop.helpers import small_catalog, stripe_checkout
-
-from .helpers import balance, coupons_of, ledger_sum, make_customer, make_template, sign_in
 
 
 @pytest.fixture

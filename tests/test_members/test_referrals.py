@@ -13,9 +13,7 @@ from shop import jobs, members, orders, points, referrals
 from shop.extensions import db
 from shop.member_models import Coupon, PointsEntry, ReferralReward
 from shop.models import Customer
-from tests.test_shop.helpers import small_catalog
-
-from .helpers import (
+from tests.test_members.helpers import (
     balance,
     buy,
     coupons_of,
@@ -26,6 +24,7 @@ from .helpers import (
     sign_in,
     sign_in_by_code,
 )
+from tests.test_shop.helpers import small_catalog
 
 
 @pytest.fixture

@@ -15,9 +15,8 @@ from shop.extensions import db
 from shop.factories import make_product
 from shop.member_models import Coupon, MemberTier, TierTask
 from shop.models import AuditLog, Customer, utcnow
+from tests.test_members.helpers import buy, make_customer, make_template, owner, pay, sign_in
 from tests.test_shop.helpers import small_catalog
-
-from .helpers import buy, make_customer, make_template, owner, pay, sign_in
 
 
 @pytest.fixture

@@ -17,8 +17,7 @@ from shop.extensions import db
 from shop.factories import make_category, make_product, make_staff, make_store
 from shop.models import Order, OrderStatus, Store, Variant, utcnow
 from tests import browser
-
-from .helpers import order_for
+from tests.test_shop.helpers import order_for
 
 pytestmark = pytest.mark.browser
 

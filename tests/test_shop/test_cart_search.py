@@ -1,8 +1,7 @@
 from shop.extensions import db
 from shop.factories import make_product
 from shop.models import Product
-
-from .helpers import small_catalog
+from tests.test_shop.helpers import small_catalog
 
 
 def test_unavailable_item_leaves_the_rest_of_the_cart(client, app):

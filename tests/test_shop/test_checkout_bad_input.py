@@ -11,8 +11,7 @@ from shop.customers import VISITOR_COOKIE
 from shop.extensions import db
 from shop.factories import make_product
 from shop.models import Order
-
-from .helpers import checkout_form, row_counts, small_catalog
+from tests.test_shop.helpers import checkout_form, row_counts, small_catalog
 
 HUGE_ID = "99999999999999999999"
 NO_PRODUCT = "That product does not exist."

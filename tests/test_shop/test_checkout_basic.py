@@ -2,8 +2,7 @@ from sqlalchemy import event, select
 
 from shop.extensions import db
 from shop.models import Customer, Order, StockMovement, Variant
-
-from .helpers import PICKUP_PHONE, order_for, small_catalog
+from tests.test_shop.helpers import PICKUP_PHONE, order_for, small_catalog
 
 
 def test_place_order_reserves_stock(ctx):

@@ -17,8 +17,7 @@ from shop.checkout import place_order
 from shop.extensions import db
 from shop.factories import make_product
 from shop.models import Customer, Order, StockMovement, Variant
-
-from .helpers import checkout_form, details, serve, small_catalog
+from tests.test_shop.helpers import checkout_form, details, serve, small_catalog
 
 pytestmark = pytest.mark.postgres
 

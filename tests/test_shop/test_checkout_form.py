@@ -10,8 +10,7 @@ from shop.extensions import db
 from shop.factories import make_product
 from shop.models import Order, OrderLine, Variant, utcnow
 from shop.signals import order_placed
-
-from .helpers import checkout_form, small_catalog
+from tests.test_shop.helpers import checkout_form, small_catalog
 
 
 def test_double_submitted_checkout_makes_one_order(client, ctx):

@@ -7,8 +7,7 @@ from sqlalchemy import select, update
 from shop import orders
 from shop.extensions import db
 from shop.models import Role, Staff, Variant
-
-from .helpers import make_owner, order_for, small_catalog
+from tests.test_shop.helpers import make_owner, order_for, small_catalog
 
 
 def test_ledger_verify_passes_on_a_consistent_database(runner, ctx):

@@ -14,8 +14,7 @@ from sqlalchemy import select, update
 from shop import jobs, orders, queue
 from shop.extensions import db
 from shop.models import Order, OrderStatus, StockMovement, Variant, utcnow
-
-from .helpers import make_owner, order_for, small_catalog
+from tests.test_shop.helpers import make_owner, order_for, small_catalog
 
 S = OrderStatus
 REDIS_URL = os.environ.get("REDIS_URL", "")

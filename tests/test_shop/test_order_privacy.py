@@ -9,8 +9,7 @@ from sqlalchemy import select
 
 from shop.extensions import db
 from shop.models import Order
-
-from .helpers import PICKUP_PHONE, checkout_form, small_catalog
+from tests.test_shop.helpers import PICKUP_PHONE, checkout_form, small_catalog
 
 
 @pytest.fixture

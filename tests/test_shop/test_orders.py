@@ -24,8 +24,7 @@ from shop.models import (
     Variant,
 )
 from shop.signals import order_paid, order_placed, order_refunded
-
-from .helpers import details, make_owner, order_for, small_catalog
+from tests.test_shop.helpers import details, make_owner, order_for, small_catalog
 
 S = OrderStatus
 

@@ -5,8 +5,7 @@ from sqlalchemy import update
 
 from shop.extensions import db
 from shop.models import Variant
-
-from .helpers import small_catalog
+from tests.test_shop.helpers import small_catalog
 
 
 @pytest.fixture

@@ -24,8 +24,7 @@ from shop.models import (
 )
 from shop.signals import order_refunded
 from tests.fakestripe import deliver, event
-
-from .helpers import make_owner, received, small_catalog, stripe_checkout
+from tests.test_shop.helpers import make_owner, received, small_catalog, stripe_checkout
 
 
 @pytest.fixture

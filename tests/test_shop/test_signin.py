@@ -11,8 +11,7 @@ from sqlalchemy import update
 
 from shop.extensions import db
 from shop.models import LoginCode, utcnow
-
-from .helpers import order_for, small_catalog
+from tests.test_shop.helpers import order_for, small_catalog
 
 SENT: list[tuple[str, str]] = []
 

@@ -15,8 +15,7 @@ from shop import orders, reviews
 from shop.extensions import db
 from shop.factories import make_category, make_product
 from shop.models import Order, Review, utcnow
-
-from .helpers import make_owner, order_for, small_catalog
+from tests.test_shop.helpers import make_owner, order_for, small_catalog
 
 
 def _page(client, path: str, **kwargs) -> str:

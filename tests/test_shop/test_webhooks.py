@@ -21,8 +21,14 @@ from shop.extensions import db
 from shop.models import Order, OrderStatus, Payment, StockMovement, StripeEvent, Variant, utcnow
 from shop.signals import order_paid
 from tests.fakestripe import WEBHOOK_SECRET, deliver, event, signed
-
-from .helpers import make_owner, order_for, received, serve, small_catalog, stripe_checkout
+from tests.test_shop.helpers import (
+    make_owner,
+    order_for,
+    received,
+    serve,
+    small_catalog,
+    stripe_checkout,
+)
 
 
 @pytest.fixture
