@@ -42,7 +42,7 @@ worker: install
 	$(BIN)/rq worker --with-scheduler -w rq.SimpleWorker --url "$${REDIS_URL:?set REDIS_URL}" siyu
 
 cron: install
-	$(BIN)/rq cron --url "$${REDIS_URL:?set REDIS_URL}" shop.cron
+	$(BIN)/rq cron --url "$${REDIS_URL:?set REDIS_URL}" shop.infra.cron
 
 bench: install
 	$(BIN)/python bench/run.py $(if $(ONLY),--only=$(ONLY))

@@ -67,7 +67,7 @@ from distribution.models import (
     Visit,
 )
 from shop.extensions import csrf
-from shop.member_models import (
+from shop.members.models import (
     Coupon,
     CouponTemplate,
     LoyaltySettings,

@@ -1,6 +1,6 @@
 """Staff sign-in and sign-out at /admin/login and /admin/logout, with a failed-login limit.
 
-The sign-in logic (the rate limit, the timing guard, safe redirects) is ``shop.staff_auth``,
+The sign-in logic (the rate limit, the timing guard, safe redirects) is ``shop.staff.auth``,
 shared with the guide workbench; this door lets in the roles that have admin permissions.
 """
 
@@ -13,7 +13,7 @@ from flask_login import login_user, logout_user
 
 from admin.forms import LoginForm, LogoutForm
 from admin.permissions import ROLE_PERMISSIONS
-from shop.staff_auth import authenticate, client_ip, safe_next, throttle_message, throttled
+from shop.staff.auth import authenticate, client_ip, safe_next, throttle_message, throttled
 
 
 class SignInMixin:

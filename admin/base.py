@@ -37,12 +37,12 @@ from wtforms.validators import ValidationError
 
 from admin.forms import AdminForm, LogoutForm
 from admin.permissions import ROLE_LABELS, current_staff, may, store_clause, store_of, store_scope
-from shop import audit
+from shop.customers.phones import mask_phone
 from shop.extensions import db
 from shop.models import Staff, Store, utcnow
 from shop.money import format_money
-from shop.privacy import mask_phone
-from shop.templating import local_datetime
+from shop.staff import audit
+from shop.web.templating import local_datetime
 
 
 def here() -> str:

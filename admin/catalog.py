@@ -1,7 +1,7 @@
 """Catalog views: stores, categories, products (with image upload), variants, images, stock.
 
 Stock is never a form field: a variant's form has a "stock adjustment" that goes through
-``shop.stock.change_stock`` (reason ``adjust``, or ``initial`` for a new variant), so every
+``shop.catalog.stock.change_stock`` (reason ``adjust``, or ``initial`` for a new variant), so every
 change is a stock movement and an audit entry in the same transaction.
 """
 
@@ -18,11 +18,12 @@ from wtforms.validators import ValidationError
 from admin.base import StaffModelView, StoreFilter, money_formatter, staff_formatter
 from admin.forms import MoneyField, image_field, note_field, stock_change_field
 from admin.permissions import current_staff, store_of
-from shop import audit, stock
+from shop.catalog import stock
+from shop.catalog.sanitize import clean_html
 from shop.extensions import db
 from shop.models import Product, ProductImage, Store, Variant
 from shop.money import format_money
-from shop.sanitize import clean_html
+from shop.staff import audit
 
 
 def _thumbnail(filename: str, size: int = 48) -> Markup:

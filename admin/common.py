@@ -29,11 +29,11 @@ from admin.base import StaffModelView
 from admin.forms import AdminForm, IdForm, NotStored
 from admin.permissions import may
 from distribution.commission import CommissionError
-from shop.coupons import hundredths
+from shop.customers.phones import mask_phone
 from shop.errors import ShopError
 from shop.extensions import db
+from shop.members.coupons import hundredths
 from shop.money import exponent, parse_money
-from shop.privacy import mask_phone
 
 MAX_MINOR = 2_000_000_000
 FORM_EXPIRED = _l("The form expired. Reload the page and try again.")

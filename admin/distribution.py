@@ -93,13 +93,13 @@ from distribution.models import (
 )
 from distribution.qr import link_url
 from distribution.reports import CHANNEL_LABELS, target_names
-from shop import audit
-from shop.coupons import hundredths
+from shop.customers.phones import mask_phone, normalize_phone
 from shop.errors import InvalidInput
 from shop.extensions import db
+from shop.members.coupons import hundredths
 from shop.models import Category, Customer, Order, Product, Role, Staff, Store, Variant, utcnow
 from shop.money import format_money
-from shop.privacy import mask_phone, normalize_phone
+from shop.staff import audit
 
 KIND_LABELS = {"guide": _l("Guide"), "promoter": _l("Promoter")}
 STATUS_LABELS = {"pending": _l("Pending approval"), "active": _l("Active"), "left": _l("Left")}

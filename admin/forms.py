@@ -25,7 +25,7 @@ from wtforms import (
 from wtforms.csrf.session import SessionCSRF
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
-from shop import images
+from shop.catalog import images
 from shop.errors import InvalidInput
 from shop.money import exponent, parse_money
 
@@ -113,9 +113,10 @@ class NewPasswordField(NotStored, PasswordField):
 
 
 class ImageUploadField(NotStored, MultipleFileField):
-    """Product pictures. Each file is checked and stored by ``shop.images.store_image`` while
-    the form validates, so a fake, oversized or decompression-bomb file is a field error and
-    nothing is saved; ``stored`` holds the new file names for the view to attach."""
+    """Product pictures. Each file is checked and stored by
+    ``shop.catalog.images.store_image`` while the form validates, so a fake, oversized or
+    decompression-bomb file is a field error and nothing is saved; ``stored`` holds the new file
+    names for the view to attach."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -65,13 +65,13 @@ from admin.common import (
 )
 from admin.forms import AdminForm, MoneyField
 from admin.permissions import current_staff, may
-from shop import coupons, points
+from shop.customers.phones import normalize_phone
 from shop.errors import InvalidInput
 from shop.extensions import db
-from shop.member_models import CouponTemplate, TierTask
+from shop.members import coupons, points
+from shop.members.models import CouponTemplate, TierTask
 from shop.models import Category, Customer, Product, Store
 from shop.money import format_money
-from shop.privacy import normalize_phone
 
 CREDIT_LABELS = {"paid": _l("When the order is paid"), "settled": _l("When the order settles")}
 TASK_LABELS = {

@@ -3,11 +3,12 @@
 Order actions are declared once in ``VERBS`` and served by one button page (``OrderAction``,
 an ``admin.common.ActionButton``): it checks the verb's permission, loads the order through the
 store-scoped query (another store's order is a 404), and calls the verb's service in
-``shop.orders``, which moves the order with a conditional update and writes the audit entry. A
-ShopError's message is shown to the staff member; nothing is changed.
+``shop.orders.services``, which moves the order with a conditional update and writes the audit
+entry. A ShopError's message is shown to the staff member; nothing is changed.
 
 The refund form carries a hidden idempotency key made when the form is shown, so submitting
-it twice (a double click, a reload) makes one refund: ``shop.orders.refund`` returns the first.
+it twice (a double click, a reload) makes one refund: ``shop.orders.services.refund`` returns
+the first.
 
 Exports give money as exact decimal amounts with the currency in its own column, so a
 spreadsheet can add them up; phones are masked there too unless the role may see them.
@@ -36,10 +37,10 @@ from admin.base import (
 from admin.common import FORM_EXPIRED, ActionButton, FormPage, money_text, order_cell
 from admin.forms import OrderActionForm, RefundForm
 from admin.permissions import current_staff, may
-from shop import orders
 from shop.extensions import db
 from shop.models import Order, OrderStatus, Refund
 from shop.money import format_money
+from shop.orders import services as orders
 
 S = OrderStatus
 STATUS_LABELS = {
@@ -73,7 +74,7 @@ def _plain_amount(view, context, model, name):
 @dataclass(frozen=True)
 class Verb:
     """An order action on the order page: who may, in which states it applies (with which
-    fulfilment or payment method, if it matters), and the ``shop.orders`` service it calls
+    fulfilment or payment method, if it matters), and the ``shop.orders.services`` service it calls
     with the order's id and the staff member."""
 
     label: str

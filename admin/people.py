@@ -13,10 +13,11 @@ from wtforms.validators import ValidationError
 from admin.base import StaffModelView, audit_values_formatter, json_formatter, phone_formatter
 from admin.forms import password_field
 from admin.permissions import ROLE_LABELS, current_staff, store_clause, store_scope
-from shop import audit, reviews
+from shop.catalog import reviews
 from shop.extensions import db
-from shop.member_models import MemberTier
+from shop.members.models import MemberTier
 from shop.models import Order, Role, Store
+from shop.staff import audit
 
 REVIEW_LABELS = {"pending": _l("Pending"), "approved": _l("Approved"), "rejected": _l("Rejected")}
 

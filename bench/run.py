@@ -139,7 +139,7 @@ def migrate_and_seed(env: dict[str, str]):
     from flask_migrate import upgrade
     from seed import seed
 
-    from shop import create_app
+    from shop.app import create_app
     from shop.extensions import db
 
     app = create_app({"INLINE_SCHEDULER": False})

@@ -21,10 +21,12 @@ from sqlalchemy import text
 from distribution.factories import make_guide, make_promoter
 from distribution.models import Sharer
 from distribution.sharing import link_for, settings
-from shop import checkout, orders, reviews
+from shop.catalog import reviews
+from shop.checkout import services as checkout
+from shop.demo.factories import make_category, make_image, make_product, make_staff, make_store
 from shop.extensions import db
-from shop.factories import make_category, make_image, make_product, make_staff, make_store
 from shop.models import Customer, Role, Variant, utcnow
+from shop.orders import services as orders
 
 PRODUCT_SLUG = "bench-jasmine-tea"
 HUGE_STOCK = 1_000_000_000

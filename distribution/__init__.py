@@ -10,8 +10,8 @@ def init_app(app) -> None:
     from distribution.commission import verify_ledger
     from distribution.demo import load_demo
     from shop.cli import LEDGER_CHECKS
-    from shop.demo import DEMO_EXTENSIONS
-    from shop.queue import PERIODIC
+    from shop.demo.core import DEMO_EXTENSIONS
+    from shop.infra.queue import PERIODIC
 
     app.register_blueprint(views.bp)
     app.register_blueprint(workbench.bp)

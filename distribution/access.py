@@ -1,7 +1,7 @@
 """Who is sharing in this request: a guide signed in with their staff login, or a promoter who
 opened their personal link.
 
-Guides sign in at /guide/login (``shop.staff_auth``: the same rate limit as the admin panel)
+Guides sign in at /guide/login (``shop.staff.auth``: the same rate limit as the admin panel)
 and are Flask-Login users like other staff. Promoters are customers, who have no password:
 their personal link ``/guide/p/<token>`` puts their sharer id in the session beside a digest
 of the token, so a new token (or the promoter leaving) ends every session opened with the old

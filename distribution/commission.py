@@ -19,10 +19,10 @@ from sqlalchemy.orm import aliased
 
 from distribution.models import Attribution, CommissionEntry, CommissionRule, Payout, Sharer
 from distribution.sharing import settings
-from shop import audit
 from shop.extensions import db
 from shop.models import Order, OrderLine, Product, Refund, RefundLine, utcnow
 from shop.money import prorate
+from shop.staff import audit
 
 SCOPE_ORDER = ("sku", "product", "category", "store", "default")
 DEFAULT_LEVEL1_BP = 1000  # 10 %

@@ -12,11 +12,11 @@ from sqlalchemy import select
 from distribution.factories import make_guide, make_promoter
 from distribution.models import CommissionRule, Sharer, SharerLevel
 from distribution.sharing import link_for, open_link, settings
-from shop import orders
-from shop.checkout import CheckoutDetails, place_order
-from shop.demo import DEMO_PASSWORD
+from shop.checkout.services import CheckoutDetails, place_order
+from shop.demo.core import DEMO_PASSWORD
 from shop.extensions import db
 from shop.models import Product, Role, Staff, Store, utcnow
+from shop.orders import services as orders
 
 DEMO_GUIDES = [  # name, login, store, phone (finance pays guides by phone)
     ("Li Na", "li.na@siyu.test", 0, "13500000011"),

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from distribution.models import Sharer
+from shop.demo.factories import make_staff
 from shop.extensions import db
-from shop.factories import make_staff
 from shop.models import Customer, Role, Store
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import func, or_, select
 
 from distribution.models import Attribution, Sharer, SharerLevel
-from shop.catalog import PAID_STATES
+from shop.catalog.queries import PAID_STATES
 from shop.extensions import db
 from shop.models import Order, OrderStatus
 

@@ -11,7 +11,7 @@ from distribution.reports import PICKABLE_CHANNELS
 from distribution.sharing import link_for
 from shop.errors import InvalidInput
 from shop.extensions import db
-from shop.member_models import CouponTemplate
+from shop.members.models import CouponTemplate
 from shop.models import Product
 
 

@@ -22,7 +22,7 @@ from distribution.models import (
     Sharer,
     Visit,
 )
-from shop.catalog import PAID_STATES
+from shop.catalog.queries import PAID_STATES
 from shop.extensions import db
 from shop.models import Order, OrderStatus, Store
 

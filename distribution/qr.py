@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 from sqlalchemy import select
 
 from distribution.models import ShareLink
-from shop import images
+from shop.catalog import images
 from shop.extensions import db
 from shop.models import Category, Product
 from shop.money import format_money

@@ -8,7 +8,7 @@ receivers of events sent after commit are idempotent per order.
 
 from __future__ import annotations
 
-from shop.queue import enqueue
+from shop.infra.queue import enqueue
 from shop.signals import order_paid, order_placing, order_refunded
 
 

@@ -26,7 +26,7 @@ from distribution.models import (
     Visit,
 )
 from shop.extensions import db
-from shop.member_models import CouponTemplate
+from shop.members.models import CouponTemplate
 from shop.models import Category, Customer, Order, OrderStatus, Product, utcnow
 
 MAX_ROWS = 50

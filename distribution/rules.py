@@ -23,10 +23,10 @@ from distribution.commission import (
     rule_for,
 )
 from distribution.models import Attribution, CommissionRule, Sharer
-from shop import audit
-from shop.catalog import PAID_STATES
+from shop.catalog.queries import PAID_STATES
 from shop.extensions import db
 from shop.models import Order, utcnow
+from shop.staff import audit
 
 SCOPES = SCOPE_ORDER
 KINDS = ("percent", "fixed")

@@ -39,7 +39,7 @@ from sqlalchemy import (
 
 from distribution.models import Binding, DistributionSettings, ShareLink, Sharer, Visit
 from shop.extensions import db
-from shop.member_models import CouponTemplate
+from shop.members.models import CouponTemplate
 from shop.models import Category, Product, utcnow
 
 # Visits and bindings of an opening are inserted as table rows, without ORM objects.
@@ -443,7 +443,7 @@ def transfer_customers(from_sharer: Sharer, to_sharers: list[Sharer], staff=None
     Old bindings end with reason "transferred" and new ones start for the receiving guide, so
     history keeps who brought whom. Returns the number of bindings moved.
     """
-    from shop import audit
+    from shop.staff import audit
 
     if not to_sharers:
         raise ValueError("no guide to transfer to")

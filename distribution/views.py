@@ -18,8 +18,8 @@ from werkzeug.http import dump_cookie
 
 from distribution.qr import link_url, poster_png, qr_png, qr_svg
 from distribution.sharing import find_link, open_code, open_code_for_new_visitor
-from shop import customers
-from shop.queue import start_inline_scheduler
+from shop.customers import identity as customers
+from shop.infra.queue import start_inline_scheduler
 
 bp = Blueprint("distribution", __name__)
 

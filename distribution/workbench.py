@@ -31,10 +31,10 @@ from distribution.forms import GuideLoginForm, JoinForm, LogoutForm, MakeLinkFor
 from distribution.links import make_link, shareable_coupons
 from distribution.promoters import apply_as_promoter
 from distribution.qr import link_url
-from shop import staff_auth
 from shop.errors import ShopError
 from shop.extensions import db
 from shop.models import Product, Role
+from shop.staff import auth as staff_auth
 
 bp = Blueprint(
     "workbench",

@@ -8,8 +8,9 @@ import click
 from flask import current_app
 from sqlalchemy import select
 
-from shop import points, stock
+from shop.catalog import stock
 from shop.extensions import db
+from shop.members import points
 from shop.models import Role, Staff
 
 # Ledger checks, each returning a list of breaches; other packages append theirs at start-up.
@@ -46,7 +47,7 @@ def create_admin(email: str, password: str, name: str) -> None:
 @click.command("demo-data")
 def demo_data() -> None:
     """Load the demo shop (idempotent) and print the staff logins."""
-    from shop.demo import DEMO_EXTENSIONS, DEMO_PASSWORD, DEMO_STAFF, load_demo_data
+    from shop.demo.core import DEMO_EXTENSIONS, DEMO_PASSWORD, DEMO_STAFF, load_demo_data
 
     created = load_demo_data()
     extra = [line for extension in DEMO_EXTENSIONS for line in extension()]
@@ -65,28 +66,28 @@ def jobs() -> None:
 
 @jobs.command("expire-orders")
 def expire_orders() -> None:
-    from shop.jobs import expire_due_orders
+    from shop.orders.jobs import expire_due_orders
 
     click.echo(f"{expire_due_orders()} unpaid orders expired.")
 
 
 @jobs.command("expire-points")
 def expire_points() -> None:
-    from shop.jobs import expire_points as run
+    from shop.orders.jobs import expire_points as run
 
     click.echo(f"{run()} points expired.")
 
 
 @jobs.command("settle-points")
 def settle_points() -> None:
-    from shop.jobs import settle_points as run
+    from shop.orders.jobs import settle_points as run
 
     click.echo(f"{run()} orders credited with points.")
 
 
 @jobs.command("tier-retention")
 def tier_retention() -> None:
-    from shop.jobs import apply_tier_retention
+    from shop.orders.jobs import apply_tier_retention
 
     click.echo(f"{apply_tier_retention()} members moved down a tier.")
 

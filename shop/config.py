@@ -30,7 +30,7 @@ class Config:
     MAX_CONTENT_LENGTH = _int("MAX_UPLOAD_BYTES", 8 * 1024 * 1024)
     MAX_IMAGE_BYTES = _int("MAX_IMAGE_BYTES", 5 * 1024 * 1024)
     MAX_IMAGE_PIXELS = _int("MAX_IMAGE_PIXELS", 40_000_000)
-    SMS_SENDER = os.environ.get("SMS_SENDER", "shop.sms.LogSender")
+    SMS_SENDER = os.environ.get("SMS_SENDER", "shop.customers.sms.LogSender")
     SIGNIN_CODE_MINUTES = _int("SIGNIN_CODE_MINUTES", 10)
     LOGIN_MAX_FAILURES = _int("LOGIN_MAX_FAILURES", 5)
     LOGIN_WINDOW = timedelta(minutes=_int("LOGIN_WINDOW_MINUTES", 15))

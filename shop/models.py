@@ -158,7 +158,7 @@ class Customer(db.Model):
     first_visitor_id: Mapped[str | None] = mapped_column(String(64))
 
     def __str__(self) -> str:
-        from shop.privacy import mask_phone
+        from shop.customers.phones import mask_phone
 
         return f"{self.name} {mask_phone(self.phone)}".strip()
 

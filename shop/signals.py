@@ -9,7 +9,7 @@ about a new order (distribution's attribution) commits with the order, in one tr
 Its receivers get the new ``order`` and ``customer_is_new`` (the order created its customer)
 and only add rows through ``db.session``: they never commit, and what they add commits or
 rolls back with the order. If one fails, ``place_order`` logs it and places the order without
-them (see ``shop.checkout``).
+them (see ``shop.checkout.services``).
 """
 
 import logging

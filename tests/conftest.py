@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from shop import create_app
+from shop.app import create_app
 from shop.extensions import db
 
 PG_URL = os.environ.get("DATABASE_URL", "")

@@ -20,8 +20,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from distribution.factories import make_guide
+from shop.demo.factories import make_staff
 from shop.extensions import babel, db
-from shop.factories import make_staff
 from shop.models import Role
 from tests.test_shop.helpers import checkout_form, small_catalog
 

@@ -14,8 +14,8 @@ from types import SimpleNamespace
 import pytest
 from werkzeug.security import generate_password_hash
 
+from shop.demo.factories import make_category, make_product, make_store
 from shop.extensions import db
-from shop.factories import make_category, make_product, make_store
 from shop.models import Role, Staff
 from tests.test_shop.helpers import order_for
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from shop.demo.factories import make_category
 from shop.extensions import db
-from shop.factories import make_category
 from shop.models import Category, LoginAttempt, Order, OrderStatus, Role, Staff, utcnow
 from tests.test_admin.conftest import EMAILS, PASSWORD, csrf_token, login, make_fast_staff
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from shop import stock
+from shop.catalog import stock
 from shop.extensions import db
 from shop.models import (
     AuditLog,

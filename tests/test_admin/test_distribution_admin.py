@@ -24,10 +24,10 @@ from distribution.models import (
     Sharer,
 )
 from distribution.sharing import link_for, open_link
-from shop import orders
-from shop.checkout import place_order
+from shop.checkout.services import place_order
 from shop.extensions import db
 from shop.models import AuditLog, Order, Role, Staff, Store, Variant, utcnow
+from shop.orders import services as orders
 from tests.test_admin.conftest import csrf_token, csv_rows
 from tests.test_shop.helpers import details
 

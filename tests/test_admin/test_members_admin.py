@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from shop.extensions import db
-from shop.member_models import (
+from shop.members.models import (
     Coupon,
     CouponTemplate,
     LoyaltySettings,

@@ -170,7 +170,7 @@ class TestStoreManager:
 
     def test_list_action_with_another_stores_id_is_404(self, manager, shop_data, app):
         with app.app_context():
-            from shop.factories import make_image
+            from shop.demo.factories import make_image
 
             image_b = make_image(db.session.get(Product, shop_data.product_b), (1, 2, 3)).id
             db.session.commit()

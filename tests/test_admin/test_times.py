@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from shop.extensions import db
-from shop.member_models import CouponTemplate
+from shop.members.models import CouponTemplate
 from shop.models import Order, Role
 from tests.test_admin.conftest import csv_rows
 

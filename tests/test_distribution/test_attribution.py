@@ -15,9 +15,9 @@ from distribution.attribution import attribute_order, explain
 from distribution.factories import make_guide, make_promoter
 from distribution.models import Attribution, Binding
 from distribution.sharing import link_for, open_link, settings
-from shop.checkout import place_order
+from shop.checkout.services import place_order
+from shop.demo.factories import make_store
 from shop.extensions import db
-from shop.factories import make_store
 from shop.models import Order, StockMovement, Variant, utcnow
 from tests.test_shop.helpers import details, small_catalog
 
@@ -249,7 +249,7 @@ def test_a_failing_attribution_does_not_lose_the_order(world, monkeypatch, caplo
         raise RuntimeError("attribution is broken")
 
     monkeypatch.setattr(attribution_module, "_decide", broken)
-    with caplog.at_level("ERROR", logger="shop.checkout"):
+    with caplog.at_level("ERROR", logger="shop.checkout.services"):
         order, attribution = buy(world)
     monkeypatch.undo()
 

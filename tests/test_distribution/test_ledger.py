@@ -20,11 +20,11 @@ from distribution.factories import make_guide, make_promoter
 from distribution.jobs import accrue_commission
 from distribution.models import CommissionEntry, CommissionRule, SharerLevel
 from distribution.sharing import link_for, open_link
-from shop import orders
-from shop.checkout import place_order
+from shop.checkout.services import place_order
+from shop.demo.factories import make_staff
 from shop.extensions import db
-from shop.factories import make_staff
 from shop.models import Order, Role, utcnow
+from shop.orders import services as orders
 from tests.test_shop.helpers import details, small_catalog
 
 

@@ -62,12 +62,13 @@ from distribution.models import (
     Visit,
 )
 from distribution.sharing import link_for, open_link
-from shop import coupons, orders, payments, stock
-from shop.checkout import CheckoutDetails, place_order
+from shop.catalog import stock
+from shop.checkout.services import CheckoutDetails, place_order
+from shop.demo.factories import make_category, make_product, make_store
 from shop.errors import InvalidTransition, OutOfStock
 from shop.extensions import db
-from shop.factories import make_category, make_product, make_store
-from shop.member_models import CouponTemplate
+from shop.members import coupons
+from shop.members.models import CouponTemplate
 from shop.models import (
     Customer,
     Order,
@@ -79,6 +80,8 @@ from shop.models import (
     Variant,
     utcnow,
 )
+from shop.orders import services as orders
+from shop.payments import services as payments
 from shop.signals import order_paid, order_refunded
 from tests.fakestripe import deliver, event
 

@@ -9,11 +9,11 @@ from distribution.factories import make_guide
 from distribution.models import AcquisitionCost
 from distribution.numbers import dashboard
 from distribution.sharing import link_for, open_link
-from shop import orders
-from shop.checkout import place_order
+from shop.checkout.services import place_order
+from shop.demo.factories import make_product, make_staff
 from shop.extensions import db
-from shop.factories import make_product, make_staff
 from shop.models import Role, utcnow
+from shop.orders import services as orders
 from tests.test_shop.helpers import details, small_catalog
 
 

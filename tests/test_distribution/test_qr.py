@@ -15,8 +15,8 @@ from distribution import qr
 from distribution.factories import make_promoter
 from distribution.models import Sharer
 from distribution.sharing import link_for
+from shop.demo.factories import make_image, make_product, make_store
 from shop.extensions import db
-from shop.factories import make_image, make_product, make_store
 from shop.models import utcnow
 
 ZBARIMG = shutil.which("zbarimg")

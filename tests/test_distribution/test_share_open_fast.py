@@ -14,7 +14,7 @@ from distribution import views
 from distribution.factories import make_guide
 from distribution.models import Binding, Visit
 from distribution.sharing import link_for
-from shop.customers import VISITOR_COOKIE
+from shop.customers.identity import VISITOR_COOKIE
 from shop.extensions import db
 from tests.conftest import ON_POSTGRES
 from tests.test_shop.helpers import small_catalog

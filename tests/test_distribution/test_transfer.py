@@ -9,9 +9,9 @@ from sqlalchemy import select
 from distribution.factories import make_guide
 from distribution.models import Attribution, Binding
 from distribution.sharing import link_for, open_link, transfer_customers
-from shop.checkout import place_order
+from shop.checkout.services import place_order
+from shop.demo.factories import make_staff
 from shop.extensions import db
-from shop.factories import make_staff
 from shop.models import AuditLog, Role
 from tests.test_shop.helpers import details, small_catalog
 

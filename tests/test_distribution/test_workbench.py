@@ -16,12 +16,12 @@ from werkzeug.security import generate_password_hash
 from distribution.models import Attribution, ShareLink, Sharer, Visit
 from distribution.promoters import approve_promoter, issue_token
 from distribution.sharing import link_for, open_link, settings, transfer_customers
-from shop import orders
-from shop.checkout import place_order
+from shop.checkout.services import place_order
+from shop.demo.factories import make_product, make_store
 from shop.errors import InvalidInput
 from shop.extensions import db
-from shop.factories import make_product, make_store
 from shop.models import Customer, LoginAttempt, Order, Role, Staff, Store, Variant, utcnow
+from shop.orders import services as orders
 from tests.test_shop.helpers import details, small_catalog
 
 PASSWORD = "guide-password-1"
@@ -610,7 +610,7 @@ def test_promoters_see_only_their_own_visits(client, world, app):
 
 def test_guide_shares_a_coupon_link_that_leads_to_the_claim_page(app):
     from distribution.links import make_link
-    from shop.member_models import CouponTemplate
+    from shop.members.models import CouponTemplate
 
     with app.app_context():
         store, _category, _product = small_catalog()

@@ -8,11 +8,12 @@ import uuid
 
 from sqlalchemy import func, select
 
-from shop import orders, points
-from shop.checkout import CheckoutDetails, place_order
+from shop.checkout.services import CheckoutDetails, place_order
 from shop.extensions import db
-from shop.member_models import Coupon, CouponTemplate, PointsEntry
+from shop.members import points
+from shop.members.models import Coupon, CouponTemplate, PointsEntry
 from shop.models import Customer, Order, Role, Staff
+from shop.orders import services as orders
 from tests.test_shop.helpers import make_owner
 
 _phones = itertools.count(1)

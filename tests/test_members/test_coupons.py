@@ -12,13 +12,13 @@ from sqlalchemy import select
 from distribution.factories import make_guide
 from distribution.models import Visit
 from distribution.sharing import link_for
-from shop import orders
-from shop.checkout import quote
+from shop.checkout.services import quote
+from shop.demo.factories import make_category, make_product
 from shop.errors import InvalidInput
 from shop.extensions import db
-from shop.factories import make_category, make_product
-from shop.member_models import Coupon, CouponTemplate
+from shop.members.models import Coupon, CouponTemplate
 from shop.models import Variant, utcnow
+from shop.orders import services as orders
 from tests.test_members.helpers import (
     balance,
     buy,
@@ -90,7 +90,7 @@ def _expired():
 
 def _all_claimed():
     template = make_template("Gone", total_quantity=1)
-    from shop import coupons
+    from shop.members import coupons
 
     coupons.issue(template.id, make_customer().id)
     return template
@@ -173,7 +173,7 @@ def test_checkout_picks_the_best_coupon_and_says_why_another_does_not_apply(clie
     teaware = make_template(
         "Teaware only", value=2500, scope="categories", scope_ids=[world["other"].category_id]
     )
-    from shop import coupons
+    from shop.members import coupons
 
     for template in (small, big, far, teaware):
         coupons.issue(template.id, customer.id)
@@ -195,7 +195,7 @@ def test_checkout_picks_the_best_coupon_and_says_why_another_does_not_apply(clie
 
 
 def _bad_coupon(world, customer, kind):
-    from shop import coupons
+    from shop.members import coupons
 
     if kind == "expired":
         template = make_template("Short", valid_days=1)
@@ -235,7 +235,7 @@ def test_a_bad_coupon_gives_a_clear_message_and_changes_nothing(world, kind):
 
 
 def test_a_bad_coupon_at_checkout_over_http_is_explained(client, world):
-    from shop import coupons
+    from shop.members import coupons
 
     customer = make_customer()
     template = make_template("Short", valid_days=1)
@@ -272,7 +272,7 @@ def test_spending_more_points_than_held_is_refused_and_changes_nothing(world):
 
 
 def test_an_unpaid_order_that_expires_gives_its_coupon_and_points_back(world):
-    from shop import coupons
+    from shop.members import coupons
 
     customer = make_customer(points_=300)
     coupon = coupons.issue(make_template("Ten off", value=1000).id, customer.id)

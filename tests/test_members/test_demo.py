@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from shop import points
+from shop.demo.members import DEMO_MEMBER
 from shop.extensions import db
-from shop.member_demo import DEMO_MEMBER
-from shop.member_models import CouponTemplate, MemberTier, PointsShopItem
+from shop.members import points
+from shop.members.models import CouponTemplate, MemberTier, PointsShopItem
 from shop.models import Customer
 
 

@@ -10,10 +10,10 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from shop import coupons
 from shop.errors import InvalidInput
 from shop.extensions import db
-from shop.member_models import Coupon, CouponTemplate, PointsEntry
+from shop.members import coupons
+from shop.members.models import Coupon, CouponTemplate, PointsEntry
 from shop.models import Customer, Order, Store, Variant
 from tests.test_members.helpers import buy, ledger_sum, make_customer, make_template
 from tests.test_shop.helpers import checkout_form, serve, small_catalog

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from shop import points
 from shop.extensions import db
-from shop.member_models import ReferralReward
+from shop.members import points
+from shop.members.models import ReferralReward
 from shop.models import OrderStatus
 from tests.fakestripe import deliver, event
 from tests.test_members.helpers import (

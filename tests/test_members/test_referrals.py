@@ -9,10 +9,13 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from shop import jobs, members, orders, points, referrals
 from shop.extensions import db
-from shop.member_models import Coupon, PointsEntry, ReferralReward
+from shop.members import points, referrals
+from shop.members import tiers as members
+from shop.members.models import Coupon, PointsEntry, ReferralReward
 from shop.models import Customer
+from shop.orders import jobs
+from shop.orders import services as orders
 from tests.test_members.helpers import (
     balance,
     buy,

@@ -9,12 +9,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from shop import members, orders
+from shop.demo.factories import make_product
 from shop.errors import InvalidInput
 from shop.extensions import db
-from shop.factories import make_product
-from shop.member_models import Coupon, MemberTier, TierTask
+from shop.members import tiers as members
+from shop.members.models import Coupon, MemberTier, TierTask
 from shop.models import AuditLog, Customer, utcnow
+from shop.orders import services as orders
 from tests.test_members.helpers import buy, make_customer, make_template, owner, pay, sign_in
 from tests.test_shop.helpers import small_catalog
 

@@ -9,9 +9,9 @@ from contextlib import contextmanager
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from shop.checkout import CheckoutDetails, place_order
+from shop.checkout.services import CheckoutDetails, place_order
+from shop.demo.factories import make_category, make_product, make_staff, make_store
 from shop.extensions import db
-from shop.factories import make_category, make_product, make_staff, make_store
 from shop.models import Order, Role, StockMovement
 
 

@@ -12,10 +12,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from shop import orders
+from shop.demo.factories import make_category, make_product, make_staff, make_store
 from shop.extensions import db
-from shop.factories import make_category, make_product, make_staff, make_store
 from shop.models import Order, OrderStatus, Store, Variant, utcnow
+from shop.orders import services as orders
 from tests import browser
 from tests.test_shop.helpers import order_for
 

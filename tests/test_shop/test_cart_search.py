@@ -1,5 +1,5 @@
+from shop.demo.factories import make_product
 from shop.extensions import db
-from shop.factories import make_product
 from shop.models import Product
 from tests.test_shop.helpers import small_catalog
 

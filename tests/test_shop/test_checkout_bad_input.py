@@ -7,9 +7,9 @@ import html
 import pytest
 from sqlalchemy import select
 
-from shop.customers import VISITOR_COOKIE
+from shop.customers.identity import VISITOR_COOKIE
+from shop.demo.factories import make_product
 from shop.extensions import db
-from shop.factories import make_product
 from shop.models import Order
 from tests.test_shop.helpers import checkout_form, row_counts, small_catalog
 

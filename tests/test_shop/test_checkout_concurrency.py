@@ -12,10 +12,10 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from shop import stock
-from shop.checkout import place_order
+from shop.catalog import stock
+from shop.checkout.services import place_order
+from shop.demo.factories import make_product
 from shop.extensions import db
-from shop.factories import make_product
 from shop.models import Customer, Order, StockMovement, Variant
 from tests.test_shop.helpers import checkout_form, details, serve, small_catalog
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from shop.demo.factories import make_product
 from shop.extensions import db
-from shop.factories import make_product
 from shop.models import Order, OrderLine, Variant, utcnow
 from shop.signals import order_placed
 from tests.test_shop.helpers import checkout_form, small_catalog

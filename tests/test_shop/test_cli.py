@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from shop import orders
 from shop.extensions import db
 from shop.models import Role, Staff, Variant
+from shop.orders import services as orders
 from tests.test_shop.helpers import make_owner, order_for, small_catalog
 
 

@@ -11,9 +11,11 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from sqlalchemy import select, update
 
-from shop import jobs, orders, queue
 from shop.extensions import db
+from shop.infra import queue
 from shop.models import Order, OrderStatus, StockMovement, Variant, utcnow
+from shop.orders import jobs
+from shop.orders import services as orders
 from tests.test_shop.helpers import make_owner, order_for, small_catalog
 
 S = OrderStatus
@@ -106,18 +108,18 @@ def test_without_redis_a_job_runs_inline_and_a_delayed_one_by_the_sweep(app, sho
     first, second = (order_for(variant, store).id for _ in range(2))
     _expire_now(first, second)
 
-    assert queue.enqueue("shop.jobs.expire_order", first) is None
+    assert queue.enqueue("shop.orders.jobs.expire_order", first) is None
     assert _state(first, variant.id)[0] == S.CANCELLED
 
     before = threading.active_count()
-    queue.enqueue("shop.jobs.expire_order", second, delay=timedelta(milliseconds=50))
+    queue.enqueue("shop.orders.jobs.expire_order", second, delay=timedelta(milliseconds=50))
     assert threading.active_count() == before  # no thread waits for a delayed job
     assert _state(second, variant.id)[0] == S.AWAITING_PAYMENT
 
     sweeps = queue.InlineScheduler(app)
     sweeps.run_due(time.monotonic())
     assert _state(second, variant.id) == (S.CANCELLED, 10, 5)
-    assert sweeps.due["shop.jobs.expire_due_orders"] > time.monotonic()
+    assert sweeps.due["shop.orders.jobs.expire_due_orders"] > time.monotonic()
 
 
 def _dedicated_redis_url() -> str:
@@ -159,8 +161,8 @@ def test_place_order_schedules_its_expiry_on_rq(redis_url, shop):
     registry = ScheduledJobRegistry(queue=rq_queue)
     assert len(registry) == 1 and len(rq_queue) == 0
     job = Job.fetch(registry.get_job_ids()[0], connection=rq_queue.connection)
-    assert job.func_name == "shop.queue.run_job"
-    assert job.args == ("shop.jobs.expire_order", order.id)
+    assert job.func_name == "shop.infra.queue.run_job"
+    assert job.args == ("shop.orders.jobs.expire_order", order.id)
     due = registry.get_scheduled_time(job).astimezone(UTC).replace(tzinfo=None)
     assert abs(due - (order.expires_at + timedelta(seconds=5))) < timedelta(seconds=3)
     assert _state(order.id, variant.id)[0] == S.AWAITING_PAYMENT
@@ -177,8 +179,8 @@ def test_a_worker_runs_the_job_in_its_own_app_context(app, redis_url, monkeypatc
         order_id = order_for(product.variants[0], store, quantity=4).id
         _expire_now(order_id)
         rq_queue = queue.get_queue()
-        job = queue.enqueue("shop.jobs.expire_order", order_id)
-        queue.enqueue("shop.jobs.expire_order", order_id)  # a job delivered twice
+        job = queue.enqueue("shop.orders.jobs.expire_order", order_id)
+        queue.enqueue("shop.orders.jobs.expire_order", order_id)  # a job delivered twice
     assert len(rq_queue) == 2
     monkeypatch.setattr(queue, "worker_app", lambda: app)
 

@@ -18,7 +18,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import CheckConstraint, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from shop import create_app
+from shop.app import create_app
 from shop.extensions import db
 
 PG_URL = os.environ.get("DATABASE_URL", "")

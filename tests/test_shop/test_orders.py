@@ -9,11 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from shop import orders
-from shop.checkout import place_order
+from shop.checkout.services import place_order
+from shop.demo.factories import make_product
 from shop.errors import InvalidInput, InvalidTransition
 from shop.extensions import db
-from shop.factories import make_product
 from shop.models import (
     AuditLog,
     Order,
@@ -23,6 +22,7 @@ from shop.models import (
     StockMovement,
     Variant,
 )
+from shop.orders import services as orders
 from shop.signals import order_paid, order_placed, order_refunded
 from tests.test_shop.helpers import details, make_owner, order_for, small_catalog
 

@@ -8,10 +8,9 @@ from datetime import UTC, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from shop import orders
+from shop.demo.factories import make_product
 from shop.errors import PaymentError
 from shop.extensions import db
-from shop.factories import make_product
 from shop.models import (
     AuditLog,
     Order,
@@ -22,6 +21,7 @@ from shop.models import (
     StripeEvent,
     Variant,
 )
+from shop.orders import services as orders
 from shop.signals import order_refunded
 from tests.fakestripe import deliver, event
 from tests.test_shop.helpers import make_owner, received, small_catalog, stripe_checkout

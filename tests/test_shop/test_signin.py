@@ -59,9 +59,9 @@ def test_sign_in_with_the_code_and_see_my_orders(client, app):
 
 
 def test_logged_sender_is_the_default(app, caplog):
-    from shop import signin
+    from shop.customers import signin
 
-    app.config["SMS_SENDER"] = "shop.sms.LogSender"
+    app.config["SMS_SENDER"] = "shop.customers.sms.LogSender"
     app.extensions.pop("sms_sender", None)
     with app.test_request_context(), caplog.at_level("WARNING", logger="siyu.sms"):
         signin.request_code("13812341234", "127.0.0.1")

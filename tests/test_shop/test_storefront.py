@@ -11,10 +11,11 @@ import pytest
 from flask_babel import get_locale
 from sqlalchemy import select
 
-from shop import orders, reviews
+from shop.catalog import reviews
+from shop.demo.factories import make_category, make_product
 from shop.extensions import db
-from shop.factories import make_category, make_product
 from shop.models import Order, Review, utcnow
+from shop.orders import services as orders
 from tests.test_shop.helpers import make_owner, order_for, small_catalog
 
 

@@ -15,10 +15,11 @@ import pytest
 import requests
 from sqlalchemy import func, select, update
 
-from shop import orders, payments
 from shop.errors import InvalidTransition
 from shop.extensions import db
 from shop.models import Order, OrderStatus, Payment, StockMovement, StripeEvent, Variant, utcnow
+from shop.orders import services as orders
+from shop.payments import services as payments
 from shop.signals import order_paid
 from tests.fakestripe import WEBHOOK_SECRET, deliver, event, signed
 from tests.test_shop.helpers import (

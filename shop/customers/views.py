@@ -21,13 +21,16 @@ from flask import (
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from shop import coupons, customers, members, points, referrals, signin
+from shop.customers import identity as customers
+from shop.customers import signin
+from shop.customers.phones import mask_phone
 from shop.errors import ShopError
 from shop.extensions import db
-from shop.member_models import Coupon, CouponTemplate, MemberTier, PointsShopItem, ReferralReward
+from shop.members import coupons, points, referrals
+from shop.members import tiers as members
+from shop.members.models import Coupon, CouponTemplate, MemberTier, PointsShopItem, ReferralReward
 from shop.models import Category, Customer, Order, Product, Store, utcnow
-from shop.privacy import mask_phone
-from shop.templating import local_date
+from shop.web.templating import local_date
 
 bp = Blueprint("account", __name__)
 

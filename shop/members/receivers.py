@@ -1,13 +1,13 @@
 """Members, points and coupons listen to the shop's order events (connected once, in
-``create_app``). After commit, the work is done by jobs in ``shop.jobs``, each idempotent per
+``create_app``). After commit, the work is done by jobs in ``shop.orders.jobs``, each idempotent per
 order; ``order_placing`` only adds to the placing transaction."""
 
 from __future__ import annotations
 
 from flask import has_request_context, session
 
-from shop import referrals
-from shop.queue import enqueue
+from shop.infra.queue import enqueue
+from shop.members import referrals
 from shop.signals import order_paid, order_placing, order_refunded
 
 
@@ -24,15 +24,15 @@ def _on_placing(_app, order, **_):
 
 
 def _on_paid(_app, order_id: int, **_):
-    enqueue("shop.jobs.earn_points", order_id)
-    enqueue("shop.jobs.reward_referral", order_id)
-    enqueue("shop.jobs.evaluate_tiers", order_id)
+    enqueue("shop.orders.jobs.earn_points", order_id)
+    enqueue("shop.orders.jobs.reward_referral", order_id)
+    enqueue("shop.orders.jobs.evaluate_tiers", order_id)
 
 
 def _on_refunded(_app, order_id: int, refund_id: int | None = None, **_):
     if refund_id is not None:
-        enqueue("shop.jobs.points_after_refund", order_id, refund_id)
-    enqueue("shop.jobs.evaluate_tiers", order_id)
+        enqueue("shop.orders.jobs.points_after_refund", order_id, refund_id)
+    enqueue("shop.orders.jobs.evaluate_tiers", order_id)
 
 
 def connect() -> None:

@@ -8,10 +8,10 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from shop import points, referrals
-from shop.demo import DEMO_EXTENSIONS
+from shop.demo.core import DEMO_EXTENSIONS
 from shop.extensions import db
-from shop.member_models import CouponTemplate, MemberTier, PointsShopItem, TierTask
+from shop.members import points, referrals
+from shop.members.models import CouponTemplate, MemberTier, PointsShopItem, TierTask
 from shop.models import Category, Customer, Product, utcnow
 
 DEMO_MEMBER = ("Lin Xiao", "13600000001")

@@ -7,10 +7,10 @@ from datetime import datetime
 from flask import current_app, request, session
 from flask_babel import format_date, format_datetime, format_timedelta, get_locale
 
+from shop.catalog.sanitize import clean_markup
+from shop.customers.phones import mask_phone
 from shop.models import utcnow
 from shop.money import format_money
-from shop.privacy import mask_phone
-from shop.sanitize import clean_markup
 
 
 def money(amount: int | None, currency: str | None = None) -> str:

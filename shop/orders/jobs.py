@@ -1,8 +1,10 @@
-"""Shop jobs: plain functions taking ids, safe to run twice (see ``shop.queue``)."""
+"""Shop jobs: plain functions taking ids, safe to run twice (see ``shop.infra.queue``)."""
 
-from shop import members, orders, points, referrals
 from shop.extensions import db
+from shop.members import points, referrals
+from shop.members import tiers as members
 from shop.models import Order
+from shop.orders import services as orders
 
 
 def expire_order(order_id: int) -> bool:

@@ -19,14 +19,15 @@ from flask_babel import ngettext
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from shop import audit, coupons, points
 from shop.errors import InvalidInput
 from shop.extensions import db
-from shop.member_models import Coupon, MemberTier, PointsShopItem, ReferralReward, TierTask
+from shop.members import coupons, points
+from shop.members.models import Coupon, MemberTier, PointsShopItem, ReferralReward, TierTask
+from shop.members.points import EARNING
+from shop.members.referrals import welcome_given
 from shop.models import Customer, LoginCode, Order, OrderLine, Product, utcnow
-from shop.points import EARNING
-from shop.referrals import welcome_given
-from shop.templating import money
+from shop.staff import audit
+from shop.web.templating import money
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,14 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from shop import audit, coupons, points, stock
+from shop.catalog import stock
 from shop.errors import InvalidInput, InvalidTransition
 from shop.extensions import db
+from shop.members import coupons, points
 from shop.models import Order, OrderLine, OrderStatus, Payment, Refund, RefundLine, utcnow
 from shop.money import allocate, prorate
 from shop.signals import announce, order_cancelled, order_paid, order_refunded
+from shop.staff import audit
 
 S = OrderStatus
 TRANSITIONS: dict[str, set[str]] = {
@@ -293,7 +295,7 @@ def refund(
     concurrent refund; the Stripe refund is created with our idempotency key before commit, so
     a retry after a failed commit cannot refund twice. The same key returns the first refund.
     """
-    from shop import payments
+    from shop.payments import services as payments
 
     existing = db.session.scalar(select(Refund).where(Refund.idempotency_key == idempotency_key))
     if existing is not None:

@@ -24,8 +24,9 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
-from shop import catalog, customers, images, pagecache, payments, points, reviews
-from shop.checkout import (
+from shop.catalog import images, reviews
+from shop.catalog import queries as catalog
+from shop.checkout.services import (
     CheckoutDetails,
     parse_id,
     parse_quantity,
@@ -34,12 +35,16 @@ from shop.checkout import (
     quote,
     sellable_variant_ids,
 )
+from shop.customers import identity as customers
 from shop.errors import InvalidInput, PaymentError, ShopError
 from shop.extensions import csrf, db
+from shop.members import points
 from shop.models import Category, Customer, Order, OrderStatus, Store, Variant
+from shop.payments import services as payments
+from shop.web import pagecache
 
 bp = Blueprint("shop", __name__)
-# Pages after which an order can follow: the visitor id travels into it (shop.customers).
+# Pages after which an order can follow: the visitor id travels into it (shop.customers.identity).
 VISITOR_PAGES = {"shop.checkout", "shop.cart", "shop.cart_add"}
 
 

@@ -8,10 +8,10 @@ import re
 
 from PIL import Image, ImageDraw
 
-from shop import images, stock
+from shop.catalog import images, stock
+from shop.catalog.sanitize import clean_html
 from shop.extensions import db
 from shop.models import Category, Product, ProductImage, Role, Staff, Store, Variant
-from shop.sanitize import clean_html
 
 _seq = itertools.count(1)
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from shop.demo.factories import make_category, make_image, make_product, make_staff, make_store
 from shop.extensions import db
-from shop.factories import make_category, make_image, make_product, make_staff, make_store
 from shop.models import Role, Staff, Store, Variant, utcnow
 
 DEMO_PASSWORD = "siyu-demo-2026"

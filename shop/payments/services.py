@@ -17,10 +17,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from shop import orders
 from shop.errors import PaymentError
 from shop.extensions import db
 from shop.models import Order, OrderStatus, StripeEvent, utcnow
+from shop.orders import services as orders
 
 log = logging.getLogger(__name__)
 

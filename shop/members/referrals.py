@@ -18,11 +18,11 @@ import unicodedata
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 
-from shop import coupons, points
-from shop.coupons import PAID_OR_LATER
 from shop.errors import InvalidInput
 from shop.extensions import db
-from shop.member_models import Coupon, ReferralReward
+from shop.members import coupons, points
+from shop.members.coupons import PAID_OR_LATER
+from shop.members.models import Coupon, ReferralReward
 from shop.models import Customer, Order
 
 log = logging.getLogger(__name__)

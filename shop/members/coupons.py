@@ -11,11 +11,11 @@ from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from shop import audit
 from shop.errors import InvalidInput
 from shop.extensions import db
-from shop.member_models import Coupon, CouponTemplate
+from shop.members.models import Coupon, CouponTemplate
 from shop.models import Order, OrderStatus, Product, utcnow
+from shop.staff import audit
 
 PAID_OR_LATER = (
     OrderStatus.PAID,
@@ -280,7 +280,7 @@ def evaluate(
 
 
 def _money(amount: int) -> str:
-    from shop.templating import money
+    from shop.web.templating import money
 
     return money(amount)
 

@@ -17,11 +17,14 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, make_transient_to_detached
 
-from shop import coupons, stock
-from shop import points as points_ledger
+from shop.catalog import stock
+from shop.customers.phones import normalize_phone
 from shop.errors import InvalidInput
 from shop.extensions import db
-from shop.member_models import Coupon, MemberTier
+from shop.infra.queue import enqueue
+from shop.members import coupons
+from shop.members import points as points_ledger
+from shop.members.models import Coupon, MemberTier
 from shop.models import (
     Customer,
     Order,
@@ -33,8 +36,6 @@ from shop.models import (
     new_token,
     utcnow,
 )
-from shop.privacy import normalize_phone
-from shop.queue import enqueue
 from shop.signals import announce, order_placed, order_placing
 
 log = logging.getLogger(__name__)
@@ -328,7 +329,7 @@ def place_order(
             raise
 
     enqueue(
-        "shop.jobs.expire_order",
+        "shop.orders.jobs.expire_order",
         order.id,
         delay=order.expires_at - order.created_at + timedelta(seconds=5),
     )

@@ -16,12 +16,12 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from shop import audit
 from shop.errors import InvalidInput
 from shop.extensions import db
-from shop.member_models import LoyaltySettings, MemberTier, PointsEntry
+from shop.members.models import LoyaltySettings, MemberTier, PointsEntry
 from shop.models import Customer, Order, OrderStatus, Product, utcnow
 from shop.money import exponent, prorate
+from shop.staff import audit
 
 # Orders that earn points: paid and not refunded in full.
 EARNING = (OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.PICKED_UP, OrderStatus.COMPLETED)

@@ -8,7 +8,7 @@ On RQ the job is ``run_job(path, *args)``: ``rq worker`` calls it outside Flask,
 the app from the environment (once per worker process) and runs the job in an app context.
 
 Periodic sweeps (``PERIODIC``) back up every delayed job and do the scheduled work: on RQ,
-``rq cron shop.cron`` enqueues them; in-process, one daemon thread per web process runs them
+``rq cron shop.infra.cron`` enqueues them; in-process, one daemon thread per web process runs them
 (started on the first request). In-process, a delayed job is not kept at all: its sweep does
 the work when it falls due, so no thread waits per order and nothing is lost on restart.
 """
@@ -44,10 +44,10 @@ def get_queue():
 
 # Sweep job (dotted path) -> seconds between runs. Packages add theirs in their init_app.
 PERIODIC: dict[str, int] = {
-    "shop.jobs.expire_due_orders": 60,
-    "shop.jobs.settle_points": 3600,
-    "shop.jobs.expire_points": 24 * 3600,
-    "shop.jobs.apply_tier_retention": 24 * 3600,
+    "shop.orders.jobs.expire_due_orders": 60,
+    "shop.orders.jobs.settle_points": 3600,
+    "shop.orders.jobs.expire_points": 24 * 3600,
+    "shop.orders.jobs.apply_tier_retention": 24 * 3600,
 }
 
 
@@ -85,7 +85,7 @@ def run_job(path: str, *args):
 @functools.cache
 def worker_app():
     """The app a worker process runs its jobs in, configured from the environment."""
-    from shop import create_app
+    from shop.app import create_app
 
     return create_app()
 

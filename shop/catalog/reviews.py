@@ -6,11 +6,11 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from shop import audit
-from shop.catalog import PAID_STATES
+from shop.catalog.queries import PAID_STATES
 from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.models import Order, Review
+from shop.staff import audit
 
 
 def submit_review(order: Order, line_id, rating, body: str) -> Review:

@@ -1,7 +1,7 @@
 """Sending a text to a customer's phone: a pluggable sender.
 
 Configure ``SMS_SENDER`` with the dotted path of a class implementing ``Sender`` (constructed
-with the app config). The default, ``shop.sms.LogSender``, writes the message to the log,
+with the app config). The default, ``shop.customers.sms.LogSender``, writes the message to the log,
 for development and the demo: read the sign-in code from the server output.
 
 A gateway (an SMS provider, a WeChat or WhatsApp template message) implements ``send``,

@@ -91,7 +91,8 @@ class TierTask(db.Model):
 
 class PointsEntry(db.Model):
     """Append-only points ledger. Credits carry ``expires_at`` (or none); replaying the
-    entries in order (``shop.points.lots``) tells what is left of each and when it expires."""
+    entries in order (``shop.members.points.lots``) tells what is left of each and when it
+    expires."""
 
     __tablename__ = "points_entries"
     id: Mapped[int] = mapped_column(primary_key=True)

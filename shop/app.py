@@ -1,0 +1,127 @@
+"""Siyu's core: catalog, checkout, orders, payments, stock, customers.
+
+``create_app`` builds the whole application; ``distribution``, ``live`` and ``admin`` are
+plugged in here, inside the factory, so ``shop`` never imports them at module level.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask, request
+
+from shop.config import Config
+from shop.extensions import babel, csrf, db, login_manager, migrate
+from shop.web.session_cookie import SessionInterface
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def select_locale() -> str:
+    from flask import current_app, has_request_context
+
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    languages = current_app.config["LANGUAGES"]
+    chosen = request.cookies.get("lang")
+    if chosen in languages:
+        return chosen
+    for value, _quality in request.accept_languages:
+        tag = value.lower()
+        if tag.startswith("zh"):
+            return "zh_Hans_CN"
+        if tag.startswith("en"):
+            return "en"
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def _load_staff(staff_id: str):
+    from shop.models import Staff
+
+    return db.session.get(Staff, int(staff_id)) if staff_id.isdigit() else None
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("INSTANCE_PATH", os.path.join(ROOT, "instance")),
+        template_folder=os.path.join(ROOT, "templates"),
+        static_folder="static",
+    )
+    app.config.from_object(Config)
+    if test_config:
+        app.config.update(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.session_interface = SessionInterface()
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
+            app.instance_path, "siyu.db"
+        )
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgres://"):
+        uri = app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri[11:]
+    elif uri.startswith("postgresql://"):
+        uri = app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri[13:]
+    if uri.startswith("postgresql"):
+        # No pre-ping: it costs a round trip on every checkout from the pool, that is on every
+        # request. What it caught: a pooled connection that died (PostgreSQL restarted, the
+        # network dropped it) fails the request that uses it; SQLAlchemy then discards every
+        # connection of that pool opened before, so the following requests reconnect. Such a
+        # request ends in an error page with nothing committed, and retrying it is safe.
+        # pool_recycle replaces connections older than 30 minutes, before any idle timeout
+        # between here and the server can cut them.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "pool_size": 10,
+            "max_overflow": 20,
+            "pool_recycle": 1800,
+            **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+        }
+    elif uri.startswith("sqlite"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "connect_args": {"timeout": 30},
+            **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+        }
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=os.path.join(ROOT, "translations"),
+    )
+    login_manager.init_app(app)
+    login_manager.user_loader(_load_staff)
+
+    if uri.startswith("sqlite"):
+        from shop.infra.sqlite import enable_sqlite_pragmas
+
+        with app.app_context():
+            enable_sqlite_pragmas(db.engine)
+
+    import shop.members.models  # noqa: F401 (the tables)
+    from shop import cli
+    from shop.customers import views as account
+    from shop.demo import members as member_demo
+    from shop.members import receivers as member_receivers
+    from shop.web import templating, views
+
+    templating.init_app(app)
+    views.init_app(app)
+    account.init_app(app)
+    cli.init_app(app)
+    member_receivers.connect()
+    member_demo.register()
+
+    from shop.infra.queue import start_inline_scheduler
+
+    @app.before_request
+    def _start_sweeps():
+        start_inline_scheduler(app)
+
+    import distribution
+    from admin import init_admin
+
+    distribution.init_app(app)
+    init_admin(app)
+    return app

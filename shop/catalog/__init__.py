@@ -1,0 +1,1 @@
+"""Catalog: products, variants, images, categories, stores, stock, reviews; storefront reads."""

@@ -1,0 +1,1 @@
+"""Checkout: the basket, its quote from server-side prices, placing the order in one transaction."""

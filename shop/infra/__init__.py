@@ -1,0 +1,1 @@
+"""Plumbing: jobs on RQ or in-process, the periodic sweeps, SQLite settings."""

@@ -1,0 +1,1 @@
+"""Members: tiers and their tasks, points, coupons, bring-a-friend."""

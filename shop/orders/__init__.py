@@ -1,0 +1,1 @@
+"""Orders: the state machine (paid, fulfilled, picked up, cancelled, expired, refunded)."""

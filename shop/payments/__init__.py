@@ -1,0 +1,1 @@
+"""Payments: Stripe Checkout, refunds through Stripe, and the webhook that confirms payments."""

@@ -1,0 +1,1 @@
+"""Staff: accounts, sign-in with its rate limit, the audit log."""

@@ -1,0 +1,1 @@
+"""The web layer every package shares: templating, the session cookie, the page cache, routes."""
