@@ -42,7 +42,8 @@ worker: install
 	$(BIN)/rq worker --with-scheduler -w rq.SimpleWorker --url "$${REDIS_URL:?set REDIS_URL}" siyu
 
 cron: install
-	$(BIN)/rq cron --url "$${REDIS_URL:?set REDIS_URL}" shop.infra.cron
+	@: "$${REDIS_URL:?set REDIS_URL}"
+	$(FLASK) jobs cron
 
 bench: install
 	$(BIN)/python bench/run.py $(if $(ONLY),--only=$(ONLY))

@@ -66,6 +66,16 @@ from distribution.models import (
     SharerLevel,
     Visit,
 )
+from shop.catalog.models import (
+    Category,
+    Product,
+    ProductImage,
+    Review,
+    StockMovement,
+    Store,
+    Variant,
+)
+from shop.customers.models import Customer
 from shop.extensions import csrf
 from shop.members.models import (
     Coupon,
@@ -75,21 +85,9 @@ from shop.members.models import (
     PointsEntry,
     PointsShopItem,
 )
-from shop.models import (
-    AuditLog,
-    Category,
-    Customer,
-    Order,
-    Payment,
-    Product,
-    ProductImage,
-    Refund,
-    Review,
-    Staff,
-    StockMovement,
-    Store,
-    Variant,
-)
+from shop.orders.models import Order, Refund
+from shop.payments.models import Payment
+from shop.staff.models import AuditLog, Staff
 
 
 def init_admin(app) -> Admin:

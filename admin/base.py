@@ -37,11 +37,13 @@ from wtforms.validators import ValidationError
 
 from admin.forms import AdminForm, LogoutForm
 from admin.permissions import ROLE_LABELS, current_staff, may, store_clause, store_of, store_scope
+from shop.catalog.models import Store
 from shop.customers.phones import mask_phone
 from shop.extensions import db
-from shop.models import Staff, Store, utcnow
+from shop.infra.clock import utcnow
 from shop.money import format_money
 from shop.staff import audit
+from shop.staff.models import Staff
 from shop.web.templating import local_datetime
 
 

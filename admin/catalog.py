@@ -19,9 +19,9 @@ from admin.base import StaffModelView, StoreFilter, money_formatter, staff_forma
 from admin.forms import MoneyField, image_field, note_field, stock_change_field
 from admin.permissions import current_staff, store_of
 from shop.catalog import stock
+from shop.catalog.models import Product, ProductImage, Store, Variant
 from shop.catalog.sanitize import clean_html
 from shop.extensions import db
-from shop.models import Product, ProductImage, Store, Variant
 from shop.money import format_money
 from shop.staff import audit
 

@@ -10,9 +10,11 @@ from sqlalchemy import func, select
 from admin.auth import SignInMixin
 from admin.base import SecuredView
 from admin.permissions import may, store_clause, store_scope
+from shop.catalog.models import Review
 from shop.extensions import db
-from shop.models import Order, OrderStatus, Review, utcnow
+from shop.infra.clock import utcnow
 from shop.money import format_money
+from shop.orders.models import Order, OrderStatus
 
 GMV_STATES = (
     OrderStatus.PAID,

@@ -93,13 +93,17 @@ from distribution.models import (
 )
 from distribution.qr import link_url
 from distribution.reports import CHANNEL_LABELS, target_names
+from shop.catalog.models import Category, Product, Store, Variant
+from shop.customers.models import Customer
 from shop.customers.phones import mask_phone, normalize_phone
 from shop.errors import InvalidInput
 from shop.extensions import db
+from shop.infra.clock import utcnow
 from shop.members.coupons import hundredths
-from shop.models import Category, Customer, Order, Product, Role, Staff, Store, Variant, utcnow
 from shop.money import format_money
+from shop.orders.models import Order
 from shop.staff import audit
+from shop.staff.models import Role, Staff
 
 KIND_LABELS = {"guide": _l("Guide"), "promoter": _l("Promoter")}
 STATUS_LABELS = {"pending": _l("Pending approval"), "active": _l("Active"), "left": _l("Left")}

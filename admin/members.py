@@ -65,12 +65,13 @@ from admin.common import (
 )
 from admin.forms import AdminForm, MoneyField
 from admin.permissions import current_staff, may
+from shop.catalog.models import Category, Product, Store
+from shop.customers.models import Customer
 from shop.customers.phones import normalize_phone
 from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.members import coupons, points
 from shop.members.models import CouponTemplate, TierTask
-from shop.models import Category, Customer, Product, Store
 from shop.money import format_money
 
 CREDIT_LABELS = {"paid": _l("When the order is paid"), "settled": _l("When the order settles")}

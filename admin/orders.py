@@ -38,9 +38,9 @@ from admin.common import FORM_EXPIRED, ActionButton, FormPage, money_text, order
 from admin.forms import OrderActionForm, RefundForm
 from admin.permissions import current_staff, may
 from shop.extensions import db
-from shop.models import Order, OrderStatus, Refund
 from shop.money import format_money
 from shop.orders import services as orders
+from shop.orders.models import Order, OrderStatus, Refund
 
 S = OrderStatus
 STATUS_LABELS = {

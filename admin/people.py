@@ -14,10 +14,12 @@ from admin.base import StaffModelView, audit_values_formatter, json_formatter, p
 from admin.forms import password_field
 from admin.permissions import ROLE_LABELS, current_staff, store_clause, store_scope
 from shop.catalog import reviews
+from shop.catalog.models import Store
 from shop.extensions import db
 from shop.members.models import MemberTier
-from shop.models import Order, Role, Store
+from shop.orders.models import Order
 from shop.staff import audit
+from shop.staff.models import Role
 
 REVIEW_LABELS = {"pending": _l("Pending"), "approved": _l("Approved"), "rejected": _l("Rejected")}
 

@@ -68,20 +68,11 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import or_, select
 
-from shop.models import (
-    Customer,
-    Order,
-    Payment,
-    Product,
-    ProductImage,
-    Refund,
-    Review,
-    Role,
-    Staff,
-    StockMovement,
-    Store,
-    Variant,
-)
+from shop.catalog.models import Product, ProductImage, Review, StockMovement, Store, Variant
+from shop.customers.models import Customer
+from shop.orders.models import Order, Refund
+from shop.payments.models import Payment
+from shop.staff.models import Role, Staff
 
 # Permissions come in named groups, each listed once; a role is the union of its groups.
 #: what every admin role reads

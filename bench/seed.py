@@ -22,11 +22,14 @@ from distribution.factories import make_guide, make_promoter
 from distribution.models import Sharer
 from distribution.sharing import link_for, settings
 from shop.catalog import reviews
+from shop.catalog.models import Variant
 from shop.checkout import services as checkout
+from shop.customers.models import Customer
 from shop.demo.factories import make_category, make_image, make_product, make_staff, make_store
 from shop.extensions import db
-from shop.models import Customer, Role, Variant, utcnow
+from shop.infra.clock import utcnow
 from shop.orders import services as orders
+from shop.staff.models import Role
 
 PRODUCT_SLUG = "bench-jasmine-tea"
 HUGE_STOCK = 1_000_000_000

@@ -9,16 +9,12 @@ def init_app(app) -> None:
     from distribution import cli, models, receivers, views, workbench  # noqa: F401  (models: the tables)
     from distribution.commission import verify_ledger
     from distribution.demo import load_demo
-    from shop.cli import LEDGER_CHECKS
-    from shop.demo.core import DEMO_EXTENSIONS
-    from shop.infra.queue import PERIODIC
+    from shop.hooks import register_demo_loader, register_ledger_check, register_sweep
 
     app.register_blueprint(views.bp)
     app.register_blueprint(workbench.bp)
     receivers.connect()
     cli.init_app(app)
-    PERIODIC["distribution.jobs.settle_due_commissions"] = 3600
-    if verify_ledger not in LEDGER_CHECKS:
-        LEDGER_CHECKS.append(verify_ledger)
-    if load_demo not in DEMO_EXTENSIONS:
-        DEMO_EXTENSIONS.append(load_demo)
+    register_sweep(app, "distribution.jobs.settle_due_commissions", 3600)
+    register_ledger_check(app, verify_ledger)
+    register_demo_loader(app, load_demo)

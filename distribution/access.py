@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from distribution.models import Sharer
 from shop.extensions import db
-from shop.models import Role
+from shop.staff.models import Role
 
 PROMOTER_KEY = "promoter"
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from distribution.models import Attribution, Binding, ShareLink, Sharer, Visit
 from distribution.sharing import active_bindings, settings
 from shop.extensions import db
-from shop.models import Order
+from shop.orders.models import Order
 
 _INSERT_ATTRIBUTION = insert(Attribution.__table__)  # built once: every order runs it
 

@@ -19,9 +19,11 @@ from sqlalchemy.orm import aliased
 
 from distribution.models import Attribution, CommissionEntry, CommissionRule, Payout, Sharer
 from distribution.sharing import settings
+from shop.catalog.models import Product
 from shop.extensions import db
-from shop.models import Order, OrderLine, Product, Refund, RefundLine, utcnow
+from shop.infra.clock import utcnow
 from shop.money import prorate
+from shop.orders.models import Order, OrderLine, Refund, RefundLine
 from shop.staff import audit
 
 SCOPE_ORDER = ("sku", "product", "category", "store", "default")

@@ -12,11 +12,13 @@ from sqlalchemy import select
 from distribution.factories import make_guide, make_promoter
 from distribution.models import CommissionRule, Sharer, SharerLevel
 from distribution.sharing import link_for, open_link, settings
+from shop.catalog.models import Product, Store
 from shop.checkout.services import CheckoutDetails, place_order
 from shop.demo.core import DEMO_PASSWORD
 from shop.extensions import db
-from shop.models import Product, Role, Staff, Store, utcnow
+from shop.infra.clock import utcnow
 from shop.orders import services as orders
+from shop.staff.models import Role, Staff
 
 DEMO_GUIDES = [  # name, login, store, phone (finance pays guides by phone)
     ("Li Na", "li.na@siyu.test", 0, "13500000011"),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from distribution.models import Sharer
+from shop.catalog.models import Store
+from shop.customers.models import Customer
 from shop.demo.factories import make_staff
 from shop.extensions import db
-from shop.models import Customer, Role, Store
+from shop.staff.models import Role
 
 
 def make_guide(

@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select
 from distribution.models import Attribution, Sharer, SharerLevel
 from shop.catalog.queries import PAID_STATES
 from shop.extensions import db
-from shop.models import Order, OrderStatus
+from shop.orders.models import Order, OrderStatus
 
 COUNTED = (*PAID_STATES, OrderStatus.REFUNDED)
 

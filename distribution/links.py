@@ -9,10 +9,10 @@ from sqlalchemy.exc import IntegrityError
 from distribution.models import ShareLink, Sharer
 from distribution.reports import PICKABLE_CHANNELS
 from distribution.sharing import link_for
+from shop.catalog.models import Product
 from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.members.models import CouponTemplate
-from shop.models import Product
 
 
 def shareable_coupons() -> list[tuple[int, str]]:

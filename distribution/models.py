@@ -24,8 +24,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from shop.catalog.models import Store
+from shop.customers.models import Customer
 from shop.extensions import db
-from shop.models import Customer, Staff, Store, utcnow
+from shop.infra.clock import utcnow
+from shop.staff.models import Staff
 
 _ALPHABET = string.ascii_letters + string.digits
 

@@ -22,9 +22,10 @@ from distribution.models import (
     Sharer,
     Visit,
 )
+from shop.catalog.models import Store
 from shop.catalog.queries import PAID_STATES
 from shop.extensions import db
-from shop.models import Order, OrderStatus, Store
+from shop.orders.models import Order, OrderStatus
 
 GROUPS = ("store", "sharer", "channel")
 COUNTED = (*PAID_STATES, OrderStatus.REFUNDED)

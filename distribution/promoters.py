@@ -18,10 +18,10 @@ from sqlalchemy.exc import IntegrityError
 from distribution.levels import evaluate_level
 from distribution.models import Sharer
 from distribution.sharing import find_link, settings
+from shop.customers.models import Customer
 from shop.customers.phones import normalize_phone
 from shop.errors import InvalidInput
 from shop.extensions import db
-from shop.models import Customer
 from shop.staff import audit
 
 MAX_NAME = 120

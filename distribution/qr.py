@@ -24,8 +24,8 @@ from sqlalchemy import select
 
 from distribution.models import ShareLink
 from shop.catalog import images
+from shop.catalog.models import Category, Product
 from shop.extensions import db
-from shop.models import Category, Product
 from shop.money import format_money
 
 POSTER_SIZE = (750, 1334)

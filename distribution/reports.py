@@ -25,9 +25,12 @@ from distribution.models import (
     Sharer,
     Visit,
 )
+from shop.catalog.models import Category, Product
+from shop.customers.models import Customer
 from shop.extensions import db
+from shop.infra.clock import utcnow
 from shop.members.models import CouponTemplate
-from shop.models import Category, Customer, Order, OrderStatus, Product, utcnow
+from shop.orders.models import Order, OrderStatus
 
 MAX_ROWS = 50
 

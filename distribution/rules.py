@@ -25,7 +25,8 @@ from distribution.commission import (
 from distribution.models import Attribution, CommissionRule, Sharer
 from shop.catalog.queries import PAID_STATES
 from shop.extensions import db
-from shop.models import Order, utcnow
+from shop.infra.clock import utcnow
+from shop.orders.models import Order
 from shop.staff import audit
 
 SCOPES = SCOPE_ORDER

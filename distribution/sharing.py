@@ -38,9 +38,10 @@ from sqlalchemy import (
 )
 
 from distribution.models import Binding, DistributionSettings, ShareLink, Sharer, Visit
+from shop.catalog.models import Category, Product
 from shop.extensions import db
+from shop.infra.clock import utcnow
 from shop.members.models import CouponTemplate
-from shop.models import Category, Product, utcnow
 
 # Visits and bindings of an opening are inserted as table rows, without ORM objects.
 _VISITS = Visit.__table__

@@ -31,10 +31,11 @@ from distribution.forms import GuideLoginForm, JoinForm, LogoutForm, MakeLinkFor
 from distribution.links import make_link, shareable_coupons
 from distribution.promoters import apply_as_promoter
 from distribution.qr import link_url
+from shop.catalog.models import Product
 from shop.errors import ShopError
 from shop.extensions import db
-from shop.models import Product, Role
 from shop.staff import auth as staff_auth
+from shop.staff.models import Role
 
 bp = Blueprint(
     "workbench",

@@ -1,7 +1,7 @@
-"""Siyu's core: catalog, checkout, orders, payments, stock, customers.
+"""``create_app`` builds the whole application, in steps.
 
-``create_app`` builds the whole application; ``distribution``, ``live`` and ``admin`` are
-plugged in here, inside the factory, so ``shop`` never imports them at module level.
+``distribution``, ``live`` and ``admin`` are plugged in here, inside the factory, so ``shop``
+never imports them at module level. Nothing builds an app on import.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import os
 
 from flask import Flask, request
 
+from shop import hooks
 from shop.config import Config
 from shop.extensions import babel, csrf, db, login_manager, migrate
 from shop.web.session_cookie import SessionInterface
@@ -36,12 +37,22 @@ def select_locale() -> str:
 
 
 def _load_staff(staff_id: str):
-    from shop.models import Staff
+    from shop.staff.models import Staff
 
     return db.session.get(Staff, int(staff_id)) if staff_id.isdigit() else None
 
 
 def create_app(test_config: dict | None = None) -> Flask:
+    app = _make_flask_app(test_config)
+    _configure_database(app)
+    _init_extensions(app)
+    _import_models()
+    _init_shop(app)
+    _init_plugins(app)
+    return app
+
+
+def _make_flask_app(test_config: dict | None) -> Flask:
     app = Flask(
         __name__,
         instance_path=os.environ.get("INSTANCE_PATH", os.path.join(ROOT, "instance")),
@@ -53,6 +64,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     os.makedirs(app.instance_path, exist_ok=True)
     app.session_interface = SessionInterface()
+    return app
+
+
+def _configure_database(app: Flask) -> None:
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
             app.instance_path, "siyu.db"
@@ -82,6 +97,8 @@ def create_app(test_config: dict | None = None) -> Flask:
             **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
         }
 
+
+def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"), render_as_batch=True)
     csrf.init_app(app)
@@ -92,36 +109,52 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     login_manager.init_app(app)
     login_manager.user_loader(_load_staff)
-
-    if uri.startswith("sqlite"):
+    hooks.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         from shop.infra.sqlite import enable_sqlite_pragmas
 
         with app.app_context():
             enable_sqlite_pragmas(db.engine)
 
-    import shop.members.models  # noqa: F401 (the tables)
+
+def _import_models() -> None:
+    """Every table of the shop, so relationships resolve and ``create_all`` sees them all."""
+    import shop.catalog.models
+    import shop.customers.models
+    import shop.members.models
+    import shop.orders.models
+    import shop.payments.models
+    import shop.staff.models  # noqa: F401
+
+
+def _init_shop(app: Flask) -> None:
     from shop import cli
     from shop.customers import views as account
     from shop.demo import members as member_demo
+    from shop.infra.queue import start_inline_scheduler
+    from shop.members import jobs as member_jobs
     from shop.members import receivers as member_receivers
+    from shop.orders import jobs as order_jobs
     from shop.web import templating, views
 
     templating.init_app(app)
     views.init_app(app)
     account.init_app(app)
     cli.init_app(app)
+    order_jobs.init_app(app)
+    member_jobs.init_app(app)
     member_receivers.connect()
-    member_demo.register()
-
-    from shop.infra.queue import start_inline_scheduler
+    member_demo.init_app(app)
 
     @app.before_request
     def _start_sweeps():
         start_inline_scheduler(app)
 
+
+def _init_plugins(app: Flask) -> None:
+    """The packages built on the shop, and the staff panel that sees everything."""
     import distribution
     from admin import init_admin
 
     distribution.init_app(app)
     init_admin(app)
-    return app

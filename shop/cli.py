@@ -10,14 +10,14 @@ from sqlalchemy import select
 
 from shop.catalog import stock
 from shop.extensions import db
+from shop.hooks import hooks, register_ledger_check
 from shop.members import points
-from shop.models import Role, Staff
-
-# Ledger checks, each returning a list of breaches; other packages append theirs at start-up.
-LEDGER_CHECKS: list = [stock.ledger_breaches, points.ledger_breaches]
+from shop.staff.models import Role, Staff
 
 
 def init_app(app) -> None:
+    register_ledger_check(app, stock.ledger_breaches)
+    register_ledger_check(app, points.ledger_breaches)
     app.cli.add_command(create_admin)
     app.cli.add_command(demo_data)
     app.cli.add_command(jobs)
@@ -47,10 +47,10 @@ def create_admin(email: str, password: str, name: str) -> None:
 @click.command("demo-data")
 def demo_data() -> None:
     """Load the demo shop (idempotent) and print the staff logins."""
-    from shop.demo.core import DEMO_EXTENSIONS, DEMO_PASSWORD, DEMO_STAFF, load_demo_data
+    from shop.demo.core import DEMO_PASSWORD, DEMO_STAFF, load_demo_data
 
     created = load_demo_data()
-    extra = [line for extension in DEMO_EXTENSIONS for line in extension()]
+    extra = [line for loader in hooks().demo_loaders for line in loader()]
     click.echo("Demo data loaded." if created else "Demo data already present.")
     click.echo(f"Admin: {current_app.config['PUBLIC_BASE_URL']}/admin/")
     for email, role, _store in DEMO_STAFF:
@@ -73,23 +73,34 @@ def expire_orders() -> None:
 
 @jobs.command("expire-points")
 def expire_points() -> None:
-    from shop.orders.jobs import expire_points as run
+    from shop.members.jobs import expire_points as run
 
     click.echo(f"{run()} points expired.")
 
 
 @jobs.command("settle-points")
 def settle_points() -> None:
-    from shop.orders.jobs import settle_points as run
+    from shop.members.jobs import settle_points as run
 
     click.echo(f"{run()} orders credited with points.")
 
 
 @jobs.command("tier-retention")
 def tier_retention() -> None:
-    from shop.orders.jobs import apply_tier_retention
+    from shop.members.jobs import apply_tier_retention
 
     click.echo(f"{apply_tier_retention()} members moved down a tier.")
+
+
+@jobs.command("cron")
+def cron() -> None:
+    """Enqueue every registered sweep on RQ at its interval (needs REDIS_URL); runs until
+    stopped. Production runs one of these beside the workers (``make cron``)."""
+    from shop.infra.queue import run_cron
+
+    if not current_app.config.get("REDIS_URL"):
+        raise click.UsageError("REDIS_URL is not set: without Redis the web process runs sweeps")
+    run_cron(current_app)
 
 
 @click.group("ledger")
@@ -99,7 +110,7 @@ def ledger() -> None:
 
 @ledger.command("verify")
 def verify() -> None:
-    breaches = [line for check in LEDGER_CHECKS for line in check()]
+    breaches = [line for check in hooks().ledger_checks for line in check()]
     for line in breaches:
         click.echo(f"BREACH {line}")
     if breaches:

@@ -108,7 +108,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session", autouse=True)
 def _cheap_password_hashing():
     """scrypt costs ~0.4 s of CPU per hash; tests hash many passwords and test no hashing."""
-    from shop.models import Staff
+    from shop.staff.models import Staff
 
     Staff.password_method = "pbkdf2:sha256:1000"
 

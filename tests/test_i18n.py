@@ -22,7 +22,7 @@ from babel.messages.pofile import read_po
 from distribution.factories import make_guide
 from shop.demo.factories import make_staff
 from shop.extensions import babel, db
-from shop.models import Role
+from shop.staff.models import Role
 from tests.test_shop.helpers import checkout_form, small_catalog
 
 ROOT = Path(__file__).resolve().parent.parent

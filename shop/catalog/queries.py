@@ -8,8 +8,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
+from shop.catalog.models import Category, Product, Review
 from shop.extensions import db
-from shop.models import Category, Order, OrderLine, OrderStatus, Product, Review, utcnow
+from shop.infra.clock import utcnow
+from shop.orders.models import Order, OrderLine, OrderStatus
 
 PAID_STATES = (
     OrderStatus.PAID,

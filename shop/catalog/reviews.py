@@ -6,10 +6,11 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from shop.catalog.models import Review
 from shop.catalog.queries import PAID_STATES
 from shop.errors import InvalidInput
 from shop.extensions import db
-from shop.models import Order, Review
+from shop.orders.models import Order
 from shop.staff import audit
 
 

@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, func, insert, select, update
 
+from shop.catalog.models import StockMovement, Variant
 from shop.errors import OutOfStock
 from shop.extensions import db
-from shop.models import StockMovement, Variant
 
 # Built once (every order runs them); plain Core: no ORM object is synchronised or read back.
 _VARIANTS = Variant.__table__

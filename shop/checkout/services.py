@@ -18,24 +18,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, make_transient_to_detached
 
 from shop.catalog import stock
+from shop.catalog.models import Product, Store, Variant
+from shop.customers.models import Customer
 from shop.customers.phones import normalize_phone
 from shop.errors import InvalidInput
 from shop.extensions import db
+from shop.infra.clock import utcnow
 from shop.infra.queue import enqueue
 from shop.members import coupons
 from shop.members import points as points_ledger
 from shop.members.models import Coupon, MemberTier
-from shop.models import (
-    Customer,
-    Order,
-    OrderLine,
-    OrderStatus,
-    Product,
-    Store,
-    Variant,
-    new_token,
-    utcnow,
-)
+from shop.orders.models import Order, OrderLine, OrderStatus, new_token
 from shop.signals import announce, order_placed, order_placing
 
 log = logging.getLogger(__name__)

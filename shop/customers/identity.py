@@ -13,7 +13,7 @@ import secrets
 
 from flask import request, session
 
-from shop.models import Order
+from shop.orders.models import Order
 
 MAX_REMEMBERED_ORDERS = 50
 VISITOR_COOKIE = "siyu_vid"

@@ -18,11 +18,12 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from shop.customers.models import Customer, LoginCode
 from shop.customers.phones import normalize_phone
 from shop.customers.sms import SendFailed, sender
 from shop.errors import InvalidInput
 from shop.extensions import db
-from shop.models import Customer, LoginCode, utcnow
+from shop.infra.clock import utcnow
 
 MAX_ATTEMPTS = 5
 PER_PHONE_GAP = timedelta(seconds=60)

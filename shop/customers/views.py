@@ -21,15 +21,18 @@ from flask import (
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from shop.catalog.models import Category, Product, Store
 from shop.customers import identity as customers
 from shop.customers import signin
+from shop.customers.models import Customer
 from shop.customers.phones import mask_phone
 from shop.errors import ShopError
 from shop.extensions import db
+from shop.infra.clock import utcnow
 from shop.members import coupons, points, referrals
 from shop.members import tiers as members
 from shop.members.models import Coupon, CouponTemplate, MemberTier, PointsShopItem, ReferralReward
-from shop.models import Category, Customer, Order, Product, Store, utcnow
+from shop.orders.models import Order
 from shop.web.templating import local_date
 
 bp = Blueprint("account", __name__)

@@ -6,14 +6,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from shop.catalog.models import Store, Variant
 from shop.demo.factories import make_category, make_image, make_product, make_staff, make_store
 from shop.extensions import db
-from shop.models import Role, Staff, Store, Variant, utcnow
+from shop.infra.clock import utcnow
+from shop.staff.models import Role, Staff
 
 DEMO_PASSWORD = "siyu-demo-2026"
-# Other packages add their demo data here at start-up: callables that load it (idempotently)
-# after the shop's, and return the lines to print (their logins).
-DEMO_EXTENSIONS: list = []
 DEMO_STAFF = [
     ("owner@siyu.test", Role.OWNER, None),
     ("manager@siyu.test", Role.MANAGER, 0),

@@ -9,9 +9,10 @@ import re
 from PIL import Image, ImageDraw
 
 from shop.catalog import images, stock
+from shop.catalog.models import Category, Product, ProductImage, Store, Variant
 from shop.catalog.sanitize import clean_html
 from shop.extensions import db
-from shop.models import Category, Product, ProductImage, Role, Staff, Store, Variant
+from shop.staff.models import Role, Staff
 
 _seq = itertools.count(1)
 

@@ -8,20 +8,21 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from shop.demo.core import DEMO_EXTENSIONS
+from shop.catalog.models import Category, Product
+from shop.customers.models import Customer
 from shop.extensions import db
+from shop.hooks import register_demo_loader
+from shop.infra.clock import utcnow
 from shop.members import points, referrals
 from shop.members.models import CouponTemplate, MemberTier, PointsShopItem, TierTask
-from shop.models import Category, Customer, Product, utcnow
 
 DEMO_MEMBER = ("Lin Xiao", "13600000001")
 GOLD_PRODUCT = "Oolong Gift Box"
 VOUCHER_PRODUCT = "Almond Cookies"
 
 
-def register() -> None:
-    if load_demo not in DEMO_EXTENSIONS:
-        DEMO_EXTENSIONS.append(load_demo)
+def init_app(app) -> None:
+    register_demo_loader(app, load_demo)
 
 
 def _lines() -> list[str]:

@@ -7,10 +7,11 @@ plain function taking ids, safe to run twice.
 On RQ the job is ``run_job(path, *args)``: ``rq worker`` calls it outside Flask, so it builds
 the app from the environment (once per worker process) and runs the job in an app context.
 
-Periodic sweeps (``PERIODIC``) back up every delayed job and do the scheduled work: on RQ,
-``rq cron shop.infra.cron`` enqueues them; in-process, one daemon thread per web process runs them
-(started on the first request). In-process, a delayed job is not kept at all: its sweep does
-the work when it falls due, so no thread waits per order and nothing is lost on restart.
+Periodic sweeps (registered on the app, ``shop.hooks``) back up every delayed job and do the
+scheduled work: on RQ, ``flask --app wsgi jobs cron`` enqueues them; in-process, one daemon
+thread per web process runs them (started on the first request). In-process, a delayed job is
+not kept at all: its sweep does the work when it falls due, so no thread waits per order and
+nothing is lost on restart.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import time
 from datetime import timedelta
 
 from flask import current_app, has_app_context
+
+from shop.hooks import hooks
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +43,6 @@ def get_queue():
     if "rq_queue" not in ext:
         ext["rq_queue"] = Queue("siyu", connection=Redis.from_url(current_app.config["REDIS_URL"]))
     return ext["rq_queue"]
-
-
-# Sweep job (dotted path) -> seconds between runs. Packages add theirs in their init_app.
-PERIODIC: dict[str, int] = {
-    "shop.orders.jobs.expire_due_orders": 60,
-    "shop.orders.jobs.settle_points": 3600,
-    "shop.orders.jobs.expire_points": 24 * 3600,
-    "shop.orders.jobs.apply_tier_retention": 24 * 3600,
-}
 
 
 def enqueue(path: str, *args, delay: timedelta | None = None, job_id: str | None = None):
@@ -91,7 +85,7 @@ def worker_app():
 
 
 class InlineScheduler(threading.Thread):
-    """Runs the ``PERIODIC`` sweeps of one app in-process, each at its interval."""
+    """Runs the sweeps registered on one app (``shop.hooks``) in-process, each at its interval."""
 
     TICK = 5.0
 
@@ -99,10 +93,10 @@ class InlineScheduler(threading.Thread):
         super().__init__(name="siyu-sweeps", daemon=True)
         self.app = app
         self.stopped = threading.Event()
-        self.due = dict.fromkeys(PERIODIC, 0.0)
+        self.due = dict.fromkeys(hooks(app).sweeps, 0.0)
 
     def run_due(self, now: float) -> None:
-        for path, interval in PERIODIC.items():
+        for path, interval in hooks(self.app).sweeps.items():
             if self.due.get(path, 0.0) <= now:
                 self.due[path] = now + interval
                 _run_in_app(self.app, path, ())
@@ -119,3 +113,14 @@ def start_inline_scheduler(app) -> None:
     if "siyu_sweeps" not in app.extensions:
         app.extensions["siyu_sweeps"] = InlineScheduler(app)
         app.extensions["siyu_sweeps"].start()
+
+
+def run_cron(app) -> None:
+    """Enqueue the app's sweeps on RQ at their intervals until stopped (``flask jobs cron``)."""
+    from redis import Redis
+    from rq.cron import CronScheduler
+
+    scheduler = CronScheduler(connection=Redis.from_url(app.config["REDIS_URL"]))
+    for path, interval in hooks(app).sweeps.items():
+        scheduler.register(run_job, "siyu", args=(path,), interval=interval, name=path)
+    scheduler.start()

@@ -11,10 +11,12 @@ from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from shop.catalog.models import Product
 from shop.errors import InvalidInput
 from shop.extensions import db
+from shop.infra.clock import utcnow
 from shop.members.models import Coupon, CouponTemplate
-from shop.models import Order, OrderStatus, Product, utcnow
+from shop.orders.models import Order, OrderStatus
 from shop.staff import audit
 
 PAID_OR_LATER = (

@@ -23,8 +23,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from shop.customers.models import Customer
 from shop.extensions import db
-from shop.models import Customer, utcnow
+from shop.infra.clock import utcnow
 
 
 class LoyaltySettings(db.Model):

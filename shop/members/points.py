@@ -16,11 +16,14 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from shop.catalog.models import Product
+from shop.customers.models import Customer
 from shop.errors import InvalidInput
 from shop.extensions import db
+from shop.infra.clock import utcnow
 from shop.members.models import LoyaltySettings, MemberTier, PointsEntry
-from shop.models import Customer, Order, OrderStatus, Product, utcnow
 from shop.money import exponent, prorate
+from shop.orders.models import Order, OrderStatus
 from shop.staff import audit
 
 # Orders that earn points: paid and not refunded in full.

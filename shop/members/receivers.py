@@ -24,15 +24,15 @@ def _on_placing(_app, order, **_):
 
 
 def _on_paid(_app, order_id: int, **_):
-    enqueue("shop.orders.jobs.earn_points", order_id)
-    enqueue("shop.orders.jobs.reward_referral", order_id)
-    enqueue("shop.orders.jobs.evaluate_tiers", order_id)
+    enqueue("shop.members.jobs.earn_points", order_id)
+    enqueue("shop.members.jobs.reward_referral", order_id)
+    enqueue("shop.members.jobs.evaluate_tiers", order_id)
 
 
 def _on_refunded(_app, order_id: int, refund_id: int | None = None, **_):
     if refund_id is not None:
-        enqueue("shop.orders.jobs.points_after_refund", order_id, refund_id)
-    enqueue("shop.orders.jobs.evaluate_tiers", order_id)
+        enqueue("shop.members.jobs.points_after_refund", order_id, refund_id)
+    enqueue("shop.members.jobs.evaluate_tiers", order_id)
 
 
 def connect() -> None:

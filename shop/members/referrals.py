@@ -18,12 +18,13 @@ import unicodedata
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 
+from shop.customers.models import Customer
 from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.members import coupons, points
 from shop.members.coupons import PAID_OR_LATER
 from shop.members.models import Coupon, ReferralReward
-from shop.models import Customer, Order
+from shop.orders.models import Order
 
 log = logging.getLogger(__name__)
 

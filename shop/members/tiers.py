@@ -19,13 +19,16 @@ from flask_babel import ngettext
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from shop.catalog.models import Product
+from shop.customers.models import Customer, LoginCode
 from shop.errors import InvalidInput
 from shop.extensions import db
+from shop.infra.clock import utcnow
 from shop.members import coupons, points
 from shop.members.models import Coupon, MemberTier, PointsShopItem, ReferralReward, TierTask
 from shop.members.points import EARNING
 from shop.members.referrals import welcome_given
-from shop.models import Customer, LoginCode, Order, OrderLine, Product, utcnow
+from shop.orders.models import Order, OrderLine
 from shop.staff import audit
 from shop.web.templating import money
 

@@ -19,9 +19,11 @@ from sqlalchemy.exc import IntegrityError
 from shop.catalog import stock
 from shop.errors import InvalidInput, InvalidTransition
 from shop.extensions import db
+from shop.infra.clock import utcnow
 from shop.members import coupons, points
-from shop.models import Order, OrderLine, OrderStatus, Payment, Refund, RefundLine, utcnow
 from shop.money import allocate, prorate
+from shop.orders.models import Order, OrderLine, OrderStatus, Refund, RefundLine
+from shop.payments.models import Payment
 from shop.signals import announce, order_cancelled, order_paid, order_refunded
 from shop.staff import audit
 

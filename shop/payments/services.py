@@ -19,8 +19,10 @@ from sqlalchemy.exc import IntegrityError
 
 from shop.errors import PaymentError
 from shop.extensions import db
-from shop.models import Order, OrderStatus, StripeEvent, utcnow
+from shop.infra.clock import utcnow
 from shop.orders import services as orders
+from shop.orders.models import Order, OrderStatus
+from shop.payments.models import StripeEvent
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from enum import Enum
 from sqlalchemy import inspect
 
 from shop.extensions import db
-from shop.models import AuditLog
+from shop.staff.models import AuditLog
 
 
 def _plain(value):

@@ -18,7 +18,8 @@ from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from shop.extensions import db
-from shop.models import LoginAttempt, Staff, utcnow
+from shop.infra.clock import utcnow
+from shop.staff.models import LoginAttempt, Staff
 
 
 @cache

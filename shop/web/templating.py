@@ -9,7 +9,7 @@ from flask_babel import format_date, format_datetime, format_timedelta, get_loca
 
 from shop.catalog.sanitize import clean_markup
 from shop.customers.phones import mask_phone
-from shop.models import utcnow
+from shop.infra.clock import utcnow
 from shop.money import format_money
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from shop.catalog import images, reviews
 from shop.catalog import queries as catalog
+from shop.catalog.models import Category, Store, Variant
 from shop.checkout.services import (
     CheckoutDetails,
     parse_id,
@@ -36,10 +37,11 @@ from shop.checkout.services import (
     sellable_variant_ids,
 )
 from shop.customers import identity as customers
+from shop.customers.models import Customer
 from shop.errors import InvalidInput, PaymentError, ShopError
 from shop.extensions import csrf, db
 from shop.members import points
-from shop.models import Category, Customer, Order, OrderStatus, Store, Variant
+from shop.orders.models import Order, OrderStatus
 from shop.payments import services as payments
 from shop.web import pagecache
 

@@ -16,7 +16,7 @@ from werkzeug.security import generate_password_hash
 
 from shop.demo.factories import make_category, make_product, make_store
 from shop.extensions import db
-from shop.models import Role, Staff
+from shop.staff.models import Role, Staff
 from tests.test_shop.helpers import order_for
 
 PASSWORD = "correct-horse-battery"

@@ -7,9 +7,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from shop.catalog.models import Category
 from shop.demo.factories import make_category
 from shop.extensions import db
-from shop.models import Category, LoginAttempt, Order, OrderStatus, Role, Staff, utcnow
+from shop.infra.clock import utcnow
+from shop.orders.models import Order, OrderStatus
+from shop.staff.models import LoginAttempt, Role, Staff
 from tests.test_admin.conftest import EMAILS, PASSWORD, csrf_token, login, make_fast_staff
 
 

@@ -13,19 +13,11 @@ from PIL import Image
 from sqlalchemy import select
 
 from shop.catalog import stock
+from shop.catalog.models import Product, ProductImage, Review, StockMovement, Variant
+from shop.customers.models import Customer
 from shop.extensions import db
-from shop.models import (
-    AuditLog,
-    Customer,
-    Order,
-    Product,
-    ProductImage,
-    Review,
-    Role,
-    Staff,
-    StockMovement,
-    Variant,
-)
+from shop.orders.models import Order
+from shop.staff.models import AuditLog, Role, Staff
 from tests.test_admin.conftest import PASSWORD, login
 
 

@@ -24,10 +24,13 @@ from distribution.models import (
     Sharer,
 )
 from distribution.sharing import link_for, open_link
+from shop.catalog.models import Store, Variant
 from shop.checkout.services import place_order
 from shop.extensions import db
-from shop.models import AuditLog, Order, Role, Staff, Store, Variant, utcnow
+from shop.infra.clock import utcnow
 from shop.orders import services as orders
+from shop.orders.models import Order
+from shop.staff.models import AuditLog, Role, Staff
 from tests.test_admin.conftest import csrf_token, csv_rows
 from tests.test_shop.helpers import details
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from shop.customers.models import Customer
 from shop.extensions import db
 from shop.members.models import (
     Coupon,
@@ -14,7 +15,7 @@ from shop.members.models import (
     MemberTier,
     PointsEntry,
 )
-from shop.models import AuditLog, Customer, Role
+from shop.staff.models import AuditLog, Role
 from tests.test_admin.conftest import csrf_token, idempotency_key
 from tests.test_members.helpers import make_customer, make_template
 

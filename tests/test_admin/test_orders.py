@@ -7,17 +7,11 @@ import threading
 import pytest
 from sqlalchemy import select
 
+from shop.catalog.models import StockMovement, Variant
 from shop.extensions import db
-from shop.models import (
-    AuditLog,
-    Order,
-    OrderStatus,
-    Payment,
-    Refund,
-    Role,
-    StockMovement,
-    Variant,
-)
+from shop.orders.models import Order, OrderStatus, Refund
+from shop.payments.models import Payment
+from shop.staff.models import AuditLog, Role
 from tests.test_admin.conftest import csv_rows, idempotency_key, signed_in
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from shop.catalog.models import Product, Variant
 from shop.extensions import db
-from shop.models import Order, OrderStatus, Product, Role, Staff, Variant
+from shop.orders.models import Order, OrderStatus
+from shop.staff.models import Role, Staff
 from tests.test_admin.conftest import csv_rows
 
 PAGES = {

@@ -10,7 +10,8 @@ from sqlalchemy import select, update
 
 from shop.extensions import db
 from shop.members.models import CouponTemplate
-from shop.models import Order, Role
+from shop.orders.models import Order
+from shop.staff.models import Role
 from tests.test_admin.conftest import csv_rows
 
 PLACED_A = datetime(2026, 3, 1, 16, 30)  # 2026-03-02 00:30 in Shanghai

@@ -15,10 +15,12 @@ from distribution.attribution import attribute_order, explain
 from distribution.factories import make_guide, make_promoter
 from distribution.models import Attribution, Binding
 from distribution.sharing import link_for, open_link, settings
+from shop.catalog.models import StockMovement, Variant
 from shop.checkout.services import place_order
 from shop.demo.factories import make_store
 from shop.extensions import db
-from shop.models import Order, StockMovement, Variant, utcnow
+from shop.infra.clock import utcnow
+from shop.orders.models import Order
 from tests.test_shop.helpers import details, small_catalog
 
 VISITOR = "visitor-abc"

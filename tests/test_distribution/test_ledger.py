@@ -23,8 +23,10 @@ from distribution.sharing import link_for, open_link
 from shop.checkout.services import place_order
 from shop.demo.factories import make_staff
 from shop.extensions import db
-from shop.models import Order, Role, utcnow
+from shop.infra.clock import utcnow
 from shop.orders import services as orders
+from shop.orders.models import Order
+from shop.staff.models import Role
 from tests.test_shop.helpers import details, small_catalog
 
 

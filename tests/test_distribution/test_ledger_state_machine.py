@@ -63,26 +63,20 @@ from distribution.models import (
 )
 from distribution.sharing import link_for, open_link
 from shop.catalog import stock
+from shop.catalog.models import Variant
 from shop.checkout.services import CheckoutDetails, place_order
+from shop.customers.models import Customer
 from shop.demo.factories import make_category, make_product, make_store
 from shop.errors import InvalidTransition, OutOfStock
 from shop.extensions import db
+from shop.infra.clock import utcnow
 from shop.members import coupons
 from shop.members.models import CouponTemplate
-from shop.models import (
-    Customer,
-    Order,
-    OrderLine,
-    OrderStatus,
-    Refund,
-    Role,
-    Staff,
-    Variant,
-    utcnow,
-)
 from shop.orders import services as orders
+from shop.orders.models import Order, OrderLine, OrderStatus, Refund
 from shop.payments import services as payments
 from shop.signals import order_paid, order_refunded
+from shop.staff.models import Role, Staff
 from tests.fakestripe import deliver, event
 
 S = OrderStatus

@@ -11,8 +11,8 @@ from distribution.sharing import link_for, open_link
 from shop.checkout.services import place_order
 from shop.demo.factories import make_staff
 from shop.extensions import db
-from shop.models import Role
 from shop.orders import services as orders
+from shop.staff.models import Role
 from tests.test_shop.helpers import details, small_catalog
 
 

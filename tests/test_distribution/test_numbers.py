@@ -12,8 +12,9 @@ from distribution.sharing import link_for, open_link
 from shop.checkout.services import place_order
 from shop.demo.factories import make_product, make_staff
 from shop.extensions import db
-from shop.models import Role, utcnow
+from shop.infra.clock import utcnow
 from shop.orders import services as orders
+from shop.staff.models import Role
 from tests.test_shop.helpers import details, small_catalog
 
 

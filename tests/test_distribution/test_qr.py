@@ -17,7 +17,7 @@ from distribution.models import Sharer
 from distribution.sharing import link_for
 from shop.demo.factories import make_image, make_product, make_store
 from shop.extensions import db
-from shop.models import utcnow
+from shop.infra.clock import utcnow
 
 ZBARIMG = shutil.which("zbarimg")
 needs_zbar = pytest.mark.skipif(

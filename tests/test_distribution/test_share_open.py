@@ -13,9 +13,9 @@ from distribution.factories import make_guide
 from distribution.models import Binding, DistributionSettings, Visit
 from distribution.sharing import link_for, settings, transfer_customers
 from shop.customers.identity import VISITOR_COOKIE
+from shop.customers.models import Customer
 from shop.demo.factories import make_category
 from shop.extensions import db
-from shop.models import Customer
 from tests.test_members.helpers import make_template
 from tests.test_shop.helpers import small_catalog
 

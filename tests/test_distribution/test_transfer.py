@@ -12,7 +12,7 @@ from distribution.sharing import link_for, open_link, transfer_customers
 from shop.checkout.services import place_order
 from shop.demo.factories import make_staff
 from shop.extensions import db
-from shop.models import AuditLog, Role
+from shop.staff.models import AuditLog, Role
 from tests.test_shop.helpers import details, small_catalog
 
 

@@ -16,12 +16,16 @@ from werkzeug.security import generate_password_hash
 from distribution.models import Attribution, ShareLink, Sharer, Visit
 from distribution.promoters import approve_promoter, issue_token
 from distribution.sharing import link_for, open_link, settings, transfer_customers
+from shop.catalog.models import Store, Variant
 from shop.checkout.services import place_order
+from shop.customers.models import Customer
 from shop.demo.factories import make_product, make_store
 from shop.errors import InvalidInput
 from shop.extensions import db
-from shop.models import Customer, LoginAttempt, Order, Role, Staff, Store, Variant, utcnow
+from shop.infra.clock import utcnow
 from shop.orders import services as orders
+from shop.orders.models import Order
+from shop.staff.models import LoginAttempt, Role, Staff
 from tests.test_shop.helpers import details, small_catalog
 
 PASSWORD = "guide-password-1"

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from shop.extensions import db
-from shop.models import Order
 from shop.orders import services as orders
+from shop.orders.models import Order
 from tests import browser
 from tests.test_distribution.test_workbench import PASSWORD, make_guide
 from tests.test_shop.helpers import small_catalog

@@ -9,11 +9,13 @@ import uuid
 from sqlalchemy import func, select
 
 from shop.checkout.services import CheckoutDetails, place_order
+from shop.customers.models import Customer
 from shop.extensions import db
 from shop.members import points
 from shop.members.models import Coupon, CouponTemplate, PointsEntry
-from shop.models import Customer, Order, Role, Staff
 from shop.orders import services as orders
+from shop.orders.models import Order
+from shop.staff.models import Role, Staff
 from tests.test_shop.helpers import make_owner
 
 _phones = itertools.count(1)

@@ -12,12 +12,13 @@ from sqlalchemy import select
 from distribution.factories import make_guide
 from distribution.models import Visit
 from distribution.sharing import link_for
+from shop.catalog.models import Variant
 from shop.checkout.services import quote
 from shop.demo.factories import make_category, make_product
 from shop.errors import InvalidInput
 from shop.extensions import db
+from shop.infra.clock import utcnow
 from shop.members.models import Coupon, CouponTemplate
-from shop.models import Variant, utcnow
 from shop.orders import services as orders
 from tests.test_members.helpers import (
     balance,

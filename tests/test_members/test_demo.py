@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from shop.customers.models import Customer
 from shop.demo.members import DEMO_MEMBER
 from shop.extensions import db
 from shop.members import points
 from shop.members.models import CouponTemplate, MemberTier, PointsShopItem
-from shop.models import Customer
 
 
 def _counts():

@@ -9,12 +9,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from shop.customers.models import Customer
 from shop.errors import InvalidInput
 from shop.extensions import db
+from shop.infra.clock import utcnow
 from shop.members import points
 from shop.members.models import Coupon, CouponTemplate, PointsEntry, PointsShopItem
 from shop.members.tiers import buy_shop_item
-from shop.models import Customer, utcnow
 from shop.orders import services as orders
 from tests.test_members.helpers import (
     balance,

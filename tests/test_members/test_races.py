@@ -10,11 +10,13 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from shop.catalog.models import Store, Variant
+from shop.customers.models import Customer
 from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.members import coupons
 from shop.members.models import Coupon, CouponTemplate, PointsEntry
-from shop.models import Customer, Order, Store, Variant
+from shop.orders.models import Order
 from tests.test_members.helpers import buy, ledger_sum, make_customer, make_template
 from tests.test_shop.helpers import checkout_form, serve, small_catalog
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from shop.extensions import db
 from shop.members import points
 from shop.members.models import ReferralReward
-from shop.models import OrderStatus
+from shop.orders.models import OrderStatus
 from tests.fakestripe import deliver, event
 from tests.test_members.helpers import (
     balance,

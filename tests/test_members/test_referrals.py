@@ -9,12 +9,11 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from shop.customers.models import Customer
 from shop.extensions import db
-from shop.members import points, referrals
+from shop.members import jobs, points, referrals
 from shop.members import tiers as members
 from shop.members.models import Coupon, PointsEntry, ReferralReward
-from shop.models import Customer
-from shop.orders import jobs
 from shop.orders import services as orders
 from tests.test_members.helpers import (
     balance,

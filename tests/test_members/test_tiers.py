@@ -9,13 +9,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from shop.customers.models import Customer
 from shop.demo.factories import make_product
 from shop.errors import InvalidInput
 from shop.extensions import db
+from shop.infra.clock import utcnow
 from shop.members import tiers as members
 from shop.members.models import Coupon, MemberTier, TierTask
-from shop.models import AuditLog, Customer, utcnow
 from shop.orders import services as orders
+from shop.staff.models import AuditLog
 from tests.test_members.helpers import buy, make_customer, make_template, owner, pay, sign_in
 from tests.test_shop.helpers import small_catalog
 

@@ -9,10 +9,12 @@ from contextlib import contextmanager
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
+from shop.catalog.models import StockMovement
 from shop.checkout.services import CheckoutDetails, place_order
 from shop.demo.factories import make_category, make_product, make_staff, make_store
 from shop.extensions import db
-from shop.models import Order, Role, StockMovement
+from shop.orders.models import Order
+from shop.staff.models import Role
 
 
 def small_catalog(stock_qty: int = 10, price: int = 9900):

@@ -12,10 +12,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from shop.catalog.models import Store, Variant
 from shop.demo.factories import make_category, make_product, make_staff, make_store
 from shop.extensions import db
-from shop.models import Order, OrderStatus, Store, Variant, utcnow
+from shop.infra.clock import utcnow
 from shop.orders import services as orders
+from shop.orders.models import Order, OrderStatus
 from tests import browser
 from tests.test_shop.helpers import order_for
 

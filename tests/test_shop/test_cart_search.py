@@ -1,6 +1,6 @@
+from shop.catalog.models import Product
 from shop.demo.factories import make_product
 from shop.extensions import db
-from shop.models import Product
 from tests.test_shop.helpers import small_catalog
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from shop.customers.identity import VISITOR_COOKIE
 from shop.demo.factories import make_product
 from shop.extensions import db
-from shop.models import Order
+from shop.orders.models import Order
 from tests.test_shop.helpers import checkout_form, row_counts, small_catalog
 
 HUGE_ID = "99999999999999999999"

@@ -1,7 +1,9 @@
 from sqlalchemy import event, select
 
+from shop.catalog.models import StockMovement, Variant
+from shop.customers.models import Customer
 from shop.extensions import db
-from shop.models import Customer, Order, StockMovement, Variant
+from shop.orders.models import Order
 from tests.test_shop.helpers import PICKUP_PHONE, order_for, small_catalog
 
 

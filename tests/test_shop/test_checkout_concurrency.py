@@ -13,10 +13,12 @@ import requests
 from sqlalchemy import func, select
 
 from shop.catalog import stock
+from shop.catalog.models import StockMovement, Variant
 from shop.checkout.services import place_order
+from shop.customers.models import Customer
 from shop.demo.factories import make_product
 from shop.extensions import db
-from shop.models import Customer, Order, StockMovement, Variant
+from shop.orders.models import Order
 from tests.test_shop.helpers import checkout_form, details, serve, small_catalog
 
 pytestmark = pytest.mark.postgres

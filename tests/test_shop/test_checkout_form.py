@@ -6,9 +6,11 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from shop.catalog.models import Variant
 from shop.demo.factories import make_product
 from shop.extensions import db
-from shop.models import Order, OrderLine, Variant, utcnow
+from shop.infra.clock import utcnow
+from shop.orders.models import Order, OrderLine
 from shop.signals import order_placed
 from tests.test_shop.helpers import checkout_form, small_catalog
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
+from shop.catalog.models import Variant
 from shop.extensions import db
-from shop.models import Role, Staff, Variant
 from shop.orders import services as orders
+from shop.staff.models import Role, Staff
 from tests.test_shop.helpers import make_owner, order_for, small_catalog
 
 

@@ -11,11 +11,13 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from sqlalchemy import select, update
 
+from shop.catalog.models import StockMovement, Variant
 from shop.extensions import db
 from shop.infra import queue
-from shop.models import Order, OrderStatus, StockMovement, Variant, utcnow
+from shop.infra.clock import utcnow
 from shop.orders import jobs
 from shop.orders import services as orders
+from shop.orders.models import Order, OrderStatus
 from tests.test_shop.helpers import make_owner, order_for, small_catalog
 
 S = OrderStatus

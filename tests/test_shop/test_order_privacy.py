@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from shop.extensions import db
-from shop.models import Order
+from shop.orders.models import Order
 from tests.test_shop.helpers import PICKUP_PHONE, checkout_form, small_catalog
 
 

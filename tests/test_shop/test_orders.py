@@ -9,21 +9,16 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
+from shop.catalog.models import StockMovement, Variant
 from shop.checkout.services import place_order
 from shop.demo.factories import make_product
 from shop.errors import InvalidInput, InvalidTransition
 from shop.extensions import db
-from shop.models import (
-    AuditLog,
-    Order,
-    OrderStatus,
-    Payment,
-    Refund,
-    StockMovement,
-    Variant,
-)
 from shop.orders import services as orders
+from shop.orders.models import Order, OrderStatus, Refund
+from shop.payments.models import Payment
 from shop.signals import order_paid, order_placed, order_refunded
+from shop.staff.models import AuditLog
 from tests.test_shop.helpers import details, make_owner, order_for, small_catalog
 
 S = OrderStatus

@@ -3,8 +3,8 @@
 import pytest
 from sqlalchemy import update
 
+from shop.catalog.models import Variant
 from shop.extensions import db
-from shop.models import Variant
 from tests.test_shop.helpers import small_catalog
 
 

@@ -8,21 +8,15 @@ from datetime import UTC, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from shop.catalog.models import StockMovement, Variant
 from shop.demo.factories import make_product
 from shop.errors import PaymentError
 from shop.extensions import db
-from shop.models import (
-    AuditLog,
-    Order,
-    OrderStatus,
-    Payment,
-    Refund,
-    StockMovement,
-    StripeEvent,
-    Variant,
-)
 from shop.orders import services as orders
+from shop.orders.models import Order, OrderStatus, Refund
+from shop.payments.models import Payment, StripeEvent
 from shop.signals import order_refunded
+from shop.staff.models import AuditLog
 from tests.fakestripe import deliver, event
 from tests.test_shop.helpers import make_owner, received, small_catalog, stripe_checkout
 

@@ -9,8 +9,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
+from shop.customers.models import LoginCode
 from shop.extensions import db
-from shop.models import LoginCode, utcnow
+from shop.infra.clock import utcnow
 from tests.test_shop.helpers import order_for, small_catalog
 
 SENT: list[tuple[str, str]] = []

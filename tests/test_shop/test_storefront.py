@@ -12,10 +12,12 @@ from flask_babel import get_locale
 from sqlalchemy import select
 
 from shop.catalog import reviews
+from shop.catalog.models import Review
 from shop.demo.factories import make_category, make_product
 from shop.extensions import db
-from shop.models import Order, Review, utcnow
+from shop.infra.clock import utcnow
 from shop.orders import services as orders
+from shop.orders.models import Order
 from tests.test_shop.helpers import make_owner, order_for, small_catalog
 
 

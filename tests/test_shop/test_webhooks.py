@@ -15,11 +15,14 @@ import pytest
 import requests
 from sqlalchemy import func, select, update
 
+from shop.catalog.models import StockMovement, Variant
 from shop.errors import InvalidTransition
 from shop.extensions import db
-from shop.models import Order, OrderStatus, Payment, StockMovement, StripeEvent, Variant, utcnow
+from shop.infra.clock import utcnow
 from shop.orders import services as orders
+from shop.orders.models import Order, OrderStatus
 from shop.payments import services as payments
+from shop.payments.models import Payment, StripeEvent
 from shop.signals import order_paid
 from tests.fakestripe import WEBHOOK_SECRET, deliver, event, signed
 from tests.test_shop.helpers import (

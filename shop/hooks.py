@@ -1,0 +1,43 @@
+"""Extension points of one app: periodic sweeps, ledger checks and demo loaders.
+
+Each package registers its own in its ``init_app``; they live on the app (``app.extensions``),
+never in module globals, so building the app twice (tests, a worker) registers nothing twice
+and two apps in one process do not share them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flask import Flask, current_app
+
+
+@dataclass
+class Hooks:
+    sweeps: dict[str, int] = field(default_factory=dict)
+    """Job path (dotted) -> seconds between runs: on RQ by ``flask jobs cron``, else in-process."""
+    ledger_checks: list[Callable[[], list[str]]] = field(default_factory=list)
+    """Each returns the breaches it finds, as lines; ``flask ledger verify`` runs them all."""
+    demo_loaders: list[Callable[[], list[str]]] = field(default_factory=list)
+    """Run by ``flask demo-data`` after the demo shop; each returns lines to print."""
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["siyu_hooks"] = Hooks()
+
+
+def hooks(app: Flask | None = None) -> Hooks:
+    return (app or current_app).extensions["siyu_hooks"]
+
+
+def register_sweep(app: Flask, path: str, every_seconds: int) -> None:
+    hooks(app).sweeps[path] = every_seconds
+
+
+def register_ledger_check(app: Flask, check: Callable[[], list[str]]) -> None:
+    hooks(app).ledger_checks.append(check)
+
+
+def register_demo_loader(app: Flask, loader: Callable[[], list[str]]) -> None:
+    hooks(app).demo_loaders.append(loader)
