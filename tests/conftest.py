@@ -130,7 +130,7 @@ def fake_stripe():
     A test module turns Stripe on by overriding ``app_config``:
     ``return {**app_config, **fake_stripe.app_config()}``.
     """
-    from tests.fakestripe import FakeStripe
+    from tests.support.fakestripe import FakeStripe
 
     fake = FakeStripe().start()
     yield fake

@@ -23,7 +23,7 @@ from distribution.factories import make_guide
 from shop.demo.factories import make_staff
 from shop.extensions import babel, db
 from shop.staff.models import Role
-from tests.test_shop.helpers import checkout_form, small_catalog
+from tests.support.shop import checkout_form, small_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "translations" / "zh_Hans_CN" / "LC_MESSAGES" / "messages.po"

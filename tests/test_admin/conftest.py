@@ -17,7 +17,7 @@ from werkzeug.security import generate_password_hash
 from shop.demo.factories import make_category, make_product, make_store
 from shop.extensions import db
 from shop.staff.models import Role, Staff
-from tests.test_shop.helpers import order_for
+from tests.support.shop import order_for
 
 PASSWORD = "correct-horse-battery"
 EMAILS = {

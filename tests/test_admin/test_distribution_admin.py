@@ -31,8 +31,8 @@ from shop.infra.clock import utcnow
 from shop.orders import services as orders
 from shop.orders.models import Order
 from shop.staff.models import AuditLog, Role, Staff
+from tests.support.shop import details
 from tests.test_admin.conftest import csrf_token, csv_rows
-from tests.test_shop.helpers import details
 
 
 def _sold(guide: Sharer, variant: Variant, store: Store, phone: str, owner: Staff) -> Order:

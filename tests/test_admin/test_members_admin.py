@@ -16,8 +16,8 @@ from shop.members.models import (
     PointsEntry,
 )
 from shop.staff.models import AuditLog, Role
+from tests.support.members import make_customer, make_template
 from tests.test_admin.conftest import csrf_token, idempotency_key
-from tests.test_members.helpers import make_customer, make_template
 
 
 @pytest.fixture

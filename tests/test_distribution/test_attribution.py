@@ -21,7 +21,7 @@ from shop.demo.factories import make_store
 from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.orders.models import Order
-from tests.test_shop.helpers import details, small_catalog
+from tests.support.shop import details, small_catalog
 
 VISITOR = "visitor-abc"
 

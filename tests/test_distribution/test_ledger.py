@@ -27,7 +27,7 @@ from shop.infra.clock import utcnow
 from shop.orders import services as orders
 from shop.orders.models import Order
 from shop.staff.models import Role
-from tests.test_shop.helpers import details, small_catalog
+from tests.support.shop import details, small_catalog
 
 
 @pytest.fixture

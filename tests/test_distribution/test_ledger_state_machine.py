@@ -77,7 +77,7 @@ from shop.orders.models import Order, OrderLine, OrderStatus, Refund
 from shop.payments import services as payments
 from shop.signals import order_paid, order_refunded
 from shop.staff.models import Role, Staff
-from tests.fakestripe import deliver, event
+from tests.support.fakestripe import deliver, event
 
 S = OrderStatus
 WINDOW = timedelta(days=7)  # return window before commission settles

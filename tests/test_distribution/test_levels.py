@@ -13,7 +13,7 @@ from shop.demo.factories import make_staff
 from shop.extensions import db
 from shop.orders import services as orders
 from shop.staff.models import Role
-from tests.test_shop.helpers import details, small_catalog
+from tests.support.shop import details, small_catalog
 
 
 def test_invites_and_team_sales_lift_the_level_and_the_multiplier(ctx):

@@ -15,7 +15,7 @@ from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.orders import services as orders
 from shop.staff.models import Role
-from tests.test_shop.helpers import details, small_catalog
+from tests.support.shop import details, small_catalog
 
 
 def test_lifetime_value_and_repurchase(ctx):

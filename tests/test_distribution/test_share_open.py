@@ -16,8 +16,8 @@ from shop.customers.identity import VISITOR_COOKIE
 from shop.customers.models import Customer
 from shop.demo.factories import make_category
 from shop.extensions import db
-from tests.test_members.helpers import make_template
-from tests.test_shop.helpers import small_catalog
+from tests.support.members import make_template
+from tests.support.shop import small_catalog
 
 
 @pytest.fixture

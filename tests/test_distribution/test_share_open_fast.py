@@ -17,7 +17,7 @@ from distribution.sharing import link_for
 from shop.customers.identity import VISITOR_COOKIE
 from shop.extensions import db
 from tests.conftest import ON_POSTGRES
-from tests.test_shop.helpers import small_catalog
+from tests.support.shop import small_catalog
 
 PRODUCT_SLUG = "jasmine-tea"
 

@@ -13,7 +13,7 @@ from shop.checkout.services import place_order
 from shop.demo.factories import make_staff
 from shop.extensions import db
 from shop.staff.models import AuditLog, Role
-from tests.test_shop.helpers import details, small_catalog
+from tests.support.shop import details, small_catalog
 
 
 def test_guide_leaves_round_robin(ctx):

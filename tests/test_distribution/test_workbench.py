@@ -26,7 +26,7 @@ from shop.infra.clock import utcnow
 from shop.orders import services as orders
 from shop.orders.models import Order
 from shop.staff.models import LoginAttempt, Role, Staff
-from tests.test_shop.helpers import details, small_catalog
+from tests.support.shop import details, small_catalog
 
 PASSWORD = "guide-password-1"
 # One cheap hash for every test login: scrypt at full strength costs ~0.5 s per call.

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from shop.extensions import db
 from shop.orders import services as orders
 from shop.orders.models import Order
-from tests import browser
+from tests.support import browser
+from tests.support.shop import small_catalog
 from tests.test_distribution.test_workbench import PASSWORD, make_guide
-from tests.test_shop.helpers import small_catalog
 
 pytestmark = pytest.mark.browser
 

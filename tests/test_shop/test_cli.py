@@ -8,7 +8,7 @@ from shop.catalog.models import Variant
 from shop.extensions import db
 from shop.orders import services as orders
 from shop.staff.models import Role, Staff
-from tests.test_shop.helpers import make_owner, order_for, small_catalog
+from tests.support.shop import make_owner, order_for, small_catalog
 
 
 def test_ledger_verify_passes_on_a_consistent_database(runner, ctx):

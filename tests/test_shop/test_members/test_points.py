@@ -17,7 +17,7 @@ from shop.members import points
 from shop.members.models import Coupon, CouponTemplate, PointsEntry, PointsShopItem
 from shop.members.tiers import buy_shop_item
 from shop.orders import services as orders
-from tests.test_members.helpers import (
+from tests.support.members import (
     balance,
     buy,
     coupons_of,
@@ -28,7 +28,7 @@ from tests.test_members.helpers import (
     pay,
     sign_in,
 )
-from tests.test_shop.helpers import small_catalog
+from tests.support.shop import small_catalog
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.orders import services as orders
 from shop.orders.models import Order
-from tests.test_shop.helpers import make_owner, order_for, small_catalog
+from tests.support.shop import make_owner, order_for, small_catalog
 
 
 def _page(client, path: str, **kwargs) -> str:

@@ -18,8 +18,8 @@ from shop.members import tiers as members
 from shop.members.models import Coupon, MemberTier, TierTask
 from shop.orders import services as orders
 from shop.staff.models import AuditLog
-from tests.test_members.helpers import buy, make_customer, make_template, owner, pay, sign_in
-from tests.test_shop.helpers import small_catalog
+from tests.support.members import buy, make_customer, make_template, owner, pay, sign_in
+from tests.support.shop import small_catalog
 
 
 @pytest.fixture

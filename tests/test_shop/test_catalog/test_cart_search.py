@@ -1,7 +1,7 @@
 from shop.catalog.models import Product
 from shop.demo.factories import make_product
 from shop.extensions import db
-from tests.test_shop.helpers import small_catalog
+from tests.support.shop import small_catalog
 
 
 def test_unavailable_item_leaves_the_rest_of_the_cart(client, app):

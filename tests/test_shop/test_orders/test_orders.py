@@ -19,7 +19,7 @@ from shop.orders.models import Order, OrderStatus, Refund
 from shop.payments.models import Payment
 from shop.signals import order_paid, order_placed, order_refunded
 from shop.staff.models import AuditLog
-from tests.test_shop.helpers import details, make_owner, order_for, small_catalog
+from tests.support.shop import details, make_owner, order_for, small_catalog
 
 S = OrderStatus
 

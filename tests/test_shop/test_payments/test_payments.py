@@ -17,8 +17,8 @@ from shop.orders.models import Order, OrderStatus, Refund
 from shop.payments.models import Payment, StripeEvent
 from shop.signals import order_refunded
 from shop.staff.models import AuditLog
-from tests.fakestripe import deliver, event
-from tests.test_shop.helpers import make_owner, received, small_catalog, stripe_checkout
+from tests.support.fakestripe import deliver, event
+from tests.support.shop import make_owner, received, small_catalog, stripe_checkout
 
 
 @pytest.fixture

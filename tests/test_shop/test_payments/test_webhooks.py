@@ -24,8 +24,8 @@ from shop.orders.models import Order, OrderStatus
 from shop.payments import services as payments
 from shop.payments.models import Payment, StripeEvent
 from shop.signals import order_paid
-from tests.fakestripe import WEBHOOK_SECRET, deliver, event, signed
-from tests.test_shop.helpers import (
+from tests.support.fakestripe import WEBHOOK_SECRET, deliver, event, signed
+from tests.support.shop import (
     make_owner,
     order_for,
     received,

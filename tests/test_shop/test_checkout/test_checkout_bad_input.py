@@ -11,7 +11,7 @@ from shop.customers.identity import VISITOR_COOKIE
 from shop.demo.factories import make_product
 from shop.extensions import db
 from shop.orders.models import Order
-from tests.test_shop.helpers import checkout_form, row_counts, small_catalog
+from tests.support.shop import checkout_form, row_counts, small_catalog
 
 HUGE_ID = "99999999999999999999"
 NO_PRODUCT = "That product does not exist."

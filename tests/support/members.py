@@ -16,7 +16,7 @@ from shop.members.models import Coupon, CouponTemplate, PointsEntry
 from shop.orders import services as orders
 from shop.orders.models import Order
 from shop.staff.models import Role, Staff
-from tests.test_shop.helpers import make_owner
+from tests.support.shop import make_owner
 
 _phones = itertools.count(1)
 SENT: list[tuple[str, str]] = []

@@ -4,7 +4,7 @@ from shop.catalog.models import StockMovement, Variant
 from shop.customers.models import Customer
 from shop.extensions import db
 from shop.orders.models import Order
-from tests.test_shop.helpers import PICKUP_PHONE, order_for, small_catalog
+from tests.support.shop import PICKUP_PHONE, order_for, small_catalog
 
 
 def test_place_order_reserves_stock(ctx):

@@ -19,7 +19,7 @@ from shop.customers.models import Customer
 from shop.demo.factories import make_product
 from shop.extensions import db
 from shop.orders.models import Order
-from tests.test_shop.helpers import checkout_form, details, serve, small_catalog
+from tests.support.shop import checkout_form, details, serve, small_catalog
 
 pytestmark = pytest.mark.postgres
 

@@ -10,8 +10,8 @@ from shop.extensions import db
 from shop.members import points
 from shop.members.models import ReferralReward
 from shop.orders.models import OrderStatus
-from tests.fakestripe import deliver, event
-from tests.test_members.helpers import (
+from tests.support.fakestripe import deliver, event
+from tests.support.members import (
     balance,
     coupons_of,
     ledger_sum,
@@ -19,7 +19,7 @@ from tests.test_members.helpers import (
     make_template,
     sign_in,
 )
-from tests.test_shop.helpers import small_catalog, stripe_checkout
+from tests.support.shop import small_catalog, stripe_checkout
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from shop.infra.clock import utcnow
 from shop.orders import jobs
 from shop.orders import services as orders
 from shop.orders.models import Order, OrderStatus
-from tests.test_shop.helpers import make_owner, order_for, small_catalog
+from tests.support.shop import make_owner, order_for, small_catalog
 
 S = OrderStatus
 REDIS_URL = os.environ.get("REDIS_URL", "")

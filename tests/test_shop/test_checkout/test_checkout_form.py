@@ -12,7 +12,7 @@ from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.orders.models import Order, OrderLine
 from shop.signals import order_placed
-from tests.test_shop.helpers import checkout_form, small_catalog
+from tests.support.shop import checkout_form, small_catalog
 
 
 def test_double_submitted_checkout_makes_one_order(client, ctx):

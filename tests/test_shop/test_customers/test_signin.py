@@ -12,7 +12,7 @@ from sqlalchemy import update
 from shop.customers.models import LoginCode
 from shop.extensions import db
 from shop.infra.clock import utcnow
-from tests.test_shop.helpers import order_for, small_catalog
+from tests.support.shop import order_for, small_catalog
 
 SENT: list[tuple[str, str]] = []
 
@@ -28,7 +28,10 @@ class CapturingSender:
 @pytest.fixture
 def app_config(app_config):
     SENT.clear()
-    return {**app_config, "SMS_SENDER": "tests.test_shop.test_signin.CapturingSender"}
+    return {
+        **app_config,
+        "SMS_SENDER": "tests.test_shop.test_customers.test_signin.CapturingSender",
+    }
 
 
 def last_code() -> str:

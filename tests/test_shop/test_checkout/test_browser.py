@@ -18,8 +18,8 @@ from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.orders import services as orders
 from shop.orders.models import Order, OrderStatus
-from tests import browser
-from tests.test_shop.helpers import order_for
+from tests.support import browser
+from tests.support.shop import order_for
 
 pytestmark = pytest.mark.browser
 

@@ -5,7 +5,7 @@ from sqlalchemy import update
 
 from shop.catalog.models import Variant
 from shop.extensions import db
-from tests.test_shop.helpers import small_catalog
+from tests.support.shop import small_catalog
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from shop.members import jobs, points, referrals
 from shop.members import tiers as members
 from shop.members.models import Coupon, PointsEntry, ReferralReward
 from shop.orders import services as orders
-from tests.test_members.helpers import (
+from tests.support.members import (
     balance,
     buy,
     coupons_of,
@@ -26,7 +26,7 @@ from tests.test_members.helpers import (
     sign_in,
     sign_in_by_code,
 )
-from tests.test_shop.helpers import small_catalog
+from tests.support.shop import small_catalog
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from shop.extensions import db
 from shop.orders.models import Order
-from tests.test_shop.helpers import PICKUP_PHONE, checkout_form, small_catalog
+from tests.support.shop import PICKUP_PHONE, checkout_form, small_catalog
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from shop.extensions import db
 from shop.members import coupons
 from shop.members.models import Coupon, CouponTemplate, PointsEntry
 from shop.orders.models import Order
-from tests.test_members.helpers import buy, ledger_sum, make_customer, make_template
-from tests.test_shop.helpers import checkout_form, serve, small_catalog
+from tests.support.members import buy, ledger_sum, make_customer, make_template
+from tests.support.shop import checkout_form, serve, small_catalog
 
 pytestmark = pytest.mark.postgres
 

@@ -20,7 +20,7 @@ from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.members.models import Coupon, CouponTemplate
 from shop.orders import services as orders
-from tests.test_members.helpers import (
+from tests.support.members import (
     balance,
     buy,
     coupons_of,
@@ -32,7 +32,7 @@ from tests.test_members.helpers import (
     sign_in,
     sign_in_by_code,
 )
-from tests.test_shop.helpers import small_catalog
+from tests.support.shop import small_catalog
 
 
 @pytest.fixture
