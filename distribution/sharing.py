@@ -1,13 +1,10 @@
 """Share links, visits and bindings: what happens when someone opens ``/s/<code>``.
 
-Opening a link is the hottest write path of the shop (every tap in a chat group). On
-PostgreSQL a new visitor's opening is one statement, sent alone in its own transaction: it
-finds the link with everything the redirect needs, inserts the visit and the binding, and
-commits, in one round trip (``_open_for_new_visitor``); ``views.NewVisitorOpenings`` answers
-such openings from browsers without cookies before Flask's request pipeline. Other openings (a
-returning visitor, a signed-in customer, SQLite) cost one query to find the link, the visit
-and binding rows inserted without the unit of work, the binding policy applied in Python, and
-one commit.
+On PostgreSQL a new visitor's opening is one statement in its own transaction: it finds the
+link with everything the redirect needs and inserts the visit and the binding
+(``_open_for_new_visitor``). Other openings (a returning visitor, a signed-in customer,
+SQLite) find the link, insert the visit and binding rows, apply the binding policy in Python
+and commit once. Where the time goes is in bench/README.md.
 
 Nothing about a link is kept between openings: its lookup rides in the opening's own
 statement, so keeping it would save little, and a guide who leaves, a product taken down or

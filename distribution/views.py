@@ -47,10 +47,9 @@ class NewVisitorOpenings:
     """WSGI middleware: ``GET /s/<code>`` from a browser that sends no cookie at all, answered
     without Flask's request pipeline (PostgreSQL only; installed by the blueprint).
 
-    That is the commonest opening, a tap in a chat group, and the shop's busiest write. Such a
-    browser is a new visitor with an empty session and no signed-in customer, so none of the
-    pipeline's work (session loading, routing, hooks, the response object, teardown) changes
-    the answer, and it was over half the CPU of an opening. The answer is
+    Such a browser is a new visitor with an empty session and no signed-in customer, so none
+    of the pipeline's work (session loading, routing, hooks, the response object, teardown)
+    changes the answer (what it costs: bench/README.md). The answer is
     ``open_share_link``'s, made by the same parts: the opening recorded by
     ``sharing.open_code_for_new_visitor`` (what ``open_code`` runs for a new visitor), the
     session cookie by the app's session interface, the visitor cookie by ``customers``, a 302

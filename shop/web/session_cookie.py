@@ -1,9 +1,9 @@
 """The signed session cookie, as Flask makes it, with its serializer built once per key.
 
-Flask builds a new signing serializer twice per request (to read the cookie and to write it),
-and building one test-dumps a payload and sets up its signers: on a share-link open that was
-a tenth of the request's CPU. A serializer holds no per-request state, so one per set of keys
-(the secret key and its fallbacks, as configured when the request comes) serves every request.
+Flask builds a new signing serializer twice per request (to read the cookie and to write it).
+A serializer holds no per-request state, so one per set of keys (the secret key and its
+fallbacks, as configured when the request comes) serves every request; what that saves is in
+bench/README.md.
 """
 
 from __future__ import annotations
