@@ -52,6 +52,7 @@ from admin.members import (
     PointsShopItemView,
 )
 from admin.orders import OrderView, PaymentView, RefundView
+from admin.outbox import OutboxEventView
 from admin.people import AuditLogView, CustomerView, ReviewView, StaffView
 from distribution.models import (
     AcquisitionCost,
@@ -77,6 +78,7 @@ from shop.catalog.models import (
 )
 from shop.customers.models import Customer
 from shop.extensions import csrf
+from shop.infra.outbox import OutboxEvent
 from shop.members.models import (
     Coupon,
     CouponTemplate,
@@ -190,6 +192,9 @@ def init_admin(app) -> Admin:
     # Pages that are not lists of a model: each sharer's balances, and the numbers.
     admin.add_view(BalancesView(_l("Balances"), money, endpoint="admin_balances", url="balances"))
     admin.add_view(NumbersView(_l("Numbers"), dist, endpoint="admin_numbers", url="numbers"))
+    admin.add_view(
+        OutboxEventView(OutboxEvent, name=_l("Outbox"), endpoint="admin_outbox", url="outbox")
+    )
     for view in admin._views:
         # Admin forms carry their own session-bound token (SecureForm); see admin.forms.
         csrf.exempt(view.blueprint)

@@ -42,6 +42,8 @@ coupons.view       yes                             yes      yes
 coupons.grant      yes
 points.view        yes                             yes      yes
 points.adjust      yes                             yes
+outbox.view        yes
+outbox.retry       yes
 =================  =====  =======================  =======  =======
 
 ``programme.edit`` is the distribution programme's settings. What each distribution and members
@@ -125,6 +127,8 @@ HEAD_OFFICE = frozenset(
         "sharers.edit",
         "members.edit",
         "coupons.grant",
+        "outbox.view",
+        "outbox.retry",
     }
 )
 

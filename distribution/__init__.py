@@ -13,7 +13,7 @@ def init_app(app) -> None:
 
     app.register_blueprint(views.bp)
     app.register_blueprint(workbench.bp)
-    receivers.connect()
+    receivers.init_app(app)
     cli.init_app(app)
     register_sweep(app, "distribution.jobs.settle_due_commissions", 3600)
     register_ledger_check(app, verify_ledger)

@@ -121,6 +121,7 @@ def _import_models() -> None:
     """Every table of the shop, so relationships resolve and ``create_all`` sees them all."""
     import shop.catalog.models
     import shop.customers.models
+    import shop.infra.outbox
     import shop.members.models
     import shop.orders.models
     import shop.payments.models
@@ -131,6 +132,7 @@ def _init_shop(app: Flask) -> None:
     from shop import cli
     from shop.customers import views as account
     from shop.demo import members as member_demo
+    from shop.infra import outbox
     from shop.infra.queue import start_inline_scheduler
     from shop.members import jobs as member_jobs
     from shop.members import receivers as member_receivers
@@ -143,7 +145,8 @@ def _init_shop(app: Flask) -> None:
     cli.init_app(app)
     order_jobs.init_app(app)
     member_jobs.init_app(app)
-    member_receivers.connect()
+    member_receivers.init_app(app)
+    outbox.init_app(app)
     member_demo.init_app(app)
 
     @app.before_request

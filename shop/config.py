@@ -45,3 +45,7 @@ class Config:
     # CSRF protection on every form; "0" turns it off, only for load tests (bench/run.py).
     WTF_CSRF_ENABLED = os.environ.get("WTF_CSRF_ENABLED", "1") != "0"
     FLASK_ADMIN_SWATCH = "default"
+    # Outbox: a failing handler is retried after this many seconds, doubled per attempt (at
+    # most an hour), and left failed (visible in the admin) after this many attempts.
+    OUTBOX_RETRY_SECONDS = _int("OUTBOX_RETRY_SECONDS", 10)
+    OUTBOX_MAX_ATTEMPTS = _int("OUTBOX_MAX_ATTEMPTS", 8)

@@ -1,4 +1,4 @@
-"""Extension points of one app: periodic sweeps, ledger checks and demo loaders.
+"""Extension points of one app: periodic sweeps, ledger checks, demo loaders, outbox handlers.
 
 Each package registers its own in its ``init_app``; they live on the app (``app.extensions``),
 never in module globals, so building the app twice (tests, a worker) registers nothing twice
@@ -21,6 +21,8 @@ class Hooks:
     """Each returns the breaches it finds, as lines; ``flask ledger verify`` runs them all."""
     demo_loaders: list[Callable[[], list[str]]] = field(default_factory=list)
     """Run by ``flask demo-data`` after the demo shop; each returns lines to print."""
+    handlers: dict[str, list[str]] = field(default_factory=dict)
+    """Outbox topic -> job paths (dotted) that each get one event per publication."""
 
 
 def init_app(app: Flask) -> None:
@@ -37,6 +39,13 @@ def register_sweep(app: Flask, path: str, every_seconds: int) -> None:
 
 def register_ledger_check(app: Flask, check: Callable[[], list[str]]) -> None:
     hooks(app).ledger_checks.append(check)
+
+
+def register_handler(app: Flask, topic: str, path: str) -> None:
+    """``path(*args)`` runs, through the outbox, for every ``publish(topic, *args)``."""
+    handlers = hooks(app).handlers.setdefault(topic, [])
+    if path not in handlers:
+        handlers.append(path)
 
 
 def register_demo_loader(app: Flask, loader: Callable[[], list[str]]) -> None:

@@ -23,12 +23,13 @@ from shop.customers.models import Customer
 from shop.customers.phones import normalize_phone
 from shop.errors import InvalidInput
 from shop.extensions import db
+from shop.infra import outbox
 from shop.infra.clock import utcnow
-from shop.infra.queue import enqueue
 from shop.members import coupons
 from shop.members import points as points_ledger
 from shop.members.models import Coupon, MemberTier
 from shop.orders.models import Order, OrderLine, OrderStatus, new_token
+from shop.orders.topics import OrderTopic
 from shop.signals import announce, order_placed, order_placing
 
 log = logging.getLogger(__name__)
@@ -282,7 +283,8 @@ def place_order(
     winner's order. ``order_placing`` is sent inside the transaction, so what its receivers
     record (the attribution) commits with the order; if one of them fails, the order is placed
     without them and the failure logged (the attribution is then made when the order is paid,
-    by the accrual job). ``order_placed`` is sent and the expiry job queued after commit.
+    by the accrual job). The order's expiry is published to the outbox in the same transaction
+    (due when its reservation ends); ``order_placed`` is sent after commit.
     """
     if not idempotency_key or not _KEY.match(idempotency_key):
         raise InvalidInput(_("This form has expired. Please reload the page and try again."))
@@ -321,11 +323,6 @@ def place_order(
             db.session.rollback()
             raise
 
-    enqueue(
-        "shop.orders.jobs.expire_order",
-        order.id,
-        delay=order.expires_at - order.created_at + timedelta(seconds=5),
-    )
     announce(order_placed, current_app._get_current_object(), order_id=order.id)
     return order
 
@@ -410,6 +407,11 @@ def _create_order(
                 order_id=order.id,
                 note=order.number,
             )
+        outbox.publish(
+            OrderTopic.RESERVATION_ENDS,
+            order.id,
+            delay=order.expires_at - order.created_at + timedelta(seconds=5),
+        )
     finally:
         db.session.expunge(order)  # out of the commit's expiry; after a failure, no such row
     db.session.commit()

@@ -30,7 +30,7 @@ from shop.hooks import hooks
 log = logging.getLogger(__name__)
 
 
-def _resolve(path: str):
+def resolve(path: str):
     module, _, name = path.rpartition(".")
     return getattr(importlib.import_module(module), name)
 
@@ -63,7 +63,7 @@ def enqueue(path: str, *args, delay: timedelta | None = None, job_id: str | None
 def _run_in_app(app, path: str, args: tuple) -> None:
     with app.app_context():
         try:
-            _resolve(path)(*args)
+            resolve(path)(*args)
         except Exception:  # an inline job must not break the request that queued it
             log.exception("job %s%r failed", path, args)
 
@@ -71,9 +71,9 @@ def _run_in_app(app, path: str, args: tuple) -> None:
 def run_job(path: str, *args):
     """The RQ job: ``path(*args)`` in an app context (the caller's, or the worker's own)."""
     if has_app_context():
-        return _resolve(path)(*args)
+        return resolve(path)(*args)
     with worker_app().app_context():
-        return _resolve(path)(*args)
+        return resolve(path)(*args)
 
 
 @functools.cache

@@ -28,7 +28,7 @@ def expire_points() -> int:
     return points.expire_due()
 
 
-def evaluate_tiers(order_id: int) -> None:
+def evaluate_tiers(order_id: int, _refund_id: int | None = None) -> None:
     """An order was paid or refunded: the tier of its customer, and of whoever referred them
     (their "refer N members" task may just have been met), is evaluated again."""
     order = db.session.get(Order, order_id)

@@ -1,14 +1,19 @@
-"""Members, points and coupons listen to the shop's order events (connected once, in
-``create_app``). After commit, the work is done by jobs in ``shop.orders.jobs``, each idempotent per
-order; ``order_placing`` only adds to the placing transaction."""
+"""Members, points and coupons act on the shop's order events.
+
+Inside the transaction that places an order (``order_placing``) they add rows that commit with
+it. What a paid or refunded order owes them (points, the referrer's reward, tier progress) is
+subscribed to the outbox (``shop.orders.topics``): written with the change, delivered after
+commit by the jobs in ``shop.members.jobs``, each idempotent per order.
+"""
 
 from __future__ import annotations
 
 from flask import has_request_context, session
 
-from shop.infra.queue import enqueue
+from shop.hooks import register_handler
 from shop.members import referrals
-from shop.signals import order_paid, order_placing, order_refunded
+from shop.orders.topics import OrderTopic
+from shop.signals import order_placing
 
 
 def _on_placing(_app, order, **_):
@@ -23,20 +28,15 @@ def _on_placing(_app, order, **_):
         referrals.link_referrer(order.customer_id, session["referrer_id"])
 
 
-def _on_paid(_app, order_id: int, **_):
-    enqueue("shop.members.jobs.earn_points", order_id)
-    enqueue("shop.members.jobs.reward_referral", order_id)
-    enqueue("shop.members.jobs.evaluate_tiers", order_id)
-
-
-def _on_refunded(_app, order_id: int, refund_id: int | None = None, **_):
-    if refund_id is not None:
-        enqueue("shop.members.jobs.points_after_refund", order_id, refund_id)
-    enqueue("shop.members.jobs.evaluate_tiers", order_id)
+def init_app(app) -> None:
+    register_handler(app, OrderTopic.PAID, "shop.members.jobs.earn_points")
+    register_handler(app, OrderTopic.PAID, "shop.members.jobs.reward_referral")
+    register_handler(app, OrderTopic.PAID, "shop.members.jobs.evaluate_tiers")
+    register_handler(app, OrderTopic.REFUNDED, "shop.members.jobs.points_after_refund")
+    register_handler(app, OrderTopic.REFUNDED, "shop.members.jobs.evaluate_tiers")
+    connect()
 
 
 def connect() -> None:
     """Connect once per process (blinker keeps receivers weakly unless told otherwise)."""
     order_placing.connect(_on_placing, weak=False)
-    order_paid.connect(_on_paid, weak=False)
-    order_refunded.connect(_on_refunded, weak=False)

@@ -1,7 +1,8 @@
 """Order jobs: plain functions taking ids, safe to run twice (see ``shop.infra.queue``)."""
 
-from shop.hooks import register_sweep
+from shop.hooks import register_handler, register_sweep
 from shop.orders import services as orders
+from shop.orders.topics import OrderTopic
 
 
 def expire_order(order_id: int) -> bool:
@@ -16,3 +17,4 @@ def expire_due_orders() -> int:
 
 def init_app(app) -> None:
     register_sweep(app, "shop.orders.jobs.expire_due_orders", 60)
+    register_handler(app, OrderTopic.RESERVATION_ENDS, "shop.orders.jobs.expire_order")

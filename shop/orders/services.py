@@ -6,7 +6,8 @@
 
 Every transition is a conditional ``UPDATE ... WHERE status IN (...)`` whose row count decides
 who won, so a webhook delivered five times or a double-clicked admin button has one effect.
-Signals go out only after the commit.
+What a transition owes elsewhere (commission, points, ...) is published to the outbox in its
+transaction (``shop.orders.topics``); signals go out only after the commit, as notifications.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from sqlalchemy.exc import IntegrityError
 from shop.catalog import stock
 from shop.errors import InvalidInput, InvalidTransition
 from shop.extensions import db
+from shop.infra import outbox
 from shop.infra.clock import utcnow
 from shop.members import coupons, points
 from shop.money import allocate, prorate
 from shop.orders.models import Order, OrderLine, OrderStatus, Refund, RefundLine
+from shop.orders.topics import OrderTopic
 from shop.payments.models import Payment
 from shop.signals import announce, order_cancelled, order_paid, order_refunded
 from shop.staff import audit
@@ -138,6 +141,8 @@ def confirm_payment(
                 "payment": provider,
             },
         )
+    if paid:
+        outbox.publish(OrderTopic.PAID, order.id)
     try:
         db.session.commit()
     except IntegrityError:  # the same payment recorded concurrently
@@ -383,6 +388,8 @@ def refund(
             "reason": reason,
         },
     )
+    db.session.flush()
+    outbox.publish(OrderTopic.REFUNDED, order.id, record.id)
     db.session.commit()
     announce(order_refunded, _app(), order_id=order.id, refund_id=record.id)
     return record
@@ -472,6 +479,8 @@ def record_external_refund(
         )
     )
     try:
+        db.session.flush()
+        outbox.publish(OrderTopic.REFUNDED, order.id, record.id)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()

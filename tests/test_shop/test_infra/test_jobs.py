@@ -15,6 +15,7 @@ from shop.catalog.models import StockMovement, Variant
 from shop.extensions import db
 from shop.infra import queue
 from shop.infra.clock import utcnow
+from shop.infra.outbox import OutboxEvent
 from shop.orders import jobs
 from shop.orders import services as orders
 from shop.orders.models import Order, OrderStatus
@@ -164,7 +165,11 @@ def test_place_order_schedules_its_expiry_on_rq(redis_url, shop):
     assert len(registry) == 1 and len(rq_queue) == 0
     job = Job.fetch(registry.get_job_ids()[0], connection=rq_queue.connection)
     assert job.func_name == "shop.infra.queue.run_job"
-    assert job.args == ("shop.orders.jobs.expire_order", order.id)
+    expiry = db.session.scalar(
+        select(OutboxEvent).where(OutboxEvent.topic == "order.reservation_ends")
+    )
+    assert (expiry.handler, expiry.args) == ("shop.orders.jobs.expire_order", [order.id])
+    assert job.args == ("shop.infra.outbox.deliver", expiry.id)
     due = registry.get_scheduled_time(job).astimezone(UTC).replace(tzinfo=None)
     assert abs(due - (order.expires_at + timedelta(seconds=5))) < timedelta(seconds=3)
     assert _state(order.id, variant.id)[0] == S.AWAITING_PAYMENT

@@ -1,0 +1,241 @@
+"""The transactional outbox: what a change sets in motion elsewhere is a row, written in the
+change's own transaction, and delivered after it commits.
+
+A state change (an order paid, a refund recorded, an order placed) calls ``publish(topic,
+*args)`` before its commit: one ``OutboxEvent`` row per handler subscribed to the topic
+(``shop.hooks``, ``register_handler``), so the change and the work it owes commit together or
+not at all. After the commit the rows are dispatched: on RQ when ``REDIS_URL`` is set (a
+failure to reach Redis is logged and changes nothing), in-process otherwise. The sweep
+``redispatch_due`` dispatches again whatever is still pending and due, so an event whose
+dispatch was lost (Redis down, a worker killed, a crash right after the commit) is delivered
+once things are back.
+
+``deliver(event_id)`` runs one event, in transactions of its own: it claims the row with a
+conditional update (a lease: a second delivery of the same event finds it taken and does
+nothing), runs the handler, and marks the row done. A handler that raises is retried with
+backoff (``OUTBOX_RETRY_SECONDS`` doubled per attempt, at most an hour), and after
+``OUTBOX_MAX_ATTEMPTS`` attempts stays ``failed`` with its error, visible in the admin, until
+someone retries it. A worker that dies mid-handler leaves the lease to run out, and the sweep
+delivers the event again. Handlers are the packages' jobs: plain functions taking ids,
+idempotent per event, so a second run after a crash between the handler's commit and "done"
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import traceback
+from datetime import datetime, timedelta
+
+from flask import current_app, has_app_context
+from flask_babel import lazy_pgettext
+from sqlalchemy import JSON, DateTime, Integer, String, Text, event, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from shop.extensions import db
+from shop.hooks import hooks, register_sweep
+from shop.infra.clock import utcnow
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+MAX_BACKOFF = timedelta(hours=1)
+_PENDING_KEY = "outbox_dispatch"
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+    @property
+    def label(self) -> str:
+        return str(_LABELS[self])
+
+    @classmethod
+    def choices(cls) -> list[tuple[str, str]]:
+        return [(member.value, member.label) for member in cls]
+
+
+_LABELS = {
+    OutboxStatus.PENDING: lazy_pgettext("outbox", "Pending"),
+    OutboxStatus.DONE: lazy_pgettext("outbox", "Done"),
+    OutboxStatus.FAILED: lazy_pgettext("outbox", "Failed"),
+}
+
+
+class OutboxEvent(db.Model):
+    """One piece of work owed because of a committed change: ``handler(*args)``."""
+
+    __tablename__ = "outbox_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64), index=True)
+    handler: Mapped[str] = mapped_column(String(200))
+    args: Mapped[list] = mapped_column(JSON, default=list)
+    # topic, handler and args: the same event published twice is one row.
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (db.Index("ix_outbox_events_due", "status", "available_at"),)
+
+
+def init_app(app) -> None:
+    register_sweep(app, "shop.infra.outbox.redispatch_due", 60)
+
+
+def publish(topic: str, *args, delay: timedelta | None = None) -> int:
+    """Write the work ``topic`` owes to each of its handlers, in the caller's transaction.
+
+    Does not commit: the rows commit (and are dispatched) with the caller's change, or vanish
+    with its rollback. Publishing the same topic and arguments again adds nothing. Returns the
+    number of handlers subscribed.
+    """
+    handlers = hooks().handlers.get(topic, [])
+    now = utcnow()
+    available = now + delay if delay else now
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    for handler in handlers:
+        key = f"{topic}:{handler}:{':'.join(str(a) for a in args)}"
+        statement = (
+            insert(OutboxEvent.__table__)
+            .values(
+                topic=topic,
+                handler=handler,
+                args=list(args),
+                key=key[:255],
+                status=OutboxStatus.PENDING,
+                attempts=0,
+                available_at=available,
+                last_error="",
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(OutboxEvent.__table__.c.id)
+        )
+        event_id = db.session.scalar(statement)
+        if event_id is not None:
+            db.session.info.setdefault(_PENDING_KEY, []).append((event_id, delay))
+    return len(handlers)
+
+
+@event.listens_for(Session, "after_commit")
+def _dispatch_after_commit(session: Session) -> None:
+    pending = session.info.pop(_PENDING_KEY, None)
+    if pending and has_app_context():
+        for event_id, delay in pending:
+            dispatch(event_id, delay=delay)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING_KEY, None)
+
+
+def dispatch(event_id: int, delay: timedelta | None = None) -> None:
+    """Hand one committed event to RQ, or deliver it now in-process. Never raises: what is not
+    handed over stays pending for ``redispatch_due``."""
+    from shop.infra.queue import enqueue
+
+    try:
+        enqueue("shop.infra.outbox.deliver", event_id, delay=delay)
+    except Exception:
+        log.exception("outbox event %s not dispatched; the sweep will retry", event_id)
+
+
+def redispatch_due(limit: int = 1000) -> int:
+    """Sweep: dispatch every pending event that is due (its dispatch lost, its lease expired,
+    its backoff over). Its own transaction (reads only). Returns how many it dispatched."""
+    ids = db.session.scalars(
+        select(OutboxEvent.id)
+        .where(OutboxEvent.status == OutboxStatus.PENDING, OutboxEvent.available_at <= utcnow())
+        .order_by(OutboxEvent.id)
+        .limit(limit)
+    ).all()
+    db.session.rollback()
+    for event_id in ids:
+        dispatch(event_id)
+    return len(ids)
+
+
+def deliver(event_id: int) -> bool:
+    """Run one event's handler, once. True if this call ran it to the end.
+
+    Its own transactions: the claim, the handler's (the handler commits its own work), and the
+    outcome. A claimed event is leased: another delivery of it until ``LEASE`` has passed finds
+    nothing to do.
+    """
+    from shop.infra.queue import resolve
+
+    now = utcnow()
+    claimed = db.session.execute(
+        update(OutboxEvent)
+        .where(
+            OutboxEvent.id == event_id,
+            OutboxEvent.status == OutboxStatus.PENDING,
+            OutboxEvent.available_at <= now,
+        )
+        .values(attempts=OutboxEvent.attempts + 1, available_at=now + LEASE)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if not claimed:
+        return False
+    row = db.session.get(OutboxEvent, event_id)
+    handler, args, attempts = row.handler, list(row.args or []), row.attempts
+    db.session.rollback()
+    try:
+        resolve(handler)(*args)
+        db.session.commit()  # whatever the handler left uncommitted is part of its work
+    except Exception as error:
+        db.session.rollback()
+        log.exception("outbox event %s (%s%r) failed", event_id, handler, tuple(args))
+        _record_failure(event_id, attempts, error)
+        return False
+    db.session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.id == event_id)
+        .values(status=OutboxStatus.DONE, done_at=utcnow(), last_error="")
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return True
+
+
+def _record_failure(event_id: int, attempts: int, error: Exception) -> None:
+    config = current_app.config
+    retry = timedelta(seconds=config.get("OUTBOX_RETRY_SECONDS", 10) * 2 ** (attempts - 1))
+    gives_up = attempts >= config.get("OUTBOX_MAX_ATTEMPTS", 8)
+    text = "".join(traceback.format_exception_only(error)).strip()[:2000]
+    db.session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.id == event_id)
+        .values(
+            status=OutboxStatus.FAILED if gives_up else OutboxStatus.PENDING,
+            available_at=utcnow() + min(retry, MAX_BACKOFF),
+            last_error=text,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def retry(event_id: int) -> bool:
+    """Staff: try a failed event again from its first attempt. Does not commit; dispatched
+    after the caller's commit. True if the event was failed."""
+    changed = db.session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.id == event_id, OutboxEvent.status == OutboxStatus.FAILED)
+        .values(status=OutboxStatus.PENDING, attempts=0, available_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed:
+        db.session.info.setdefault(_PENDING_KEY, []).append((event_id, None))
+    return bool(changed)

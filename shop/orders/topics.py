@@ -1,0 +1,12 @@
+"""What happens to an order that other packages act on, as outbox topics (``shop.infra.outbox``).
+
+Each is published in the transaction of the change, with the arguments its handlers get.
+"""
+
+import enum
+
+
+class OrderTopic(enum.StrEnum):
+    PAID = "order.paid"  # (order_id)
+    REFUNDED = "order.refunded"  # (order_id, refund_id)
+    RESERVATION_ENDS = "order.reservation_ends"  # (order_id), due when the reservation ends

@@ -1,0 +1,189 @@
+"""The outbox: what a change owes elsewhere is written with the change, delivered after commit,
+retried with backoff, left visible when it keeps failing, and never lost when Redis is down."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from shop.extensions import db
+from shop.hooks import register_handler
+from shop.infra import outbox
+from shop.infra.clock import utcnow
+from shop.infra.outbox import OutboxEvent, OutboxStatus
+from shop.orders import services as orders
+from shop.orders.models import Order
+from tests.support.shop import make_owner, order_for, small_catalog
+
+TOPIC = "test.flaky"
+CALLS: list[int] = []
+EFFECTS: list[int] = []
+FAILURES = {"left": 0}
+
+
+def flaky(value: int) -> None:
+    """A handler whose outside system fails ``FAILURES['left']`` times, then works."""
+    CALLS.append(value)
+    if FAILURES["left"]:
+        FAILURES["left"] -= 1
+        raise RuntimeError("the CRM is down")
+    EFFECTS.append(value)
+
+
+@pytest.fixture
+def app_config(app_config):
+    return {**app_config, "OUTBOX_MAX_ATTEMPTS": 3, "OUTBOX_RETRY_SECONDS": 10}
+
+
+@pytest.fixture
+def flaky_topic(ctx):
+    CALLS.clear()
+    EFFECTS.clear()
+    FAILURES["left"] = 0
+    register_handler(ctx, TOPIC, "tests.test_shop.test_infra.test_outbox.flaky")
+    return ctx
+
+
+def _event() -> OutboxEvent:
+    db.session.expire_all()
+    return db.session.scalar(select(OutboxEvent).where(OutboxEvent.topic == TOPIC))
+
+
+def _make_due(event_id: int) -> None:
+    db.session.execute(
+        update(OutboxEvent).where(OutboxEvent.id == event_id).values(available_at=utcnow())
+    )
+    db.session.commit()
+
+
+def test_a_paid_order_writes_its_work_in_the_payment_transaction_and_it_is_delivered(ctx):
+    store, _category, product = small_catalog()
+    order = order_for(product.variants[0], store)
+    assert orders.mark_paid_at_store(order.id, make_owner())
+
+    rows = db.session.scalars(select(OutboxEvent).where(OutboxEvent.topic == "order.paid")).all()
+    assert sorted(row.handler for row in rows) == [
+        "distribution.jobs.accrue_commission",
+        "distribution.jobs.evaluate_levels",
+        "shop.members.jobs.earn_points",
+        "shop.members.jobs.evaluate_tiers",
+        "shop.members.jobs.reward_referral",
+    ]
+    assert {(row.status, row.attempts, tuple(row.args)) for row in rows} == {
+        (OutboxStatus.DONE, 1, (order.id,))
+    }
+
+
+def test_a_rolled_back_change_leaves_no_work_behind(flaky_topic):
+    outbox.publish(TOPIC, 1)
+    db.session.rollback()
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(OutboxEvent)) == 0
+    assert CALLS == []
+
+
+def test_publishing_the_same_event_twice_is_one_piece_of_work(flaky_topic):
+    outbox.publish(TOPIC, 7)
+    outbox.publish(TOPIC, 7)
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(OutboxEvent)) == 1
+    assert EFFECTS == [7]
+
+
+def test_a_handler_that_fails_twice_then_succeeds_has_one_effect(flaky_topic):
+    FAILURES["left"] = 2
+    outbox.publish(TOPIC, 5)
+    db.session.commit()  # delivered at once (in-process): first failure
+
+    event = _event()
+    assert (event.status, event.attempts, event.last_error) == (
+        OutboxStatus.PENDING,
+        1,
+        "RuntimeError: the CRM is down",
+    )
+    # Backoff: not due again for OUTBOX_RETRY_SECONDS; the sweep leaves it alone until then.
+    assert event.available_at > utcnow() + timedelta(seconds=5)
+    assert outbox.redispatch_due() == 0
+
+    _make_due(event.id)
+    assert outbox.redispatch_due() == 1  # second failure, waits twice as long
+    event = _event()
+    assert event.attempts == 2 and event.available_at > utcnow() + timedelta(seconds=15)
+
+    _make_due(event.id)
+    outbox.redispatch_due()
+    event = _event()
+    assert (event.status, event.attempts, event.last_error) == (OutboxStatus.DONE, 3, "")
+    assert CALLS == [5, 5, 5] and EFFECTS == [5]
+    _make_due(event.id)
+    assert outbox.redispatch_due() == 0 and not outbox.deliver(event.id)
+    assert EFFECTS == [5]
+
+
+def test_a_claimed_event_is_not_delivered_twice(flaky_topic):
+    FAILURES["left"] = 1
+    outbox.publish(TOPIC, 9)
+    db.session.commit()
+    event = _event()
+    _make_due(event.id)
+    # Another worker claims it first (its lease runs): this delivery finds nothing to do.
+    db.session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.id == event.id)
+        .values(available_at=utcnow() + outbox.LEASE)
+    )
+    db.session.commit()
+    assert outbox.deliver(event.id) is False
+    assert CALLS == [9]
+
+
+def test_a_handler_that_keeps_failing_stays_failed_until_retried(flaky_topic, client):
+    FAILURES["left"] = 10
+    outbox.publish(TOPIC, 3)
+    db.session.commit()
+    for _ in range(2):
+        _make_due(_event().id)
+        outbox.redispatch_due()
+    event = _event()
+    assert (event.status, event.attempts) == (OutboxStatus.FAILED, 3)
+    assert "the CRM is down" in event.last_error
+    _make_due(event.id)
+    assert outbox.redispatch_due() == 0  # failed: nobody retries it by themselves
+
+    make_owner()
+    signed = client.post(
+        "/admin/login", data={"email": "owner@example.com", "password": "correct horse battery"}
+    )
+    assert signed.status_code == 302
+    page = client.get("/admin/outbox/?flt0_0=failed")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "the CRM is down" in text and "tests.test_shop.test_infra.test_outbox.flaky" in text
+
+    FAILURES["left"] = 0  # the cause is fixed
+    answer = client.post(
+        "/admin/outbox/action/", data={"action": "retry", "rowid": [str(event.id)]}
+    )
+    assert answer.status_code == 302
+    event = _event()
+    assert (event.status, event.attempts) == (OutboxStatus.DONE, 1)
+    assert EFFECTS == [3]
+
+
+def test_an_order_expiry_is_due_when_its_reservation_ends(ctx):
+    store, _category, product = small_catalog()
+    order = order_for(product.variants[0], store)
+    event = db.session.scalar(
+        select(OutboxEvent).where(OutboxEvent.topic == "order.reservation_ends")
+    )
+    assert event.args == [order.id] and event.status == OutboxStatus.PENDING
+    assert event.available_at >= order.expires_at
+    assert outbox.redispatch_due() == 0  # not due yet
+    db.session.execute(
+        update(Order).where(Order.id == order.id).values(expires_at=utcnow() - timedelta(1))
+    )
+    _make_due(event.id)
+    assert outbox.redispatch_due() == 1
+    assert db.session.get(Order, order.id).status == "cancelled"
