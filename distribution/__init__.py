@@ -6,10 +6,15 @@ reads the plain attribution values the order captured at checkout.
 
 
 def init_app(app) -> None:
-    from distribution import cli, models, receivers, views, workbench  # noqa: F401  (models: the tables)
+    from distribution import cli, decisions, models, receivers, views, workbench  # noqa: F401  (models: the tables)
     from distribution.commission import verify_ledger
     from distribution.demo import load_demo
-    from shop.hooks import register_demo_loader, register_ledger_check, register_sweep
+    from shop.hooks import (
+        register_demo_loader,
+        register_ledger_check,
+        register_reconciler,
+        register_sweep,
+    )
 
     app.register_blueprint(views.bp)
     app.register_blueprint(workbench.bp)
@@ -17,4 +22,6 @@ def init_app(app) -> None:
     cli.init_app(app)
     register_sweep(app, "distribution.jobs.settle_due_commissions", 3600)
     register_ledger_check(app, verify_ledger)
+    register_ledger_check(app, decisions.missing_decisions)
+    register_reconciler(app, decisions.reconcile)
     register_demo_loader(app, load_demo)

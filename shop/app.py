@@ -13,6 +13,7 @@ from flask import Flask, request
 from shop import hooks
 from shop.config import Config
 from shop.extensions import babel, csrf, db, login_manager, migrate
+from shop.infra.disconnects import ShopFlask
 from shop.web.session_cookie import SessionInterface
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -53,7 +54,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def _make_flask_app(test_config: dict | None) -> Flask:
-    app = Flask(
+    app = ShopFlask(
         __name__,
         instance_path=os.environ.get("INSTANCE_PATH", os.path.join(ROOT, "instance")),
         template_folder=os.path.join(ROOT, "templates"),
@@ -79,12 +80,10 @@ def _configure_database(app: Flask) -> None:
         uri = app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri[13:]
     if uri.startswith("postgresql"):
         # No pre-ping: it costs a round trip on every checkout from the pool, that is on every
-        # request. What it caught: a pooled connection that died (PostgreSQL restarted, the
-        # network dropped it) fails the request that uses it; SQLAlchemy then discards every
-        # connection of that pool opened before, so the following requests reconnect. Such a
-        # request ends in an error page with nothing committed, and retrying it is safe.
-        # pool_recycle replaces connections older than 30 minutes, before any idle timeout
-        # between here and the server can cut them.
+        # request. A pooled connection that died (PostgreSQL restarted) is met by a request's
+        # first statement instead, and that request runs again on a fresh connection
+        # (shop.infra.disconnects). pool_recycle replaces connections older than 30 minutes,
+        # before any idle timeout between here and the server can cut them.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
             "pool_size": 10,
             "max_overflow": 20,

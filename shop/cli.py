@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from shop.catalog import stock
 from shop.extensions import db
-from shop.hooks import hooks, register_ledger_check
+from shop.hooks import hooks, register_ledger_check, register_reconciler
+from shop.members import decisions as point_decisions
 from shop.members import points
 from shop.staff.models import Role, Staff
 
@@ -18,6 +19,8 @@ from shop.staff.models import Role, Staff
 def init_app(app) -> None:
     register_ledger_check(app, stock.ledger_breaches)
     register_ledger_check(app, points.ledger_breaches)
+    register_ledger_check(app, point_decisions.missing_decisions)
+    register_reconciler(app, point_decisions.reconcile)
     app.cli.add_command(create_admin)
     app.cli.add_command(demo_data)
     app.cli.add_command(jobs)
@@ -116,3 +119,13 @@ def verify() -> None:
     if breaches:
         sys.exit(1)
     click.echo("All ledgers balance.")
+
+
+@ledger.command("reconcile")
+def reconcile() -> None:
+    """Write what ``ledger verify`` finds missing (commission and points decisions, refund
+    reversals), once: a second run writes nothing."""
+    done = [line for repair in hooks().reconcilers for line in repair()]
+    for line in done:
+        click.echo(f"WROTE {line}")
+    click.echo(f"{len(done)} repairs." if done else "Nothing to reconcile.")

@@ -21,6 +21,8 @@ class Hooks:
     """Each returns the breaches it finds, as lines; ``flask ledger verify`` runs them all."""
     demo_loaders: list[Callable[[], list[str]]] = field(default_factory=list)
     """Run by ``flask demo-data`` after the demo shop; each returns lines to print."""
+    reconcilers: list[Callable[[], list[str]]] = field(default_factory=list)
+    """Each writes what its ledger check finds missing, once; ``flask ledger reconcile``."""
     handlers: dict[str, list[str]] = field(default_factory=dict)
     """Outbox topic -> job paths (dotted) that each get one event per publication."""
 
@@ -46,6 +48,10 @@ def register_handler(app: Flask, topic: str, path: str) -> None:
     handlers = hooks(app).handlers.setdefault(topic, [])
     if path not in handlers:
         handlers.append(path)
+
+
+def register_reconciler(app: Flask, reconcile: Callable[[], list[str]]) -> None:
+    hooks(app).reconcilers.append(reconcile)
 
 
 def register_demo_loader(app: Flask, loader: Callable[[], list[str]]) -> None:

@@ -32,10 +32,12 @@ from flask import current_app, has_app_context
 from flask_babel import lazy_pgettext
 from sqlalchemy import JSON, DateTime, Integer, String, Text, event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from shop.extensions import db
 from shop.hooks import hooks, register_sweep
+from shop.infra import disconnects
 from shop.infra.clock import utcnow
 
 log = logging.getLogger(__name__)
@@ -170,22 +172,21 @@ def deliver(event_id: int) -> bool:
 
     Its own transactions: the claim, the handler's (the handler commits its own work), and the
     outcome. A claimed event is leased: another delivery of it until ``LEASE`` has passed finds
-    nothing to do.
+    nothing to do. A claim that meets a dead connection (PostgreSQL restarted since the
+    worker's last job) is made again on a fresh one.
     """
     from shop.infra.queue import resolve
 
-    now = utcnow()
-    claimed = db.session.execute(
-        update(OutboxEvent)
-        .where(
-            OutboxEvent.id == event_id,
-            OutboxEvent.status == OutboxStatus.PENDING,
-            OutboxEvent.available_at <= now,
-        )
-        .values(attempts=OutboxEvent.attempts + 1, available_at=now + LEASE)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.commit()
+    token = disconnects.start_watching()
+    try:
+        claimed = _claim(event_id)
+    except DBAPIError as error:
+        if not disconnects.first_statement_lost(error):
+            raise
+        db.session.rollback()
+        claimed = _claim(event_id)
+    finally:
+        disconnects.stop_watching(token)
     if not claimed:
         return False
     row = db.session.get(OutboxEvent, event_id)
@@ -207,6 +208,22 @@ def deliver(event_id: int) -> bool:
     )
     db.session.commit()
     return True
+
+
+def _claim(event_id: int) -> bool:
+    now = utcnow()
+    claimed = db.session.execute(
+        update(OutboxEvent)
+        .where(
+            OutboxEvent.id == event_id,
+            OutboxEvent.status == OutboxStatus.PENDING,
+            OutboxEvent.available_at <= now,
+        )
+        .values(attempts=OutboxEvent.attempts + 1, available_at=now + LEASE)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return bool(claimed)
 
 
 def _record_failure(event_id: int, attempts: int, error: Exception) -> None:
