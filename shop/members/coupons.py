@@ -44,11 +44,13 @@ def refusal(
     *,
     source: str = "claim",
     now: datetime | None = None,
+    held_count: int | None = None,
 ) -> str | None:
     """Why this customer cannot get a coupon of this template now, in plain words, or None.
 
     The claim page shows it before the button is pressed; ``grant`` checks it again, and the
     quantity and per-customer limit once more by conditional update and unique key.
+    ``held_count`` is what the caller read of ``held`` (read once: see ``grant``).
     """
     now = now or utcnow()
     if template is None or not template.active:
@@ -63,7 +65,9 @@ def refusal(
         return None
     if template.new_customers_only and _has_paid_order(customer_id):
         return _("This coupon is for new customers only.")
-    if held(template.id, customer_id) >= template.per_customer_limit:
+    if held_count is None:
+        held_count = held(template.id, customer_id)
+    if held_count >= template.per_customer_limit:
         if template.per_customer_limit == 1:
             return _("You already have this coupon.")
         return _(
@@ -108,10 +112,15 @@ def grant(
     """
     now = now or utcnow()
     template = db.session.get(CouponTemplate, template_id, populate_existing=True)
-    reason = refusal(template, customer_id, source=source, now=now)
+    # The count is read once: the limit is checked on it and the new coupon's number is the
+    # next after it, so two simultaneous claims both number theirs count + 1 and the unique
+    # (template, customer, seq) lets one through. Read twice, a claim committed in between
+    # would pass the check on the first read and number its coupon from the second.
+    count = held(template.id, customer_id) if customer_id is not None else 0
+    reason = refusal(template, customer_id, source=source, now=now, held_count=count)
     if reason:
         raise InvalidInput(reason)
-    seq = held(template.id, customer_id) + 1
+    seq = count + 1
     if template.valid_days:
         expires = now + timedelta(days=template.valid_days)
         if template.valid_until:

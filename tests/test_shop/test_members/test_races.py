@@ -135,3 +135,73 @@ def test_100_points_spent_by_10_simultaneous_orders(app):
         assert list(spends) == [-100]
         minimum = db.session.scalar(select(func.min(Customer.points_balance)))
         assert minimum >= 0
+
+
+def test_one_customer_claiming_a_limit_1_coupon_twice_at_once_gets_one(app, monkeypatch):
+    """The per-customer count is read once: a claim that read it before another committed
+    numbers its coupon from that read, and the unique (template, customer, seq) refuses it."""
+    with app.app_context():
+        template_id = make_template("Once", value=500, per_customer_limit=1).id
+        customer_id = make_customer().id
+    both_read = threading.Barrier(2, timeout=30)
+    first_committed = threading.Event()
+    reads = threading.local()
+    real_held = coupons.held
+
+    def held(template, customer):
+        count = real_held(template, customer)
+        if not getattr(reads, "seen", False):
+            reads.seen = True
+            both_read.wait()  # each claim has read the count before either writes
+            if reads.index == 1:
+                first_committed.wait(30)  # the second goes on once the first committed
+        return count
+
+    monkeypatch.setattr(coupons, "held", held)
+
+    def claim(i):
+        reads.index = i
+        with app.app_context():
+            try:
+                coupons.issue(template_id, customer_id)
+                return "ok"
+            except InvalidInput as refused:
+                return refused.message
+            finally:
+                if i == 0:
+                    first_committed.set()
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(claim, range(2)))
+
+    assert sorted(results) == ["You already have this coupon.", "ok"]
+    with app.app_context():
+        assert (
+            db.session.scalar(
+                select(func.count(Coupon.id)).where(Coupon.customer_id == customer_id)
+            )
+            == 1
+        )
+
+
+def test_twenty_claims_by_one_customer_at_once_give_one_coupon(app):
+    with app.app_context():
+        template_id = make_template("Once", value=500, per_customer_limit=1).id
+        customer_id = make_customer().id
+
+    def claim(_i):
+        with app.app_context():
+            try:
+                coupons.issue(template_id, customer_id)
+                return True
+            except InvalidInput:
+                return False
+
+    assert sum(_all_at_once(20, claim)) == 1
+    with app.app_context():
+        assert (
+            db.session.scalar(
+                select(func.count(Coupon.id)).where(Coupon.customer_id == customer_id)
+            )
+            == 1
+        )
