@@ -49,3 +49,6 @@ class Config:
     # most an hour), and left failed (visible in the admin) after this many attempts.
     OUTBOX_RETRY_SECONDS = _int("OUTBOX_RETRY_SECONDS", 10)
     OUTBOX_MAX_ATTEMPTS = _int("OUTBOX_MAX_ATTEMPTS", 8)
+    # How many reverse proxies in front of the shop set X-Forwarded-For / -Proto: their
+    # forwarded client address is trusted only then (0: the connection's address is used).
+    TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)

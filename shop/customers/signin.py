@@ -3,7 +3,9 @@
 Codes are six digits, stored only as an HMAC keyed with the app's secret, expire after
 ``SIGNIN_CODE_MINUTES``, allow ``MAX_ATTEMPTS`` guesses, and are spent by a conditional
 update so two simultaneous correct submissions sign in once. Sending is rate-limited per phone
-(one a minute, five an hour) and per address (twenty an hour).
+(one a minute, five an hour) and per address (twenty an hour), also under simultaneous
+requests: each request writes its code's row before counting, under a lock per phone and per
+address (``shop.infra.locks``) held until it commits, so five requests at once send one code.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from shop.customers.sms import SendFailed, sender
 from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.locks import serialize
 
 MAX_ATTEMPTS = 5
 PER_PHONE_GAP = timedelta(seconds=60)
@@ -45,26 +48,32 @@ def _sent_since(column, value: str, since) -> int:
 def request_code(raw_phone: str, ip: str) -> str:
     """Send a sign-in code to the phone; returns the normalised phone. Raises InvalidInput."""
     phone = normalize_phone(raw_phone)
+    ip = ip[:64]
+    serialize(f"sign-in-code:{phone}")
+    serialize(f"sign-in-code-ip:{ip}")
     now = utcnow()
-    if _sent_since(LoginCode.phone, phone, now - PER_PHONE_GAP):
-        raise InvalidInput(_("A code was just sent. Please wait a minute before asking again."))
-    hour = now - timedelta(hours=1)
-    if (
-        _sent_since(LoginCode.phone, phone, hour) >= PER_PHONE_HOURLY
-        or _sent_since(LoginCode.ip, ip, hour) >= PER_IP_HOURLY
-    ):
-        raise InvalidInput(_("Too many codes requested. Please try again in an hour."))
     code = f"{secrets.randbelow(1_000_000):06d}"
     minutes = current_app.config["SIGNIN_CODE_MINUTES"]
     db.session.add(
         LoginCode(
             phone=phone,
             code_hash=_digest(phone, code),
-            ip=ip[:64],
+            ip=ip,
             created_at=now,
             expires_at=now + timedelta(minutes=minutes),
         )
     )
+    db.session.flush()  # counted with the others (each count below includes this code)
+    if _sent_since(LoginCode.phone, phone, now - PER_PHONE_GAP) > 1:
+        db.session.rollback()
+        raise InvalidInput(_("A code was just sent. Please wait a minute before asking again."))
+    hour = now - timedelta(hours=1)
+    if (
+        _sent_since(LoginCode.phone, phone, hour) > PER_PHONE_HOURLY
+        or _sent_since(LoginCode.ip, ip, hour) > PER_IP_HOURLY
+    ):
+        db.session.rollback()
+        raise InvalidInput(_("Too many codes requested. Please try again in an hour."))
     db.session.commit()
     try:
         sender().send(

@@ -71,17 +71,54 @@ def test_too_many_failures_lock_the_email_without_checking_the_password(
     assert client.get("/admin/").status_code == 302
 
 
-def test_failures_from_one_address_lock_other_emails_too(client, shop_data, app):
+def test_one_address_cannot_lock_every_staff_member_out(client, shop_data, app):
     for n in range(app.config["LOGIN_MAX_FAILURES"]):
         login(client, f"nobody{n}@test.example", "guess")
+    assert login(client, Role.FINANCE).status_code == 302
+
+
+def test_a_locked_out_email_still_signs_in_from_another_address(client, shop_data, app):
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        login(client, Role.FINANCE, "guess")
     assert login(client, Role.FINANCE).status_code == 429
-    other_address = app.test_client()
-    response = other_address.post(
+    response = app.test_client().post(
         "/admin/login",
         data={"email": EMAILS[Role.FINANCE], "password": PASSWORD},
         environ_base={"REMOTE_ADDR": "10.0.0.9"},
     )
     assert response.status_code == 302
+
+
+def _guess_via(app, forwarded_for: str):
+    return app.test_client().post(
+        "/admin/login",
+        data={"email": EMAILS[Role.OWNER], "password": "guess"},
+        headers={"X-Forwarded-For": forwarded_for},
+    )
+
+
+def test_a_forwarded_address_is_not_trusted_without_a_proxy(client, shop_data, app):
+    """Without TRUSTED_PROXIES, a guesser cannot dodge the lock-out by inventing addresses."""
+    for n in range(app.config["LOGIN_MAX_FAILURES"]):
+        assert _guess_via(app, f"203.0.113.{n}").status_code == 401
+    assert _guess_via(app, "203.0.113.99").status_code == 429
+
+
+class TestBehindAProxy:
+    @pytest.fixture
+    def app_config(self, app_config):
+        return {**app_config, "TRUSTED_PROXIES": 1}
+
+    def test_the_forwarded_address_is_the_one_locked_out(self, client, shop_data, app):
+        for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+            assert _guess_via(app, "203.0.113.7").status_code == 401
+        assert _guess_via(app, "203.0.113.7").status_code == 429
+        response = app.test_client().post(
+            "/admin/login",
+            data={"email": EMAILS[Role.OWNER], "password": PASSWORD},
+            headers={"X-Forwarded-For": "198.51.100.4"},
+        )
+        assert response.status_code == 302
 
 
 def test_old_failures_no_longer_count(client, shop_data, app):
