@@ -140,9 +140,10 @@ def _init_shop(app: Flask) -> None:
     from shop.members import jobs as member_jobs
     from shop.members import receivers as member_receivers
     from shop.orders import jobs as order_jobs
-    from shop.web import templating, views
+    from shop.web import security, templating, views
 
     templating.init_app(app)
+    security.init_app(app)
     views.init_app(app)
     account.init_app(app)
     cli.init_app(app)

@@ -137,7 +137,7 @@ def confirm_payment(
             after={
                 "status": S.PAID if paid else order.status,
                 "amount": amount,
-                # A pay-at-store payment's id holds the order's secret link: name the provider.
+                # The provider, not the reference: staff read it in the audit log.
                 "payment": provider,
             },
         )
@@ -153,6 +153,12 @@ def confirm_payment(
     return paid
 
 
+def store_payment_reference(order: Order) -> str:
+    """A pay-at-store payment's reference: the order's number, never its secret link token
+    (the reference is shown in the payments list and exports)."""
+    return f"store-{order.number}"
+
+
 def mark_paid_at_store(order_id: int, staff) -> bool:
     """Staff took the money at the counter (or on delivery) for a pay-at-store order."""
     order = _get(order_id)
@@ -165,7 +171,7 @@ def mark_paid_at_store(order_id: int, staff) -> bool:
     return confirm_payment(
         order.id,
         provider="store",
-        external_id=f"store-{order.token}",
+        external_id=store_payment_reference(order),
         amount=order.total,
         currency=order.currency,
         staff=staff,

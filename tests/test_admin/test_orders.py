@@ -298,3 +298,15 @@ def test_stock_movement_export_is_plain_text(paid_order_a, shop_data):
     reserve = next(row for row in csv_rows(export) if row["Reason"] == "reserve")
     assert reserve["Order"] == f"SY{shop_data.order_a:06d}" and reserve["Change"] == "-2"
     assert "<a" not in export.get_data(as_text=True)
+
+
+def test_a_store_payment_reference_never_holds_the_order_page_token(paid_order_a, shop_data, app):
+    with app.app_context():
+        order = db.session.get(Order, shop_data.order_a)
+        token, number = order.token, order.number
+        payment = db.session.scalar(select(Payment).where(Payment.order_id == order.id))
+        assert payment.external_id == f"store-{number}"
+    listing = paid_order_a.get("/admin/payments/").get_data(as_text=True)
+    assert f"store-{number}" in listing and token not in listing
+    export = paid_order_a.get("/admin/payments/export/csv/").get_data(as_text=True)
+    assert f"store-{number}" in export and token not in export

@@ -57,7 +57,7 @@ def test_a_paid_order_earns_points_once(world):
     assert not orders.confirm_payment(
         order.id,
         provider="store",
-        external_id=f"store-{order.token}",
+        external_id=orders.store_payment_reference(order),
         amount=order.total,
         currency="CNY",
     )

@@ -155,7 +155,7 @@ def test_the_reward_is_given_once_on_the_friends_first_paid_order(world):
     assert not orders.confirm_payment(
         order.id,
         provider="store",
-        external_id=f"store-{order.token}",
+        external_id=orders.store_payment_reference(order),
         amount=order.total,
         currency="CNY",
     )
