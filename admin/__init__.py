@@ -19,16 +19,8 @@ from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 
 from admin.base import admin_time
-from admin.catalog import (
-    CategoryView,
-    ProductImageView,
-    ProductView,
-    StockMovementView,
-    StoreView,
-    VariantView,
-)
 from admin.dashboard import DashboardView
-from admin.distribution import (
+from admin.distribution.sharers import (
     AcquisitionCostView,
     AttributionView,
     BalancesView,
@@ -43,7 +35,7 @@ from admin.distribution import (
     SharerView,
     VisitView,
 )
-from admin.members import (
+from admin.members.coupons import (
     CouponTemplateView,
     CouponView,
     LoyaltySettingsView,
@@ -51,9 +43,17 @@ from admin.members import (
     PointsEntryView,
     PointsShopItemView,
 )
-from admin.orders import OrderView, PaymentView, RefundView
 from admin.outbox import OutboxEventView
-from admin.people import AuditLogView, CustomerView, ReviewView, StaffView
+from admin.shop.catalog import (
+    CategoryView,
+    ProductImageView,
+    ProductView,
+    StockMovementView,
+    StoreView,
+    VariantView,
+)
+from admin.shop.orders import OrderView, PaymentView, RefundView
+from admin.shop.people import AuditLogView, CustomerView, ReviewView, StaffView
 from distribution.models import (
     AcquisitionCost,
     Attribution,
@@ -196,7 +196,7 @@ def init_admin(app) -> Admin:
         OutboxEventView(OutboxEvent, name=_l("Outbox"), endpoint="admin_outbox", url="outbox")
     )
     for view in admin._views:
-        # Admin forms carry their own session-bound token (SecureForm); see admin.forms.
+        # Admin forms carry their own session-bound token (SecureForm); see admin.kit.forms.
         csrf.exempt(view.blueprint)
     app.jinja_env.filters["admin_time"] = admin_time
     return admin

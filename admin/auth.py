@@ -11,7 +11,7 @@ from flask_admin import expose
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 
-from admin.forms import LoginForm, LogoutForm
+from admin.kit.forms import LoginForm, LogoutForm
 from admin.permissions import ROLE_PERMISSIONS
 from shop.staff.auth import authenticate, client_ip, safe_next, throttle_message, throttled
 

@@ -35,7 +35,7 @@ from flask_babel import format_datetime, get_timezone, to_user_timezone, to_utc
 from flask_babel import gettext as _
 from wtforms.validators import ValidationError
 
-from admin.forms import AdminForm, LogoutForm
+from admin.kit.forms import AdminForm, LogoutForm
 from admin.permissions import ROLE_LABELS, current_staff, may, store_clause, store_of, store_scope
 from shop.catalog.models import Store
 from shop.customers.phones import mask_phone

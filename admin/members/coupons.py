@@ -49,7 +49,8 @@ from wtforms.validators import (
 )
 
 from admin.base import StaffModelView, money_formatter, staff_formatter
-from admin.common import (
+from admin.kit.forms import AdminForm, MoneyField
+from admin.kit.pages import (
     FormPage,
     IdListField,
     IdSelectField,
@@ -63,7 +64,6 @@ from admin.common import (
     order_cell,
     order_number,
 )
-from admin.forms import AdminForm, MoneyField
 from admin.permissions import current_staff, may
 from shop.catalog.models import Category, Product, Store
 from shop.customers.models import Customer

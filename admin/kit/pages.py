@@ -26,7 +26,7 @@ from markupsafe import Markup
 from wtforms import SelectField, StringField
 
 from admin.base import StaffModelView
-from admin.forms import AdminForm, IdForm, NotStored
+from admin.kit.forms import AdminForm, IdForm, NotStored
 from admin.permissions import may
 from distribution.commission import CommissionError
 from shop.customers.phones import mask_phone

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from wtforms.validators import ValidationError
 
 from admin.base import StaffModelView, StoreFilter, money_formatter, staff_formatter
-from admin.forms import MoneyField, image_field, note_field, stock_change_field
+from admin.kit.forms import MoneyField, image_field, note_field, stock_change_field
 from admin.permissions import current_staff, store_of
 from shop.catalog import stock
 from shop.catalog.models import Product, ProductImage, Store, Variant

@@ -144,7 +144,7 @@ class LogoutForm(AdminForm):
 
 
 class IdForm(AdminForm):
-    """The form of a button that acts on one row (``admin.common.ActionButton``)."""
+    """The form of a button that acts on one row (``admin.kit.pages.ActionButton``)."""
 
     id = HiddenField(validators=[DataRequired()])
 

@@ -63,7 +63,8 @@ from admin.base import (
     parse_pk,
     phone_formatter,
 )
-from admin.common import (
+from admin.kit.forms import IdForm, MoneyField, NotStored, password_field
+from admin.kit.pages import (
     ActionButton,
     FormPage,
     KindValueField,
@@ -76,7 +77,6 @@ from admin.common import (
     order_cell,
     order_number,
 )
-from admin.forms import IdForm, MoneyField, NotStored, password_field
 from admin.permissions import current_staff, may, store_scope
 from distribution import commission, numbers, promoters, rules, sharing
 from distribution.attribution import explain

@@ -1,7 +1,7 @@
 """Orders, refunds and payments; the order page's actions and the refund form.
 
 Order actions are declared once in ``VERBS`` and served by one button page (``OrderAction``,
-an ``admin.common.ActionButton``): it checks the verb's permission, loads the order through the
+an ``admin.kit.pages.ActionButton``): it checks the verb's permission, loads the order through the
 store-scoped query (another store's order is a 404), and calls the verb's service in
 ``shop.orders.services``, which moves the order with a conditional update and writes the audit
 entry. A ShopError's message is shown to the staff member; nothing is changed.
@@ -34,8 +34,8 @@ from admin.base import (
     phone_formatter,
     staff_formatter,
 )
-from admin.common import FORM_EXPIRED, ActionButton, FormPage, money_text, order_cell
-from admin.forms import OrderActionForm, RefundForm
+from admin.kit.forms import OrderActionForm, RefundForm
+from admin.kit.pages import FORM_EXPIRED, ActionButton, FormPage, money_text, order_cell
 from admin.permissions import current_staff, may
 from shop.extensions import db
 from shop.money import format_money

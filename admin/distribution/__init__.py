@@ -1,0 +1,1 @@
+"""Distribution in the admin panel: programme, sharers, tracking, rules, ledger, numbers."""

@@ -1,0 +1,1 @@
+"""Members in the admin panel: loyalty settings, tiers, coupons, points."""
