@@ -6,10 +6,18 @@ explicit endpoint and URL: Flask-Admin would otherwise name blueprints after mod
 like "shop" are taken.
 
 Where to look: ``permissions`` (the role table and store scoping), ``base`` (the one base view:
-sign-in, roles, scoping, CSRF, audit), ``auth`` (sign-in at /admin/login, rate-limited), ``forms``,
-then one module per area: ``dashboard``, ``catalog``, ``orders``, ``people``, ``distribution``
-(guides, links, rules, commission, numbers) and ``members`` (tiers, coupons, points), whose shared
-pieces are in ``common``.
+sign-in, roles, scoping, CSRF, audit), ``auth`` (sign-in at /admin/login, rate-limited),
+``dashboard`` (the home page), ``outbox`` (the work changes set in motion, and retrying
+it), ``kit`` (the small kit every view shares: forms, fields, formatters, times, custom pages),
+then one package per domain:
+
+- ``shop``: ``catalog`` (stores, categories, products, variants, images, stock), ``orders`` (the
+  order page's actions and refunds), ``payments`` (refunds and payments), ``people`` (customers,
+  reviews, staff, the audit log);
+- ``members``: ``settings`` (loyalty), ``tiers``, ``coupons``, ``points`` (ledger and shop);
+- ``distribution``: ``programme``, ``sharers`` (guides, promoters, levels), ``tracking`` (links,
+  visits, bindings, attributions), ``rules``, ``ledger`` (commission, balances, payouts,
+  acquisition costs), ``numbers``.
 """
 
 from __future__ import annotations
@@ -18,31 +26,23 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 
-from admin.base import admin_time
 from admin.dashboard import DashboardView
-from admin.distribution.sharers import (
+from admin.distribution.ledger import (
     AcquisitionCostView,
-    AttributionView,
     BalancesView,
-    BindingView,
     CommissionEntryView,
-    CommissionRuleView,
-    NumbersView,
     PayoutView,
-    ProgrammeSettingsView,
-    ShareLinkView,
-    SharerLevelView,
-    SharerView,
-    VisitView,
 )
-from admin.members.coupons import (
-    CouponTemplateView,
-    CouponView,
-    LoyaltySettingsView,
-    MemberTierView,
-    PointsEntryView,
-    PointsShopItemView,
-)
+from admin.distribution.numbers import NumbersView
+from admin.distribution.programme import ProgrammeSettingsView
+from admin.distribution.rules import CommissionRuleView
+from admin.distribution.sharers import SharerLevelView, SharerView
+from admin.distribution.tracking import AttributionView, BindingView, ShareLinkView, VisitView
+from admin.kit.times import admin_time
+from admin.members.coupons import CouponTemplateView, CouponView
+from admin.members.points import PointsEntryView, PointsShopItemView
+from admin.members.settings import LoyaltySettingsView
+from admin.members.tiers import MemberTierView
 from admin.outbox import OutboxEventView
 from admin.shop.catalog import (
     CategoryView,
@@ -52,7 +52,8 @@ from admin.shop.catalog import (
     StoreView,
     VariantView,
 )
-from admin.shop.orders import OrderView, PaymentView, RefundView
+from admin.shop.orders import OrderView
+from admin.shop.payments import PaymentView, RefundView
 from admin.shop.people import AuditLogView, CustomerView, ReviewView, StaffView
 from distribution.models import (
     AcquisitionCost,

@@ -17,34 +17,31 @@ to the sign-in page, or get 403). ``StaffModelView`` adds, for Flask-Admin model
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
-from flask import abort, current_app, flash, g, has_request_context, redirect, request, url_for
+from flask import abort, flash, g, has_request_context, redirect, request, url_for
 from flask_admin.actions import action
 from flask_admin.babel import lazy_gettext as admin_lazy_gettext
 from flask_admin.babel import ngettext as admin_ngettext
 from flask_admin.contrib.sqla import ModelView
-from flask_admin.contrib.sqla.filters import FilterConverter, IntEqualFilter
-from flask_admin.contrib.sqla.form import AdminModelConverter
-from flask_admin.form import DateTimeField
+from flask_admin.contrib.sqla.filters import IntEqualFilter
 from flask_admin.model import typefmt
-from flask_admin.model.filters import BaseDateTimeBetweenFilter, BaseDateTimeFilter
-from flask_admin.model.form import converts
-from flask_babel import format_datetime, get_timezone, to_user_timezone, to_utc
+from flask_babel import format_datetime, get_timezone
 from flask_babel import gettext as _
 from wtforms.validators import ValidationError
 
 from admin.kit.forms import AdminForm, LogoutForm
+from admin.kit.times import (
+    LocalTimeFilterConverter,
+    LocalTimeModelConverter,
+    to_the_minute,
+    utc_to_the_second,
+)
 from admin.permissions import ROLE_LABELS, current_staff, may, store_clause, store_of, store_scope
 from shop.catalog.models import Store
-from shop.customers.phones import mask_phone
 from shop.extensions import db
 from shop.infra.clock import utcnow
-from shop.money import format_money
 from shop.staff import audit
-from shop.staff.models import Staff
-from shop.web.templating import local_datetime
 
 
 def here() -> str:
@@ -104,65 +101,6 @@ class StoreFilter(IntEqualFilter):
         return [(str(store.id), store.name) for store in query]
 
 
-# Times ---------------------------------------------------------------------------------------
-
-#: how the admin shows a time (a Babel pattern), in the shop's time zone
-ADMIN_TIME = "yyyy-MM-dd HH:mm"
-
-
-def admin_time(moment: datetime | None) -> str:
-    """A stored (naive UTC) time in the shop's time zone, to the minute (the ``admin_time``
-    template filter)."""
-    return local_datetime(moment, ADMIN_TIME)
-
-
-def _minute(view, value, name) -> str:
-    return admin_time(value)
-
-
-def _second(view, value, name) -> str:
-    """Exports keep the stored UTC time, to the second."""
-    return value.strftime("%Y-%m-%d %H:%M:%S")
-
-
-class LocalDateTimeField(DateTimeField):
-    """A stored (naive UTC) time, shown and typed in the shop's time zone."""
-
-    def process_data(self, value) -> None:
-        super().process_data(to_user_timezone(value).replace(tzinfo=None) if value else value)
-
-    def process_formdata(self, valuelist) -> None:
-        super().process_formdata(valuelist)
-        if self.data is not None:
-            self.data = to_utc(self.data)
-
-
-class LocalTimeModelConverter(AdminModelConverter):
-    @converts("DateTime")
-    def convert_datetime(self, field_args, **extra):
-        return LocalDateTimeField(**field_args)
-
-
-def _typed_in_shop_zone(filter_class):
-    """A datetime filter whose typed times are the shop's, compared with the stored UTC."""
-    if not issubclass(filter_class, BaseDateTimeFilter | BaseDateTimeBetweenFilter):
-        return filter_class
-
-    class LocalTimeFilter(filter_class):
-        def clean(self, value):
-            cleaned = super().clean(value)
-            if isinstance(cleaned, list):
-                return [to_utc(moment) for moment in cleaned]
-            return to_utc(cleaned)
-
-    LocalTimeFilter.__name__ = filter_class.__name__
-    return LocalTimeFilter
-
-
-class LocalTimeFilterConverter(FilterConverter):
-    datetime_filters = tuple(_typed_in_shop_zone(f) for f in FilterConverter.datetime_filters)
-
-
 class ExportRow:
     """One exported row's values, computed while the database session is open."""
 
@@ -175,13 +113,13 @@ class StaffModelView(SecuredView, ModelView):
     model_form_converter = LocalTimeModelConverter
     filter_converter = LocalTimeFilterConverter()
     # Times are shown to the minute in the shop's time zone (exports: UTC, to the second).
-    column_type_formatters = {**typefmt.BASE_FORMATTERS, datetime: _minute}
+    column_type_formatters = {**typefmt.BASE_FORMATTERS, datetime: to_the_minute}
     column_type_formatters_detail = {
         **typefmt.DETAIL_FORMATTERS,
-        datetime: _minute,
+        datetime: to_the_minute,
         bool: typefmt.bool_formatter,
     }
-    column_type_formatters_export = {**typefmt.EXPORT_FORMATTERS, datetime: _second}
+    column_type_formatters_export = {**typefmt.EXPORT_FORMATTERS, datetime: utc_to_the_second}
     can_view_details = True
     can_set_page_size = True
     page_size = 50
@@ -375,74 +313,3 @@ class StaffModelView(SecuredView, ModelView):
             after=None,
             store_id=store_of(model),
         )
-
-
-# Formatters (Flask-Admin signature: view, context, model, name) -----------------------------
-
-
-def money_formatter(currency_attr: str | None = None):
-    """Show an integer minor-unit column as money, in the row's currency or the shop's."""
-
-    def fmt(view, context, model, name):
-        amount = getattr(model, name)
-        if amount is None:
-            return ""
-        currency = getattr(model, currency_attr) if currency_attr else None
-        return format_money(amount, currency or current_app.config["SHOP_CURRENCY"])
-
-    return fmt
-
-
-def phone_formatter(view, context, model, name):
-    """The full number only for roles allowed to see it (lists, details and exports)."""
-    value = getattr(model, name)
-    return value if may("phones.full") else mask_phone(value)
-
-
-#: audit keys whose values are minor units of money
-MONEY_KEYS = frozenset(
-    {
-        "amount",
-        "compare_at_price",
-        "discount",
-        "line_total",
-        "price",
-        "refund",
-        "refunded_amount",
-        "sale_price",
-        "shipping",
-        "subtotal",
-        "total",
-        "unit_price",
-    }
-)
-
-
-def audit_values_formatter(view, context, model, name):
-    """An audit snapshot as ``key: value`` pairs, money formatted in the shop currency."""
-    value = getattr(model, name)
-    if not value:
-        return ""
-    currency = current_app.config["SHOP_CURRENCY"]
-    shown = []
-    for key, item in sorted(value.items()):
-        if key in MONEY_KEYS and isinstance(item, int) and not isinstance(item, bool):
-            item = format_money(item, currency)
-        elif not isinstance(item, str):
-            item = json.dumps(item, ensure_ascii=False, sort_keys=True, default=str)
-        shown.append(f"{key}: {item}")
-    return "; ".join(shown)
-
-
-def json_formatter(view, context, model, name):
-    """Exports keep the raw snapshot (minor units), as JSON."""
-    value = getattr(model, name)
-    if value is None:
-        return ""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-
-
-def staff_formatter(view, context, model, name):
-    """Who did it, for rows that keep only ``staff_id``."""
-    staff = db.session.get(Staff, model.staff_id) if model.staff_id else None
-    return str(staff) if staff else ""

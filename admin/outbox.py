@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
 from admin.base import StaffModelView
-from admin.kit.pages import choice_formatter
+from admin.kit.formatters import choice_formatter
 from shop.extensions import db
 from shop.infra import outbox
 from shop.infra.outbox import OutboxStatus

@@ -1,7 +1,5 @@
-"""What the admin's views share beyond the base view: the custom pages (a form page, an action
-button), the single-row settings view, the list page with tools and an introduction, customers
-shown with their phone masked per role, order numbers and labelled choices, and form fields for
-percentages, values whose unit depends on a kind, ids and lists of ids.
+"""The pages the admin's views share beyond the base view: custom pages (a form page, an action
+button), the single-row settings view, and the list page with tools and an introduction.
 
 A custom page is a short class: ``FormPage`` (a page with one form: GET shows it, POST calls one
 service) or ``ActionButton`` (a POST from a button on another page, running one service on one
@@ -9,33 +7,21 @@ row). Each holds the skeleton such pages share: the permission, the form and its
 row through the view's store-scoped query (another store's is a 404), the service, its message,
 the redirect. The services write their own audit entries; a refusal (``ShopError``,
 ``CommissionError``) is rolled back and its message shown.
-
-Percentages are typed as people say them ("12.5") and stored in basis points (1250); amounts
-are typed in major units ("48.00") and stored in minor units through ``shop.money.parse_money``.
-Nothing here goes through a float.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-
-from flask import current_app, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup
-from wtforms import SelectField, StringField
 
 from admin.base import StaffModelView
-from admin.kit.forms import AdminForm, IdForm, NotStored
+from admin.kit.forms import AdminForm, IdForm
 from admin.permissions import may
 from distribution.commission import CommissionError
-from shop.customers.phones import mask_phone
 from shop.errors import ShopError
 from shop.extensions import db
-from shop.members.coupons import hundredths
-from shop.money import exponent, parse_money
 
-MAX_MINOR = 2_000_000_000
 FORM_EXPIRED = _l("The form expired. Reload the page and try again.")
 #: what a service raises when a business rule refuses the action (nothing was changed)
 REFUSALS = (ShopError, CommissionError)
@@ -215,155 +201,3 @@ class SingleRowView(StaffModelView):
         if self.can_edit:
             return redirect(url_for(".edit_view", id=row.id))
         return redirect(url_for(".details_view", id=row.id))
-
-
-def customer_cell(customer) -> str:
-    """A customer's name and phone, the phone masked unless the role may see it."""
-    if customer is None:
-        return ""
-    phone = customer.phone if may("phones.full") else mask_phone(customer.phone)
-    return f"{customer.name} {phone}".strip()
-
-
-def customer_formatter(view, context, model, name):
-    return customer_cell(getattr(model, name))
-
-
-def order_number(order_id: int | None) -> str:
-    """An order's number from its id alone (``Order.number`` without loading the order)."""
-    return f"SY{order_id:06d}" if order_id else ""
-
-
-def order_cell(order_id: int | None):
-    """An order's number, linked to its page for roles that may open it."""
-    if not order_id:
-        return ""
-    if not may("orders.view"):
-        return order_number(order_id)
-    return Markup('<a href="{}">{}</a>').format(
-        url_for("admin_orders.details_view", id=order_id), order_number(order_id)
-    )
-
-
-def choice_formatter(labels):
-    """Show a coded value by its label (the value itself when it has none)."""
-
-    def fmt(view, context, model, name):
-        value = getattr(model, name)
-        return str(labels.get(value, value))
-
-    return fmt
-
-
-def parse_percent(text: str) -> int:
-    """ "12.5" -> 1250 basis points; ValueError for anything else than 0 to 100 with at most
-    two decimals."""
-    try:
-        value = Decimal(str(text).strip().rstrip("%").strip())
-    except InvalidOperation:
-        raise ValueError(_l("Enter a percentage such as 10 or 12.5.")) from None
-    if not value.is_finite() or value.adjusted() > 3:
-        raise ValueError(_l("Enter a percentage such as 10 or 12.5."))
-    bp = value.scaleb(2)
-    if bp != bp.to_integral_value():
-        raise ValueError(_l("Use at most two decimals."))
-    if not 0 <= bp <= 10000:
-        raise ValueError(_l("A percentage is between 0 and 100."))
-    return int(bp)
-
-
-def money_text(amount: int, currency: str) -> str:
-    """Minor units as the plain major-unit text a form shows: 4800 CNY -> "48.00"."""
-    exp = exponent(currency)
-    return f"{Decimal(int(amount)).scaleb(-exp):.{exp}f}"
-
-
-def parse_amount(text: str, currency: str) -> int:
-    try:
-        amount = parse_money(text, currency)
-    except ValueError:
-        raise ValueError(_l("Enter an amount such as 12.50.")) from None
-    if amount < 0:
-        raise ValueError(_l("The amount cannot be negative."))
-    if amount > MAX_MINOR:
-        raise ValueError(_l("The amount is too large."))
-    return amount
-
-
-class PercentField(StringField):
-    """A percentage typed as "12.5", held in basis points (1250)."""
-
-    def _value(self) -> str:
-        if self.raw_data:
-            return self.raw_data[0]
-        return "" if self.data is None else hundredths(int(self.data))
-
-    def process_formdata(self, valuelist) -> None:
-        if not valuelist or not str(valuelist[0]).strip():
-            self.data = None
-            return
-        try:
-            self.data = parse_percent(valuelist[0])
-        except ValueError:
-            self.data = None
-            raise
-
-
-class KindValueField(NotStored, StringField):
-    """A value typed as text whose unit depends on a kind chosen in the same form: a percentage
-    (stored in basis points) or an amount of money (stored in minor units). The view converts
-    it with ``to_stored`` once the kind is known, and fills it with ``show``."""
-
-    def to_stored(self, is_percent: bool) -> int:
-        text = (self.data or "").strip()
-        if not text:
-            raise ValueError(_l("%(field)s: enter a value.", field=self.label.text))
-        try:
-            if is_percent:
-                return parse_percent(text)
-            return parse_amount(text, current_app.config["SHOP_CURRENCY"])
-        except ValueError as exc:
-            raise ValueError(f"{self.label.text}: {exc}") from None
-
-    def show(self, value: int | None, is_percent: bool) -> None:
-        if value is None:
-            self.data = ""
-        elif is_percent:
-            self.data = hundredths(value)
-        else:
-            self.data = money_text(value, current_app.config["SHOP_CURRENCY"])
-
-
-def _none_or_int(value):
-    if value in (None, "", "None", "__None"):
-        return None
-    return int(value)
-
-
-class IdSelectField(SelectField):
-    """A choice of one row, stored as its id in a plain foreign-key column (for models without
-    a relationship). ``choices`` is a callable run when the form is made, inside the request;
-    the first choice, "—", stores None."""
-
-    def __init__(self, label=None, validators=None, choices=None, **kwargs):
-        def all_choices():
-            return [("", "—"), *[(str(key), name) for key, name in choices()]]
-
-        super().__init__(label, validators, coerce=_none_or_int, choices=all_choices, **kwargs)
-
-
-class IdListField(StringField):
-    """A list of ids typed as "3, 5, 8"; None when empty."""
-
-    def _value(self) -> str:
-        if self.raw_data:
-            return self.raw_data[0]
-        return ", ".join(str(i) for i in self.data or [])
-
-    def process_formdata(self, valuelist) -> None:
-        text = (valuelist[0] if valuelist else "") or ""
-        parts = [p for p in text.replace(",", " ").split() if p]
-        if not all(p.isdigit() and len(p) < 10 for p in parts):
-            self.data = None
-            raise ValueError(_l("Enter ids as whole numbers separated by commas."))
-        self.data = sorted({int(p) for p in parts}) or None

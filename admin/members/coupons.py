@@ -1,44 +1,13 @@
-"""Members in the admin panel: loyalty settings, member tiers with their tasks, coupon templates,
-issued coupons (and granting one to a customer), the points ledger (and adjusting a customer's
-points), and the points shop.
-
-Amounts are typed in major units and stored in minor units (``shop.money.parse_money``);
-percentages are typed as "12.5" and stored in basis points. Settings, tiers (with their
-tasks), templates and points shop items are audited by the base view's hook, before and
-after; a coupon grant (``coupons.issue`` with the staff member) and a points adjustment
-(``points.adjust``, which refuses one without a reason) write their own audit entries. The
-adjustment form carries an idempotency key, so a double click or a replayed form adjusts once.
-Customers' phone numbers are masked unless the role holds ``phones.full``.
-
-Who may do what (the permission names are in ``admin.permissions``):
-
-=================================  =====  =======  =======
-page, action                       owner  finance  support
-=================================  =====  =======  =======
-Loyalty settings, tiers and tasks  edit   read
-Coupon templates, points shop      edit   read
-Issued coupons                     read   read     read
-- grant a coupon to a customer     yes
-Points ledger                      read   read     read
-- adjust a customer's points       yes    yes
-=================================  =====  =======  =======
-
-Store managers have none of these: customers and their memberships are the whole shop's.
-"""
+"""Coupon templates, the coupons customers hold, and granting one to a customer."""
 
 from __future__ import annotations
 
-import uuid
-
-from flask import current_app, flash, request, url_for
-from flask_admin.model.form import InlineFormAdmin
+from flask import flash, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext, ngettext
-from markupsafe import Markup
+from flask_babel import lazy_pgettext
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from wtforms import HiddenField, IntegerField, SelectField, StringField
+from wtforms import SelectField, StringField
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -48,44 +17,30 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from admin.base import StaffModelView, money_formatter, staff_formatter
-from admin.kit.forms import AdminForm, MoneyField
-from admin.kit.pages import (
-    FormPage,
-    IdListField,
-    IdSelectField,
-    KindValueField,
-    PercentField,
-    SingleRowView,
-    ToolsListView,
-    choice_formatter,
+from admin.base import StaffModelView
+from admin.kit.fields import IdListField, KindValueField, MoneyField
+from admin.kit.formatters import (
     customer_cell,
     customer_formatter,
     order_cell,
-    order_number,
 )
-from admin.permissions import current_staff, may
+from admin.kit.forms import AdminForm
+from admin.kit.pages import FormPage, ToolsListView
+from admin.members.pickers import find_customer
+from admin.permissions import current_staff
 from shop.catalog.models import Category, Product, Store
-from shop.customers.models import Customer
-from shop.customers.phones import normalize_phone
-from shop.errors import InvalidInput
 from shop.extensions import db
-from shop.members import coupons, points
-from shop.members.models import CouponTemplate, TierTask
-from shop.money import format_money
+from shop.members import coupons
+from shop.members.models import CouponTemplate
 
-CREDIT_LABELS = {"paid": _l("When the order is paid"), "settled": _l("When the order settles")}
-TASK_LABELS = {
-    "buy_product": _l("Buy a product"),
-    "spend": _l("Spend an amount"),
-    "refer": _l("Bring friends who pay"),
-}
 COUPON_KIND_LABELS = {
     "fixed": _l("Amount off"),
     "percent": _l("Percent off"),
     "threshold": _l("Spend X, save Y"),
     "free_shipping": _l("Free delivery"),
 }
+
+
 COUPON_SCOPE_LABELS = {
     "all": _l("Everything"),
     "categories": _l("Categories"),
@@ -93,6 +48,8 @@ COUPON_SCOPE_LABELS = {
     "stores": _l("Stores"),
 }
 SCOPE_MODELS = {"categories": Category, "products": Product, "stores": Store}
+
+
 SOURCE_LABELS = {
     "claim": _l("Claimed"),
     "admin": _l("Granted by staff"),
@@ -101,266 +58,6 @@ SOURCE_LABELS = {
     "points_shop": _l("Points shop"),
     "referral": _l("Bring a friend"),
 }
-POINTS_KIND_LABELS = {
-    "earn": _l("Earned"),
-    "spend": _l("Spent"),
-    "spend_return": _l("Spent, given back"),
-    "take_back": _l("Taken back (refund)"),
-    "adjust": _l("Added by staff"),
-    "adjust_down": _l("Taken by staff"),
-    "expire": _l("Expired"),
-    "reward": _l("Bring-a-friend reward"),
-    "shop": _l("Points shop"),
-}
-
-
-def _templates():
-    return db.session.execute(
-        select(CouponTemplate.id, CouponTemplate.name).order_by(CouponTemplate.name)
-    ).all()
-
-
-def _products():
-    return db.session.execute(select(Product.id, Product.name).order_by(Product.name)).all()
-
-
-def _template_name(view, context, model, name):
-    template_id = getattr(model, name)
-    if not template_id:
-        return ""
-    return db.session.scalar(select(CouponTemplate.name).where(CouponTemplate.id == template_id))
-
-
-# Loyalty settings ----------------------------------------------------------------------------
-
-
-class LoyaltySettingsView(SingleRowView):
-    permission = "members.view"
-    edit_permission = "members.edit"
-    audit_name = "loyalty_settings"
-    column_details_list = form_columns = [
-        "points_per_unit",
-        "credit_on",
-        "settle_days",
-        "point_value",
-        "redeem_cap_pct",
-        "redeem_cap_points",
-        "expiry_months",
-        "referral_reward_points",
-        "referral_reward_template_id",
-        "referral_friend_template_id",
-        "welcome_template_id",
-    ]
-    column_labels = {
-        "points_per_unit": _l("Points per currency unit paid"),
-        "credit_on": _l("Points are credited"),
-        "settle_days": _l("Days until an order settles"),
-        "point_value": _l("What one point is worth"),
-        "redeem_cap_pct": _l("Points may pay at most (percent of the order)"),
-        "redeem_cap_points": _l("Points one order may use at most"),
-        "expiry_months": _l("Points expire after (months)"),
-        "referral_reward_points": _l("Bring a friend: points for the referrer"),
-        "referral_reward_template_id": _l("Bring a friend: coupon for the referrer"),
-        "referral_friend_template_id": _l("Bring a friend: coupon for the friend"),
-        "welcome_template_id": _l("Welcome coupon"),
-    }
-    column_formatters = {
-        "credit_on": choice_formatter(CREDIT_LABELS),
-        "point_value": money_formatter(),
-        "referral_reward_template_id": _template_name,
-        "referral_friend_template_id": _template_name,
-        "welcome_template_id": _template_name,
-    }
-    form_choices = {"credit_on": list(CREDIT_LABELS.items())}
-    form_overrides = {
-        "point_value": MoneyField,
-        "referral_reward_template_id": IdSelectField,
-        "referral_friend_template_id": IdSelectField,
-        "welcome_template_id": IdSelectField,
-    }
-    form_args = {
-        "points_per_unit": {"validators": [InputRequired(), NumberRange(min=0, max=10000)]},
-        "settle_days": {
-            "validators": [InputRequired(), NumberRange(min=0, max=365)],
-            "description": _l("Used when points are credited once the order settles."),
-        },
-        "point_value": {
-            "validators": [InputRequired()],
-            "description": _l("Taken off an order per point spent, such as 0.01."),
-        },
-        "redeem_cap_pct": {"validators": [InputRequired(), NumberRange(min=0, max=100)]},
-        "redeem_cap_points": {"validators": [InputRequired(), NumberRange(min=0, max=10**9)]},
-        "expiry_months": {
-            "validators": [InputRequired(), NumberRange(min=0, max=120)],
-            "description": _l("0: points never expire."),
-        },
-        "referral_reward_points": {"validators": [InputRequired(), NumberRange(min=0, max=10**7)]},
-        "referral_reward_template_id": {"choices": _templates},
-        "referral_friend_template_id": {
-            "choices": _templates,
-            "description": _l(
-                "Given to a referred friend when their first order is paid. None: the welcome "
-                "coupon, if they have not had it yet."
-            ),
-        },
-        "welcome_template_id": {
-            "choices": _templates,
-            "description": _l("Given on a customer's first sign-in."),
-        },
-    }
-
-    def load_row(self):
-        return points.settings()
-
-
-# Tiers and their tasks -----------------------------------------------------------------------
-
-
-class TierTaskInline(InlineFormAdmin):
-    form_columns = ["id", "kind", "product_id", "amount", "days", "count"]
-    form_label = _l("Task")
-    form_overrides = {"product_id": IdSelectField, "amount": MoneyField}
-    form_choices = {"kind": list(TASK_LABELS.items())}
-    form_args = {
-        "kind": {"label": _l("Task")},
-        "product_id": {"label": _l("Product (buy a product)"), "choices": _products},
-        "amount": {"label": _l("Amount (spend)")},
-        "days": {
-            "label": _l("Within days (spend; empty: ever)"),
-            "validators": [Optional(), NumberRange(min=1, max=3650)],
-        },
-        "count": {
-            "label": _l("Friends (bring friends)"),
-            "validators": [Optional(), NumberRange(min=0, max=100000)],
-        },
-    }
-
-
-def task_label(task: TierTask) -> str:
-    if task.kind == "buy_product":
-        name = db.session.scalar(select(Product.name).where(Product.id == task.product_id))
-        return _("Buy %(product)s", product=name or "?")
-    if task.kind == "spend":
-        amount = format_money(task.amount, current_app.config["SHOP_CURRENCY"])
-        if task.days:
-            return _("Spend %(amount)s within %(days)d days", amount=amount, days=task.days)
-        return _("Spend %(amount)s", amount=amount)
-    return ngettext(
-        "Bring %(num)d friend who pays for an order",
-        "Bring %(num)d friends who pay for an order",
-        task.count,
-    )
-
-
-def _tasks(view, context, model, name):
-    return "; ".join(task_label(task) for task in model.tasks)
-
-
-class MemberTierView(StaffModelView):
-    permission = "members.view"
-    edit_permission = "members.edit"
-    audit_name = "member_tier"
-    column_list = [
-        "rank",
-        "name",
-        "discount_bp",
-        "points_multiplier_pct",
-        "free_shipping_from",
-        "benefit_template_id",
-        "retention_days",
-        "tasks",
-    ]
-    column_details_list = column_list
-    column_labels = {
-        "rank": _l("Rank"),
-        "name": lazy_pgettext("not a person", "Name"),
-        "discount_bp": _l("Member discount (%)"),
-        "points_multiplier_pct": _l("Points multiplier (%)"),
-        "free_shipping_from": _l("Free delivery from"),
-        "benefit_template_id": _l("Benefit coupon"),
-        "retention_days": _l("Re-qualify within (days)"),
-        "tasks": _l("Tasks (all needed)"),
-    }
-    column_formatters = {
-        "discount_bp": lambda v, c, m, n: f"{coupons.hundredths(m.discount_bp)}%",
-        "points_multiplier_pct": lambda v, c, m, n: (
-            f"×{coupons.hundredths(m.points_multiplier_pct)}"
-        ),
-        "free_shipping_from": money_formatter(),
-        "benefit_template_id": _template_name,
-        "tasks": _tasks,
-    }
-    column_default_sort = "rank"
-    form_columns = [
-        "name",
-        "rank",
-        "discount_bp",
-        "points_multiplier_pct",
-        "free_shipping_from",
-        "benefit_template_id",
-        "retention_days",
-        "tasks",
-    ]
-    form_overrides = {
-        "discount_bp": PercentField,
-        "free_shipping_from": MoneyField,
-        "benefit_template_id": IdSelectField,
-    }
-    form_args = {
-        "rank": {
-            "validators": [InputRequired(), NumberRange(min=0, max=1000)],
-            "description": _l("Higher ranks are higher tiers; each rank is used once."),
-        },
-        "discount_bp": {"validators": [InputRequired()], "description": _l("Such as 5 or 2.5.")},
-        "points_multiplier_pct": {
-            "validators": [InputRequired(), NumberRange(min=0, max=1000)],
-            "description": _l("100 earns the usual points; 150 earns 1.5 times."),
-        },
-        "free_shipping_from": {"description": _l("Empty: no free delivery benefit.")},
-        "benefit_template_id": {
-            "choices": _templates,
-            "description": _l("Given once to each member who reaches the tier."),
-        },
-        "retention_days": {
-            "validators": [Optional(), NumberRange(min=1, max=3650)],
-            "description": _l("Empty: members keep the tier."),
-        },
-    }
-    inline_models = [TierTaskInline(TierTask)]
-
-    def audit_snapshot(self, model) -> dict:
-        data = super().audit_snapshot(model)
-        data["tasks"] = [
-            {
-                "kind": t.kind,
-                "product_id": t.product_id,
-                "amount": t.amount,
-                "days": t.days,
-                "count": t.count,
-            }
-            for t in model.tasks
-        ]
-        return data
-
-    def on_model_change(self, form, model, is_created):
-        with db.session.no_autoflush:
-            taken = db.session.scalar(
-                select(type(model).id).where(
-                    type(model).rank == model.rank, type(model).id != (model.id or 0)
-                )
-            )
-        if taken:
-            raise ValidationError(_("Another tier has rank %(rank)s.", rank=model.rank))
-        for task in model.tasks:
-            task.amount = task.amount or 0
-            task.count = task.count or 0
-            if task.kind == "buy_product" and not task.product_id:
-                raise ValidationError(_("Choose the product a buy-a-product task needs."))
-            if task.kind == "spend" and task.amount <= 0:
-                raise ValidationError(_("Enter the amount a spend task needs."))
-            if task.kind == "refer" and task.count <= 0:
-                raise ValidationError(_("Enter how many friends a bring-friends task needs."))
-        super().on_model_change(form, model, is_created)
 
 
 # Coupon templates ----------------------------------------------------------------------------
@@ -554,35 +251,6 @@ class GrantForm(AdminForm):
     )
 
 
-class AdjustForm(AdminForm):
-    idempotency_key = HiddenField(validators=[DataRequired(), Length(min=16, max=64)])
-    customer = StringField(
-        _l("Customer"),
-        validators=[DataRequired(), Length(max=32)],
-        description=_l("Their phone number, or their customer number."),
-    )
-    amount = IntegerField(
-        _l("Points"),
-        validators=[InputRequired(), NumberRange(min=-(10**7), max=10**7)],
-        description=_l("Points to add; a negative number takes points away."),
-    )
-    reason = StringField(_l("Reason"), validators=[Length(max=255)])
-
-
-def find_customer(text: str) -> Customer | None:
-    """The customer a staff member typed: a phone number, or a customer number (the id)."""
-    text = (text or "").strip()
-    if text.isdigit() and len(text) < 10:
-        found = db.session.get(Customer, int(text))
-        if found is not None:
-            return found
-    try:
-        phone = normalize_phone(text)
-    except InvalidInput:
-        return None
-    return db.session.scalar(select(Customer).where(Customer.phone == phone))
-
-
 class GrantCoupon(FormPage):
     """Give a customer a coupon (``coupons.issue`` with the staff member, which audits it)."""
 
@@ -668,140 +336,3 @@ class CouponView(ToolsListView):
 
     def search_placeholder(self) -> str:
         return str(_l("Phone, name or coupon"))
-
-
-# Points ledger -------------------------------------------------------------------------------
-
-
-def _points_customer(view, context, model, name):
-    cell = customer_cell(model.customer)
-    if not may("points.adjust"):
-        return cell
-    return Markup('{} <a class="small" href="{}">{}</a>').format(
-        cell, url_for("admin_points.adjust_view", customer=model.customer_id), _("adjust")
-    )
-
-
-class AdjustPoints(FormPage):
-    """Add or take points by hand, with a reason (``points.adjust`` refuses none and audits the
-    change); the form's idempotency key makes a second submit of it change nothing."""
-
-    permission = "points.adjust"
-    form_class = AdjustForm
-    template = "admin/siyu/points_adjust.html"
-    incomplete = _l("Enter the customer, a whole number of points and a reason.")
-    customer = None
-
-    def blank_form(self):
-        form = AdjustForm(idempotency_key=uuid.uuid4().hex)
-        form.customer.data = request.args.get("customer", "")
-        return form
-
-    def fill(self, form):
-        self.customer = find_customer(form.customer.data or "")
-        if self.customer is not None and request.method == "GET":
-            form.customer.data = str(self.customer.id)
-
-    def context(self):
-        return {"customer": self.customer}
-
-    def submit(self, form):
-        if self.customer is None:
-            return _(
-                "No customer has the phone number or number %(text)s.", text=form.customer.data
-            )
-        try:
-            done = points.adjust(
-                self.customer.id,
-                form.amount.data,
-                form.reason.data or "",
-                current_staff(),
-                key=form.idempotency_key.data,
-            )
-        except IntegrityError:  # the same form, submitted twice at once: the first one stands
-            db.session.rollback()
-            done = False
-        if not done:
-            flash(_("This adjustment was already made."), "info")
-            return None
-        flash(
-            _(
-                "%(customer)s now has %(points)d points.",
-                customer=customer_cell(self.customer),
-                points=points.balance(self.customer.id),
-            ),
-            "success",
-        )
-        return None
-
-
-class PointsEntryView(ToolsListView):
-    """The append-only points ledger: read only; staff adjust with the custom page."""
-
-    permission = "points.view"
-    can_view_details = False
-    column_display_actions = False
-    column_list = [
-        "created_at",
-        "customer",
-        "amount",
-        "kind",
-        "order_id",
-        "expires_at",
-        "note",
-        "staff",
-    ]
-    column_labels = {
-        "created_at": _l("When"),
-        "customer": _l("Customer"),
-        "customer.phone": _l("Phone"),
-        "customer.name": _l("Name"),
-        "amount": _l("Points"),
-        "kind": _l("Entry"),
-        "order_id": _l("Order"),
-        "expires_at": _l("Expires"),
-        "note": _l("Note"),
-        "staff": _l("Staff"),
-    }
-    column_choices = {"kind": list(POINTS_KIND_LABELS.items())}
-    column_formatters = {
-        "customer": _points_customer,
-        "order_id": lambda v, c, m, n: order_number(m.order_id),
-        "staff": staff_formatter,
-    }
-    column_searchable_list = ["customer.phone", "customer.name"]
-    column_filters = ["kind", "created_at", "expires_at"]
-    column_sortable_list = ["created_at", "amount", "kind"]
-    column_default_sort = ("id", True)
-    tools = ((_l("Adjust points…"), ".adjust_view", AdjustPoints.permission),)
-    adjust_view = AdjustPoints.route("/adjust/")
-
-    def search_placeholder(self) -> str:
-        return str(_l("Phone or name"))
-
-
-# Points shop ---------------------------------------------------------------------------------
-
-
-class PointsShopItemView(StaffModelView):
-    permission = "members.view"
-    edit_permission = "members.edit"
-    audit_name = "points_shop_item"
-    can_view_details = False
-    column_list = ["template", "offer", "points_price", "active"]
-    column_labels = {
-        "template": _l("Coupon"),
-        "offer": _l("Offer"),
-        "points_price": _l("Price in points"),
-        "active": _l("In the shop"),
-    }
-    column_formatters = {"offer": lambda v, c, m, n: coupons.describe(m.template)}
-    column_default_sort = "points_price"
-    form_columns = ["template", "points_price", "active"]
-    form_args = {
-        "template": {
-            "validators": [InputRequired()],
-            "query_factory": lambda: db.session.query(CouponTemplate).order_by(CouponTemplate.name),
-        },
-        "points_price": {"validators": [InputRequired(), NumberRange(min=1, max=10**8)]},
-    }

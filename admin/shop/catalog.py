@@ -15,8 +15,9 @@ from markupsafe import Markup
 from sqlalchemy import select
 from wtforms.validators import ValidationError
 
-from admin.base import StaffModelView, StoreFilter, money_formatter, staff_formatter
-from admin.kit.forms import MoneyField, image_field, note_field, stock_change_field
+from admin.base import StaffModelView, StoreFilter
+from admin.kit.fields import MoneyField, image_field, note_field, stock_change_field
+from admin.kit.formatters import money_formatter, staff_formatter
 from admin.permissions import current_staff, store_of
 from shop.catalog import stock
 from shop.catalog.models import Product, ProductImage, Store, Variant

@@ -1,4 +1,5 @@
-"""Orders, refunds and payments; the order page's actions and the refund form.
+"""Orders: the order page's actions and the refund form (refunds and payments are listed in
+``admin.shop.payments``).
 
 Order actions are declared once in ``VERBS`` and served by one button page (``OrderAction``,
 an ``admin.kit.pages.ActionButton``): it checks the verb's permission, loads the order through the
@@ -26,16 +27,13 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from wtforms import BooleanField, HiddenField, StringField
+from wtforms.validators import DataRequired, Length, Optional
 
-from admin.base import (
-    StaffModelView,
-    StoreFilter,
-    money_formatter,
-    phone_formatter,
-    staff_formatter,
-)
-from admin.kit.forms import OrderActionForm, RefundForm
-from admin.kit.pages import FORM_EXPIRED, ActionButton, FormPage, money_text, order_cell
+from admin.base import StaffModelView, StoreFilter
+from admin.kit.formatters import money_formatter, phone_formatter, plain_amount
+from admin.kit.forms import AdminForm, IdForm
+from admin.kit.pages import FORM_EXPIRED, ActionButton, FormPage
 from admin.permissions import current_staff, may
 from shop.extensions import db
 from shop.money import format_money
@@ -56,19 +54,20 @@ FULFILMENT_LABELS = {"delivery": _l("Delivery"), "pickup": _l("Pick-up")}
 PAYMENT_LABELS = {"stripe": _l("Card (Stripe)"), "store": _l("Pay at store")}
 
 
+class OrderActionForm(IdForm):
+    verb = HiddenField(validators=[DataRequired()])
+
+
+class RefundForm(AdminForm):
+    idempotency_key = HiddenField(validators=[DataRequired(), Length(min=16, max=64)])
+    restock = BooleanField(_l("Put the refunded items back in stock"), default=True)
+    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=255)])
+
+
 def _number_link(view, context, model, name):
     return Markup('<a href="{}">{}</a>').format(
         url_for("admin_orders.details_view", id=model.id), model.number
     )
-
-
-def _order_of(view, context, model, name):
-    return order_cell(model.order_id)
-
-
-def _plain_amount(view, context, model, name):
-    """Export: ``12345`` CNY -> ``123.45`` (exact, no float)."""
-    return money_text(getattr(model, name), model.currency)
 
 
 @dataclass(frozen=True)
@@ -322,11 +321,11 @@ class OrderView(StaffModelView):
     column_formatters_export = {
         "number": lambda v, c, m, n: m.number,
         "phone": phone_formatter,
-        "subtotal": _plain_amount,
-        "discount": _plain_amount,
-        "shipping": _plain_amount,
-        "total": _plain_amount,
-        "refunded_amount": _plain_amount,
+        "subtotal": plain_amount,
+        "discount": plain_amount,
+        "shipping": plain_amount,
+        "total": plain_amount,
+        "refunded_amount": plain_amount,
     }
     column_searchable_list = ["contact_name", "phone"]
     column_filters = [
@@ -374,53 +373,3 @@ class OrderView(StaffModelView):
         form = OrderActionForm()
         form.id.data, form.verb.data = str(order.id), verb
         return form
-
-
-class RefundView(StaffModelView):
-    permission = "payments.view"
-    export_permission = "payments.view"
-    allow_create = allow_edit = False
-    can_view_details = False
-    column_list = ["created_at", "order", "amount", "reason", "restock", "staff"]
-    column_labels = {
-        "created_at": _l("When"),
-        "order": _l("Order"),
-        "amount": _l("Amount"),
-        "reason": _l("Reason"),
-        "restock": _l("Restocked"),
-        "staff": _l("Staff"),
-    }
-    column_formatters = {
-        "order": _order_of,
-        "amount": money_formatter("currency"),
-        "staff": staff_formatter,
-    }
-    column_formatters_export = {
-        "order": lambda v, c, m, n: m.order.number,
-        "amount": _plain_amount,
-        "staff": staff_formatter,
-    }
-    column_filters = ["created_at", "restock"]
-    column_default_sort = ("id", True)
-
-
-class PaymentView(StaffModelView):
-    permission = "payments.view"
-    export_permission = "payments.view"
-    allow_create = allow_edit = False
-    can_view_details = False
-    column_list = ["created_at", "order", "provider", "external_id", "amount"]
-    column_labels = {
-        "created_at": _l("When"),
-        "order": _l("Order"),
-        "provider": _l("Provider"),
-        "external_id": _l("Reference"),
-        "amount": _l("Amount"),
-    }
-    column_formatters = {"order": _order_of, "amount": money_formatter("currency")}
-    column_formatters_export = {
-        "order": lambda v, c, m, n: m.order.number,
-        "amount": _plain_amount,
-    }
-    column_filters = ["created_at", "provider"]
-    column_default_sort = ("id", True)

@@ -10,8 +10,9 @@ from flask_babel import ngettext
 from sqlalchemy import func, select
 from wtforms.validators import ValidationError
 
-from admin.base import StaffModelView, audit_values_formatter, json_formatter, phone_formatter
-from admin.kit.forms import password_field
+from admin.base import StaffModelView
+from admin.kit.fields import password_field
+from admin.kit.formatters import audit_values_formatter, json_formatter, phone_formatter
 from admin.permissions import ROLE_LABELS, current_staff, store_clause, store_scope
 from shop.catalog import reviews
 from shop.catalog.models import Store
