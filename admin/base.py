@@ -10,6 +10,9 @@ to the sign-in page, or get 403). ``StaffModelView`` adds, for Flask-Admin model
   delete forms inherit;
 - the audit hook: every create, update and delete made through a form is written to the audit
   log in the same transaction, with the values before and after;
+- domain errors: a ``shop.errors.ShopError`` (the root of every domain's errors) raised by a
+  service, in a form's hooks, an action, a custom page or a button, is rolled back and its
+  message shown, here and nowhere else (``refused``); views call services and let them refuse;
 - times: stored as naive UTC, shown in lists and detail pages, typed in forms and filters, in
   the shop's time zone (``SHOP_TIMEZONE``, the one the storefront shows), named in the navbar.
   Exports keep UTC.
@@ -39,9 +42,17 @@ from admin.kit.times import (
 )
 from admin.permissions import ROLE_LABELS, current_staff, may, store_clause, store_of, store_scope
 from shop.catalog.models import Store
+from shop.errors import ShopError
 from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.staff import audit
+
+
+def refused(exc: ShopError) -> str:
+    """The one place a domain error becomes what staff read: whatever the action began is
+    rolled back, and the error's message is returned, to flash or to show on the form."""
+    db.session.rollback()
+    return exc.message
 
 
 def here() -> str:
@@ -64,6 +75,18 @@ class SecuredView:
 
     def forbidden(self):
         return self.render("admin/siyu/forbidden.html"), 403
+
+    def _run_view(self, fn, *args, **kwargs):
+        """A domain error escaping one of this view's pages (an action, a back-test) is shown
+        as a flash and the staff member goes back (``refused_url``); nothing was changed."""
+        try:
+            return super()._run_view(fn, *args, **kwargs)
+        except ShopError as exc:
+            flash(refused(exc), "error")
+            return redirect(self.refused_url())
+
+    def refused_url(self) -> str:
+        return url_for(".index")
 
     def logout_form(self) -> LogoutForm:
         return LogoutForm()
@@ -182,6 +205,38 @@ class StaffModelView(SecuredView, ModelView):
         if isinstance(model, ExportRow):
             return model.values[name]
         return super().get_export_value(model, name)
+
+    # Domain errors -------------------------------------------------------------------------
+
+    def handle_view_exception(self, exc) -> bool:
+        """Flask-Admin's create, edit and delete call this with what a hook raised (then roll
+        back): a domain error is shown like a form error."""
+        if isinstance(exc, ShopError):
+            flash(refused(exc), "error")
+            return True
+        return super().handle_view_exception(exc)
+
+    def refused_url(self) -> str:
+        """Back to the row the refused page was about (``?id=``), else to the list."""
+        row_id = request.args.get("id")
+        if row_id and self.can_view_details:
+            return url_for(".details_view", id=row_id)
+        return url_for(".index_view")
+
+    def each(self, rows, service, named=None, category: str = "error") -> int:
+        """Run ``service`` on each row on its own (an action on several rows): a row it refuses
+        shows the error (after ``named(row)``, if given) and the others go on. Returns how many
+        went through."""
+        done = 0
+        for row in rows:
+            try:
+                service(row)
+            except ShopError as exc:
+                message = refused(exc)
+                flash(f"{named(row)}: {message}" if named else message, category)
+            else:
+                done += 1
+        return done
 
     # Store scoping -------------------------------------------------------------------------
 

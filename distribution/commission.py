@@ -20,6 +20,7 @@ from sqlalchemy.orm import aliased
 from distribution.models import Attribution, CommissionEntry, CommissionRule, Payout, Sharer
 from distribution.sharing import settings
 from shop.catalog.models import Product
+from shop.errors import ShopError
 from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.money import prorate
@@ -31,10 +32,10 @@ DEFAULT_LEVEL1_BP = 1000  # 10 %
 DEFAULT_LEVEL2_BP = 500  # 5 %
 
 
-class CommissionError(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class CommissionError(ShopError):
+    """Commission refused the action: a rule that cannot be used, a payout with nothing to pay."""
+
+    code = "commission_refused"
 
 
 @dataclass(frozen=True)

@@ -33,27 +33,59 @@ SCOPES = SCOPE_ORDER
 KINDS = ("percent", "fixed")
 
 
+class InvalidRule(CommissionError):
+    """A rule that cannot be used: unknown scope or kind, no target, rates out of range."""
+
+    code = "invalid_rule"
+
+
+class RulePublished(CommissionError):
+    """A published (or archived) rule never changes and is never deleted: make a new draft."""
+
+    code = "rule_published"
+
+
 def validate(rule: CommissionRule) -> None:
     if rule.scope not in SCOPES:
-        raise CommissionError(_("Unknown scope %(scope)s.", scope=rule.scope))
+        raise InvalidRule(_("Unknown scope %(scope)s.", scope=rule.scope))
     if rule.kind not in KINDS:
-        raise CommissionError(_("A rule is a percentage or a fixed amount per unit."))
+        raise InvalidRule(_("A rule is a percentage or a fixed amount per unit."))
     if rule.scope == "default":
         rule.scope_id = 0
     elif not rule.scope_id:
-        raise CommissionError(_("Choose what the %(scope)s rule applies to.", scope=rule.scope))
+        raise InvalidRule(_("Choose what the %(scope)s rule applies to.", scope=rule.scope))
     for value in (rule.level1_value, rule.level2_value):
         if value is None or value < 0:
-            raise CommissionError(_("Rates cannot be negative."))
+            raise InvalidRule(_("Rates cannot be negative."))
         if rule.kind == "percent" and value > 10000:
-            raise CommissionError(_("A percentage rule cannot pay more than 100%."))
+            raise InvalidRule(_("A percentage rule cannot pay more than 100%."))
+
+
+def save_draft(rule: CommissionRule) -> None:
+    """Check a rule being made or changed before it is flushed: a new rule is a draft; a
+    published or archived one never changes (``RulePublished``: every commission line keeps
+    the version it used); the values must make a usable rule (``InvalidRule``). Does not
+    commit."""
+    if rule.status is None:
+        rule.status = "draft"
+    elif rule.status != "draft":
+        raise RulePublished(_("A published rule never changes: make a new draft instead."))
+    validate(rule)
+
+
+def check_delete(rule: CommissionRule) -> None:
+    """Only a draft is deleted: a published or archived rule explains past commission lines."""
+    if rule.status != "draft":
+        raise RulePublished(_("Only a draft can be deleted."))
 
 
 def publish(rule_id: int, staff) -> CommissionRule:
     """Publish a draft: it replaces the published rule of the same scope and target."""
     rule = db.session.get(CommissionRule, rule_id)
-    if rule is None or rule.status != "draft":
+    if rule is None:
         raise CommissionError(_("Only a draft can be published."))
+    if rule.status != "draft":
+        raise RulePublished(_("Only a draft can be published."))
     validate(rule)
     previous = db.session.scalar(
         select(CommissionRule).where(

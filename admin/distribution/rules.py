@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
 
+from admin.base import refused
 from admin.kit.fields import KindValueField
 from admin.kit.forms import IdForm
 from admin.kit.pages import ActionButton, ToolsListView
@@ -22,10 +23,11 @@ from distribution.models import (
     CommissionRule,
 )
 from shop.catalog.models import Category, Product, Store, Variant
+from shop.errors import NotFound
 from shop.extensions import db
 from shop.members.coupons import hundredths
 from shop.money import format_money
-from shop.orders.models import Order
+from shop.orders import services as orders
 
 SCOPE_LABELS = {
     "sku": _l("SKU (variant)"),
@@ -90,7 +92,7 @@ class PublishRule(ActionButton):
     permission = "rules.publish"
 
     def run(self, rule):
-        self.view._publish(rule.id)
+        self.view.publish(rule)
 
 
 class CommissionRuleView(ToolsListView):
@@ -217,20 +219,13 @@ class CommissionRuleView(ToolsListView):
         return super().edit_view()
 
     def on_model_change(self, form, model, is_created):
-        if not is_created and model.status != "draft":
-            raise ValidationError(_("A published rule never changes: make a new draft instead."))
         is_percent = model.kind == "percent"
         try:
             model.level1_value = form.level1.to_stored(is_percent)
             model.level2_value = form.level2.to_stored(is_percent)
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
-        if is_created:
-            model.status = "draft"
-        try:
-            rules.validate(model)
-        except commission.CommissionError as exc:
-            raise ValidationError(exc.message) from None
+        rules.save_draft(model)
         target = SCOPE_MODELS.get(model.scope)
         with db.session.no_autoflush:
             missing = target is not None and db.session.get(target, model.scope_id) is None
@@ -245,22 +240,19 @@ class CommissionRuleView(ToolsListView):
         super().on_model_change(form, model, is_created)
 
     def on_model_delete(self, model):
-        if model.status != "draft":
-            raise ValidationError(_("Only a draft can be deleted."))
+        rules.check_delete(model)
         super().on_model_delete(model)
 
-    def _publish(self, rule_id: int) -> bool:
-        try:
-            rule = rules.publish(rule_id, current_staff())
-        except commission.CommissionError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return False
+    def publish(self, rule: CommissionRule) -> None:
+        published = rules.publish(rule.id, current_staff())
         flash(
-            _("Rule %(id)s is published as version %(version)s.", id=rule.id, version=rule.version),
+            _(
+                "Rule %(id)s is published as version %(version)s.",
+                id=published.id,
+                version=published.version,
+            ),
             "success",
         )
-        return True
 
     @action(
         "publish",
@@ -268,8 +260,7 @@ class CommissionRuleView(ToolsListView):
         _l("Publish the selected drafts? Each replaces the published rule of its scope."),
     )
     def action_publish(self, ids):
-        for rule in self.get_scoped(ids):
-            self._publish(rule.id)
+        self.each(self.get_scoped(ids), self.publish)
 
     @expose("/backtest/")
     def backtest_view(self):
@@ -277,11 +268,7 @@ class CommissionRuleView(ToolsListView):
         rule = self.get_one(request.args.get("id"))
         text = (request.args.get("days") or "30").strip()
         days = int(text) if text.isdigit() and 1 <= int(text) <= 366 else 30
-        try:
-            result = rules.backtest(rule.id, days)
-        except commission.CommissionError as exc:
-            flash(exc.message, "error")
-            return redirect(url_for(".details_view", id=rule.id))
+        result = rules.backtest(rule.id, days)
         form = IdForm()
         form.id.data = str(rule.id)
         return self.render(
@@ -303,12 +290,10 @@ class CommissionRuleView(ToolsListView):
         text = (request.args.get("order") or "").strip()
         order, attribution, rows = None, None, []
         if text:
-            digits = text.upper().removeprefix("SY").lstrip("0")
-            found = digits.isdigit() and len(digits) < 10
-            order = db.session.get(Order, int(digits)) if found else None
-            if order is None:
-                flash(_("No order has the number %(n)s.", n=text), "error")
-                order = None
+            try:
+                order = orders.find_by_number(text)
+            except NotFound as exc:  # a lookup page: the miss is shown on the page itself
+                flash(refused(exc), "error")
             else:
                 attribution = db.session.get(Attribution, order.id)
         if attribution is not None and attribution.sharer_id:

@@ -11,7 +11,7 @@ from flask_babel import lazy_pgettext, ngettext
 from markupsafe import Markup
 from sqlalchemy import func, select
 from wtforms import SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from admin.base import StaffModelView, StoreFilter
 from admin.distribution.cells import sharer_formatter
@@ -24,19 +24,15 @@ from admin.kit.formatters import (
 from admin.kit.forms import IdForm
 from admin.kit.pages import FormPage
 from admin.permissions import current_staff, may
-from distribution import commission, promoters, sharing
+from distribution import commission, guides, promoters, sharing
 from distribution.models import (
     Binding,
     Sharer,
 )
 from shop.catalog.models import Store
-from shop.customers.phones import normalize_phone
-from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.members.coupons import hundredths
 from shop.money import format_money
-from shop.staff import audit
-from shop.staff.models import Role, Staff
 
 KIND_LABELS = {"guide": _l("Guide"), "promoter": _l("Promoter")}
 STATUS_LABELS = {"pending": _l("Pending approval"), "active": _l("Active"), "left": _l("Left")}
@@ -234,53 +230,20 @@ class SharerView(DistributionView):
         return form
 
     def on_model_change(self, form, model, is_created):
-        if model.phone:
-            try:
-                model.phone = normalize_phone(model.phone)
-            except InvalidInput as exc:
-                raise ValidationError(exc.message) from None
-        model.phone = model.phone or ""
-        if not is_created:
-            super().on_model_change(form, model, is_created)
-            return
-        with db.session.no_autoflush:
-            login = self._guide_login(form, model)
-        model.kind, model.status, model.staff = "guide", "active", login
+        if is_created:
+            guides.add_guide(model, form.email.data, form.password.data, current_staff())
+        else:
+            guides.tidy_sharer(model)
         super().on_model_change(form, model, is_created)
-        audit.record(
-            current_staff(),
-            "staff.create",
-            login,
-            after={"email": login.email, "role": Role.GUIDE.value, "store_ids": [model.store_id]},
-            store_id=model.store_id,
-        )
-
-    def _guide_login(self, form, model) -> Staff:
-        if model.store is None:
-            raise ValidationError(_("A guide belongs to a store."))
-        email = (form.email.data or "").strip().lower()
-        if "@" not in email:
-            raise ValidationError(_("Enter a valid e-mail address."))
-        if db.session.scalar(select(Staff.id).where(Staff.email == email)):
-            raise ValidationError(_("This e-mail address already has a sign-in."))
-        if not form.password.data:
-            raise ValidationError(_("Set a password for the guide's sign-in."))
-        login = Staff(email=email, name=model.name, role=Role.GUIDE)
-        login.stores = [model.store]
-        login.set_password(form.password.data)
-        db.session.add(login)
-        return login
 
     @action("approve", _l("Approve promoters"), _l("Let the selected promoters share and earn?"))
     def action_approve(self, ids):
-        approved = 0
-        for sharer in self.get_scoped(ids):
-            try:
-                promoters.approve_promoter(sharer, current_staff())
-            except InvalidInput as exc:
-                flash(f"{sharer.name}: {exc.message}", "warning")
-            else:
-                approved += 1
+        approved = self.each(
+            self.get_scoped(ids),
+            lambda sharer: promoters.approve_promoter(sharer, current_staff()),
+            named=lambda sharer: sharer.name,
+            category="warning",
+        )
         if approved:
             flash(
                 ngettext("%(num)d promoter approved.", "%(num)d promoters approved.", approved),

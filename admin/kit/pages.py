@@ -5,8 +5,8 @@ A custom page is a short class: ``FormPage`` (a page with one form: GET shows it
 service) or ``ActionButton`` (a POST from a button on another page, running one service on one
 row). Each holds the skeleton such pages share: the permission, the form and its CSRF token, the
 row through the view's store-scoped query (another store's is a 404), the service, its message,
-the redirect. The services write their own audit entries; a refusal (``ShopError``,
-``CommissionError``) is rolled back and its message shown.
+the redirect. The services write their own audit entries; a refusal (any ``ShopError``) goes
+through ``admin.base.refused``: rolled back, its message shown.
 """
 
 from __future__ import annotations
@@ -15,16 +15,13 @@ from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import lazy_gettext as _l
 
-from admin.base import StaffModelView
+from admin.base import StaffModelView, refused
 from admin.kit.forms import AdminForm, IdForm
 from admin.permissions import may
-from distribution.commission import CommissionError
 from shop.errors import ShopError
 from shop.extensions import db
 
 FORM_EXPIRED = _l("The form expired. Reload the page and try again.")
-#: what a service raises when a business rule refuses the action (nothing was changed)
-REFUSALS = (ShopError, CommissionError)
 
 
 # Custom pages --------------------------------------------------------------------------------
@@ -120,9 +117,8 @@ class FormPage(CustomPage):
             return self.invalid(form)
         try:
             return self.submit(form)
-        except REFUSALS as exc:
-            db.session.rollback()
-            return exc.message
+        except ShopError as exc:
+            return refused(exc)
 
     def render(self, form):
         return self.view.render(self.template, form=form, **self.context())
@@ -161,9 +157,8 @@ class ActionButton(CustomPage):
         row = self.load(form)
         try:
             self.run(row)
-        except REFUSALS as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
+        except ShopError as exc:
+            flash(refused(exc), "error")
         return redirect(self.back_url(row))
 
 
