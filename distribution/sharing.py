@@ -18,6 +18,7 @@ from functools import cache
 from typing import NamedTuple
 
 from flask import url_for
+from flask_babel import gettext as _
 from sqlalchemy import (
     DateTime,
     String,
@@ -36,6 +37,7 @@ from sqlalchemy import (
 
 from distribution.models import Binding, DistributionSettings, ShareLink, Sharer, Visit
 from shop.catalog.models import Category, Product
+from shop.errors import InvalidTransition
 from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.members.models import CouponTemplate
@@ -439,10 +441,13 @@ def transfer_customers(from_sharer: Sharer, to_sharers: list[Sharer], staff=None
     """A guide leaves: move their open bindings to another guide (or round-robin over several).
 
     Old bindings end with reason "transferred" and new ones start for the receiving guide, so
-    history keeps who brought whom. Returns the number of bindings moved.
+    history keeps who brought whom. Returns the number of bindings moved. Raises
+    ``InvalidTransition`` for a sharer who is not an active guide.
     """
     from shop.staff import audit
 
+    if from_sharer.kind != "guide" or from_sharer.status != "active":
+        raise InvalidTransition(_("%(name)s is not an active guide.", name=from_sharer.name))
     if not to_sharers:
         raise ValueError("no guide to transfer to")
     now = utcnow()

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from sqlalchemy import func, select
-from wtforms.validators import InputRequired, Length, ValidationError
+from wtforms.validators import InputRequired, Length
 
 from admin.base import SecuredView, StaffModelView, parse_pk
 from admin.distribution.cells import (
@@ -29,9 +29,8 @@ from admin.kit.formatters import (
 from admin.kit.forms import IdForm
 from admin.kit.pages import ActionButton
 from admin.permissions import current_staff, may
-from distribution import commission
+from distribution import acquisition, commission
 from distribution.models import (
-    AcquisitionCost,
     CommissionEntry,
     CommissionRule,
     Payout,
@@ -317,20 +316,5 @@ class AcquisitionCostView(StaffModelView):
     form_ajax_refs = {"customer": {"fields": ("name", "phone"), "page_size": 10}}
 
     def on_model_change(self, form, model, is_created):
-        if model.customer is None:
-            raise ValidationError(_("Choose the customer."))
-        if model.amount is None:
-            raise ValidationError(_("Enter the cost."))
-        with db.session.no_autoflush:
-            taken = db.session.scalar(
-                select(AcquisitionCost.id).where(
-                    AcquisitionCost.customer_id == model.customer.id,
-                    AcquisitionCost.id != (model.id or 0),
-                )
-            )
-        if taken:
-            raise ValidationError(_("This customer already has a cost: change that one instead."))
-        if is_created:
-            model.currency = current_app.config["SHOP_CURRENCY"]
-        model.note = model.note or ""
+        acquisition.check_cost(model, current_app.config["SHOP_CURRENCY"])
         super().on_model_change(form, model, is_created)

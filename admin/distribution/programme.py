@@ -3,16 +3,15 @@ self-purchases, return window, promoter approval."""
 
 from __future__ import annotations
 
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
-from wtforms.validators import InputRequired, NumberRange, ValidationError
+from wtforms.validators import InputRequired, NumberRange
 
 from admin.kit.formatters import (
     choice_formatter,
 )
 from admin.kit.pages import SingleRowView
-from distribution import sharing
+from distribution import programme, sharing
 
 POLICY_LABELS = {
     "first-sharer-protected": _l("First sharer protected"),
@@ -83,8 +82,5 @@ class ProgrammeSettingsView(SingleRowView):
         return sharing.settings()
 
     def on_model_change(self, form, model, is_created):
-        if model.validity_days and model.validity_days < model.protection_days:
-            raise ValidationError(
-                _("The validity period cannot be shorter than the protection period.")
-            )
+        programme.check_settings(model)
         super().on_model_change(form, model, is_created)

@@ -196,26 +196,12 @@ class CouponTemplateView(StaffModelView):
         return form
 
     def on_model_change(self, form, model, is_created):
-        if model.kind == "free_shipping":
-            model.value = 0
-        else:
+        if model.kind != "free_shipping":
             try:
                 model.value = form.value_text.to_stored(model.kind == "percent")
             except ValueError as exc:
                 raise ValidationError(str(exc)) from None
-            if model.value <= 0:
-                raise ValidationError(_("A coupon needs a value above 0."))
-        if model.kind != "percent":
-            model.cap = None
-        model.threshold = model.threshold or 0
-        if model.kind == "threshold" and model.threshold <= model.value:
-            raise ValidationError(_("The minimum spend must be more than the amount off."))
-        if model.valid_from and model.valid_until and model.valid_from >= model.valid_until:
-            raise ValidationError(_("A coupon's validity starts before it ends."))
-        if model.total_quantity is not None and model.total_quantity < model.claimed_count:
-            raise ValidationError(
-                _("%(n)d were claimed already: the total cannot be less.", n=model.claimed_count)
-            )
+        coupons.check_template(model)
         self._check_scope(model)
         super().on_model_change(form, model, is_created)
 

@@ -12,7 +12,6 @@ from wtforms.validators import (
     InputRequired,
     NumberRange,
     Optional,
-    ValidationError,
 )
 
 from admin.base import StaffModelView
@@ -23,7 +22,7 @@ from admin.kit.formatters import (
 from admin.members.pickers import product_choices, template_choices, template_name_formatter
 from shop.catalog.models import Product
 from shop.extensions import db
-from shop.members import coupons
+from shop.members import coupons, tiers
 from shop.members.models import TierTask
 from shop.money import format_money
 
@@ -161,21 +160,5 @@ class MemberTierView(StaffModelView):
         return data
 
     def on_model_change(self, form, model, is_created):
-        with db.session.no_autoflush:
-            taken = db.session.scalar(
-                select(type(model).id).where(
-                    type(model).rank == model.rank, type(model).id != (model.id or 0)
-                )
-            )
-        if taken:
-            raise ValidationError(_("Another tier has rank %(rank)s.", rank=model.rank))
-        for task in model.tasks:
-            task.amount = task.amount or 0
-            task.count = task.count or 0
-            if task.kind == "buy_product" and not task.product_id:
-                raise ValidationError(_("Choose the product a buy-a-product task needs."))
-            if task.kind == "spend" and task.amount <= 0:
-                raise ValidationError(_("Enter the amount a spend task needs."))
-            if task.kind == "refer" and task.count <= 0:
-                raise ValidationError(_("Enter how many friends a bring-friends task needs."))
+        tiers.check_tier(model)
         super().on_model_change(form, model, is_created)

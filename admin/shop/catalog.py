@@ -12,19 +12,15 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from markupsafe import Markup
-from sqlalchemy import select
-from wtforms.validators import ValidationError
 
 from admin.base import StaffModelView, StoreFilter
 from admin.kit.fields import MoneyField, image_field, note_field, stock_change_field
 from admin.kit.formatters import money_formatter, staff_formatter
-from admin.permissions import current_staff, store_of
-from shop.catalog import stock
-from shop.catalog.models import Product, ProductImage, Store, Variant
+from admin.permissions import current_staff
+from shop.catalog import products, stock
+from shop.catalog.models import Product, ProductImage, Store
 from shop.catalog.sanitize import clean_html
-from shop.extensions import db
 from shop.money import format_money
-from shop.staff import audit
 
 
 def _thumbnail(filename: str, size: int = 48) -> Markup:
@@ -189,7 +185,7 @@ class ProductView(StaffModelView):
         return data
 
     def on_model_change(self, form, model, is_created):
-        model.description_html = clean_html(model.description_html)
+        products.tidy_product(model)
         position = max((image.position for image in model.images), default=-1)
         for offset, filename in enumerate(form.upload.stored, start=1):
             model.images.append(ProductImage(filename=filename, position=position + offset))
@@ -273,34 +269,12 @@ class VariantView(StaffModelView):
         return form
 
     def on_model_change(self, form, model, is_created):
-        starts, ends = model.sale_starts_at, model.sale_ends_at
-        if model.sale_price is not None and not (starts and ends and starts < ends):
-            raise ValidationError(
-                _("A limited-time price needs a start and an end, the start first.")
-            )
+        products.check_variant(model)
         super().on_model_change(form, model, is_created)
         delta = form.stock_change.data
         if delta:
-            adjust_stock(model, delta, "initial" if is_created else "adjust", form.stock_note.data)
-
-
-def adjust_stock(variant: Variant, delta: int, reason: str, note: str | None) -> None:
-    """Change a variant's stock through the ledger and audit it; refuses going below zero."""
-    staff = current_staff()
-    before = db.session.scalar(select(Variant.stock).where(Variant.id == variant.id))
-    if not stock.change_stock(
-        variant.id, delta, reason, staff_id=staff.id, note=(note or "")[:255]
-    ):
-        raise ValidationError(_("Only %(n)d in stock: cannot take away %(d)d.", n=before, d=-delta))
-    db.session.expire(variant, ["stock"])
-    audit.record(
-        staff,
-        "variant.stock_adjust",
-        variant,
-        before={"stock": before},
-        after={"stock": before + delta, "delta": delta, "reason": reason, "note": note or ""},
-        store_id=store_of(variant),
-    )
+            reason = "initial" if is_created else "adjust"
+            stock.adjust(model, delta, reason, current_staff(), form.stock_note.data)
 
 
 class ProductImageView(StaffModelView):

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from flask import flash
 from flask_admin.actions import action
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import func, select
-from wtforms.validators import ValidationError
 
 from admin.base import StaffModelView
 from admin.kit.fields import password_field
@@ -19,8 +17,7 @@ from shop.catalog.models import Store
 from shop.extensions import db
 from shop.members.models import MemberTier
 from shop.orders.models import Order
-from shop.staff import audit
-from shop.staff.models import Role
+from shop.staff import accounts
 
 REVIEW_LABELS = {"pending": _l("Pending"), "approved": _l("Approved"), "rejected": _l("Rejected")}
 
@@ -159,23 +156,8 @@ class StaffView(StaffModelView):
         return data
 
     def on_model_change(self, form, model, is_created):
-        model.email = (model.email or "").strip().lower()
-        if "@" not in model.email:
-            raise ValidationError(_("Enter a valid e-mail address."))
-        if model.role == Role.MANAGER and not model.stores:
-            raise ValidationError(_("A store manager needs at least one store."))
-        me = current_staff()
-        if model.id == me.id and (model.role != Role.OWNER or not model.active):
-            raise ValidationError(
-                _("You cannot remove your own owner role or deactivate yourself.")
-            )
-        if form.password.data:
-            model.set_password(form.password.data)
-        elif is_created:
-            raise ValidationError(_("Set a password for the new account."))
+        accounts.save_account(model, form.password.data, current_staff())
         super().on_model_change(form, model, is_created)
-        if form.password.data and not is_created:
-            audit.record(me, "staff.password", model, after={"password": "changed"})
 
 
 class AuditLogView(StaffModelView):

@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from shop.catalog.models import StockMovement, Variant
 from shop.errors import OutOfStock
 from shop.extensions import db
+from shop.staff import audit
 
 # Built once (every order runs them); plain Core: no ORM object is synchronised or read back.
 _VARIANTS = Variant.__table__
@@ -59,6 +60,24 @@ def change_stock(
         },
     )
     return True
+
+
+def adjust(variant: Variant, delta: int, reason: str, staff, note: str | None = None) -> None:
+    """Staff change a variant's stock by ``delta`` (reason ``adjust``, or ``initial`` for a new
+    variant): a movement and an audit entry in the caller's transaction. Raises ``OutOfStock``
+    when that would go below zero; nothing is changed then. Does not commit."""
+    before = db.session.scalar(select(Variant.stock).where(Variant.id == variant.id))
+    if not change_stock(variant.id, delta, reason, staff_id=staff.id, note=(note or "")[:255]):
+        raise OutOfStock(_("Only %(n)d in stock: cannot take away %(d)d.", n=before, d=-delta))
+    db.session.expire(variant, ["stock"])
+    audit.record(
+        staff,
+        "variant.stock_adjust",
+        variant,
+        before={"stock": before},
+        after={"stock": before + delta, "delta": delta, "reason": reason, "note": note or ""},
+        store_id=variant.product.store_id if variant.product is not None else None,
+    )
 
 
 def reserve(order_id: int, quantities: Iterable[tuple[int, int]]) -> None:

@@ -191,6 +191,29 @@ def issue(
     return coupon
 
 
+def check_template(template: CouponTemplate) -> None:
+    """Check a coupon template being made or changed (``InvalidInput``): free delivery has no
+    value, any other coupon a value above 0; only percent-off has a cap; a spend-X-save-Y
+    coupon's minimum spend is more than what it takes off; validity starts before it ends; the
+    total is never below what was claimed. Does not commit."""
+    if template.kind == "free_shipping":
+        template.value = 0
+    elif template.value is None or template.value <= 0:
+        raise InvalidInput(_("A coupon needs a value above 0."))
+    if template.kind != "percent":
+        template.cap = None
+    template.threshold = template.threshold or 0
+    if template.kind == "threshold" and template.threshold <= template.value:
+        raise InvalidInput(_("The minimum spend must be more than the amount off."))
+    starts, ends = template.valid_from, template.valid_until
+    if starts and ends and starts >= ends:
+        raise InvalidInput(_("A coupon's validity starts before it ends."))
+    if template.total_quantity is not None and template.total_quantity < template.claimed_count:
+        raise InvalidInput(
+            _("%(n)d were claimed already: the total cannot be less.", n=template.claimed_count)
+        )
+
+
 def hundredths(value: int) -> str:
     """An integer in hundredths as plain text: basis points as a percent (1250 -> "12.5"),
     a multiplier in percent as a factor (150 -> "1.5"). No floats."""

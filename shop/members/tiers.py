@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shop.catalog.models import Product
 from shop.customers.models import Customer, LoginCode
-from shop.errors import InvalidInput
+from shop.errors import AlreadyTaken, InvalidInput
 from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.members import coupons, points
@@ -51,6 +51,29 @@ class TaskProgress:
     @property
     def percent(self) -> int:
         return 100 if self.met else self.done * 100 // max(self.needed, 1)
+
+
+def check_tier(tier: MemberTier) -> None:
+    """Check a tier being made or changed, with its tasks: each rank is one tier's
+    (``AlreadyTaken``), and each task names what it needs (``InvalidInput``). Empty amounts and
+    counts are 0. Does not commit."""
+    with db.session.no_autoflush:
+        taken = db.session.scalar(
+            select(MemberTier.id).where(
+                MemberTier.rank == tier.rank, MemberTier.id != (tier.id or 0)
+            )
+        )
+    if taken:
+        raise AlreadyTaken(_("Another tier has rank %(rank)s.", rank=tier.rank))
+    for task in tier.tasks:
+        task.amount = task.amount or 0
+        task.count = task.count or 0
+        if task.kind == "buy_product" and not task.product_id:
+            raise InvalidInput(_("Choose the product a buy-a-product task needs."))
+        if task.kind == "spend" and task.amount <= 0:
+            raise InvalidInput(_("Enter the amount a spend task needs."))
+        if task.kind == "refer" and task.count <= 0:
+            raise InvalidInput(_("Enter how many friends a bring-friends task needs."))
 
 
 def tiers() -> list[MemberTier]:

@@ -1,0 +1,21 @@
+"""What a product and its variants must satisfy, whoever saves them (the admin, an import)."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+
+from shop.catalog.models import Product, Variant
+from shop.catalog.sanitize import clean_html
+from shop.errors import InvalidInput
+
+
+def tidy_product(product: Product) -> None:
+    """A description is stored sanitized (``shop.catalog.sanitize``; cleaned again when shown)."""
+    product.description_html = clean_html(product.description_html)
+
+
+def check_variant(variant: Variant) -> None:
+    """A limited-time price has a start and an end, the start first. Raises ``InvalidInput``."""
+    starts, ends = variant.sale_starts_at, variant.sale_ends_at
+    if variant.sale_price is not None and not (starts and ends and starts < ends):
+        raise InvalidInput(_("A limited-time price needs a start and an end, the start first."))
