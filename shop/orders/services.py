@@ -316,12 +316,15 @@ def refund(
 
     One transaction: conditional updates guard the refunded quantities and amount against a
     concurrent refund; the Stripe refund is created with our idempotency key before commit, so
-    a retry after a failed commit cannot refund twice. The same key returns the first refund.
+    a retry after a failed commit cannot refund twice. The same key returns the first refund;
+    a key already used for another order is refused (``InvalidInput``).
     """
     from shop.payments import services as payments
 
     existing = db.session.scalar(select(Refund).where(Refund.idempotency_key == idempotency_key))
     if existing is not None:
+        if existing.order_id != order_id:
+            raise InvalidInput(_("This refund key belongs to another order."))
         return existing
     order = _get(order_id)
     if order.status not in REFUNDABLE:

@@ -3,6 +3,7 @@ domain error with its code, and nothing is changed."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 import pytest
@@ -120,3 +121,19 @@ def test_a_coupon_template_is_consistent(ctx):
     free = template(kind="free_shipping", value=700, cap=300)
     coupons.check_template(free)
     assert (free.value, free.cap, free.threshold) == (0, None, 0)
+
+
+def test_a_refund_key_answers_only_for_its_own_order(owner):
+    store, _category, product = small_catalog()
+    first = order_for(product.variants[0], store)
+    second = order_for(product.variants[0], store)
+    for order in (first, second):
+        orders.mark_paid_at_store(order.id, owner)
+    line = db.session.get(Order, first.id).lines[0]
+    key = uuid.uuid4().hex
+    refund = orders.refund(first.id, {line.id: 1}, staff=owner, idempotency_key=key)
+    assert orders.refund(first.id, {line.id: 1}, staff=owner, idempotency_key=key).id == refund.id
+    other_line = db.session.get(Order, second.id).lines[0]
+    with refused("invalid_input"):
+        orders.refund(second.id, {other_line.id: 1}, staff=owner, idempotency_key=key)
+    assert db.session.get(Order, second.id).refunded_amount == 0
