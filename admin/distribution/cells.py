@@ -7,14 +7,9 @@ from flask import url_for
 from markupsafe import Markup
 from sqlalchemy import select
 
-from admin.kit.formatters import (
-    order_number,
-)
+from admin.kit.formatters import order_number
 from admin.permissions import may
-from distribution.models import (
-    ShareLink,
-    Sharer,
-)
+from distribution.models import ShareLink, Sharer
 from shop.extensions import db
 
 

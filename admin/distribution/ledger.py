@@ -20,22 +20,12 @@ from admin.distribution.cells import (
 from admin.distribution.rules import SCOPE_LABELS
 from admin.distribution.scoping import DistributionView, SharerFilter, scoped_sharers
 from admin.kit.fields import MoneyField
-from admin.kit.formatters import (
-    customer_formatter,
-    money_formatter,
-    order_formatter,
-    plain_amount,
-)
+from admin.kit.formatters import customer_formatter, money_formatter, order_formatter, plain_amount
 from admin.kit.forms import IdForm
 from admin.kit.pages import ActionButton
 from admin.permissions import current_staff, may
 from distribution import acquisition, commission
-from distribution.models import (
-    CommissionEntry,
-    CommissionRule,
-    Payout,
-    Sharer,
-)
+from distribution.models import CommissionEntry, CommissionRule, Payout, Sharer
 from shop.customers.phones import mask_phone
 from shop.extensions import db
 from shop.money import format_money

@@ -7,9 +7,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
 from wtforms.validators import InputRequired, NumberRange
 
-from admin.kit.formatters import (
-    choice_formatter,
-)
+from admin.kit.formatters import choice_formatter
 from admin.kit.pages import SingleRowView
 from distribution import programme, sharing
 

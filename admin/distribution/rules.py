@@ -18,10 +18,7 @@ from admin.kit.pages import ActionButton, ToolsListView
 from admin.permissions import current_staff
 from distribution import commission, rules
 from distribution.attribution import explain
-from distribution.models import (
-    Attribution,
-    CommissionRule,
-)
+from distribution.models import Attribution, CommissionRule
 from shop.catalog.models import Category, Product, Store, Variant
 from shop.errors import NotFound
 from shop.extensions import db

@@ -17,18 +17,12 @@ from admin.base import StaffModelView, StoreFilter
 from admin.distribution.cells import sharer_formatter
 from admin.distribution.scoping import DistributionView
 from admin.kit.fields import MoneyField, NotStored, password_field
-from admin.kit.formatters import (
-    money_formatter,
-    phone_formatter,
-)
+from admin.kit.formatters import money_formatter, phone_formatter
 from admin.kit.forms import IdForm
 from admin.kit.pages import FormPage
 from admin.permissions import current_staff, may
 from distribution import commission, guides, promoters, sharing
-from distribution.models import (
-    Binding,
-    Sharer,
-)
+from distribution.models import Binding, Sharer
 from shop.catalog.models import Store
 from shop.extensions import db
 from shop.members.coupons import hundredths

@@ -22,12 +22,7 @@ from admin.kit.formatters import (
 )
 from admin.kit.times import admin_time
 from distribution.attribution import explain
-from distribution.models import (
-    Attribution,
-    Binding,
-    ShareLink,
-    Visit,
-)
+from distribution.models import Attribution, Binding, ShareLink, Visit
 from distribution.qr import link_url
 from distribution.reports import CHANNEL_LABELS, target_names
 from shop.catalog.models import Store

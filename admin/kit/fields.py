@@ -13,13 +13,7 @@ from decimal import Decimal, InvalidOperation
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from wtforms import (
-    IntegerField,
-    MultipleFileField,
-    PasswordField,
-    SelectField,
-    StringField,
-)
+from wtforms import IntegerField, MultipleFileField, PasswordField, SelectField, StringField
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from shop.catalog import images

@@ -13,11 +13,7 @@ from flask import current_app
 from flask_admin.form import SecureForm
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
-from wtforms import (
-    HiddenField,
-    PasswordField,
-    StringField,
-)
+from wtforms import HiddenField, PasswordField, StringField
 from wtforms.csrf.session import SessionCSRF
 from wtforms.validators import DataRequired, Length, ValidationError
 

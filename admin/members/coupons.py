@@ -19,11 +19,7 @@ from wtforms.validators import (
 
 from admin.base import StaffModelView
 from admin.kit.fields import IdListField, KindValueField, MoneyField
-from admin.kit.formatters import (
-    customer_cell,
-    customer_formatter,
-    order_cell,
-)
+from admin.kit.formatters import customer_cell, customer_formatter, order_cell
 from admin.kit.forms import AdminForm
 from admin.kit.pages import FormPage, ToolsListView
 from admin.members.pickers import find_customer

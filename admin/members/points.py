@@ -10,19 +10,10 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
 from wtforms import HiddenField, IntegerField, StringField
-from wtforms.validators import (
-    DataRequired,
-    InputRequired,
-    Length,
-    NumberRange,
-)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from admin.base import StaffModelView
-from admin.kit.formatters import (
-    customer_cell,
-    order_number,
-    staff_formatter,
-)
+from admin.kit.formatters import customer_cell, order_number, staff_formatter
 from admin.kit.forms import AdminForm
 from admin.kit.pages import FormPage, ToolsListView
 from admin.members.pickers import find_customer

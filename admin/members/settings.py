@@ -4,16 +4,10 @@ coupon."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms.validators import (
-    InputRequired,
-    NumberRange,
-)
+from wtforms.validators import InputRequired, NumberRange
 
 from admin.kit.fields import IdSelectField, MoneyField
-from admin.kit.formatters import (
-    choice_formatter,
-    money_formatter,
-)
+from admin.kit.formatters import choice_formatter, money_formatter
 from admin.kit.pages import SingleRowView
 from admin.members.pickers import template_choices, template_name_formatter
 from shop.members import points

@@ -8,17 +8,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext, ngettext
 from sqlalchemy import select
-from wtforms.validators import (
-    InputRequired,
-    NumberRange,
-    Optional,
-)
+from wtforms.validators import InputRequired, NumberRange, Optional
 
 from admin.base import StaffModelView
 from admin.kit.fields import IdSelectField, MoneyField, PercentField
-from admin.kit.formatters import (
-    money_formatter,
-)
+from admin.kit.formatters import money_formatter
 from admin.members.pickers import product_choices, template_choices, template_name_formatter
 from shop.catalog.models import Product
 from shop.extensions import db
