@@ -37,12 +37,6 @@ class AlreadyTaken(InvalidInput):
     code = "already_taken"
 
 
-class NotFound(ShopError):
-    """What was asked for does not exist (an order number that names no order)."""
-
-    code = "not_found"
-
-
 class InvalidTransition(ShopError):
     code = "invalid_transition"
 

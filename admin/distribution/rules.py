@@ -11,7 +11,6 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
 
-from admin.base import refused
 from admin.kit.fields import KindValueField
 from admin.kit.forms import IdForm
 from admin.kit.pages import ActionButton, ToolsListView
@@ -20,11 +19,11 @@ from distribution import commission, rules
 from distribution.attribution import explain
 from distribution.models import Attribution, CommissionRule
 from shop.catalog.models import Category, Product, Store, Variant
-from shop.errors import NotFound
 from shop.extensions import db
 from shop.members.coupons import hundredths
 from shop.money import format_money
-from shop.orders import services as orders
+from shop.orders.models import Order
+from shop.orders.numbers import parse_order_number
 
 SCOPE_LABELS = {
     "sku": _l("SKU (variant)"),
@@ -287,10 +286,10 @@ class CommissionRuleView(ToolsListView):
         text = (request.args.get("order") or "").strip()
         order, attribution, rows = None, None, []
         if text:
-            try:
-                order = orders.find_by_number(text)
-            except NotFound as exc:  # a lookup page: the miss is shown on the page itself
-                flash(refused(exc), "error")
+            order_id = parse_order_number(text)
+            order = db.session.get(Order, order_id) if order_id else None
+            if order is None:
+                flash(_("No order has the number %(n)s.", n=text), "error")
             else:
                 attribution = db.session.get(Attribution, order.id)
         if attribution is not None and attribution.sharer_id:

@@ -100,13 +100,6 @@ class Order(db.Model):
     def number(self) -> str:
         return f"SY{self.id:06d}"
 
-    @staticmethod
-    def id_from_number(text: str) -> int | None:
-        """The id an order number names: "SY000123", "sy123" and "123" are order 123; None
-        when the text is no order number."""
-        digits = (text or "").strip().upper().removeprefix("SY").lstrip("0")
-        return int(digits) if digits.isdigit() and len(digits) < 10 else None
-
     @property
     def refund_state(self) -> str:
         if self.refunded_amount == 0:

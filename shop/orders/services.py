@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from shop.catalog import stock
-from shop.errors import InvalidInput, InvalidTransition, NotFound
+from shop.errors import InvalidInput, InvalidTransition
 from shop.extensions import db
 from shop.infra import outbox
 from shop.infra.clock import utcnow
@@ -63,16 +63,6 @@ def _get(order_id: int) -> Order:
     order = db.session.get(Order, order_id, populate_existing=True)
     if order is None:
         raise InvalidInput(_("That order does not exist."))
-    return order
-
-
-def find_by_number(text: str) -> Order:
-    """The order a staff member typed by its number ("SY000123"). Raises ``NotFound`` when the
-    text is no order number or names no order."""
-    order_id = Order.id_from_number(text)
-    order = db.session.get(Order, order_id) if order_id is not None else None
-    if order is None:
-        raise NotFound(_("No order has the number %(n)s.", n=(text or "").strip()))
     return order
 
 

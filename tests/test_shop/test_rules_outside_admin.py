@@ -35,18 +35,6 @@ def refused(code: str):
     return pytest.raises(ShopError, check=lambda error: error.code == code)
 
 
-def test_an_order_number_is_parsed_in_one_place(ctx):
-    store, _category, product = small_catalog()
-    order = order_for(product.variants[0], store)
-    for text in (order.number, order.number.lower(), f" {order.id} ", f"SY{order.id}"):
-        assert orders.find_by_number(text).id == order.id
-    assert Order.id_from_number("SY12x") is None
-    for text in ("SY999999", "hello", "", "SY" + "9" * 12):
-        with refused("not_found") as caught:
-            orders.find_by_number(text)
-    assert caught.value.message.startswith("No order has the number")
-
-
 def test_staff_stock_changes_never_go_below_zero(owner):
     _store, _category, product = small_catalog(stock_qty=3)
     variant = product.variants[0]
