@@ -20,9 +20,12 @@ to the sign-in page, or get 403). ``StaffModelView`` adds, for Flask-Admin model
 
 from __future__ import annotations
 
+import itertools
+import re
 from datetime import datetime
 
 from flask import abort, flash, g, has_request_context, redirect, request, url_for
+from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.babel import lazy_gettext as admin_lazy_gettext
 from flask_admin.babel import ngettext as admin_ngettext
@@ -37,8 +40,8 @@ from admin.kit.forms import AdminForm, LogoutForm
 from admin.kit.times import (
     LocalTimeFilterConverter,
     LocalTimeModelConverter,
+    local_to_the_second,
     to_the_minute,
-    utc_to_the_second,
 )
 from admin.permissions import ROLE_LABELS, current_staff, may, store_clause, store_of, store_scope
 from shop.catalog.models import Store
@@ -124,6 +127,20 @@ class StoreFilter(IntEqualFilter):
         return [(str(store.id), store.name) for store in query]
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def spreadsheet_safe(value):
+    """An exported cell a spreadsheet cannot run: text starting like a formula (``=``, ``+``,
+    ``-``, ``@``, tab, carriage return) gets a leading apostrophe. A plain number, negative
+    ones included, stays a number."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        if not _PLAIN_NUMBER.match(value):
+            return "'" + value
+    return value
+
+
 class ExportRow:
     """One exported row's values, computed while the database session is open."""
 
@@ -135,14 +152,14 @@ class StaffModelView(SecuredView, ModelView):
     form_base_class = AdminForm
     model_form_converter = LocalTimeModelConverter
     filter_converter = LocalTimeFilterConverter()
-    # Times are shown to the minute in the shop's time zone (exports: UTC, to the second).
+    # Times are shown to the minute in the shop's time zone (exports: to the second, zone named).
     column_type_formatters = {**typefmt.BASE_FORMATTERS, datetime: to_the_minute}
     column_type_formatters_detail = {
         **typefmt.DETAIL_FORMATTERS,
         datetime: to_the_minute,
         bool: typefmt.bool_formatter,
     }
-    column_type_formatters_export = {**typefmt.EXPORT_FORMATTERS, datetime: utc_to_the_second}
+    column_type_formatters_export = {**typefmt.EXPORT_FORMATTERS, datetime: local_to_the_second}
     can_view_details = True
     can_set_page_size = True
     page_size = 50
@@ -198,13 +215,23 @@ class StaffModelView(SecuredView, ModelView):
         columns = [column for column, _label in self._export_columns]
         parent = super()
         return count, [
-            ExportRow({c: str(parent.get_export_value(row, c)) for c in columns}) for row in rows
+            ExportRow({c: spreadsheet_safe(str(parent.get_export_value(row, c))) for c in columns})
+            for row in rows
         ]
 
     def get_export_value(self, model, name):
         if isinstance(model, ExportRow):
             return model.values[name]
         return super().get_export_value(model, name)
+
+    @expose("/export/<export_type>/")
+    def export(self, export_type):
+        """CSV starts with a UTF-8 byte-order mark: Excel on a Chinese Windows reads the file
+        as UTF-8 only then (else names and notes come out garbled)."""
+        response = super().export(export_type)
+        if export_type == "csv" and response.status_code == 200:
+            response.response = itertools.chain(["\ufeff"], response.response)
+        return response
 
     # Domain errors -------------------------------------------------------------------------
 

@@ -1,10 +1,11 @@
 """Times in the admin: stored as naive UTC, shown in lists and detail pages, typed in forms and
 filters, in the shop's time zone (``SHOP_TIMEZONE``, the one the storefront shows). Exports
-keep UTC."""
+give them to the second in the same zone, with its offset and name, so a spreadsheet opened
+anywhere reads the shop's own clock and says which it is."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask_admin.contrib.sqla.filters import FilterConverter
 from flask_admin.contrib.sqla.form import AdminModelConverter
@@ -31,9 +32,12 @@ def to_the_minute(view, value, name) -> str:
     return admin_time(value)
 
 
-def utc_to_the_second(view, value, name) -> str:
-    """Exports keep the stored UTC time, to the second."""
-    return value.strftime("%Y-%m-%d %H:%M:%S")
+def local_to_the_second(view, value, name) -> str:
+    """An exported time: the shop's zone, to the second, with the zone's offset and name
+    ("2026-12-06 21:05:03 +08:00 Asia/Shanghai")."""
+    local = to_user_timezone(value.replace(tzinfo=UTC))
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]} {local.tzinfo}"
 
 
 class LocalDateTimeField(DateTimeField):

@@ -124,6 +124,8 @@ def idempotency_key(html: str) -> str:
 
 
 def csv_rows(response) -> list[dict]:
-    """A CSV export's rows, by column label."""
+    """A CSV export's rows, by column label (it starts with a UTF-8 byte-order mark)."""
     assert response.status_code == 200
-    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    text = response.get_data(as_text=True)
+    assert text.startswith("\ufeff"), "a CSV export starts with a byte-order mark"
+    return list(csv.DictReader(io.StringIO(text[1:])))

@@ -285,7 +285,7 @@ def test_approve_payout_and_export(as_role, dist, app):
         "CNY",
         "finance",
     )
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row["Date"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+08:00 Asia/Shanghai", row["Date"])
 
 
 @pytest.mark.parametrize(

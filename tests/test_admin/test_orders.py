@@ -310,3 +310,35 @@ def test_a_store_payment_reference_never_holds_the_order_page_token(paid_order_a
     assert f"store-{number}" in listing and token not in listing
     export = paid_order_a.get("/admin/payments/export/csv/").get_data(as_text=True)
     assert f"store-{number}" in export and token not in export
+
+
+def test_exported_cells_cannot_run_as_formulas(as_role, shop_data, app):
+    """What a customer typed (name, city, address) stays text in a spreadsheet."""
+    typed = {
+        "contact_name": '=HYPERLINK("http://evil.example")',
+        "city": "@SUM(A1:A9)",
+        "address": "-2+3",
+    }
+    with app.app_context():
+        order = db.session.get(Order, shop_data.order_a)
+        for column, value in typed.items():
+            setattr(order, column, value)
+        number = order.number
+        db.session.commit()
+    rows = csv_rows(as_role(Role.OWNER).get("/admin/orders/export/csv/"))
+    row = next(row for row in rows if row["Order"] == number)
+    cells = set(row.values())
+    for value in typed.values():
+        assert "'" + value in cells and value not in cells, value
+    assert any(cell.startswith("96") for cell in cells)  # amounts stay numbers
+
+
+def test_spreadsheet_safe_keeps_numbers_and_defuses_formulas():
+    from admin.base import spreadsheet_safe
+
+    assert spreadsheet_safe("-12.50") == "-12.50"
+    assert spreadsheet_safe("96") == "96"
+    for formula in ("=1+1", "+1", "-1+2", "@A1", "\tx", "\rx", "-cmd|' /C calc'!A0"):
+        assert spreadsheet_safe(formula) == "'" + formula
+    assert spreadsheet_safe("Li Lei") == "Li Lei"
+    assert spreadsheet_safe(None) is None

@@ -1,5 +1,5 @@
 """Times in the admin: stored in UTC, shown and typed in the shop's time zone (named in the
-navbar), exported in UTC."""
+navbar), exported in it to the second with the zone named."""
 
 from __future__ import annotations
 
@@ -40,10 +40,11 @@ def test_lists_and_details_show_the_shops_zone_and_name_it(as_role, placed):
         assert "Times in Asia/Shanghai (GMT+08:00)" in page, url
 
 
-def test_exports_keep_utc(as_role, placed):
+def test_exports_give_the_shops_time_with_its_zone_named(as_role, placed):
     rows = csv_rows(as_role(Role.OWNER).get("/admin/orders/export/csv/"))
     placed_at = {row["Order"]: row["Placed"] for row in rows}
-    assert placed_at[f"SY{placed.order_a:06d}"] == "2026-03-01 16:30:00"
+    # Stored 2026-03-01 16:30:00 UTC: the shop (Asia/Shanghai) says 2 March, 00:30.
+    assert placed_at[f"SY{placed.order_a:06d}"] == "2026-03-02 00:30:00 +08:00 Asia/Shanghai"
 
 
 def test_filters_take_times_in_the_shops_zone(as_role, placed, app):
