@@ -342,3 +342,15 @@ def test_spreadsheet_safe_keeps_numbers_and_defuses_formulas():
         assert spreadsheet_safe(formula) == "'" + formula
     assert spreadsheet_safe("Li Lei") == "Li Lei"
     assert spreadsheet_safe(None) is None
+
+
+def test_money_actions_ask_to_confirm(as_role, shop_data, app):
+    manager = as_role(Role.MANAGER)
+    page = manager.get(f"/admin/orders/details/?id={shop_data.order_a}").get_data(as_text=True)
+    with app.app_context():
+        number = db.session.get(Order, shop_data.order_a).number
+    assert f"Mark order {number} paid? Only when \\u00a596.00 has been received." in page
+    manager.post("/admin/orders/act/", data={"id": shop_data.order_a, "verb": "mark_paid"})
+    refund_page = manager.get(f"/admin/orders/refund/?id={shop_data.order_a}")
+    assert "return confirm(" in refund_page.get_data(as_text=True)
+    assert "The money goes back to the customer." in refund_page.get_data(as_text=True)
