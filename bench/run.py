@@ -49,7 +49,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 BIN = Path(sys.executable).parent
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
-DB_NAME = "siyu_bench"
+DB_NAME = os.environ.get("BENCH_DB", "siyu_bench")  # dropped and recreated on every run
 DATABASE_URL = f"{PG_SERVER}/{DB_NAME}"
 WORKERS = 2  # gunicorn workers (gthread), the same for every app measured
 THREADS = 4  # threads per worker: WORKERS * THREADS == CONNECTIONS, one request per slot
@@ -62,7 +62,9 @@ ORDER_TARGET = 0.30  # order placement / raw transaction
 SHARE_TARGET = 0.35  # share-link open / hello-world
 SETTLE_ENTRIES = 100_000  # pending commission entries the settlement run settles
 SETTLE_TARGET_S = 10.0
-PARTS = ("hello", "page", "order", "share", "tx", "settle")
+# The outbox drain's RQ queue; this Redis database is flushed before and after.
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
+PARTS = ("hello", "page", "order", "share", "tx", "settle", "drain", "outbox")
 
 
 def proc_stat(pid: int | str) -> list[str] | None:
@@ -114,9 +116,11 @@ class Load:
         return self.ok / self.seconds
 
 
-def require_tools() -> tuple[str, str]:
+def require_tools(parts: set[str]) -> tuple[str | None, str | None]:
+    """wrk for the HTTP runs, pgbench for the raw transaction (whichever ``parts`` need)."""
     wrk, pgbench = shutil.which("wrk"), shutil.which("pgbench")
-    missing = [name for name, path in (("wrk", wrk), ("pgbench", pgbench)) if path is None]
+    needed = (("wrk", wrk, {"hello", "page", "order", "share"}), ("pgbench", pgbench, {"tx"}))
+    missing = [name for name, path, users in needed if path is None and parts & users]
     if missing:
         sys.exit(
             f"bench: {' and '.join(missing)} not found; "
@@ -135,6 +139,8 @@ def migrate_and_seed(env: dict[str, str]):
     """Schema by the Alembic migrations, then the bench shop, in this process. Returns the app
     (the settlement runs in it later) and what was seeded."""
     os.environ.update(env)
+    for key in os.environ.keys() - env.keys():
+        del os.environ[key]  # REDIS_URL, Stripe: the app is configured from env alone
     sys.path.insert(0, str(ROOT))
     from flask_migrate import upgrade
     from seed import seed
@@ -459,6 +465,47 @@ def report(
     return "\n".join(lines)
 
 
+def cost_report(cost) -> str:
+    """What the outbox adds per action: statements, this process's CPU, PostgreSQL's CPU."""
+    from outbox import COST_ACTIONS, ROUNDS
+
+    lines = [
+        f"outbox cost per action ({ROUNDS} × {COST_ACTIONS} each)  statements      "
+        "app CPU ms: without  with (ratio)  with + RQ (ratio)   PostgreSQL CPU ms   wall ms",
+        f"{'':38}without with {'':48}without  with     without  with",
+    ]
+    kinds = (("order placement", cost.placement), ("payment (mark paid at store)", cost.payment))
+    for name, modes in kinds:
+        without, with_, rq = modes["without"], modes["with"], modes["with + RQ"]
+        events = cost.events.get("placement" if modes is cost.placement else "payment", 0)
+        label = f"{name}, {events} event{'s' if events != 1 else ''}"
+        lines.append(
+            f"{label:38}{without.statements_each:7.1f} {with_.statements_each:4.1f} "
+            f"{'':9}{without.cpu_ms:11.2f} {with_.cpu_ms:5.2f} "
+            f"({with_.cpu_ms / without.cpu_ms:4.2f})"
+            f"  {rq.cpu_ms:9.2f} ({rq.cpu_ms / without.cpu_ms:4.2f})"
+            f"   {without.pg_cpu_ms:9.2f} {with_.pg_cpu_ms:5.2f}"
+            f"     {without.wall_ms:7.2f} {with_.wall_ms:5.2f}"
+        )
+    return "\n".join(lines)
+
+
+def drain_report(drain) -> str:
+    return "\n".join(
+        [
+            f"outbox backlog of {drain.events:,} events, one RQ worker: "
+            f"{drain.rate:6.1f} events/s, {drain.total_s:.1f} s (hand-over {drain.handover_s:.1f} s"
+            f" + worker {drain.worker_s:.1f} s; worker process {drain.worker_total_s:.1f} s, "
+            f"{1000 * drain.worker_cpu_s / drain.events:.2f} CPU ms/event)",
+            f"outbox backlog of {drain.inline_events:,} events, in-process:   "
+            f"{drain.inline_rate:6.1f} events/s, {drain.inline_s:.1f} s "
+            f"({1000 * drain.inline_cpu_s / drain.inline_events:.2f} CPU ms/event, "
+            f"{drain.inline_statements / drain.inline_events:.1f} statements/event); "
+            f"backlogs of paid orders seeded in {drain.seed_s:.1f} s",
+        ]
+    )
+
+
 def append_result(
     hello: Load,
     page: Load,
@@ -466,6 +513,8 @@ def append_result(
     share: Load,
     tps: float,
     settlement: Settlement,
+    cost,
+    drain,
     errors: int,
     load_avg: float,
 ) -> None:
@@ -481,10 +530,21 @@ def append_result(
         f"| {settlement.seconds:.1f} {settle_verdict(settlement.seconds)} "
         f"| {settlement.cpu_s:.1f} "
         f"| {hello.cpu_ms:.2f} / {page.cpu_ms:.2f} / {order.cpu_ms:.2f} / {share.cpu_ms:.2f} "
+        f"| {outbox_cell(cost.placement)} | {outbox_cell(cost.payment)} "
+        f"| {drain.total_s:.1f} ({drain.rate:.0f}/s) | {drain.inline_rate:.0f}/s "
         f"| {errors} |\n"
     )
     with open(BENCH / "RESULTS.md", "a", encoding="utf-8") as results:
         results.write(row)
+
+
+def outbox_cell(modes) -> str:
+    """Statements and app CPU ms per action, without → with the outbox (ratio)."""
+    without, with_ = modes["without"], modes["with"]
+    return (
+        f"{without.statements_each:.0f} → {with_.statements_each:.0f} st, "
+        f"{without.cpu_ms:.2f} → {with_.cpu_ms:.2f} ms ×{with_.cpu_ms / without.cpu_ms:.2f}"
+    )
 
 
 STARTED = time.monotonic()
@@ -518,11 +578,11 @@ def parse_parts(argv: list[str] | None) -> set[str]:
 def main(argv: list[str] | None = None) -> int:
     parts = parse_parts(argv)
     everything = parts == set(PARTS)
-    wrk_tool, pgbench_tool = require_tools()
+    wrk_tool, pgbench_tool = require_tools(parts)
     load_avg = os.getloadavg()[0]
     if load_avg > os.cpu_count():
         say(f"the machine is busy (load average {load_avg:.1f}): expect noisy numbers")
-    hello = page = order = share = tps = settlement = None
+    hello = page = order = share = tps = settlement = drain = cost = None
     tx_failed, placed = 0, 0
     ledger_problems: list[str] = []
     trail_problems: list[str] = []
@@ -539,6 +599,7 @@ def main(argv: list[str] | None = None) -> int:
             INSTANCE_PATH=str(Path(tmp) / "instance"),
         )
         log = Path(tmp) / "gunicorn.log"
+        worker_log = Path(tmp) / "rq-worker.log"
         say(f"recreating {DB_NAME}, migrating, seeding")
         recreate_database()
         app, seeded = migrate_and_seed(env)
@@ -578,11 +639,32 @@ def main(argv: list[str] | None = None) -> int:
         if "settle" in parts:
             say(f"seeding {SETTLE_ENTRIES:,} pending commission entries, settling, verifying")
             settlement = settle(app, seeded)
+        if "drain" in parts:
+            from outbox import DRAIN_ORDERS, INLINE_ORDERS, measure_drain
+
+            say(
+                f"draining {DRAIN_ORDERS * 5:,} pending outbox events with one RQ worker "
+                f"({REDIS_URL}), then {INLINE_ORDERS * 5:,} in-process"
+            )
+            drain = measure_drain(app, seeded, env, REDIS_URL, worker_log)
+        if "outbox" in parts:
+            from outbox import measure_cost
+
+            say("measuring what the outbox adds to an order placement and a payment")
+            cost = measure_cost(app, seeded, DB_NAME, REDIS_URL, cpu_seconds, proc_stat)
+        if drain is not None and drain.problems and worker_log.exists():
+            print(f"the RQ worker said:\n{worker_log.read_text()[-3000:]}")
         if log.exists() and log.stat().st_size:
             print(f"gunicorn said:\n{log.read_text()[-3000:]}")
 
     print()
     print(report(hello, page, order, share, tps, tx_failed, settlement))
+    if cost is not None:
+        print()
+        print(cost_report(cost))
+    if drain is not None:
+        print()
+        print(drain_report(drain))
     if order is not None or tps is not None:
         print(f"orders in the database from the checkout runs: {placed}; stock ledger: ", end="")
         print("; ".join(ledger_problems) or "balanced")
@@ -595,11 +677,17 @@ def main(argv: list[str] | None = None) -> int:
     if settlement is not None:
         print(f"commission ledger after settling {settlement.settled:,} entries: ", end="")
         print("; ".join(settlement.problems[:10]) or "verified")
+    if drain is not None:
+        print("outbox backlogs: ", end="")
+        print("; ".join(drain.problems) or "every event delivered once, none failed")
+    if cost is not None and cost.problems:
+        print("outbox cost: " + "; ".join(cost.problems))
     loads = [load for load in (hello, page, order, share) if load is not None]
     problems = ledger_problems + trail_problems + (settlement.problems if settlement else [])
+    problems += (drain.problems if drain else []) + (cost.problems if cost else [])
     errors = sum(load.errors for load in loads) + tx_failed + len(problems)
     if everything:
-        append_result(hello, page, order, share, tps, settlement, errors, load_avg)
+        append_result(hello, page, order, share, tps, settlement, cost, drain, errors, load_avg)
         say("appended to bench/RESULTS.md")
     else:
         say(f"ran only {', '.join(p for p in PARTS if p in parts)}: RESULTS.md left alone")

@@ -1,0 +1,405 @@
+"""The outbox's two numbers for `make bench`: what it adds to an order placement and a payment,
+and how fast one worker drains a backlog of pending events.
+
+Both run in the bench process on the bench database, through the shop's own services
+(``place_order``, ``mark_paid_at_store``), in a request context as the views call them.
+
+**Cost.** Three ways of running the same actions, interleaved in rounds so a change of machine
+load hits all three alike:
+
+- ``without``: no handler registered for any topic (``shop.hooks``), so ``publish`` writes
+  nothing: the shop as it would be without the outbox;
+- ``with``: the handlers as registered, so a placement writes one row (its expiry) and a
+  payment five, but ``dispatch`` is switched off, so nothing is delivered in-process (that
+  would be the handlers' own work, not the outbox's) and nothing is enqueued;
+- ``with + RQ``: the same rows, dispatched after the commit as with ``REDIS_URL`` set: one RQ
+  enqueue per row (a placement's expiry ``enqueue_in``), on the bench Redis; no worker runs
+  them, the Redis database is flushed afterwards.
+
+Counted per action: SQL statements (SQLAlchemy ``before_cursor_execute``: every statement sent,
+BEGIN and COMMIT not included), CPU ms of this process (``time.process_time``), CPU ms of the
+database's PostgreSQL backends (/proc), and wall ms.
+
+**Drain.** ``DRAIN_ORDERS`` orders placed with the bench guide's share link and paid at the store
+with dispatch switched off: five pending events each (commission accrual, levels, points, tiers,
+referral reward), the real handlers doing real work (each accrual writes the guide's commission).
+``redispatch_due`` hands them to RQ (the bench Redis, the queue ``siyu``), then one
+``rq worker --burst -w rq.SimpleWorker`` process (as ``make worker`` starts it) runs them all.
+Then a fifth as many (``INLINE_ORDERS``), delivered in this process by ``deliver`` in a loop,
+as the shop does without Redis. Afterwards no event of either backlog may be left undone.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import event, func, select, text
+
+from shop.checkout import services as checkout
+from shop.extensions import db
+from shop.hooks import hooks
+from shop.infra import outbox
+from shop.infra.outbox import OutboxEvent, OutboxStatus
+from shop.orders import services as orders
+from shop.orders.models import Order
+from shop.staff.models import Staff
+
+MODES = ("without", "with", "with + RQ")
+ROUNDS = 3  # each mode runs COST_ACTIONS placements and payments per round
+COST_ACTIONS = 60
+WARMUP_ACTIONS = 10
+DRAIN_ORDERS = 2_000  # × 5 handlers of order.paid = 10,000 events, for the RQ worker
+INLINE_ORDERS = 400  # 2,000 events delivered in-process: the same rate, in a fifth of the time
+STAFF_EMAIL = "bench-owner@siyu.test"  # bench/seed.py
+_batches = iter(range(10, 100))  # keeps the phone numbers and keys of each batch apart
+
+
+@dataclass
+class Cost:
+    """One kind of action in one mode, summed over its rounds."""
+
+    actions: int = 0
+    statements: int = 0
+    cpu_s: float = 0.0
+    pg_cpu_s: float = 0.0
+    wall_s: float = 0.0
+
+    def per_action(self, value: float, scale: float = 1.0) -> float:
+        return scale * value / max(self.actions, 1)
+
+    @property
+    def statements_each(self) -> float:
+        return self.per_action(self.statements)
+
+    @property
+    def cpu_ms(self) -> float:
+        return self.per_action(self.cpu_s, 1000)
+
+    @property
+    def pg_cpu_ms(self) -> float:
+        return self.per_action(self.pg_cpu_s, 1000)
+
+    @property
+    def wall_ms(self) -> float:
+        return self.per_action(self.wall_s, 1000)
+
+
+@dataclass
+class OutboxCost:
+    placement: dict[str, Cost]  # mode -> cost
+    payment: dict[str, Cost]
+    events: dict[str, int]  # what each kind of action wrote, "with" mode
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Drain:
+    events: int
+    handover_s: float  # redispatch_due(): reading the due ids and enqueueing them
+    worker_s: float  # the first job's start to the last job's end
+    worker_total_s: float  # the worker process, start (imports, app) to exit
+    worker_cpu_s: float
+    inline_events: int
+    inline_s: float
+    inline_cpu_s: float
+    inline_statements: int
+    seed_s: float
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.worker_s if self.worker_s else 0.0
+
+    @property
+    def total_s(self) -> float:
+        return self.handover_s + self.worker_s
+
+    @property
+    def inline_rate(self) -> float:
+        return self.inline_events / self.inline_s if self.inline_s else 0.0
+
+
+class StatementCounter:
+    def __init__(self, engine) -> None:
+        self.engine, self.count = engine, 0
+
+    def _count(self, *_args) -> None:
+        self.count += 1
+
+    def __enter__(self) -> StatementCounter:
+        event.listen(self.engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._count)
+
+
+@contextmanager
+def no_handlers(app) -> Iterator[None]:
+    """Every topic without handlers: ``publish`` writes (and dispatches) nothing."""
+    registered = hooks(app).handlers
+    hooks(app).handlers = {}
+    try:
+        yield
+    finally:
+        hooks(app).handlers = registered
+
+
+@contextmanager
+def dispatch_off() -> Iterator[None]:
+    """Committed events stay pending: neither delivered in-process nor enqueued."""
+    dispatch = outbox.dispatch
+    outbox.dispatch = lambda *_args, **_kwargs: None
+    try:
+        yield
+    finally:
+        outbox.dispatch = dispatch
+
+
+@contextmanager
+def on_redis(app, redis_url: str) -> Iterator[None]:
+    """Jobs go to RQ on ``redis_url`` (the app's queue is made anew for it, and dropped after)."""
+    saved = app.config.get("REDIS_URL")
+    app.config["REDIS_URL"] = redis_url
+    app.extensions.pop("rq_queue", None)
+    try:
+        yield
+    finally:
+        app.config["REDIS_URL"] = saved
+        app.extensions.pop("rq_queue", None)
+
+
+@contextmanager
+def mode(app, name: str, redis_url: str) -> Iterator[None]:
+    if name == "without":
+        with no_handlers(app):
+            yield
+    elif name == "with":
+        with dispatch_off():
+            yield
+    else:
+        with on_redis(app, redis_url):
+            yield
+
+
+def flush_redis(redis_url: str) -> None:
+    from redis import Redis
+
+    Redis.from_url(redis_url).flushdb()
+
+
+def backends_cpu_seconds(database: str, cpu_seconds, proc_stat) -> float:
+    """CPU time so far of every PostgreSQL backend connected to ``database``."""
+    pids = db.session.scalars(
+        text("SELECT pid FROM pg_stat_activity WHERE datname = :name"), {"name": database}
+    ).all()
+    db.session.rollback()
+    return sum(cpu_seconds(proc_stat(pid)) for pid in pids)
+
+
+def place(seeded, batch: int, n: int, attributed: bool = False) -> Order:
+    details = checkout.CheckoutDetails(
+        name=f"Outbox Buyer {n}",
+        phone=f"15{batch:02d}{n:07d}",
+        fulfilment="pickup",
+        payment_method="store",
+        pickup_store_id=seeded.store_id,
+        attribution={"share_code": seeded.share_code} if attributed else {},
+    )
+    return checkout.place_order(
+        [(seeded.variant_id, 1)], details, f"bench-outbox-{batch:02d}-{n:07d}"
+    )
+
+
+def _measure(cost: Cost, database: str, action, items, cpu_seconds, proc_stat) -> list:
+    results = []
+    pg_before = backends_cpu_seconds(database, cpu_seconds, proc_stat)
+    with StatementCounter(db.engine) as counter:
+        cpu, wall = time.process_time(), time.perf_counter()
+        for item in items:
+            results.append(action(item))
+        cost.wall_s += time.perf_counter() - wall
+        cost.cpu_s += time.process_time() - cpu
+    cost.pg_cpu_s += backends_cpu_seconds(database, cpu_seconds, proc_stat) - pg_before
+    cost.statements += counter.count
+    cost.actions += len(results)
+    return results
+
+
+def measure_cost(app, seeded, database: str, redis_url: str, cpu_seconds, proc_stat):
+    """Placements and payments without the outbox, with its rows, and with them on RQ."""
+    placement = {name: Cost() for name in MODES}
+    payment = {name: Cost() for name in MODES}
+    problems: list[str] = []
+    flush_redis(redis_url)
+    with app.test_request_context():
+        staff = db.session.scalar(select(Staff).where(Staff.email == STAFF_EMAIL))
+
+        def pay(order_id: int) -> bool:
+            return orders.mark_paid_at_store(order_id, staff)
+
+        with dispatch_off():  # warm-up: caches, statement compilation
+            batch = next(_batches)
+            for n in range(WARMUP_ACTIONS):
+                pay(place(seeded, batch, n).id)
+        events = {}
+        for _round in range(ROUNDS):
+            for name in MODES:
+                batch = next(_batches)
+                with mode(app, name, redis_url):
+                    before = db.session.scalar(select(func.count(OutboxEvent.id)))
+                    db.session.rollback()
+                    placed = _measure(
+                        placement[name],
+                        database,
+                        lambda n, batch=batch: place(seeded, batch, n).id,
+                        range(COST_ACTIONS),
+                        cpu_seconds,
+                        proc_stat,
+                    )
+                    middle = db.session.scalar(select(func.count(OutboxEvent.id)))
+                    db.session.rollback()
+                    paid = _measure(payment[name], database, pay, placed, cpu_seconds, proc_stat)
+                    after = db.session.scalar(select(func.count(OutboxEvent.id)))
+                    db.session.rollback()
+                if not all(paid):
+                    problems.append(f"outbox cost ({name}): {paid.count(False)} payments failed")
+                wrote = {"placement": middle - before, "payment": after - middle}
+                expected = {"placement": 0, "payment": 0} if name == "without" else None
+                if expected and wrote != expected:
+                    problems.append(f"outbox cost (without): events written {wrote}")
+                if name == "with":
+                    events = {kind: count // COST_ACTIONS for kind, count in wrote.items()}
+        db.session.remove()
+    flush_redis(redis_url)
+    return OutboxCost(placement, payment, events, problems)
+
+
+def _pending_due() -> list[int]:
+    ids = db.session.scalars(
+        select(OutboxEvent.id)
+        .where(OutboxEvent.status == OutboxStatus.PENDING, OutboxEvent.available_at <= func.now())
+        .order_by(OutboxEvent.id)
+    ).all()
+    db.session.rollback()
+    return list(ids)
+
+
+def _paid_backlog(app, seeded, orders_count: int) -> list[int]:
+    """``orders_count`` attributed orders, paid with dispatch off: their events, pending."""
+    batch = next(_batches)
+    with app.test_request_context(), dispatch_off():
+        staff = db.session.scalar(select(Staff).where(Staff.email == STAFF_EMAIL))
+        for n in range(orders_count):
+            orders.mark_paid_at_store(place(seeded, batch, n, attributed=True).id, staff)
+        ids = _pending_due()
+        db.session.remove()
+    return ids
+
+
+def _undone(ids: list[int]) -> int:
+    undone = db.session.scalar(
+        select(func.count(OutboxEvent.id)).where(
+            OutboxEvent.id.in_(ids), OutboxEvent.status != OutboxStatus.DONE
+        )
+    )
+    db.session.rollback()
+    return undone
+
+
+def measure_drain(app, seeded, env: dict[str, str], redis_url: str, log_path: Path) -> Drain:
+    """A backlog of DRAIN_ORDERS × 5 events drained by one RQ worker, then INLINE_ORDERS × 5
+    delivered in-process."""
+    from redis import Redis
+    from rq import Queue
+    from rq.job import Job
+
+    problems: list[str] = []
+    flush_redis(redis_url)
+    started = time.monotonic()
+    with app.app_context():
+        stale = _pending_due()
+        if stale:
+            problems.append(f"drain: {len(stale)} events were pending before the backlog")
+    backlog = _paid_backlog(app, seeded, DRAIN_ORDERS)
+    seed_s = time.monotonic() - started
+
+    with app.app_context(), on_redis(app, redis_url):
+        started = time.perf_counter()
+        handed = outbox.redispatch_due(limit=len(backlog) + len(stale))
+        handover_s = time.perf_counter() - started
+        db.session.remove()
+    redis = Redis.from_url(redis_url)
+    queue = Queue("siyu", connection=redis)
+    job_ids = queue.get_job_ids()
+    if handed != len(backlog) or len(job_ids) != handed:
+        problems.append(f"drain: {len(backlog)} due, {handed} handed over, {len(job_ids)} queued")
+    worker_env = dict(env, REDIS_URL=redis_url)
+    children_before = os.times()
+    started = time.perf_counter()
+    with open(log_path, "ab") as log:
+        finished = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "rq"),
+                "worker",
+                "--burst",
+                "-w",
+                "rq.SimpleWorker",
+                "--url",
+                redis_url,
+                "siyu",
+            ],
+            env=worker_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    worker_total_s = time.perf_counter() - started
+    children_after = os.times()
+    worker_cpu_s = (children_after.children_user - children_before.children_user) + (
+        children_after.children_system - children_before.children_system
+    )
+    if finished.returncode:
+        problems.append(f"drain: the RQ worker exited with {finished.returncode}")
+    first, last = Job.fetch(job_ids[0], redis), Job.fetch(job_ids[-1], redis)
+    worker_s = (last.ended_at - first.started_at).total_seconds()
+    failed = queue.failed_job_registry.count
+    if failed:
+        problems.append(f"drain: {failed} RQ jobs failed")
+    flush_redis(redis_url)
+    with app.app_context():
+        undone = _undone(backlog)
+        if undone:
+            problems.append(f"drain (RQ): {undone} of {len(backlog)} events not done")
+
+    started = time.monotonic()
+    inline = _paid_backlog(app, seeded, INLINE_ORDERS)
+    seed_s += time.monotonic() - started
+    with app.app_context(), StatementCounter(db.engine) as counter:
+        cpu, started = time.process_time(), time.perf_counter()
+        delivered = sum(outbox.deliver(event_id) for event_id in inline)
+        inline_s = time.perf_counter() - started
+        inline_cpu_s = time.process_time() - cpu
+        if delivered != len(inline) or _undone(inline):
+            problems.append(f"drain (in-process): {delivered} of {len(inline)} delivered")
+        db.session.remove()
+    return Drain(
+        events=len(backlog),
+        handover_s=handover_s,
+        worker_s=worker_s,
+        worker_total_s=worker_total_s,
+        worker_cpu_s=worker_cpu_s,
+        inline_events=len(inline),
+        inline_s=inline_s,
+        inline_cpu_s=inline_cpu_s,
+        inline_statements=counter.count,
+        seed_s=seed_s,
+        problems=problems,
+    )
