@@ -13,12 +13,16 @@ then a fixed duration):
 5. the raw database work of an order, one conditional stock decrement and one insert in a
    transaction (bench/stock_tx.sql), run by pgbench with the same number of clients: tps;
 6. settling SETTLE_ENTRIES pending commission entries past the return window, in this process:
-   seconds of distribution.commission.settle_due_commissions(), then `ledger verify`.
+   seconds of distribution.commission.settle_due_commissions(), then `ledger verify`;
+7. the outbox (bench/outbox_runs.py): a backlog of 10,000 pending events drained by one RQ
+   worker (on BENCH_REDIS_URL, flushed), and in-process; then what its rows cost an order
+   placement and a payment: statements and CPU ms without and with them.
 
 Prints the ratios product page / hello-world, order placement / raw transaction and share link /
 hello-world, and the settlement time, against their targets, and appends a dated row to
-bench/RESULTS.md. Needs the local PostgreSQL, pgbench and wrk; the database siyu_bench is dropped
-and recreated on every run. Every gunicorn started here is stopped on the way out, error or not.
+bench/RESULTS.md. Needs the local PostgreSQL, pgbench, wrk and a Redis; the database siyu_bench
+(or BENCH_DB) is dropped and recreated on every run. Every gunicorn and RQ worker started here
+is stopped on the way out, error or not.
 
 ``--only share,settle`` (any of PARTS) runs a subset while iterating: hello-world is measured
 too whenever a ratio needs it, and nothing is appended to RESULTS.md. The default runs it all.
@@ -467,41 +471,56 @@ def report(
 
 def cost_report(cost) -> str:
     """What the outbox adds per action: statements, this process's CPU, PostgreSQL's CPU."""
-    from outbox import COST_ACTIONS, ROUNDS
+    from outbox_runs import COST_ACTIONS, ROUNDS
 
     lines = [
-        f"outbox cost per action ({ROUNDS} × {COST_ACTIONS} each)  statements      "
-        "app CPU ms: without  with (ratio)  with + RQ (ratio)   PostgreSQL CPU ms   wall ms",
-        f"{'':38}without with {'':48}without  with     without  with",
+        f"{f'outbox cost per action ({ROUNDS} × {COST_ACTIONS})':38}{'statements':>14}"
+        f"{'app CPU ms':^39}{'PostgreSQL CPU ms':>17}",
+        f"{'':38} {'without':>7} {'with':>5}  {'without':>7} {'with':>6} {'ratio':>5}  "
+        f"{'with + RQ':>9} {'ratio':>5}  {'without':>8} {'with':>6}",
     ]
-    kinds = (("order placement", cost.placement), ("payment (mark paid at store)", cost.payment))
-    for name, modes in kinds:
+    kinds = (
+        ("order placement", cost.placement, cost.events.get("placement", 0)),
+        ("payment (mark paid at store)", cost.payment, cost.events.get("payment", 0)),
+    )
+    for name, modes, events in kinds:
         without, with_, rq = modes["without"], modes["with"], modes["with + RQ"]
-        events = cost.events.get("placement" if modes is cost.placement else "payment", 0)
-        label = f"{name}, {events} event{'s' if events != 1 else ''}"
+        label = f"{name}, {events} event{'' if events == 1 else 's'}"
         lines.append(
-            f"{label:38}{without.statements_each:7.1f} {with_.statements_each:4.1f} "
-            f"{'':9}{without.cpu_ms:11.2f} {with_.cpu_ms:5.2f} "
-            f"({with_.cpu_ms / without.cpu_ms:4.2f})"
-            f"  {rq.cpu_ms:9.2f} ({rq.cpu_ms / without.cpu_ms:4.2f})"
-            f"   {without.pg_cpu_ms:9.2f} {with_.pg_cpu_ms:5.2f}"
-            f"     {without.wall_ms:7.2f} {with_.wall_ms:5.2f}"
+            f"{label:38} {without.statements_each:7.1f} {with_.statements_each:5.1f}  "
+            f"{without.cpu_ms:7.2f} {with_.cpu_ms:6.2f} {with_.cpu_ms / without.cpu_ms:5.2f}  "
+            f"{rq.cpu_ms:9.2f} {rq.cpu_ms / without.cpu_ms:5.2f}  "
+            f"{without.pg_cpu_ms:8.2f} {with_.pg_cpu_ms:6.2f}"
         )
     return "\n".join(lines)
 
 
 def drain_report(drain) -> str:
+    from outbox_runs import DRAIN_ORDERS, INLINE_ORDERS, NOOP_HANDLER
+
+    def handlers(means: dict[str, float]) -> str:
+        names = sorted(means, key=lambda handler: (handler == NOOP_HANDLER, handler))
+        return ", ".join(f"{name.rsplit('.', 1)[1]} {means[name]:.1f}" for name in names)
+
     return "\n".join(
         [
-            f"outbox backlog of {drain.events:,} events, one RQ worker: "
-            f"{drain.rate:6.1f} events/s, {drain.total_s:.1f} s (hand-over {drain.handover_s:.1f} s"
-            f" + worker {drain.worker_s:.1f} s; worker process {drain.worker_total_s:.1f} s, "
-            f"{1000 * drain.worker_cpu_s / drain.events:.2f} CPU ms/event)",
-            f"outbox backlog of {drain.inline_events:,} events, in-process:   "
-            f"{drain.inline_rate:6.1f} events/s, {drain.inline_s:.1f} s "
-            f"({1000 * drain.inline_cpu_s / drain.inline_events:.2f} CPU ms/event, "
-            f"{drain.inline_statements / drain.inline_events:.1f} statements/event); "
-            f"backlogs of paid orders seeded in {drain.seed_s:.1f} s",
+            f"{'outbox backlog':38}{'events':>8} {'seconds':>8} {'events/s':>9} "
+            f"{'CPU ms/event':>13}",
+            f"{'one RQ worker (SimpleWorker, burst)':38}{drain.events:8,} {drain.total_s:8.1f} "
+            f"{drain.rate:9.1f} {1000 * drain.worker_cpu_s / drain.events:13.2f}"
+            f"  hand-over {drain.handover_s:.1f} s + worker {drain.worker_s:.1f} s "
+            f"(its process: {drain.worker_total_s:.1f} s)",
+            f"{'in-process (deliver in a loop)':38}{drain.inline_events:8,} {drain.inline_s:8.1f} "
+            f"{drain.inline_rate:9.1f} {1000 * drain.inline_cpu_s / drain.inline_events:13.2f}"
+            f"  {drain.inline_statements / drain.inline_events:.1f} statements/event",
+            f"  each backlog: 5 events per paid order ({DRAIN_ORDERS:,} orders, {INLINE_ORDERS:,} "
+            f"in-process), the rest no-op events (seeded in {drain.seed_s:.1f} s)",
+            f"  ms per event, claim to done, on RQ: {handlers(drain.handler_ms)}; "
+            f"RQ's own {drain.overhead_ms:.1f}",
+            f"  ms per event, claim to done, in-process: {handlers(drain.inline_handler_ms)}",
+            f"  the same backlog of real handlers' events only (estimated from these): "
+            f"{drain.real_estimate_s():.0f} s, {drain.events / drain.real_estimate_s():.1f} "
+            f"events/s",
         ]
     )
 
@@ -531,7 +550,8 @@ def append_result(
         f"| {settlement.cpu_s:.1f} "
         f"| {hello.cpu_ms:.2f} / {page.cpu_ms:.2f} / {order.cpu_ms:.2f} / {share.cpu_ms:.2f} "
         f"| {outbox_cell(cost.placement)} | {outbox_cell(cost.payment)} "
-        f"| {drain.total_s:.1f} ({drain.rate:.0f}/s) | {drain.inline_rate:.0f}/s "
+        f"| {drain.total_s:.0f} s, {drain.rate:.0f}/s (real ≈ {drain.real_estimate_s():.0f} s) "
+        f"| {drain.inline_rate:.0f}/s "
         f"| {errors} |\n"
     )
     with open(BENCH / "RESULTS.md", "a", encoding="utf-8") as results:
@@ -640,15 +660,15 @@ def main(argv: list[str] | None = None) -> int:
             say(f"seeding {SETTLE_ENTRIES:,} pending commission entries, settling, verifying")
             settlement = settle(app, seeded)
         if "drain" in parts:
-            from outbox import DRAIN_ORDERS, INLINE_ORDERS, measure_drain
+            from outbox_runs import DRAIN_EVENTS, INLINE_EVENTS, measure_drain
 
             say(
-                f"draining {DRAIN_ORDERS * 5:,} pending outbox events with one RQ worker "
-                f"({REDIS_URL}), then {INLINE_ORDERS * 5:,} in-process"
+                f"draining {DRAIN_EVENTS:,} pending outbox events with one RQ worker "
+                f"({REDIS_URL}), then {INLINE_EVENTS:,} in-process"
             )
             drain = measure_drain(app, seeded, env, REDIS_URL, worker_log)
         if "outbox" in parts:
-            from outbox import measure_cost
+            from outbox_runs import measure_cost
 
             say("measuring what the outbox adds to an order placement and a payment")
             cost = measure_cost(app, seeded, DB_NAME, REDIS_URL, cpu_seconds, proc_stat)

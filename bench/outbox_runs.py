@@ -20,13 +20,18 @@ Counted per action: SQL statements (SQLAlchemy ``before_cursor_execute``: every 
 BEGIN and COMMIT not included), CPU ms of this process (``time.process_time``), CPU ms of the
 database's PostgreSQL backends (/proc), and wall ms.
 
-**Drain.** ``DRAIN_ORDERS`` orders placed with the bench guide's share link and paid at the store
-with dispatch switched off: five pending events each (commission accrual, levels, points, tiers,
-referral reward), the real handlers doing real work (each accrual writes the guide's commission).
-``redispatch_due`` hands them to RQ (the bench Redis, the queue ``siyu``), then one
-``rq worker --burst -w rq.SimpleWorker`` process (as ``make worker`` starts it) runs them all.
-Then a fifth as many (``INLINE_ORDERS``), delivered in this process by ``deliver`` in a loop,
-as the shop does without Redis. Afterwards no event of either backlog may be left undone.
+**Drain.** A backlog of ``DRAIN_EVENTS`` pending events: ``DRAIN_ORDERS`` orders placed with the
+bench guide's share link and paid at the store with dispatch switched off, five events each for
+the real handlers (commission accrual, levels, points, tiers, referral reward; each accrual
+writes the guide's commission), and the rest events of a bench topic whose handler (``noop``)
+does nothing, written by one INSERT ... SELECT: what the outbox and RQ cost per event, without
+the time of placing and paying 2,000 orders first. ``redispatch_due`` hands them all to RQ (the
+bench Redis, the queue ``siyu``), then one ``rq worker --burst -w rq.SimpleWorker`` process (as
+``make worker`` starts it) runs them. Then the same mix at a fifth of the size is delivered in
+this process by ``deliver`` in a loop, as the shop does without Redis. The rows tell the times:
+a claim sets ``available_at`` to its time plus the lease, and ``done_at`` is written at the end,
+so the worker's busy time and each handler's mean time come from the database; from them, an
+estimate of the same backlog made of real handlers' events only. No event may be left undone.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from shop.checkout import services as checkout
 from shop.extensions import db
 from shop.hooks import hooks
 from shop.infra import outbox
+from shop.infra.clock import utcnow
 from shop.infra.outbox import OutboxEvent, OutboxStatus
 from shop.orders import services as orders
 from shop.orders.models import Order
@@ -55,8 +61,13 @@ MODES = ("without", "with", "with + RQ")
 ROUNDS = 3  # each mode runs COST_ACTIONS placements and payments per round
 COST_ACTIONS = 60
 WARMUP_ACTIONS = 10
-DRAIN_ORDERS = 2_000  # × 5 handlers of order.paid = 10,000 events, for the RQ worker
-INLINE_ORDERS = 400  # 2,000 events delivered in-process: the same rate, in a fifth of the time
+DRAIN_EVENTS = 10_000  # the RQ worker's backlog:
+DRAIN_ORDERS = 400  # paid orders × 5 handlers of order.paid (2,000 events), the rest no-ops
+INLINE_EVENTS = 2_000  # the in-process backlog, the same mix at a fifth of the size
+INLINE_ORDERS = 80
+NOOP_TOPIC = "bench.noop"
+NOOP_HANDLER = "outbox_runs.noop"
+BENCH = Path(__file__).resolve().parent
 STAFF_EMAIL = "bench-owner@siyu.test"  # bench/seed.py
 _batches = iter(range(10, 100))  # keeps the phone numbers and keys of each batch apart
 
@@ -103,27 +114,44 @@ class OutboxCost:
 class Drain:
     events: int
     handover_s: float  # redispatch_due(): reading the due ids and enqueueing them
-    worker_s: float  # the first job's start to the last job's end
+    worker_s: float  # the first claim to the last "done"
     worker_total_s: float  # the worker process, start (imports, app) to exit
     worker_cpu_s: float
+    handler_ms: dict[str, float]  # handler -> mean ms from claim to "done", in the worker
+    handler_events: dict[str, int]
     inline_events: int
     inline_s: float
     inline_cpu_s: float
     inline_statements: int
+    inline_handler_ms: dict[str, float]
     seed_s: float
     problems: list[str] = field(default_factory=list)
-
-    @property
-    def rate(self) -> float:
-        return self.events / self.worker_s if self.worker_s else 0.0
 
     @property
     def total_s(self) -> float:
         return self.handover_s + self.worker_s
 
     @property
+    def rate(self) -> float:
+        return self.events / self.total_s if self.total_s else 0.0
+
+    @property
     def inline_rate(self) -> float:
         return self.inline_events / self.inline_s if self.inline_s else 0.0
+
+    @property
+    def overhead_ms(self) -> float:
+        """The worker's time per event outside ``deliver``'s claim to "done" (RQ's own work:
+        dequeue, job status, result)."""
+        inside = sum(self.handler_ms[h] * n for h, n in self.handler_events.items()) / 1000
+        return 1000 * (self.worker_s - inside) / max(self.events, 1)
+
+    def real_estimate_s(self) -> float:
+        """The hand-over and worker time a backlog of as many events of the real handlers alone
+        would take, from the mean time of each (the five handlers of a paid order, equally)."""
+        real = [ms for handler, ms in self.handler_ms.items() if handler != NOOP_HANDLER]
+        per_event_ms = sum(real) / max(len(real), 1) + self.overhead_ms
+        return self.handover_s + self.events * per_event_ms / 1000
 
 
 class StatementCounter:
@@ -282,44 +310,97 @@ def measure_cost(app, seeded, database: str, redis_url: str, cpu_seconds, proc_s
     return OutboxCost(placement, payment, events, problems)
 
 
+def noop(n: int) -> None:
+    """The bench topic's handler: does nothing, so its events cost only the outbox and RQ."""
+
+
 def _pending_due() -> list[int]:
     ids = db.session.scalars(
         select(OutboxEvent.id)
-        .where(OutboxEvent.status == OutboxStatus.PENDING, OutboxEvent.available_at <= func.now())
+        .where(OutboxEvent.status == OutboxStatus.PENDING, OutboxEvent.available_at <= utcnow())
         .order_by(OutboxEvent.id)
     ).all()
     db.session.rollback()
     return list(ids)
 
 
-def _paid_backlog(app, seeded, orders_count: int) -> list[int]:
-    """``orders_count`` attributed orders, paid with dispatch off: their events, pending."""
+_NOOP_EVENTS = """
+INSERT INTO outbox_events (topic, handler, args, key, status, attempts, available_at,
+    last_error, created_at)
+SELECT CAST(:topic AS varchar), CAST(:handler AS varchar), json_build_array(i),
+    CAST(:key AS varchar) || i, 'pending', 0, CAST(:now AS timestamp), '', CAST(:now AS timestamp)
+FROM generate_series(1, CAST(:events AS integer)) AS i
+"""
+
+
+def _backlog(app, seeded, orders_count: int, noop_events: int) -> list[int]:
+    """``orders_count`` attributed orders paid with dispatch off (five pending events each, for
+    the real handlers), then ``noop_events`` events of the bench topic. Returns the due ids."""
     batch = next(_batches)
     with app.test_request_context(), dispatch_off():
         staff = db.session.scalar(select(Staff).where(Staff.email == STAFF_EMAIL))
         for n in range(orders_count):
             orders.mark_paid_at_store(place(seeded, batch, n, attributed=True).id, staff)
+        db.session.execute(
+            text(_NOOP_EVENTS),
+            {
+                "topic": NOOP_TOPIC,
+                "handler": NOOP_HANDLER,
+                "key": f"{NOOP_TOPIC}:{NOOP_HANDLER}:{batch}-",
+                "events": noop_events,
+                "now": utcnow(),
+            },
+        )
+        db.session.commit()
         ids = _pending_due()
         db.session.remove()
     return ids
 
 
-def _undone(ids: list[int]) -> int:
+@dataclass
+class Delivered:
+    """What the outbox rows of one drained backlog say (each claim sets ``available_at`` to
+    its time + LEASE; ``done_at`` is written when the handler's work has committed)."""
+
+    undone: int
+    busy_s: float  # the first claim to the last "done"
+    handler_ms: dict[str, float]  # handler -> mean ms from its claim to its "done"
+    handler_events: dict[str, int]
+
+
+def _delivered(ids: list[int]) -> Delivered:
+    e = OutboxEvent
+    lease = outbox.LEASE
+    claimed_at = e.available_at - lease
     undone = db.session.scalar(
-        select(func.count(OutboxEvent.id)).where(
-            OutboxEvent.id.in_(ids), OutboxEvent.status != OutboxStatus.DONE
-        )
+        select(func.count(e.id)).where(e.id.in_(ids), e.status != OutboxStatus.DONE)
     )
+    first, last = db.session.execute(
+        select(func.min(claimed_at), func.max(e.done_at)).where(e.id.in_(ids))
+    ).one()
+    rows = db.session.execute(
+        select(
+            e.handler,
+            func.count(e.id),
+            func.avg(func.extract("epoch", e.done_at - claimed_at)),
+        )
+        .where(e.id.in_(ids), e.status == OutboxStatus.DONE)
+        .group_by(e.handler)
+    ).all()
     db.session.rollback()
-    return undone
+    busy_s = (last - first).total_seconds() if first and last else 0.0
+    return Delivered(
+        undone=undone,
+        busy_s=busy_s,
+        handler_ms={handler: 1000 * float(mean) for handler, _n, mean in rows},
+        handler_events={handler: n for handler, n, _mean in rows},
+    )
 
 
 def measure_drain(app, seeded, env: dict[str, str], redis_url: str, log_path: Path) -> Drain:
-    """A backlog of DRAIN_ORDERS × 5 events drained by one RQ worker, then INLINE_ORDERS × 5
-    delivered in-process."""
+    """DRAIN_EVENTS pending events drained by one RQ worker, then INLINE_EVENTS in-process."""
     from redis import Redis
     from rq import Queue
-    from rq.job import Job
 
     problems: list[str] = []
     flush_redis(redis_url)
@@ -328,7 +409,7 @@ def measure_drain(app, seeded, env: dict[str, str], redis_url: str, log_path: Pa
         stale = _pending_due()
         if stale:
             problems.append(f"drain: {len(stale)} events were pending before the backlog")
-    backlog = _paid_backlog(app, seeded, DRAIN_ORDERS)
+    backlog = _backlog(app, seeded, DRAIN_ORDERS, DRAIN_EVENTS - 5 * DRAIN_ORDERS)
     seed_s = time.monotonic() - started
 
     with app.app_context(), on_redis(app, redis_url):
@@ -336,12 +417,13 @@ def measure_drain(app, seeded, env: dict[str, str], redis_url: str, log_path: Pa
         handed = outbox.redispatch_due(limit=len(backlog) + len(stale))
         handover_s = time.perf_counter() - started
         db.session.remove()
-    redis = Redis.from_url(redis_url)
-    queue = Queue("siyu", connection=redis)
-    job_ids = queue.get_job_ids()
-    if handed != len(backlog) or len(job_ids) != handed:
-        problems.append(f"drain: {len(backlog)} due, {handed} handed over, {len(job_ids)} queued")
-    worker_env = dict(env, REDIS_URL=redis_url)
+    queue = Queue("siyu", connection=Redis.from_url(redis_url))
+    queued = queue.count
+    if handed != len(backlog) or queued != handed:
+        problems.append(f"drain: {len(backlog)} due, {handed} handed over, {queued} queued")
+    # The worker imports the bench topic's handler (this module) from bench/.
+    python_path = os.pathsep.join(filter(None, [str(BENCH), env.get("PYTHONPATH")]))
+    worker_env = dict(env, REDIS_URL=redis_url, PYTHONPATH=python_path)
     children_before = os.times()
     started = time.perf_counter()
     with open(log_path, "ab") as log:
@@ -362,44 +444,45 @@ def measure_drain(app, seeded, env: dict[str, str], redis_url: str, log_path: Pa
             check=False,
         )
     worker_total_s = time.perf_counter() - started
-    children_after = os.times()
-    worker_cpu_s = (children_after.children_user - children_before.children_user) + (
-        children_after.children_system - children_before.children_system
-    )
+    children = [b - a for a, b in zip(children_before, os.times(), strict=True)]
+    worker_cpu_s = children[2] + children[3]  # children's user + system time
     if finished.returncode:
         problems.append(f"drain: the RQ worker exited with {finished.returncode}")
-    first, last = Job.fetch(job_ids[0], redis), Job.fetch(job_ids[-1], redis)
-    worker_s = (last.ended_at - first.started_at).total_seconds()
     failed = queue.failed_job_registry.count
     if failed:
         problems.append(f"drain: {failed} RQ jobs failed")
     flush_redis(redis_url)
     with app.app_context():
-        undone = _undone(backlog)
-        if undone:
-            problems.append(f"drain (RQ): {undone} of {len(backlog)} events not done")
+        on_rq = _delivered(backlog)
+    if on_rq.undone:
+        problems.append(f"drain (RQ): {on_rq.undone} of {len(backlog)} events not done")
 
     started = time.monotonic()
-    inline = _paid_backlog(app, seeded, INLINE_ORDERS)
+    inline = _backlog(app, seeded, INLINE_ORDERS, INLINE_EVENTS - 5 * INLINE_ORDERS)
     seed_s += time.monotonic() - started
-    with app.app_context(), StatementCounter(db.engine) as counter:
-        cpu, started = time.process_time(), time.perf_counter()
-        delivered = sum(outbox.deliver(event_id) for event_id in inline)
-        inline_s = time.perf_counter() - started
-        inline_cpu_s = time.process_time() - cpu
-        if delivered != len(inline) or _undone(inline):
-            problems.append(f"drain (in-process): {delivered} of {len(inline)} delivered")
+    with app.app_context():
+        with StatementCounter(db.engine) as counter:
+            cpu, started = time.process_time(), time.perf_counter()
+            delivered = sum(outbox.deliver(event_id) for event_id in inline)
+            inline_s = time.perf_counter() - started
+            inline_cpu_s = time.process_time() - cpu
+        in_process = _delivered(inline)
         db.session.remove()
+    if delivered != len(inline) or in_process.undone:
+        problems.append(f"drain (in-process): {delivered} of {len(inline)} delivered")
     return Drain(
         events=len(backlog),
         handover_s=handover_s,
-        worker_s=worker_s,
+        worker_s=on_rq.busy_s,
         worker_total_s=worker_total_s,
         worker_cpu_s=worker_cpu_s,
+        handler_ms=on_rq.handler_ms,
+        handler_events=on_rq.handler_events,
         inline_events=len(inline),
         inline_s=inline_s,
         inline_cpu_s=inline_cpu_s,
         inline_statements=counter.count,
+        inline_handler_ms=in_process.handler_ms,
         seed_s=seed_s,
         problems=problems,
     )
