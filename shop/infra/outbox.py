@@ -88,6 +88,15 @@ class OutboxEvent(db.Model):
     __table_args__ = (db.Index("ix_outbox_events_due", "status", "available_at"),)
 
 
+# Built once: one INSERT ... ON CONFLICT (key) DO NOTHING RETURNING id per publication.
+_INSERTS = {
+    name: dialect.insert(OutboxEvent.__table__)
+    .on_conflict_do_nothing(index_elements=["key"])
+    .returning(OutboxEvent.__table__.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
 def init_app(app) -> None:
     register_sweep(app, "shop.infra.outbox.redispatch_due", 60)
 
@@ -100,31 +109,29 @@ def publish(topic: str, *args, delay: timedelta | None = None) -> int:
     number of handlers subscribed.
     """
     handlers = hooks().handlers.get(topic, [])
+    if not handlers:
+        return 0
     now = utcnow()
     available = now + delay if delay else now
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    for handler in handlers:
-        key = f"{topic}:{handler}:{':'.join(str(a) for a in args)}"
-        statement = (
-            insert(OutboxEvent.__table__)
-            .values(
-                topic=topic,
-                handler=handler,
-                args=list(args),
-                key=key[:255],
-                status=OutboxStatus.PENDING,
-                attempts=0,
-                available_at=available,
-                last_error="",
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(OutboxEvent.__table__.c.id)
-        )
-        event_id = db.session.scalar(statement)
-        if event_id is not None:
-            db.session.info.setdefault(_PENDING_KEY, []).append((event_id, delay))
+    suffix = ":".join(str(a) for a in args)
+    rows = [
+        {
+            "topic": topic,
+            "handler": handler,
+            "args": list(args),
+            "key": f"{topic}:{handler}:{suffix}"[:255],
+            "status": OutboxStatus.PENDING,
+            "attempts": 0,
+            "available_at": available,
+            "last_error": "",
+            "created_at": now,
+        }
+        for handler in handlers
+    ]
+    insert = _INSERTS[db.session.get_bind().dialect.name]
+    ids = db.session.scalars(insert.values(rows)).all()  # one statement for every handler
+    pending = db.session.info.setdefault(_PENDING_KEY, [])
+    pending.extend((event_id, delay) for event_id in ids)
     return len(handlers)
 
 
