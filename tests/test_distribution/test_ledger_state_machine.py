@@ -205,9 +205,10 @@ class WorkerKilled(BaseException):  # noqa: N818 (what happens, not an error any
 class Outage:
     """What goes wrong around the outbox, set by the machine's steps and read at two seams of
     ``shop.infra.queue`` (patched for the test): ``enqueue`` (the hand-over to RQ; with Redis
-    down it raises as redis-py does, and ``outbox.dispatch`` keeps the event pending) and
-    ``resolve`` (how ``deliver`` finds a handler; a failure or a kill is injected around the
-    handler, so ``deliver``'s own claim, rollback, backoff and "done" are what run)."""
+    down it raises as a client that cannot connect does; ``outbox.dispatch`` keeps the event
+    pending) and ``resolve`` (how ``deliver`` finds a handler; a failure or a kill is injected
+    around the handler, so ``deliver``'s own claim, rollback, backoff and "done" are what
+    run)."""
 
     redis_down: bool = False
     failures: dict[str, list[str]] = field(default_factory=dict)  # handler -> phases to fail
