@@ -133,19 +133,18 @@ def _import_models() -> None:
 
 def _init_shop(app: Flask) -> None:
     from shop import cli
-    from shop.customers import views as account
     from shop.demo import members as member_demo
     from shop.infra import outbox
     from shop.infra.queue import start_inline_scheduler
     from shop.members import jobs as member_jobs
     from shop.members import receivers as member_receivers
     from shop.orders import jobs as order_jobs
-    from shop.web import security, templating, views
+    from shop.web import blueprints, security, templating, views
 
     templating.init_app(app)
     security.init_app(app)
+    blueprints.init_app(app)
     views.init_app(app)
-    account.init_app(app)
     cli.init_app(app)
     order_jobs.init_app(app)
     member_jobs.init_app(app)

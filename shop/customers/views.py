@@ -1,15 +1,12 @@
 """Customer account: sign in with a code sent to the phone; ``/me`` (tier, points, coupons,
-orders, referral link); the referral link ``/r/<code>``; coupon claim pages; the points shop.
-"""
+orders, referral link); the referral link ``/r/<code>``. The member pages (coupon claim, points
+shop) are ``shop.members.views``, on the same ``account`` blueprint."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 from flask import (
-    Blueprint,
-    abort,
     current_app,
     flash,
     redirect,
@@ -21,7 +18,6 @@ from flask import (
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from shop.catalog.models import Category, Product, Store
 from shop.customers import identity as customers
 from shop.customers import signin
 from shop.customers.models import Customer
@@ -29,13 +25,12 @@ from shop.customers.phones import mask_phone
 from shop.errors import ShopError
 from shop.extensions import db
 from shop.infra.clock import utcnow
-from shop.members import coupons, points, referrals
+from shop.members import points, referrals
 from shop.members import tiers as members
-from shop.members.models import Coupon, CouponTemplate, MemberTier, PointsShopItem, ReferralReward
+from shop.members.models import Coupon, MemberTier, ReferralReward
 from shop.orders.models import Order
+from shop.web.blueprints import account
 from shop.web.templating import local_date
-
-bp = Blueprint("account", __name__)
 
 
 def _safe_next(target: str | None) -> str:
@@ -44,7 +39,7 @@ def _safe_next(target: str | None) -> str:
     return url_for("account.me")
 
 
-@bp.route("/signin", methods=["GET", "POST"])
+@account.route("/signin", methods=["GET", "POST"])
 def signin_start():
     error = None
     if request.method == "POST":
@@ -65,7 +60,7 @@ def signin_start():
     ), 422 if error else 200
 
 
-@bp.route("/signin/verify", methods=["GET", "POST"])
+@account.route("/signin/verify", methods=["GET", "POST"])
 def signin_verify():
     phone = request.form.get("phone") or session.get("signin_phone", "")
     error = None
@@ -98,7 +93,7 @@ def _by_day(lots: list[tuple[datetime, int]]) -> list[tuple[datetime, int]]:
     return list(days.values())
 
 
-@bp.post("/signout")
+@account.post("/signout")
 def signout():
     session.pop("customer_id", None)
     return redirect(url_for("shop.home"))
@@ -113,20 +108,20 @@ def _after_sign_in(customer: Customer) -> None:
         flash(_("Welcome! A coupon is waiting for you in your account."), "ok")
 
 
-def _customer() -> Customer | None:
+def current_customer() -> Customer | None:
     customer_id = session.get("customer_id")
     return db.session.get(Customer, customer_id) if customer_id else None
 
 
-def _sign_in_first(next_path: str):
+def sign_in_first(next_path: str):
     return redirect(url_for("account.signin_start", next=next_path))
 
 
-@bp.get("/me")
+@account.get("/me")
 def me():
-    customer = _customer()
+    customer = current_customer()
     if customer is None:
-        return _sign_in_first(url_for("account.me"))
+        return sign_in_first(url_for("account.me"))
     orders = db.session.scalars(
         select(Order)
         .where(Order.customer_id == customer.id)
@@ -173,7 +168,7 @@ def me():
     )
 
 
-@bp.get("/r/<code>")
+@account.get("/r/<code>")
 def referral(code: str):
     """A customer's referral link: remembers who invited this browser (and gives the browser
     its visitor id, the device a friend is told apart by), then the shop."""
@@ -196,114 +191,3 @@ def referral(code: str):
     if not customers.visitor_id():
         customers.set_visitor_cookie(response, visitor)
     return response
-
-
-def _scope_names(template: CouponTemplate) -> list[str]:
-    ids = [i for i in (template.scope_ids or []) if isinstance(i, int)]
-    model = {"categories": Category, "products": Product, "stores": Store}.get(template.scope)
-    if model is None or not ids:
-        return []
-    return list(
-        db.session.scalars(select(model.name).where(model.id.in_(ids)).order_by(model.name))
-    )
-
-
-def _template_or_404(template_id: int) -> CouponTemplate:
-    template = db.session.get(CouponTemplate, template_id) if template_id < 2**31 else None
-    if template is None:
-        abort(404)
-    return template
-
-
-def _coupon_page(template: CouponTemplate, error: str | None = None, status: int = 200):
-    """The claim page; ``error`` is why a claim just failed. A customer who holds as many as
-    they may is told they have it, not shown an error."""
-    customer = _customer()
-    mine = coupons.held(template.id, customer.id) if customer else 0
-    refusal = coupons.refusal(template, customer.id if customer else None)
-    if mine >= template.per_customer_limit and not error:
-        refusal = None
-    return render_template(
-        "shop/coupon.html",
-        template=template,
-        customer=customer,
-        error=error,
-        refusal=refusal,
-        can_claim=refusal is None and mine < template.per_customer_limit,
-        remaining=coupons.remaining(template),
-        scope_names=_scope_names(template),
-        mine=mine,
-    ), status
-
-
-@bp.get("/coupons/<int:template_id>")
-def coupon(template_id: int):
-    return _coupon_page(_template_or_404(template_id))
-
-
-@bp.post("/coupons/<int:template_id>")
-def claim_coupon(template_id: int):
-    template = _template_or_404(template_id)
-    customer = _customer()
-    if customer is None:
-        return _sign_in_first(url_for("account.coupon", template_id=template.id))
-    share_code = (session.get("attribution") or {}).get("share_code")
-    try:
-        coupons.issue(
-            template.id,
-            customer.id,
-            source="claim",
-            share_code=share_code if isinstance(share_code, str) else None,
-        )
-    except ShopError as exc:
-        return _coupon_page(template, exc.message, 422)
-    flash(_("The coupon is yours. It is applied at checkout when it fits the order."), "ok")
-    return redirect(url_for("account.coupon", template_id=template.id), code=303)
-
-
-@bp.get("/points-shop")
-def points_shop():
-    customer = _customer()
-    items = members.shop_items()
-    return render_template(
-        "shop/points_shop.html",
-        customer=customer,
-        items=items,
-        refusals={
-            item.id: coupons.refusal(item.template, customer.id, source="points_shop")
-            for item in items
-        }
-        if customer
-        else {},
-        idempotency_key=uuid.uuid4().hex,
-    )
-
-
-@bp.post("/points-shop/<int:item_id>")
-def buy_points_item(item_id: int):
-    customer = _customer()
-    if customer is None:
-        return _sign_in_first(url_for("account.points_shop"))
-    item = db.session.get(PointsShopItem, item_id) if item_id < 2**31 else None
-    if item is None:
-        abort(404)
-    try:
-        members.buy_shop_item(customer.id, item.id, request.form.get("idempotency_key", ""))
-    except ShopError as exc:
-        flash(exc.message, "error")
-        return redirect(url_for("account.points_shop"), code=303)
-    flash(
-        _(
-            "You bought %(name)s for %(n)d points.",
-            name=item.template.name,
-            n=item.points_price,
-        ),
-        "ok",
-    )
-    return redirect(url_for("account.me", _anchor="coupons"), code=303)
-
-
-def init_app(app) -> None:
-    app.register_blueprint(bp)
-    app.jinja_env.filters["coupon_value"] = coupons.describe
-    app.jinja_env.filters["hundredths"] = coupons.hundredths

@@ -10,6 +10,7 @@ from flask_babel import format_date, format_datetime, format_timedelta, get_loca
 from shop.catalog.sanitize import clean_markup
 from shop.customers.phones import mask_phone
 from shop.infra.clock import utcnow
+from shop.members import coupons
 from shop.money import format_money
 
 
@@ -47,6 +48,8 @@ def init_app(app) -> None:
     app.jinja_env.filters["datetime"] = local_datetime
     app.jinja_env.filters["date"] = local_date
     app.jinja_env.filters["clean_html"] = clean_markup
+    app.jinja_env.filters["coupon_value"] = coupons.describe
+    app.jinja_env.filters["hundredths"] = coupons.hundredths
 
     @app.context_processor
     def shop_globals():

@@ -1,0 +1,75 @@
+"""Browsing the catalog: home, a category, search, a product page and its images."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, render_template, request, send_from_directory
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from shop.catalog import images
+from shop.catalog import queries as catalog
+from shop.catalog.models import Category
+from shop.extensions import db
+from shop.web import pagecache
+from shop.web.blueprints import storefront
+
+
+@storefront.get("/")
+def home():
+    return render_template(
+        "shop/home.html", categories=catalog.categories(), products=catalog.latest_products()
+    )
+
+
+@storefront.get("/c/<slug>")
+def category(slug: str):
+    cat = db.session.scalar(select(Category).where(Category.slug == slug))
+    if cat is None:
+        abort(404)
+    return render_template(
+        "shop/listing.html",
+        title=cat.name,
+        categories=catalog.categories(),
+        products=catalog.category_products(cat),
+        current=cat,
+    )
+
+
+@storefront.get("/search")
+def search():
+    q = request.args.get("q", "")
+    return render_template(
+        "shop/listing.html",
+        title=_("Search"),
+        q=q,
+        categories=catalog.categories(),
+        products=catalog.search(q),
+    )
+
+
+@storefront.get("/p/<slug>")
+def product(slug: str):
+    key = pagecache.cache_key()
+    page = pagecache.cached(key)
+    if page is not None:
+        return page
+    item = catalog.product_by_slug(slug)
+    if item is None:
+        abort(404)
+    reviews_, rating = catalog.approved_reviews(item.id)
+    return pagecache.store(
+        key,
+        render_template(
+            "shop/product.html",
+            product=item,
+            reviews=reviews_,
+            rating=rating,
+            recent=catalog.recent_purchases(item.id),
+            max_quantity=current_app.config["MAX_LINE_QUANTITY"],
+        ),
+    )
+
+
+@storefront.get("/media/products/<path:name>")
+def media(name: str):
+    return send_from_directory(images.upload_dir(), name, max_age=7 * 24 * 3600)
