@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from shop.catalog.models import Category, Product, Review
+from shop.catalog.models import Category, Product, Review, Store
 from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.orders.models import Order, OrderLine, OrderStatus
@@ -33,6 +33,13 @@ def _listing():
 
 def categories() -> list[Category]:
     return list(db.session.scalars(select(Category).order_by(Category.position, Category.name)))
+
+
+def active_stores() -> list[Store]:
+    """The stores a customer can pick up from, by name."""
+    return list(
+        db.session.scalars(select(Store).where(Store.active.is_(True)).order_by(Store.name))
+    )
 
 
 def latest_products(limit: int = PAGE_SIZE) -> list[Product]:

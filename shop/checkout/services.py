@@ -57,30 +57,6 @@ _INSERT_ORDER = insert(_ORDERS).returning(_ORDERS.c.id)
 _INSERT_LINE = insert(OrderLine.__table__)
 
 
-def parse_quantity(raw) -> int:
-    """A quantity typed or sent by a client: a whole number from 1 to the per-line limit."""
-    limit = current_app.config["MAX_LINE_QUANTITY"]
-    try:
-        quantity = int(str(raw).strip())
-    except (TypeError, ValueError):
-        raise InvalidInput(_("Quantity must be a whole number.")) from None
-    if quantity < 1:
-        raise InvalidInput(_("Quantity must be at least 1."))
-    if quantity > limit:
-        raise InvalidInput(_("You can buy at most %(n)d at a time.", n=limit))
-    return quantity
-
-
-def parse_id(raw) -> int:
-    try:
-        value = int(str(raw).strip())
-    except (TypeError, ValueError):
-        raise InvalidInput(_("That product does not exist.")) from None
-    if value < 1 or value > 2**31 - 1:
-        raise InvalidInput(_("That product does not exist."))
-    return value
-
-
 @dataclass
 class QuoteLine:
     variant: Variant
@@ -172,6 +148,27 @@ def quote(
     if fulfilment == "delivery" and not free_shipping:
         result.shipping = current_app.config["SHIPPING_FEE"]
     return result
+
+
+def quote_for_checkout(
+    items: list[tuple[int, int]],
+    fulfilment: str,
+    *,
+    customer_id: int | None,
+    coupon: int | str | None,
+    points: int,
+    store_id: int | None,
+) -> tuple[Quote, str | None]:
+    """The checkout page's prices: as asked; or, when the chosen coupon or points do not apply,
+    with the best coupon and no points, and the reason why. Raises InvalidInput when the basket
+    itself cannot be priced (an item no longer sold)."""
+    shown = fulfilment if fulfilment in ("pickup", "delivery") else "pickup"
+    try:
+        asked = dict(customer_id=customer_id, coupon=coupon, points=points, store_id=store_id)
+        return quote(items, shown, **asked), None
+    except InvalidInput as exc:
+        best = "best" if customer_id else None
+        return quote(items, shown, customer_id=customer_id, coupon=best), exc.message
 
 
 def _apply_membership(

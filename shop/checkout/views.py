@@ -4,33 +4,21 @@ from __future__ import annotations
 
 import uuid
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
-from shop.catalog.models import Store, Variant
-from shop.checkout.services import (
-    CheckoutDetails,
-    parse_id,
-    parse_quantity,
-    payment_methods,
-    place_order,
-    quote,
-    sellable_variant_ids,
-)
+from shop.catalog import queries as catalog
+from shop.checkout import cart
+from shop.checkout.forms import AddToCartForm, CartForm, CheckoutForm
+from shop.checkout.services import payment_methods, place_order, quote, quote_for_checkout
 from shop.customers import identity as customers
-from shop.customers.models import Customer
 from shop.errors import InvalidInput, PaymentError, ShopError
-from shop.extensions import csrf, db
+from shop.extensions import csrf
 from shop.members import points
-from shop.orders.models import OrderStatus
+from shop.orders.models import Order, OrderStatus
 from shop.payments import services as payments
 from shop.web.blueprints import storefront
-
-
-def _cart() -> dict[str, int]:
-    cart = session.get("cart")
-    return cart if isinstance(cart, dict) else {}
 
 
 @storefront.post("/cart/add")
@@ -40,198 +28,132 @@ def cart_add():
     must not carry a token in its URL) and "Add to basket". The session cookie is SameSite=Lax,
     so another site cannot post here with it; the worst a forged request could do is add an
     item to a basket."""
-    try:
-        variant_id = parse_id(request.form.get("variant"))
-        quantity = parse_quantity(request.form.get("qty", 1))
-        variant = db.session.get(Variant, variant_id)
-        if variant is None or not variant.product.active:
-            raise InvalidInput(_("That product does not exist."))
-        cart = _cart()
-        cart[str(variant_id)] = min(
-            cart.get(str(variant_id), 0) + quantity, current_app.config["MAX_LINE_QUANTITY"]
-        )
-        session["cart"] = cart
-        flash(_("Added to your basket."), "ok")
-    except ShopError as exc:
-        flash(exc.message, "error")
+    form = AddToCartForm(request.form)
+    error = form.first_error()
+    if error is None:
+        try:
+            cart.add(form.variant.data, form.qty.data)
+        except ShopError as exc:
+            error = exc.message
+    flash(error or _("Added to your basket."), "error" if error else "ok")
     return redirect(url_for("shop.cart"))
 
 
-@storefront.route("/cart", methods=["GET", "POST"])
-def cart():
-    cart = _cart()
+@storefront.route("/cart", methods=["GET", "POST"], endpoint="cart")
+def cart_page():
     if request.method == "POST":
-        try:
-            for key in list(cart):
-                raw = request.form.get(f"qty_{key}")
-                if raw is None:
-                    continue
-                if str(raw).strip() == "0":
-                    cart.pop(key)
-                else:
-                    cart[key] = parse_quantity(raw)
-            session["cart"] = cart
-        except ShopError as exc:
-            flash(exc.message, "error")
+        form = CartForm.for_lines(cart.contents(), request.form)
+        error = form.first_error()
+        if error is None:
+            cart.update(form.quantities())
+        else:
+            flash(error, "error")
         return redirect(url_for("shop.cart"))
-    basket = None
-    if cart:
-        available = sellable_variant_ids([int(k) for k in cart])
-        if len(available) < len(cart):
-            cart = {k: v for k, v in cart.items() if int(k) in available}
-            session["cart"] = cart
-            flash(_("An item in your basket is no longer available and was removed."), "error")
-        if cart:
-            basket = quote([(int(k), v) for k, v in cart.items()])
-    return render_template("shop/cart.html", basket=basket)
-
-
-def _items_from(source) -> tuple[list[tuple[int, int]], bool]:
-    """The basket being bought: one variant ("Buy now") or the cart. Raises InvalidInput."""
-    if source.get("variant"):
-        return [(parse_id(source.get("variant")), parse_quantity(source.get("qty", 1)))], False
-    cart = _cart()
-    if not cart:
-        raise InvalidInput(_("Your basket is empty."))
-    return [(int(k), v) for k, v in cart.items()], True
-
-
-def _stores():
-    return list(
-        db.session.scalars(select(Store).where(Store.active.is_(True)).order_by(Store.name))
-    )
+    if cart.drop_unavailable():
+        flash(_("An item in your basket is no longer available and was removed."), "error")
+    items = cart.items()
+    return render_template("shop/cart.html", basket=quote(items) if items else None)
 
 
 @storefront.route("/checkout", methods=["GET", "POST"])
 def checkout():
-    source = request.form if request.method == "POST" else request.args
-    form = dict(customers.saved_details())
-    member = (
-        db.session.get(Customer, session["customer_id"]) if session.get("customer_id") else None
-    )
-    if member is not None and not form.get("phone"):  # signed in: their verified phone
-        form.update(phone=member.phone, name=form.get("name") or member.name)
-    form.update({k: v for k, v in request.form.items() if k != "csrf_token"})
-    fulfilment = form.get("fulfilment") or "pickup"
-    error = None
-    if request.method == "POST" and request.form.get("variant"):
-        try:
-            parse_quantity(request.form.get("qty", 1))
-        except ShopError as exc:  # show the form again, details kept, at quantity 1
-            error = exc.message
-            source = {**request.form.to_dict(), "qty": "1"}
-    customer_id = session.get("customer_id")
+    """Buy now (one variant) or the basket: the form, priced; posted, the order placed."""
+    customer_id = customers.signed_in_id()
+    form = _checkout_form()
+    form.validate()  # types only: what is wrong is said below, by the form or place_order
     try:
-        requested_points = _points(form.get("points"))
-    except InvalidInput as exc:
-        error, requested_points = exc.message, 0
-    membership = {
-        "customer_id": customer_id,
-        "coupon": form.get("coupon") or "best",
-        "points": requested_points,
-        "store_id": _int_or_none(form.get("pickup_store")),
-    }
-    if customer_id is None:
-        membership.update(coupon=None, points=0)
-    try:
-        items, from_cart = _items_from(source)
+        items, from_cart = _items(form)
     except ShopError as exc:
         return _leave_checkout(exc.message)
-
-    if request.method == "POST" and error is None and request.form.get("action") != "update":
-        store_raw = request.form.get("pickup_store") or ""
-        details = CheckoutDetails(
-            name=request.form.get("name", ""),
-            phone=request.form.get("phone", ""),
-            fulfilment=fulfilment,
-            payment_method=request.form.get("payment_method", ""),
-            city=request.form.get("city", ""),
-            address=request.form.get("address", ""),
-            pickup_store_id=int(store_raw) if store_raw.isdecimal() else None,
-            note=request.form.get("note", ""),
-            customer_id=customer_id,
-            coupon=membership["coupon"],
-            points=membership["points"],
-            attribution={
-                **(session.get("attribution") or {}),
-                "visitor_id": customers.visitor_id(),
-            },
-        )
+    error = form.problem()
+    if error is None and request.method == "POST" and form.action.data != "update":
         try:
-            order = place_order(items, details, request.form.get("idempotency_key", ""))
+            order = place_order(
+                items, form.details(customer_id, _attribution()), form.idempotency_key.data
+            )
         except ShopError as exc:
             error = exc.message
         else:
-            customers.remember_order(
-                order,
-                {
-                    "name": order.contact_name,
-                    "phone": order.phone,
-                    "city": order.city,
-                    "address": order.address,
-                    "fulfilment": order.fulfilment,
-                    "pickup_store": str(order.store_id or ""),
-                },
-            )
-            if from_cart:
-                session["cart"] = {}
-            if order.payment_method == "stripe" and order.status == OrderStatus.AWAITING_PAYMENT:
-                try:
-                    return redirect(payments.checkout_url(order), code=303)
-                except PaymentError as exc:
-                    flash(exc.message, "error")
-            return redirect(url_for("shop.order", token=order.token), code=303)
+            return _placed(order, from_cart)
+    return _checkout_page(form, customer_id, items, from_cart, error)
 
-    # Showing the form (first time, after "Apply", or again with a message): price it here;
-    # a placed order was priced once, inside place_order.
-    shown = fulfilment if fulfilment in ("pickup", "delivery") else "pickup"
-    try:
+
+def _checkout_form() -> CheckoutForm:
+    """The form as posted; or, from a "Buy now" link (which says only what to buy), filled in
+    with this browser's last details, or the signed-in customer's phone and name."""
+    if request.method == "POST":
+        return CheckoutForm(request.form)
+    saved = dict(customers.saved_details())
+    member = customers.signed_in()
+    if member is not None and not saved.get("phone"):
+        saved.update(phone=member.phone, name=saved.get("name") or member.name)
+    link = MultiDict([(k, v) for k, v in request.args.items(multi=True) if k in ("variant", "qty")])
+    return CheckoutForm(link, data=saved)
+
+
+def _items(form: CheckoutForm) -> tuple[list[tuple[int, int]], bool]:
+    """What is being bought, and whether it is the basket. Raises InvalidInput when there is
+    nothing to show: an unknown product, an empty basket, a bad quantity in a link (a bad
+    quantity posted is shown again, at 1)."""
+    if form.variant.errors:
+        raise InvalidInput(form.variant.errors[0])
+    if form.variant.data is None:
+        items = cart.items()
+        if not items:
+            raise InvalidInput(_("Your basket is empty."))
+        return items, True
+    if form.qty.errors and request.method == "GET":
+        raise InvalidInput(form.qty.errors[0])
+    return [(form.variant.data, form.qty.data or 1)], False
+
+
+def _attribution() -> dict:
+    return {**(session.get("attribution") or {}), "visitor_id": customers.visitor_id()}
+
+
+def _placed(order: Order, from_cart: bool):
+    """Remember the order in this browser, empty the basket it came from, and go to Stripe
+    when paying online (to the order page if Stripe cannot be reached)."""
+    customers.remember_order(order)
+    if from_cart:
+        cart.clear()
+    if order.payment_method == "stripe" and order.status == OrderStatus.AWAITING_PAYMENT:
         try:
-            basket = quote(items, shown, **membership)
-        except InvalidInput as exc:  # a coupon or points that do not apply: say why
-            error = error or exc.message
-            basket = quote(
-                items, shown, customer_id=customer_id, coupon="best" if customer_id else None
-            )
+            return redirect(payments.checkout_url(order), code=303)
+        except PaymentError as exc:
+            flash(exc.message, "error")
+    return redirect(url_for("shop.order", token=order.token), code=303)
+
+
+def _checkout_page(form: CheckoutForm, customer_id, items, from_cart: bool, error: str | None):
+    """The form, priced here (a placed order was priced once, inside place_order)."""
+    try:
+        basket, refusal = quote_for_checkout(
+            items, form.fulfilment.data, **form.membership(customer_id)
+        )
     except ShopError as exc:
         return _leave_checkout(exc.message)
-
-    status = 422 if error else 200
+    error = error or refusal
     return render_template(
         "shop/checkout.html",
         basket=basket,
         form=form,
         error=error,
-        stores=_stores(),
+        stores=catalog.active_stores(),
         from_cart=from_cart,
         items=items,
         methods={f: payment_methods(f) for f in ("pickup", "delivery")},
-        idempotency_key=request.form.get("idempotency_key") or uuid.uuid4().hex,
-        member=db.session.get(Customer, customer_id) if customer_id else None,
+        idempotency_key=form.idempotency_key.data or uuid.uuid4().hex,
+        member=customers.signed_in(),
         spendable=points.spendable(
             customer_id, basket.subtotal - basket.tier_discount - basket.coupon_discount
         )
         if customer_id
         else 0,
-    ), status
+    ), 422 if error else 200
 
 
 def _leave_checkout(message: str):
     """Nothing sensible to show at checkout (an unknown product, an empty basket): go back."""
     flash(message, "error")
     return redirect(url_for("shop.home" if request.method == "GET" else "shop.cart"))
-
-
-def _int_or_none(raw) -> int | None:
-    raw = str(raw or "").strip()
-    return int(raw) if raw.isdecimal() and len(raw) < 10 else None
-
-
-def _points(raw) -> int:
-    """Points typed at checkout: blank is none; anything but a whole number is refused."""
-    raw = str(raw or "").strip()
-    if not raw:
-        return 0
-    if not raw.isdecimal() or len(raw) > 9:
-        raise InvalidInput(_("Points must be a positive whole number."))
-    return int(raw)

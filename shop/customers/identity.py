@@ -13,6 +13,8 @@ import secrets
 
 from flask import request, session
 
+from shop.customers.models import Customer
+from shop.extensions import db
 from shop.orders.models import Order
 
 MAX_REMEMBERED_ORDERS = 50
@@ -20,15 +22,35 @@ VISITOR_COOKIE = "siyu_vid"
 _VISITOR_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what new_visitor_id makes, with room
 
 
-def remember_order(order: Order, details: dict) -> None:
+def remember_order(order: Order) -> None:
+    """This browser placed ``order``: it may open it, and its details fill in the next one."""
     ids = [i for i in session.get("orders", []) if i != order.id]
     session["orders"] = ([order.id] + ids)[:MAX_REMEMBERED_ORDERS]
-    session["details"] = details
+    session["details"] = {
+        "name": order.contact_name,
+        "phone": order.phone,
+        "city": order.city,
+        "address": order.address,
+        "fulfilment": order.fulfilment,
+        "pickup_store": str(order.store_id or ""),
+    }
     session.permanent = True
 
 
 def saved_details() -> dict:
+    """The contact details of this browser's last order (name, phone, city, address,
+    fulfilment, pickup_store), to fill in the checkout form."""
     return session.get("details") or {}
+
+
+def signed_in_id() -> int | None:
+    """The customer signed in on this browser (by a verified code), if any."""
+    return session.get("customer_id")
+
+
+def signed_in() -> Customer | None:
+    customer_id = signed_in_id()
+    return db.session.get(Customer, customer_id) if customer_id else None
 
 
 def remembered_order_ids() -> list[int]:

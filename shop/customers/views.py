@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from shop.customers import identity as customers
 from shop.customers import signin
+from shop.customers.forms import SignInCodeForm, SignInForm
 from shop.customers.models import Customer
 from shop.customers.phones import mask_phone
 from shop.errors import ShopError
@@ -41,32 +42,28 @@ def _safe_next(target: str | None) -> str:
 
 @account.route("/signin", methods=["GET", "POST"])
 def signin_start():
+    form = SignInForm(request.form, next=request.args.get("next"))
     error = None
     if request.method == "POST":
         try:
-            phone = signin.request_code(request.form.get("phone", ""), request.remote_addr or "")
+            phone = signin.request_code(form.phone.data, request.remote_addr or "")
         except ShopError as exc:
             error = exc.message
         else:
             flash(_("We sent a code to %(phone)s.", phone=mask_phone(phone)), "ok")
             session["signin_phone"] = phone  # kept out of the address bar and history
-            return redirect(url_for("account.signin_verify", next=request.form.get("next")))
-    return render_template(
-        "shop/signin.html",
-        error=error,
-        step="phone",
-        phone=request.form.get("phone", ""),
-        next=request.values.get("next", ""),
-    ), 422 if error else 200
+            return redirect(url_for("account.signin_verify", next=form.next.data))
+    return _signin_page("phone", form.phone.data, form.next.data, error)
 
 
 @account.route("/signin/verify", methods=["GET", "POST"])
 def signin_verify():
-    phone = request.form.get("phone") or session.get("signin_phone", "")
+    form = SignInCodeForm(request.form, next=request.args.get("next"))
+    phone = form.phone.data or session.get("signin_phone", "")
     error = None
     if request.method == "POST":
         try:
-            customer = signin.verify_code(phone, request.form.get("code", ""))
+            customer = signin.verify_code(phone, form.code.data)
         except ShopError as exc:
             error = exc.message
         else:
@@ -74,13 +71,13 @@ def signin_verify():
             session.pop("signin_phone", None)
             session.permanent = True
             _after_sign_in(customer)
-            return redirect(_safe_next(request.form.get("next")))
+            return redirect(_safe_next(form.next.data))
+    return _signin_page("code", phone, form.next.data, error)
+
+
+def _signin_page(step: str, phone: str, next_path: str | None, error: str | None):
     return render_template(
-        "shop/signin.html",
-        error=error,
-        step="code",
-        phone=phone,
-        next=request.values.get("next", ""),
+        "shop/signin.html", error=error, step=step, phone=phone, next=next_path or ""
     ), 422 if error else 200
 
 
@@ -108,18 +105,13 @@ def _after_sign_in(customer: Customer) -> None:
         flash(_("Welcome! A coupon is waiting for you in your account."), "ok")
 
 
-def current_customer() -> Customer | None:
-    customer_id = session.get("customer_id")
-    return db.session.get(Customer, customer_id) if customer_id else None
-
-
 def sign_in_first(next_path: str):
     return redirect(url_for("account.signin_start", next=next_path))
 
 
 @account.get("/me")
 def me():
-    customer = current_customer()
+    customer = customers.signed_in()
     if customer is None:
         return sign_in_first(url_for("account.me"))
     orders = db.session.scalars(
@@ -176,7 +168,7 @@ def referral(code: str):
     visitor = customers.visitor_id() or customers.new_visitor_id()
     if referrer is not None:
         session["referrer_id"] = referrer.id
-        customer_id = session.get("customer_id")
+        customer_id = customers.signed_in_id()
         if customer_id and customer_id != referrer.id:
             referrals.link_referrer(customer_id, referrer.id)
         if customer_id != referrer.id:

@@ -9,11 +9,13 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from shop.catalog.models import Category, Product, Store
-from shop.customers.views import current_customer, sign_in_first
+from shop.customers import identity as customers
+from shop.customers.views import sign_in_first
 from shop.errors import ShopError
 from shop.extensions import db
 from shop.members import coupons
 from shop.members import tiers as members
+from shop.members.forms import PointsPurchaseForm
 from shop.members.models import CouponTemplate, PointsShopItem
 from shop.web.blueprints import account
 
@@ -38,7 +40,7 @@ def _template_or_404(template_id: int) -> CouponTemplate:
 def _coupon_page(template: CouponTemplate, error: str | None = None, status: int = 200):
     """The claim page; ``error`` is why a claim just failed. A customer who holds as many as
     they may is told they have it, not shown an error."""
-    customer = current_customer()
+    customer = customers.signed_in()
     mine = coupons.held(template.id, customer.id) if customer else 0
     refusal = coupons.refusal(template, customer.id if customer else None)
     if mine >= template.per_customer_limit and not error:
@@ -64,7 +66,7 @@ def coupon(template_id: int):
 @account.post("/coupons/<int:template_id>")
 def claim_coupon(template_id: int):
     template = _template_or_404(template_id)
-    customer = current_customer()
+    customer = customers.signed_in()
     if customer is None:
         return sign_in_first(url_for("account.coupon", template_id=template.id))
     share_code = (session.get("attribution") or {}).get("share_code")
@@ -83,7 +85,7 @@ def claim_coupon(template_id: int):
 
 @account.get("/points-shop")
 def points_shop():
-    customer = current_customer()
+    customer = customers.signed_in()
     items = members.shop_items()
     return render_template(
         "shop/points_shop.html",
@@ -101,14 +103,15 @@ def points_shop():
 
 @account.post("/points-shop/<int:item_id>")
 def buy_points_item(item_id: int):
-    customer = current_customer()
+    customer = customers.signed_in()
     if customer is None:
         return sign_in_first(url_for("account.points_shop"))
     item = db.session.get(PointsShopItem, item_id) if item_id < 2**31 else None
     if item is None:
         abort(404)
+    form = PointsPurchaseForm(request.form)
     try:
-        members.buy_shop_item(customer.id, item.id, request.form.get("idempotency_key", ""))
+        members.buy_shop_item(customer.id, item.id, form.idempotency_key.data)
     except ShopError as exc:
         flash(exc.message, "error")
         return redirect(url_for("account.points_shop"), code=303)

@@ -3,7 +3,7 @@ lines, and the list of this browser's (or the signed-in customer's) orders."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -59,11 +59,11 @@ def order_review(token: str):
 
 @storefront.get("/orders")
 def my_orders():
-    ids = customers.remembered_order_ids()
-    if session.get("customer_id"):
-        query = select(Order).where(Order.customer_id == session["customer_id"])
+    customer_id = customers.signed_in_id()
+    if customer_id:
+        query = select(Order).where(Order.customer_id == customer_id)
     else:
-        query = select(Order).where(Order.id.in_(ids or [0]))
+        query = select(Order).where(Order.id.in_(customers.remembered_order_ids() or [0]))
     orders_ = list(db.session.scalars(query.order_by(Order.created_at.desc()).limit(50)))
     return render_template("shop/orders.html", orders=orders_)
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app, request, session
+from flask import current_app, request
 from flask_babel import format_date, format_datetime, format_timedelta, get_locale
 
 from shop.catalog.sanitize import clean_markup
+from shop.checkout import cart
 from shop.customers.phones import mask_phone
 from shop.infra.clock import utcnow
 from shop.members import coupons
@@ -53,10 +54,9 @@ def init_app(app) -> None:
 
     @app.context_processor
     def shop_globals():
-        cart = session.get("cart") or {}
         return {
             "shop_name": app.config["SHOP_NAME"],
-            "cart_count": sum(cart.values()) if isinstance(cart, dict) else 0,
+            "cart_count": cart.count(),
             "current_locale": str(get_locale() or "en"),
             "languages": app.config["LANGUAGES"],
             "next_url": request.full_path if request else "/",

@@ -1,0 +1,177 @@
+"""What the product page, the basket page and the checkout page post, read into typed values.
+
+The messages are the ones the storefront has always shown; the rules beyond the types (the
+product is on sale, the store exists, the payment method is offered) are ``place_order``'s.
+"""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from wtforms import HiddenField, StringField
+from wtforms.validators import InputRequired
+
+from shop.checkout.services import CheckoutDetails
+from shop.web.forms import StorefrontForm
+
+MAX_ID = 2**31 - 1  # the largest id a database row can have
+
+
+def _quantity(raw: str) -> int:
+    limit = current_app.config["MAX_LINE_QUANTITY"]
+    try:
+        quantity = int(raw.strip())
+    except ValueError:
+        raise ValueError(_("Quantity must be a whole number.")) from None
+    if quantity < 1:
+        raise ValueError(_("Quantity must be at least 1."))
+    if quantity > limit:
+        raise ValueError(_("You can buy at most %(n)d at a time.", n=limit))
+    return quantity
+
+
+class VariantField(HiddenField):
+    """A variant's id. Blank is none (at checkout: the basket); anything but an id a row can
+    have is "That product does not exist." (whether it does is the service's to say)."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not valuelist[0]:
+            return
+        try:
+            value = int(valuelist[0].strip())
+        except ValueError:
+            value = 0
+        if not 0 < value <= MAX_ID:
+            raise ValueError(_("That product does not exist."))
+        self.data = value
+
+
+class QuantityField(StringField):
+    """How many of one variant: a whole number from 1 to ``MAX_LINE_QUANTITY``."""
+
+    def process_formdata(self, valuelist):
+        if valuelist:
+            self.data = None
+            self.data = _quantity(valuelist[0])
+
+
+class LineQuantityField(QuantityField):
+    """A basket line's quantity, where 0 removes the line."""
+
+    def process_formdata(self, valuelist):
+        if valuelist and valuelist[0].strip() == "0":
+            self.data = 0
+        else:
+            super().process_formdata(valuelist)
+
+
+class PointsField(StringField):
+    """Points to spend: blank is none; anything but a whole number is refused."""
+
+    def process_formdata(self, valuelist):
+        raw = (valuelist[0] if valuelist else "").strip()
+        self.data = 0
+        if not raw:
+            return
+        if not raw.isdecimal() or len(raw) > 9:
+            self.data = None
+            raise ValueError(_("Points must be a positive whole number."))
+        self.data = int(raw)
+
+
+class StoreField(StringField):
+    """A store's id, or None for anything else (``place_order`` asks for a store if needed)."""
+
+    def process_data(self, value):
+        self.data = _store_id(value)
+
+    def process_formdata(self, valuelist):
+        if valuelist:
+            self.data = _store_id(valuelist[0])
+
+
+def _store_id(raw) -> int | None:
+    raw = "" if raw is None else str(raw)
+    return int(raw) if raw.isdecimal() and len(raw) < 10 else None
+
+
+class AddToCartForm(StorefrontForm):
+    """ "Add to basket" on the product page (the same form as "Buy now", posted here)."""
+
+    variant = VariantField(validators=[InputRequired(_l("That product does not exist."))])
+    qty = QuantityField(default=1)
+
+
+class CartForm(StorefrontForm):
+    """The basket page: a quantity box per line, named ``qty_<variant id>``; 0 removes it."""
+
+    @classmethod
+    def for_lines(cls, variant_keys, formdata) -> CartForm:
+        fields = {f"qty_{key}": LineQuantityField() for key in variant_keys}
+        return type("CartForm", (cls,), fields)(formdata)
+
+    def quantities(self) -> dict[str, int]:
+        """The quantities posted, by the variant id as the basket keys it (0: remove)."""
+        return {
+            name.removeprefix("qty_"): field.data
+            for name, field in self._fields.items()
+            if field.raw_data
+        }
+
+
+class CheckoutForm(StorefrontForm):
+    """The one-page checkout: "Buy now" (``variant`` and ``qty``) or, without a variant, the
+    basket; the buyer's details; a signed-in customer's coupon and points."""
+
+    variant = VariantField()
+    qty = QuantityField(default=1)
+    phone = StringField(default="")
+    name = StringField(default="")
+    fulfilment = StringField(default="")  # "pickup" when not given
+    pickup_store = StoreField()
+    city = StringField(default="")
+    address = StringField(default="")
+    note = StringField(default="")
+    coupon = StringField(default="")  # a coupon id, "best" (when not given) or "none"
+    points = PointsField(default=0)
+    payment_method = StringField(default="")
+    idempotency_key = HiddenField(default="")
+    action = StringField(default="")  # "update": the Apply button, which places nothing
+
+    def problem(self) -> str | None:
+        """Why the form is shown again rather than placed: points that are not a number, or
+        a bad quantity for the one variant (which is then priced at 1). Call after
+        ``validate``."""
+        if self.points.errors:
+            return self.points.errors[0]
+        if self.variant.data is not None and self.qty.errors:
+            return self.qty.errors[0]
+        return None
+
+    def membership(self, customer_id: int | None) -> dict:
+        """What ``quote`` takes for coupons and points: only a signed-in customer has any,
+        and their best coupon is taken unless they chose one."""
+        return {
+            "customer_id": customer_id,
+            "coupon": (self.coupon.data or "best") if customer_id else None,
+            "points": (self.points.data or 0) if customer_id else 0,
+            "store_id": self.pickup_store.data,
+        }
+
+    def details(self, customer_id: int | None, attribution: dict) -> CheckoutDetails:
+        membership = self.membership(customer_id)
+        return CheckoutDetails(
+            name=self.name.data,
+            phone=self.phone.data,
+            fulfilment=self.fulfilment.data or "pickup",
+            payment_method=self.payment_method.data,
+            city=self.city.data,
+            address=self.address.data,
+            pickup_store_id=self.pickup_store.data,
+            note=self.note.data,
+            customer_id=customer_id,
+            coupon=membership["coupon"],
+            points=membership["points"],
+            attribution=attribution,
+        )
