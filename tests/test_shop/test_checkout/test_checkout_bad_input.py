@@ -185,6 +185,23 @@ def test_bad_basket_quantity_keeps_the_basket(client, shop):
         assert session["cart"] == {str(shop["variant"]): 2}
 
 
+def test_one_bad_basket_quantity_changes_no_line(client, shop):
+    """The basket form is read whole before anything changes: a good line posted beside a bad
+    one keeps its old quantity too."""
+    client.post("/cart/add", data={"variant": shop["variant"], "qty": "2"})
+    client.post("/cart/add", data={"variant": shop["sold_out"], "qty": "1"})
+
+    response = client.post(
+        "/cart",
+        data={f"qty_{shop['variant']}": "3", f"qty_{shop['sold_out']}": "x"},
+        follow_redirects=True,
+    )
+
+    assert WHOLE_NUMBER in _text(response)
+    with client.session_transaction() as session:
+        assert session["cart"] == {str(shop["variant"]): 2, str(shop["sold_out"]): 1}
+
+
 def test_unknown_things_are_404_not_500(client, shop):
     for path in [
         f"/orders/{HUGE_ID}",
