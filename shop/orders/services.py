@@ -12,13 +12,15 @@ transaction (``shop.orders.topics``); signals go out only after the commit, as n
 
 from __future__ import annotations
 
+import logging
+
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from shop.catalog import stock
-from shop.errors import InvalidInput, InvalidTransition
+from shop.errors import InvalidInput, InvalidTransition, PaymentError
 from shop.extensions import db
 from shop.infra import outbox
 from shop.infra.clock import utcnow
@@ -26,9 +28,12 @@ from shop.members import coupons, points
 from shop.money import allocate, prorate
 from shop.orders.models import Order, OrderLine, OrderStatus, Refund, RefundLine
 from shop.orders.topics import OrderTopic
+from shop.payments import stripe_gateway
 from shop.payments.models import Payment
 from shop.signals import announce, order_cancelled, order_paid, order_refunded
 from shop.staff import audit
+
+log = logging.getLogger(__name__)
 
 S = OrderStatus
 TRANSITIONS: dict[str, set[str]] = {
@@ -309,8 +314,6 @@ def refund(
     a retry after a failed commit cannot refund twice. The same key returns the first refund;
     a key already used for another order is refused (``InvalidInput``).
     """
-    from shop.payments import services as payments
-
     existing = db.session.scalar(select(Refund).where(Refund.idempotency_key == idempotency_key))
     if existing is not None:
         if existing.order_id != order_id:
@@ -368,7 +371,16 @@ def refund(
     db.session.flush()
     if order.payment_method == "stripe" and order.stripe_payment_intent:
         try:
-            record.stripe_refund_id = payments.create_refund(order, amount, idempotency_key)
+            record.stripe_refund_id = stripe_gateway.create_refund(
+                payment_intent=order.stripe_payment_intent,
+                amount=amount,
+                order_id=order.id,
+                idempotency_key=idempotency_key,
+            )
+        except stripe_gateway.GatewayError as exc:
+            db.session.rollback()
+            log.warning("Stripe refund for order %s failed: %s", order_id, exc)
+            raise PaymentError(_("Stripe refused the refund: %(msg)s", msg=exc.message)) from exc
         except Exception:
             db.session.rollback()
             raise

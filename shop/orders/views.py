@@ -13,6 +13,7 @@ from shop.errors import ShopError
 from shop.extensions import db
 from shop.orders.models import Order
 from shop.payments import services as payments
+from shop.payments import stripe_gateway
 from shop.web.blueprints import storefront
 
 
@@ -29,7 +30,7 @@ def order(token: str):
     return render_template(
         "shop/order.html",
         order=item,
-        stripe_on=payments.stripe_enabled(),
+        stripe_on=stripe_gateway.enabled(),
         just_paid=request.args.get("paid") == "1",
     )
 

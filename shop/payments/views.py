@@ -1,11 +1,11 @@
-"""Stripe's webhook: the signed event is checked and applied by ``payments.handle_webhook``."""
+"""Stripe's webhook: the signed event is checked and applied by ``webhooks.handle``."""
 
 from __future__ import annotations
 
 from flask import current_app, jsonify, request
 
 from shop.extensions import csrf
-from shop.payments import services as payments
+from shop.payments import stripe_gateway, webhooks
 from shop.web.blueprints import storefront
 
 
@@ -13,10 +13,8 @@ from shop.web.blueprints import storefront
 @csrf.exempt
 def stripe_webhook():
     try:
-        outcome = payments.handle_webhook(
-            request.get_data(), request.headers.get("Stripe-Signature")
-        )
-    except payments.BadSignature as exc:
+        outcome = webhooks.handle(request.get_data(), request.headers.get("Stripe-Signature"))
+    except stripe_gateway.BadSignature as exc:
         current_app.logger.warning("Stripe webhook refused: %s", exc)
         return jsonify(error="invalid signature"), 400
     return jsonify(result=outcome)
