@@ -174,6 +174,21 @@ def test_the_stripe_gateway_imports_nothing_from_the_shop():
     assert graph["shop.payments.stripe_gateway"] == set()
 
 
+def test_only_the_gateway_imports_stripe():
+    importers = set()
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                named = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                named = [node.module or ""]
+            else:
+                continue
+            if any(n == "stripe" or n.startswith("stripe.") for n in named):
+                importers.add(name)
+    assert importers == {"shop.payments.stripe_gateway"}
+
+
 def test_shop_never_imports_what_is_built_on_it_at_module_level():
     graph = import_graph()
     wrong = sorted(
