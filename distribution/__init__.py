@@ -7,9 +7,11 @@ reads the plain attribution values the order captured at checkout.
 
 def init_app(app) -> None:
     from distribution import cli, decisions, models, receivers, views, workbench  # noqa: F401  (models: the tables)
+    from distribution.attribution_session import carried_attribution
     from distribution.commission import verify_ledger
     from distribution.demo import load_demo
     from shop.hooks import (
+        register_attribution_reader,
         register_demo_loader,
         register_ledger_check,
         register_reconciler,
@@ -25,3 +27,4 @@ def init_app(app) -> None:
     register_ledger_check(app, decisions.missing_decisions)
     register_reconciler(app, decisions.reconcile)
     register_demo_loader(app, load_demo)
+    register_attribution_reader(app, carried_attribution)

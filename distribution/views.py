@@ -16,6 +16,7 @@ from flask import Blueprint, abort, make_response, redirect, request, session, u
 from markupsafe import escape
 from werkzeug.http import dump_cookie
 
+from distribution.attribution_session import remember_share
 from distribution.qr import link_url, poster_png, qr_png, qr_svg
 from distribution.sharing import find_link, open_code, open_code_for_new_visitor
 from shop.customers import identity as customers
@@ -36,7 +37,7 @@ def open_share_link(code: str):
         visitor = customers.new_visitor_id()
     path = open_code(code, visitor, session.get("customer_id"), new_visitor)
     if path is not None:
-        session["attribution"] = {"share_code": code}
+        remember_share(session, code)
     response = redirect(path or url_for("shop.home"))
     if new_visitor:
         customers.set_visitor_cookie(response, visitor)
@@ -134,7 +135,7 @@ class NewVisitorOpenings:
         if cookies is None:
             app = self.app
             new_session = app.session_interface.session_class()
-            new_session["attribution"] = {"share_code": code}
+            remember_share(new_session, code)
             cookies = _Cookies(app.config["MAX_COOKIE_SIZE"])
             app.session_interface.save_session(app, new_session, cookies)
             kept[code] = cookies

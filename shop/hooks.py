@@ -1,4 +1,5 @@
-"""Extension points of one app: periodic sweeps, ledger checks, demo loaders, outbox handlers.
+"""Extension points of one app: periodic sweeps, ledger checks, demo loaders, outbox handlers,
+and the readers of the attribution a visitor carries in their session.
 
 Each package registers its own in its ``init_app``; they live on the app (``app.extensions``),
 never in module globals, so building the app twice (tests, a worker) registers nothing twice
@@ -7,7 +8,7 @@ and two apps in one process do not share them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from flask import Flask, current_app
@@ -25,6 +26,9 @@ class Hooks:
     """Each writes what its ledger check finds missing, once; ``flask ledger reconcile``."""
     handlers: dict[str, list[str]] = field(default_factory=dict)
     """Outbox topic -> job paths (dotted) that each get one event per publication."""
+    attribution_readers: list[Callable[[Mapping], dict]] = field(default_factory=list)
+    """Each returns the plain attribution values (``share_code``, ``live_session_id``) that its
+    package left in the visitor's session, for checkout to capture into the order."""
 
 
 def init_app(app: Flask) -> None:
@@ -56,3 +60,16 @@ def register_reconciler(app: Flask, reconcile: Callable[[], list[str]]) -> None:
 
 def register_demo_loader(app: Flask, loader: Callable[[], list[str]]) -> None:
     hooks(app).demo_loaders.append(loader)
+
+
+def register_attribution_reader(app: Flask, reader: Callable[[Mapping], dict]) -> None:
+    hooks(app).attribution_readers.append(reader)
+
+
+def carried_attribution(session: Mapping) -> dict:
+    """The plain attribution values the visitor's session carries, from every package that
+    left some (distribution: the share link opened). Empty when none did."""
+    values: dict = {}
+    for reader in hooks().attribution_readers:
+        values.update(reader(session))
+    return values

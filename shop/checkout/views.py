@@ -15,6 +15,7 @@ from shop.checkout.services import payment_methods, place_order, quote, quote_fo
 from shop.customers import identity as customers
 from shop.errors import InvalidInput, PaymentError, ShopError
 from shop.extensions import csrf
+from shop.hooks import carried_attribution
 from shop.members import points
 from shop.orders.models import Order, OrderStatus
 from shop.payments import services as payments
@@ -108,7 +109,7 @@ def _items(form: CheckoutForm) -> tuple[list[tuple[int, int]], bool]:
 
 
 def _attribution() -> dict:
-    return {**(session.get("attribution") or {}), "visitor_id": customers.visitor_id()}
+    return {**carried_attribution(session), "visitor_id": customers.visitor_id()}
 
 
 def _placed(order: Order, from_cart: bool):

@@ -13,6 +13,7 @@ from shop.customers import identity as customers
 from shop.customers.views import sign_in_first
 from shop.errors import ShopError
 from shop.extensions import db
+from shop.hooks import carried_attribution
 from shop.members import coupons
 from shop.members import tiers as members
 from shop.members.forms import PointsPurchaseForm
@@ -69,7 +70,7 @@ def claim_coupon(template_id: int):
     customer = customers.signed_in()
     if customer is None:
         return sign_in_first(url_for("account.coupon", template_id=template.id))
-    share_code = (session.get("attribution") or {}).get("share_code")
+    share_code = carried_attribution(session).get("share_code")
     try:
         coupons.issue(
             template.id,
