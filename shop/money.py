@@ -1,6 +1,12 @@
-"""Money: integer minor units with the currency beside it. Never floats."""
+"""Money: integer minor units with the currency beside it. Never floats.
+
+The one home of money as text: ``format_money`` for people (it is the ``money`` Jinja
+filter), ``format_amount`` for forms and exports, ``parse_money`` for what staff type.
+"""
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from flask import current_app
 
 # ISO 4217 exponents that are not 2.
 _EXPONENTS = {
@@ -33,14 +39,28 @@ def exponent(currency: str) -> int:
     return _EXPONENTS.get(currency.upper(), 2)
 
 
-def format_money(amount: int, currency: str) -> str:
-    """``format_money(12345, "CNY") == "¥123.45"``; ``format_money(500, "JPY") == "¥500"``."""
+def format_money(amount: int | None, currency: str | None = None) -> str:
+    """``format_money(12345, "CNY") == "¥123.45"``; ``format_money(500, "JPY") == "¥500"``.
+
+    Without a currency, the shop's (``SHOP_CURRENCY``); no amount is shown as "". This is the
+    ``money`` filter of every template: ``{{ order.total|money(order.currency) }}``.
+    """
+    if amount is None:
+        return ""
+    currency = currency or current_app.config["SHOP_CURRENCY"]
     exp = exponent(currency)
     sign = "-" if amount < 0 else ""
     value = Decimal(abs(int(amount))).scaleb(-exp)
     text = f"{value:,.{exp}f}"
     symbol = _SYMBOLS.get(currency.upper())
     return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency.upper()}"
+
+
+def format_amount(amount: int, currency: str) -> str:
+    """Minor units as the plain major-unit text a form shows or an export holds (no symbol,
+    no grouping; the currency has its own column): 4800 CNY -> "48.00", 500 JPY -> "500"."""
+    exp = exponent(currency)
+    return f"{Decimal(int(amount)).scaleb(-exp):.{exp}f}"
 
 
 def parse_money(text: str, currency: str) -> int:

@@ -9,6 +9,7 @@ under ``if TYPE_CHECKING:`` (never run).
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -199,3 +200,37 @@ def test_shop_never_imports_what_is_built_on_it_at_module_level():
         if target.split(".")[0] in BUILT_ON_SHOP
     )
     assert not wrong, "\n".join(wrong)
+
+
+ONE_HOME = {
+    "the order number": (
+        re.compile(r"""SY\{|SY%|["']SY["']"""),
+        "shop/orders/numbers.py",
+    ),
+    "money as text": (
+        re.compile(r"scaleb\(-|_SYMBOLS|:,\.\{|\.2f\}"),
+        "shop/money.py",
+    ),
+    "the attribution in the visitor's session": (
+        re.compile(r"""session\w*(\[|\.get\(|\.pop\()\s*["']attribution["']"""),
+        "distribution/attribution_session.py",
+    ),
+}
+
+
+def test_each_format_has_one_home():
+    sources = [
+        path
+        for top in (*PACKAGES, "templates")
+        for path in sorted((ROOT / top).rglob("*"))
+        if path.suffix in (".py", ".html", ".js")
+    ]
+    strays = [
+        f"{what}: {path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for what, (pattern, home) in ONE_HOME.items()
+        for path in sources
+        if path.relative_to(ROOT).as_posix() != home
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert not strays, "\n".join(strays)

@@ -7,10 +7,10 @@ from flask import url_for
 from markupsafe import Markup
 from sqlalchemy import select
 
-from admin.kit.formatters import order_number
 from admin.permissions import may
 from distribution.models import ShareLink, Sharer
 from shop.extensions import db
+from shop.orders.numbers import order_number
 
 
 def sharer_cell(sharer: Sharer | None):

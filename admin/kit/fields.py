@@ -19,7 +19,7 @@ from wtforms.validators import Length, NumberRange, Optional, ValidationError
 from shop.catalog import images
 from shop.errors import InvalidInput
 from shop.members.coupons import hundredths
-from shop.money import exponent, parse_money
+from shop.money import format_amount, parse_money
 
 MAX_MINOR = 2_000_000_000
 
@@ -43,8 +43,7 @@ class MoneyField(StringField):
             return self.raw_data[0]
         if self.data is None:
             return ""
-        exp = exponent(shop_currency())
-        return f"{Decimal(int(self.data)).scaleb(-exp):.{exp}f}"
+        return format_amount(self.data, shop_currency())
 
     def process_formdata(self, valuelist) -> None:
         if not valuelist or not str(valuelist[0]).strip():
@@ -144,12 +143,6 @@ def parse_percent(text: str) -> int:
     return int(bp)
 
 
-def money_text(amount: int, currency: str) -> str:
-    """Minor units as the plain major-unit text a form shows: 4800 CNY -> "48.00"."""
-    exp = exponent(currency)
-    return f"{Decimal(int(amount)).scaleb(-exp):.{exp}f}"
-
-
 def parse_amount(text: str, currency: str) -> int:
     try:
         amount = parse_money(text, currency)
@@ -203,7 +196,7 @@ class KindValueField(NotStored, StringField):
         elif is_percent:
             self.data = hundredths(value)
         else:
-            self.data = money_text(value, current_app.config["SHOP_CURRENCY"])
+            self.data = format_amount(value, current_app.config["SHOP_CURRENCY"])
 
 
 def _none_or_int(value):

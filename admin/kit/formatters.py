@@ -9,11 +9,11 @@ import json
 from flask import current_app, url_for
 from markupsafe import Markup
 
-from admin.kit.fields import money_text
 from admin.permissions import may
 from shop.customers.phones import mask_phone
 from shop.extensions import db
-from shop.money import format_money
+from shop.money import format_amount, format_money
+from shop.orders.numbers import order_number
 from shop.staff.models import Staff
 
 # Formatters (Flask-Admin signature: view, context, model, name) -----------------------------
@@ -99,11 +99,6 @@ def customer_formatter(view, context, model, name):
     return customer_cell(getattr(model, name))
 
 
-def order_number(order_id: int | None) -> str:
-    """An order's number from its id alone (``Order.number`` without loading the order)."""
-    return f"SY{order_id:06d}" if order_id else ""
-
-
 def order_cell(order_id: int | None):
     """An order's number, linked to its page for roles that may open it."""
     if not order_id:
@@ -123,7 +118,7 @@ def order_formatter(view, context, model, name):
 def plain_amount(view, context, model, name):
     """Export: an exact decimal amount (12345 CNY -> 123.45, no float); the currency has its
     own column."""
-    return money_text(getattr(model, name), model.currency)
+    return format_amount(getattr(model, name), model.currency)
 
 
 def choice_formatter(labels):

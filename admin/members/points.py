@@ -13,7 +13,7 @@ from wtforms import HiddenField, IntegerField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from admin.base import StaffModelView
-from admin.kit.formatters import customer_cell, order_number, staff_formatter
+from admin.kit.formatters import customer_cell, staff_formatter
 from admin.kit.forms import AdminForm
 from admin.kit.pages import FormPage, ToolsListView
 from admin.members.pickers import find_customer
@@ -21,6 +21,7 @@ from admin.permissions import current_staff, may
 from shop.extensions import db
 from shop.members import coupons, points
 from shop.members.models import CouponTemplate
+from shop.orders.numbers import order_number
 
 POINTS_KIND_LABELS = {
     "earn": _l("Earned"),

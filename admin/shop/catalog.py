@@ -21,6 +21,7 @@ from shop.catalog import products, stock
 from shop.catalog.models import Product, ProductImage, Store
 from shop.catalog.sanitize import clean_html
 from shop.money import format_money
+from shop.orders.numbers import order_number
 
 
 def _thumbnail(filename: str, size: int = 48) -> Markup:
@@ -59,8 +60,8 @@ def _description(view, context, model, name):
 def _order_link(view, context, model, name):
     if model.order_id is None:
         return ""
-    return Markup('<a href="{}">SY{:06d}</a>').format(
-        url_for("admin_orders.details_view", id=model.order_id), model.order_id
+    return Markup('<a href="{}">{}</a>').format(
+        url_for("admin_orders.details_view", id=model.order_id), order_number(model.order_id)
     )
 
 
@@ -317,6 +318,6 @@ class StockMovementView(StaffModelView):
     column_sortable_list = ["created_at", "delta", "reason"]
     column_formatters = {"order": _order_link, "staff": staff_formatter}
     column_formatters_export = {
-        "order": lambda v, c, m, n: f"SY{m.order_id:06d}" if m.order_id else "",
+        "order": lambda v, c, m, n: order_number(m.order_id),
         "staff": staff_formatter,
     }

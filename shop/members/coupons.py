@@ -16,6 +16,7 @@ from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.members.models import Coupon, CouponTemplate
+from shop.money import format_money
 from shop.orders.models import Order, OrderStatus
 from shop.staff import audit
 
@@ -228,14 +229,14 @@ def describe(template: CouponTemplate) -> str:
     elif template.kind == "percent":
         pct = hundredths(template.value)
         text = (
-            _("%(pct)s%% off (up to %(cap)s)", pct=pct, cap=_money(template.cap))
+            _("%(pct)s%% off (up to %(cap)s)", pct=pct, cap=format_money(template.cap))
             if template.cap is not None
             else _("%(pct)s%% off", pct=pct)
         )
     else:
-        text = _("%(amount)s off", amount=_money(template.value))
+        text = _("%(amount)s off", amount=format_money(template.value))
     if template.threshold:
-        text = _("%(offer)s on %(min)s or more", offer=text, min=_money(template.threshold))
+        text = _("%(offer)s on %(min)s or more", offer=text, min=format_money(template.threshold))
     return text
 
 
@@ -299,7 +300,7 @@ def evaluate(
         return no(
             _(
                 "Spend at least %(amount)s on eligible items to use this coupon.",
-                amount=_money(template.threshold),
+                amount=format_money(template.threshold),
             )
         )
     if template.kind == "free_shipping":
@@ -311,12 +312,6 @@ def evaluate(
     else:  # fixed, threshold
         off = template.value
     return Option(coupon, min(off, eligible), False, None)
-
-
-def _money(amount: int) -> str:
-    from shop.web.templating import money
-
-    return money(amount)
 
 
 def wallet(customer_id: int) -> list[Coupon]:

@@ -28,9 +28,9 @@ from shop.members import coupons, points
 from shop.members.models import Coupon, MemberTier, PointsShopItem, ReferralReward, TierTask
 from shop.members.points import EARNING
 from shop.members.referrals import welcome_given
+from shop.money import format_money
 from shop.orders.models import Order, OrderLine
 from shop.staff import audit
-from shop.web.templating import money
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ def task_progress(
         return TaskProgress(task, done, 1, _("Buy %(product)s", product=name or "?"))
     if task.kind == "spend":
         window = now - timedelta(days=task.days) if task.days else None
-        amount = money(task.amount)
+        amount = format_money(task.amount)
         label = (
             _("Spend %(amount)s within %(days)d days", amount=amount, days=task.days)
             if task.days

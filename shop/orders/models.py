@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.money import prorate
+from shop.orders.numbers import order_number
 
 if TYPE_CHECKING:
     from shop.catalog.models import Store, Variant
@@ -98,7 +99,7 @@ class Order(db.Model):
 
     @property
     def number(self) -> str:
-        return f"SY{self.id:06d}"
+        return order_number(self.id)
 
     @property
     def refund_state(self) -> str:

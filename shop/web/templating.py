@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app, request
+from flask import request
 from flask_babel import format_date, format_datetime, format_timedelta, get_locale
 
 from shop.catalog.sanitize import clean_markup
@@ -13,12 +13,7 @@ from shop.customers.phones import mask_phone
 from shop.infra.clock import utcnow
 from shop.members import coupons
 from shop.money import format_money
-
-
-def money(amount: int | None, currency: str | None = None) -> str:
-    if amount is None:
-        return ""
-    return format_money(amount, currency or current_app.config["SHOP_CURRENCY"])
+from shop.orders.numbers import order_number
 
 
 def ago(moment: datetime | None) -> str:
@@ -42,7 +37,8 @@ def iso_utc(moment: datetime | None) -> str:
 
 
 def init_app(app) -> None:
-    app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["money"] = format_money
+    app.jinja_env.filters["order_number"] = order_number
     app.jinja_env.filters["mask_phone"] = mask_phone
     app.jinja_env.filters["ago"] = ago
     app.jinja_env.filters["iso_utc"] = iso_utc
