@@ -234,3 +234,29 @@ def test_each_format_has_one_home():
         if pattern.search(line)
     ]
     assert not strays, "\n".join(strays)
+
+
+ONE_SHOT_READS = re.compile(
+    r"\.(is_visible|is_hidden|is_checked|is_enabled|is_disabled|is_editable|inner_text"
+    r"|inner_html|text_content|input_value|all_inner_texts|all_text_contents|get_attribute)\("
+    r"|\.count\(\)"
+)
+
+
+def test_browser_tests_check_the_page_with_auto_waiting_expect_only():
+    """A one-shot read right after a click races the page (it failed every run on Chromium
+    156); ``expect(...)`` waits for the page to agree."""
+    browser_tests = [
+        path
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        if path != Path(__file__).resolve()
+        and re.search(r"^from tests import browser|playwright", path.read_text(), re.M)
+    ]
+    assert len(browser_tests) >= 3
+    one_shot = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in browser_tests
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if ONE_SHOT_READS.search(line)
+    ]
+    assert not one_shot, "\n".join(one_shot)

@@ -4,6 +4,11 @@ A test module binds the fixtures it uses to module names (``page = browser.page`
 is built by the ``app`` fixture of ``tests/conftest.py`` with CSRF switched on, so the browser
 fills and submits the real forms. Chromium is the system one at ``/usr/bin/chromium``;
 without it the tests are skipped, with the reason.
+
+Every check of a page is Playwright's auto-waiting ``expect(...)``, which retries until the page
+agrees or the timeout passes; never a one-shot read (``is_visible()``, ``inner_text()``,
+``count()``, ``input_value()``) right after an action, which races the page
+(``tests/test_architecture.py`` refuses them).
 """
 
 from __future__ import annotations
