@@ -250,7 +250,7 @@ def test_browser_tests_check_the_page_with_auto_waiting_expect_only():
         path
         for path in sorted((ROOT / "tests").rglob("*.py"))
         if path != Path(__file__).resolve()
-        and re.search(r"^from tests import browser|playwright", path.read_text(), re.M)
+        and re.search(r"^from tests.support import browser|playwright", path.read_text(), re.M)
     ]
     assert len(browser_tests) >= 3
     one_shot = [

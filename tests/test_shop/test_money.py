@@ -1,4 +1,5 @@
-"""Splitting money in proportion: whole minor units that always add up."""
+"""Money: as text for people and for forms (one home, ``shop.money``), and split in proportion
+into whole minor units that always add up."""
 
 from __future__ import annotations
 

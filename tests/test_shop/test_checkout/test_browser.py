@@ -24,7 +24,7 @@ from tests.support.shop import order_for
 
 pytestmark = pytest.mark.browser
 
-# The shared fixtures of tests/browser.py used here (app_config turns CSRF on).
+# The shared fixtures of tests/support/browser.py used here (app_config turns CSRF on).
 app_config = browser.app_config
 chromium = browser.chromium
 phone_context = browser.phone_context
