@@ -13,7 +13,8 @@ from flask_login import login_user, logout_user
 
 from admin.kit.forms import LoginForm, LogoutForm
 from admin.permissions import ROLE_PERMISSIONS
-from shop.staff.auth import authenticate, client_ip, safe_next, throttle_message, throttled
+from shop.staff.auth import authenticate, client_ip, throttle_message, throttled
+from shop.web.redirects import local_target
 
 
 class SignInMixin:
@@ -46,7 +47,9 @@ class SignInMixin:
                     )
                     if staff is not None:
                         login_user(staff)
-                        return redirect(safe_next(form.next.data, "/admin", url_for("admin.index")))
+                        return redirect(
+                            local_target(form.next.data, url_for("admin.index"), prefix="/admin")
+                        )
                     status = 401
             elif form.meta.csrf and form.csrf_token.errors:
                 error, status = _("The form expired. Please sign in again."), 400

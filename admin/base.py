@@ -49,6 +49,7 @@ from shop.errors import ShopError
 from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.staff import audit
+from shop.web.redirects import local_target
 
 
 def refused(exc: ShopError) -> str:
@@ -81,7 +82,15 @@ class SecuredView:
 
     def _run_view(self, fn, *args, **kwargs):
         """A domain error escaping one of this view's pages (an action, a back-test) is shown
-        as a flash and the staff member goes back (``refused_url``); nothing was changed."""
+        as a flash and the staff member goes back (``refused_url``); nothing was changed.
+
+        Flask-Admin's return target (``url``) must be a path inside the admin: any other is
+        dropped from the address before the page runs (``shop.web.redirects``)."""
+        url = request.args.get("url")
+        if url is not None and local_target(url, "", prefix="/admin") != url:
+            query = request.args.to_dict(flat=False)
+            query.pop("url")
+            return redirect(url_for(request.endpoint, **request.view_args, **query))
         try:
             return super()._run_view(fn, *args, **kwargs)
         except ShopError as exc:

@@ -36,6 +36,7 @@ from shop.errors import ShopError
 from shop.extensions import db
 from shop.staff import auth as staff_auth
 from shop.staff.models import Role
+from shop.web.redirects import local_target
 
 bp = Blueprint(
     "workbench",
@@ -66,7 +67,7 @@ def private(response):
 
 
 def _home_next(target: str | None) -> str:
-    return staff_auth.safe_next(target, "/", url_for("workbench.home"))
+    return local_target(target, url_for("workbench.home"))
 
 
 @bp.route("/guide/login", methods=("GET", "POST"))

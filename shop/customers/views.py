@@ -31,13 +31,8 @@ from shop.members import tiers as members
 from shop.members.models import Coupon, MemberTier, ReferralReward
 from shop.orders.models import Order
 from shop.web.blueprints import account
+from shop.web.redirects import local_target
 from shop.web.templating import local_date
-
-
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("account.me")
 
 
 @account.route("/signin", methods=["GET", "POST"])
@@ -71,7 +66,7 @@ def signin_verify():
             session.pop("signin_phone", None)
             session.permanent = True
             _after_sign_in(customer)
-            return redirect(_safe_next(form.next.data))
+            return redirect(local_target(form.next.data, url_for("account.me")))
     return _signin_page("code", phone, form.next.data, error)
 
 

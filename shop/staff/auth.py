@@ -99,19 +99,3 @@ def authenticate(
     if staff.role not in roles:
         return None, refused
     return staff, ""
-
-
-def safe_next(target: str | None, prefix: str, default: str) -> str:
-    """``target`` when it is a path under ``prefix`` on this site, else ``default``: never an
-    open redirect. Whitespace and control characters are refused: browsers drop tabs and
-    newlines, so "/admin<TAB>//evil.com" would become "/admin//evil.com"."""
-    if (
-        target
-        and target.startswith(prefix)
-        and target.startswith("/")
-        and "\\" not in target
-        and "//" not in target
-        and all(ch.isprintable() and not ch.isspace() for ch in target)
-    ):
-        return target
-    return default

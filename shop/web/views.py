@@ -5,7 +5,6 @@ domains' ``views`` modules (see ``shop.web.blueprints``)."""
 from __future__ import annotations
 
 import os
-from urllib.parse import urlsplit
 
 from flask import current_app, jsonify, make_response, redirect, render_template, request
 from flask_babel import gettext as _
@@ -13,29 +12,15 @@ from flask_wtf.csrf import CSRFError
 
 from shop.customers import identity as customers
 from shop.web.blueprints import storefront
+from shop.web.redirects import local_target
 
 # Pages after which an order can follow: the visitor id travels into it (shop.customers.identity).
 VISITOR_PAGES = {"shop.checkout", "shop.cart", "shop.cart_add"}
 
 
-def _local_path(target: str | None) -> str:
-    """``target`` if it is a path inside the shop, else "/". Whitespace and control characters
-    are refused outright: browsers drop tabs and newlines, so "/<TAB>/evil.com" is "//evil.com"."""
-    if (
-        not target
-        or not target.startswith("/")
-        or target.startswith("//")
-        or "\\" in target
-        or any(ch.isspace() or not ch.isprintable() for ch in target)
-        or urlsplit(target).netloc
-    ):
-        return "/"
-    return target
-
-
 @storefront.get("/lang/<code>")
 def set_language(code: str):
-    response = make_response(redirect(_local_path(request.args.get("next"))))
+    response = make_response(redirect(local_target(request.args.get("next"), "/")))
     if code in current_app.config["LANGUAGES"]:
         response.set_cookie("lang", code, max_age=365 * 24 * 3600, samesite="Lax")
     return response
