@@ -9,6 +9,7 @@ def init_app(app) -> None:
     from distribution import cli, decisions, models, receivers, views, workbench  # noqa: F401  (models: the tables)
     from distribution.commission import verify_ledger
     from distribution.demo import load_demo
+    from distribution.models import BindingState, Bucket, Channel, SharerKind
     from shop.hooks import (
         register_demo_loader,
         register_ledger_check,
@@ -18,6 +19,10 @@ def init_app(app) -> None:
 
     app.register_blueprint(views.bp)
     app.register_blueprint(workbench.bp)
+    # Vocabularies the workbench templates show by their labels (globals reach macros too).
+    app.jinja_env.globals.update(
+        BindingState=BindingState, Bucket=Bucket, Channel=Channel, SharerKind=SharerKind
+    )
     receivers.init_app(app)
     cli.init_app(app)
     register_sweep(app, "distribution.jobs.settle_due_commissions", 3600)

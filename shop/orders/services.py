@@ -24,7 +24,15 @@ from shop.infra import outbox
 from shop.infra.clock import utcnow
 from shop.members import coupons, points
 from shop.money import allocate, prorate
-from shop.orders.models import Order, OrderLine, OrderStatus, Refund, RefundLine
+from shop.orders.models import (
+    Fulfilment,
+    Order,
+    OrderLine,
+    OrderStatus,
+    PaymentMethod,
+    Refund,
+    RefundLine,
+)
 from shop.orders.topics import OrderTopic
 from shop.payments.models import Payment
 from shop.signals import announce, order_cancelled, order_paid, order_refunded
@@ -162,7 +170,7 @@ def store_payment_reference(order: Order) -> str:
 def mark_paid_at_store(order_id: int, staff) -> bool:
     """Staff took the money at the counter (or on delivery) for a pay-at-store order."""
     order = _get(order_id)
-    if order.payment_method != "store":
+    if order.payment_method != PaymentMethod.STORE:
         raise InvalidTransition(_("Only pay-at-store orders can be marked paid by staff."))
     if order.status != S.AWAITING_PAYMENT:
         raise InvalidTransition(
@@ -170,7 +178,7 @@ def mark_paid_at_store(order_id: int, staff) -> bool:
         )
     return confirm_payment(
         order.id,
-        provider="store",
+        provider=PaymentMethod.STORE,
         external_id=store_payment_reference(order),
         amount=order.total,
         currency=order.currency,
@@ -241,14 +249,14 @@ def _staff_move(order_id: int, to: str, staff, action: str) -> None:
 def fulfil(order_id: int, staff) -> None:
     """A delivery order was handed to the courier."""
     order = _get(order_id)
-    if order.fulfilment != "delivery":
+    if order.fulfilment != Fulfilment.DELIVERY:
         raise InvalidTransition(_("Pick-up orders are marked picked up, not shipped."))
     _staff_move(order_id, S.FULFILLED, staff, "order.fulfil")
 
 
 def mark_picked_up(order_id: int, staff) -> None:
     order = _get(order_id)
-    if order.fulfilment != "pickup":
+    if order.fulfilment != Fulfilment.PICKUP:
         raise InvalidTransition(_("Only pick-up orders can be marked picked up."))
     _staff_move(order_id, S.PICKED_UP, staff, "order.picked_up")
 
@@ -366,7 +374,7 @@ def refund(
         db.session.rollback()
         raise InvalidInput(_("This order was refunded in the meantime; reload the order."))
     db.session.flush()
-    if order.payment_method == "stripe" and order.stripe_payment_intent:
+    if order.payment_method == PaymentMethod.STRIPE and order.stripe_payment_intent:
         try:
             record.stripe_refund_id = payments.create_refund(order, amount, idempotency_key)
         except Exception:

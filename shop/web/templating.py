@@ -11,6 +11,7 @@ from shop.catalog.sanitize import clean_markup
 from shop.customers.phones import mask_phone
 from shop.infra.clock import utcnow
 from shop.money import format_money
+from shop.orders.models import OrderStatus
 
 
 def money(amount: int | None, currency: str | None = None) -> str:
@@ -47,6 +48,8 @@ def init_app(app) -> None:
     app.jinja_env.filters["datetime"] = local_datetime
     app.jinja_env.filters["date"] = local_date
     app.jinja_env.filters["clean_html"] = clean_markup
+    # Vocabularies that templates show by their labels (globals reach imported macros too).
+    app.jinja_env.globals["OrderStatus"] = OrderStatus
 
     @app.context_processor
     def shop_globals():
