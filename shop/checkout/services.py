@@ -27,7 +27,7 @@ from shop.infra import outbox
 from shop.infra.clock import utcnow
 from shop.members import coupons
 from shop.members import points as points_ledger
-from shop.members.models import Coupon, MemberTier
+from shop.members.models import Coupon, MemberTier, PointsKind
 from shop.orders.models import (
     Fulfilment,
     Order,
@@ -409,7 +409,7 @@ def _create_order(
             points_ledger.post(
                 customer_id,
                 -basket.points,
-                "spend",
+                PointsKind.SPEND,
                 f"spend:{order.id}",
                 order_id=order.id,
                 note=order.number,

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from shop.catalog import stock
+from shop.catalog.models import StockReason
 from shop.errors import InvalidInput, InvalidTransition
 from shop.extensions import db
 from shop.infra import outbox
@@ -366,7 +367,7 @@ def refund(
             stock.change_stock(
                 lines[line_id].variant_id,
                 quantity,
-                "restock",
+                StockReason.RESTOCK,
                 order_id=order.id,
                 staff_id=getattr(staff, "id", None),
             )
@@ -489,7 +490,7 @@ def record_external_refund(
     db.session.add(
         Payment(
             order_id=order.id,
-            provider="stripe",
+            provider=PaymentMethod.STRIPE,
             external_id=stripe_refund_id,
             amount=-amount,
             currency=order.currency,
