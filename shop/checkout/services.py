@@ -138,7 +138,7 @@ def sellable_variant_ids(variant_ids: list[int]) -> set[int]:
 
 def quote(
     items: list[tuple[int, int]],
-    fulfilment: str = "pickup",
+    fulfilment: str = Fulfilment.PICKUP,
     *,
     customer_id: int | None = None,
     coupon: int | str | None = None,
