@@ -44,6 +44,7 @@ from distribution.models import (
     LinkTarget,
     ShareLink,
     Sharer,
+    SharerKind,
     SharerStatus,
     Visit,
 )
@@ -461,7 +462,7 @@ def transfer_customers(from_sharer: Sharer, to_sharers: list[Sharer], staff=None
     """
     from shop.staff import audit
 
-    if from_sharer.kind != "guide" or from_sharer.status != "active":
+    if from_sharer.kind != SharerKind.GUIDE or from_sharer.status != SharerStatus.ACTIVE:
         raise InvalidTransition(_("%(name)s is not an active guide.", name=from_sharer.name))
     if not to_sharers:
         raise ValueError("no guide to transfer to")

@@ -196,14 +196,14 @@ def check_template(template: CouponTemplate) -> None:
     value, any other coupon a value above 0; only percent-off has a cap; a spend-X-save-Y
     coupon's minimum spend is more than what it takes off; validity starts before it ends; the
     total is never below what was claimed. Does not commit."""
-    if template.kind == "free_shipping":
+    if template.kind == CouponKind.FREE_SHIPPING:
         template.value = 0
     elif template.value is None or template.value <= 0:
         raise InvalidInput(_("A coupon needs a value above 0."))
-    if template.kind != "percent":
+    if template.kind != CouponKind.PERCENT:
         template.cap = None
     template.threshold = template.threshold or 0
-    if template.kind == "threshold" and template.threshold <= template.value:
+    if template.kind == CouponKind.THRESHOLD and template.threshold <= template.value:
         raise InvalidInput(_("The minimum spend must be more than the amount off."))
     starts, ends = template.valid_from, template.valid_until
     if starts and ends and starts >= ends:

@@ -78,11 +78,11 @@ def check_tier(tier: MemberTier) -> None:
     for task in tier.tasks:
         task.amount = task.amount or 0
         task.count = task.count or 0
-        if task.kind == "buy_product" and not task.product_id:
+        if task.kind == TaskKind.BUY_PRODUCT and not task.product_id:
             raise InvalidInput(_("Choose the product a buy-a-product task needs."))
-        if task.kind == "spend" and task.amount <= 0:
+        if task.kind == TaskKind.SPEND and task.amount <= 0:
             raise InvalidInput(_("Enter the amount a spend task needs."))
-        if task.kind == "refer" and task.count <= 0:
+        if task.kind == TaskKind.REFER and task.count <= 0:
             raise InvalidInput(_("Enter how many friends a bring-friends task needs."))
 
 
