@@ -54,7 +54,7 @@ from shop.infra import outbox
 from shop.infra.clock import utcnow
 from shop.infra.outbox import OutboxEvent, OutboxStatus
 from shop.orders import services as orders
-from shop.orders.models import Order
+from shop.orders.models import Fulfilment, Order, PaymentMethod
 from shop.staff.models import Staff
 
 MODES = ("without", "with", "with + RQ")
@@ -236,8 +236,8 @@ def place(seeded, batch: int, n: int, attributed: bool = False) -> Order:
     details = checkout.CheckoutDetails(
         name=f"Outbox Buyer {n}",
         phone=f"15{batch:02d}{n:07d}",
-        fulfilment="pickup",
-        payment_method="store",
+        fulfilment=Fulfilment.PICKUP,
+        payment_method=PaymentMethod.STORE,
         pickup_store_id=seeded.store_id,
         attribution={"share_code": seeded.share_code} if attributed else {},
     )

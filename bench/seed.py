@@ -19,16 +19,17 @@ from flask import current_app
 from sqlalchemy import text
 
 from distribution.factories import make_guide, make_promoter
-from distribution.models import Sharer
+from distribution.models import Channel, LinkTarget, Sharer
 from distribution.sharing import link_for, settings
 from shop.catalog import reviews
-from shop.catalog.models import Variant
+from shop.catalog.models import ReviewStatus, Variant
 from shop.checkout import services as checkout
 from shop.customers.models import Customer
 from shop.demo.factories import make_category, make_image, make_product, make_staff, make_store
 from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.orders import services as orders
+from shop.orders.models import Fulfilment, PaymentMethod
 from shop.staff.models import Role
 
 PRODUCT_SLUG = "bench-jasmine-tea"
@@ -70,8 +71,8 @@ def seed() -> Seeded:
             checkout.CheckoutDetails(
                 name=f"Buyer {n}",
                 phone=f"1390000{n:04d}",
-                fulfilment="pickup",
-                payment_method="store",
+                fulfilment=Fulfilment.PICKUP,
+                payment_method=PaymentMethod.STORE,
                 pickup_store_id=store.id,
             ),
             f"bench-seed-order-{n:04d}",
@@ -80,9 +81,9 @@ def seed() -> Seeded:
         review = reviews.submit_review(
             order, order.lines[0].id, 4 + n % 2, "Fragrant and fresh, will buy again."
         )
-        reviews.moderate(review, "approved", staff)
+        reviews.moderate(review, ReviewStatus.APPROVED, staff)
     guide = make_guide(store, "Bench Guide", "bench-guide@siyu.test")
-    link = link_for(guide, "product", product.id, "wechat-group")
+    link = link_for(guide, LinkTarget.PRODUCT, product.id, Channel.WECHAT_GROUP)
     return Seeded(
         slug=PRODUCT_SLUG,
         store_id=store.id,

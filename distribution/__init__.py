@@ -10,6 +10,7 @@ def init_app(app) -> None:
     from distribution.attribution_session import carried_attribution
     from distribution.commission import verify_ledger
     from distribution.demo import load_demo
+    from distribution.models import BindingState, Bucket, Channel, SharerKind
     from shop.hooks import (
         register_attribution_reader,
         register_demo_loader,
@@ -20,6 +21,10 @@ def init_app(app) -> None:
 
     app.register_blueprint(views.bp)
     app.register_blueprint(workbench.bp)
+    # Vocabularies the workbench templates show by their labels (globals reach macros too).
+    app.jinja_env.globals.update(
+        BindingState=BindingState, Bucket=Bucket, Channel=Channel, SharerKind=SharerKind
+    )
     receivers.init_app(app)
     cli.init_app(app)
     register_sweep(app, "distribution.jobs.settle_due_commissions", 3600)

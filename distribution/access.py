@@ -18,7 +18,7 @@ from flask import g, session
 from flask_login import current_user
 from sqlalchemy import select
 
-from distribution.models import Sharer
+from distribution.models import Sharer, SharerKind, SharerStatus
 from shop.extensions import db
 from shop.staff.models import Role
 
@@ -35,7 +35,9 @@ def guide_for(staff) -> Sharer | None:
         return None
     return db.session.scalar(
         select(Sharer).where(
-            Sharer.staff_id == staff.id, Sharer.kind == "guide", Sharer.status == "active"
+            Sharer.staff_id == staff.id,
+            Sharer.kind == SharerKind.GUIDE,
+            Sharer.status == SharerStatus.ACTIVE,
         )
     )
 
@@ -45,7 +47,7 @@ def promoter_by_token(token: str) -> Sharer | None:
     if not token or len(token) > 64:
         return None
     sharer = db.session.scalar(select(Sharer).where(Sharer.token == token))
-    if sharer is None or sharer.kind != "promoter" or sharer.status == "left":
+    if sharer is None or sharer.kind != SharerKind.PROMOTER or sharer.status == SharerStatus.LEFT:
         return None
     return sharer
 
@@ -62,8 +64,8 @@ def _session_promoter() -> Sharer | None:
     sharer = db.session.get(Sharer, saved["id"])
     if (
         sharer is None
-        or sharer.kind != "promoter"
-        or sharer.status == "left"
+        or sharer.kind != SharerKind.PROMOTER
+        or sharer.status == SharerStatus.LEFT
         or not sharer.token
         or not hmac.compare_digest(_digest(sharer.token), str(saved.get("key", "")))
     ):
@@ -88,7 +90,7 @@ def signed_in_sharer() -> Sharer | None:
 def current_sharer() -> Sharer | None:
     """The active sharer of this request, who may make links and earns for them."""
     sharer = signed_in_sharer()
-    return sharer if sharer is not None and sharer.status == "active" else None
+    return sharer if sharer is not None and sharer.status == SharerStatus.ACTIVE else None
 
 
 def forget_promoter() -> None:

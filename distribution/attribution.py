@@ -9,7 +9,15 @@ from flask_babel import gettext as _
 from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from distribution.models import Attribution, Binding, ShareLink, Sharer, Visit
+from distribution.models import (
+    Attribution,
+    AttributionRule,
+    Binding,
+    ShareLink,
+    Sharer,
+    SharerStatus,
+    Visit,
+)
 from distribution.sharing import active_bindings, settings
 from shop.extensions import db
 from shop.orders.models import Order
@@ -89,7 +97,7 @@ def _decide(order: Order, customer_is_new: bool) -> dict:
             and db.session.scalar(select(ShareLink.id).where(ShareLink.code == order.share_code))
             is None
         )
-        rule = "forged-code" if forged else "no-touch"
+        rule = AttributionRule.FORGED_CODE if forged else AttributionRule.NO_TOUCH
     else:
         rule = rules.binding_policy
         facts.update(
@@ -98,14 +106,14 @@ def _decide(order: Order, customer_is_new: bool) -> dict:
             touched_at=_iso(winner.touched_at),
             protected_until=_iso(winner.protected_until),
         )
-        if sharer.status != "active":
-            rule, sharer = "sharer-inactive", None
+        if sharer.status != SharerStatus.ACTIVE:
+            rule, sharer = AttributionRule.SHARER_INACTIVE, None
         elif _is_self_purchase(sharer, order) and not rules.self_purchase_earns:
-            rule, sharer = "self-purchase", None
+            rule, sharer = AttributionRule.SELF_PURCHASE, None
         if winner.customer_id is None:
             winner.customer_id = order.customer_id
     parent = sharer.parent if sharer is not None and rules.depth >= 2 else None
-    if parent is not None and parent.status != "active":
+    if parent is not None and parent.status != SharerStatus.ACTIVE:
         parent = None
     if parent is not None and _is_self_purchase(parent, order) and not rules.self_purchase_earns:
         # The recruiter bought through their own recruit's link: still a self-purchase.
@@ -151,18 +159,18 @@ def explain(attribution: Attribution) -> str:
     """The decision in plain words, in the reader's language."""
     facts = attribution.facts or {}
     name = facts.get("winner", "")
-    if attribution.rule == "no-touch":
+    if attribution.rule == AttributionRule.NO_TOUCH:
         return _("No share link was opened before this order; no one is credited.")
-    if attribution.rule == "forged-code":
+    if attribution.rule == AttributionRule.FORGED_CODE:
         return _("The share code on this order matches no link; no one is credited.")
-    if attribution.rule == "self-purchase":
+    if attribution.rule == AttributionRule.SELF_PURCHASE:
         return _("%(name)s bought for themselves: self-purchases earn no commission.", name=name)
-    if attribution.rule == "sharer-inactive":
+    if attribution.rule == AttributionRule.SHARER_INACTIVE:
         return _("%(name)s no longer shares for the shop; no one is credited.", name=name)
     ago = format_timedelta(attribution.decided_at - _when(facts.get("touched_at")))
     protected = _when(facts.get("protected_until"))
     others = sorted({t["sharer"] for t in attribution.touches or [] if t["sharer"] != name})
-    if attribution.rule == "first-sharer-protected" and protected:
+    if attribution.rule == AttributionRule.FIRST_SHARER_PROTECTED and protected:
         text = _(
             "Credited to %(name)s: their link was opened %(ago)s before the order and protects "
             "the customer until %(date)s.",

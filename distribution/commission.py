@@ -17,7 +17,18 @@ from sqlalchemy import DateTime, String, and_, cast, exists, func, literal, sele
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-from distribution.models import Attribution, CommissionEntry, CommissionRule, Payout, Sharer
+from distribution.models import (
+    Attribution,
+    Bucket,
+    CommissionEntry,
+    CommissionRule,
+    EntryKind,
+    Payout,
+    RuleKind,
+    RuleScope,
+    RuleStatus,
+    Sharer,
+)
 from distribution.sharing import settings
 from shop.catalog.models import Product
 from shop.errors import ShopError
@@ -27,7 +38,6 @@ from shop.money import prorate
 from shop.orders.models import Order, OrderLine, Refund, RefundLine
 from shop.staff import audit
 
-SCOPE_ORDER = ("sku", "product", "category", "store", "default")
 DEFAULT_LEVEL1_BP = 1000  # 10 %
 DEFAULT_LEVEL2_BP = 500  # 5 %
 
@@ -44,17 +54,17 @@ class Rate:
 
     rule_id: int | None
     scope: str
-    kind: str  # percent or fixed
+    kind: RuleKind
     rate_ppm: int | None  # percent: basis points × multiplier %
     per_unit_x100: int | None  # fixed: minor units per unit × multiplier %
 
     def amount(self, paid: int, units: int) -> int:
-        if self.kind == "percent":
+        if self.kind == RuleKind.PERCENT:
             return (paid * self.rate_ppm * 2 + 1_000_000) // 2_000_000
         return (self.per_unit_x100 * units * 2 + 100) // 200
 
     def describe(self) -> str:
-        if self.kind == "percent":
+        if self.kind == RuleKind.PERCENT:
             return f"{self.rate_ppm / 10000:g}% ({self.scope} rule)"
         return f"{self.per_unit_x100 / 100:g} per unit ({self.scope} rule)"
 
@@ -84,13 +94,15 @@ def line_commission(rate: Rate, order: Order, line: OrderLine, money_only: int =
     """
     paid = order.paid_for(line)
     kept = paid - line.refunded_amount
-    if rate.kind == "fixed" and money_only:
+    if rate.kind == RuleKind.FIXED and money_only:
         return prorate(rate.amount(kept, line.quantity), kept, paid)
     return rate.amount(kept, line.quantity - line.refunded_quantity)
 
 
 def published_rules() -> dict[tuple[str, int], CommissionRule]:
-    rules = db.session.scalars(select(CommissionRule).where(CommissionRule.status == "published"))
+    rules = db.session.scalars(
+        select(CommissionRule).where(CommissionRule.status == RuleStatus.PUBLISHED)
+    )
     return {(r.scope, r.scope_id): r for r in rules}
 
 
@@ -107,11 +119,11 @@ def rule_for(
             select(Product.category_id).where(Product.id == line.product_id)
         )
     candidates = [
-        ("sku", line.variant_id),
-        ("product", line.product_id),
-        ("category", category_id or 0),
-        ("store", store_id or 0),
-        ("default", 0),
+        (RuleScope.SKU, line.variant_id),
+        (RuleScope.PRODUCT, line.product_id),
+        (RuleScope.CATEGORY, category_id or 0),
+        (RuleScope.STORE, store_id or 0),
+        (RuleScope.DEFAULT, 0),
     ]
     for scope, scope_id in candidates:
         rule = rules.get((scope, scope_id))
@@ -124,11 +136,11 @@ def rate_for(rule: CommissionRule | None, level: int, sharer: Sharer, scope: str
     multiplier = sharer.level.multiplier_pct if sharer.level else 100
     if rule is None:
         bp = DEFAULT_LEVEL1_BP if level == 1 else DEFAULT_LEVEL2_BP
-        return Rate(None, scope, "percent", bp * multiplier, None)
+        return Rate(None, scope, RuleKind.PERCENT, bp * multiplier, None)
     value = rule.level1_value if level == 1 else rule.level2_value
-    if rule.kind == "fixed":
-        return Rate(rule.id, scope, "fixed", None, value * multiplier)
-    return Rate(rule.id, scope, "percent", value * multiplier, None)
+    if rule.kind == RuleKind.FIXED:
+        return Rate(rule.id, scope, RuleKind.FIXED, None, value * multiplier)
+    return Rate(rule.id, scope, RuleKind.PERCENT, value * multiplier, None)
 
 
 def _earners(attribution: Attribution) -> list[tuple[int, Sharer]]:
@@ -180,8 +192,8 @@ def accrue_commission(order_id: int) -> int:
                 order_id=order.id,
                 order_line_id=line.id,
                 level=level,
-                kind="accrue",
-                bucket="pending",
+                kind=EntryKind.ACCRUE,
+                bucket=Bucket.PENDING,
                 amount=row["amount"],
                 currency=order.currency,
                 rule_id=rate.rule_id,
@@ -200,7 +212,7 @@ def accrue_commission(order_id: int) -> int:
 
 
 def _entry_rate(entry: CommissionEntry) -> Rate:
-    kind = "percent" if entry.rate_ppm is not None else "fixed"
+    kind = RuleKind.PERCENT if entry.rate_ppm is not None else RuleKind.FIXED
     return Rate(entry.rule_id, "", kind, entry.rate_ppm, entry.per_unit_x100)
 
 
@@ -210,7 +222,7 @@ def line_net(line_id: int, level: int) -> int:
         select(func.coalesce(func.sum(CommissionEntry.amount), 0)).where(
             CommissionEntry.order_line_id == line_id,
             CommissionEntry.level == level,
-            CommissionEntry.kind.in_(("accrue", "reverse")),
+            CommissionEntry.kind.in_((EntryKind.ACCRUE, EntryKind.REVERSE)),
         )
     )
 
@@ -228,7 +240,7 @@ def reverse_commission(order_id: int, refund_id: int) -> int:
     accruals = list(
         db.session.scalars(
             select(CommissionEntry).where(
-                CommissionEntry.order_id == order_id, CommissionEntry.kind == "accrue"
+                CommissionEntry.order_id == order_id, CommissionEntry.kind == EntryKind.ACCRUE
             )
         )
     )
@@ -255,8 +267,8 @@ def reverse_commission(order_id: int, refund_id: int) -> int:
                 order_id=order.id,
                 order_line_id=line.id,
                 level=accrual.level,
-                kind="reverse",
-                bucket="settled" if settled else "pending",
+                kind=EntryKind.REVERSE,
+                bucket=Bucket.SETTLED if settled else Bucket.PENDING,
                 amount=delta,
                 currency=accrual.currency,
                 rule_id=accrual.rule_id,
@@ -297,21 +309,21 @@ def settle_due_commissions(now=None) -> int:
             e.order_id,
             e.order_line_id,
             e.level,
-            literal("settle"),
-            literal("pending"),
+            literal(EntryKind.SETTLE, String),
+            literal(Bucket.PENDING, String),
             -func.sum(e.amount),
             e.currency,
             literal(now, DateTime),
         )
         .join(Order, Order.id == e.order_id)
         .where(
-            e.bucket == "pending",
+            e.bucket == Bucket.PENDING,
             Order.paid_at <= cutoff,
             ~exists().where(
                 and_(
                     already.order_line_id == e.order_line_id,
                     already.level == e.level,
-                    already.kind == "settle",
+                    already.kind == EntryKind.SETTLE,
                 )
             ),
         )
@@ -335,7 +347,10 @@ def settle_due_commissions(now=None) -> int:
         # This run's settle-out entries are the ones written after the newest entry now.
         newest = db.session.scalar(select(func.coalesce(func.max(e.id), 0)))
         this_run = and_(
-            e.id > newest, e.kind == "settle", e.bucket == "pending", e.created_at == now
+            e.id > newest,
+            e.kind == EntryKind.SETTLE,
+            e.bucket == Bucket.PENDING,
+            e.created_at == now,
         )
         db.session.execute(table.insert().from_select(out_columns, due))
         # psycopg reports no rowcount for INSERT ... SELECT: count the rows instead.
@@ -350,8 +365,8 @@ def settle_due_commissions(now=None) -> int:
                 + cast(func.min(e.id), String),
                 e.sharer_id,
                 e.level,
-                literal("settle"),
-                literal("settled"),
+                literal(EntryKind.SETTLE, String),
+                literal(Bucket.SETTLED, String),
                 -func.sum(e.amount),
                 e.currency,
                 literal(now, DateTime),
@@ -383,7 +398,7 @@ def balances(sharer_id: int) -> dict[str, int]:
         .where(CommissionEntry.sharer_id == sharer_id)
         .group_by(CommissionEntry.bucket)
     ).all()
-    result = {"pending": 0, "settled": 0, "paid": 0}
+    result = dict.fromkeys(Bucket, 0)
     result.update({bucket: int(total or 0) for bucket, total in rows})
     return result
 
@@ -394,7 +409,7 @@ def approve_payout(sharer_id: int, staff, currency: str) -> Payout:
     sharer = db.session.scalar(select(Sharer).where(Sharer.id == sharer_id).with_for_update())
     if sharer is None:
         raise CommissionError(_("Unknown sharer."))
-    amount = balances(sharer_id)["settled"]
+    amount = balances(sharer_id)[Bucket.SETTLED]
     if amount <= 0:
         raise CommissionError(_("%(name)s has nothing settled to pay out.", name=sharer.name))
     payout = Payout(
@@ -405,12 +420,12 @@ def approve_payout(sharer_id: int, staff, currency: str) -> Payout:
     )
     db.session.add(payout)
     db.session.flush()
-    for bucket, sign in (("settled", -1), ("paid", 1)):
+    for bucket, sign in ((Bucket.SETTLED, -1), (Bucket.PAID, 1)):
         db.session.add(
             CommissionEntry(
                 entry_key=f"payout:{payout.id}:{bucket}",
                 sharer_id=sharer_id,
-                kind="payout",
+                kind=EntryKind.PAYOUT,
                 bucket=bucket,
                 amount=sign * amount,
                 currency=currency,
@@ -435,13 +450,15 @@ def verify_ledger() -> list[str]:
     breaches: list[str] = []
     e = CommissionEntry
     for key, total in db.session.execute(
-        select(e.kind, func.sum(e.amount)).where(e.kind.in_(("settle", "payout"))).group_by(e.kind)
+        select(e.kind, func.sum(e.amount))
+        .where(e.kind.in_((EntryKind.SETTLE, EntryKind.PAYOUT)))
+        .group_by(e.kind)
     ).all():
         if total:
             breaches.append(f"{key} entries do not balance: they sum to {total}")
     pending = db.session.execute(
         select(e.order_line_id, e.level, func.sum(e.amount))
-        .where(e.bucket == "pending")
+        .where(e.bucket == Bucket.PENDING)
         .group_by(e.order_line_id, e.level)
         .having(func.sum(e.amount) < 0)
     ).all()
@@ -450,7 +467,7 @@ def verify_ledger() -> list[str]:
     paid_by_payout = dict(
         db.session.execute(
             select(e.payout_id, func.sum(e.amount))
-            .where(e.payout_id.is_not(None), e.bucket == "paid")
+            .where(e.payout_id.is_not(None), e.bucket == Bucket.PAID)
             .group_by(e.payout_id)
         ).all()
     )
@@ -459,7 +476,7 @@ def verify_ledger() -> list[str]:
         if paid != payout.amount:
             breaches.append(f"payout {payout.id}: amount {payout.amount} but entries say {paid}")
     # A handful of queries whatever the ledger's size (not three per accrual).
-    accrued = select(e.order_line_id).where(e.kind == "accrue")
+    accrued = select(e.order_line_id).where(e.kind == EntryKind.ACCRUE)
     lines = {
         line.id: line
         for line in db.session.scalars(select(OrderLine).where(OrderLine.id.in_(accrued)))
@@ -476,12 +493,12 @@ def verify_ledger() -> list[str]:
         (line_id, level): total
         for line_id, level, total in db.session.execute(
             select(e.order_line_id, e.level, func.sum(e.amount))
-            .where(e.kind.in_(("accrue", "reverse")))
+            .where(e.kind.in_((EntryKind.ACCRUE, EntryKind.REVERSE)))
             .group_by(e.order_line_id, e.level)
         )
     }
     money_only = money_only_refunds()
-    for accrual in db.session.scalars(select(e).where(e.kind == "accrue").order_by(e.id)):
+    for accrual in db.session.scalars(select(e).where(e.kind == EntryKind.ACCRUE).order_by(e.id)):
         line = lines[accrual.order_line_id]
         order = orders[line.order_id]
         expected = line_commission(_entry_rate(accrual), order, line, money_only.get(line.id, 0))

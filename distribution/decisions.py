@@ -13,7 +13,7 @@ from sqlalchemy import exists, select
 
 from distribution import jobs
 from distribution.commission import preview
-from distribution.models import Attribution, CommissionEntry
+from distribution.models import Attribution, CommissionEntry, EntryKind
 from shop.extensions import db
 from shop.orders.models import Order, OrderStatus, Refund
 
@@ -26,7 +26,9 @@ PAID_STATES = (
 
 
 def _undecided() -> list[tuple[Order, str]]:
-    accrued = exists().where(CommissionEntry.order_id == Order.id, CommissionEntry.kind == "accrue")
+    accrued = exists().where(
+        CommissionEntry.order_id == Order.id, CommissionEntry.kind == EntryKind.ACCRUE
+    )
     rows = db.session.execute(
         select(Order, Attribution)
         .outerjoin(Attribution, Attribution.order_id == Order.id)
@@ -62,7 +64,8 @@ def reconcile() -> list[str]:
         select(Refund.order_id, Refund.id)
         .where(
             exists().where(
-                CommissionEntry.order_id == Refund.order_id, CommissionEntry.kind == "accrue"
+                CommissionEntry.order_id == Refund.order_id,
+                CommissionEntry.kind == EntryKind.ACCRUE,
             )
         )
         .order_by(Refund.id)

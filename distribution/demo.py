@@ -10,7 +10,16 @@ from flask import current_app
 from sqlalchemy import select
 
 from distribution.factories import make_guide, make_promoter
-from distribution.models import CommissionRule, Sharer, SharerLevel
+from distribution.models import (
+    Channel,
+    CommissionRule,
+    LinkTarget,
+    RuleKind,
+    RuleScope,
+    RuleStatus,
+    Sharer,
+    SharerLevel,
+)
 from distribution.sharing import link_for, open_link, settings
 from shop.catalog.models import Product, Store
 from shop.checkout.services import CheckoutDetails, place_order
@@ -18,6 +27,7 @@ from shop.demo.core import DEMO_PASSWORD
 from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.orders import services as orders
+from shop.orders.models import Fulfilment, PaymentMethod
 from shop.staff.models import Role, Staff
 
 DEMO_GUIDES = [  # name, login, store, phone (finance pays guides by phone)
@@ -54,11 +64,11 @@ def load_demo() -> list[str]:
     )
     db.session.add(
         CommissionRule(
-            scope="default",
-            kind="percent",
+            scope=RuleScope.DEFAULT,
+            kind=RuleKind.PERCENT,
             level1_value=1000,
             level2_value=500,
-            status="published",
+            status=RuleStatus.PUBLISHED,
             version=1,
             published_at=utcnow(),
             note="Programme default",
@@ -84,7 +94,7 @@ def load_demo() -> list[str]:
     for index, (name, phone, sharer) in enumerate(buyers):
         product = products[index % len(products)]
         visitor = uuid.uuid4().hex
-        link = link_for(sharer, "product", product.id, "wechat-group")
+        link = link_for(sharer, LinkTarget.PRODUCT, product.id, Channel.WECHAT_GROUP)
         open_link(link, visitor, now=utcnow() - timedelta(days=2))
         store = sharer.store or stores[0]
         order = place_order(
@@ -92,8 +102,8 @@ def load_demo() -> list[str]:
             CheckoutDetails(
                 name=name,
                 phone=phone,
-                fulfilment="pickup",
-                payment_method="store",
+                fulfilment=Fulfilment.PICKUP,
+                payment_method=PaymentMethod.STORE,
                 pickup_store_id=store.id,
                 attribution={"visitor_id": visitor, "share_code": link.code},
             ),
@@ -102,5 +112,5 @@ def load_demo() -> list[str]:
         if index < 3:
             orders.mark_paid_at_store(order.id, owner)
     for sharer in db.session.scalars(select(Sharer)):
-        link_for(sharer, "home", 0, "moments")
+        link_for(sharer, LinkTarget.HOME, 0, Channel.MOMENTS)
     return _lines()

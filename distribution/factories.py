@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from distribution.models import Sharer
+from distribution.models import Sharer, SharerKind
 from shop.catalog.models import Store
 from shop.customers.models import Customer
 from shop.demo.factories import make_staff
@@ -25,7 +25,7 @@ def make_guide(
         stores=[store],
         name=name,
     )
-    sharer = Sharer(kind="guide", name=name, staff=staff, store=store, phone=phone)
+    sharer = Sharer(kind=SharerKind.GUIDE, name=name, staff=staff, store=store, phone=phone)
     db.session.add(sharer)
     db.session.flush()
     return sharer
@@ -38,7 +38,7 @@ def make_promoter(name: str, phone: str, parent: Sharer | None = None) -> Sharer
         customer = Customer(phone=phone, name=name)
         db.session.add(customer)
     sharer = Sharer(
-        kind="promoter",
+        kind=SharerKind.PROMOTER,
         name=name,
         customer=customer,
         phone=phone,

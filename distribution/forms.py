@@ -8,7 +8,7 @@ from wtforms import HiddenField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from distribution.reports import CHANNEL_LABELS, PICKABLE_CHANNELS
+from distribution.models import PICKABLE_CHANNELS, Channel
 
 
 class GuideLoginForm(FlaskForm):
@@ -26,8 +26,8 @@ class MakeLinkForm(FlaskForm):
     target = HiddenField(validators=[DataRequired(), Length(max=40)])
     channel = SelectField(
         _l("Where will you share it?"),
-        choices=[SelectChoice(c, CHANNEL_LABELS[c]) for c in PICKABLE_CHANNELS],
-        default="wechat-group",
+        choices=[SelectChoice(*choice) for choice in Channel.choices(PICKABLE_CHANNELS)],
+        default=Channel.WECHAT_GROUP,
     )
     next = HiddenField(validators=[Optional(), Length(max=500)])
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from distribution.models import Sharer
+from distribution.models import Sharer, SharerKind, SharerStatus
 from shop.customers.phones import normalize_phone
 from shop.errors import AlreadyTaken, InvalidInput
 from shop.extensions import db
@@ -47,7 +47,7 @@ def add_guide(guide: Sharer, email: str, password: str, staff) -> Staff:
     login.stores = [guide.store]
     login.set_password(password)
     db.session.add(login)
-    guide.kind, guide.status, guide.staff = "guide", "active", login
+    guide.kind, guide.status, guide.staff = SharerKind.GUIDE, SharerStatus.ACTIVE, login
     db.session.flush()
     audit.record(
         staff,

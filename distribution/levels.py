@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, or_, select
 
-from distribution.models import Attribution, Sharer, SharerLevel
+from distribution.models import Attribution, Sharer, SharerLevel, SharerStatus
 from shop.catalog.queries import PAID_STATES
 from shop.extensions import db
 from shop.orders.models import Order, OrderStatus
@@ -20,7 +20,7 @@ COUNTED = (*PAID_STATES, OrderStatus.REFUNDED)
 def invites(sharer_id: int) -> int:
     return db.session.scalar(
         select(func.count(Sharer.id)).where(
-            Sharer.parent_id == sharer_id, Sharer.status == "active"
+            Sharer.parent_id == sharer_id, Sharer.status == SharerStatus.ACTIVE
         )
     )
 
@@ -40,7 +40,7 @@ def team_sales(sharer_id: int) -> int:
 def evaluate_level(sharer_id: int) -> SharerLevel | None:
     """Move the sharer up to the highest level whose tasks are met; returns the new level."""
     sharer = db.session.get(Sharer, sharer_id)
-    if sharer is None or sharer.status != "active" or sharer.level is None:
+    if sharer is None or sharer.status != SharerStatus.ACTIVE or sharer.level is None:
         return None  # a sharer staff left without a level is outside the level programme
     current_rank = sharer.level.rank
     candidates = db.session.scalars(

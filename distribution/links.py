@@ -6,8 +6,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from distribution.models import ShareLink, Sharer
-from distribution.reports import PICKABLE_CHANNELS
+from distribution.models import PICKABLE_CHANNELS, LinkTarget, ShareLink, Sharer, SharerStatus
 from distribution.sharing import link_for
 from shop.catalog.models import Product
 from shop.errors import InvalidInput
@@ -30,15 +29,15 @@ def parse_target(raw: str | None) -> tuple[str, int]:
     """``"home"``, ``"product:<id>"`` of an active product or ``"coupon:<id>"`` of a
     claimable coupon template; raises InvalidInput."""
     text = (raw or "").strip()
-    if text == "home":
-        return "home", 0
+    if text == LinkTarget.HOME:
+        return LinkTarget.HOME, 0
     kind, _sep, number = text.partition(":")
     if number.isdecimal() and len(number) <= 10:
-        if kind == "product":
+        if kind == LinkTarget.PRODUCT:
             found = db.session.scalar(
                 select(Product.id).where(Product.id == int(number), Product.active.is_(True))
             )
-        elif kind == "coupon":
+        elif kind == LinkTarget.COUPON:
             found = next((i for i, _n in shareable_coupons() if i == int(number)), None)
         else:
             found = None
@@ -52,7 +51,7 @@ def make_link(sharer: Sharer, target: str | None, channel: str | None) -> ShareL
 
     Two taps at once may both try to insert it; the unique constraint keeps one, and the
     loser reads the winner's row."""
-    if sharer.status != "active":
+    if sharer.status != SharerStatus.ACTIVE:
         raise InvalidInput(_("Only an active guide or promoter can make share links."))
     if channel not in PICKABLE_CHANNELS:
         raise InvalidInput(_("Choose where you will share the link."))

@@ -10,6 +10,8 @@ import secrets
 import string
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -28,9 +30,125 @@ from shop.catalog.models import Store
 from shop.customers.models import Customer
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.vocab import VOCABULARY, Vocabulary
 from shop.staff.models import Staff
 
 _ALPHABET = string.ascii_letters + string.digits
+
+
+class BindingPolicy(Vocabulary):
+    """Whether a second sharer's link takes a bound customer over during protection."""
+
+    FIRST_SHARER_PROTECTED = "first-sharer-protected", _l("First sharer protected")
+    LAST_CLICK = "last-click", _l("Last click")
+
+
+class SharerKind(Vocabulary):
+    GUIDE = "guide", _l("Guide")
+    PROMOTER = "promoter", _l("Promoter")
+
+
+class SharerStatus(Vocabulary):
+    PENDING = "pending", _l("Pending approval")
+    ACTIVE = "active", _l("Active")
+    LEFT = "left", _l("Left")
+
+
+class LinkTarget(Vocabulary):
+    """What a share link opens."""
+
+    HOME = "home", _l("Home page")
+    PRODUCT = "product", _l("Product")
+    CATEGORY = "category", _l("Category")
+    COUPON = "coupon", _l("Coupon")
+    LIVE = "live", _l("Live session")
+
+
+class Channel(Vocabulary):
+    """Where a link is shared; "" is a link made for no channel in particular."""
+
+    ANY = "", _l("Any")
+    WECHAT_GROUP = "wechat-group", _l("WeChat group")
+    MOMENTS = "moments", _l("Moments")
+    WHATSAPP = "whatsapp", _l("WhatsApp")
+    IN_STORE = "in-store", _l("In store")
+    POSTER = "poster", _l("Poster")
+    OTHER = "other", _l("Other")
+
+
+#: the channels a sharer picks from when making a link (in this order)
+PICKABLE_CHANNELS = (
+    Channel.WECHAT_GROUP,
+    Channel.MOMENTS,
+    Channel.WHATSAPP,
+    Channel.IN_STORE,
+    Channel.POSTER,
+)
+
+
+class BindingState(Vocabulary):
+    """Where a binding stands, as the workbench shows it. A binding that ended stores how in
+    ``Binding.ended_reason`` (replaced or transferred)."""
+
+    PROTECTED = "protected", _l("Protected")
+    ACTIVE = "active", lazy_pgettext("binding status", "Bound")
+    EXPIRED = "expired", _l("Expired")
+    REPLACED = "replaced", _l("Taken over")
+    TRANSFERRED = "transferred", _l("Transferred")
+
+
+class AttributionRule(Vocabulary):
+    """What decided an order's attribution: the binding policy when a sharer is credited,
+    otherwise why no one is."""
+
+    FIRST_SHARER_PROTECTED = "first-sharer-protected", _l("First sharer protected")
+    LAST_CLICK = "last-click", _l("Last click")
+    NO_TOUCH = "no-touch", _l("No share link opened")
+    FORGED_CODE = "forged-code", _l("Unknown share code")
+    SELF_PURCHASE = "self-purchase", _l("Self-purchase")
+    SHARER_INACTIVE = "sharer-inactive", _l("Sharer no longer active")
+
+
+class RuleScope(Vocabulary):
+    """What a commission rule applies to, most specific first (the order rates are found in)."""
+
+    SKU = "sku", _l("SKU (variant)")
+    PRODUCT = "product", _l("Product")
+    CATEGORY = "category", _l("Category")
+    STORE = "store", _l("Store")
+    DEFAULT = "default", _l("Default")
+
+
+class RuleKind(Vocabulary):
+    PERCENT = "percent", _l("Percentage of the amount paid")
+    FIXED = "fixed", _l("Fixed per unit")
+
+
+class RuleStatus(Vocabulary):
+    DRAFT = "draft", _l("Draft")
+    PUBLISHED = "published", _l("Published")
+    ARCHIVED = "archived", _l("Archived")
+
+
+class EntryKind(Vocabulary):
+    """What a commission ledger entry records."""
+
+    ACCRUE = "accrue", _l("Accrued")
+    SETTLE = "settle", _l("Settled")
+    PAYOUT = "payout", _l("Payout")
+    REVERSE = "reverse", _l("Reversed (refund)")
+
+
+class Bucket(Vocabulary):
+    """Where a commission ledger entry's money sits."""
+
+    PENDING = "pending", lazy_pgettext("commission", "Pending")
+    SETTLED = "settled", _l("Settled")
+    PAID = "paid", lazy_pgettext("commission", "Paid")
+
+
+class PayoutStatus(Vocabulary):
+    APPROVED = "approved", _l("Approved")
 
 
 def new_code() -> str:
@@ -49,7 +167,11 @@ class DistributionSettings(db.Model):
         ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    binding_policy: Mapped[str] = mapped_column(String(32), default="first-sharer-protected")
+    binding_policy: Mapped[str] = mapped_column(
+        String(32),
+        default=BindingPolicy.FIRST_SHARER_PROTECTED,
+        info={VOCABULARY: BindingPolicy},
+    )
     protection_days: Mapped[int] = mapped_column(Integer, default=15)
     validity_days: Mapped[int] = mapped_column(Integer, default=30)  # 0: permanent
     depth: Mapped[int] = mapped_column(Integer, default=2)
@@ -80,7 +202,7 @@ class Sharer(db.Model):
     __tablename__ = "sharers"
     __table_args__ = (CheckConstraint("kind IN ('guide', 'promoter')", name="kind_known"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), info={VOCABULARY: SharerKind})
     name: Mapped[str] = mapped_column(String(120))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), unique=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), unique=True)
@@ -88,7 +210,9 @@ class Sharer(db.Model):
     store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"), index=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("sharers.id"), index=True)
     level_id: Mapped[int | None] = mapped_column(ForeignKey("sharer_levels.id"))
-    status: Mapped[str] = mapped_column(String(16), default="active")  # pending, active, left
+    status: Mapped[str] = mapped_column(
+        String(16), default=SharerStatus.ACTIVE, info={VOCABULARY: SharerStatus}
+    )
     # A promoter's secret: their workbench opens at /guide/p/<token> (guides sign in instead).
     token: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -115,9 +239,11 @@ class ShareLink(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(16), unique=True, default=new_code)
     sharer_id: Mapped[int] = mapped_column(ForeignKey("sharers.id"), index=True)
-    target_type: Mapped[str] = mapped_column(String(16))  # home, product, category, coupon, live
+    target_type: Mapped[str] = mapped_column(String(16), info={VOCABULARY: LinkTarget})
     target_id: Mapped[int] = mapped_column(Integer, default=0)
-    channel: Mapped[str] = mapped_column(String(32), default="")
+    channel: Mapped[str] = mapped_column(
+        String(32), default=Channel.ANY, info={VOCABULARY: Channel}
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     sharer: Mapped[Sharer] = relationship()
@@ -135,7 +261,9 @@ class Visit(db.Model):
     sharer_id: Mapped[int] = mapped_column(ForeignKey("sharers.id"), index=True)
     visitor_id: Mapped[str] = mapped_column(String(64), index=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
-    channel: Mapped[str] = mapped_column(String(32), default="")
+    channel: Mapped[str] = mapped_column(
+        String(32), default=Channel.ANY, info={VOCABULARY: Channel}
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
     link: Mapped[ShareLink] = relationship()
@@ -161,7 +289,10 @@ class Binding(db.Model):
     protected_until: Mapped[datetime | None] = mapped_column(DateTime)
     valid_until: Mapped[datetime | None] = mapped_column(DateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
-    ended_reason: Mapped[str] = mapped_column(String(32), default="")
+    # "" while active; replaced or transferred (a BindingState) once ended
+    ended_reason: Mapped[str] = mapped_column(
+        String(32), default="", info={VOCABULARY: BindingState}
+    )
 
     sharer: Mapped[Sharer] = relationship()
     customer: Mapped[Customer | None] = relationship()
@@ -177,7 +308,7 @@ class Attribution(db.Model):
     parent_sharer_id: Mapped[int | None] = mapped_column(ForeignKey("sharers.id"), index=True)
     link_id: Mapped[int | None] = mapped_column(ForeignKey("share_links.id"))
     live_session_id: Mapped[int | None] = mapped_column(Integer)
-    rule: Mapped[str] = mapped_column(String(40))
+    rule: Mapped[str] = mapped_column(String(40), info={VOCABULARY: AttributionRule})
     facts: Mapped[dict | None] = mapped_column(JSON)
     touches: Mapped[list | None] = mapped_column(JSON)
     decided_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -199,13 +330,17 @@ class CommissionRule(db.Model):
         CheckConstraint("level1_value >= 0 AND level2_value >= 0", name="values_not_negative"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    scope: Mapped[str] = mapped_column(String(16))  # default, store, category, product, sku
+    scope: Mapped[str] = mapped_column(String(16), info={VOCABULARY: RuleScope})
     scope_id: Mapped[int] = mapped_column(Integer, default=0)
-    kind: Mapped[str] = mapped_column(String(16), default="percent")
+    kind: Mapped[str] = mapped_column(
+        String(16), default=RuleKind.PERCENT, info={VOCABULARY: RuleKind}
+    )
     level1_value: Mapped[int] = mapped_column(Integer)
     level2_value: Mapped[int] = mapped_column(Integer, default=0)
     version: Mapped[int | None] = mapped_column(Integer)  # set when published
-    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    status: Mapped[str] = mapped_column(
+        String(16), default=RuleStatus.DRAFT, index=True, info={VOCABULARY: RuleStatus}
+    )
     note: Mapped[str] = mapped_column(String(255), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -240,8 +375,8 @@ class CommissionEntry(db.Model):
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     order_line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id"), index=True)
     level: Mapped[int] = mapped_column(Integer, default=1)
-    kind: Mapped[str] = mapped_column(String(16))  # accrue, settle, payout, reverse
-    bucket: Mapped[str] = mapped_column(String(16))  # pending, settled, paid
+    kind: Mapped[str] = mapped_column(String(16), info={VOCABULARY: EntryKind})
+    bucket: Mapped[str] = mapped_column(String(16), info={VOCABULARY: Bucket})
     amount: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     rule_id: Mapped[int | None] = mapped_column(ForeignKey("commission_rules.id"))
@@ -265,7 +400,9 @@ class Payout(db.Model):
     sharer_id: Mapped[int] = mapped_column(ForeignKey("sharers.id"), index=True)
     amount: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(16), default="approved")
+    status: Mapped[str] = mapped_column(
+        String(16), default=PayoutStatus.APPROVED, info={VOCABULARY: PayoutStatus}
+    )
     approved_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 

@@ -18,6 +18,7 @@ from distribution.models import (
     AcquisitionCost,
     Attribution,
     CommissionEntry,
+    EntryKind,
     ShareLink,
     Sharer,
     Visit,
@@ -150,7 +151,7 @@ def dashboard(
         .join(Attribution, Attribution.order_id == Order.id)
         .outerjoin(ShareLink, ShareLink.id == Attribution.link_id)
         .where(
-            CommissionEntry.kind.in_(("accrue", "reverse")),
+            CommissionEntry.kind.in_((EntryKind.ACCRUE, EntryKind.REVERSE)),
             Order.created_at >= since,
             Order.created_at < until,
         )

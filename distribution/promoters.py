@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from distribution.levels import evaluate_level
-from distribution.models import Sharer
+from distribution.models import Sharer, SharerKind, SharerStatus
 from distribution.sharing import find_link, settings
 from shop.customers.models import Customer
 from shop.customers.phones import normalize_phone
@@ -33,7 +33,7 @@ def inviter(code: str) -> Sharer | None:
     if link is None:
         return None
     sharer = db.session.get(Sharer, link.sharer_id)
-    return sharer if sharer is not None and sharer.status == "active" else None
+    return sharer if sharer is not None and sharer.status == SharerStatus.ACTIVE else None
 
 
 def issue_token(sharer: Sharer) -> str:
@@ -66,13 +66,13 @@ def apply_as_promoter(phone: str, name: str, invite_code: str | None = None) -> 
     elif db.session.scalar(select(Sharer.id).where(Sharer.customer_id == customer.id)):
         raise InvalidInput(already)
     sharer = Sharer(
-        kind="promoter",
+        kind=SharerKind.PROMOTER,
         name=name,
         customer=customer,
         phone=phone,
         parent=parent,
         store_id=parent.store_id if parent else None,
-        status="pending" if settings().promoter_approval else "active",
+        status=SharerStatus.PENDING if settings().promoter_approval else SharerStatus.ACTIVE,
     )
     issue_token(sharer)
     db.session.add(sharer)
@@ -81,23 +81,23 @@ def apply_as_promoter(phone: str, name: str, invite_code: str | None = None) -> 
     except IntegrityError:  # the same number applied twice at once: the first one stands
         db.session.rollback()
         raise InvalidInput(already) from None
-    if parent is not None and sharer.status == "active":
+    if parent is not None and sharer.status == SharerStatus.ACTIVE:
         evaluate_level(parent.id)  # one more invite may lift the recruiter
     return sharer
 
 
 def approve_promoter(sharer: Sharer, staff) -> None:
     """Staff let a pending promoter in; recorded in the audit log."""
-    if sharer.kind != "promoter" or sharer.status != "pending":
+    if sharer.kind != SharerKind.PROMOTER or sharer.status != SharerStatus.PENDING:
         raise InvalidInput(_("Only a pending promoter can be approved."))
-    sharer.status = "active"
+    sharer.status = SharerStatus.ACTIVE
     audit.record(
         staff,
         "promoter.approve",
         sharer,
         object_type="Sharer",
-        before={"status": "pending"},
-        after={"status": "active"},
+        before={"status": SharerStatus.PENDING},
+        after={"status": SharerStatus.ACTIVE},
         store_id=sharer.store_id,
     )
     db.session.commit()

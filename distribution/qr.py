@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 from sqlalchemy import select
 
-from distribution.models import ShareLink
+from distribution.models import LinkTarget, ShareLink
 from shop.catalog import images
 from shop.catalog.models import Category, Product
 from shop.extensions import db
@@ -181,13 +181,13 @@ def _price_text(product: Product) -> tuple[str, str]:
 
 def _subject(link: ShareLink) -> tuple[str, Product | None]:
     """What the poster advertises: a product, a category, or the shop itself."""
-    if link.target_type == "product":
+    if link.target_type == LinkTarget.PRODUCT:
         product = db.session.scalar(
             select(Product).where(Product.id == link.target_id, Product.active.is_(True))
         )
         if product is not None:
             return product.name, product
-    if link.target_type == "category":
+    if link.target_type == LinkTarget.CATEGORY:
         name = db.session.scalar(select(Category.name).where(Category.id == link.target_id))
         if name:
             return name, None

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, or_, select
 
 from distribution.attribution import explain
@@ -19,10 +18,16 @@ from distribution.commission import preview
 from distribution.models import (
     Attribution,
     Binding,
+    BindingState,
+    Channel,
     CommissionEntry,
+    EntryKind,
+    LinkTarget,
     Payout,
     ShareLink,
     Sharer,
+    SharerKind,
+    SharerStatus,
     Visit,
 )
 from shop.catalog.models import Category, Product
@@ -34,17 +39,8 @@ from shop.orders.models import Order, OrderStatus
 
 MAX_ROWS = 50
 
-CHANNEL_LABELS = {
-    "": _l("Any"),
-    "wechat-group": _l("WeChat group"),
-    "moments": _l("Moments"),
-    "whatsapp": _l("WhatsApp"),
-    "in-store": _l("In store"),
-    "poster": _l("Poster"),
-    "other": _l("Other"),
-}
-# The channels a sharer picks from when making a link (in this order).
-PICKABLE_CHANNELS = ("wechat-group", "moments", "whatsapp", "in-store", "poster")
+# Read by the admin (the ShareLink and Visit views) until it takes Channel.labels() itself.
+CHANNEL_LABELS = Channel.labels()
 
 
 @dataclass
@@ -58,7 +54,11 @@ def target_names(links: list[ShareLink]) -> dict[tuple[str, int], str]:
     """What each link points at, in words: a product, category or coupon name (others: home
     page)."""
     names: dict[tuple[str, int], str] = {}
-    for kind, model in (("product", Product), ("category", Category), ("coupon", CouponTemplate)):
+    for kind, model in (
+        (LinkTarget.PRODUCT, Product),
+        (LinkTarget.CATEGORY, Category),
+        (LinkTarget.COUPON, CouponTemplate),
+    ):
         ids = {link.target_id for link in links if link.target_type == kind}
         if ids:
             rows = db.session.execute(select(model.id, model.name).where(model.id.in_(ids)))
@@ -84,7 +84,7 @@ def my_links(sharer: Sharer, target_type: str | None = None, target_id: int = 0)
         query = query.where(ShareLink.target_type == target_type, ShareLink.target_id == target_id)
     rows = db.session.execute(query.limit(MAX_ROWS)).all()
     names = target_names([link for link, _n in rows])
-    home = str(_l("Home page"))
+    home = str(LinkTarget.HOME.label)
     return [
         LinkRow(link, names.get((link.target_type, link.target_id), home), int(n))
         for link, n in rows
@@ -95,17 +95,17 @@ def my_links(sharer: Sharer, target_type: str | None = None, target_id: int = 0)
 class CustomerRow:
     customer: Customer | None
     binding: Binding
-    status: str  # protected, active, expired, replaced, transferred
+    status: str  # a BindingState ("ended" for an ended binding that says not how)
 
 
 def binding_status(binding: Binding, now: datetime) -> str:
     if not binding.active:
         return binding.ended_reason or "ended"
     if binding.valid_until is not None and binding.valid_until <= now:
-        return "expired"
+        return BindingState.EXPIRED
     if binding.protected_until is not None and binding.protected_until > now:
-        return "protected"
-    return "active"
+        return BindingState.PROTECTED
+    return BindingState.ACTIVE
 
 
 def my_customers(sharer: Sharer) -> tuple[list[CustomerRow], int]:
@@ -157,7 +157,7 @@ def my_orders(sharer: Sharer) -> list[OrderRow]:
             .where(
                 CommissionEntry.sharer_id == sharer.id,
                 CommissionEntry.order_id.in_(order_ids or [0]),
-                CommissionEntry.kind.in_(("accrue", "reverse")),
+                CommissionEntry.kind.in_((EntryKind.ACCRUE, EntryKind.REVERSE)),
             )
             .group_by(CommissionEntry.order_id)
         ).all()
@@ -228,7 +228,11 @@ def leaderboard(store_id: int, now: datetime | None = None) -> list[BoardRow]:
     rows = db.session.execute(
         select(Sharer, func.coalesce(sales.c.orders, 0), func.coalesce(sales.c.gmv, 0))
         .outerjoin(sales, sales.c.sharer_id == Sharer.id)
-        .where(Sharer.kind == "guide", Sharer.store_id == store_id, Sharer.status == "active")
+        .where(
+            Sharer.kind == SharerKind.GUIDE,
+            Sharer.store_id == store_id,
+            Sharer.status == SharerStatus.ACTIVE,
+        )
         .order_by(
             func.coalesce(sales.c.gmv, 0).desc(),
             func.coalesce(sales.c.orders, 0).desc(),

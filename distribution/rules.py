@@ -14,7 +14,6 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from distribution.commission import (
-    SCOPE_ORDER,
     CommissionError,
     line_commission,
     money_only_refunds,
@@ -22,15 +21,19 @@ from distribution.commission import (
     rate_for,
     rule_for,
 )
-from distribution.models import Attribution, CommissionRule, Sharer
+from distribution.models import (
+    Attribution,
+    CommissionRule,
+    RuleKind,
+    RuleScope,
+    RuleStatus,
+    Sharer,
+)
 from shop.catalog.queries import PAID_STATES
 from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.orders.models import Order
 from shop.staff import audit
-
-SCOPES = SCOPE_ORDER
-KINDS = ("percent", "fixed")
 
 
 class InvalidRule(CommissionError):
@@ -46,18 +49,18 @@ class RulePublished(CommissionError):
 
 
 def validate(rule: CommissionRule) -> None:
-    if rule.scope not in SCOPES:
+    if not RuleScope.has(rule.scope):
         raise InvalidRule(_("Unknown scope %(scope)s.", scope=rule.scope))
-    if rule.kind not in KINDS:
+    if not RuleKind.has(rule.kind):
         raise InvalidRule(_("A rule is a percentage or a fixed amount per unit."))
-    if rule.scope == "default":
+    if rule.scope == RuleScope.DEFAULT:
         rule.scope_id = 0
     elif not rule.scope_id:
         raise InvalidRule(_("Choose what the %(scope)s rule applies to.", scope=rule.scope))
     for value in (rule.level1_value, rule.level2_value):
         if value is None or value < 0:
             raise InvalidRule(_("Rates cannot be negative."))
-        if rule.kind == "percent" and value > 10000:
+        if rule.kind == RuleKind.PERCENT and value > 10000:
             raise InvalidRule(_("A percentage rule cannot pay more than 100%."))
 
 
@@ -67,15 +70,15 @@ def save_draft(rule: CommissionRule) -> None:
     the version it used); the values must make a usable rule (``InvalidRule``). Does not
     commit."""
     if rule.status is None:
-        rule.status = "draft"
-    elif rule.status != "draft":
+        rule.status = RuleStatus.DRAFT
+    elif rule.status != RuleStatus.DRAFT:
         raise RulePublished(_("A published rule never changes: make a new draft instead."))
     validate(rule)
 
 
 def check_delete(rule: CommissionRule) -> None:
     """Only a draft is deleted: a published or archived rule explains past commission lines."""
-    if rule.status != "draft":
+    if rule.status != RuleStatus.DRAFT:
         raise RulePublished(_("Only a draft can be deleted."))
 
 
@@ -84,14 +87,14 @@ def publish(rule_id: int, staff) -> CommissionRule:
     rule = db.session.get(CommissionRule, rule_id)
     if rule is None:
         raise CommissionError(_("Only a draft can be published."))
-    if rule.status != "draft":
+    if rule.status != RuleStatus.DRAFT:
         raise RulePublished(_("Only a draft can be published."))
     validate(rule)
     previous = db.session.scalar(
         select(CommissionRule).where(
             CommissionRule.scope == rule.scope,
             CommissionRule.scope_id == rule.scope_id,
-            CommissionRule.status == "published",
+            CommissionRule.status == RuleStatus.PUBLISHED,
         )
     )
     latest = db.session.scalar(
@@ -101,9 +104,9 @@ def publish(rule_id: int, staff) -> CommissionRule:
     )
     before = None
     if previous is not None:
-        previous.status = "archived"
+        previous.status = RuleStatus.ARCHIVED
         before = audit.snapshot(previous)
-    rule.status = "published"
+    rule.status = RuleStatus.PUBLISHED
     rule.version = (latest or 0) + 1
     rule.published_at = utcnow()
     audit.record(

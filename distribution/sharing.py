@@ -35,7 +35,19 @@ from sqlalchemy import (
     update,
 )
 
-from distribution.models import Binding, DistributionSettings, ShareLink, Sharer, Visit
+from distribution.models import (
+    Binding,
+    BindingPolicy,
+    BindingState,
+    Channel,
+    DistributionSettings,
+    LinkTarget,
+    ShareLink,
+    Sharer,
+    SharerKind,
+    SharerStatus,
+    Visit,
+)
 from shop.catalog.models import Category, Product
 from shop.errors import InvalidTransition
 from shop.extensions import db
@@ -45,8 +57,6 @@ from shop.members.models import CouponTemplate
 # Visits and bindings of an opening are inserted as table rows, without ORM objects.
 _VISITS = Visit.__table__
 _BINDINGS = Binding.__table__
-TARGETS = ("home", "product", "category", "coupon", "live")
-CHANNELS = ("", "wechat-group", "moments", "whatsapp", "in-store", "poster", "other")
 
 
 def settings() -> DistributionSettings:
@@ -59,11 +69,13 @@ def settings() -> DistributionSettings:
     return row
 
 
-def link_for(sharer: Sharer, target_type: str, target_id: int = 0, channel: str = "") -> ShareLink:
+def link_for(
+    sharer: Sharer, target_type: str, target_id: int = 0, channel: str = Channel.ANY
+) -> ShareLink:
     """The sharer's link to a target on a channel, made on first use (one per combination)."""
-    if target_type not in TARGETS:
+    if not LinkTarget.has(target_type):
         raise ValueError(f"unknown share target {target_type!r}")
-    channel = channel if channel in CHANNELS else "other"
+    channel = channel if Channel.has(channel) else Channel.OTHER
     query = select(ShareLink).where(
         ShareLink.sharer_id == sharer.id,
         ShareLink.target_type == target_type,
@@ -125,17 +137,21 @@ def _opening_query(key: str):
         .outerjoin(
             product,
             and_(
-                link.target_type == _constant("product"),
+                link.target_type == _constant(LinkTarget.PRODUCT),
                 product.c.id == link.target_id,
                 product.c.active.is_(True),
             ),
         )
         .outerjoin(
             category,
-            and_(link.target_type == _constant("category"), category.c.id == link.target_id),
+            and_(
+                link.target_type == _constant(LinkTarget.CATEGORY),
+                category.c.id == link.target_id,
+            ),
         )
         .outerjoin(
-            coupon, and_(link.target_type == _constant("coupon"), coupon.c.id == link.target_id)
+            coupon,
+            and_(link.target_type == _constant(LinkTarget.COUPON), coupon.c.id == link.target_id),
         )
         .outerjoin(rules, true())
         .where(link[key] == bindparam("key"))
@@ -171,7 +187,7 @@ def _new_visitor_statement(dialect) -> str:
     now = cast(bindparam("now", type_=String), DateTime)
     visitor = bindparam("visitor_id", type_=String)
     day = literal_column("interval '1 day'")
-    active = opening.c.sharer_status == _constant("active")
+    active = opening.c.sharer_status == _constant(SharerStatus.ACTIVE)
     visit = (
         _VISITS.insert()
         .from_select(
@@ -335,7 +351,7 @@ def _record(opening, visitor_id: str, customer_id: int | None, now: datetime, ne
             "created_at": now,
         },
     )
-    if opening.sharer_status == "active":
+    if opening.sharer_status == SharerStatus.ACTIVE:
         rules = opening if opening.binding_policy is not None else settings()
         current = [] if new_visitor and not customer_id else None
         touch(opening.sharer_id, opening.id, visitor_id, customer_id, now, rules, current)
@@ -392,14 +408,14 @@ def touch(
         return
     if (
         holder is not None
-        and rules.binding_policy == "first-sharer-protected"
+        and rules.binding_policy == BindingPolicy.FIRST_SHARER_PROTECTED
         and holder.protected_until
         and holder.protected_until > now
     ):
         return
     for old in current:
         old.active = False
-        old.ended_reason = "replaced"
+        old.ended_reason = BindingState.REPLACED
     _bind(visitor_id, customer_id, sharer_id, link_id, now, rules)
 
 
@@ -446,7 +462,7 @@ def transfer_customers(from_sharer: Sharer, to_sharers: list[Sharer], staff=None
     """
     from shop.staff import audit
 
-    if from_sharer.kind != "guide" or from_sharer.status != "active":
+    if from_sharer.kind != SharerKind.GUIDE or from_sharer.status != SharerStatus.ACTIVE:
         raise InvalidTransition(_("%(name)s is not an active guide.", name=from_sharer.name))
     if not to_sharers:
         raise ValueError("no guide to transfer to")
@@ -463,7 +479,7 @@ def transfer_customers(from_sharer: Sharer, to_sharers: list[Sharer], staff=None
     for index, old in enumerate(open_bindings):
         heir = to_sharers[index % len(to_sharers)]
         old.active = False
-        old.ended_reason = "transferred"
+        old.ended_reason = BindingState.TRANSFERRED
         protected_until, valid_until = _periods(rules, now)
         db.session.add(
             Binding(
@@ -478,7 +494,9 @@ def transfer_customers(from_sharer: Sharer, to_sharers: list[Sharer], staff=None
             )
         )
         moved += 1
-    db.session.execute(update(Sharer).where(Sharer.id == from_sharer.id).values(status="left"))
+    db.session.execute(
+        update(Sharer).where(Sharer.id == from_sharer.id).values(status=SharerStatus.LEFT)
+    )
     if from_sharer.staff is not None:
         from_sharer.staff.active = False
     audit.record(
@@ -487,7 +505,11 @@ def transfer_customers(from_sharer: Sharer, to_sharers: list[Sharer], staff=None
         from_sharer,
         object_type="Sharer",
         before={"status": from_sharer.status},
-        after={"status": "left", "bindings_moved": moved, "to": [s.id for s in to_sharers]},
+        after={
+            "status": SharerStatus.LEFT,
+            "bindings_moved": moved,
+            "to": [s.id for s in to_sharers],
+        },
         store_id=from_sharer.store_id,
     )
     db.session.commit()

@@ -29,6 +29,7 @@ from distribution import access, reports
 from distribution.commission import balances
 from distribution.forms import GuideLoginForm, JoinForm, LogoutForm, MakeLinkForm
 from distribution.links import make_link, shareable_coupons
+from distribution.models import LinkTarget, SharerKind, SharerStatus
 from distribution.promoters import apply_as_promoter
 from distribution.qr import link_url
 from shop.catalog.models import Product
@@ -73,7 +74,7 @@ def _home_next(target: str | None) -> str:
 @bp.route("/guide/login", methods=("GET", "POST"))
 def login():
     signed_in = access.signed_in_sharer()
-    if signed_in is not None and signed_in.kind == "guide":
+    if signed_in is not None and signed_in.kind == SharerKind.GUIDE:
         return redirect(url_for("workbench.home"))
     form = GuideLoginForm()
     error, status = "", 200
@@ -142,7 +143,7 @@ def _external(path: str) -> str:
 def _invite_url(links: list[reports.LinkRow]) -> str:
     """/join with one of the sharer's link codes, which makes them the recruiter ("" before
     they have a link)."""
-    codes = [row.link.code for row in links if row.link.target_type == "home"]
+    codes = [row.link.code for row in links if row.link.target_type == LinkTarget.HOME]
     codes += [row.link.code for row in links]
     return _external(url_for("workbench.join", invite=codes[0])) if codes else ""
 
@@ -152,10 +153,10 @@ def home():
     sharer = access.signed_in_sharer()
     personal_link = (
         _external(url_for("workbench.promoter", token=sharer.token))
-        if sharer.kind == "promoter" and sharer.token
+        if sharer.kind == SharerKind.PROMOTER and sharer.token
         else ""
     )
-    if sharer.status != "active":
+    if sharer.status != SharerStatus.ACTIVE:
         return render_template(
             "distribution/pending.html", sharer=sharer, personal_link=personal_link
         )
@@ -179,11 +180,10 @@ def home():
         payouts=reports.my_payouts(sharer),
         board=(
             reports.leaderboard(sharer.store_id)
-            if sharer.kind == "guide" and sharer.store_id
+            if sharer.kind == SharerKind.GUIDE and sharer.store_id
             else None
         ),
         funnel=reports.funnel(sharer),
-        channel_labels=reports.CHANNEL_LABELS,
     )
 
 
@@ -207,7 +207,7 @@ def new_link():
 def join():
     """Become a promoter: phone, name, and the invite code of whoever recruited you."""
     signed_in = access.signed_in_sharer()
-    if signed_in is not None and signed_in.kind == "promoter":
+    if signed_in is not None and signed_in.kind == SharerKind.PROMOTER:
         return redirect(url_for("workbench.home"))
     form = JoinForm()
     if request.method == "GET":
@@ -221,7 +221,7 @@ def join():
                 error, status = exc.message, 422
             else:
                 access.remember_promoter(sharer)
-                if sharer.status == "active":
+                if sharer.status == SharerStatus.ACTIVE:
                     flash(_("Welcome to the programme! Keep your personal link safe."), "ok")
                 return redirect(url_for("workbench.home"))
         else:
@@ -241,10 +241,9 @@ def share_box(product) -> Markup:
             "distribution/_share_box.html",
             sharer=sharer,
             product=product,
-            links=reports.my_links(sharer, "product", product.id),
+            links=reports.my_links(sharer, LinkTarget.PRODUCT, product.id),
             link_url=link_url,
             form=form,
-            channel_labels=reports.CHANNEL_LABELS,
         )
     )
 

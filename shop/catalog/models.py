@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.vocab import VOCABULARY, Vocabulary
 
 if TYPE_CHECKING:
     from shop.customers.models import Customer
@@ -128,6 +130,22 @@ class ProductImage(db.Model):
         return self.filename
 
 
+class StockReason(Vocabulary):
+    """Why a variant's stock changed."""
+
+    INITIAL = "initial", _l("Initial stock")
+    ADJUST = "adjust", _l("Stock adjustment")
+    RESERVE = "reserve", _l("Reserved")
+    RELEASE = "release", _l("Released")
+    RESTOCK = "restock", _l("Restocked")
+
+
+class ReviewStatus(Vocabulary):
+    PENDING = "pending", _l("Pending")
+    APPROVED = "approved", _l("Approved")
+    REJECTED = "rejected", _l("Rejected")
+
+
 class StockMovement(db.Model):
     """Append-only: every change of a variant's stock. ``sum(delta) == variant.stock``."""
 
@@ -135,7 +153,7 @@ class StockMovement(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id"), index=True)
     delta: Mapped[int] = mapped_column(Integer)
-    reason: Mapped[str] = mapped_column(String(24))  # initial, adjust, reserve, release, restock
+    reason: Mapped[str] = mapped_column(String(24), info={VOCABULARY: StockReason})
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     note: Mapped[str] = mapped_column(String(255), default="")
@@ -154,7 +172,9 @@ class Review(db.Model):
     rating: Mapped[int] = mapped_column(Integer)
     body: Mapped[str] = mapped_column(Text, default="")
     author_name: Mapped[str] = mapped_column(String(120), default="")
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    status: Mapped[str] = mapped_column(
+        String(16), default=ReviewStatus.PENDING, index=True, info={VOCABULARY: ReviewStatus}
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     product: Mapped[Product] = relationship()

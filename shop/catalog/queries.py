@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from shop.catalog.models import Category, Product, Review, Store
+from shop.catalog.models import Category, Product, Review, ReviewStatus, Store
 from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.orders.models import Order, OrderLine, OrderStatus
@@ -96,14 +96,14 @@ def approved_reviews(product_id: int, limit: int = 10) -> tuple[list[Review], Ra
     reviews = list(
         db.session.scalars(
             select(Review)
-            .where(Review.product_id == product_id, Review.status == "approved")
+            .where(Review.product_id == product_id, Review.status == ReviewStatus.APPROVED)
             .order_by(Review.created_at.desc())
             .limit(limit)
         )
     )
     count, average = db.session.execute(
         select(func.count(Review.id), func.avg(Review.rating)).where(
-            Review.product_id == product_id, Review.status == "approved"
+            Review.product_id == product_id, Review.status == ReviewStatus.APPROVED
         )
     ).one()
     return reviews, RatingSummary(count, round(float(average), 1) if average else None)

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from shop.catalog.models import Review
+from shop.catalog.models import Review, ReviewStatus
 from shop.catalog.queries import PAID_STATES
 from shop.errors import InvalidInput
 from shop.extensions import db
@@ -49,7 +49,7 @@ def submit_review(order: Order, line_id, rating, body: str) -> Review:
 
 
 def moderate(review: Review, status: str, staff) -> None:
-    if status not in ("approved", "rejected", "pending"):
+    if not ReviewStatus.has(status):
         raise InvalidInput(_("Unknown review status."))
     before = review.status
     review.status = status

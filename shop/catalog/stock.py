@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, func, insert, select, update
 
-from shop.catalog.models import StockMovement, Variant
+from shop.catalog.models import StockMovement, StockReason, Variant
 from shop.errors import OutOfStock
 from shop.extensions import db
 from shop.staff import audit
@@ -83,7 +83,7 @@ def adjust(variant: Variant, delta: int, reason: str, staff, note: str | None = 
 def reserve(order_id: int, quantities: Iterable[tuple[int, int]]) -> None:
     """Take stock for an order's lines, all or nothing (the caller rolls back on OutOfStock)."""
     for variant_id, quantity in sorted(quantities):
-        if not change_stock(variant_id, -quantity, "reserve", order_id=order_id):
+        if not change_stock(variant_id, -quantity, StockReason.RESERVE, order_id=order_id):
             # Fresh from the database: the caller may hold this variant loaded before the race.
             variant = db.session.get(Variant, variant_id, populate_existing=True)
             raise OutOfStock(
@@ -95,7 +95,9 @@ def reserve(order_id: int, quantities: Iterable[tuple[int, int]]) -> None:
             )
 
 
-def release(order_id: int, quantities: Iterable[tuple[int, int]], reason: str = "release") -> None:
+def release(
+    order_id: int, quantities: Iterable[tuple[int, int]], reason: str = StockReason.RELEASE
+) -> None:
     for variant_id, quantity in sorted(quantities):
         if quantity > 0:
             change_stock(variant_id, quantity, reason, order_id=order_id)

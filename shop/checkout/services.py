@@ -27,8 +27,15 @@ from shop.infra import outbox
 from shop.infra.clock import utcnow
 from shop.members import coupons
 from shop.members import points as points_ledger
-from shop.members.models import Coupon, MemberTier
-from shop.orders.models import Order, OrderLine, OrderStatus, new_token
+from shop.members.models import Coupon, MemberTier, PointsKind
+from shop.orders.models import (
+    Fulfilment,
+    Order,
+    OrderLine,
+    OrderStatus,
+    PaymentMethod,
+    new_token,
+)
 from shop.orders.topics import OrderTopic
 from shop.signals import announce, order_placed, order_placing
 
@@ -107,7 +114,7 @@ def sellable_variant_ids(variant_ids: list[int]) -> set[int]:
 
 def quote(
     items: list[tuple[int, int]],
-    fulfilment: str = "pickup",
+    fulfilment: str = Fulfilment.PICKUP,
     *,
     customer_id: int | None = None,
     coupon: int | str | None = None,
@@ -145,7 +152,7 @@ def quote(
     elif coupon not in (None, "", "best", "none") or points:
         raise InvalidInput(_("Sign in to use coupons and points."))
     result.free_shipping = free_shipping
-    if fulfilment == "delivery" and not free_shipping:
+    if fulfilment == Fulfilment.DELIVERY and not free_shipping:
         result.shipping = current_app.config["SHIPPING_FEE"]
     return result
 
@@ -210,8 +217,8 @@ def _apply_membership(
 class CheckoutDetails:
     name: str
     phone: str
-    fulfilment: str  # "delivery" or "pickup"
-    payment_method: str  # "stripe" or "store"
+    fulfilment: str  # a Fulfilment
+    payment_method: str  # a PaymentMethod
     city: str = ""
     address: str = ""
     pickup_store_id: int | None = None
@@ -225,16 +232,16 @@ class CheckoutDetails:
 def payment_methods(fulfilment: str) -> list[str]:
     """Stripe when configured; paying at the store (or on delivery, without Stripe) always."""
     stripe_on = bool(current_app.config.get("STRIPE_SECRET_KEY"))
-    methods = ["stripe"] if stripe_on else []
-    if fulfilment == "pickup" or not stripe_on:
-        methods.append("store")
+    methods = [PaymentMethod.STRIPE] if stripe_on else []
+    if fulfilment == Fulfilment.PICKUP or not stripe_on:
+        methods.append(PaymentMethod.STORE)
     return methods
 
 
 def reservation_period(payment_method: str) -> timedelta:
     """How long an unpaid order holds its stock: short for online payment, longer when the
     customer pays at the store and needs time to get there."""
-    key = "STORE_HOLD_MINUTES" if payment_method == "store" else "RESERVATION_MINUTES"
+    key = "STORE_HOLD_MINUTES" if payment_method == PaymentMethod.STORE else "RESERVATION_MINUTES"
     return timedelta(minutes=current_app.config[key])
 
 
@@ -248,11 +255,11 @@ def validate_details(details: CheckoutDetails) -> CheckoutDetails:
     details.note = (details.note or "").strip()[:500]
     details.city = (details.city or "").strip()[:80]
     details.address = (details.address or "").strip()[:255]
-    if details.fulfilment == "delivery":
+    if details.fulfilment == Fulfilment.DELIVERY:
         if not details.address or not details.city:
             raise InvalidInput(_("Please enter a delivery city and address."))
         details.pickup_store_id = None
-    elif details.fulfilment == "pickup":
+    elif details.fulfilment == Fulfilment.PICKUP:
         store_id = details.pickup_store_id
         city = (
             db.session.scalar(_PICKUP_STORE_CITY, {"store_id": store_id})
@@ -399,7 +406,7 @@ def _create_order(
             points_ledger.post(
                 customer_id,
                 -basket.points,
-                "spend",
+                PointsKind.SPEND,
                 f"spend:{order.id}",
                 order_id=order.id,
                 note=order.number,

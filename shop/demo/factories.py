@@ -9,7 +9,7 @@ import re
 from PIL import Image, ImageDraw
 
 from shop.catalog import images, stock
-from shop.catalog.models import Category, Product, ProductImage, Store, Variant
+from shop.catalog.models import Category, Product, ProductImage, StockReason, Store, Variant
 from shop.catalog.sanitize import clean_html
 from shop.extensions import db
 from shop.staff.models import Role, Staff
@@ -73,7 +73,7 @@ def make_product(
         db.session.add(variant)
         db.session.flush()
         if vstock:
-            stock.change_stock(variant.id, vstock, "initial", note="initial stock")
+            stock.change_stock(variant.id, vstock, StockReason.INITIAL, note="initial stock")
     db.session.flush()
     db.session.refresh(product)
     return product

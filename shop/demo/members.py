@@ -14,7 +14,16 @@ from shop.extensions import db
 from shop.hooks import register_demo_loader
 from shop.infra.clock import utcnow
 from shop.members import points, referrals
-from shop.members.models import CouponTemplate, MemberTier, PointsShopItem, TierTask
+from shop.members.models import (
+    CouponKind,
+    CouponScope,
+    CouponTemplate,
+    MemberTier,
+    PointsKind,
+    PointsShopItem,
+    TaskKind,
+    TierTask,
+)
 
 DEMO_MEMBER = ("Lin Xiao", "13600000001")
 GOLD_PRODUCT = "Oolong Gift Box"
@@ -56,7 +65,7 @@ def load_demo() -> list[str]:
     now = utcnow()
     welcome = _template(
         "Welcome: ¥10 off ¥50",
-        "threshold",
+        CouponKind.THRESHOLD,
         value=1000,
         threshold=5000,
         valid_days=30,
@@ -64,33 +73,35 @@ def load_demo() -> list[str]:
     )
     _template(
         "15% off teaware",
-        "percent",
+        CouponKind.PERCENT,
         value=1500,
         cap=3000,
-        scope="categories",
+        scope=CouponScope.CATEGORIES,
         scope_ids=[teaware.id],
         valid_days=30,
     )
     _template(
         "Spend ¥200, save ¥30",
-        "threshold",
+        CouponKind.THRESHOLD,
         value=3000,
         threshold=20000,
         valid_until=now + timedelta(days=60),
     )
-    free_delivery = _template("Free delivery", "free_shipping", valid_days=14)
+    free_delivery = _template("Free delivery", CouponKind.FREE_SHIPPING, valid_days=14)
     _template(
         "Flash: ¥50 off ¥150",
-        "fixed",
+        CouponKind.FIXED,
         value=5000,
         threshold=15000,
         total_quantity=10,
         valid_until=now + timedelta(days=7),
     )
-    thanks = _template("Thank you: ¥20 off", "fixed", value=2000, valid_days=60, claimable=False)
+    thanks = _template(
+        "Thank you: ¥20 off", CouponKind.FIXED, value=2000, valid_days=60, claimable=False
+    )
     for_friends = _template(
         "Friend's gift: ¥15 off ¥60",
-        "threshold",
+        CouponKind.THRESHOLD,
         value=1500,
         threshold=6000,
         valid_days=30,
@@ -98,9 +109,9 @@ def load_demo() -> list[str]:
     )
     voucher = _template(
         "Almond Cookies voucher",
-        "fixed",
+        CouponKind.FIXED,
         value=products[VOUCHER_PRODUCT].variants[0].price,
-        scope="products",
+        scope=CouponScope.PRODUCTS,
         scope_ids=[products[VOUCHER_PRODUCT].id],
         valid_days=90,
         claimable=False,
@@ -109,7 +120,7 @@ def load_demo() -> list[str]:
     )
     gold_gift = _template(
         "Gold gift: ¥50 off ¥200",
-        "threshold",
+        CouponKind.THRESHOLD,
         value=5000,
         threshold=20000,
         valid_days=90,
@@ -125,7 +136,7 @@ def load_demo() -> list[str]:
     rules.referral_friend_template_id = for_friends.id
 
     silver = MemberTier(name="Silver", rank=1, discount_bp=200, points_multiplier_pct=120)
-    silver.tasks.append(TierTask(kind="spend", amount=50000, days=90))
+    silver.tasks.append(TierTask(kind=TaskKind.SPEND, amount=50000, days=90))
     gold = MemberTier(
         name="Gold",
         rank=2,
@@ -134,8 +145,8 @@ def load_demo() -> list[str]:
         free_shipping_from=0,
         benefit_template_id=gold_gift.id,
     )
-    gold.tasks.append(TierTask(kind="buy_product", product_id=products[GOLD_PRODUCT].id))
-    gold.tasks.append(TierTask(kind="refer", count=2))
+    gold.tasks.append(TierTask(kind=TaskKind.BUY_PRODUCT, product_id=products[GOLD_PRODUCT].id))
+    gold.tasks.append(TierTask(kind=TaskKind.REFER, count=2))
     platinum = MemberTier(
         name="Platinum",
         rank=3,
@@ -144,8 +155,8 @@ def load_demo() -> list[str]:
         free_shipping_from=0,
         retention_days=365,
     )
-    platinum.tasks.append(TierTask(kind="spend", amount=300000, days=365))
-    platinum.tasks.append(TierTask(kind="refer", count=5))
+    platinum.tasks.append(TierTask(kind=TaskKind.SPEND, amount=300000, days=365))
+    platinum.tasks.append(TierTask(kind=TaskKind.REFER, count=5))
     db.session.add_all([silver, gold, platinum])
     db.session.add_all(
         [
@@ -163,7 +174,7 @@ def load_demo() -> list[str]:
     points.post(
         member.id,
         2000,
-        "adjust",
+        PointsKind.ADJUST,
         f"demo:{member.id}",
         expires_at=now + timedelta(days=365),
         note="Demo opening balance",

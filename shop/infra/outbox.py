@@ -23,7 +23,6 @@ changes nothing.
 
 from __future__ import annotations
 
-import enum
 import logging
 import traceback
 from datetime import datetime, timedelta
@@ -39,6 +38,7 @@ from shop.extensions import db
 from shop.hooks import hooks, register_sweep
 from shop.infra import disconnects
 from shop.infra.clock import utcnow
+from shop.infra.vocab import VOCABULARY, Vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -47,25 +47,10 @@ MAX_BACKOFF = timedelta(hours=1)
 _PENDING_KEY = "outbox_dispatch"
 
 
-class OutboxStatus(enum.StrEnum):
-    PENDING = "pending"
-    DONE = "done"
-    FAILED = "failed"
-
-    @property
-    def label(self) -> str:
-        return str(_LABELS[self])
-
-    @classmethod
-    def choices(cls) -> list[tuple[str, str]]:
-        return [(member.value, member.label) for member in cls]
-
-
-_LABELS = {
-    OutboxStatus.PENDING: lazy_pgettext("outbox", "Pending"),
-    OutboxStatus.DONE: lazy_pgettext("outbox", "Done"),
-    OutboxStatus.FAILED: lazy_pgettext("outbox", "Failed"),
-}
+class OutboxStatus(Vocabulary):
+    PENDING = "pending", lazy_pgettext("outbox", "Pending")
+    DONE = "done", lazy_pgettext("outbox", "Done")
+    FAILED = "failed", lazy_pgettext("outbox", "Failed")
 
 
 class OutboxEvent(db.Model):
@@ -78,7 +63,9 @@ class OutboxEvent(db.Model):
     args: Mapped[list] = mapped_column(JSON, default=list)
     # topic, handler and args: the same event published twice is one row.
     key: Mapped[str] = mapped_column(String(255), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
+    status: Mapped[str] = mapped_column(
+        String(16), default=OutboxStatus.PENDING, info={VOCABULARY: OutboxStatus}
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     available_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_error: Mapped[str] = mapped_column(Text, default="")

@@ -15,7 +15,7 @@ from shop.catalog.models import Product
 from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.infra.clock import utcnow
-from shop.members.models import Coupon, CouponTemplate
+from shop.members.models import Coupon, CouponKind, CouponScope, CouponSource, CouponTemplate
 from shop.money import format_money
 from shop.orders.models import Order, OrderStatus
 from shop.staff import audit
@@ -43,7 +43,7 @@ def refusal(
     template: CouponTemplate | None,
     customer_id: int | None,
     *,
-    source: str = "claim",
+    source: str = CouponSource.CLAIM,
     now: datetime | None = None,
     held_count: int | None = None,
 ) -> str | None:
@@ -56,7 +56,7 @@ def refusal(
     now = now or utcnow()
     if template is None or not template.active:
         return _("This coupon is not available.")
-    if source == "claim" and not template.claimable:
+    if source == CouponSource.CLAIM and not template.claimable:
         return _("This coupon cannot be claimed.")
     if template.valid_until and template.valid_until <= now:
         return _("This coupon has expired.")
@@ -98,7 +98,7 @@ def grant(
     template_id: int,
     customer_id: int,
     *,
-    source: str = "claim",
+    source: str = CouponSource.CLAIM,
     share_code: str | None = None,
     staff=None,
     now: datetime | None = None,
@@ -172,7 +172,7 @@ def issue(
     template_id: int,
     customer_id: int,
     *,
-    source: str = "claim",
+    source: str = CouponSource.CLAIM,
     share_code: str | None = None,
     staff=None,
     now: datetime | None = None,
@@ -197,14 +197,14 @@ def check_template(template: CouponTemplate) -> None:
     value, any other coupon a value above 0; only percent-off has a cap; a spend-X-save-Y
     coupon's minimum spend is more than what it takes off; validity starts before it ends; the
     total is never below what was claimed. Does not commit."""
-    if template.kind == "free_shipping":
+    if template.kind == CouponKind.FREE_SHIPPING:
         template.value = 0
     elif template.value is None or template.value <= 0:
         raise InvalidInput(_("A coupon needs a value above 0."))
-    if template.kind != "percent":
+    if template.kind != CouponKind.PERCENT:
         template.cap = None
     template.threshold = template.threshold or 0
-    if template.kind == "threshold" and template.threshold <= template.value:
+    if template.kind == CouponKind.THRESHOLD and template.threshold <= template.value:
         raise InvalidInput(_("The minimum spend must be more than the amount off."))
     starts, ends = template.valid_from, template.valid_until
     if starts and ends and starts >= ends:
@@ -224,9 +224,9 @@ def hundredths(value: int) -> str:
 
 def describe(template: CouponTemplate) -> str:
     """What a coupon gives, in plain words: "¥10 off", "15% off (up to ¥30)", ..."""
-    if template.kind == "free_shipping":
+    if template.kind == CouponKind.FREE_SHIPPING:
         text = _("Free delivery")
-    elif template.kind == "percent":
+    elif template.kind == CouponKind.PERCENT:
         pct = hundredths(template.value)
         text = (
             _("%(pct)s%% off (up to %(cap)s)", pct=pct, cap=format_money(template.cap))
@@ -255,13 +255,13 @@ class Option:
 def _eligible_subtotal(template: CouponTemplate, lines, store_id: int | None) -> int:
     """Lines are (product, unit_price, quantity)."""
     ids = set(template.scope_ids or [])
-    if template.scope == "all":
+    if template.scope == CouponScope.ALL:
         return sum(price * qty for _p, price, qty in lines)
-    if template.scope == "stores":
+    if template.scope == CouponScope.STORES:
         return sum(price * qty for _p, price, qty in lines) if store_id in ids else 0
-    if template.scope == "products":
+    if template.scope == CouponScope.PRODUCTS:
         return sum(price * qty for product, price, qty in lines if product.id in ids)
-    if template.scope == "categories":
+    if template.scope == CouponScope.CATEGORIES:
         return sum(price * qty for product, price, qty in lines if product.category_id in ids)
     return 0
 
@@ -303,9 +303,9 @@ def evaluate(
                 amount=format_money(template.threshold),
             )
         )
-    if template.kind == "free_shipping":
+    if template.kind == CouponKind.FREE_SHIPPING:
         return Option(coupon, 0, True, None)
-    if template.kind == "percent":
+    if template.kind == CouponKind.PERCENT:
         off = (eligible * template.value * 2 + 10000) // 20000
         if template.cap is not None:
             off = min(off, template.cap)

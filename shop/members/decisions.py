@@ -15,15 +15,15 @@ from sqlalchemy import exists, select
 from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.members import points
-from shop.members.models import PointsEntry
+from shop.members.models import CreditOn, PointsEntry, PointsKind
 from shop.orders.models import Order
 
 
 def _undecided() -> list[Order]:
     rules = points.settings()
-    earned = exists().where(PointsEntry.order_id == Order.id, PointsEntry.kind == "earn")
+    earned = exists().where(PointsEntry.order_id == Order.id, PointsEntry.kind == PointsKind.EARN)
     query = select(Order).where(Order.status.in_(points.EARNING), ~earned).order_by(Order.id)
-    if rules.credit_on == "settled":
+    if rules.credit_on == CreditOn.SETTLED:
         query = query.where(Order.paid_at <= utcnow() - timedelta(days=rules.settle_days))
     return [order for order in db.session.scalars(query) if points.earned_for(order) > 0]
 

@@ -4,12 +4,13 @@ from shop.extensions import db
 from shop.hooks import register_sweep
 from shop.members import points, referrals
 from shop.members import tiers as members
+from shop.members.models import CreditOn
 from shop.orders.models import Order
 
 
 def earn_points(order_id: int) -> int:
     """Points for a paid order, when the shop credits them on payment (else ``settle_points``)."""
-    if points.settings().credit_on != "paid":
+    if points.settings().credit_on != CreditOn.PAID:
         return 0
     return points.earn_for_order(order_id)
 

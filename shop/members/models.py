@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -26,6 +27,68 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from shop.customers.models import Customer
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.vocab import VOCABULARY, Vocabulary
+
+
+class CreditOn(Vocabulary):
+    """When an order's points are credited."""
+
+    PAID = "paid", _l("When the order is paid")
+    SETTLED = "settled", _l("When the order settles")
+
+
+class TaskKind(Vocabulary):
+    """One condition to reach a member tier."""
+
+    BUY_PRODUCT = "buy_product", _l("Buy a product")
+    SPEND = "spend", _l("Spend an amount")
+    REFER = "refer", _l("Bring friends who pay")
+
+
+class PointsKind(Vocabulary):
+    """What a points ledger entry records."""
+
+    EARN = "earn", _l("Earned")
+    SPEND = "spend", _l("Spent")
+    SPEND_RETURN = "spend_return", _l("Spent, given back")
+    TAKE_BACK = "take_back", _l("Taken back (refund)")
+    ADJUST = "adjust", _l("Added by staff")
+    ADJUST_DOWN = "adjust_down", _l("Taken by staff")
+    EXPIRE = "expire", _l("Expired")
+    REWARD = "reward", _l("Bring-a-friend reward")
+    SHOP = "shop", _l("Points shop")
+
+
+class CouponKind(Vocabulary):
+    FIXED = "fixed", _l("Amount off")
+    PERCENT = "percent", _l("Percent off")
+    THRESHOLD = "threshold", _l("Spend X, save Y")
+    FREE_SHIPPING = "free_shipping", _l("Free delivery")
+
+
+class CouponScope(Vocabulary):
+    """What a coupon applies to (``scope_ids`` names the categories, products or stores)."""
+
+    ALL = "all", _l("Everything")
+    CATEGORIES = "categories", _l("Categories")
+    PRODUCTS = "products", _l("Products")
+    STORES = "stores", _l("Stores")
+
+
+class CouponSource(Vocabulary):
+    """How a customer came to hold a coupon."""
+
+    CLAIM = "claim", _l("Claimed")
+    ADMIN = "admin", _l("Granted by staff")
+    WELCOME = "welcome", _l("Welcome")
+    TIER = "tier", _l("Tier benefit")
+    POINTS_SHOP = "points_shop", _l("Points shop")
+    REFERRAL = "referral", _l("Bring a friend")
+
+
+class ReferralStatus(Vocabulary):
+    REWARDED = "rewarded", _l("Rewarded")
+    REFUSED = "refused", _l("Refused")
 
 
 class LoyaltySettings(db.Model):
@@ -35,7 +98,9 @@ class LoyaltySettings(db.Model):
     __table_args__ = (CheckConstraint("credit_on IN ('paid', 'settled')", name="credit_on_known"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     points_per_unit: Mapped[int] = mapped_column(Integer, default=1)  # per major currency unit
-    credit_on: Mapped[str] = mapped_column(String(8), default="paid")
+    credit_on: Mapped[str] = mapped_column(
+        String(8), default=CreditOn.PAID, info={VOCABULARY: CreditOn}
+    )
     settle_days: Mapped[int] = mapped_column(Integer, default=7)
     point_value: Mapped[int] = mapped_column(Integer, default=1)  # minor units one point is worth
     redeem_cap_pct: Mapped[int] = mapped_column(Integer, default=50)  # of the order subtotal
@@ -81,7 +146,7 @@ class TierTask(db.Model):
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     tier_id: Mapped[int] = mapped_column(ForeignKey("member_tiers.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), info={VOCABULARY: TaskKind})
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
     amount: Mapped[int] = mapped_column(Integer, default=0)  # spend: at least, minor units
     days: Mapped[int | None] = mapped_column(Integer)  # spend: within; None = ever
@@ -100,7 +165,7 @@ class PointsEntry(db.Model):
     entry_key: Mapped[str] = mapped_column(String(80), unique=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     amount: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(16), index=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True, info={VOCABULARY: PointsKind})
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     note: Mapped[str] = mapped_column(String(255), default="")
@@ -123,13 +188,13 @@ class CouponTemplate(db.Model):
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), info={VOCABULARY: CouponKind})
     value: Mapped[int] = mapped_column(Integer, default=0)  # fixed/threshold: minor; percent: bp
     cap: Mapped[int | None] = mapped_column(Integer)  # percent: most it takes off
     threshold: Mapped[int] = mapped_column(Integer, default=0)  # minimum eligible subtotal
     scope: Mapped[str] = mapped_column(
-        String(16), default="all"
-    )  # all, categories, products, stores
+        String(16), default=CouponScope.ALL, info={VOCABULARY: CouponScope}
+    )
     scope_ids: Mapped[list | None] = mapped_column(JSON)
     valid_from: Mapped[datetime | None] = mapped_column(DateTime)
     valid_until: Mapped[datetime | None] = mapped_column(DateTime)
@@ -157,7 +222,9 @@ class Coupon(db.Model):
     template_id: Mapped[int] = mapped_column(ForeignKey("coupon_templates.id"), index=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     seq: Mapped[int] = mapped_column(Integer, default=1)  # the customer's n-th of this template
-    source: Mapped[str] = mapped_column(String(16), default="claim")
+    source: Mapped[str] = mapped_column(
+        String(16), default=CouponSource.CLAIM, info={VOCABULARY: CouponSource}
+    )
     share_code: Mapped[str | None] = mapped_column(String(32))
     claimed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -193,7 +260,7 @@ class ReferralReward(db.Model):
     friend_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), unique=True)
     referrer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), info={VOCABULARY: ReferralStatus})
     reason: Mapped[str] = mapped_column(String(255), default="")
     points: Mapped[int] = mapped_column(Integer, default=0)
     referrer_coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupons.id"))

@@ -21,7 +21,7 @@ from shop.customers.models import Customer
 from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.infra.clock import utcnow
-from shop.members.models import LoyaltySettings, MemberTier, PointsEntry
+from shop.members.models import CreditOn, LoyaltySettings, MemberTier, PointsEntry, PointsKind
 from shop.money import exponent, prorate
 from shop.orders.models import Order, OrderStatus
 from shop.staff import audit
@@ -174,7 +174,7 @@ def earn_for_order(order_id: int) -> int:
     if not post(
         order.customer_id,
         amount,
-        "earn",
+        PointsKind.EARN,
         f"earn:{order.id}",
         order_id=order.id,
         expires_at=expires,
@@ -191,11 +191,11 @@ def settle_due(now: datetime | None = None) -> int:
     """Credit on settlement: every order paid more than ``settle_days`` ago, not refunded in
     full and not credited yet. Safe to run twice (each order's credit has its own key)."""
     rules = settings()
-    if rules.credit_on != "settled":
+    if rules.credit_on != CreditOn.SETTLED:
         return 0
     cutoff = (now or utcnow()) - timedelta(days=rules.settle_days)
     credited = select(PointsEntry.id).where(
-        PointsEntry.order_id == Order.id, PointsEntry.kind == "earn"
+        PointsEntry.order_id == Order.id, PointsEntry.kind == PointsKind.EARN
     )
     due = db.session.scalars(
         select(Order.id)
@@ -223,10 +223,10 @@ def after_refund(order_id: int, refund_id: int) -> None:
     if order is None or order.total <= 0:
         return
     kept = order.total - order.refunded_amount
-    earned = _sum(order.id, ("earn",))
+    earned = _sum(order.id, (PointsKind.EARN,))
     if earned:
         target = prorate(earned, kept, order.total)
-        delta = target - (earned + _sum(order.id, ("take_back",)))
+        delta = target - (earned + _sum(order.id, (PointsKind.TAKE_BACK,)))
         if delta < 0:
             take = -min(-delta, balance(order.customer_id))
             note = "" if take == delta else f"{-delta + take} points already spent"
@@ -234,20 +234,20 @@ def after_refund(order_id: int, refund_id: int) -> None:
                 post(
                     order.customer_id,
                     take,
-                    "take_back",
+                    PointsKind.TAKE_BACK,
                     f"take_back:{refund_id}",
                     order_id=order.id,
                     note=note,
                 )
     if order.points_spent:
         target_spent = prorate(order.points_spent, kept, order.total)
-        returned = _sum(order.id, ("spend_return",))
+        returned = _sum(order.id, (PointsKind.SPEND_RETURN,))
         give = order.points_spent - target_spent - returned
         if give > 0:
             post(
                 order.customer_id,
                 give,
-                "spend_return",
+                PointsKind.SPEND_RETURN,
                 f"spend_return:{refund_id}",
                 order_id=order.id,
             )
@@ -260,7 +260,7 @@ def return_spent(order: Order) -> None:
         post(
             order.customer_id,
             order.points_spent,
-            "spend_return",
+            PointsKind.SPEND_RETURN,
             f"unspend:{order.id}",
             order_id=order.id,
         )
@@ -280,7 +280,7 @@ def adjust(customer_id: int, amount: int, reason: str, staff, key: str | None = 
     posted = post(
         customer_id,
         amount,
-        "adjust" if amount > 0 else "adjust_down",
+        PointsKind.ADJUST if amount > 0 else PointsKind.ADJUST_DOWN,
         f"adjust:{key}" if key else f"adjust:{customer_id}:{utcnow().isoformat()}:{amount}",
         note=reason[:255],
         staff_id=getattr(staff, "id", None),
@@ -352,7 +352,7 @@ def lots(customer_id: int) -> list[Lot]:
         .order_by(PointsEntry.id)
     )
     for entry_id, amount, kind, order_id, expires_at in entries:
-        if amount > 0 and kind == "spend_return" and order_id in taken_by_order:
+        if amount > 0 and kind == PointsKind.SPEND_RETURN and order_id in taken_by_order:
             taken = taken_by_order[order_id]
             while amount > 0 and taken:
                 lot, count = taken.pop()
@@ -365,14 +365,14 @@ def lots(customer_id: int) -> list[Lot]:
             replayed.append(Lot(entry_id, expires_at, amount, order_id))
             continue
         owed = -amount
-        first = order_id if kind == "take_back" else None
+        first = order_id if kind == PointsKind.TAKE_BACK else None
         for lot in _spending_order(replayed, first):
             if owed == 0:
                 break
             used = min(lot.left, owed)
             lot.left -= used
             owed -= used
-            if kind == "spend" and order_id is not None:
+            if kind == PointsKind.SPEND and order_id is not None:
                 taken_by_order.setdefault(order_id, []).append((lot, used))
     return [lot for lot in replayed if lot.left > 0]
 
@@ -410,7 +410,7 @@ def expire_due(now: datetime | None = None) -> int:
             if post(
                 customer_id,
                 -amount,
-                "expire",
+                PointsKind.EXPIRE,
                 f"expire:{customer_id}:{last}",
                 note=", ".join(sorted({lot.expires_at.date().isoformat() for lot in lapsed}))[:255],
             ):

@@ -23,7 +23,7 @@ from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.members import coupons, points
 from shop.members.coupons import PAID_OR_LATER
-from shop.members.models import Coupon, ReferralReward
+from shop.members.models import Coupon, CouponSource, PointsKind, ReferralReward, ReferralStatus
 from shop.orders.models import Order
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ def welcome_given(customer_id: int, template_id: int) -> bool:
             select(Coupon.id).where(
                 Coupon.customer_id == customer_id,
                 Coupon.template_id == template_id,
-                Coupon.source == "welcome",
+                Coupon.source == CouponSource.WELCOME,
             )
         )
     )
@@ -183,7 +183,7 @@ def reward(order_id: int) -> ReferralReward | None:
         friend_id=friend.id,
         referrer_id=referrer.id,
         order_id=first.id,
-        status="refused" if reason else "rewarded",
+        status=ReferralStatus.REFUSED if reason else ReferralStatus.REWARDED,
         reason=reason or "",
     )
     db.session.add(row)
@@ -207,7 +207,7 @@ def _give(row: ReferralReward, friend: Customer, referrer: Customer, order: Orde
         points.post(
             referrer.id,
             rules.referral_reward_points,
-            "reward",
+            PointsKind.REWARD,
             f"referral:{friend.id}",
             expires_at=points.expiry_date(),
             note=f"friend's order {order.number}",
@@ -216,14 +216,14 @@ def _give(row: ReferralReward, friend: Customer, referrer: Customer, order: Orde
     if rules.referral_reward_template_id:
         try:
             row.referrer_coupon_id = coupons.grant(
-                rules.referral_reward_template_id, referrer.id, source="referral"
+                rules.referral_reward_template_id, referrer.id, source=CouponSource.REFERRAL
             ).id
         except InvalidInput as exc:
             notes.append(f"referrer coupon: {exc.message}")
     if rules.referral_friend_template_id:
-        template_id, source = rules.referral_friend_template_id, "referral"
+        template_id, source = rules.referral_friend_template_id, CouponSource.REFERRAL
     elif rules.welcome_template_id and not welcome_given(friend.id, rules.welcome_template_id):
-        template_id, source = rules.welcome_template_id, "welcome"
+        template_id, source = rules.welcome_template_id, CouponSource.WELCOME
     else:
         template_id = None
     if template_id:

@@ -25,7 +25,17 @@ from shop.errors import AlreadyTaken, InvalidInput
 from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.members import coupons, points
-from shop.members.models import Coupon, MemberTier, PointsShopItem, ReferralReward, TierTask
+from shop.members.models import (
+    Coupon,
+    CouponSource,
+    MemberTier,
+    PointsKind,
+    PointsShopItem,
+    ReferralReward,
+    ReferralStatus,
+    TaskKind,
+    TierTask,
+)
 from shop.members.points import EARNING
 from shop.members.referrals import welcome_given
 from shop.money import format_money
@@ -68,11 +78,11 @@ def check_tier(tier: MemberTier) -> None:
     for task in tier.tasks:
         task.amount = task.amount or 0
         task.count = task.count or 0
-        if task.kind == "buy_product" and not task.product_id:
+        if task.kind == TaskKind.BUY_PRODUCT and not task.product_id:
             raise InvalidInput(_("Choose the product a buy-a-product task needs."))
-        if task.kind == "spend" and task.amount <= 0:
+        if task.kind == TaskKind.SPEND and task.amount <= 0:
             raise InvalidInput(_("Enter the amount a spend task needs."))
-        if task.kind == "refer" and task.count <= 0:
+        if task.kind == TaskKind.REFER and task.count <= 0:
             raise InvalidInput(_("Enter how many friends a bring-friends task needs."))
 
 
@@ -126,7 +136,7 @@ def referred(customer_id: int, since: datetime | None = None) -> int:
     has_paid = select(Order.id).where(_kept_orders(friend, since)).exists()
     refused = (
         select(ReferralReward.id)
-        .where(ReferralReward.friend_id == friend, ReferralReward.status == "refused")
+        .where(ReferralReward.friend_id == friend, ReferralReward.status == ReferralStatus.REFUSED)
         .exists()
     )
     return db.session.scalar(
@@ -139,11 +149,11 @@ def task_progress(
 ) -> TaskProgress:
     """How far the customer is with one task; ``since`` narrows it (the retention window)."""
     now = now or utcnow()
-    if task.kind == "buy_product":
+    if task.kind == TaskKind.BUY_PRODUCT:
         name = db.session.scalar(select(Product.name).where(Product.id == task.product_id))
         done = int(bought(customer_id, task.product_id, since)) if task.product_id else 0
         return TaskProgress(task, done, 1, _("Buy %(product)s", product=name or "?"))
-    if task.kind == "spend":
+    if task.kind == TaskKind.SPEND:
         window = now - timedelta(days=task.days) if task.days else None
         amount = format_money(task.amount)
         label = (
@@ -222,13 +232,13 @@ def grant_tier_benefit(customer_id: int) -> Coupon | None:
         select(Coupon.id).where(
             Coupon.customer_id == customer_id,
             Coupon.template_id == tier.benefit_template_id,
-            Coupon.source == "tier",
+            Coupon.source == CouponSource.TIER,
         )
     )
     if given:
         return None
     try:
-        return coupons.issue(tier.benefit_template_id, customer_id, source="tier")
+        return coupons.issue(tier.benefit_template_id, customer_id, source=CouponSource.TIER)
     except InvalidInput as exc:
         log.warning("tier benefit for customer %s not granted: %s", customer_id, exc.message)
         return None
@@ -318,7 +328,7 @@ def grant_welcome(customer_id: int) -> Coupon | None:
     if not template_id or welcome_given(customer_id, template_id):
         return None
     try:
-        return coupons.issue(template_id, customer_id, source="welcome")
+        return coupons.issue(template_id, customer_id, source=CouponSource.WELCOME)
     except InvalidInput as exc:
         log.warning("welcome coupon for customer %s not granted: %s", customer_id, exc.message)
         return None
@@ -343,7 +353,7 @@ def buy_shop_item(customer_id: int, item_id: int, idempotency_key: str) -> Coupo
     item = db.session.get(PointsShopItem, item_id)
     if item is None or not item.active or not item.template.active:
         raise InvalidInput(_("This item is no longer in the points shop."))
-    reason = coupons.refusal(item.template, customer_id, source="points_shop")
+    reason = coupons.refusal(item.template, customer_id, source=CouponSource.POINTS_SHOP)
     if reason:
         raise InvalidInput(reason)
     have = points.balance(customer_id)
@@ -359,7 +369,7 @@ def buy_shop_item(customer_id: int, item_id: int, idempotency_key: str) -> Coupo
         posted = points.post(
             customer_id,
             -item.points_price,
-            "shop",
+            PointsKind.SHOP,
             f"shop:{customer_id}:{idempotency_key}",
             note=item.template.name[:255],
         )
@@ -373,7 +383,7 @@ def buy_shop_item(customer_id: int, item_id: int, idempotency_key: str) -> Coupo
     if not posted:
         return None
     try:
-        coupon = coupons.grant(item.template_id, customer_id, source="points_shop")
+        coupon = coupons.grant(item.template_id, customer_id, source=CouponSource.POINTS_SHOP)
         db.session.commit()
     except InvalidInput:
         db.session.rollback()

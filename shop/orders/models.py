@@ -5,11 +5,11 @@ Money columns are integers in minor units; each row that holds money holds its c
 
 from __future__ import annotations
 
-import enum
 import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.vocab import VOCABULARY, Vocabulary
 from shop.money import prorate
 from shop.orders.numbers import order_number
 
@@ -34,14 +35,26 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-class OrderStatus(enum.StrEnum):
-    AWAITING_PAYMENT = "awaiting_payment"
-    PAID = "paid"
-    FULFILLED = "fulfilled"
-    PICKED_UP = "picked_up"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-    REFUNDED = "refunded"
+class OrderStatus(Vocabulary):
+    AWAITING_PAYMENT = "awaiting_payment", _l("Awaiting payment")
+    PAID = "paid", _l("Paid")
+    FULFILLED = "fulfilled", _l("Shipped")
+    PICKED_UP = "picked_up", _l("Picked up")
+    COMPLETED = "completed", _l("Completed")
+    CANCELLED = "cancelled", _l("Cancelled")
+    REFUNDED = "refunded", _l("Refunded")
+
+
+class Fulfilment(Vocabulary):
+    DELIVERY = "delivery", _l("Delivery")
+    PICKUP = "pickup", _l("Pick-up")
+
+
+class PaymentMethod(Vocabulary):
+    """How an order is paid; also a payment's provider (``Payment.provider``)."""
+
+    STRIPE = "stripe", _l("Card (Stripe)")
+    STORE = "store", _l("Pay at store")
 
 
 class Order(db.Model):
@@ -56,10 +69,13 @@ class Order(db.Model):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"), index=True)
     status: Mapped[str] = mapped_column(
-        String(24), default=OrderStatus.AWAITING_PAYMENT, index=True
+        String(24),
+        default=OrderStatus.AWAITING_PAYMENT,
+        index=True,
+        info={VOCABULARY: OrderStatus},
     )
-    fulfilment: Mapped[str] = mapped_column(String(16))  # "delivery" or "pickup"
-    payment_method: Mapped[str] = mapped_column(String(16))  # "stripe" or "store"
+    fulfilment: Mapped[str] = mapped_column(String(16), info={VOCABULARY: Fulfilment})
+    payment_method: Mapped[str] = mapped_column(String(16), info={VOCABULARY: PaymentMethod})
     contact_name: Mapped[str] = mapped_column(String(120))
     phone: Mapped[str] = mapped_column(String(32))
     city: Mapped[str] = mapped_column(String(80), default="")

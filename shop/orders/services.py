@@ -20,13 +20,22 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from shop.catalog import stock
+from shop.catalog.models import StockReason
 from shop.errors import InvalidInput, InvalidTransition, PaymentError
 from shop.extensions import db
 from shop.infra import outbox
 from shop.infra.clock import utcnow
 from shop.members import coupons, points
 from shop.money import allocate, prorate
-from shop.orders.models import Order, OrderLine, OrderStatus, Refund, RefundLine
+from shop.orders.models import (
+    Fulfilment,
+    Order,
+    OrderLine,
+    OrderStatus,
+    PaymentMethod,
+    Refund,
+    RefundLine,
+)
 from shop.orders.topics import OrderTopic
 from shop.payments import stripe_gateway
 from shop.payments.models import Payment
@@ -167,7 +176,7 @@ def store_payment_reference(order: Order) -> str:
 def mark_paid_at_store(order_id: int, staff) -> bool:
     """Staff took the money at the counter (or on delivery) for a pay-at-store order."""
     order = _get(order_id)
-    if order.payment_method != "store":
+    if order.payment_method != PaymentMethod.STORE:
         raise InvalidTransition(_("Only pay-at-store orders can be marked paid by staff."))
     if order.status != S.AWAITING_PAYMENT:
         raise InvalidTransition(
@@ -175,7 +184,7 @@ def mark_paid_at_store(order_id: int, staff) -> bool:
         )
     return confirm_payment(
         order.id,
-        provider="store",
+        provider=PaymentMethod.STORE,
         external_id=store_payment_reference(order),
         amount=order.total,
         currency=order.currency,
@@ -246,14 +255,14 @@ def _staff_move(order_id: int, to: str, staff, action: str) -> None:
 def fulfil(order_id: int, staff) -> None:
     """A delivery order was handed to the courier."""
     order = _get(order_id)
-    if order.fulfilment != "delivery":
+    if order.fulfilment != Fulfilment.DELIVERY:
         raise InvalidTransition(_("Pick-up orders are marked picked up, not shipped."))
     _staff_move(order_id, S.FULFILLED, staff, "order.fulfil")
 
 
 def mark_picked_up(order_id: int, staff) -> None:
     order = _get(order_id)
-    if order.fulfilment != "pickup":
+    if order.fulfilment != Fulfilment.PICKUP:
         raise InvalidTransition(_("Only pick-up orders can be marked picked up."))
     _staff_move(order_id, S.PICKED_UP, staff, "order.picked_up")
 
@@ -361,7 +370,7 @@ def refund(
             stock.change_stock(
                 lines[line_id].variant_id,
                 quantity,
-                "restock",
+                StockReason.RESTOCK,
                 order_id=order.id,
                 staff_id=getattr(staff, "id", None),
             )
@@ -369,7 +378,7 @@ def refund(
         db.session.rollback()
         raise InvalidInput(_("This order was refunded in the meantime; reload the order."))
     db.session.flush()
-    if order.payment_method == "stripe" and order.stripe_payment_intent:
+    if order.payment_method == PaymentMethod.STRIPE and order.stripe_payment_intent:
         try:
             record.stripe_refund_id = stripe_gateway.create_refund(
                 payment_intent=order.stripe_payment_intent,
@@ -493,7 +502,7 @@ def record_external_refund(
     db.session.add(
         Payment(
             order_id=order.id,
-            provider="stripe",
+            provider=PaymentMethod.STRIPE,
             external_id=stripe_refund_id,
             amount=-amount,
             currency=order.currency,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
@@ -22,6 +22,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.vocab import VOCABULARY, Vocabulary
 
 if TYPE_CHECKING:
     from shop.catalog.models import Store
@@ -35,12 +36,12 @@ staff_stores = Table(
 )
 
 
-class Role(enum.StrEnum):
-    OWNER = "owner"
-    MANAGER = "manager"
-    FINANCE = "finance"
-    SUPPORT = "support"
-    GUIDE = "guide"  # a store guide: the workbench at /guide, no admin panel
+class Role(Vocabulary):
+    OWNER = "owner", _l("Owner")
+    MANAGER = "manager", _l("Store manager")
+    FINANCE = "finance", _l("Finance")
+    SUPPORT = "support", _l("Support")
+    GUIDE = "guide", _l("Store guide")  # the workbench at /guide, no admin panel
 
 
 class Staff(UserMixin, db.Model):
@@ -49,7 +50,7 @@ class Staff(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(255), unique=True)
     name: Mapped[str] = mapped_column(String(120), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(16), default=Role.SUPPORT)
+    role: Mapped[str] = mapped_column(String(16), default=Role.SUPPORT, info={VOCABULARY: Role})
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 

@@ -13,6 +13,7 @@ from shop.customers.phones import mask_phone
 from shop.infra.clock import utcnow
 from shop.members import coupons
 from shop.money import format_money
+from shop.orders.models import OrderStatus
 from shop.orders.numbers import order_number
 
 
@@ -47,6 +48,8 @@ def init_app(app) -> None:
     app.jinja_env.filters["clean_html"] = clean_markup
     app.jinja_env.filters["coupon_value"] = coupons.describe
     app.jinja_env.filters["hundredths"] = coupons.hundredths
+    # Vocabularies that templates show by their labels (globals reach imported macros too).
+    app.jinja_env.globals["OrderStatus"] = OrderStatus
 
     @app.context_processor
     def shop_globals():

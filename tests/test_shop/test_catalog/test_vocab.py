@@ -1,0 +1,10 @@
+"""The catalog vocabularies: every member has a translated label."""
+
+from __future__ import annotations
+
+from shop.catalog import models
+from tests.support.vocabulary import assert_labelled
+
+
+def test_every_catalog_vocabulary_member_has_a_translated_label(ctx):
+    assert_labelled(models, {"ReviewStatus", "StockReason"})
