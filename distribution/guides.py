@@ -8,12 +8,14 @@ same transaction and audited. ``tidy_sharer`` keeps a sharer's phone in canonica
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from distribution.models import Sharer, SharerKind, SharerStatus
+from distribution import sharing
+from distribution.models import Binding, BindingState, Sharer, SharerKind, SharerStatus
 from shop.customers.phones import normalize_phone
-from shop.errors import AlreadyTaken, InvalidInput
+from shop.errors import AlreadyTaken, InvalidInput, InvalidTransition
 from shop.extensions import db
+from shop.infra.clock import utcnow
 from shop.staff import audit
 from shop.staff.models import Role, Staff
 
@@ -57,3 +59,66 @@ def add_guide(guide: Sharer, email: str, password: str, staff) -> Staff:
         store_id=guide.store.id,
     )
     return login
+
+
+def transfer_customers(from_sharer: Sharer, to_sharers: list[Sharer], staff=None) -> int:
+    """A guide leaves: move their open bindings to another guide (or round-robin over several).
+
+    Old bindings end with reason "transferred" and new ones start for the receiving guide, so
+    history keeps who brought whom. Returns the number of bindings moved. Raises
+    ``InvalidTransition`` for a sharer who is not an active guide.
+    """
+    from shop.staff import audit
+
+    if from_sharer.kind != SharerKind.GUIDE or from_sharer.status != SharerStatus.ACTIVE:
+        raise InvalidTransition(_("%(name)s is not an active guide.", name=from_sharer.name))
+    if not to_sharers:
+        raise ValueError("no guide to transfer to")
+    now = utcnow()
+    rules = sharing.settings()
+    moved = 0
+    open_bindings = list(
+        db.session.scalars(
+            select(Binding)
+            .where(Binding.sharer_id == from_sharer.id, Binding.active.is_(True))
+            .order_by(Binding.id)
+        )
+    )
+    for index, old in enumerate(open_bindings):
+        heir = to_sharers[index % len(to_sharers)]
+        old.active = False
+        old.ended_reason = BindingState.TRANSFERRED
+        protected_until, valid_until = sharing.periods(rules, now)
+        db.session.add(
+            Binding(
+                visitor_id=old.visitor_id,
+                customer_id=old.customer_id,
+                sharer_id=heir.id,
+                link_id=None,
+                bound_at=now,
+                touched_at=now,
+                protected_until=protected_until,
+                valid_until=valid_until,
+            )
+        )
+        moved += 1
+    db.session.execute(
+        update(Sharer).where(Sharer.id == from_sharer.id).values(status=SharerStatus.LEFT)
+    )
+    if from_sharer.staff is not None:
+        from_sharer.staff.active = False
+    audit.record(
+        staff,
+        "guide.leave",
+        from_sharer,
+        object_type="Sharer",
+        before={"status": from_sharer.status},
+        after={
+            "status": SharerStatus.LEFT,
+            "bindings_moved": moved,
+            "to": [s.id for s in to_sharers],
+        },
+        store_id=from_sharer.store_id,
+    )
+    db.session.commit()
+    return moved

@@ -13,14 +13,7 @@ from datetime import timedelta
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from distribution.commission import (
-    CommissionError,
-    line_commission,
-    money_only_refunds,
-    published_rules,
-    rate_for,
-    rule_for,
-)
+from distribution.commission import CommissionError, line_commission, money_only_refunds
 from distribution.models import (
     Attribution,
     CommissionRule,
@@ -29,6 +22,7 @@ from distribution.models import (
     RuleStatus,
     Sharer,
 )
+from distribution.rates import published_rules, rate_for, rule_for
 from shop.catalog.queries import PAID_STATES
 from shop.extensions import db
 from shop.infra.clock import utcnow

@@ -18,7 +18,6 @@ from functools import cache
 from typing import NamedTuple
 
 from flask import url_for
-from flask_babel import gettext as _
 from sqlalchemy import (
     DateTime,
     String,
@@ -32,7 +31,6 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    update,
 )
 
 from distribution.models import (
@@ -44,12 +42,10 @@ from distribution.models import (
     LinkTarget,
     ShareLink,
     Sharer,
-    SharerKind,
     SharerStatus,
     Visit,
 )
 from shop.catalog.models import Category, Product
-from shop.errors import InvalidTransition
 from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.members.models import CouponTemplate
@@ -402,7 +398,7 @@ def touch(
     holder = current[0] if current else None
     if holder is not None and holder.sharer_id == sharer_id:
         holder.touched_at = now
-        holder.protected_until, holder.valid_until = _periods(rules, now)
+        holder.protected_until, holder.valid_until = periods(rules, now)
         if link_id is not None:
             holder.link_id = link_id
         return
@@ -419,7 +415,7 @@ def touch(
     _bind(visitor_id, customer_id, sharer_id, link_id, now, rules)
 
 
-def _periods(rules, now: datetime) -> tuple[datetime, datetime | None]:
+def periods(rules, now: datetime) -> tuple[datetime, datetime | None]:
     """Until when a touch now protects the binding, and until when it is valid (None: ever)."""
     protected_until = now + timedelta(days=rules.protection_days)
     return protected_until, (
@@ -435,7 +431,7 @@ def _bind(
     now: datetime,
     rules,
 ) -> None:
-    protected_until, valid_until = _periods(rules, now)
+    protected_until, valid_until = periods(rules, now)
     db.session.execute(
         _BINDINGS.insert(),
         {
@@ -451,66 +447,3 @@ def _bind(
             "ended_reason": "",
         },
     )
-
-
-def transfer_customers(from_sharer: Sharer, to_sharers: list[Sharer], staff=None) -> int:
-    """A guide leaves: move their open bindings to another guide (or round-robin over several).
-
-    Old bindings end with reason "transferred" and new ones start for the receiving guide, so
-    history keeps who brought whom. Returns the number of bindings moved. Raises
-    ``InvalidTransition`` for a sharer who is not an active guide.
-    """
-    from shop.staff import audit
-
-    if from_sharer.kind != SharerKind.GUIDE or from_sharer.status != SharerStatus.ACTIVE:
-        raise InvalidTransition(_("%(name)s is not an active guide.", name=from_sharer.name))
-    if not to_sharers:
-        raise ValueError("no guide to transfer to")
-    now = utcnow()
-    rules = settings()
-    moved = 0
-    open_bindings = list(
-        db.session.scalars(
-            select(Binding)
-            .where(Binding.sharer_id == from_sharer.id, Binding.active.is_(True))
-            .order_by(Binding.id)
-        )
-    )
-    for index, old in enumerate(open_bindings):
-        heir = to_sharers[index % len(to_sharers)]
-        old.active = False
-        old.ended_reason = BindingState.TRANSFERRED
-        protected_until, valid_until = _periods(rules, now)
-        db.session.add(
-            Binding(
-                visitor_id=old.visitor_id,
-                customer_id=old.customer_id,
-                sharer_id=heir.id,
-                link_id=None,
-                bound_at=now,
-                touched_at=now,
-                protected_until=protected_until,
-                valid_until=valid_until,
-            )
-        )
-        moved += 1
-    db.session.execute(
-        update(Sharer).where(Sharer.id == from_sharer.id).values(status=SharerStatus.LEFT)
-    )
-    if from_sharer.staff is not None:
-        from_sharer.staff.active = False
-    audit.record(
-        staff,
-        "guide.leave",
-        from_sharer,
-        object_type="Sharer",
-        before={"status": from_sharer.status},
-        after={
-            "status": SharerStatus.LEFT,
-            "bindings_moved": moved,
-            "to": [s.id for s in to_sharers],
-        },
-        store_id=from_sharer.store_id,
-    )
-    db.session.commit()
-    return moved

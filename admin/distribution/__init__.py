@@ -9,7 +9,7 @@ outside them is a 404. ``scoping`` holds the rule; promoters without a store (re
 no guide) are head office's.
 
 Changes go through the distribution services, which audit them: approving promoters
-(``promoters.approve_promoter``), a guide leaving (``sharing.transfer_customers``), publishing
+(``promoters.approve_promoter``), a guide leaving (``guides.transfer_customers``), publishing
 a rule (``rules.publish``), approving a payout (``commission.approve_payout``). The form views
 (settings, guides, levels, draft rules, acquisition costs) are audited by the base view's hook,
 before and after. Phone numbers are masked unless the role holds ``phones.full``.

@@ -21,7 +21,7 @@ from admin.kit.formatters import money_formatter, phone_formatter
 from admin.kit.forms import IdForm
 from admin.kit.pages import FormPage
 from admin.permissions import current_staff, may
-from distribution import commission, guides, promoters, sharing
+from distribution import commission, guides, promoters
 from distribution.models import Binding, Sharer
 from shop.catalog.models import Store
 from shop.extensions import db
@@ -59,7 +59,7 @@ def _manage(view, context, model, name):
 
 class GuideLeaves(FormPage):
     """A guide leaves: their customers and open bindings go to another guide of the store, or
-    round-robin over all of them (``sharing.transfer_customers``, audited); their sign-in
+    round-robin over all of them (``guides.transfer_customers``, audited); their sign-in
     stops."""
 
     permission = "sharers.manage"
@@ -98,7 +98,7 @@ class GuideLeaves(FormPage):
     def submit(self, form):
         chosen = self.heirs if form.heir.data == "all" else []
         chosen = chosen or [h for h in self.heirs if str(h.id) == form.heir.data]
-        moved = sharing.transfer_customers(self.guide, chosen, staff=current_staff())
+        moved = guides.transfer_customers(self.guide, chosen, staff=current_staff())
         flash(
             ngettext(
                 "%(name)s has left; %(num)d customer moved to %(to)s.",

@@ -26,7 +26,7 @@ from shop.extensions import db
 from shop.infra import outbox
 from shop.infra.clock import utcnow
 from shop.members import coupons, points
-from shop.money import allocate, prorate
+from shop.orders import refunds
 from shop.orders.models import (
     Fulfilment,
     Order,
@@ -271,42 +271,6 @@ def complete(order_id: int, staff) -> None:
     _staff_move(order_id, S.COMPLETED, staff, "order.complete")
 
 
-def refund_amounts(order: Order, quantities: dict[int, int]) -> tuple[int, dict[int, int]]:
-    """What refunding ``{line_id: quantity}`` returns, per line and in all.
-
-    A line's paid amount is its total less its share of the order discount. The refund that
-    empties the whole order returns exactly what is left (shipping and rounding included), so
-    the refunds of an order always add up to its total.
-    """
-    lines = {line.id: line for line in order.lines}
-    per_line: dict[int, int] = {}
-    for line_id, quantity in quantities.items():
-        line = lines.get(line_id)
-        if line is None:
-            raise InvalidInput(_("That line is not part of this order."))
-        if quantity < 0 or quantity > line.quantity - line.refunded_quantity:
-            raise InvalidInput(
-                _(
-                    "%(name)s: at most %(n)d can still be refunded.",
-                    name=line.product_name,
-                    n=line.quantity - line.refunded_quantity,
-                )
-            )
-        if quantity == 0:
-            continue
-        left = order.paid_for(line) - line.refunded_amount
-        # A share of what is left of the line, so a money-only refund made before (in the
-        # Stripe dashboard) is never refunded twice.
-        per_line[line_id] = prorate(left, quantity, line.quantity - line.refunded_quantity)
-    if not per_line:
-        raise InvalidInput(_("Choose at least one item to refund."))
-    empties_order = all(
-        line.refunded_quantity + quantities.get(line.id, 0) == line.quantity for line in order.lines
-    )
-    total = order.total - order.refunded_amount if empties_order else sum(per_line.values())
-    return total, per_line
-
-
 def refund(
     order_id: int,
     quantities: dict[int, int],
@@ -333,7 +297,7 @@ def refund(
         raise InvalidTransition(
             _("Order %(n)s is %(s)s and cannot be refunded.", n=order.number, s=order.status)
         )
-    amount, per_line = refund_amounts(order, quantities)
+    amount, per_line = refunds.refund_amounts(order, quantities)
     before = {"status": order.status, "refunded_amount": order.refunded_amount}
     record = Refund(
         order_id=order.id,
@@ -442,26 +406,12 @@ def _add_refunded(order: Order, amount: int) -> bool:
     return True
 
 
-def _allocate_money_only(order: Order, record: Refund, amount: int) -> None:
-    """A partial refund that names no items (made in the Stripe dashboard): its money is
-    spread over what is left of each line and of shipping, in proportion, so commission and
-    points follow it. No item comes back: refund lines of quantity 0, nothing restocked."""
-    left = [order.paid_for(line) - line.refunded_amount for line in order.lines]
-    before = order.refunded_amount - amount
-    shipping_left = max(0, order.total - before - sum(left))
-    shares = allocate(amount, [*left, shipping_left])
-    for line, share in zip(order.lines, shares, strict=False):
-        if share:
-            line.refunded_amount += share
-            record.lines.append(RefundLine(order_line_id=line.id, quantity=0, amount=share))
-
-
 def record_external_refund(
     order_id: int, stripe_refund_id: str, amount: int, currency: str
 ) -> bool:
     """A refund made outside Siyu (the Stripe dashboard), reported by webhook. Idempotent.
 
-    It names no items: a partial one is spread over the lines (``_allocate_money_only``), the
+    It names no items: a partial one is spread over the lines (``refunds.allocate_money_only``), the
     one that empties the order refunds every line in full. Nothing is restocked.
     """
     if db.session.scalar(select(Refund.id).where(Refund.stripe_refund_id == stripe_refund_id)):
@@ -484,7 +434,7 @@ def record_external_refund(
     )
     db.session.add(record)
     if order.refunded_amount < order.total:
-        _allocate_money_only(order, record, amount)
+        refunds.allocate_money_only(order, record, amount)
     else:
         # All of the order's money went back, so all of every line did: commission (which
         # follows the lines) is reversed in full.

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from distribution.factories import make_guide
+from distribution.guides import transfer_customers
 from distribution.models import Binding, DistributionSettings, Visit
-from distribution.sharing import link_for, settings, transfer_customers
+from distribution.sharing import link_for, settings
 from shop.customers.identity import VISITOR_COOKIE
 from shop.customers.models import Customer
 from shop.demo.factories import make_category

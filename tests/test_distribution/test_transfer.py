@@ -7,8 +7,9 @@ import uuid
 from sqlalchemy import select
 
 from distribution.factories import make_guide
+from distribution.guides import transfer_customers
 from distribution.models import Attribution, Binding
-from distribution.sharing import link_for, open_link, transfer_customers
+from distribution.sharing import link_for, open_link
 from shop.checkout.services import place_order
 from shop.demo.factories import make_staff
 from shop.extensions import db

@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
+from distribution.guides import transfer_customers
 from distribution.models import Attribution, ShareLink, Sharer, Visit
 from distribution.promoters import approve_promoter, issue_token
-from distribution.sharing import link_for, open_link, settings, transfer_customers
+from distribution.sharing import link_for, open_link, settings
 from shop.catalog.models import Store, Variant
 from shop.checkout.services import place_order
 from shop.customers.models import Customer
