@@ -66,7 +66,6 @@ refund only when the order's store is one of theirs.
 from __future__ import annotations
 
 from flask import has_request_context
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import or_, select
 
@@ -147,13 +146,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
 
 STORE_SCOPED_ROLES = frozenset({Role.MANAGER})
 
-ROLE_LABELS = {
-    Role.OWNER: _l("Owner"),
-    Role.MANAGER: _l("Store manager"),
-    Role.FINANCE: _l("Finance"),
-    Role.SUPPORT: _l("Support"),
-    Role.GUIDE: _l("Store guide"),
-}
+ROLE_LABELS = Role.labels()
 
 
 def current_staff() -> Staff | None:

@@ -6,7 +6,6 @@ from flask import abort, current_app, flash, request, url_for
 from flask_admin import BaseView, expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext
 from sqlalchemy import func, select
 from wtforms.validators import InputRequired, Length
 
@@ -25,23 +24,14 @@ from admin.kit.forms import IdForm
 from admin.kit.pages import ActionButton
 from admin.permissions import current_staff, may
 from distribution import acquisition, commission
-from distribution.models import CommissionEntry, CommissionRule, Payout, Sharer
+from distribution.models import Bucket, CommissionEntry, CommissionRule, EntryKind, Payout, Sharer
 from shop.customers.phones import mask_phone
 from shop.extensions import db
 from shop.money import format_money
 from shop.staff.models import Staff
 
-ENTRY_KIND_LABELS = {
-    "accrue": _l("Accrued"),
-    "settle": _l("Settled"),
-    "payout": _l("Payout"),
-    "reverse": _l("Reversed (refund)"),
-}
-BUCKET_LABELS = {
-    "pending": lazy_pgettext("commission", "Pending"),
-    "settled": _l("Settled"),
-    "paid": lazy_pgettext("commission", "Paid"),
-}
+ENTRY_KIND_LABELS = EntryKind.labels()
+BUCKET_LABELS = Bucket.labels()
 
 
 # Commission ledger, balances, payouts --------------------------------------------------------

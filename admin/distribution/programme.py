@@ -10,11 +10,9 @@ from wtforms.validators import InputRequired, NumberRange
 from admin.kit.formatters import choice_formatter
 from admin.kit.pages import SingleRowView
 from distribution import programme, sharing
+from distribution.models import BindingPolicy
 
-POLICY_LABELS = {
-    "first-sharer-protected": _l("First sharer protected"),
-    "last-click": _l("Last click"),
-}
+POLICY_LABELS = BindingPolicy.labels()
 
 
 class ProgrammeSettingsView(SingleRowView):

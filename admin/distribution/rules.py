@@ -17,7 +17,7 @@ from admin.kit.pages import ActionButton, ToolsListView
 from admin.permissions import current_staff
 from distribution import commission, rules
 from distribution.attribution import explain
-from distribution.models import Attribution, CommissionRule
+from distribution.models import Attribution, CommissionRule, RuleKind, RuleScope, RuleStatus
 from shop.catalog.models import Category, Product, Store, Variant
 from shop.extensions import db
 from shop.members.coupons import hundredths
@@ -25,22 +25,12 @@ from shop.money import format_money
 from shop.orders.models import Order
 from shop.orders.numbers import parse_order_number
 
-SCOPE_LABELS = {
-    "sku": _l("SKU (variant)"),
-    "product": _l("Product"),
-    "category": _l("Category"),
-    "store": _l("Store"),
-    "default": _l("Default"),
-}
+SCOPE_LABELS = RuleScope.labels()
 SCOPE_MODELS = {"sku": Variant, "product": Product, "category": Category, "store": Store}
 
 
-RULE_KIND_LABELS = {"percent": _l("Percentage of the amount paid"), "fixed": _l("Fixed per unit")}
-RULE_STATUS_LABELS = {
-    "draft": _l("Draft"),
-    "published": _l("Published"),
-    "archived": _l("Archived"),
-}
+RULE_KIND_LABELS = RuleKind.labels()
+RULE_STATUS_LABELS = RuleStatus.labels()
 
 
 BACKTEST_ROWS_SHOWN = 200

@@ -22,14 +22,14 @@ from admin.kit.forms import IdForm
 from admin.kit.pages import FormPage
 from admin.permissions import current_staff, may
 from distribution import commission, guides, promoters
-from distribution.models import Binding, Sharer
+from distribution.models import Binding, Sharer, SharerKind, SharerStatus
 from shop.catalog.models import Store
 from shop.extensions import db
 from shop.members.coupons import hundredths
 from shop.money import format_money
 
-KIND_LABELS = {"guide": _l("Guide"), "promoter": _l("Promoter")}
-STATUS_LABELS = {"pending": _l("Pending approval"), "active": _l("Active"), "left": _l("Left")}
+KIND_LABELS = SharerKind.labels()
+STATUS_LABELS = SharerStatus.labels()
 
 
 class EmailField(NotStored, StringField):

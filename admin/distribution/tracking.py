@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 
 from admin.base import StoreFilter, parse_pk
 from admin.distribution.cells import link_code_formatter, sharer_formatter, sharer_store_formatter
-from admin.distribution.programme import POLICY_LABELS
 from admin.distribution.scoping import DistributionView, SharerFilter
 from admin.kit.formatters import (
     choice_formatter,
@@ -22,29 +21,17 @@ from admin.kit.formatters import (
 )
 from admin.kit.times import admin_time
 from distribution.attribution import explain
-from distribution.models import Attribution, Binding, ShareLink, Visit
+from distribution.models import Attribution, AttributionRule, Binding, LinkTarget, ShareLink, Visit
 from distribution.qr import link_url
 from distribution.reports import CHANNEL_LABELS, target_names
 from shop.catalog.models import Store
 from shop.customers.models import Customer
 from shop.extensions import db
 
-RULE_LABELS = {
-    **POLICY_LABELS,
-    "no-touch": _l("No share link opened"),
-    "forged-code": _l("Unknown share code"),
-    "self-purchase": _l("Self-purchase"),
-    "sharer-inactive": _l("Sharer no longer active"),
-}
+RULE_LABELS = AttributionRule.labels()
 
 
-TARGET_LABELS = {
-    "home": _l("Home page"),
-    "product": _l("Product"),
-    "category": _l("Category"),
-    "coupon": _l("Coupon"),
-    "live": _l("Live session"),
-}
+TARGET_LABELS = LinkTarget.labels()
 
 
 def _target(view, context, model, name):

@@ -27,33 +27,16 @@ from admin.permissions import current_staff
 from shop.catalog.models import Category, Product, Store
 from shop.extensions import db
 from shop.members import coupons
-from shop.members.models import CouponTemplate
+from shop.members.models import CouponKind, CouponScope, CouponSource, CouponTemplate
 
-COUPON_KIND_LABELS = {
-    "fixed": _l("Amount off"),
-    "percent": _l("Percent off"),
-    "threshold": _l("Spend X, save Y"),
-    "free_shipping": _l("Free delivery"),
-}
+COUPON_KIND_LABELS = CouponKind.labels()
 
 
-COUPON_SCOPE_LABELS = {
-    "all": _l("Everything"),
-    "categories": _l("Categories"),
-    "products": _l("Products"),
-    "stores": _l("Stores"),
-}
+COUPON_SCOPE_LABELS = CouponScope.labels()
 SCOPE_MODELS = {"categories": Category, "products": Product, "stores": Store}
 
 
-SOURCE_LABELS = {
-    "claim": _l("Claimed"),
-    "admin": _l("Granted by staff"),
-    "welcome": _l("Welcome"),
-    "tier": _l("Tier benefit"),
-    "points_shop": _l("Points shop"),
-    "referral": _l("Bring a friend"),
-}
+SOURCE_LABELS = CouponSource.labels()
 
 
 # Coupon templates ----------------------------------------------------------------------------

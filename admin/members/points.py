@@ -20,20 +20,10 @@ from admin.members.pickers import find_customer
 from admin.permissions import current_staff, may
 from shop.extensions import db
 from shop.members import coupons, points
-from shop.members.models import CouponTemplate
+from shop.members.models import CouponTemplate, PointsKind
 from shop.orders.numbers import order_number
 
-POINTS_KIND_LABELS = {
-    "earn": _l("Earned"),
-    "spend": _l("Spent"),
-    "spend_return": _l("Spent, given back"),
-    "take_back": _l("Taken back (refund)"),
-    "adjust": _l("Added by staff"),
-    "adjust_down": _l("Taken by staff"),
-    "expire": _l("Expired"),
-    "reward": _l("Bring-a-friend reward"),
-    "shop": _l("Points shop"),
-}
+POINTS_KIND_LABELS = PointsKind.labels()
 
 
 class AdjustForm(AdminForm):

@@ -11,8 +11,9 @@ from admin.kit.formatters import choice_formatter, money_formatter
 from admin.kit.pages import SingleRowView
 from admin.members.pickers import template_choices, template_name_formatter
 from shop.members import points
+from shop.members.models import CreditOn
 
-CREDIT_LABELS = {"paid": _l("When the order is paid"), "settled": _l("When the order settles")}
+CREDIT_LABELS = CreditOn.labels()
 
 
 class LoyaltySettingsView(SingleRowView):

@@ -17,14 +17,10 @@ from admin.members.pickers import product_choices, template_choices, template_na
 from shop.catalog.models import Product
 from shop.extensions import db
 from shop.members import coupons, tiers
-from shop.members.models import TierTask
+from shop.members.models import TaskKind, TierTask
 from shop.money import format_money
 
-TASK_LABELS = {
-    "buy_product": _l("Buy a product"),
-    "spend": _l("Spend an amount"),
-    "refer": _l("Bring friends who pay"),
-}
+TASK_LABELS = TaskKind.labels()
 
 
 class TierTaskInline(InlineFormAdmin):

@@ -38,20 +38,12 @@ from admin.permissions import current_staff, may
 from shop.extensions import db
 from shop.money import format_money
 from shop.orders import services as orders
-from shop.orders.models import Order, OrderStatus, Refund
+from shop.orders.models import Fulfilment, Order, OrderStatus, PaymentMethod, Refund
 
 S = OrderStatus
-STATUS_LABELS = {
-    S.AWAITING_PAYMENT: _l("Awaiting payment"),
-    S.PAID: _l("Paid"),
-    S.FULFILLED: _l("Shipped"),
-    S.PICKED_UP: _l("Picked up"),
-    S.COMPLETED: _l("Completed"),
-    S.CANCELLED: _l("Cancelled"),
-    S.REFUNDED: _l("Refunded"),
-}
-FULFILMENT_LABELS = {"delivery": _l("Delivery"), "pickup": _l("Pick-up")}
-PAYMENT_LABELS = {"stripe": _l("Card (Stripe)"), "store": _l("Pay at store")}
+STATUS_LABELS = OrderStatus.labels()
+FULFILMENT_LABELS = Fulfilment.labels()
+PAYMENT_LABELS = PaymentMethod.labels()
 
 
 class OrderActionForm(IdForm):

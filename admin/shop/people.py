@@ -13,13 +13,13 @@ from admin.kit.fields import password_field
 from admin.kit.formatters import audit_values_formatter, json_formatter, phone_formatter
 from admin.permissions import ROLE_LABELS, current_staff, store_clause, store_scope
 from shop.catalog import reviews
-from shop.catalog.models import Store
+from shop.catalog.models import ReviewStatus, Store
 from shop.extensions import db
 from shop.members.models import MemberTier
 from shop.orders.models import Order
 from shop.staff import accounts
 
-REVIEW_LABELS = {"pending": _l("Pending"), "approved": _l("Approved"), "rejected": _l("Rejected")}
+REVIEW_LABELS = ReviewStatus.labels()
 
 
 def _tier_name(view, context, model, name):
