@@ -23,6 +23,7 @@ from distribution.models import (
     Sharer,
 )
 from distribution.rates import published_rules, rate_for, rule_for
+from shop.catalog.models import Category, Product, Store, Variant
 from shop.catalog.queries import PAID_STATES
 from shop.extensions import db
 from shop.infra.clock import utcnow
@@ -42,6 +43,15 @@ class RulePublished(CommissionError):
     code = "rule_published"
 
 
+#: what a rule of each scope applies to
+SCOPE_MODELS = {
+    RuleScope.SKU: Variant,
+    RuleScope.PRODUCT: Product,
+    RuleScope.CATEGORY: Category,
+    RuleScope.STORE: Store,
+}
+
+
 def validate(rule: CommissionRule) -> None:
     if not RuleScope.has(rule.scope):
         raise InvalidRule(_("Unknown scope %(scope)s.", scope=rule.scope))
@@ -56,6 +66,17 @@ def validate(rule: CommissionRule) -> None:
             raise InvalidRule(_("Rates cannot be negative."))
         if rule.kind == RuleKind.PERCENT and value > 10000:
             raise InvalidRule(_("A percentage rule cannot pay more than 100%."))
+    target = SCOPE_MODELS.get(rule.scope)
+    with db.session.no_autoflush:
+        missing = target is not None and db.session.get(target, rule.scope_id) is None
+    if missing:
+        raise InvalidRule(
+            _(
+                "No %(scope)s has the id %(id)s.",
+                scope=RuleScope(rule.scope).label,
+                id=rule.scope_id,
+            )
+        )
 
 
 def save_draft(rule: CommissionRule) -> None:

@@ -212,17 +212,6 @@ class CommissionRuleView(ToolsListView):
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
         rules.save_draft(model)
-        target = SCOPE_MODELS.get(model.scope)
-        with db.session.no_autoflush:
-            missing = target is not None and db.session.get(target, model.scope_id) is None
-        if missing:
-            raise ValidationError(
-                _(
-                    "No %(scope)s has the id %(id)s.",
-                    scope=SCOPE_LABELS[model.scope],
-                    id=model.scope_id,
-                )
-            )
         super().on_model_change(form, model, is_created)
 
     def on_model_delete(self, model):

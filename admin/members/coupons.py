@@ -181,27 +181,7 @@ class CouponTemplateView(StaffModelView):
             except ValueError as exc:
                 raise ValidationError(str(exc)) from None
         coupons.check_template(model)
-        self._check_scope(model)
         super().on_model_change(form, model, is_created)
-
-    def _check_scope(self, model) -> None:
-        target = SCOPE_MODELS.get(model.scope)
-        if target is None:
-            model.scope_ids = None
-            return
-        if not model.scope_ids:
-            raise ValidationError(_("Enter the ids the coupon applies to."))
-        with db.session.no_autoflush:
-            found = set(db.session.scalars(select(target.id).where(target.id.in_(model.scope_ids))))
-        missing = [str(i) for i in model.scope_ids if i not in found]
-        if missing:
-            raise ValidationError(
-                _(
-                    "No %(scope)s with the ids %(ids)s.",
-                    scope=COUPON_SCOPE_LABELS[model.scope],
-                    ids=", ".join(missing),
-                )
-            )
 
 
 # Issued coupons ------------------------------------------------------------------------------

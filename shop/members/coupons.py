@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from shop.catalog.models import Product
+from shop.catalog.models import Category, Product, Store
 from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.infra.clock import utcnow
@@ -27,6 +27,13 @@ PAID_OR_LATER = (
     OrderStatus.COMPLETED,
     OrderStatus.REFUNDED,
 )
+
+#: what the ids of a coupon of each scope name
+_SCOPE_MODELS = {
+    CouponScope.CATEGORIES: Category,
+    CouponScope.PRODUCTS: Product,
+    CouponScope.STORES: Store,
+}
 
 
 def _has_paid_order(customer_id: int) -> bool:
@@ -212,6 +219,28 @@ def check_template(template: CouponTemplate) -> None:
     if template.total_quantity is not None and template.total_quantity < template.claimed_count:
         raise InvalidInput(
             _("%(n)d were claimed already: the total cannot be less.", n=template.claimed_count)
+        )
+    _check_scope(template)
+
+
+def _check_scope(template: CouponTemplate) -> None:
+    """A coupon for some categories, products or stores names ids that exist."""
+    target = _SCOPE_MODELS.get(template.scope)
+    if target is None:
+        template.scope_ids = None
+        return
+    if not template.scope_ids:
+        raise InvalidInput(_("Enter the ids the coupon applies to."))
+    with db.session.no_autoflush:
+        found = set(db.session.scalars(select(target.id).where(target.id.in_(template.scope_ids))))
+    missing = [str(i) for i in template.scope_ids if i not in found]
+    if missing:
+        raise InvalidInput(
+            _(
+                "No %(scope)s with the ids %(ids)s.",
+                scope=CouponScope(template.scope).label,
+                ids=", ".join(missing),
+            )
         )
 
 

@@ -8,8 +8,9 @@ from sqlalchemy import select
 
 from distribution import acquisition, guides, programme, rules
 from distribution.factories import make_guide, make_promoter
+from distribution.guides import transfer_customers
 from distribution.models import AcquisitionCost, CommissionRule, Sharer
-from distribution.sharing import settings, transfer_customers
+from distribution.sharing import settings
 from shop.customers.models import Customer
 from shop.demo.factories import make_staff
 from shop.errors import ShopError
@@ -128,3 +129,12 @@ def test_one_acquisition_cost_per_customer(ctx):
         acquisition.check_cost(AcquisitionCost(customer=customer, amount=100), "CNY")
     with refused("invalid_input"):
         acquisition.check_cost(AcquisitionCost(amount=100), "CNY")
+
+
+def test_a_rule_names_something_that_exists(owner):
+    small_catalog()
+    rule = CommissionRule(
+        scope="product", scope_id=999, kind="percent", level1_value=1000, level2_value=0
+    )
+    with refused("invalid_rule"):
+        rules.save_draft(rule)

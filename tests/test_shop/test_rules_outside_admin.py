@@ -125,3 +125,15 @@ def test_a_refund_key_answers_only_for_its_own_order(owner):
     with refused("invalid_input"):
         orders.refund(second.id, {other_line.id: 1}, staff=owner, idempotency_key=key)
     assert db.session.get(Order, second.id).refunded_amount == 0
+
+
+def test_a_coupon_for_some_stores_names_stores_that_exist(ctx):
+    from shop.members.coupons import check_template
+    from shop.members.models import CouponTemplate
+
+    template = CouponTemplate(name="Store only", kind="fixed", value=500, scope="stores")
+    with pytest.raises(ShopError, match="Enter the ids"):
+        check_template(template)
+    template.scope_ids = [999]
+    with pytest.raises(ShopError, match="No Stores with the ids 999."):
+        check_template(template)
