@@ -48,7 +48,7 @@ class OutboxEventView(StaffModelView):
         "done_at": _l("Done"),
     }
     column_formatters = {
-        "status": choice_formatter({s.value: s.label for s in OutboxStatus}),
+        "status": choice_formatter(OutboxStatus.labels()),
     }
     column_filters = ["status", "topic", "handler", "created_at"]
     column_searchable_list = ["handler", "last_error"]

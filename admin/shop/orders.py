@@ -330,7 +330,7 @@ class OrderView(StaffModelView):
         "needs_review",
     ]
     column_choices = {
-        "status": [(k.value, v) for k, v in STATUS_LABELS.items()],
+        "status": OrderStatus.choices(),
         "fulfilment": list(FULFILMENT_LABELS.items()),
         "payment_method": list(PAYMENT_LABELS.items()),
     }

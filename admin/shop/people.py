@@ -18,6 +18,7 @@ from shop.extensions import db
 from shop.members.models import MemberTier
 from shop.orders.models import Order
 from shop.staff import accounts
+from shop.staff.models import Role
 
 REVIEW_LABELS = ReviewStatus.labels()
 
@@ -140,7 +141,7 @@ class StaffView(StaffModelView):
     column_searchable_list = ["email", "name"]
     column_filters = ["role", "active"]
     form_columns = ["email", "name", "role", "active", "stores", "password"]
-    form_choices = {"role": [(k.value, v) for k, v in ROLE_LABELS.items()]}
+    form_choices = {"role": Role.choices()}
     form_args = {
         "stores": {
             "label": _l("Stores"),
