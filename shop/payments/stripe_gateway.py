@@ -9,6 +9,7 @@ from the caller, so a retry returns what the first call made. Stripe's failures 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -29,6 +30,17 @@ class GatewayError(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+
+class MalformedEvent(Exception):
+    """A delivery Stripe signed whose event lacks what every event has (its data, its object
+    and the object's id) or carries a value of the wrong type. ``event_id`` and
+    ``event_type`` are what could be read of it, for the record."""
+
+    def __init__(self, reason: str, event_id: str | None = None, event_type: str | None = None):
+        super().__init__(reason)
+        self.event_id = event_id
+        self.event_type = event_type
 
 
 class BadSignature(Exception):
@@ -176,11 +188,32 @@ def verify_event(payload: bytes, signature: str | None) -> WebhookEvent:
         raise BadSignature("webhook secret not configured")
     if not signature:
         raise BadSignature("missing Stripe-Signature header")
+    stamp = _signed_at(signature)
+    if stamp is not None and stamp > time.time() + WEBHOOK_TOLERANCE:
+        raise BadSignature("signature timestamp is in the future")
     try:
         event = stripe.Webhook.construct_event(
             payload, signature, secret, tolerance=WEBHOOK_TOLERANCE
         )
     except (stripe.SignatureVerificationError, ValueError) as exc:
         raise BadSignature(str(exc)) from exc
-    # A StripeObject is not a dict (stripe >= 15).
-    return WebhookEvent(id=event.id, type=event.type, data=event.data.object.to_dict())
+    event_id, event_type = event.get("id"), event.get("type")
+    if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str):
+        raise MalformedEvent("an event without an id or a type")
+    data = event.get("data")
+    obj = data.get("object") if data is not None and hasattr(data, "get") else None
+    if obj is None or not hasattr(obj, "to_dict"):
+        raise MalformedEvent("an event without data", event_id, event_type)
+    plain = obj.to_dict()  # A StripeObject is not a dict (stripe >= 15).
+    if not isinstance(plain.get("id"), str) or not plain["id"]:
+        raise MalformedEvent("an event whose object has no id", event_id, event_type)
+    return WebhookEvent(id=event_id, type=event_type, data=plain)
+
+
+def _signed_at(signature: str) -> int | None:
+    """The ``t=`` timestamp of a ``Stripe-Signature`` header, if it has a readable one."""
+    for part in signature.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isdigit():
+            return int(value)
+    return None

@@ -17,4 +17,7 @@ def stripe_webhook():
     except stripe_gateway.BadSignature as exc:
         current_app.logger.warning("Stripe webhook refused: %s", exc)
         return jsonify(error="invalid signature"), 400
+    except stripe_gateway.MalformedEvent as exc:
+        current_app.logger.warning("Stripe webhook malformed (recorded): %s", exc)
+        return jsonify(error="malformed event"), 400
     return jsonify(result=outcome)

@@ -22,9 +22,15 @@ from shop.payments.models import StripeEvent
 def handle(payload: bytes, signature: str | None) -> str:
     """Verify and apply one webhook delivery; returns what happened, for the log.
 
-    Raises ``stripe_gateway.BadSignature`` for a delivery Stripe did not sign.
+    Raises ``stripe_gateway.BadSignature`` for a delivery Stripe did not sign, and
+    ``stripe_gateway.MalformedEvent`` for a signed one that cannot be applied (no data, no
+    object id, a value of the wrong type): that event is recorded, nothing else changes.
     """
-    event = stripe_gateway.verify_event(payload, signature)
+    try:
+        event = stripe_gateway.verify_event(payload, signature)
+    except stripe_gateway.MalformedEvent as bad:
+        _record_malformed(bad.event_id, bad.event_type)
+        raise
     db.session.add(StripeEvent(id=event.id, type=event.type))
     try:
         db.session.flush()  # a concurrent delivery of the same event waits here, then fails
@@ -40,8 +46,38 @@ def handle(payload: bytes, signature: str | None) -> str:
     except IntegrityError:
         db.session.rollback()
         return "duplicate"
+    except (stripe_gateway.MalformedEvent, KeyError, TypeError, ValueError) as exc:
+        _record_malformed(event.id, event.type)
+        raise stripe_gateway.MalformedEvent(str(exc), event.id, event.type) from exc
     db.session.commit()
     return outcome
+
+
+def _record_malformed(event_id: str | None, event_type: str | None) -> None:
+    """Undo whatever the event began and keep only its record (a retry is then a duplicate)."""
+    db.session.rollback()
+    if not event_id:
+        return
+    db.session.add(StripeEvent(id=event_id[:255], type=(event_type or "unknown")[:64]))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+
+
+def _whole(value) -> int:
+    """An amount as Stripe sends it: a whole number of minor units."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise stripe_gateway.MalformedEvent(f"expected an amount, got {value!r}")
+    return value
+
+
+def _text(value, default: str = "") -> str:
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise stripe_gateway.MalformedEvent(f"expected text, got {value!r}")
+    return value
 
 
 def _order_for_session(session: dict) -> Order | None:
@@ -59,7 +95,7 @@ def _on_session_paid(session: dict) -> str:
         return "unknown order"
     if session.get("payment_status") not in ("paid", "no_payment_required"):
         return "awaiting async payment"
-    intent = session.get("payment_intent") or session["id"]
+    intent = _text(session.get("payment_intent")) or session["id"]
     if not order.stripe_payment_intent:
         order.stripe_payment_intent = intent
     if not order.stripe_session_id:
@@ -69,8 +105,8 @@ def _on_session_paid(session: dict) -> str:
         order.id,
         provider="stripe",
         external_id=intent,
-        amount=session.get("amount_total") or 0,
-        currency=session.get("currency") or "",
+        amount=_whole(session.get("amount_total") or 0),
+        currency=_text(session.get("currency")),
     )
     return "paid" if paid else "not paid"
 
@@ -92,7 +128,7 @@ def _on_charge_refunded(charge: dict) -> str:
 
     Each is recorded once, however often Stripe reports it.
     """
-    intent = charge.get("payment_intent")
+    intent = _text(charge.get("payment_intent"))
     order = (
         db.session.scalar(select(Order).where(Order.stripe_payment_intent == intent))
         if intent
