@@ -197,14 +197,14 @@ def verify_event(payload: bytes, signature: str | None) -> WebhookEvent:
         )
     except (stripe.SignatureVerificationError, ValueError) as exc:
         raise BadSignature(str(exc)) from exc
-    event_id, event_type = event.get("id"), event.get("type")
+    raw = event.to_dict()  # A StripeObject is not a dict (stripe >= 15).
+    event_id, event_type = raw.get("id"), raw.get("type")
     if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str):
         raise MalformedEvent("an event without an id or a type")
-    data = event.get("data")
-    obj = data.get("object") if data is not None and hasattr(data, "get") else None
-    if obj is None or not hasattr(obj, "to_dict"):
+    data = raw.get("data")
+    plain = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(plain, dict):
         raise MalformedEvent("an event without data", event_id, event_type)
-    plain = obj.to_dict()  # A StripeObject is not a dict (stripe >= 15).
     if not isinstance(plain.get("id"), str) or not plain["id"]:
         raise MalformedEvent("an event whose object has no id", event_id, event_type)
     return WebhookEvent(id=event_id, type=event_type, data=plain)

@@ -56,7 +56,9 @@ def test_an_event_missing_its_parts_is_recorded_and_refused(placed, client, fake
     assert _recorded(paid["id"])
     assert _payments() == 0
     assert db.session.get(Order, placed.id).status == OrderStatus.AWAITING_PAYMENT
-    assert deliver(client, paid).status_code == 200  # Stripe's retry: a duplicate, no effect
+    assert deliver(client, paid).status_code == 400  # Stripe's retry: the same answer
+    assert db.session.scalar(select(func.count()).select_from(StripeEvent)) == 1
+    assert _payments() == 0
 
 
 @pytest.mark.parametrize(
