@@ -116,14 +116,18 @@ def publish(topic: str, *args, delay: timedelta | None = None) -> int:
         for handler in handlers
     ]
     insert = _INSERTS[db.session.get_bind().dialect.name]
-    ids = db.session.scalars(insert.values(rows)).all()  # one statement for every handler
-    pending = db.session.info.setdefault(_PENDING_KEY, [])
-    pending.extend((event_id, delay) for event_id in ids)
+    for event_id in db.session.scalars(insert.values(rows)):  # one statement for all handlers
+        _dispatch_after_commit(event_id, delay)
     return len(handlers)
 
 
+def _dispatch_after_commit(event_id: int, delay: timedelta | None = None) -> None:
+    """Dispatch the event once the session's transaction commits (forgotten on rollback)."""
+    db.session.info.setdefault(_PENDING_KEY, []).append((event_id, delay))
+
+
 @event.listens_for(Session, "after_commit")
-def _dispatch_after_commit(session: Session) -> None:
+def _dispatch_committed(session: Session) -> None:
     pending = session.info.pop(_PENDING_KEY, None)
     if pending and has_app_context():
         for event_id, delay in pending:
@@ -248,5 +252,5 @@ def retry(event_id: int) -> bool:
         .execution_options(synchronize_session=False)
     ).rowcount
     if changed:
-        db.session.info.setdefault(_PENDING_KEY, []).append((event_id, None))
+        _dispatch_after_commit(event_id)
     return bool(changed)

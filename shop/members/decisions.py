@@ -19,26 +19,28 @@ from shop.members.models import CreditOn, PointsEntry, PointsKind
 from shop.orders.models import Order
 
 
-def _undecided() -> list[Order]:
+def _undecided() -> list[tuple[Order, int]]:
+    """Paid orders without an earn entry, with the points each earns (those earning some)."""
     rules = points.settings()
     earned = exists().where(PointsEntry.order_id == Order.id, PointsEntry.kind == PointsKind.EARN)
     query = select(Order).where(Order.status.in_(points.EARNING), ~earned).order_by(Order.id)
     if rules.credit_on == CreditOn.SETTLED:
         query = query.where(Order.paid_at <= utcnow() - timedelta(days=rules.settle_days))
-    return [order for order in db.session.scalars(query) if points.earned_for(order) > 0]
+    owed = ((order, points.earned_for(order)) for order in db.session.scalars(query))
+    return [(order, amount) for order, amount in owed if amount > 0]
 
 
 def missing_decisions() -> list[str]:
     """A ledger check: paid orders that earn points and were never credited."""
     return [
-        f"order {order.number}: paid, {points.earned_for(order)} points never credited"
-        for order in _undecided()
+        f"order {order.number}: paid, {amount} points never credited"
+        for order, amount in _undecided()
     ]
 
 
 def reconcile() -> list[str]:
     done = []
-    for order in _undecided():
+    for order, _amount in _undecided():
         number = order.number
         credited = points.earn_for_order(order.id)
         done.append(f"order {number}: {credited} points credited")

@@ -25,18 +25,18 @@ STAFF_PREFIXES = ("/admin", "/guide")
 PRIVATE_PREFIXES = ("/o/", "/orders")
 
 
-def _policy(path: str) -> str:
-    ancestors = "'none'" if path.startswith(STAFF_PREFIXES) else "'self'"
-    return f"{_SOURCES}; frame-ancestors {ancestors}"
+STAFF_POLICY = f"{_SOURCES}; frame-ancestors 'none'"
+SHOP_POLICY = f"{_SOURCES}; frame-ancestors 'self'"
 
 
 def _add_headers(response):
     path = request.path
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", _policy(path))
+    staff = path.startswith(STAFF_PREFIXES)
+    headers.setdefault("Content-Security-Policy", STAFF_POLICY if staff else SHOP_POLICY)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    if path.startswith(STAFF_PREFIXES):
+    if staff:
         headers.setdefault("X-Frame-Options", "DENY")
     if path.startswith(PRIVATE_PREFIXES):
         headers.setdefault("X-Robots-Tag", "noindex, nofollow")

@@ -3,9 +3,6 @@ once get ``LOGIN_MAX_FAILURES`` checked; five code requests for one phone at onc
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 from sqlalchemy import func, select
 
@@ -15,20 +12,10 @@ from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.staff import auth
 from shop.staff.models import Role, Staff
+from tests.support.races import all_at_once
 from tests.support.shop import make_owner
 
 pytestmark = pytest.mark.postgres
-
-
-def _all_at_once(count: int, action) -> list:
-    start = threading.Barrier(count, timeout=60)
-
-    def run(i):
-        start.wait()
-        return action(i)
-
-    with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(run, range(count)))
 
 
 def test_thirty_passwords_at_once_get_the_limit_checked(app, monkeypatch):
@@ -51,7 +38,7 @@ def test_thirty_passwords_at_once_get_the_limit_checked(app, monkeypatch):
             )
             return staff
 
-    assert _all_at_once(30, guess) == [None] * 30
+    assert all_at_once(30, guess) == [None] * 30
     assert len(checked) == limit
 
 
@@ -68,7 +55,7 @@ def test_five_code_requests_for_one_phone_at_once_send_one(app, monkeypatch):
             except InvalidInput:
                 return None
 
-    results = _all_at_once(5, ask)
+    results = all_at_once(5, ask)
     assert sum(result is not None for result in results) == 1
     assert sent == ["13812345678"]
     with app.app_context():

@@ -18,6 +18,7 @@ from shop.members import coupons
 from shop.members.models import Coupon, CouponTemplate, PointsEntry
 from shop.orders.models import Order
 from tests.support.members import buy, ledger_sum, make_customer, make_template
+from tests.support.races import all_at_once
 from tests.support.shop import checkout_form, serve, small_catalog
 
 pytestmark = pytest.mark.postgres
@@ -27,18 +28,6 @@ def _signed_in_cookie(app, customer_id: int) -> dict:
     """The session cookie of a browser where this customer signed in."""
     serializer = app.session_interface.get_signing_serializer(app)
     return {app.config["SESSION_COOKIE_NAME"]: serializer.dumps({"customer_id": customer_id})}
-
-
-def _all_at_once(count: int, action) -> list:
-    """Run ``action(i)`` in ``count`` threads released together; returns what each returned."""
-    start = threading.Barrier(count, timeout=60)
-
-    def run(i):
-        start.wait()
-        return action(i)
-
-    with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(run, range(count)))
 
 
 def test_a_coupon_of_10_claimed_by_50_customers_at_once(app):
@@ -55,7 +44,7 @@ def test_a_coupon_of_10_claimed_by_50_customers_at_once(app):
             return response.status_code, response.text
 
     with serve(app) as base:
-        results = _all_at_once(50, claim)
+        results = all_at_once(50, claim)
 
     statuses = [status for status, _ in results]
     assert statuses.count(303) == 10
@@ -87,7 +76,7 @@ def test_a_once_per_customer_coupon_used_by_20_simultaneous_checkouts(app):
             return response.status_code, response.text
 
     with serve(app) as base:
-        results = _all_at_once(20, checkout)
+        results = all_at_once(20, checkout)
 
     statuses = [status for status, _ in results]
     assert statuses.count(303) == 1
@@ -123,7 +112,7 @@ def test_100_points_spent_by_10_simultaneous_orders(app):
             finally:
                 db.session.remove()
 
-    results = _all_at_once(10, spend)
+    results = all_at_once(10, spend)
 
     assert results.count(100) == 1
     assert results.count("You do not have enough points.") == 9
@@ -197,7 +186,7 @@ def test_twenty_claims_by_one_customer_at_once_give_one_coupon(app):
             except InvalidInput:
                 return False
 
-    assert sum(_all_at_once(20, claim)) == 1
+    assert sum(all_at_once(20, claim)) == 1
     with app.app_context():
         assert (
             db.session.scalar(
