@@ -38,6 +38,7 @@ from shop.extensions import db
 from shop.hooks import hooks, register_sweep
 from shop.infra import disconnects
 from shop.infra.clock import utcnow
+from shop.infra.unit_of_work import rolled_back_whole
 from shop.infra.vocab import VOCABULARY, Vocabulary
 
 log = logging.getLogger(__name__)
@@ -134,9 +135,10 @@ def _dispatch_committed(session: Session) -> None:
             dispatch(event_id, delay=delay)
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING_KEY, None)
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_rollback(session: Session, previous) -> None:
+    if rolled_back_whole(previous):  # a savepoint's rollback keeps the events before it
+        session.info.pop(_PENDING_KEY, None)
 
 
 def dispatch(event_id: int, delay: timedelta | None = None) -> None:

@@ -1,0 +1,84 @@
+"""The unit of work: the entry point owns the transaction.
+
+A view, webhook, job or CLI command opens one unit of work and commits once::
+
+    with unit_of_work():
+        orders.cancel(order_id, reason, staff)
+
+or, for a whole function, ``@transactional``. On an exception the work rolls back and the
+exception goes on. Services called inside add and execute and never commit (their docstrings
+say "does not commit"), so everything one request changes commits together or not at all.
+
+What may only happen once the change is durable (a notification, a hand-over to a queue) is
+registered with ``after_commit(fn, *args)``: it runs after the commit and is forgotten on a
+rollback. Such a callback must not use the committing session; it notifies, it does not write
+(writes that must follow are outbox events, ``shop.infra.outbox``).
+
+A sweep that must be its own transaction (one per item, so one bad item cannot undo the
+others) says so in its name and commits per item through ``unit_of_work`` itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from shop.extensions import db
+
+log = logging.getLogger(__name__)
+
+_CALLBACKS_KEY = "siyu_after_commit"
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """Commit once at the end; roll back and re-raise on any exception."""
+    session = db.session
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def transactional(fn: Callable) -> Callable:
+    """Run ``fn`` as one unit of work (for views, jobs and commands)."""
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        with unit_of_work():
+            return fn(*args, **kwargs)
+
+    return run
+
+
+def after_commit(fn: Callable, *args, **kwargs) -> None:
+    """Call ``fn(*args, **kwargs)`` once the current transaction commits; never if it rolls
+    back. A callback that fails is logged; the commit stands and the other callbacks run."""
+    db.session.info.setdefault(_CALLBACKS_KEY, []).append((fn, args, kwargs))
+
+
+@event.listens_for(Session, "after_commit")
+def _run_callbacks(session: Session) -> None:
+    for fn, args, kwargs in session.info.pop(_CALLBACKS_KEY, ()):
+        try:
+            fn(*args, **kwargs)
+        except Exception:
+            log.exception("after-commit callback %r failed", fn)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_callbacks(session: Session, previous) -> None:
+    if rolled_back_whole(previous):
+        session.info.pop(_CALLBACKS_KEY, None)
+
+
+def rolled_back_whole(previous) -> bool:
+    """Whether a rollback ended the whole transaction, not a savepoint within it."""
+    return not previous.nested and previous.parent is None

@@ -1,0 +1,68 @@
+"""The unit of work: one commit at the end, a rollback on error, callbacks only after commit."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from shop.catalog.models import Store
+from shop.extensions import db
+from shop.infra.unit_of_work import after_commit, transactional, unit_of_work
+
+
+def _stores() -> int:
+    return db.session.scalar(select(func.count(Store.id)))
+
+
+def test_commits_once_at_the_end_and_runs_callbacks_after(ctx):
+    seen = []
+    with unit_of_work():
+        db.session.add(Store(name="Guangzhou Tianhe", city="Guangzhou"))
+        after_commit(seen.append, "committed")
+        assert seen == []
+    assert seen == ["committed"]
+    db.session.remove()
+    assert _stores() == 1
+
+
+def test_an_error_rolls_back_everything_and_forgets_callbacks(ctx):
+    seen = []
+    with pytest.raises(RuntimeError), unit_of_work():
+        db.session.add(Store(name="Guangzhou Tianhe", city="Guangzhou"))
+        after_commit(seen.append, "committed")
+        raise RuntimeError("boom")
+    db.session.commit()
+    assert seen == []
+    assert _stores() == 0
+
+
+def test_a_savepoint_rollback_keeps_the_callbacks_before_it(ctx):
+    seen = []
+    with unit_of_work():
+        after_commit(seen.append, "kept")
+        savepoint = db.session.begin_nested()
+        db.session.add(Store(name="Shenzhen", city="Shenzhen"))
+        savepoint.rollback()
+    assert seen == ["kept"]
+    assert _stores() == 0
+
+
+def test_transactional_commits_what_the_function_did(ctx):
+    @transactional
+    def open_store(name):
+        db.session.add(Store(name=name, city="Guangzhou"))
+        return name
+
+    assert open_store("Guangzhou Tianhe") == "Guangzhou Tianhe"
+    db.session.remove()
+    assert _stores() == 1
+
+
+def test_a_failing_callback_does_not_undo_the_commit_or_stop_the_others(ctx):
+    seen = []
+    with unit_of_work():
+        db.session.add(Store(name="Guangzhou Tianhe", city="Guangzhou"))
+        after_commit(lambda: 1 / 0)
+        after_commit(seen.append, "second")
+    assert seen == ["second"]
+    assert _stores() == 1
