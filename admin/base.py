@@ -84,10 +84,17 @@ class SecuredView:
         """A domain error escaping one of this view's pages (an action, a back-test) is shown
         as a flash and the staff member goes back (``refused_url``); nothing was changed.
 
-        Flask-Admin's return target (``url``) must be a path inside the admin: any other is
-        dropped from the address before the page runs (``shop.web.redirects``)."""
-        url = request.args.get("url")
-        if url is not None and local_target(url, "", prefix="/admin") != url:
+        Flask-Admin's return target (``url``, read from the address and from a form body)
+        must be a path inside the admin (``shop.web.redirects``): in the address any other is
+        dropped before the page runs; a form posting one was not made by the admin, so it is
+        refused and changes nothing."""
+        if not _usable_return(request.form.get("url")):
+            flash(
+                _("That form's return address is not inside the admin; nothing was changed."),
+                "error",
+            )
+            return redirect(url_for(request.endpoint, **request.view_args))
+        if not _usable_return(request.args.get("url")):
             query = request.args.to_dict(flat=False)
             query.pop("url")
             return redirect(url_for(request.endpoint, **request.view_args, **query))
@@ -404,3 +411,7 @@ class StaffModelView(SecuredView, ModelView):
             after=None,
             store_id=store_of(model),
         )
+
+
+def _usable_return(url: str | None) -> bool:
+    return url is None or local_target(url, "", prefix="/admin") == url

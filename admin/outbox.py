@@ -51,7 +51,7 @@ class OutboxEventView(StaffModelView):
         "status": choice_formatter(OutboxStatus.labels()),
     }
     column_filters = ["status", "topic", "handler", "created_at"]
-    column_searchable_list = ["handler", "last_error"]
+    column_searchable_list = ["topic", "handler", "last_error"]
     column_default_sort = ("id", True)
 
     @action("retry", _l("Retry"), _l("Deliver the selected failed events again?"))

@@ -161,6 +161,10 @@ def test_a_handler_that_keeps_failing_stays_failed_until_retried(flaky_topic, cl
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert "the CRM is down" in text and "tests.test_shop.test_infra.test_outbox.flaky" in text
+    found = client.get("/admin/outbox/", query_string={"search": TOPIC}).get_data(as_text=True)
+    assert "the CRM is down" in found  # the search box finds an event by its name
+    missed = client.get("/admin/outbox/", query_string={"search": "order.nothing"})
+    assert "the CRM is down" not in missed.get_data(as_text=True)
 
     FAILURES["left"] = 0  # the cause is fixed
     answer = client.post(

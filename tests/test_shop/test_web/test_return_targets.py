@@ -88,3 +88,43 @@ def test_the_admins_return_url_is_dropped_when_unusable(ctx, client, target):
     assert response.status_code == 302
     assert response.headers["Location"] == "/admin/orders/"
     assert client.get(response.headers["Location"]).status_code == 200
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "/admin/\r\nX: 1", "//evil.example"])
+def test_an_admin_form_posting_an_unusable_return_url_changes_nothing(ctx, client, target):
+    from sqlalchemy import func, select
+
+    from shop.catalog.models import Store
+    from shop.extensions import db
+    from shop.staff.models import Role
+
+    make_fast_staff(EMAILS[Role.OWNER], Role.OWNER)
+    db.session.commit()
+    client.post("/admin/login", data={"email": EMAILS[Role.OWNER], "password": PASSWORD})
+    response = client.post(
+        "/admin/stores/new/", data={"name": "Guangzhou Tianhe", "city": "广州", "url": target}
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/admin/stores/new/"
+    assert db.session.scalar(select(func.count(Store.id))) == 0
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "nothing was changed" in page
+
+
+def test_an_admin_form_posting_its_own_return_url_goes_there(ctx, client):
+    from sqlalchemy import func, select
+
+    from shop.catalog.models import Store
+    from shop.extensions import db
+    from shop.staff.models import Role
+
+    make_fast_staff(EMAILS[Role.OWNER], Role.OWNER)
+    db.session.commit()
+    client.post("/admin/login", data={"email": EMAILS[Role.OWNER], "password": PASSWORD})
+    response = client.post(
+        "/admin/stores/new/",
+        data={"name": "Guangzhou Tianhe", "city": "广州", "url": "/admin/stores/?page=1"},
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/admin/stores/?page=1"
+    assert db.session.scalar(select(func.count(Store.id))) == 1
