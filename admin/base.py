@@ -48,6 +48,7 @@ from shop.catalog.models import Store
 from shop.errors import ShopError
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.unit_of_work import unit_of_work
 from shop.staff import audit
 from shop.web.redirects import local_target
 
@@ -267,13 +268,14 @@ class StaffModelView(SecuredView, ModelView):
         return url_for(".index_view")
 
     def each(self, rows, service, named=None, category: str = "error") -> int:
-        """Run ``service`` on each row on its own (an action on several rows): a row it refuses
-        shows the error (after ``named(row)``, if given) and the others go on. Returns how many
-        went through."""
+        """Run ``service`` on each row in its own unit of work (an action on several rows): a row
+        it refuses shows the error (after ``named(row)``, if given) and the others go on.
+        Returns how many went through."""
         done = 0
         for row in rows:
             try:
-                service(row)
+                with unit_of_work():
+                    service(row)
             except ShopError as exc:
                 message = refused(exc)
                 flash(f"{named(row)}: {message}" if named else message, category)

@@ -14,9 +14,9 @@ from flask_babel import ngettext
 
 from admin.base import StaffModelView
 from admin.kit.formatters import choice_formatter
-from shop.extensions import db
 from shop.infra import outbox
 from shop.infra.outbox import OutboxStatus
+from shop.infra.unit_of_work import unit_of_work
 
 
 class OutboxEventView(StaffModelView):
@@ -56,8 +56,8 @@ class OutboxEventView(StaffModelView):
 
     @action("retry", _l("Retry"), _l("Deliver the selected failed events again?"))
     def action_retry(self, ids):
-        retried = sum(outbox.retry(int(event_id)) for event_id in ids)
-        db.session.commit()
+        with unit_of_work():
+            retried = sum(outbox.retry(int(event_id)) for event_id in ids)
         flash(
             ngettext("%(num)d event queued again.", "%(num)d events queued again.", retried),
             "success" if retried else "warning",

@@ -45,7 +45,8 @@ def attribute_order(order_id: int) -> Attribution | None:
     """Decide who gets credit for an order; idempotent (the first decision stands).
 
     Orders are attributed as they are placed (``attribute_placed_order``); this is for an
-    order that was not (its attribution failed then): the accrual job calls it first.
+    order that was not (its attribution failed then): the accrual job calls it first. Does
+    not commit.
     """
     existing = db.session.get(Attribution, order_id)
     if existing is not None:
@@ -54,11 +55,10 @@ def attribute_order(order_id: int) -> Attribution | None:
     if order is None:
         return None
     attribution = Attribution(**_decide(order, customer_is_new=False))
-    db.session.add(attribution)
     try:
-        db.session.commit()
+        with db.session.begin_nested():  # a concurrent decision stands; this one is dropped
+            db.session.add(attribution)
     except IntegrityError:
-        db.session.rollback()
         return db.session.get(Attribution, order_id)
     return attribution
 

@@ -3,6 +3,7 @@
 import click
 
 from distribution.commission import settle_due_commissions
+from shop.infra.unit_of_work import unit_of_work
 
 
 @click.group("commission")
@@ -12,7 +13,9 @@ def commission() -> None:
 
 @commission.command("settle")
 def settle() -> None:
-    click.echo(f"{settle_due_commissions()} commission lines settled.")
+    with unit_of_work():
+        settled = settle_due_commissions()
+    click.echo(f"{settled} commission lines settled.")
 
 
 def init_app(app) -> None:

@@ -9,7 +9,7 @@ leaves a negative balance that the next payout nets.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import DateTime, String, and_, cast, exists, func, literal, select
@@ -25,7 +25,7 @@ from distribution.models import (
     RuleKind,
     Sharer,
 )
-from distribution.rates import Rate, published_rules, rate_for, rule_for
+from distribution.rates import Rate, rate_for, rule_for, rules_in_force
 from distribution.sharing import settings
 from shop.errors import ShopError
 from shop.extensions import db
@@ -80,9 +80,10 @@ def _earners(attribution: Attribution) -> list[tuple[int, Sharer]]:
     return earners
 
 
-def preview(order: Order, attribution: Attribution) -> list[dict]:
-    """What each line of an order earns and why, without writing anything."""
-    rules = published_rules()
+def preview(order: Order, attribution: Attribution, at: datetime | None = None) -> list[dict]:
+    """What each line of an order earns and why, without writing anything, at the rules in
+    force at ``at`` (None: the published ones). What it is owed is at its payment's time."""
+    rules = rules_in_force(at)
     money_only = money_only_refunds(order.id) if order.refunded_amount else {}
     rows = []
     for line in order.lines:
@@ -102,18 +103,19 @@ def preview(order: Order, attribution: Attribution) -> list[dict]:
 
 
 def accrue_commission(order_id: int) -> int:
-    """Write pending commission for a paid order, once (entry keys make replays no-ops)."""
+    """Write pending commission for a paid order, once (entry keys make replays no-ops).
+    Does not commit."""
     attribution = db.session.get(Attribution, order_id)
     order = db.session.get(Order, order_id)
     if attribution is None or order is None or not attribution.sharer_id:
         return 0
-    written = 0
-    for row in preview(order, attribution):
+    entries = []
+    for row in preview(order, attribution, at=order.paid_at):
         line, level, rate = row["line"], row["level"], row["rate"]
         key = f"accrue:{line.id}:{level}"
         if db.session.scalar(select(CommissionEntry.id).where(CommissionEntry.entry_key == key)):
             continue
-        db.session.add(
+        entries.append(
             CommissionEntry(
                 entry_key=key,
                 sharer_id=row["sharer"].id,
@@ -130,13 +132,12 @@ def accrue_commission(order_id: int) -> int:
                 note=rate.describe(),
             )
         )
-        written += 1
     try:
-        db.session.commit()
-    except IntegrityError:  # a concurrent run wrote them first
-        db.session.rollback()
+        with db.session.begin_nested():  # a concurrent run that wrote them first wins here
+            db.session.add_all(entries)
+    except IntegrityError:
         return 0
-    return written
+    return len(entries)
 
 
 def _entry_rate(entry: CommissionEntry) -> Rate:
@@ -160,11 +161,12 @@ def reverse_commission(order_id: int, refund_id: int) -> int:
 
     The reversal comes out of the bucket the line's money is in: pending until it is
     settled, settled after (which may go negative after a payout; never silently lost).
+    Does not commit.
     """
     order = db.session.get(Order, order_id)
     if order is None:
         return 0
-    written = 0
+    entries = []
     accruals = list(
         db.session.scalars(
             select(CommissionEntry).where(
@@ -188,7 +190,7 @@ def reverse_commission(order_id: int, refund_id: int) -> int:
                 CommissionEntry.entry_key == f"settle-out:{line.id}:{accrual.level}"
             )
         )
-        db.session.add(
+        entries.append(
             CommissionEntry(
                 entry_key=key,
                 sharer_id=accrual.sharer_id,
@@ -206,17 +208,17 @@ def reverse_commission(order_id: int, refund_id: int) -> int:
                 note=_("Refund %(id)s", id=refund_id),
             )
         )
-        written += 1
     try:
-        db.session.commit()
+        with db.session.begin_nested():  # a concurrent run that wrote them first wins here
+            db.session.add_all(entries)
     except IntegrityError:
-        db.session.rollback()
         return 0
-    return written
+    return len(entries)
 
 
 def settle_due_commissions(now=None) -> int:
-    """Move pending commission of orders past the return window to settled. Set-based.
+    """Move pending commission of orders past the return window to settled. Set-based. Does
+    not commit.
 
     One transaction, two INSERT ... SELECT. The first takes each due line's pending sum out of
     pending: a settle-out entry per line and level, whose key makes a second (or concurrent)
@@ -272,50 +274,49 @@ def settle_due_commissions(now=None) -> int:
     ]
     table = CommissionEntry.__table__
     try:
-        # This run's settle-out entries are the ones written after the newest entry now.
-        newest = db.session.scalar(select(func.coalesce(func.max(e.id), 0)))
-        this_run = and_(
-            e.id > newest,
-            e.kind == EntryKind.SETTLE,
-            e.bucket == Bucket.PENDING,
-            e.created_at == now,
-        )
-        db.session.execute(table.insert().from_select(out_columns, due))
-        # psycopg reports no rowcount for INSERT ... SELECT: count the rows instead.
-        moved = db.session.scalar(select(func.count(e.id)).where(this_run))
-        back_in = (
-            select(
-                literal("settle-in:")
-                + cast(e.sharer_id, String)
-                + literal(":")
-                + cast(e.level, String)
-                + literal(":")
-                + cast(func.min(e.id), String),
-                e.sharer_id,
-                e.level,
-                literal(EntryKind.SETTLE, String),
-                literal(Bucket.SETTLED, String),
-                -func.sum(e.amount),
-                e.currency,
-                literal(now, DateTime),
+        with db.session.begin_nested():  # a concurrent run that settled first wins
+            # This run's settle-out entries are the ones written after the newest entry now.
+            newest = db.session.scalar(select(func.coalesce(func.max(e.id), 0)))
+            this_run = and_(
+                e.id > newest,
+                e.kind == EntryKind.SETTLE,
+                e.bucket == Bucket.PENDING,
+                e.created_at == now,
             )
-            .where(this_run)
-            .group_by(e.sharer_id, e.level, e.currency)
-        )
-        in_columns = [
-            "entry_key",
-            "sharer_id",
-            "level",
-            "kind",
-            "bucket",
-            "amount",
-            "currency",
-            "created_at",
-        ]
-        db.session.execute(table.insert().from_select(in_columns, back_in))
-        db.session.commit()
+            db.session.execute(table.insert().from_select(out_columns, due))
+            # psycopg reports no rowcount for INSERT ... SELECT: count the rows instead.
+            moved = db.session.scalar(select(func.count(e.id)).where(this_run))
+            back_in = (
+                select(
+                    literal("settle-in:")
+                    + cast(e.sharer_id, String)
+                    + literal(":")
+                    + cast(e.level, String)
+                    + literal(":")
+                    + cast(func.min(e.id), String),
+                    e.sharer_id,
+                    e.level,
+                    literal(EntryKind.SETTLE, String),
+                    literal(Bucket.SETTLED, String),
+                    -func.sum(e.amount),
+                    e.currency,
+                    literal(now, DateTime),
+                )
+                .where(this_run)
+                .group_by(e.sharer_id, e.level, e.currency)
+            )
+            in_columns = [
+                "entry_key",
+                "sharer_id",
+                "level",
+                "kind",
+                "bucket",
+                "amount",
+                "currency",
+                "created_at",
+            ]
+            db.session.execute(table.insert().from_select(in_columns, back_in))
     except IntegrityError:
-        db.session.rollback()
         return 0
     return moved
 
@@ -332,7 +333,8 @@ def balances(sharer_id: int) -> dict[str, int]:
 
 
 def approve_payout(sharer_id: int, staff, currency: str) -> Payout:
-    """Pay out a sharer's settled balance (negative balances carried from reversals net in)."""
+    """Pay out a sharer's settled balance (negative balances carried from reversals net in).
+    Does not commit."""
     # The row lock serialises payouts of one sharer on PostgreSQL (SQLite serialises writers).
     sharer = db.session.scalar(select(Sharer).where(Sharer.id == sharer_id).with_for_update())
     if sharer is None:
@@ -369,7 +371,6 @@ def approve_payout(sharer_id: int, staff, currency: str) -> Payout:
         after={"sharer_id": sharer_id, "amount": amount},
         store_id=sharer.store_id,
     )
-    db.session.commit()
     return payout
 
 

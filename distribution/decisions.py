@@ -15,7 +15,7 @@ from distribution import jobs
 from distribution.commission import preview
 from distribution.models import Attribution, CommissionEntry, EntryKind
 from shop.extensions import db
-from shop.orders.models import Order, OrderStatus, Refund
+from shop.orders.models import Order, OrderStatus, Refund, RefundStatus
 
 PAID_STATES = (
     OrderStatus.PAID,
@@ -43,7 +43,7 @@ def _undecided() -> list[tuple[Order, str]]:
     for order, attribution in rows:
         if attribution is None:
             missing.append((order, "no attribution"))
-        elif preview(order, attribution):
+        elif preview(order, attribution, at=order.paid_at):
             missing.append((order, "no commission accrued for its sharer"))
     return missing
 
@@ -63,10 +63,11 @@ def reconcile() -> list[str]:
     refunds = db.session.execute(
         select(Refund.order_id, Refund.id)
         .where(
+            Refund.status == RefundStatus.SUCCEEDED,
             exists().where(
                 CommissionEntry.order_id == Refund.order_id,
                 CommissionEntry.kind == EntryKind.ACCRUE,
-            )
+            ),
         )
         .order_by(Refund.id)
     ).all()

@@ -26,6 +26,7 @@ from shop.checkout.services import CheckoutDetails, place_order
 from shop.demo.core import DEMO_PASSWORD
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.unit_of_work import unit_of_work
 from shop.orders import services as orders
 from shop.orders.models import Fulfilment, PaymentMethod
 from shop.staff.models import Role, Staff
@@ -97,20 +98,22 @@ def load_demo() -> list[str]:
         link = link_for(sharer, LinkTarget.PRODUCT, product.id, Channel.WECHAT_GROUP)
         open_link(link, visitor, now=utcnow() - timedelta(days=2))
         store = sharer.store or stores[0]
-        order = place_order(
-            [(product.variants[0].id, 1)],
-            CheckoutDetails(
-                name=name,
-                phone=phone,
-                fulfilment=Fulfilment.PICKUP,
-                payment_method=PaymentMethod.STORE,
-                pickup_store_id=store.id,
-                attribution={"visitor_id": visitor, "share_code": link.code},
-            ),
-            uuid.uuid4().hex,
-        )
+        with unit_of_work():  # each order as a customer places it, and as staff take its money
+            order = place_order(
+                [(product.variants[0].id, 1)],
+                CheckoutDetails(
+                    name=name,
+                    phone=phone,
+                    fulfilment=Fulfilment.PICKUP,
+                    payment_method=PaymentMethod.STORE,
+                    pickup_store_id=store.id,
+                    attribution={"visitor_id": visitor, "share_code": link.code},
+                ),
+                uuid.uuid4().hex,
+            )
         if index < 3:
-            orders.mark_paid_at_store(order.id, owner)
+            with unit_of_work():
+                orders.mark_paid_at_store(order.id, owner)
     for sharer in db.session.scalars(select(Sharer)):
         link_for(sharer, LinkTarget.HOME, 0, Channel.MOMENTS)
     return _lines()

@@ -66,7 +66,7 @@ def transfer_customers(from_sharer: Sharer, to_sharers: list[Sharer], staff=None
 
     Old bindings end with reason "transferred" and new ones start for the receiving guide, so
     history keeps who brought whom. Returns the number of bindings moved. Raises
-    ``InvalidTransition`` for a sharer who is not an active guide.
+    ``InvalidTransition`` for a sharer who is not an active guide. Does not commit.
     """
     from shop.staff import audit
 
@@ -120,5 +120,4 @@ def transfer_customers(from_sharer: Sharer, to_sharers: list[Sharer], staff=None
         },
         store_id=from_sharer.store_id,
     )
-    db.session.commit()
     return moved

@@ -38,7 +38,8 @@ def team_sales(sharer_id: int) -> int:
 
 
 def evaluate_level(sharer_id: int) -> SharerLevel | None:
-    """Move the sharer up to the highest level whose tasks are met; returns the new level."""
+    """Move the sharer up to the highest level whose tasks are met; returns the new level.
+    Does not commit."""
     sharer = db.session.get(Sharer, sharer_id)
     if sharer is None or sharer.status != SharerStatus.ACTIVE or sharer.level is None:
         return None  # a sharer staff left without a level is outside the level programme
@@ -52,7 +53,6 @@ def evaluate_level(sharer_id: int) -> SharerLevel | None:
     for level in candidates:
         if invited >= level.invites_needed and sales >= level.team_sales_needed:
             sharer.level = level
-            db.session.commit()
             return level
     return None
 

@@ -46,7 +46,7 @@ def apply_as_promoter(phone: str, name: str, invite_code: str | None = None) -> 
     """Make the customer with this phone a promoter: active, or pending when approval is on.
 
     Raises ``InvalidInput`` (nothing written) for a bad phone or name, an invite code that
-    names no active sharer, or a number already in the programme."""
+    names no active sharer, or a number already in the programme. Does not commit."""
     phone = normalize_phone(phone)
     name = " ".join((name or "").split())
     if not name:
@@ -75,11 +75,10 @@ def apply_as_promoter(phone: str, name: str, invite_code: str | None = None) -> 
         status=SharerStatus.PENDING if settings().promoter_approval else SharerStatus.ACTIVE,
     )
     issue_token(sharer)
-    db.session.add(sharer)
     try:
-        db.session.commit()
-    except IntegrityError:  # the same number applied twice at once: the first one stands
-        db.session.rollback()
+        with db.session.begin_nested():  # the same number applied twice at once: one stands
+            db.session.add(sharer)
+    except IntegrityError:
         raise InvalidInput(already) from None
     if parent is not None and sharer.status == SharerStatus.ACTIVE:
         evaluate_level(parent.id)  # one more invite may lift the recruiter
@@ -87,7 +86,7 @@ def apply_as_promoter(phone: str, name: str, invite_code: str | None = None) -> 
 
 
 def approve_promoter(sharer: Sharer, staff) -> None:
-    """Staff let a pending promoter in; recorded in the audit log."""
+    """Staff let a pending promoter in; recorded in the audit log. Does not commit."""
     if sharer.kind != SharerKind.PROMOTER or sharer.status != SharerStatus.PENDING:
         raise InvalidInput(_("Only a pending promoter can be approved."))
     sharer.status = SharerStatus.ACTIVE
@@ -100,6 +99,5 @@ def approve_promoter(sharer: Sharer, staff) -> None:
         after={"status": SharerStatus.ACTIVE},
         store_id=sharer.store_id,
     )
-    db.session.commit()
     if sharer.parent_id:
         evaluate_level(sharer.parent_id)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from distribution.models import CommissionRule, RuleKind, RuleScope, RuleStatus, Sharer
 from shop.catalog.models import Product
@@ -41,6 +42,25 @@ def published_rules() -> dict[tuple[str, int], CommissionRule]:
         select(CommissionRule).where(CommissionRule.status == RuleStatus.PUBLISHED)
     )
     return {(r.scope, r.scope_id): r for r in rules}
+
+
+def rules_in_force(at: datetime | None) -> dict[tuple[str, int], CommissionRule]:
+    """Each target's rule as it stood at ``at`` (None: now, the published ones).
+
+    A rule is archived only when a newer version of the same target is published, so the
+    version in force at a moment is the target's latest published by then. Commission is owed
+    at the rate in force when the order was paid, however late its accrual runs."""
+    if at is None:
+        return published_rules()
+    rules = db.session.scalars(
+        select(CommissionRule)
+        .where(
+            CommissionRule.status.in_((RuleStatus.PUBLISHED, RuleStatus.ARCHIVED)),
+            or_(CommissionRule.published_at.is_(None), CommissionRule.published_at <= at),
+        )
+        .order_by(CommissionRule.published_at, CommissionRule.id)
+    )
+    return {(r.scope, r.scope_id): r for r in rules}  # a later version replaces an earlier
 
 
 def rule_for(

@@ -180,7 +180,11 @@ def my_orders(sharer: Sharer) -> list[OrderRow]:
 def _expected(order: Order, attribution: Attribution, sharer: Sharer) -> int:
     """What an unpaid order would earn the sharer by today's rules (the preview the ledger
     uses when the payment comes in)."""
-    return sum(row["amount"] for row in preview(order, attribution) if row["sharer"] == sharer)
+    return sum(
+        row["amount"]
+        for row in preview(order, attribution, at=order.paid_at)
+        if row["sharer"] == sharer
+    )
 
 
 def my_payouts(sharer: Sharer) -> list[Payout]:

@@ -98,7 +98,8 @@ def check_delete(rule: CommissionRule) -> None:
 
 
 def publish(rule_id: int, staff) -> CommissionRule:
-    """Publish a draft: it replaces the published rule of the same scope and target."""
+    """Publish a draft: it replaces the published rule of the same scope and target. Does not
+    commit."""
     rule = db.session.get(CommissionRule, rule_id)
     if rule is None:
         raise CommissionError(_("Only a draft can be published."))
@@ -133,7 +134,6 @@ def publish(rule_id: int, staff) -> CommissionRule:
         object_type="CommissionRule",
         store_id=None,
     )
-    db.session.commit()
     return rule
 
 

@@ -35,6 +35,7 @@ from distribution.qr import link_url
 from shop.catalog.models import Product
 from shop.errors import ShopError
 from shop.extensions import db
+from shop.infra.unit_of_work import unit_of_work
 from shop.staff import auth as staff_auth
 from shop.staff.models import Role
 from shop.web.redirects import local_target
@@ -216,7 +217,8 @@ def join():
     if request.method == "POST":
         if form.validate_on_submit():
             try:
-                sharer = apply_as_promoter(form.phone.data, form.name.data, form.invite.data)
+                with unit_of_work():
+                    sharer = apply_as_promoter(form.phone.data, form.name.data, form.invite.data)
             except ShopError as exc:
                 error, status = exc.message, 422
             else:

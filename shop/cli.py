@@ -11,6 +11,7 @@ from sqlalchemy import select
 from shop.catalog import stock
 from shop.extensions import db
 from shop.hooks import hooks, register_ledger_check, register_reconciler
+from shop.infra.unit_of_work import unit_of_work
 from shop.members import decisions as point_decisions
 from shop.members import points
 from shop.staff.models import Role, Staff
@@ -52,8 +53,9 @@ def demo_data() -> None:
     """Load the demo shop (idempotent) and print the staff logins."""
     from shop.demo.core import DEMO_PASSWORD, DEMO_STAFF, load_demo_data
 
-    created = load_demo_data()
-    extra = [line for loader in hooks().demo_loaders for line in loader()]
+    with unit_of_work():
+        created = load_demo_data()
+        extra = [line for loader in hooks().demo_loaders for line in loader()]
     click.echo("Demo data loaded." if created else "Demo data already present.")
     click.echo(f"Admin: {current_app.config['PUBLIC_BASE_URL']}/admin/")
     for email, role, _store in DEMO_STAFF:
@@ -125,7 +127,8 @@ def verify() -> None:
 def reconcile() -> None:
     """Write what ``ledger verify`` finds missing (commission and points decisions, refund
     reversals), once: a second run writes nothing."""
-    done = [line for repair in hooks().reconcilers for line in repair()]
+    with unit_of_work():
+        done = [line for repair in hooks().reconcilers for line in repair()]
     for line in done:
         click.echo(f"WROTE {line}")
     click.echo(f"{len(done)} repairs." if done else "Nothing to reconcile.")

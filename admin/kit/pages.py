@@ -5,8 +5,9 @@ A custom page is a short class: ``FormPage`` (a page with one form: GET shows it
 service) or ``ActionButton`` (a POST from a button on another page, running one service on one
 row). Each holds the skeleton such pages share: the permission, the form and its CSRF token, the
 row through the view's store-scoped query (another store's is a 404), the service, its message,
-the redirect. The services write their own audit entries; a refusal (any ``ShopError``) goes
-through ``admin.base.refused``: rolled back, its message shown.
+the redirect. The services write their own audit entries; the page is the unit of work (the service
+does not commit); a refusal (any ``ShopError``) goes through ``admin.base.refused``: rolled
+back, its message shown.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from admin.base import StaffModelView, refused
 from admin.kit.forms import AdminForm, IdForm
 from admin.permissions import may
 from shop.errors import ShopError
-from shop.extensions import db
+from shop.infra.unit_of_work import unit_of_work
 
 FORM_EXPIRED = _l("The form expired. Reload the page and try again.")
 
@@ -87,6 +88,10 @@ class FormPage(CustomPage):
         """Run the service and flash what it did; or return the message to show instead."""
         raise NotImplementedError
 
+    def after_commit(self) -> None:
+        """Runs once ``submit``'s unit of work has committed: a call to the outside world that
+        must hold no rows (a Stripe refund) goes here, with its own transactions."""
+
     def done_url(self) -> str:
         return url_for(".index_view")
 
@@ -116,9 +121,13 @@ class FormPage(CustomPage):
         if not form.validate():
             return self.invalid(form)
         try:
-            return self.submit(form)
+            with unit_of_work():
+                error = self.submit(form)
         except ShopError as exc:
             return refused(exc)
+        if error is None:
+            self.after_commit()
+        return error
 
     def render(self, form):
         return self.view.render(self.template, form=form, **self.context())
@@ -156,7 +165,8 @@ class ActionButton(CustomPage):
             return redirect(self.expired_url())
         row = self.load(form)
         try:
-            self.run(row)
+            with unit_of_work():
+                self.run(row)
         except ShopError as exc:
             flash(refused(exc), "error")
         return redirect(self.back_url(row))
@@ -191,8 +201,8 @@ class SingleRowView(StaffModelView):
 
     @expose("/")
     def index_view(self):
-        row = self.load_row()
-        db.session.commit()
+        with unit_of_work():
+            row = self.load_row()
         if self.can_edit:
             return redirect(url_for(".edit_view", id=row.id))
         return redirect(url_for(".details_view", id=row.id))

@@ -8,7 +8,6 @@ from flask import flash, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
-from sqlalchemy.exc import IntegrityError
 from wtforms import HiddenField, IntegerField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
@@ -81,17 +80,13 @@ class AdjustPoints(FormPage):
             return _(
                 "No customer has the phone number or number %(text)s.", text=form.customer.data
             )
-        try:
-            done = points.adjust(
-                self.customer.id,
-                form.amount.data,
-                form.reason.data or "",
-                current_staff(),
-                key=form.idempotency_key.data,
-            )
-        except IntegrityError:  # the same form, submitted twice at once: the first one stands
-            db.session.rollback()
-            done = False
+        done = points.adjust(
+            self.customer.id,
+            form.amount.data,
+            form.reason.data or "",
+            current_staff(),
+            key=form.idempotency_key.data,
+        )
         if not done:
             flash(_("This adjustment was already made."), "info")
             return None

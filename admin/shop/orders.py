@@ -17,6 +17,7 @@ spreadsheet can add them up; phones are masked there too unless the role may see
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +27,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from wtforms import BooleanField, HiddenField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -38,12 +38,22 @@ from admin.permissions import current_staff, may
 from shop.extensions import db
 from shop.money import format_money
 from shop.orders import services as orders
-from shop.orders.models import Fulfilment, Order, OrderStatus, PaymentMethod, Refund
+from shop.orders.models import (
+    Fulfilment,
+    Order,
+    OrderStatus,
+    PaymentMethod,
+    Refund,
+    RefundStatus,
+)
 
 S = OrderStatus
 STATUS_LABELS = OrderStatus.labels()
 FULFILMENT_LABELS = Fulfilment.labels()
 PAYMENT_LABELS = PaymentMethod.labels()
+
+
+log = logging.getLogger(__name__)
 
 
 class OrderActionForm(IdForm):
@@ -194,26 +204,42 @@ class RefundOrder(FormPage):
                 return str(FORM_EXPIRED)
             flash(_("This refund was already made."), "info")
             return None
-        try:
-            refund = orders.refund(
-                self.order.id,
-                quantities,
-                staff=current_staff(),
-                idempotency_key=key,
-                restock=form.restock.data,
-                reason=form.reason.data or "",
-            )
-        except IntegrityError:
-            db.session.rollback()
-            if db.session.scalar(select(Refund.id).where(Refund.idempotency_key == key)):
-                flash(_("This refund was already made."), "info")
-                return None
-            raise
-        flash(
-            _("Refunded %(amount)s.", amount=format_money(refund.amount, refund.currency)),
-            "success",
+        self.refund = orders.refund(
+            self.order.id,
+            quantities,
+            staff=current_staff(),
+            idempotency_key=key,
+            restock=form.restock.data,
+            reason=form.reason.data or "",
         )
         return None
+
+    def after_commit(self) -> None:
+        """A refund through Stripe was only requested: Stripe is asked now, holding nothing."""
+        record = getattr(self, "refund", None)
+        if record is None:
+            return
+        if record.status == RefundStatus.REQUESTED:
+            try:
+                record = orders.settle_refund(record.id)
+            except Exception:  # left requested: the sweep settles it with the same key
+                log.exception("refund %s not settled now", record.id)
+                db.session.rollback()
+                record = db.session.get(Refund, record.id)
+        amount = format_money(record.amount, record.currency)
+        if record.status == RefundStatus.SUCCEEDED:
+            flash(_("Refunded %(amount)s.", amount=amount), "success")
+        elif record.status == RefundStatus.FAILED:
+            flash(_("Stripe refused the refund: %(msg)s", msg=record.failure), "error")
+        else:
+            flash(
+                _(
+                    "Refund of %(amount)s requested; Stripe has not answered yet. "
+                    "It is finished automatically.",
+                    amount=amount,
+                ),
+                "warning",
+            )
 
 
 class OrderView(StaffModelView):

@@ -7,7 +7,14 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 from admin.base import StaffModelView
-from admin.kit.formatters import money_formatter, order_formatter, plain_amount, staff_formatter
+from admin.kit.formatters import (
+    choice_formatter,
+    money_formatter,
+    order_formatter,
+    plain_amount,
+    staff_formatter,
+)
+from shop.orders.models import RefundStatus
 
 
 class RefundView(StaffModelView):
@@ -15,11 +22,22 @@ class RefundView(StaffModelView):
     export_permission = "payments.view"
     allow_create = allow_edit = False
     can_view_details = False
-    column_list = ["created_at", "order", "amount", "reason", "restock", "staff"]
+    column_list = [
+        "created_at",
+        "order",
+        "amount",
+        "status",
+        "failure",
+        "reason",
+        "restock",
+        "staff",
+    ]
     column_labels = {
         "created_at": _l("When"),
         "order": _l("Order"),
         "amount": _l("Amount"),
+        "status": _l("Status"),
+        "failure": _l("Stripe's answer"),
         "reason": _l("Reason"),
         "restock": _l("Restocked"),
         "staff": _l("Staff"),
@@ -27,14 +45,16 @@ class RefundView(StaffModelView):
     column_formatters = {
         "order": order_formatter,
         "amount": money_formatter("currency"),
+        "status": choice_formatter(RefundStatus.labels()),
         "staff": staff_formatter,
     }
     column_formatters_export = {
         "order": lambda v, c, m, n: m.order.number,
+        "status": choice_formatter(RefundStatus.labels()),
         "amount": plain_amount,
         "staff": staff_formatter,
     }
-    column_filters = ["created_at", "restock"]
+    column_filters = ["created_at", "status", "restock"]
     column_default_sort = ("id", True)
 
 

@@ -15,6 +15,7 @@ from admin.permissions import ROLE_LABELS, current_staff, store_clause, store_sc
 from shop.catalog import reviews
 from shop.catalog.models import ReviewStatus, Store
 from shop.extensions import db
+from shop.infra.unit_of_work import unit_of_work
 from shop.members.models import MemberTier
 from shop.orders.models import Order
 from shop.staff import accounts
@@ -104,8 +105,9 @@ class ReviewView(StaffModelView):
 
     def _moderate(self, ids, status: str) -> None:
         rows = self.get_scoped(ids)
-        for review in rows:
-            reviews.moderate(review, status, current_staff())
+        with unit_of_work():
+            for review in rows:
+                reviews.moderate(review, status, current_staff())
         flash(
             ngettext("%(num)d review updated.", "%(num)d reviews updated.", len(rows)),
             "success",

@@ -15,6 +15,7 @@ from shop.staff import audit
 
 
 def submit_review(order: Order, line_id, rating, body: str) -> Review:
+    """A customer's review of one item of their order, once per item. Does not commit."""
     if order.status not in PAID_STATES:
         raise InvalidInput(_("You can review a product once your order is paid."))
     line = next((ln for ln in order.lines if str(ln.id) == str(line_id)), None)
@@ -39,16 +40,16 @@ def submit_review(order: Order, line_id, rating, body: str) -> Review:
         body=body,
         author_name=(order.contact_name or "")[:1] + "**",
     )
-    db.session.add(review)
     try:
-        db.session.commit()
+        with db.session.begin_nested():  # a concurrent submission of the same item loses here
+            db.session.add(review)
     except IntegrityError:
-        db.session.rollback()
         raise InvalidInput(_("You have already reviewed this item.")) from None
     return review
 
 
 def moderate(review: Review, status: str, staff) -> None:
+    """Approve or reject a review, in the audit log. Does not commit."""
     if not ReviewStatus.has(status):
         raise InvalidInput(_("Unknown review status."))
     before = review.status
@@ -61,4 +62,3 @@ def moderate(review: Review, status: str, staff) -> None:
         after={"status": status},
         store_id=review.product.store_id,
     )
-    db.session.commit()

@@ -25,6 +25,7 @@ from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.infra import outbox
 from shop.infra.clock import utcnow
+from shop.infra.unit_of_work import after_commit
 from shop.members import coupons
 from shop.members import points as points_ledger
 from shop.members.models import Coupon, MemberTier, PointsKind
@@ -280,15 +281,16 @@ def validate_details(details: CheckoutDetails) -> CheckoutDetails:
 def place_order(
     items: list[tuple[int, int]], details: CheckoutDetails, idempotency_key: str
 ) -> Order:
-    """Validate, then in one transaction create the order and reserve its stock.
+    """Validate, then create the order and reserve its stock. Does not commit: the checkout
+    view's unit of work commits the order with everything it took.
 
     The same ``idempotency_key`` always yields the same order, also when two submissions race:
-    the unique key makes the loser roll back (its stock reservation with it) and return the
-    winner's order. ``order_placing`` is sent inside the transaction, so what its receivers
-    record (the attribution) commits with the order; if one of them fails, the order is placed
-    without them and the failure logged (the attribution is then made when the order is paid,
-    by the accrual job). The order's expiry is published to the outbox in the same transaction
-    (due when its reservation ends); ``order_placed`` is sent after commit.
+    the unique key makes the loser roll back its savepoint (its stock reservation with it) and
+    return the winner's order. ``order_placing`` is sent inside the transaction, so what its
+    receivers record (the attribution) commits with the order; if one of them fails, the order
+    is placed without them and the failure logged (the attribution is then made when the order
+    is paid, by the accrual job). The order's expiry is published to the outbox in the same
+    transaction (due when its reservation ends); ``order_placed`` is sent after commit.
     """
     if not idempotency_key or not _KEY.match(idempotency_key):
         raise InvalidInput(_("This form has expired. Please reload the page and try again."))
@@ -308,26 +310,22 @@ def place_order(
     with_receivers, retried = True, False
     while True:
         try:
-            order = _create_order(basket, details, idempotency_key, with_receivers)
+            with db.session.begin_nested():
+                order = _create_order(basket, details, idempotency_key, with_receivers)
             break
         except _ReceiverFailed:
-            db.session.rollback()
             with_receivers = False
         except IntegrityError:
             # Either the same form won a race (return its order) or another checkout created
             # this customer a moment ago (try once more; the customer now exists).
-            db.session.rollback()
             existing = _order_with_key(idempotency_key)
             if existing is not None:
                 return existing
             if retried:
                 raise
             retried = True
-        except Exception:
-            db.session.rollback()
-            raise
 
-    announce(order_placed, current_app._get_current_object(), order_id=order.id)
+    after_commit(announce, order_placed, current_app._get_current_object(), order_id=order.id)
     return order
 
 
@@ -382,12 +380,10 @@ def _create_order(
     basket: Quote, details: CheckoutDetails, idempotency_key: str, with_receivers: bool
 ) -> Order:
     """Insert the customer (if new), the order and its lines, send ``order_placing`` (unless
-    ``with_receivers`` is off), take the stock, coupon and points, commit.
+    ``with_receivers`` is off), take the stock, coupon and points. Does not commit.
 
     Rows nothing reads back in this request are plain inserts, and so is the order: its object
-    is made from the values written. The commit expires every loaded object; the order is kept
-    out of it, so the view, the receivers of ``order_placed`` and the expiry job read it
-    without loading it again.
+    is made from the values written.
     """
     customer_id, customer_is_new = _customer_id(details)
     values = _order_values(basket, details, idempotency_key, customer_id)
@@ -416,10 +412,9 @@ def _create_order(
             order.id,
             delay=order.expires_at - order.created_at + timedelta(seconds=5),
         )
-    finally:
-        db.session.expunge(order)  # out of the commit's expiry; after a failure, no such row
-    db.session.commit()
-    db.session.add(order)
+    except BaseException:
+        db.session.expunge(order)  # its row is gone with the savepoint; so must the object be
+        raise
     return order
 
 

@@ -16,6 +16,7 @@ from shop.customers import identity as customers
 from shop.errors import InvalidInput, PaymentError, ShopError
 from shop.extensions import csrf
 from shop.hooks import carried_attribution
+from shop.infra.unit_of_work import unit_of_work
 from shop.members import points
 from shop.orders.models import Order, OrderStatus
 from shop.payments import services as payments
@@ -69,9 +70,11 @@ def checkout():
     error = form.problem()
     if error is None and request.method == "POST" and form.action.data != "update":
         try:
-            order = place_order(
-                items, form.details(customer_id, _attribution()), form.idempotency_key.data
-            )
+            with unit_of_work() as work:
+                order = place_order(
+                    items, form.details(customer_id, _attribution()), form.idempotency_key.data
+                )
+                work.keep(order)  # what the page reads of it is what was written
         except ShopError as exc:
             error = exc.message
         else:

@@ -26,6 +26,7 @@ from shop.customers.phones import mask_phone
 from shop.errors import ShopError
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.unit_of_work import unit_of_work
 from shop.members import points, referrals
 from shop.members import tiers as members
 from shop.members.models import Coupon, MemberTier, ReferralReward
@@ -133,7 +134,8 @@ def me():
             wallet["usable"].append(coupon)
     tier = db.session.get(MemberTier, customer.tier_id) if customer.tier_id else None
     upcoming = members.next_tier(customer)
-    code = referrals.referral_code(customer.id)
+    with unit_of_work():  # made on the first visit
+        code = referrals.referral_code(customer.id)
     return render_template(
         "shop/me.html",
         customer=customer,

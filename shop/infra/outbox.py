@@ -38,7 +38,7 @@ from shop.extensions import db
 from shop.hooks import hooks, register_sweep
 from shop.infra import disconnects
 from shop.infra.clock import utcnow
-from shop.infra.unit_of_work import rolled_back_whole
+from shop.infra.unit_of_work import committed_whole, rolled_back_whole
 from shop.infra.vocab import VOCABULARY, Vocabulary
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,8 @@ def _dispatch_after_commit(event_id: int, delay: timedelta | None = None) -> Non
 
 @event.listens_for(Session, "after_commit")
 def _dispatch_committed(session: Session) -> None:
+    if not committed_whole(session):
+        return  # a savepoint released: the events are not committed yet
     pending = session.info.pop(_PENDING_KEY, None)
     if pending and has_app_context():
         for event_id, delay in pending:
@@ -170,10 +172,10 @@ def redispatch_due(limit: int = 1000) -> int:
 def deliver(event_id: int) -> bool:
     """Run one event's handler, once. True if this call ran it to the end.
 
-    Its own transactions: the claim, the handler's (the handler commits its own work), and the
-    outcome. A claimed event is leased: another delivery of it until ``LEASE`` has passed finds
-    nothing to do. A claim that meets a dead connection (PostgreSQL restarted since the
-    worker's last job) is made again on a fresh one.
+    Its own transactions: the claim, then the handler's work (handlers do not commit) with the
+    event marked done in one commit, or else the failure. A claimed event is leased: another
+    delivery of it until ``LEASE`` has passed finds nothing to do. A claim that meets a dead
+    connection (PostgreSQL restarted since the worker's last job) is made again on a fresh one.
     """
     from shop.infra.queue import resolve
 
@@ -194,19 +196,18 @@ def deliver(event_id: int) -> bool:
     db.session.rollback()
     try:
         resolve(handler)(*args)
-        db.session.commit()  # whatever the handler left uncommitted is part of its work
+        db.session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id == event_id)
+            .values(status=OutboxStatus.DONE, done_at=utcnow(), last_error="")
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()  # the handler's work and "done" together, or neither
     except Exception as error:
         db.session.rollback()
         log.exception("outbox event %s (%s%r) failed", event_id, handler, tuple(args))
         _record_failure(event_id, attempts, error)
         return False
-    db.session.execute(
-        update(OutboxEvent)
-        .where(OutboxEvent.id == event_id)
-        .values(status=OutboxStatus.DONE, done_at=utcnow(), last_error="")
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
     return True
 
 

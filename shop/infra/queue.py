@@ -26,6 +26,7 @@ from datetime import timedelta
 from flask import current_app, has_app_context
 
 from shop.hooks import hooks
+from shop.infra.unit_of_work import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -63,17 +64,23 @@ def enqueue(path: str, *args, delay: timedelta | None = None, job_id: str | None
 def _run_in_app(app, path: str, args: tuple) -> None:
     with app.app_context():
         try:
-            resolve(path)(*args)
+            _run(path, args)
         except Exception:  # an inline job must not break the request that queued it
             log.exception("job %s%r failed", path, args)
+
+
+def _run(path: str, args: tuple):
+    """A job is an entry point: it owns its unit of work (commit at the end, or roll back)."""
+    with unit_of_work():
+        return resolve(path)(*args)
 
 
 def run_job(path: str, *args):
     """The RQ job: ``path(*args)`` in an app context (the caller's, or the worker's own)."""
     if has_app_context():
-        return resolve(path)(*args)
+        return _run(path, args)
     with worker_app().app_context():
-        return resolve(path)(*args)
+        return _run(path, args)
 
 
 @functools.cache

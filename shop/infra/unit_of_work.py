@@ -35,16 +35,34 @@ log = logging.getLogger(__name__)
 _CALLBACKS_KEY = "siyu_after_commit"
 
 
+class Work:
+    """The unit of work in progress (what ``with unit_of_work() as work`` gives)."""
+
+    def __init__(self) -> None:
+        self.kept: list = []
+
+    def keep(self, obj) -> None:
+        """Keep ``obj``'s loaded values through the commit (which expires every object), so
+        what the entry point reads of it afterwards is not loaded again."""
+        self.kept.append(obj)
+
+
 @contextmanager
-def unit_of_work() -> Iterator[Session]:
+def unit_of_work() -> Iterator[Work]:
     """Commit once at the end; roll back and re-raise on any exception."""
     session = db.session
+    work = Work()
     try:
-        yield session
+        yield work
+        for obj in work.kept:
+            session.flush()
+            session.expunge(obj)
         session.commit()
     except BaseException:
         session.rollback()
         raise
+    for obj in work.kept:
+        session.add(obj)
 
 
 def transactional(fn: Callable) -> Callable:
@@ -66,6 +84,8 @@ def after_commit(fn: Callable, *args, **kwargs) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_callbacks(session: Session) -> None:
+    if not committed_whole(session):
+        return
     for fn, args, kwargs in session.info.pop(_CALLBACKS_KEY, ()):
         try:
             fn(*args, **kwargs)
@@ -77,6 +97,12 @@ def _run_callbacks(session: Session) -> None:
 def _forget_callbacks(session: Session, previous) -> None:
     if rolled_back_whole(previous):
         session.info.pop(_CALLBACKS_KEY, None)
+
+
+def committed_whole(session: Session) -> bool:
+    """In ``after_commit``: whether the whole transaction committed, not a savepoint (SQLAlchemy
+    sends ``after_commit`` for both)."""
+    return not session.in_nested_transaction()
 
 
 def rolled_back_whole(previous) -> bool:

@@ -184,19 +184,16 @@ def issue(
     staff=None,
     now: datetime | None = None,
 ) -> Coupon:
-    """``grant`` in a transaction of its own: commits, or rolls back and raises InvalidInput."""
+    """``grant`` in a savepoint of its own: when it is refused (InvalidInput) or loses to the
+    same customer's concurrent claim, nothing of it stays and the caller's transaction goes
+    on. Does not commit."""
     try:
-        coupon = grant(
-            template_id, customer_id, source=source, share_code=share_code, staff=staff, now=now
-        )
-        db.session.commit()
-    except InvalidInput:
-        db.session.rollback()
-        raise
+        with db.session.begin_nested():
+            return grant(
+                template_id, customer_id, source=source, share_code=share_code, staff=staff, now=now
+            )
     except IntegrityError:  # the same customer's concurrent claim committed first
-        db.session.rollback()
         raise InvalidInput(_("You already have this coupon.")) from None
-    return coupon
 
 
 def check_template(template: CouponTemplate) -> None:

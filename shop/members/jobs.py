@@ -17,7 +17,7 @@ def earn_points(order_id: int) -> int:
 
 def settle_points() -> int:
     """Sweep: credit points for orders past the settle period (when credited on settlement)."""
-    return points.settle_due()
+    return points.settle_due_each_in_own_transaction()
 
 
 def points_after_refund(order_id: int, refund_id: int) -> None:
@@ -26,7 +26,7 @@ def points_after_refund(order_id: int, refund_id: int) -> None:
 
 def expire_points() -> int:
     """Sweep: expire points past their date, oldest first."""
-    return points.expire_due()
+    return points.expire_due_each_in_own_transaction()
 
 
 def evaluate_tiers(order_id: int, _refund_id: int | None = None) -> None:
@@ -47,7 +47,7 @@ def reward_referral(order_id: int) -> None:
 
 def apply_tier_retention() -> int:
     """Sweep: move down members who did not re-qualify for their tier within its window."""
-    return members.apply_retention()
+    return members.apply_retention_each_in_own_transaction()
 
 
 def init_app(app) -> None:

@@ -9,6 +9,7 @@ cannot all pass, and a replayed webhook cannot earn twice.
 from __future__ import annotations
 
 import calendar
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,6 +22,7 @@ from shop.customers.models import Customer
 from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.unit_of_work import unit_of_work
 from shop.members.models import CreditOn, LoyaltySettings, MemberTier, PointsEntry, PointsKind
 from shop.money import exponent, prorate
 from shop.orders.models import Order, OrderStatus
@@ -28,6 +30,8 @@ from shop.staff import audit
 
 # Orders that earn points: paid and not refunded in full.
 EARNING = (OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.PICKED_UP, OrderStatus.COMPLETED)
+
+log = logging.getLogger(__name__)
 
 
 def add_months(moment: datetime, months: int) -> datetime:
@@ -162,7 +166,7 @@ def earn_for_order(order_id: int) -> int:
 
     Only a paid order that is not refunded in full earns. When part of it was refunded before
     the points were credited (credit on settlement, or a slow job), the refunded share is taken
-    back right away, by the same rule as a later refund.
+    back right away, by the same rule as a later refund. Does not commit.
     """
     order = db.session.get(Order, order_id, populate_existing=True)
     if order is None or order.status not in EARNING:
@@ -181,15 +185,15 @@ def earn_for_order(order_id: int) -> int:
         note=order.number,
     ):
         return 0
-    db.session.commit()
     if order.refunds:
         after_refund(order.id, order.refunds[-1].id)
     return amount
 
 
-def settle_due(now: datetime | None = None) -> int:
-    """Credit on settlement: every order paid more than ``settle_days`` ago, not refunded in
-    full and not credited yet. Safe to run twice (each order's credit has its own key)."""
+def settle_due_each_in_own_transaction(now: datetime | None = None) -> int:
+    """Sweep: credit on settlement every order paid more than ``settle_days`` ago, not refunded
+    in full and not credited yet, each in its own transaction. Safe to run twice (each order's
+    credit has its own key)."""
     rules = settings()
     if rules.credit_on != CreditOn.SETTLED:
         return 0
@@ -202,7 +206,15 @@ def settle_due(now: datetime | None = None) -> int:
         .where(Order.status.in_(EARNING), Order.paid_at <= cutoff, ~credited.exists())
         .order_by(Order.id)
     ).all()
-    return sum(1 for order_id in due if earn_for_order(order_id))
+    db.session.rollback()
+    credited_now = 0
+    for order_id in due:
+        try:
+            with unit_of_work():
+                credited_now += bool(earn_for_order(order_id))
+        except Exception:
+            log.exception("points for order %s not credited; the next run tries again", order_id)
+    return credited_now
 
 
 def _sum(order_id: int, kinds) -> int:
@@ -217,7 +229,7 @@ def after_refund(order_id: int, refund_id: int) -> None:
     """Take back earned points and give back spent ones, in proportion to what is refunded.
 
     If the customer already spent the points to take back, the balance stops at zero: the
-    shortfall is noted on the entry (points never go below zero).
+    shortfall is noted on the entry (points never go below zero). Does not commit.
     """
     order = db.session.get(Order, order_id)
     if order is None or order.total <= 0:
@@ -251,7 +263,6 @@ def after_refund(order_id: int, refund_id: int) -> None:
                 f"spend_return:{refund_id}",
                 order_id=order.id,
             )
-    db.session.commit()
 
 
 def return_spent(order: Order) -> None:
@@ -270,21 +281,25 @@ def adjust(customer_id: int, amount: int, reason: str, staff, key: str | None = 
     """A manual adjustment by staff, with a reason, in the audit log.
 
     ``key`` (the admin form's idempotency key) makes a replayed form change nothing: the
-    second call returns False. Without one, every call is a new adjustment.
+    second call returns False. Without one, every call is a new adjustment. Does not commit.
     """
     if not reason.strip():
         raise InvalidInput(_("Give a reason for the adjustment."))
     if amount == 0:
         raise InvalidInput(_("The adjustment is zero."))
     before = balance(customer_id)
-    posted = post(
-        customer_id,
-        amount,
-        PointsKind.ADJUST if amount > 0 else PointsKind.ADJUST_DOWN,
-        f"adjust:{key}" if key else f"adjust:{customer_id}:{utcnow().isoformat()}:{amount}",
-        note=reason[:255],
-        staff_id=getattr(staff, "id", None),
-    )
+    try:
+        with db.session.begin_nested():  # the same form submitted twice at once: one stands
+            posted = post(
+                customer_id,
+                amount,
+                PointsKind.ADJUST if amount > 0 else PointsKind.ADJUST_DOWN,
+                f"adjust:{key}" if key else f"adjust:{customer_id}:{utcnow().isoformat()}:{amount}",
+                note=reason[:255],
+                staff_id=getattr(staff, "id", None),
+            )
+    except IntegrityError:
+        return False
     if not posted:
         return False
     audit.record(
@@ -295,7 +310,6 @@ def adjust(customer_id: int, amount: int, reason: str, staff, key: str | None = 
         before={"points": before},
         after={"points": before + amount, "reason": reason},
     )
-    db.session.commit()
     return True
 
 
@@ -377,12 +391,13 @@ def lots(customer_id: int) -> list[Lot]:
     return [lot for lot in replayed if lot.left > 0]
 
 
-def expire_due(now: datetime | None = None) -> int:
-    """Expire what is left of every lot past its date (see ``lots`` for the rule).
+def expire_due_each_in_own_transaction(now: datetime | None = None) -> int:
+    """Sweep: expire what is left of every lot past its date (see ``lots`` for the rule), each
+    customer in their own transaction.
 
     Only customers holding points with a lot past its date are replayed. The entry's key names
     the last entry replayed, so two runs that saw the same ledger expire once: the second one's
-    insert fails on the unique key and is rolled back. Safe to run twice; commits per customer.
+    insert fails on the unique key and is rolled back. Safe to run twice.
     """
     now = now or utcnow()
     e = PointsEntry
@@ -407,18 +422,19 @@ def expire_due(now: datetime | None = None) -> int:
             continue
         last = db.session.scalar(select(func.max(e.id)).where(e.customer_id == customer_id))
         try:
-            if post(
-                customer_id,
-                -amount,
-                PointsKind.EXPIRE,
-                f"expire:{customer_id}:{last}",
-                note=", ".join(sorted({lot.expires_at.date().isoformat() for lot in lapsed}))[:255],
-            ):
-                db.session.commit()
-                expired += amount
+            with unit_of_work():
+                if post(
+                    customer_id,
+                    -amount,
+                    PointsKind.EXPIRE,
+                    f"expire:{customer_id}:{last}",
+                    note=", ".join(sorted({lot.expires_at.date().isoformat() for lot in lapsed}))[
+                        :255
+                    ],
+                ):
+                    expired += amount
         except (IntegrityError, InvalidInput):
-            db.session.rollback()  # a concurrent run expired them first
-    db.session.commit()
+            pass  # a concurrent run expired them first
     return expired
 
 

@@ -34,7 +34,7 @@ CODE_LENGTH = 12  # 31 ** 12 ≈ 2 ** 59: not guessable
 
 def referral_code(customer_id: int) -> str:
     """The customer's referral code, made on first use (a conditional update keeps the first
-    one when two requests make it at once)."""
+    one when two requests make it at once). Does not commit."""
     for _attempt in range(5):
         code = db.session.scalar(
             select(Customer.referral_code)
@@ -45,15 +45,15 @@ def referral_code(customer_id: int) -> str:
             return code
         candidate = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         try:
-            db.session.execute(
-                update(Customer)
-                .where(Customer.id == customer_id, Customer.referral_code.is_(None))
-                .values(referral_code=candidate)
-                .execution_options(synchronize_session=False)
-            )
-            db.session.commit()
+            with db.session.begin_nested():
+                db.session.execute(
+                    update(Customer)
+                    .where(Customer.id == customer_id, Customer.referral_code.is_(None))
+                    .values(referral_code=candidate)
+                    .execution_options(synchronize_session=False)
+                )
         except IntegrityError:  # another customer drew the same code
-            db.session.rollback()
+            pass
     raise RuntimeError("could not make a referral code")
 
 
@@ -160,7 +160,8 @@ def welcome_given(customer_id: int, template_id: int) -> bool:
 
 def reward(order_id: int) -> ReferralReward | None:
     """Reward the referrer (points and/or a coupon) and the friend, once, when the friend
-    whose order this is has a referrer and a paid first order. Safe to run twice.
+    whose order this is has a referrer and a paid first order. Safe to run twice. Does not
+    commit.
 
     The friend gets the bring-a-friend coupon for friends (``referral_friend_template_id``),
     on top of the welcome coupon every new member got at sign-in. Where the shop set none, the
@@ -186,15 +187,13 @@ def reward(order_id: int) -> ReferralReward | None:
         status=ReferralStatus.REFUSED if reason else ReferralStatus.REWARDED,
         reason=reason or "",
     )
-    db.session.add(row)
     try:
-        db.session.flush()  # the second delivery of the same payment stops here
+        with db.session.begin_nested():  # the second delivery of the same payment stops here
+            db.session.add(row)
     except IntegrityError:
-        db.session.rollback()
         return None
     if reason is None:
         _give(row, friend, referrer, first)
-    db.session.commit()
     return row
 
 

@@ -24,6 +24,7 @@ from shop.customers.models import Customer, LoginCode
 from shop.errors import AlreadyTaken, InvalidInput
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.unit_of_work import unit_of_work
 from shop.members import coupons, points
 from shop.members.models import (
     Coupon,
@@ -193,6 +194,7 @@ def evaluate_tier(customer_id: int, now: datetime | None = None) -> MemberTier |
     Returns the tier reached by this call, or None. The move is a conditional update from a
     lower tier, so two evaluations at once upgrade once. The benefit coupon of the tier the
     customer holds is then granted if it never was (also repairing one lost to a crash).
+    Does not commit.
     """
     now = now or utcnow()
     customer = db.session.get(Customer, customer_id, populate_existing=True)
@@ -215,7 +217,6 @@ def evaluate_tier(customer_id: int, now: datetime | None = None) -> MemberTier |
                 .values(tier_id=tier.id, tier_since=now)
                 .execution_options(synchronize_session=False)
             ).rowcount
-            db.session.commit()
             reached = tier if moved else None
             break
     grant_tier_benefit(customer_id)
@@ -245,7 +246,8 @@ def grant_tier_benefit(customer_id: int) -> Coupon | None:
 
 
 def set_tier(customer_id: int, tier_id: int | None, staff, reason: str) -> None:
-    """Staff put a customer in a tier (or none) by hand, with a reason, in the audit log."""
+    """Staff put a customer in a tier (or none) by hand, with a reason, in the audit log. Does
+    not commit."""
     if not (reason or "").strip():
         raise InvalidInput(_("Give a reason for the change."))
     customer = db.session.get(Customer, customer_id)
@@ -263,13 +265,14 @@ def set_tier(customer_id: int, tier_id: int | None, staff, reason: str) -> None:
         before=before,
         after={"tier_id": tier_id, "reason": reason.strip()[:255]},
     )
-    db.session.commit()
+    db.session.flush()
     grant_tier_benefit(customer_id)
 
 
-def apply_retention(now: datetime | None = None) -> int:
-    """Move members down whose tier asks them to re-qualify within ``retention_days`` and who
-    did not: to the highest lower tier they meet (each judged in its own window), or none.
+def apply_retention_each_in_own_transaction(now: datetime | None = None) -> int:
+    """Sweep: move members down whose tier asks them to re-qualify within ``retention_days``
+    and who did not: to the highest lower tier they meet (each judged in its own window), or
+    none; each member in their own transaction.
 
     Only members who have held the tier for a whole window are judged. The move is a
     conditional update from the tier judged, so running twice (or beside an upgrade) is safe.
@@ -302,13 +305,13 @@ def apply_retention(now: datetime | None = None) -> int:
                 ),
                 None,
             )
-            moved += db.session.execute(
-                update(Customer)
-                .where(Customer.id == customer_id, Customer.tier_id == tier.id)
-                .values(tier_id=lower.id if lower else None, tier_since=now)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            db.session.commit()
+            with unit_of_work():
+                moved += db.session.execute(
+                    update(Customer)
+                    .where(Customer.id == customer_id, Customer.tier_id == tier.id)
+                    .values(tier_id=lower.id if lower else None, tier_since=now)
+                    .execution_options(synchronize_session=False)
+                ).rowcount
     return moved
 
 
@@ -345,9 +348,9 @@ def shop_items() -> list[PointsShopItem]:
 
 
 def buy_shop_item(customer_id: int, item_id: int, idempotency_key: str) -> Coupon | None:
-    """Buy a points-shop coupon: the points and the coupon change in one transaction, or
-    nothing does (InvalidInput with the reason). Returns None when this purchase (the same
-    form, by its key) was made already."""
+    """Buy a points-shop coupon: the points and the coupon change together, or nothing does
+    (InvalidInput with the reason). Returns None when this purchase (the same form, by its key)
+    was made already. Does not commit."""
     if not idempotency_key or not _KEY.match(idempotency_key):
         raise InvalidInput(_("This form has expired. Please reload the page and try again."))
     item = db.session.get(PointsShopItem, item_id)
@@ -366,26 +369,16 @@ def buy_shop_item(customer_id: int, item_id: int, idempotency_key: str) -> Coupo
             )
         )
     try:
-        posted = points.post(
-            customer_id,
-            -item.points_price,
-            PointsKind.SHOP,
-            f"shop:{customer_id}:{idempotency_key}",
-            note=item.template.name[:255],
-        )
-        db.session.flush()  # a concurrent submission of the same form fails here
-    except InvalidInput:
-        db.session.rollback()
-        raise
+        with db.session.begin_nested():  # a concurrent submission of the same form fails here
+            posted = points.post(
+                customer_id,
+                -item.points_price,
+                PointsKind.SHOP,
+                f"shop:{customer_id}:{idempotency_key}",
+                note=item.template.name[:255],
+            )
     except IntegrityError:
-        db.session.rollback()
         return None
     if not posted:
         return None
-    try:
-        coupon = coupons.grant(item.template_id, customer_id, source=CouponSource.POINTS_SHOP)
-        db.session.commit()
-    except InvalidInput:
-        db.session.rollback()
-        raise
-    return coupon
+    return coupons.grant(item.template_id, customer_id, source=CouponSource.POINTS_SHOP)

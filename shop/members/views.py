@@ -14,6 +14,7 @@ from shop.customers.views import sign_in_first
 from shop.errors import ShopError
 from shop.extensions import db
 from shop.hooks import carried_attribution
+from shop.infra.unit_of_work import unit_of_work
 from shop.members import coupons
 from shop.members import tiers as members
 from shop.members.forms import PointsPurchaseForm
@@ -72,12 +73,13 @@ def claim_coupon(template_id: int):
         return sign_in_first(url_for("account.coupon", template_id=template.id))
     share_code = carried_attribution(session).get("share_code")
     try:
-        coupons.issue(
-            template.id,
-            customer.id,
-            source="claim",
-            share_code=share_code if isinstance(share_code, str) else None,
-        )
+        with unit_of_work():
+            coupons.issue(
+                template.id,
+                customer.id,
+                source="claim",
+                share_code=share_code if isinstance(share_code, str) else None,
+            )
     except ShopError as exc:
         return _coupon_page(template, exc.message, 422)
     flash(_("The coupon is yours. It is applied at checkout when it fits the order."), "ok")
@@ -112,7 +114,8 @@ def buy_points_item(item_id: int):
         abort(404)
     form = PointsPurchaseForm(request.form)
     try:
-        members.buy_shop_item(customer.id, item.id, form.idempotency_key.data)
+        with unit_of_work():
+            members.buy_shop_item(customer.id, item.id, form.idempotency_key.data)
     except ShopError as exc:
         flash(exc.message, "error")
         return redirect(url_for("account.points_shop"), code=303)

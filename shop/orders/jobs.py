@@ -1,4 +1,5 @@
-"""Order jobs: plain functions taking ids, safe to run twice (see ``shop.infra.queue``)."""
+"""Order jobs: plain functions taking ids, safe to run twice (see ``shop.infra.queue``, whose
+runner is their unit of work)."""
 
 from shop.hooks import register_handler, register_sweep
 from shop.orders import services as orders
@@ -12,9 +13,15 @@ def expire_order(order_id: int) -> bool:
 
 def expire_due_orders() -> int:
     """Sweep: cancel every unpaid order past its reservation (covers lost timers)."""
-    return orders.expire_due()
+    return orders.expire_due_each_in_own_transaction()
+
+
+def settle_requested_refunds() -> int:
+    """Sweep: finish the Stripe refunds a crash or a network error left requested."""
+    return orders.settle_requested_refunds_each_in_own_transaction()
 
 
 def init_app(app) -> None:
     register_sweep(app, "shop.orders.jobs.expire_due_orders", 60)
+    register_sweep(app, "shop.orders.jobs.settle_requested_refunds", 60)
     register_handler(app, OrderTopic.RESERVATION_ENDS, "shop.orders.jobs.expire_order")

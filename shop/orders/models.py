@@ -29,6 +29,7 @@ from shop.orders.numbers import order_number
 if TYPE_CHECKING:
     from shop.catalog.models import Store, Variant
     from shop.customers.models import Customer
+    from shop.staff.models import Staff
 
 
 def new_token() -> str:
@@ -55,6 +56,16 @@ class PaymentMethod(Vocabulary):
 
     STRIPE = "stripe", _l("Card (Stripe)")
     STORE = "store", _l("Pay at store")
+
+
+class RefundStatus(Vocabulary):
+    """Where a refund stands. Money that went through Stripe goes back through Stripe outside
+    the order's transaction: such a refund is ``requested`` (its amount already held against the
+    order, so nothing can refund it twice) until Stripe answers."""
+
+    REQUESTED = "requested", _l("Requested")
+    SUCCEEDED = "succeeded", _l("Refunded")
+    FAILED = "failed", _l("Failed")
 
 
 class Order(db.Model):
@@ -173,9 +184,23 @@ class Refund(db.Model):
     restock: Mapped[bool] = mapped_column(Boolean, default=False)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    status: Mapped[str] = mapped_column(
+        String(16),
+        default=RefundStatus.SUCCEEDED,
+        server_default=RefundStatus.SUCCEEDED.value,
+        index=True,
+        info={VOCABULARY: RefundStatus},
+    )
+    failure: Mapped[str] = mapped_column(String(255), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     order: Mapped[Order] = relationship(back_populates="refunds")
+    staff: Mapped[Staff | None] = relationship()
+
+    @property
+    def status_label(self) -> str:
+        return RefundStatus.label_of(self.status)
+
     lines: Mapped[list[RefundLine]] = relationship(cascade="all, delete-orphan")
 
 

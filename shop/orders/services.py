@@ -8,11 +8,17 @@ Every transition is a conditional ``UPDATE ... WHERE status IN (...)`` whose row
 who won, so a webhook delivered five times or a double-clicked admin button has one effect.
 What a transition owes elsewhere (commission, points, ...) is published to the outbox in its
 transaction (``shop.orders.topics``); signals go out only after the commit, as notifications.
+
+The verbs do not commit: the entry point that calls them (a view, the webhook, a job) owns the
+unit of work (``shop.infra.unit_of_work``). The one exception calls the outside world:
+``settle_refund`` runs its own transactions around Stripe's refund call, holding no row while
+Stripe answers.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -21,10 +27,11 @@ from sqlalchemy.exc import IntegrityError
 
 from shop.catalog import stock
 from shop.catalog.models import StockReason
-from shop.errors import InvalidInput, InvalidTransition, PaymentError
+from shop.errors import InvalidInput, InvalidTransition
 from shop.extensions import db
 from shop.infra import outbox
 from shop.infra.clock import utcnow
+from shop.infra.unit_of_work import after_commit, unit_of_work
 from shop.members import coupons, points
 from shop.orders import refunds
 from shop.orders.models import (
@@ -35,6 +42,7 @@ from shop.orders.models import (
     PaymentMethod,
     Refund,
     RefundLine,
+    RefundStatus,
 )
 from shop.orders.topics import OrderTopic
 from shop.payments import stripe_gateway
@@ -55,6 +63,8 @@ TRANSITIONS: dict[str, set[str]] = {
     S.REFUNDED: set(),
 }
 REFUNDABLE = {S.PAID, S.FULFILLED, S.PICKED_UP, S.COMPLETED}
+#: how long a refund may stay requested before the sweep asks Stripe again
+SETTLE_AFTER = timedelta(seconds=60)
 
 
 def _app():
@@ -92,24 +102,26 @@ def confirm_payment(
     An amount or currency that differs from the order's flags it for review and fulfils nothing.
     A payment that arrives after the reservation expired re-reserves the stock if it is still
     there; otherwise the order is flagged for review (the money must go back by hand).
+    Does not commit.
     """
     order = _get(order_id)
     before = {"status": order.status}
     if db.session.scalar(select(Payment.id).where(Payment.external_id == external_id)):
         return False
-    db.session.add(
-        Payment(
-            order_id=order.id,
-            provider=provider,
-            external_id=external_id,
-            amount=amount,
-            currency=currency.upper(),
-        )
-    )
     try:
-        db.session.flush()  # a concurrent recording of the same payment waits, then loses, here
+        # A concurrent recording of the same payment waits, then loses, here; its savepoint
+        # keeps the caller's transaction usable.
+        with db.session.begin_nested():
+            db.session.add(
+                Payment(
+                    order_id=order.id,
+                    provider=provider,
+                    external_id=external_id,
+                    amount=amount,
+                    currency=currency.upper(),
+                )
+            )
     except IntegrityError:
-        db.session.rollback()
         return False
     paid = False
     if amount != order.total or currency.upper() != order.currency:
@@ -157,13 +169,7 @@ def confirm_payment(
         )
     if paid:
         outbox.publish(OrderTopic.PAID, order.id)
-    try:
-        db.session.commit()
-    except IntegrityError:  # the same payment recorded concurrently
-        db.session.rollback()
-        return False
-    if paid:
-        announce(order_paid, _app(), order_id=order.id)
+        after_commit(announce, order_paid, _app(), order_id=order.id)
     return paid
 
 
@@ -174,7 +180,8 @@ def store_payment_reference(order: Order) -> str:
 
 
 def mark_paid_at_store(order_id: int, staff) -> bool:
-    """Staff took the money at the counter (or on delivery) for a pay-at-store order."""
+    """Staff took the money at the counter (or on delivery) for a pay-at-store order. Does not
+    commit."""
     order = _get(order_id)
     if order.payment_method != PaymentMethod.STORE:
         raise InvalidTransition(_("Only pay-at-store orders can be marked paid by staff."))
@@ -193,12 +200,12 @@ def mark_paid_at_store(order_id: int, staff) -> bool:
 
 
 def cancel(order_id: int, reason: str, staff=None) -> bool:
-    """Cancel an unpaid order and give its stock back. True if this call cancelled it."""
+    """Cancel an unpaid order and give its stock back. True if this call cancelled it. Does not
+    commit."""
     order = _get(order_id)
     if order.needs_review and staff is None:
         return False  # a flagged order waits for a person
     if not _move(order.id, S.CANCELLED):
-        db.session.rollback()
         if staff is not None:
             raise InvalidTransition(_("Only orders awaiting payment can be cancelled."))
         return False
@@ -213,13 +220,13 @@ def cancel(order_id: int, reason: str, staff=None) -> bool:
             before={"status": S.AWAITING_PAYMENT},
             after={"status": S.CANCELLED, "reason": reason},
         )
-    db.session.commit()
-    announce(order_cancelled, _app(), order_id=order.id, reason=reason)
+    after_commit(announce, order_cancelled, _app(), order_id=order.id, reason=reason)
     return True
 
 
 def expire(order_id: int) -> bool:
-    """Cancel an order whose reservation ran out unpaid (the expiry job; safe to run twice)."""
+    """Cancel an order whose reservation ran out unpaid (the expiry job; safe to run twice).
+    Does not commit."""
     order = db.session.get(Order, order_id)
     if order is None or order.status != S.AWAITING_PAYMENT or order.expires_at is None:
         return False
@@ -228,8 +235,9 @@ def expire(order_id: int) -> bool:
     return cancel(order_id, "expired")
 
 
-def expire_due() -> int:
-    """Cancel every order whose reservation has run out; returns how many."""
+def expire_due_each_in_own_transaction() -> int:
+    """Sweep: cancel every order whose reservation has run out, each in its own transaction
+    (one that fails is logged and left for the next run); returns how many."""
     due = db.session.scalars(
         select(Order.id).where(
             Order.status == S.AWAITING_PAYMENT,
@@ -237,19 +245,25 @@ def expire_due() -> int:
             Order.needs_review.is_(False),
         )
     ).all()
-    return sum(1 for order_id in due if expire(order_id))
+    db.session.rollback()
+    expired = 0
+    for order_id in due:
+        try:
+            with unit_of_work():
+                expired += expire(order_id)
+        except Exception:
+            log.exception("order %s could not be expired; the next sweep tries again", order_id)
+    return expired
 
 
 def _staff_move(order_id: int, to: str, staff, action: str) -> None:
     order = _get(order_id)
     before = order.status
     if not _move(order_id, to):
-        db.session.rollback()
         raise InvalidTransition(
             _("Order %(n)s is %(s)s and cannot become %(t)s.", n=order.number, s=before, t=to)
         )
     audit.record(staff, action, order, before={"status": before}, after={"status": to})
-    db.session.commit()
 
 
 def fulfil(order_id: int, staff) -> None:
@@ -280,17 +294,17 @@ def refund(
     restock: bool = False,
     reason: str = "",
 ) -> Refund:
-    """Refund some or all lines of a paid order, through Stripe where Stripe took the money.
+    """Refund some or all lines of a paid order. Does not commit.
 
-    One transaction: conditional updates guard the refunded quantities and amount against a
-    concurrent refund; the Stripe refund is created with our idempotency key before commit, so
-    a retry after a failed commit cannot refund twice. The same key returns the first refund;
+    The refunded quantities and amount are taken from the order at once (conditional updates
+    guard them against a concurrent refund), so no money can be refunded twice. Money Stripe
+    took goes back through Stripe, which is called outside this transaction: such a refund is
+    ``requested`` until ``settle_refund`` (the entry point's, after its commit, or the sweep's)
+    has Stripe's answer. Any other refund is done here. The same key returns the first refund;
     a key already used for another order is refused (``InvalidInput``).
     """
-    existing = db.session.scalar(select(Refund).where(Refund.idempotency_key == idempotency_key))
+    existing = _refund_by_key(order_id, idempotency_key)
     if existing is not None:
-        if existing.order_id != order_id:
-            raise InvalidInput(_("This refund key belongs to another order."))
         return existing
     order = _get(order_id)
     if order.status not in REFUNDABLE:
@@ -298,7 +312,7 @@ def refund(
             _("Order %(n)s is %(s)s and cannot be refunded.", n=order.number, s=order.status)
         )
     amount, per_line = refunds.refund_amounts(order, quantities)
-    before = {"status": order.status, "refunded_amount": order.refunded_amount}
+    through_stripe = order.payment_method == PaymentMethod.STRIPE and order.stripe_payment_intent
     record = Refund(
         order_id=order.id,
         idempotency_key=idempotency_key,
@@ -307,12 +321,99 @@ def refund(
         reason=(reason or "")[:255],
         restock=restock,
         staff_id=getattr(staff, "id", None),
+        status=RefundStatus.REQUESTED if through_stripe else RefundStatus.SUCCEEDED,
     )
-    db.session.add(record)
-    lines = {line.id: line for line in order.lines}
+    try:
+        with db.session.begin_nested():  # the same key submitted concurrently waits, then loses
+            db.session.add(record)
+    except IntegrityError:
+        return _refund_by_key(order_id, idempotency_key)
     for line_id, line_amount in per_line.items():
         quantity = quantities[line_id]
-        done = db.session.execute(
+        if not _take_from_line(line_id, quantity, line_amount):
+            raise InvalidInput(_("This item was refunded in the meantime; reload the order."))
+        record.lines.append(
+            RefundLine(order_line_id=line_id, quantity=quantity, amount=line_amount)
+        )
+    if not _add_refunded(order, amount):
+        raise InvalidInput(_("This order was refunded in the meantime; reload the order."))
+    db.session.flush()
+    if not through_stripe:
+        _refunded(order, record, f"refund-{idempotency_key}", staff)
+    return record
+
+
+def _refund_by_key(order_id: int, idempotency_key: str) -> Refund | None:
+    existing = db.session.scalar(select(Refund).where(Refund.idempotency_key == idempotency_key))
+    if existing is not None and existing.order_id != order_id:
+        raise InvalidInput(_("This refund key belongs to another order."))
+    return existing
+
+
+def settle_refund(refund_id: int) -> Refund | None:
+    """Have Stripe refund a ``requested`` refund and apply its answer. Its own transactions.
+
+    Nothing is held while Stripe is called: the request was committed before (its amount is
+    already taken from the order), Stripe gets the refund's own idempotency key, so calling
+    this again (the sweep after a crash, a second worker) makes no second refund, and the answer
+    is applied in a second transaction only by the call that moves the refund out of
+    ``requested``. If Stripe refuses for good, the refund fails and gives the order its amount
+    back; if it could not be asked or did not decide, the refund stays requested for the sweep.
+    Returns the refund as it now stands (None if there is no such refund).
+    """
+    record = db.session.get(Refund, refund_id, populate_existing=True)
+    if record is None or record.status != RefundStatus.REQUESTED:
+        return record
+    order = record.order
+    call = {
+        "payment_intent": order.stripe_payment_intent,
+        "amount": record.amount,
+        "order_id": order.id,
+        "idempotency_key": record.idempotency_key,
+    }
+    db.session.rollback()  # end the read: no transaction is open while Stripe answers
+    try:
+        stripe_refund_id = stripe_gateway.create_refund(**call)
+    except stripe_gateway.GatewayError as exc:
+        log.warning("Stripe refund %s for order %s: %s", refund_id, call["order_id"], exc)
+        if exc.retryable:
+            return db.session.get(Refund, refund_id)
+        with unit_of_work():
+            _refund_failed(refund_id, exc.message)
+        return db.session.get(Refund, refund_id)
+    with unit_of_work():
+        if _leave_requested(refund_id, RefundStatus.SUCCEEDED, stripe_refund_id=stripe_refund_id):
+            record = db.session.get(Refund, refund_id, populate_existing=True)
+            _refunded(record.order, record, stripe_refund_id, record.staff)
+    return db.session.get(Refund, refund_id, populate_existing=True)
+
+
+def settle_requested_refunds_each_in_own_transaction(older_than: timedelta = SETTLE_AFTER) -> int:
+    """Sweep: settle every refund still requested after ``older_than`` (a crash or a network
+    error came between the request and Stripe's answer), each in its own transactions.
+    Returns how many it settled (succeeded or failed)."""
+    due = db.session.scalars(
+        select(Refund.id).where(
+            Refund.status == RefundStatus.REQUESTED, Refund.created_at <= utcnow() - older_than
+        )
+    ).all()
+    db.session.rollback()
+    settled = 0
+    for refund_id in due:
+        try:
+            record = settle_refund(refund_id)
+        except Exception:
+            db.session.rollback()
+            log.exception("refund %s not settled; the next sweep tries again", refund_id)
+            continue
+        settled += record is not None and record.status != RefundStatus.REQUESTED
+    return settled
+
+
+def _take_from_line(line_id: int, quantity: int, amount: int) -> bool:
+    """Count ``quantity`` and ``amount`` of a line as refunded unless more than it holds."""
+    return (
+        db.session.execute(
             update(OrderLine)
             .where(
                 OrderLine.id == line_id,
@@ -320,55 +421,52 @@ def refund(
             )
             .values(
                 refunded_quantity=OrderLine.refunded_quantity + quantity,
-                refunded_amount=OrderLine.refunded_amount + line_amount,
+                refunded_amount=OrderLine.refunded_amount + amount,
             )
             .execution_options(synchronize_session=False)
         ).rowcount
-        if done != 1:
-            db.session.rollback()
-            raise InvalidInput(_("This item was refunded in the meantime; reload the order."))
-        record.lines.append(
-            RefundLine(order_line_id=line_id, quantity=quantity, amount=line_amount)
-        )
-        if restock:
+        == 1
+    )
+
+
+def _leave_requested(refund_id: int, to: str, **values) -> bool:
+    """Move a refund out of ``requested``; True only for the call that did."""
+    done = db.session.execute(
+        update(Refund)
+        .where(Refund.id == refund_id, Refund.status == RefundStatus.REQUESTED)
+        .values(status=to, **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return done == 1
+
+
+def _refunded(order: Order, record: Refund, external_id: str, staff) -> None:
+    """The money went back: restock, the payment's negative row, the order's state, the audit
+    entry and the work owed elsewhere (commission reversal, points taken back)."""
+    if record.restock:
+        variants = {line.id: line.variant_id for line in order.lines}
+        for refund_line in record.lines:
             stock.change_stock(
-                lines[line_id].variant_id,
-                quantity,
+                variants[refund_line.order_line_id],
+                refund_line.quantity,
                 StockReason.RESTOCK,
                 order_id=order.id,
-                staff_id=getattr(staff, "id", None),
+                staff_id=record.staff_id,
             )
-    if not _add_refunded(order, amount):
-        db.session.rollback()
-        raise InvalidInput(_("This order was refunded in the meantime; reload the order."))
-    db.session.flush()
-    if order.payment_method == PaymentMethod.STRIPE and order.stripe_payment_intent:
-        try:
-            record.stripe_refund_id = stripe_gateway.create_refund(
-                payment_intent=order.stripe_payment_intent,
-                amount=amount,
-                order_id=order.id,
-                idempotency_key=idempotency_key,
-            )
-        except stripe_gateway.GatewayError as exc:
-            db.session.rollback()
-            log.warning("Stripe refund for order %s failed: %s", order_id, exc)
-            raise PaymentError(_("Stripe refused the refund: %(msg)s", msg=exc.message)) from exc
-        except Exception:
-            db.session.rollback()
-            raise
-        external_id = record.stripe_refund_id
-    else:
-        external_id = f"refund-{idempotency_key}"
     db.session.add(
         Payment(
             order_id=order.id,
             provider=order.payment_method,
             external_id=external_id,
-            amount=-amount,
+            amount=-record.amount,
             currency=order.currency,
         )
     )
+    db.session.refresh(order, ["refunded_amount", "total", "status"])
+    before = {"status": order.status, "refunded_amount": order.refunded_amount - record.amount}
+    if order.refunded_amount >= order.total:
+        _move(order.id, S.REFUNDED)
+        db.session.refresh(order, ["status"])
     audit.record(
         staff,
         "order.refund",
@@ -376,17 +474,44 @@ def refund(
         before=before,
         after={
             "refunded_amount": order.refunded_amount + 0,
-            "refund": amount,
-            "lines": {str(k): v for k, v in quantities.items() if v},
-            "restock": restock,
-            "reason": reason,
+            "refund": record.amount,
+            "lines": {str(line.order_line_id): line.quantity for line in record.lines},
+            "restock": record.restock,
+            "reason": record.reason,
         },
     )
     db.session.flush()
     outbox.publish(OrderTopic.REFUNDED, order.id, record.id)
-    db.session.commit()
-    announce(order_refunded, _app(), order_id=order.id, refund_id=record.id)
-    return record
+    after_commit(announce, order_refunded, _app(), order_id=order.id, refund_id=record.id)
+
+
+def _refund_failed(refund_id: int, message: str) -> None:
+    """Stripe refused the refund for good: it fails and the order gets its amount back."""
+    if not _leave_requested(refund_id, RefundStatus.FAILED, failure=message[:255]):
+        return
+    record = db.session.get(Refund, refund_id, populate_existing=True)
+    for refund_line in record.lines:
+        db.session.execute(
+            update(OrderLine)
+            .where(OrderLine.id == refund_line.order_line_id)
+            .values(
+                refunded_quantity=OrderLine.refunded_quantity - refund_line.quantity,
+                refunded_amount=OrderLine.refunded_amount - refund_line.amount,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    db.session.execute(
+        update(Order)
+        .where(Order.id == record.order_id)
+        .values(refunded_amount=Order.refunded_amount - record.amount, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    audit.record(
+        record.staff,
+        "order.refund_failed",
+        record.order,
+        after={"refund": record.amount, "error": message[:255]},
+    )
 
 
 def _add_refunded(order: Order, amount: int) -> bool:
@@ -400,9 +525,6 @@ def _add_refunded(order: Order, amount: int) -> bool:
     if done != 1:
         return False
     db.session.refresh(order, ["refunded_amount", "total", "status"])
-    if order.refunded_amount >= order.total:
-        _move(order.id, S.REFUNDED)
-        db.session.refresh(order, ["status"])
     return True
 
 
@@ -410,6 +532,7 @@ def record_external_refund(
     order_id: int, stripe_refund_id: str, amount: int, currency: str
 ) -> bool:
     """A refund made outside Siyu (the Stripe dashboard), reported by webhook. Idempotent.
+    Does not commit.
 
     It names no items: a partial one is spread over the lines (``refunds.allocate_money_only``), the
     one that empties the order refunds every line in full. Nothing is restocked.
@@ -422,8 +545,10 @@ def record_external_refund(
             return False  # a concurrent delivery recorded it while we waited for the order row
         order.needs_review = True
         order.review_reason = f"Stripe refund {stripe_refund_id} of {amount} does not fit the order"
-        db.session.commit()
         return False
+    if order.refunded_amount >= order.total:
+        _move(order.id, S.REFUNDED)
+        db.session.refresh(order, ["status"])
     record = Refund(
         order_id=order.id,
         idempotency_key=f"stripe-{stripe_refund_id}",
@@ -459,11 +584,10 @@ def record_external_refund(
         )
     )
     try:
-        db.session.flush()
-        outbox.publish(OrderTopic.REFUNDED, order.id, record.id)
-        db.session.commit()
+        with db.session.begin_nested():  # a concurrent delivery of the same refund loses here
+            db.session.flush()
     except IntegrityError:
-        db.session.rollback()
         return False
-    announce(order_refunded, _app(), order_id=order.id, refund_id=record.id)
+    outbox.publish(OrderTopic.REFUNDED, order.id, record.id)
+    after_commit(announce, order_refunded, _app(), order_id=order.id, refund_id=record.id)
     return True

@@ -11,6 +11,7 @@ from shop.catalog import reviews
 from shop.customers import identity as customers
 from shop.errors import ShopError
 from shop.extensions import db
+from shop.infra.unit_of_work import unit_of_work
 from shop.orders.models import Order
 from shop.payments import services as payments
 from shop.payments import stripe_gateway
@@ -49,9 +50,13 @@ def order_pay(token: str):
 def order_review(token: str):
     item = _order_or_404(token)
     try:
-        reviews.submit_review(
-            item, request.form.get("line"), request.form.get("rating"), request.form.get("body", "")
-        )
+        with unit_of_work():
+            reviews.submit_review(
+                item,
+                request.form.get("line"),
+                request.form.get("rating"),
+                request.form.get("body", ""),
+            )
         flash(_("Thank you! Your review will appear once it has been checked."), "ok")
     except ShopError as exc:
         flash(exc.message, "error")

@@ -25,11 +25,19 @@ SIYU_REFUND = "siyu_refund"
 
 
 class GatewayError(Exception):
-    """Stripe refused or could not be reached; ``message`` is Stripe's own words for it."""
+    """Stripe refused or could not be reached; ``message`` is Stripe's own words for it.
 
-    def __init__(self, message: str):
+    ``retryable``: Stripe was not reached or did not decide (a network error, a rate limit, an
+    error on its side), so the same request, with the same idempotency key, may still succeed
+    and must be tried again; otherwise Stripe refused it for good."""
+
+    def __init__(self, message: str, retryable: bool = False):
         super().__init__(message)
         self.message = message
+        self.retryable = retryable
+
+
+_UNDECIDED = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
 
 
 class MalformedEvent(Exception):
@@ -156,7 +164,9 @@ def create_refund(*, payment_intent: str, amount: int, order_id: int, idempotenc
             options={"idempotency_key": f"refund-{idempotency_key}"},
         )
     except stripe.StripeError as exc:
-        raise GatewayError(exc.user_message or str(exc)) from exc
+        raise GatewayError(
+            exc.user_message or str(exc), retryable=isinstance(exc, _UNDECIDED)
+        ) from exc
     return refund.id
 
 

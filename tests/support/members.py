@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from shop.checkout.services import CheckoutDetails, place_order
 from shop.customers.models import Customer
 from shop.extensions import db
+from shop.infra.unit_of_work import unit_of_work
 from shop.members import points
 from shop.members.models import Coupon, CouponTemplate, PointsEntry
 from shop.orders import services as orders
@@ -70,7 +71,10 @@ def buy(variant, store, customer=None, quantity: int = 1, key: str | None = None
         customer_id=customer.id if customer else None,
     )
     fields.update(values)
-    return place_order([(variant.id, quantity)], CheckoutDetails(**fields), key or uuid.uuid4().hex)
+    with unit_of_work():
+        return place_order(
+            [(variant.id, quantity)], CheckoutDetails(**fields), key or uuid.uuid4().hex
+        )
 
 
 def owner() -> Staff:
@@ -80,7 +84,8 @@ def owner() -> Staff:
 
 def pay(order) -> bool:
     """Mark a pay-at-store order paid, as staff at the counter do."""
-    return orders.mark_paid_at_store(order.id, owner())
+    with unit_of_work():
+        return orders.mark_paid_at_store(order.id, owner())
 
 
 def sign_in(client, customer) -> None:

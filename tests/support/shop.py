@@ -13,6 +13,7 @@ from shop.catalog.models import StockMovement
 from shop.checkout.services import CheckoutDetails, place_order
 from shop.demo.factories import make_category, make_product, make_staff, make_store
 from shop.extensions import db
+from shop.infra.unit_of_work import unit_of_work
 from shop.orders.models import Order
 from shop.staff.models import Role
 
@@ -39,8 +40,21 @@ def details(store=None, **overrides) -> CheckoutDetails:
     return CheckoutDetails(**values)
 
 
+def refund_now(order_id: int, quantities: dict[int, int], **options):
+    """A refund as the admin makes it: requested in one unit of work, then settled (through
+    Stripe, when Stripe took the money). Returns the refund as it then stands."""
+    from shop.orders import services as orders
+
+    with unit_of_work():
+        record = orders.refund(order_id, quantities, **options)
+    return orders.settle_refund(record.id)
+
+
 def order_for(variant, store, quantity: int = 1, **overrides):
-    return place_order([(variant.id, quantity)], details(store, **overrides), uuid.uuid4().hex)
+    with unit_of_work() as work:  # as the checkout places it
+        order = place_order([(variant.id, quantity)], details(store, **overrides), uuid.uuid4().hex)
+        work.keep(order)
+    return order
 
 
 PICKUP_PHONE = "13812341234"

@@ -28,6 +28,7 @@ from shop.catalog.models import Store, Variant
 from shop.checkout.services import place_order
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.unit_of_work import unit_of_work
 from shop.orders import services as orders
 from shop.orders.models import Order
 from shop.staff.models import AuditLog, Role, Staff
@@ -39,12 +40,14 @@ def _sold(guide: Sharer, variant: Variant, store: Store, phone: str, owner: Staf
     """A customer opens the guide's link and buys; the order is paid at the store."""
     visitor = uuid.uuid4().hex
     open_link(link_for(guide, "product", variant.product_id, "wechat-group"), visitor)
-    order = place_order(
-        [(variant.id, 1)],
-        details(store, phone=phone, attribution={"visitor_id": visitor}),
-        uuid.uuid4().hex,
-    )
-    assert orders.mark_paid_at_store(order.id, owner)
+    with unit_of_work():
+        order = place_order(
+            [(variant.id, 1)],
+            details(store, phone=phone, attribution={"visitor_id": visitor}),
+            uuid.uuid4().hex,
+        )
+    with unit_of_work():
+        assert orders.mark_paid_at_store(order.id, owner)
     return order
 
 
@@ -261,7 +264,8 @@ def test_a_rule_for_a_missing_target_is_refused(as_role, app):
 
 def test_approve_payout_and_export(as_role, dist, app):
     with app.app_context():
-        assert settle_due_commissions() == 2
+        with unit_of_work():
+            assert settle_due_commissions() == 2
     finance = as_role(Role.FINANCE)
     page = finance.get("/admin/balances/").get_data(as_text=True)
     assert "Approve payout of ¥4.80" in page and "Approve payout of ¥5.60" in page
@@ -299,7 +303,8 @@ def test_approve_payout_and_export(as_role, dist, app):
 def test_payout_export_says_whom_to_pay(as_role, dist, app, role, rows):
     """Finance pays from the export: the sharer's id and full phone; managers see it masked."""
     with app.app_context():
-        settle_due_commissions()
+        with unit_of_work():
+            settle_due_commissions()
     finance = as_role(Role.FINANCE)
     for sharer in (dist.li, dist.chen):
         assert finance.post("/admin/balances/approve/", data={"id": sharer}).status_code == 302
@@ -467,7 +472,8 @@ def test_acquisition_cost_in_major_units_is_audited(as_role, dist, app):
 class TestWithCsrf:
     def test_payout_approval_needs_the_token(self, as_role, dist, app):
         with app.app_context():
-            settle_due_commissions()
+            with unit_of_work():
+                settle_due_commissions()
         client = as_role(Role.FINANCE)
         forged = client.post("/admin/balances/approve/", data={"id": dist.li})
         assert forged.status_code == 302

@@ -20,6 +20,7 @@ from shop.checkout.services import place_order
 from shop.demo.factories import make_store
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.unit_of_work import unit_of_work
 from shop.orders.models import Order
 from tests.support.shop import details, small_catalog
 
@@ -44,15 +45,16 @@ def opened(sharer, product, days_ago: float, visitor: str = VISITOR):
 
 def buy(world, visitor: str = VISITOR, phone: str = "13812341234", share_code=None):
     variant = world["product"].variants[0]
-    order = place_order(
-        [(variant.id, 1)],
-        details(
-            world["store"],
-            phone=phone,
-            attribution={"visitor_id": visitor, "share_code": share_code},
-        ),
-        uuid.uuid4().hex,
-    )
+    with unit_of_work():
+        order = place_order(
+            [(variant.id, 1)],
+            details(
+                world["store"],
+                phone=phone,
+                attribution={"visitor_id": visitor, "share_code": share_code},
+            ),
+            uuid.uuid4().hex,
+        )
     return order, db.session.get(Attribution, order.id)
 
 
@@ -264,5 +266,6 @@ def test_a_failing_attribution_does_not_lose_the_order(world, monkeypatch, caplo
     assert movements == [-1]  # the attempt that failed took nothing
     assert db.session.get(Variant, variant.id).stock == 49
 
-    attribute_order(order.id)  # what the accrual job runs first
+    with unit_of_work():
+        attribute_order(order.id)  # what the accrual job runs first
     assert db.session.get(Attribution, order.id).sharer_id == world["li"].id

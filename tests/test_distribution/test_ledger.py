@@ -24,6 +24,7 @@ from shop.checkout.services import place_order
 from shop.demo.factories import make_staff
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.unit_of_work import unit_of_work
 from shop.orders import services as orders
 from shop.orders.models import Order
 from shop.staff.models import Role
@@ -51,20 +52,23 @@ def paid_order(world, quantity=2, sharer="promoter", visitor=None):
     link = link_for(world[sharer], "product", world["product"].id)
     open_link(link, visitor)
     variant = world["product"].variants[0]
-    order = place_order(
-        [(variant.id, quantity)],
-        details(world["store"], phone="13812341234", attribution={"visitor_id": visitor}),
-        uuid.uuid4().hex,
-    )
-    assert orders.mark_paid_at_store(order.id, world["finance"])
+    with unit_of_work():
+        order = place_order(
+            [(variant.id, quantity)],
+            details(world["store"], phone="13812341234", attribution={"visitor_id": visitor}),
+            uuid.uuid4().hex,
+        )
+    with unit_of_work():
+        assert orders.mark_paid_at_store(order.id, world["finance"])
     return db.session.get(Order, order.id)
 
 
 def refund(order, quantity, staff):
     line = order.lines[0]
-    return orders.refund(
-        order.id, {line.id: quantity}, staff=staff, idempotency_key=uuid.uuid4().hex
-    )
+    with unit_of_work():
+        return orders.refund(
+            order.id, {line.id: quantity}, staff=staff, idempotency_key=uuid.uuid4().hex
+        )
 
 
 def age(order, days):
@@ -78,7 +82,8 @@ def test_paid_order_accrues_both_levels(world):
     order = paid_order(world)
     assert balances(world["promoter"].id) == {"pending": 2000, "settled": 0, "paid": 0}
     assert balances(world["guide"].id) == {"pending": 1000, "settled": 0, "paid": 0}
-    assert accrue_commission(order.id) == 0  # the same job again writes nothing
+    with unit_of_work():
+        assert accrue_commission(order.id) == 0  # the same job again writes nothing
     assert db.session.scalar(select(func.count(CommissionEntry.id))) == 2
     assert verify_ledger() == []
 
@@ -97,8 +102,10 @@ def test_settle_after_return_window_only(world):
     fresh = paid_order(world)
     old = paid_order(world)
     age(old, 8)
-    assert settle_due_commissions() == 2  # two levels of the one old line
-    assert settle_due_commissions() == 0  # running again moves nothing
+    with unit_of_work():
+        assert settle_due_commissions() == 2  # two levels of the one old line
+    with unit_of_work():
+        assert settle_due_commissions() == 0  # running again moves nothing
     promoter = balances(world["promoter"].id)
     assert promoter == {"pending": 2000, "settled": 2000, "paid": 0}
     assert fresh.id != old.id
@@ -108,8 +115,10 @@ def test_settle_after_return_window_only(world):
 def test_payout_then_refund_leaves_a_negative_balance_netted_next_time(world):
     first = paid_order(world, quantity=2)
     age(first, 10)
-    settle_due_commissions()
-    payout = approve_payout(world["promoter"].id, world["finance"], "CNY")
+    with unit_of_work():
+        settle_due_commissions()
+    with unit_of_work():
+        payout = approve_payout(world["promoter"].id, world["finance"], "CNY")
     assert payout.amount == 2000
     assert balances(world["promoter"].id) == {"pending": 0, "settled": 0, "paid": 2000}
 
@@ -118,9 +127,11 @@ def test_payout_then_refund_leaves_a_negative_balance_netted_next_time(world):
 
     second = paid_order(world, quantity=3)
     age(second, 10)
-    settle_due_commissions()
+    with unit_of_work():
+        settle_due_commissions()
     assert balances(world["promoter"].id)["settled"] == 3000 - 1000
-    payout = approve_payout(world["promoter"].id, world["finance"], "CNY")
+    with unit_of_work():
+        payout = approve_payout(world["promoter"].id, world["finance"], "CNY")
     assert payout.amount == 2000
     assert balances(world["promoter"].id) == {"pending": 0, "settled": 0, "paid": 4000}
     assert verify_ledger() == []
@@ -129,7 +140,8 @@ def test_payout_then_refund_leaves_a_negative_balance_netted_next_time(world):
 def test_nothing_to_pay_out(world):
     paid_order(world)
     with pytest.raises(CommissionError):
-        approve_payout(world["promoter"].id, world["finance"], "CNY")
+        with unit_of_work():
+            approve_payout(world["promoter"].id, world["finance"], "CNY")
 
 
 def test_most_specific_rule_wins_and_level_multiplier_applies(world):
@@ -199,15 +211,18 @@ def test_a_partial_refund_made_in_stripe_takes_back_its_share(world):
     """A refund made in the Stripe dashboard names no items: its money is spread over the
     lines, and each line's commission comes down to rate × (paid − refunded)."""
     order = paid_order(world, quantity=2)  # 20000 paid: promoter 2000, guide 1000
-    assert orders.record_external_refund(order.id, "re_dash_1", 5000, order.currency)
-    assert not orders.record_external_refund(order.id, "re_dash_1", 5000, order.currency)
+    with unit_of_work():
+        assert orders.record_external_refund(order.id, "re_dash_1", 5000, order.currency)
+    with unit_of_work():
+        assert not orders.record_external_refund(order.id, "re_dash_1", 5000, order.currency)
     assert balances(world["promoter"].id)["pending"] == 1500
     assert balances(world["guide"].id)["pending"] == 750
     assert world["product"].variants[0].stock == 98  # money only: nothing restocked
 
     refund(db.session.get(Order, order.id), 1, world["finance"])  # half of the 15000 left
     assert balances(world["promoter"].id)["pending"] == 750
-    assert orders.record_external_refund(order.id, "re_dash_2", 7500, order.currency)
+    with unit_of_work():
+        assert orders.record_external_refund(order.id, "re_dash_2", 7500, order.currency)
     assert balances(world["promoter"].id)["pending"] == 0
     assert balances(world["guide"].id)["pending"] == 0
     assert verify_ledger() == []
@@ -216,7 +231,8 @@ def test_a_partial_refund_made_in_stripe_takes_back_its_share(world):
 def test_a_stripe_partial_refund_scales_a_fixed_commission(world):
     publish_fixed_rule(world)  # 7.00 and 1.00 per unit
     order = paid_order(world, quantity=3)  # 30000 paid: 2100 and 300
-    assert orders.record_external_refund(order.id, "re_dash_fixed", 10000, order.currency)
+    with unit_of_work():
+        assert orders.record_external_refund(order.id, "re_dash_fixed", 10000, order.currency)
     assert balances(world["promoter"].id)["pending"] == 1400  # two thirds of the money kept
     assert balances(world["guide"].id)["pending"] == 200
     assert verify_ledger() == []
@@ -252,12 +268,14 @@ def test_publishing_versions_rules_and_backtest_shows_the_difference(world):
     db.session.commit()
     test = rules.backtest(draft.id, days=30)
     assert (test.current, test.proposed, test.difference) == (3000, 3400, 400)
-    rules.publish(draft.id, world["finance"])
+    with unit_of_work():
+        rules.publish(draft.id, world["finance"])
     assert draft.version == 1 and draft.status == "published"
     second = CommissionRule(scope="default", kind="percent", level1_value=900, level2_value=500)
     db.session.add(second)
     db.session.commit()
-    rules.publish(second.id, world["finance"])
+    with unit_of_work():
+        rules.publish(second.id, world["finance"])
     assert second.version == 2
     assert db.session.get(CommissionRule, draft.id).status == "archived"
     order = paid_order(world, quantity=1)
@@ -278,10 +296,47 @@ def test_invalid_rules_are_refused(world):
     db.session.add(bad)
     db.session.commit()
     with pytest.raises(CommissionError):
-        rules.publish(bad.id, world["finance"])
+        with unit_of_work():
+            rules.publish(bad.id, world["finance"])
     over = CommissionRule(scope="default", kind="percent", level1_value=20000, level2_value=0)
     db.session.add(over)
     db.session.commit()
     with pytest.raises(CommissionError):
-        rules.publish(over.id, world["finance"])
+        with unit_of_work():
+            rules.publish(over.id, world["finance"])
     assert db.session.get(CommissionRule, bad.id).status == "draft"
+
+
+def test_commission_is_owed_at_the_rule_in_force_when_the_order_was_paid(world, monkeypatch):
+    """The accrual runs later than the payment (a worker down, a backlog): a rule published
+    in between does not change what the order earned."""
+    from distribution import rules
+    from shop.infra import outbox
+
+    def publish_default(level1_bp):
+        draft = CommissionRule(
+            scope="default", kind="percent", level1_value=level1_bp, level2_value=500
+        )
+        db.session.add(draft)
+        db.session.commit()
+        with unit_of_work():
+            rules.publish(draft.id, world["finance"])
+        return draft.id
+
+    in_force = publish_default(1200)
+    monkeypatch.setattr(outbox, "dispatch", lambda *a, **k: None)  # the worker is down
+    order = paid_order(world, quantity=1)
+    assert balances(world["promoter"].id)["pending"] == 0  # not accrued yet
+    publish_default(3000)  # a richer rule, published after the payment
+    monkeypatch.undo()
+    db.session.execute(update(outbox.OutboxEvent).values(available_at=utcnow()))
+    db.session.commit()
+    outbox.redispatch_due()  # the worker is back
+
+    entry = db.session.scalar(
+        select(CommissionEntry).where(
+            CommissionEntry.order_id == order.id, CommissionEntry.level == 1
+        )
+    )
+    assert (entry.rule_id, entry.amount) == (in_force, 1200)  # 12% of 10000, not 30%
+    assert verify_ledger() == []

@@ -81,6 +81,7 @@ from shop.hooks import hooks
 from shop.infra import outbox, queue
 from shop.infra.clock import utcnow
 from shop.infra.outbox import OutboxEvent, OutboxStatus
+from shop.infra.unit_of_work import unit_of_work
 from shop.members import coupons
 from shop.members.models import CouponTemplate, PointsEntry
 from shop.orders import services as orders
@@ -598,13 +599,18 @@ class LedgerMachine(RuleBasedStateMachine):
         )
         if coupon is not None:  # signed in, with a coupon just claimed
             details.customer_id = self.customer_ids[customer]
-            details.coupon = coupons.issue(self.coupon_templates[coupon], details.customer_id).id
+            with unit_of_work():
+                details.coupon = coupons.issue(
+                    self.coupon_templates[coupon], details.customer_id
+                ).id
         basket = [(self.variants[name], quantity) for name, quantity in items]
         if any(quantity > self.stock[name] for name, quantity in items):
             with pytest.raises(OutOfStock):
-                place_order(basket, details, uuid.uuid4().hex)
+                with unit_of_work():
+                    place_order(basket, details, uuid.uuid4().hex)
             return
-        placed = place_order(basket, details, uuid.uuid4().hex)
+        with unit_of_work():
+            placed = place_order(basket, details, uuid.uuid4().hex)
         for name, quantity in items:
             self.stock[name] -= quantity
 
@@ -706,7 +712,8 @@ class LedgerMachine(RuleBasedStateMachine):
                 lambda: orders.mark_paid_at_store(order.id, self.finance), InvalidTransition
             )
             return
-        assert orders.mark_paid_at_store(order.id, self.finance) is True
+        with unit_of_work():
+            assert orders.mark_paid_at_store(order.id, self.finance) is True
         self._accrue(order)
 
     def _pay_with_stripe(self, order: OrderModel) -> None:
@@ -775,13 +782,16 @@ class LedgerMachine(RuleBasedStateMachine):
     def hand_over(self, data):
         order = data.draw(st.sampled_from(self._in(S.PAID, S.PICKED_UP, S.FULFILLED)))
         if order.status != S.PAID:
-            orders.complete(order.id, self.finance)
+            with unit_of_work():
+                orders.complete(order.id, self.finance)
             order.status = S.COMPLETED
         elif order.fulfilment == "pickup":
-            orders.mark_picked_up(order.id, self.finance)
+            with unit_of_work():
+                orders.mark_picked_up(order.id, self.finance)
             order.status = S.PICKED_UP
         else:
-            orders.fulfil(order.id, self.finance)
+            with unit_of_work():
+                orders.fulfil(order.id, self.finance)
             order.status = S.FULFILLED
 
     # -- refunds ------------------------------------------------------------------------------
@@ -798,9 +808,10 @@ class LedgerMachine(RuleBasedStateMachine):
             line = next(ln for ln in order.lines if ln.refunded_quantity < ln.quantity)
             quantities[line.id] = 1
         key = uuid.uuid4().hex
-        record = orders.refund(
-            order.id, quantities, staff=self.finance, idempotency_key=key, restock=restock
-        )
+        with unit_of_work():
+            record = orders.refund(
+                order.id, quantities, staff=self.finance, idempotency_key=key, restock=restock
+            )
         per_line = 0
         for line in order.lines:
             quantity = quantities[line.id]
@@ -939,7 +950,7 @@ class LedgerMachine(RuleBasedStateMachine):
             for o in self._in(S.AWAITING_PAYMENT)
             if not o.needs_review and o.created + o.hold <= self.now
         ]
-        assert orders.expire_due() == len(due)
+        assert orders.expire_due_each_in_own_transaction() == len(due)
         for order in due:
             order.status = S.CANCELLED
             for line in order.lines:
@@ -958,7 +969,8 @@ class LedgerMachine(RuleBasedStateMachine):
             for e in self.earnings.values()
             if not e.settled and e.order.paid + WINDOW <= at and e.written != 0
         ]
-        assert settle_due_commissions(now) == len(due)
+        with unit_of_work():
+            assert settle_due_commissions(now) == len(due)
         for earning in due:
             earning.settled = True
         if replay:
@@ -974,7 +986,8 @@ class LedgerMachine(RuleBasedStateMachine):
                 CommissionError,
             )
             return
-        payout = approve_payout(self.sharer_ids[sharer], self.finance, "CNY")
+        with unit_of_work():
+            payout = approve_payout(self.sharer_ids[sharer], self.finance, "CNY")
         assert payout.amount == amount
         self.paid_out[sharer] += amount
         if replay:  # finance clicks "approve" twice: nothing is left to pay

@@ -11,6 +11,7 @@ from distribution.sharing import link_for, open_link
 from shop.checkout.services import place_order
 from shop.demo.factories import make_staff
 from shop.extensions import db
+from shop.infra.unit_of_work import unit_of_work
 from shop.orders import services as orders
 from shop.staff.models import Role
 from tests.support.shop import details, small_catalog
@@ -30,18 +31,22 @@ def test_invites_and_team_sales_lift_the_level_and_the_multiplier(ctx):
     db.session.commit()
     invite = link_for(guide, "home").code
 
-    apply_as_promoter("13900000001", "Zhao Lei", invite)
+    with unit_of_work():
+        apply_as_promoter("13900000001", "Zhao Lei", invite)
     assert guide.level is bronze
-    recruit = apply_as_promoter("13900000002", "Qian Yu", invite)
+    with unit_of_work():
+        recruit = apply_as_promoter("13900000002", "Qian Yu", invite)
     assert guide.level is silver  # two invites
 
     visitor = uuid.uuid4().hex
     open_link(link_for(recruit, "product", product.id), visitor)
-    order = place_order(
-        [(product.variants[0].id, 2)],
-        details(store, phone="13812340000", attribution={"visitor_id": visitor}),
-        uuid.uuid4().hex,
-    )
-    orders.mark_paid_at_store(order.id, owner)
+    with unit_of_work():
+        order = place_order(
+            [(product.variants[0].id, 2)],
+            details(store, phone="13812340000", attribution={"visitor_id": visitor}),
+            uuid.uuid4().hex,
+        )
+    with unit_of_work():
+        orders.mark_paid_at_store(order.id, owner)
     db.session.refresh(guide)
     assert guide.level == gold  # team sales of 20000 through the recruit

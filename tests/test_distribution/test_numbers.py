@@ -13,6 +13,7 @@ from shop.checkout.services import place_order
 from shop.demo.factories import make_product, make_staff
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.unit_of_work import unit_of_work
 from shop.orders import services as orders
 from shop.staff.models import Role
 from tests.support.shop import details, small_catalog
@@ -32,17 +33,22 @@ def test_lifetime_value_and_repurchase(ctx):
     open_link(link, uuid.uuid4().hex)  # a second visit that never buys
     open_link(link_for(other, "home", 0, "moments"), uuid.uuid4().hex)
     customer_details = dict(phone="13812341234", attribution={"visitor_id": visitor})
-    first = place_order(
-        [(product.variants[0].id, 1)], details(store, **customer_details), uuid.uuid4().hex
-    )
-    orders.mark_paid_at_store(first.id, owner)
-    second = place_order(
-        [(dear.variants[0].id, 1)], details(store, **customer_details), uuid.uuid4().hex
-    )
-    orders.mark_paid_at_store(second.id, owner)
-    place_order(
-        [(product.variants[0].id, 1)], details(store, **customer_details), uuid.uuid4().hex
-    )  # unpaid: an order, not GMV
+    with unit_of_work():
+        first = place_order(
+            [(product.variants[0].id, 1)], details(store, **customer_details), uuid.uuid4().hex
+        )
+    with unit_of_work():
+        orders.mark_paid_at_store(first.id, owner)
+    with unit_of_work():
+        second = place_order(
+            [(dear.variants[0].id, 1)], details(store, **customer_details), uuid.uuid4().hex
+        )
+    with unit_of_work():
+        orders.mark_paid_at_store(second.id, owner)
+    with unit_of_work():
+        place_order(
+            [(product.variants[0].id, 1)], details(store, **customer_details), uuid.uuid4().hex
+        )  # unpaid: an order, not GMV
     db.session.add(AcquisitionCost(customer_id=first.customer_id, amount=6000, currency="CNY"))
     db.session.commit()
 

@@ -14,6 +14,7 @@ from distribution.sharing import link_for, open_link
 from shop.checkout.services import place_order
 from shop.customers.models import Customer
 from shop.extensions import db
+from shop.infra.unit_of_work import unit_of_work
 from shop.members.models import PointsEntry
 from shop.orders import services as orders
 from shop.orders.models import Order
@@ -27,13 +28,15 @@ def paid(ctx):
     db.session.commit()
     visitor = uuid.uuid4().hex
     open_link(link_for(guide, "product", product.id), visitor)
-    order = place_order(
-        [(product.variants[0].id, 2)],
-        details(store, attribution={"visitor_id": visitor}),
-        uuid.uuid4().hex,
-    )
+    with unit_of_work():
+        order = place_order(
+            [(product.variants[0].id, 2)],
+            details(store, attribution={"visitor_id": visitor}),
+            uuid.uuid4().hex,
+        )
     owner = make_owner()
-    assert orders.mark_paid_at_store(order.id, owner)
+    with unit_of_work():
+        assert orders.mark_paid_at_store(order.id, owner)
     return db.session.get(Order, order.id), owner
 
 
@@ -115,7 +118,10 @@ def test_missing_points_are_a_breach_and_credited_once(paid, runner):
 def test_a_refund_without_its_reversal_is_repaired_once(paid, runner):
     order, owner = paid
     line = order.lines[0]
-    refund = orders.refund(order.id, {line.id: 1}, staff=owner, idempotency_key=uuid.uuid4().hex)
+    with unit_of_work():
+        refund = orders.refund(
+            order.id, {line.id: 1}, staff=owner, idempotency_key=uuid.uuid4().hex
+        )
     refund_id = refund.id
     reversals = _count(CommissionEntry, CommissionEntry.refund_id == refund_id)
     assert reversals

@@ -15,6 +15,7 @@ from shop.customers.models import Customer
 from shop.demo.factories import make_staff
 from shop.errors import ShopError
 from shop.extensions import db
+from shop.infra.unit_of_work import unit_of_work
 from shop.staff.models import AuditLog, Role, Staff
 from tests.support.shop import small_catalog
 
@@ -38,7 +39,8 @@ def test_a_published_rule_never_changes_and_only_drafts_are_deleted(owner):
     db.session.add(draft)
     db.session.commit()
     rules.check_delete(draft)  # a draft may go
-    rules.publish(draft.id, owner)
+    with unit_of_work():
+        rules.publish(draft.id, owner)
     published = db.session.get(CommissionRule, draft.id)
     published.level1_value = 5000
     with refused("rule_published"):
@@ -46,7 +48,8 @@ def test_a_published_rule_never_changes_and_only_drafts_are_deleted(owner):
     with refused("rule_published"):
         rules.check_delete(published)
     with refused("rule_published"):
-        rules.publish(published.id, owner)
+        with unit_of_work():
+            rules.publish(published.id, owner)
 
 
 def test_a_rule_must_be_usable(owner):
@@ -105,7 +108,8 @@ def test_only_an_active_guide_leaves(owner):
     promoter = make_promoter("Zhao Lei", "13900001111", parent=guide)
     db.session.commit()
     with refused("invalid_transition"):
-        transfer_customers(promoter, [guide], staff=owner)
+        with unit_of_work():
+            transfer_customers(promoter, [guide], staff=owner)
 
 
 def test_programme_validity_is_not_shorter_than_protection(ctx):

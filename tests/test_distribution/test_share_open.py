@@ -17,6 +17,7 @@ from shop.customers.identity import VISITOR_COOKIE
 from shop.customers.models import Customer
 from shop.demo.factories import make_category
 from shop.extensions import db
+from shop.infra.unit_of_work import unit_of_work
 from tests.support.members import make_template
 from tests.support.shop import small_catalog
 
@@ -116,7 +117,8 @@ def test_a_signed_in_customer_keeps_the_sharer_bound_on_another_device(client, a
 
 def test_a_sharer_who_left_still_counts_the_visit_but_binds_no_one(client, world):
     code = link(world, "li").code
-    transfer_customers(world["li"], [world["wang"]])
+    with unit_of_work():
+        transfer_customers(world["li"], [world["wang"]])
     response = client.get(f"/s/{code}")
     assert response.headers["Location"] == f"/p/{world['product'].slug}"
     assert db.session.scalar(select(func.count(Visit.id))) == 1

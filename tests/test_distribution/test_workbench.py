@@ -24,6 +24,7 @@ from shop.demo.factories import make_product, make_store
 from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.unit_of_work import unit_of_work
 from shop.orders import services as orders
 from shop.orders.models import Order
 from shop.staff.models import LoginAttempt, Role, Staff
@@ -48,11 +49,12 @@ def sign_in(client, email: str, password: str = PASSWORD):
 
 
 def buy(store, variant, visitor: str, phone: str, quantity: int = 1) -> Order:
-    return place_order(
-        [(variant.id, quantity)],
-        details(store, phone=phone, attribution={"visitor_id": visitor}),
-        uuid.uuid4().hex,
-    )
+    with unit_of_work():
+        return place_order(
+            [(variant.id, quantity)],
+            details(store, phone=phone, attribution={"visitor_id": visitor}),
+            uuid.uuid4().hex,
+        )
 
 
 @pytest.fixture
@@ -87,7 +89,8 @@ def sale(app, world, sharer_id: int, phone: str, paid: bool = True, quantity: in
         open_link(link_for(sharer, "product", world.product, "wechat-group"), visitor)
         order = buy(store, variant, visitor, phone, quantity)
         if paid:
-            orders.mark_paid_at_store(order.id, None)
+            with unit_of_work():
+                orders.mark_paid_at_store(order.id, None)
         return order.id
 
 
@@ -172,7 +175,8 @@ def test_other_staff_cannot_use_the_guide_sign_in(client, world, app):
 def test_a_guide_who_left_cannot_sign_in(client, world, app):
     with app.app_context():
         li, wang = db.session.get(Sharer, world.li), db.session.get(Sharer, world.wang)
-        transfer_customers(li, [wang])
+        with unit_of_work():
+            transfer_customers(li, [wang])
     response = sign_in(client, "li@guides.test")
     assert response.status_code == 401
     assert "deactivated" in response.get_data(as_text=True)
@@ -191,7 +195,10 @@ def test_a_guide_who_leaves_is_out_at_the_next_request(client, world, app):
     assert sign_in(client, "li@guides.test").status_code == 302
     assert client.get("/guide").status_code == 200
     with app.app_context():
-        transfer_customers(db.session.get(Sharer, world.li), [db.session.get(Sharer, world.wang)])
+        with unit_of_work():
+            transfer_customers(
+                db.session.get(Sharer, world.li), [db.session.get(Sharer, world.wang)]
+            )
     assert client.get("/guide").status_code == 302
     assert "Share this product" not in client.get(f"/p/{world.slug}").get_data(as_text=True)
 
@@ -399,12 +406,13 @@ def test_leaderboard_counts_this_month_s_paid_orders_per_guide_of_my_store(clien
         db.session.get(Order, old).paid_at = utcnow().replace(day=1) - timedelta(days=2)
         db.session.commit()
         order = db.session.get(Order, refunded)
-        orders.refund(
-            order.id,
-            {order.lines[0].id: 1},
-            staff=None,
-            idempotency_key=uuid.uuid4().hex,
-        )
+        with unit_of_work():
+            orders.refund(
+                order.id,
+                {order.lines[0].id: 1},
+                staff=None,
+                idempotency_key=uuid.uuid4().hex,
+            )
     sign_in(client, "wang@guides.test")
     page = client.get("/guide").get_data(as_text=True)
     board = page.split('id="leaderboard"')[1].split("</table>")[0]
@@ -492,7 +500,8 @@ def test_apply_with_approval_waits_for_staff(client, world, app):
     assert "Share this product" not in client.get(f"/p/{world.slug}").get_data(as_text=True)
 
     with app.app_context():
-        approve_promoter(db.session.get(Sharer, promoter.id), None)
+        with unit_of_work():
+            approve_promoter(db.session.get(Sharer, promoter.id), None)
     page = client.get("/guide").get_data(as_text=True)
     assert 'id="links"' in page
     assert "Share this product" in client.get(f"/p/{world.slug}").get_data(as_text=True)
@@ -524,7 +533,8 @@ def test_the_code_of_someone_who_left_invites_no_one(client, world, app):
     with app.app_context():
         li = db.session.get(Sharer, world.li)
         code = link_for(li, "home", 0, "moments").code
-        transfer_customers(li, [db.session.get(Sharer, world.wang)])
+        with unit_of_work():
+            transfer_customers(li, [db.session.get(Sharer, world.wang)])
     response = client.post(
         "/join", data={"phone": "13812345678", "name": "Zhao Lei", "invite": code}
     )

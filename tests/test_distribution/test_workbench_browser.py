@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from shop.extensions import db
+from shop.infra.unit_of_work import unit_of_work
 from shop.orders import services as orders
 from shop.orders.models import Order
 from tests.support import browser
@@ -74,7 +75,8 @@ def test_guide_shares_a_link_and_sees_the_order_it_brought(app, chromium, live_s
     customer.wait_for_url(re.compile(r"/o/[\w-]+$"))
     with app.app_context():
         order = db.session.scalar(select(Order))
-        orders.mark_paid_at_store(order.id, None)
+        with unit_of_work():
+            orders.mark_paid_at_store(order.id, None)
         number = order.number
 
     guide.goto(live_server("/guide#orders"))

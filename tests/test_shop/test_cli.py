@@ -6,6 +6,7 @@ from sqlalchemy import select, update
 
 from shop.catalog.models import Variant
 from shop.extensions import db
+from shop.infra.unit_of_work import unit_of_work
 from shop.orders import services as orders
 from shop.staff.models import Role, Staff
 from tests.support.shop import make_owner, order_for, small_catalog
@@ -15,7 +16,8 @@ def test_ledger_verify_passes_on_a_consistent_database(runner, ctx):
     store, _, product = small_catalog(stock_qty=10)
     variant = product.variants[0]
     order = order_for(variant, store, quantity=3)
-    orders.cancel(order.id, "test", staff=make_owner())
+    with unit_of_work():
+        orders.cancel(order.id, "test", staff=make_owner())
     order_for(variant, store, quantity=2)
 
     result = runner.invoke(args=["ledger", "verify"])

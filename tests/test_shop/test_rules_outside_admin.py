@@ -14,6 +14,7 @@ from shop.catalog.models import StockMovement, Variant
 from shop.demo.factories import make_staff
 from shop.errors import ShopError
 from shop.extensions import db
+from shop.infra.unit_of_work import unit_of_work
 from shop.members import coupons, tiers
 from shop.members.models import CouponTemplate, MemberTier, TierTask
 from shop.orders import services as orders
@@ -116,14 +117,20 @@ def test_a_refund_key_answers_only_for_its_own_order(owner):
     first = order_for(product.variants[0], store)
     second = order_for(product.variants[0], store)
     for order in (first, second):
-        orders.mark_paid_at_store(order.id, owner)
+        with unit_of_work():
+            orders.mark_paid_at_store(order.id, owner)
     line = db.session.get(Order, first.id).lines[0]
     key = uuid.uuid4().hex
-    refund = orders.refund(first.id, {line.id: 1}, staff=owner, idempotency_key=key)
-    assert orders.refund(first.id, {line.id: 1}, staff=owner, idempotency_key=key).id == refund.id
+    with unit_of_work():
+        refund = orders.refund(first.id, {line.id: 1}, staff=owner, idempotency_key=key)
+    with unit_of_work():
+        assert (
+            orders.refund(first.id, {line.id: 1}, staff=owner, idempotency_key=key).id == refund.id
+        )
     other_line = db.session.get(Order, second.id).lines[0]
     with refused("invalid_input"):
-        orders.refund(second.id, {other_line.id: 1}, staff=owner, idempotency_key=key)
+        with unit_of_work():
+            orders.refund(second.id, {other_line.id: 1}, staff=owner, idempotency_key=key)
     assert db.session.get(Order, second.id).refunded_amount == 0
 
 

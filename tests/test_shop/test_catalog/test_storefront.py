@@ -16,6 +16,7 @@ from shop.catalog.models import Review
 from shop.demo.factories import make_category, make_product
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.unit_of_work import unit_of_work
 from shop.orders import services as orders
 from shop.orders.models import Order
 from tests.support.shop import make_owner, order_for, small_catalog
@@ -174,7 +175,8 @@ def test_a_description_written_straight_to_the_database_is_cleaned_when_shown(cl
 
 def _paid_order(variant, store, staff, **overrides) -> Order:
     order = order_for(variant, store, **overrides)
-    orders.mark_paid_at_store(order.id, staff)
+    with unit_of_work():
+        orders.mark_paid_at_store(order.id, staff)
     return db.session.get(Order, order.id)
 
 
@@ -187,10 +189,12 @@ def test_recent_buyers_come_from_paid_orders_and_show_only_the_city(client, cata
     )
     order_for(tea, store, city="Ningbo", phone="13900005555", **delivery)  # unpaid
     cancelled = order_for(tea, store, city="Wuxi", phone="13900006666", **delivery)
-    orders.cancel(cancelled.id, "changed mind", staff=staff)
+    with unit_of_work():
+        orders.cancel(cancelled.id, "changed mind", staff=staff)
     refunded = _paid_order(tea, store, staff, city="Jinan", phone="13900007777", **delivery)
     line = refunded.lines[0]
-    orders.refund(refunded.id, {line.id: 1}, staff=staff, idempotency_key=uuid.uuid4().hex)
+    with unit_of_work():
+        orders.refund(refunded.id, {line.id: 1}, staff=staff, idempotency_key=uuid.uuid4().hex)
 
     page = _page(client, f"/p/{catalog['tea'].slug}")
 
@@ -205,11 +209,14 @@ def test_only_approved_reviews_are_shown(client, catalog):
     staff = make_owner()
     first = _paid_order(tea, store, staff, name="Han Meimei", phone="13900004444")
     second = _paid_order(tea, store, staff, name="Li Lei", phone="13900005555")
-    approved = reviews.submit_review(
-        first, first.lines[0].id, "5", "<b>Lovely</b> <script>x()</script>"
-    )
-    reviews.submit_review(second, second.lines[0].id, "1", "Pending rant")
-    reviews.moderate(approved, "approved", staff)
+    with unit_of_work():
+        approved = reviews.submit_review(
+            first, first.lines[0].id, "5", "<b>Lovely</b> <script>x()</script>"
+        )
+    with unit_of_work():
+        reviews.submit_review(second, second.lines[0].id, "1", "Pending rant")
+    with unit_of_work():
+        reviews.moderate(approved, "approved", staff)
 
     raw = client.get(f"/p/{catalog['tea'].slug}").get_data(as_text=True)
 
@@ -232,7 +239,8 @@ def test_review_from_the_order_page_after_payment_once_per_line(client, catalog)
     assert "Send review" not in unpaid
     assert db.session.scalar(select(Review.id)) is None
 
-    orders.mark_paid_at_store(order.id, make_owner())
+    with unit_of_work():
+        orders.mark_paid_at_store(order.id, make_owner())
     assert "Send review" in _page(client, f"/o/{order.token}")
     for bad, message in [
         ({"rating": "9"}, "Choose a rating from 1 to 5 stars."),

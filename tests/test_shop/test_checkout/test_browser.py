@@ -17,6 +17,7 @@ from shop.catalog.models import Store, Variant
 from shop.demo.factories import make_category, make_product, make_staff, make_store
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.unit_of_work import unit_of_work
 from shop.orders import services as orders
 from shop.orders.models import Order, OrderStatus
 from tests.support import browser
@@ -126,7 +127,8 @@ def test_product_page_shows_a_recent_buyer_by_city_only(app, live_server, page, 
         store = db.session.get(Store, catalog["store_id"])
         variant = db.session.get(Variant, catalog["variant_id"])
         order = order_for(variant, store, quantity=1, name="Zhang Wei", phone="13955556666")
-        orders.mark_paid_at_store(order.id, make_staff("owner@example.com", "pw-123456789"))
+        with unit_of_work():
+            orders.mark_paid_at_store(order.id, make_staff("owner@example.com", "pw-123456789"))
 
     page.goto(live_server(f"/p/{catalog['slug']}"))
     expect(page.locator(".recent")).to_have_text(

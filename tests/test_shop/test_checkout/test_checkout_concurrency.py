@@ -18,6 +18,7 @@ from shop.checkout.services import place_order
 from shop.customers.models import Customer
 from shop.demo.factories import make_product
 from shop.extensions import db
+from shop.infra.unit_of_work import unit_of_work
 from shop.orders.models import Order
 from tests.support.shop import checkout_form, details, serve, small_catalog
 
@@ -125,9 +126,10 @@ def test_crossing_multi_line_orders_do_not_deadlock(app, monkeypatch):
         items = [(a, 1), (b, 1)] if n % 2 else [(b, 1), (a, 1)]
         with app.app_context():
             start.wait()
-            order = place_order(
-                items, details(phone=f"137{n:08d}", pickup_store_id=store_id), uuid.uuid4().hex
-            )
+            with unit_of_work():
+                order = place_order(
+                    items, details(phone=f"137{n:08d}", pickup_store_id=store_id), uuid.uuid4().hex
+                )
             return order.id
 
     with ThreadPoolExecutor(8) as pool:
@@ -183,9 +185,10 @@ def test_a_new_customer_ordering_twice_at_once_gets_both_orders(app):
     def buy(_n: int) -> int:
         with app.app_context():
             start.wait()
-            order = place_order(
-                [(variant_id, 1)], details(pickup_store_id=store_id), uuid.uuid4().hex
-            )
+            with unit_of_work():
+                order = place_order(
+                    [(variant_id, 1)], details(pickup_store_id=store_id), uuid.uuid4().hex
+                )
             return order.id
 
     with ThreadPoolExecutor(2) as pool:

@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, func, select, text
 from shop.extensions import db
 from shop.infra import outbox
 from shop.infra.outbox import OutboxEvent, OutboxStatus
+from shop.infra.unit_of_work import unit_of_work
 from shop.members.models import PointsEntry
 from shop.orders import services as orders
 from shop.orders.models import Order, OrderStatus
@@ -59,7 +60,8 @@ def test_a_delivery_after_a_restart_does_its_work_once(app, ctx):
     original = outbox.dispatch
     outbox.dispatch = lambda event_id, delay=None: pending.append(event_id)
     try:
-        assert orders.mark_paid_at_store(order_id, make_owner())
+        with unit_of_work():
+            assert orders.mark_paid_at_store(order_id, make_owner())
     finally:
         outbox.dispatch = original
     earn = db.session.scalar(
@@ -106,7 +108,8 @@ def test_a_handler_whose_connection_is_cut_mid_job_is_retried_with_one_effect(ap
     paid[paid.index("shop.members.jobs.earn_points")] = (
         "tests.test_shop.test_infra.test_disconnects.cut_then_work"
     )
-    assert orders.mark_paid_at_store(order_id, make_owner())
+    with unit_of_work():
+        assert orders.mark_paid_at_store(order_id, make_owner())
     db.session.remove()
     event = db.session.scalar(
         select(OutboxEvent).where(OutboxEvent.handler.endswith("cut_then_work"))

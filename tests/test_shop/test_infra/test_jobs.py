@@ -16,6 +16,7 @@ from shop.extensions import db
 from shop.infra import queue
 from shop.infra.clock import utcnow
 from shop.infra.outbox import OutboxEvent
+from shop.infra.unit_of_work import unit_of_work
 from shop.orders import jobs
 from shop.orders import services as orders
 from shop.orders.models import Order, OrderStatus
@@ -72,7 +73,8 @@ def test_expired_unpaid_order_is_cancelled_and_its_stock_released(app, shop):
 def test_expiry_leaves_paid_and_flagged_orders_alone(shop):
     store, variant = shop
     paid = order_for(variant, store)
-    orders.mark_paid_at_store(paid.id, make_owner())
+    with unit_of_work():
+        orders.mark_paid_at_store(paid.id, make_owner())
     flagged = order_for(variant, store)
     db.session.get(Order, flagged.id).needs_review = True
     db.session.commit()

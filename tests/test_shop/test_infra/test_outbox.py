@@ -13,6 +13,7 @@ from shop.hooks import register_handler
 from shop.infra import outbox
 from shop.infra.clock import utcnow
 from shop.infra.outbox import OutboxEvent, OutboxStatus
+from shop.infra.unit_of_work import unit_of_work
 from shop.orders import services as orders
 from shop.orders.models import Order
 from tests.support.shop import make_owner, order_for, small_catalog
@@ -61,7 +62,8 @@ def _make_due(event_id: int) -> None:
 def test_a_paid_order_writes_its_work_in_the_payment_transaction_and_it_is_delivered(ctx):
     store, _category, product = small_catalog()
     order = order_for(product.variants[0], store)
-    assert orders.mark_paid_at_store(order.id, make_owner())
+    with unit_of_work():
+        assert orders.mark_paid_at_store(order.id, make_owner())
 
     rows = db.session.scalars(select(OutboxEvent).where(OutboxEvent.topic == "order.paid")).all()
     assert sorted(row.handler for row in rows) == [

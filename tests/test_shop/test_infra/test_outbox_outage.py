@@ -15,6 +15,7 @@ from shop.catalog import stock
 from shop.extensions import db
 from shop.infra import outbox, queue
 from shop.infra.outbox import OutboxEvent, OutboxStatus
+from shop.infra.unit_of_work import unit_of_work
 from shop.members import points
 from shop.members.models import PointsEntry
 from shop.orders import services as orders
@@ -85,7 +86,8 @@ def test_payments_while_redis_is_down_are_delivered_once_it_is_back(
     assert response.status_code == 303
 
     # A staff member takes the money at the counter; Stripe confirms the other payment.
-    assert orders.mark_paid_at_store(at_store.id, make_owner())
+    with unit_of_work():
+        assert orders.mark_paid_at_store(at_store.id, make_owner())
     paid = event("checkout.session.completed", fake_stripe.pay(by_stripe.stripe_session_id))
     assert deliver(client, paid).get_json() == {"result": "paid"}
     assert deliver(client, paid).get_json() == {"result": "duplicate"}  # Stripe's retry

@@ -66,3 +66,32 @@ def test_a_failing_callback_does_not_undo_the_commit_or_stop_the_others(ctx):
         after_commit(seen.append, "second")
     assert seen == ["second"]
     assert _stores() == 1
+
+
+def test_a_savepoint_released_runs_no_callback_before_the_commit(ctx):
+    seen = []
+    with unit_of_work():
+        after_commit(seen.append, "committed")
+        with db.session.begin_nested():
+            db.session.add(Store(name="Shenzhen", city="Shenzhen"))
+        assert seen == []
+    assert seen == ["committed"]
+
+
+def test_what_the_work_keeps_is_not_loaded_again_after_the_commit(ctx):
+    from sqlalchemy import event
+
+    statements = []
+    with unit_of_work() as work:
+        store = Store(name="Guangzhou Tianhe", city="Guangzhou")
+        db.session.add(store)
+        work.keep(store)
+    def on_execute(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", on_execute)
+    try:
+        assert (store.name, store.city) == ("Guangzhou Tianhe", "Guangzhou")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", on_execute)
+    assert statements == []

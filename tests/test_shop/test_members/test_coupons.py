@@ -18,6 +18,7 @@ from shop.demo.factories import make_category, make_product
 from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.unit_of_work import unit_of_work
 from shop.members.models import Coupon, CouponTemplate
 from shop.orders import services as orders
 from tests.support.members import (
@@ -93,7 +94,8 @@ def _all_claimed():
     template = make_template("Gone", total_quantity=1)
     from shop.members import coupons
 
-    coupons.issue(template.id, make_customer().id)
+    with unit_of_work():
+        coupons.issue(template.id, make_customer().id)
     return template
 
 
@@ -177,7 +179,8 @@ def test_checkout_picks_the_best_coupon_and_says_why_another_does_not_apply(clie
     from shop.members import coupons
 
     for template in (small, big, far, teaware):
-        coupons.issue(template.id, customer.id)
+        with unit_of_work():
+            coupons.issue(template.id, customer.id)
     variant = world["product"].variants[0]
 
     basket = quote([(variant.id, 1)], customer_id=customer.id, coupon="best")
@@ -200,20 +203,24 @@ def _bad_coupon(world, customer, kind):
 
     if kind == "expired":
         template = make_template("Short", valid_days=1)
-        coupon = coupons.issue(template.id, customer.id, now=utcnow() - timedelta(days=2))
+        with unit_of_work():
+            coupon = coupons.issue(template.id, customer.id, now=utcnow() - timedelta(days=2))
         return coupon.id, "This coupon has expired."
     if kind == "used":
         template = make_template("Once")
-        coupon = coupons.issue(template.id, customer.id)
+        with unit_of_work():
+            coupon = coupons.issue(template.id, customer.id)
         first = buy(world["product"].variants[0], world["store"], customer, coupon=coupon.id)
         assert first.coupon_id == coupon.id
         return coupon.id, "This coupon has already been used."
     if kind == "out of scope":
         template = make_template("Teaware only", scope="products", scope_ids=[world["other"].id])
-        coupon = coupons.issue(template.id, customer.id)
+        with unit_of_work():
+            coupon = coupons.issue(template.id, customer.id)
         return coupon.id, "None of the items in this order are covered by this coupon."
     someone = make_customer()
-    coupon = coupons.issue(make_template("Theirs").id, someone.id)
+    with unit_of_work():
+        coupon = coupons.issue(make_template("Theirs").id, someone.id)
     return coupon.id, "This coupon belongs to someone else."
 
 
@@ -240,7 +247,8 @@ def test_a_bad_coupon_at_checkout_over_http_is_explained(client, world):
 
     customer = make_customer()
     template = make_template("Short", valid_days=1)
-    coupon = coupons.issue(template.id, customer.id, now=utcnow() - timedelta(days=2))
+    with unit_of_work():
+        coupon = coupons.issue(template.id, customer.id, now=utcnow() - timedelta(days=2))
     variant = world["product"].variants[0]
     sign_in(client, customer)
     response = client.post(
@@ -276,7 +284,8 @@ def test_an_unpaid_order_that_expires_gives_its_coupon_and_points_back(world):
     from shop.members import coupons
 
     customer = make_customer(points_=300)
-    coupon = coupons.issue(make_template("Ten off", value=1000).id, customer.id)
+    with unit_of_work():
+        coupon = coupons.issue(make_template("Ten off", value=1000).id, customer.id)
     order = buy(world["product"].variants[0], world["store"], customer, coupon="best", points=200)
     assert (order.coupon_id, order.coupon_discount, order.points_spent) == (coupon.id, 1000, 200)
     assert order.total == 9900 - 1000 - 200
@@ -285,7 +294,8 @@ def test_an_unpaid_order_that_expires_gives_its_coupon_and_points_back(world):
 
     order.expires_at = utcnow() - timedelta(minutes=1)
     db.session.commit()
-    assert orders.expire(order.id)
+    with unit_of_work():
+        assert orders.expire(order.id)
 
     db.session.expire_all()
     assert db.session.get(Coupon, coupon.id).used_order_id is None

@@ -13,6 +13,7 @@ from shop.customers.models import Customer
 from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.unit_of_work import unit_of_work
 from shop.members import points
 from shop.members.models import Coupon, CouponTemplate, PointsEntry, PointsShopItem
 from shop.members.tiers import buy_shop_item
@@ -54,14 +55,16 @@ def test_a_paid_order_earns_points_once(world):
     assert balance(customer.id) == 0  # placed, not paid
     assert pay(order)
     assert balance(customer.id) == 198  # 1 point per ¥1 paid
-    assert not orders.confirm_payment(
-        order.id,
-        provider="store",
-        external_id=orders.store_payment_reference(order),
-        amount=order.total,
-        currency="CNY",
-    )
-    assert points.earn_for_order(order.id) == 0  # the job run again
+    with unit_of_work():
+        assert not orders.confirm_payment(
+            order.id,
+            provider="store",
+            external_id=orders.store_payment_reference(order),
+            amount=order.total,
+            currency="CNY",
+        )
+    with unit_of_work():
+        assert points.earn_for_order(order.id) == 0  # the job run again
     assert _entries(customer.id) == [("earn", 198)]
 
 
@@ -73,10 +76,12 @@ def test_a_refund_takes_back_earned_points_and_returns_spent_ones_in_proportion(
     assert balance(customer.id) == 1000 - 100 + 197
 
     line = order.lines[0]
-    orders.refund(order.id, {line.id: 1}, staff=owner(), idempotency_key=uuid.uuid4().hex)
+    with unit_of_work():
+        orders.refund(order.id, {line.id: 1}, staff=owner(), idempotency_key=uuid.uuid4().hex)
     # half the order refunded: 98 of the 197 earned go, 50 of the 100 spent come back
     assert balance(customer.id) == 1000 - 100 + 197 - 98 + 50
-    orders.refund(order.id, {line.id: 1}, staff=owner(), idempotency_key=uuid.uuid4().hex)
+    with unit_of_work():
+        orders.refund(order.id, {line.id: 1}, staff=owner(), idempotency_key=uuid.uuid4().hex)
     assert balance(customer.id) == ledger_sum(customer.id) == 1000
     assert [kind for kind, _ in _entries(customer.id)] == [
         "adjust",
@@ -95,7 +100,10 @@ def test_points_already_spent_stop_the_take_back_at_zero(world):
     pay(order)
     points.post(customer.id, -90, "spend", "elsewhere")
     db.session.commit()
-    orders.refund(order.id, {order.lines[0].id: 1}, staff=owner(), idempotency_key=uuid.uuid4().hex)
+    with unit_of_work():
+        orders.refund(
+            order.id, {order.lines[0].id: 1}, staff=owner(), idempotency_key=uuid.uuid4().hex
+        )
     assert balance(customer.id) == ledger_sum(customer.id) == 0
     take_back = db.session.scalar(select(PointsEntry).where(PointsEntry.kind == "take_back"))
     assert take_back.amount == -9
@@ -114,16 +122,20 @@ def test_credit_on_settlement(world, runner):
     third = buy(world["variant"], world["store"], halved, quantity=2)
     for order in (first, second, third):
         pay(order)
-    orders.refund(
-        second.id, {second.lines[0].id: 1}, staff=owner(), idempotency_key=uuid.uuid4().hex
-    )
-    orders.refund(third.id, {third.lines[0].id: 1}, staff=owner(), idempotency_key=uuid.uuid4().hex)
+    with unit_of_work():
+        orders.refund(
+            second.id, {second.lines[0].id: 1}, staff=owner(), idempotency_key=uuid.uuid4().hex
+        )
+    with unit_of_work():
+        orders.refund(
+            third.id, {third.lines[0].id: 1}, staff=owner(), idempotency_key=uuid.uuid4().hex
+        )
     assert balance(kept.id) == balance(refunded.id) == balance(halved.id) == 0
 
-    assert points.settle_due() == 0  # not yet settled
+    assert points.settle_due_each_in_own_transaction() == 0  # not yet settled
     later = utcnow() + timedelta(days=8)
-    assert points.settle_due(later) == 2
-    assert points.settle_due(later) == 0
+    assert points.settle_due_each_in_own_transaction(later) == 2
+    assert points.settle_due_each_in_own_transaction(later) == 0
     assert balance(kept.id) == 99
     assert balance(refunded.id) == 0  # refunded in full: nothing to earn
     assert balance(halved.id) == 99  # 198 earned, the refunded half taken back
@@ -147,12 +159,14 @@ def test_points_expire_oldest_first(world, runner):
     db.session.commit()
     assert points.expiring(customer.id, now) == [(soon, 20), (later, 50)]
 
-    assert points.expire_due(now) == 0
-    assert points.expire_due(now + timedelta(days=20)) == 20  # what the spending left of lot 1
-    assert points.expire_due(now + timedelta(days=20)) == 0  # twice: once
+    assert points.expire_due_each_in_own_transaction(now) == 0
+    assert (
+        points.expire_due_each_in_own_transaction(now + timedelta(days=20)) == 20
+    )  # what the spending left of lot 1
+    assert points.expire_due_each_in_own_transaction(now + timedelta(days=20)) == 0  # twice: once
     assert balance(customer.id) == 50
     assert points.expiring(customer.id, now + timedelta(days=20)) == [(later, 50)]
-    assert points.expire_due(now + timedelta(days=50)) == 50
+    assert points.expire_due_each_in_own_transaction(now + timedelta(days=50)) == 50
     assert balance(customer.id) == ledger_sum(customer.id) == 0
 
     result = runner.invoke(args=["jobs", "expire-points"])
@@ -170,7 +184,7 @@ def test_expiry_replays_the_ledger_in_order(world):
     points.post(customer.id, 100, "earn", "lot-dated", expires_at=soon)
     db.session.commit()
     assert points.expiring(customer.id, now) == [(soon, 100)]
-    assert points.expire_due(soon + timedelta(days=1)) == 100
+    assert points.expire_due_each_in_own_transaction(soon + timedelta(days=1)) == 100
     assert balance(customer.id) == ledger_sum(customer.id) == 0
 
 
@@ -198,8 +212,8 @@ def test_points_given_back_keep_their_expiry_date(world):
     points.post(customer.id, 60, "spend_return", "return-order", order_id=order.id)
     db.session.commit()
     assert points.expiring(customer.id, now) == [(soon, 100), (later, 50)]
-    assert points.expire_due(soon + timedelta(days=1)) == 100
-    assert points.expire_due(soon + timedelta(days=1)) == 0
+    assert points.expire_due_each_in_own_transaction(soon + timedelta(days=1)) == 100
+    assert points.expire_due_each_in_own_transaction(soon + timedelta(days=1)) == 0
     assert balance(customer.id) == ledger_sum(customer.id) == 50
 
 
@@ -213,10 +227,13 @@ def test_expiry_by_a_refund_returned_order_through_the_shop(world):
     order = buy(world["variant"], world["store"], customer, points=100)
     assert order.points_spent == 100
     assert pay(order)
-    orders.refund(order.id, {order.lines[0].id: 1}, staff=owner(), idempotency_key=uuid.uuid4().hex)
+    with unit_of_work():
+        orders.refund(
+            order.id, {order.lines[0].id: 1}, staff=owner(), idempotency_key=uuid.uuid4().hex
+        )
     after = points.expiring(customer.id, now)
     assert after[0] == (soon, 300)  # the 100 spent came back to the lot they came from
-    assert points.expire_due(soon + timedelta(days=1)) == 300
+    assert points.expire_due_each_in_own_transaction(soon + timedelta(days=1)) == 300
     assert balance(customer.id) == ledger_sum(customer.id)
 
 
@@ -251,10 +268,12 @@ def shop_item(world):
 def test_points_shop_purchase(shop_item):
     customer = make_customer(points_=700)
     key = uuid.uuid4().hex
-    coupon = buy_shop_item(customer.id, shop_item.id, key)
+    with unit_of_work():
+        coupon = buy_shop_item(customer.id, shop_item.id, key)
     assert (coupon.source, coupon.template_id) == ("points_shop", shop_item.template_id)
     assert balance(customer.id) == 400
-    assert buy_shop_item(customer.id, shop_item.id, key) is None  # the same form again
+    with unit_of_work():
+        assert buy_shop_item(customer.id, shop_item.id, key) is None  # the same form again
     assert balance(customer.id) == 400 and len(coupons_of(customer.id)) == 1
     assert _entries(customer.id)[-1] == ("shop", -300)
 
@@ -262,15 +281,19 @@ def test_points_shop_purchase(shop_item):
 def test_points_shop_refusals_change_nothing(shop_item):
     poor = make_customer(points_=299)
     with pytest.raises(InvalidInput) as refused:
-        buy_shop_item(poor.id, shop_item.id, uuid.uuid4().hex)
+        with unit_of_work():
+            buy_shop_item(poor.id, shop_item.id, uuid.uuid4().hex)
     assert refused.value.message == "You need 300 points for this and have 299."
     assert balance(poor.id) == 299 and coupons_of(poor.id) == []
 
     rich = make_customer(points_=2000)
-    buy_shop_item(rich.id, shop_item.id, uuid.uuid4().hex)
-    buy_shop_item(rich.id, shop_item.id, uuid.uuid4().hex)
-    with pytest.raises(InvalidInput) as sold_out:
+    with unit_of_work():
         buy_shop_item(rich.id, shop_item.id, uuid.uuid4().hex)
+    with unit_of_work():
+        buy_shop_item(rich.id, shop_item.id, uuid.uuid4().hex)
+    with pytest.raises(InvalidInput) as sold_out:
+        with unit_of_work():
+            buy_shop_item(rich.id, shop_item.id, uuid.uuid4().hex)
     assert sold_out.value.message == "Sorry, all of these coupons have been claimed."
     assert balance(rich.id) == ledger_sum(rich.id) == 1400
     assert len(coupons_of(rich.id)) == 2

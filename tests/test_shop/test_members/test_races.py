@@ -14,6 +14,7 @@ from shop.catalog.models import Store, Variant
 from shop.customers.models import Customer
 from shop.errors import InvalidInput
 from shop.extensions import db
+from shop.infra.unit_of_work import unit_of_work
 from shop.members import coupons
 from shop.members.models import Coupon, CouponTemplate, PointsEntry
 from shop.orders.models import Order
@@ -64,7 +65,8 @@ def test_a_once_per_customer_coupon_used_by_20_simultaneous_checkouts(app):
     with app.app_context():
         store, _category, product = small_catalog(stock_qty=50)
         customer = make_customer()
-        coupon_id = coupons.issue(make_template("Once", value=1000).id, customer.id).id
+        with unit_of_work():
+            coupon_id = coupons.issue(make_template("Once", value=1000).id, customer.id).id
         cookie = _signed_in_cookie(app, customer.id)
         variant_id, store_id, phone = product.variants[0].id, store.id, customer.phone
 
@@ -152,7 +154,8 @@ def test_one_customer_claiming_a_limit_1_coupon_twice_at_once_gets_one(app, monk
         reads.index = i
         with app.app_context():
             try:
-                coupons.issue(template_id, customer_id)
+                with unit_of_work():
+                    coupons.issue(template_id, customer_id)
                 return "ok"
             except InvalidInput as refused:
                 return refused.message
@@ -181,7 +184,8 @@ def test_twenty_claims_by_one_customer_at_once_give_one_coupon(app):
     def claim(_i):
         with app.app_context():
             try:
-                coupons.issue(template_id, customer_id)
+                with unit_of_work():
+                    coupons.issue(template_id, customer_id)
                 return True
             except InvalidInput:
                 return False

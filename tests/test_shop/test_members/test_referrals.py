@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from shop.customers.models import Customer
 from shop.extensions import db
+from shop.infra.unit_of_work import unit_of_work
 from shop.members import jobs, points, referrals
 from shop.members import tiers as members
 from shop.members.models import Coupon, PointsEntry, ReferralReward
@@ -58,18 +59,22 @@ def _sources(customer_id: int) -> list[tuple[str, int]]:
 
 def test_the_referral_code_is_made_once_and_shown_on_me(client, world):
     referrer = make_customer()
-    code = referrals.referral_code(referrer.id)
+    with unit_of_work():
+        code = referrals.referral_code(referrer.id)
     assert len(code) == 12 and set(code) <= set(referrals.CODE_ALPHABET)
-    assert referrals.referral_code(referrer.id) == code
+    with unit_of_work():
+        assert referrals.referral_code(referrer.id) == code
     other = make_customer()
-    assert referrals.referral_code(other.id) != code
+    with unit_of_work():
+        assert referrals.referral_code(other.id) != code
     sign_in(client, referrer)
     assert f"http://localhost/r/{code}" in client.get("/me").get_data(as_text=True)
 
 
 def test_link_then_first_sign_in_links_the_friend_and_welcomes_them_once(client, world):
     referrer = make_customer()
-    code = referrals.referral_code(referrer.id)
+    with unit_of_work():
+        code = referrals.referral_code(referrer.id)
     opened = client.get(f"/r/{code}")
     assert opened.status_code == 302 and opened.headers["Location"] == "/"
 
@@ -92,7 +97,8 @@ def test_an_unknown_code_leads_home_and_links_no_one(client, world):
 
 def test_a_first_order_from_the_browser_links_the_new_customer(client, world):
     referrer = make_customer()
-    client.get(f"/r/{referrals.referral_code(referrer.id)}")
+    with unit_of_work():
+        client.get(f"/r/{referrals.referral_code(referrer.id)}")
     response = client.post(
         "/checkout",
         data={
@@ -115,7 +121,8 @@ def test_a_first_order_from_the_browser_links_the_new_customer(client, world):
 def test_never_referred_by_themselves_nor_once_they_have_paid(client, world):
     referrer = make_customer()
     sign_in(client, referrer)
-    client.get(f"/r/{referrals.referral_code(referrer.id)}")
+    with unit_of_work():
+        client.get(f"/r/{referrals.referral_code(referrer.id)}")
     assert _customer(referrer.phone).referrer_id is None
     assert not referrals.link_referrer(referrer.id, referrer.id)
 
@@ -152,13 +159,14 @@ def test_the_reward_is_given_once_on_the_friends_first_paid_order(world):
     assert (reward.status, reward.order_id, reward.points) == ("rewarded", order.id, 500)
 
     # the payment reported again, the job run again, a second paid order: nothing more
-    assert not orders.confirm_payment(
-        order.id,
-        provider="store",
-        external_id=orders.store_payment_reference(order),
-        amount=order.total,
-        currency="CNY",
-    )
+    with unit_of_work():
+        assert not orders.confirm_payment(
+            order.id,
+            provider="store",
+            external_id=orders.store_payment_reference(order),
+            amount=order.total,
+            currency="CNY",
+        )
     jobs.reward_referral(order.id)
     pay(buy(world["variant"], world["store"], friend))
     assert balance(referrer.id) == 500
@@ -170,7 +178,8 @@ def test_the_reward_is_given_once_on_the_friends_first_paid_order(world):
 def test_a_friend_welcomed_at_sign_in_is_not_welcomed_twice(world):
     referrer = make_customer()
     friend = make_customer(referrer_id=referrer.id)
-    members.grant_welcome(friend.id)
+    with unit_of_work():
+        members.grant_welcome(friend.id)
     pay(buy(world["variant"], world["store"], friend))
     assert _sources(friend.id) == [("welcome", world["welcome"].id)]
     assert balance(referrer.id) == 500
@@ -184,10 +193,12 @@ def test_a_friend_gets_the_friends_coupon_on_top_of_the_welcome_one(world):
     db.session.commit()
     referrer = make_customer()
     friend = make_customer(referrer_id=referrer.id)
-    members.grant_welcome(friend.id)
+    with unit_of_work():
+        members.grant_welcome(friend.id)
     order = buy(world["variant"], world["store"], friend)
     pay(order)
-    assert referrals.reward(order.id) is None  # the second delivery changes nothing
+    with unit_of_work():
+        assert referrals.reward(order.id) is None  # the second delivery changes nothing
     assert sorted(_sources(friend.id)) == sorted(
         [("welcome", world["welcome"].id), ("referral", for_friends.id)]
     )

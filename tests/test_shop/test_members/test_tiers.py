@@ -14,6 +14,7 @@ from shop.demo.factories import make_product
 from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.unit_of_work import unit_of_work
 from shop.members import tiers as members
 from shop.members.models import Coupon, MemberTier, TierTask
 from shop.orders import services as orders
@@ -75,7 +76,8 @@ def test_upgrade_after_the_qualifying_spend_with_the_benefit_coupon_once(world):
     assert _tier(customer.id) == "Silver"
     assert db.session.get(Customer, customer.id).tier_since >= before
     assert _benefits(customer.id, world["benefit"].id) == 1
-    assert members.evaluate_tier(customer.id) is None  # evaluated again: nothing new
+    with unit_of_work():
+        assert members.evaluate_tier(customer.id) is None  # evaluated again: nothing new
     assert _benefits(customer.id, world["benefit"].id) == 1
 
     third = buy(world["tea"], world["store"], customer)
@@ -91,7 +93,8 @@ def test_an_old_spend_does_not_count(world):
     earlier = buy(world["tea"], world["store"], customer_two, quantity=2)
     earlier.status, earlier.paid_at = "paid", utcnow() - timedelta(days=91)
     db.session.commit()
-    assert members.evaluate_tier(customer_two.id) is None
+    with unit_of_work():
+        assert members.evaluate_tier(customer_two.id) is None
     assert _tier(customer_two.id) is None
 
 
@@ -123,7 +126,10 @@ def test_a_refund_moves_progress_back_but_never_the_tier(world):
     order = buy(world["tea"], world["store"], customer, quantity=2)
     pay(order)
     assert _tier(customer.id) == "Silver"
-    orders.refund(order.id, {order.lines[0].id: 1}, staff=owner(), idempotency_key=uuid.uuid4().hex)
+    with unit_of_work():
+        orders.refund(
+            order.id, {order.lines[0].id: 1}, staff=owner(), idempotency_key=uuid.uuid4().hex
+        )
     (step,) = members.tier_progress(customer.id, world["silver"])
     assert (step.done, step.met) == (9900, False)
     assert _tier(customer.id) == "Silver"
@@ -133,7 +139,10 @@ def test_a_fully_refunded_purchase_of_the_named_product_does_not_count(world):
     customer = make_customer()
     order = buy(world["gift"], world["store"], customer)
     pay(order)
-    orders.refund(order.id, {order.lines[0].id: 1}, staff=owner(), idempotency_key=uuid.uuid4().hex)
+    with unit_of_work():
+        orders.refund(
+            order.id, {order.lines[0].id: 1}, staff=owner(), idempotency_key=uuid.uuid4().hex
+        )
     assert not members.bought(customer.id, world["gift"].product_id)
 
 
@@ -146,18 +155,20 @@ def test_retention_moves_members_down_who_did_not_requalify(world, runner):
     pay(buy(world["gift"], world["store"], customer))
     assert _tier(customer.id) == "Gold"
 
-    assert members.apply_retention() == 0  # held for less than the window
+    assert members.apply_retention_each_in_own_transaction() == 0  # held for less than the window
     customer = db.session.get(Customer, customer.id)
     customer.tier_since = utcnow() - timedelta(days=31)
     db.session.commit()
-    assert members.apply_retention() == 0  # re-qualified within the last 30 days
+    assert (
+        members.apply_retention_each_in_own_transaction() == 0
+    )  # re-qualified within the last 30 days
 
     later = utcnow() + timedelta(days=40)
-    assert members.apply_retention(later) == 1
+    assert members.apply_retention_each_in_own_transaction(later) == 1
     # Gold's tasks are not met in the 30 days before ``later``; Silver's (150.00 within 90
     # days, no retention window of its own) still are: the gift box was 40 days before.
     assert _tier(customer.id) == "Silver"
-    assert members.apply_retention(later) == 0
+    assert members.apply_retention_each_in_own_transaction(later) == 0
 
 
 def test_retention_sweep_from_the_command_line(world, runner):
@@ -183,8 +194,10 @@ def test_staff_set_a_tier_with_a_reason_in_the_audit_log(world):
     customer = make_customer()
     staff = owner()
     with pytest.raises(InvalidInput):
-        members.set_tier(customer.id, world["silver"].id, staff, " ")
-    members.set_tier(customer.id, world["silver"].id, staff, "VIP from the old CRM")
+        with unit_of_work():
+            members.set_tier(customer.id, world["silver"].id, staff, " ")
+    with unit_of_work():
+        members.set_tier(customer.id, world["silver"].id, staff, "VIP from the old CRM")
     assert _tier(customer.id) == "Silver"
     assert _benefits(customer.id, world["benefit"].id) == 1
     entry = db.session.scalar(select(AuditLog).where(AuditLog.action == "member.set_tier"))

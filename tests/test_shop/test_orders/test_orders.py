@@ -14,6 +14,7 @@ from shop.checkout.services import place_order
 from shop.demo.factories import make_product
 from shop.errors import InvalidInput, InvalidTransition
 from shop.extensions import db
+from shop.infra.unit_of_work import unit_of_work
 from shop.orders import services as orders
 from shop.orders.models import Order, OrderStatus, Refund
 from shop.payments.models import Payment
@@ -52,53 +53,64 @@ def shop(ctx):
 
 
 def _refund_all(order: Order, staff, restock: bool = False):
-    return orders.refund(
-        order.id,
-        {line.id: line.quantity - line.refunded_quantity for line in order.lines},
-        staff=staff,
-        idempotency_key=uuid.uuid4().hex,
-        restock=restock,
-    )
+    with unit_of_work():
+        return orders.refund(
+            order.id,
+            {line.id: line.quantity - line.refunded_quantity for line in order.lines},
+            staff=staff,
+            idempotency_key=uuid.uuid4().hex,
+            restock=restock,
+        )
 
 
 def test_every_allowed_transition(shop):
     store, variant, staff = shop
 
     pickup = order_for(variant, store)
-    assert orders.mark_paid_at_store(pickup.id, staff) is True
+    with unit_of_work():
+        assert orders.mark_paid_at_store(pickup.id, staff) is True
     assert _status(pickup.id) == S.PAID
-    orders.mark_picked_up(pickup.id, staff)
+    with unit_of_work():
+        orders.mark_picked_up(pickup.id, staff)
     assert _status(pickup.id) == S.PICKED_UP
-    orders.complete(pickup.id, staff)
+    with unit_of_work():
+        orders.complete(pickup.id, staff)
     assert _status(pickup.id) == S.COMPLETED
     _refund_all(db.session.get(Order, pickup.id), staff)
     assert _status(pickup.id) == S.REFUNDED
 
     delivery = order_for(variant, store, fulfilment="delivery", city="Suzhou", address="8 Canal")
-    orders.mark_paid_at_store(delivery.id, staff)
-    orders.fulfil(delivery.id, staff)
+    with unit_of_work():
+        orders.mark_paid_at_store(delivery.id, staff)
+    with unit_of_work():
+        orders.fulfil(delivery.id, staff)
     assert _status(delivery.id) == S.FULFILLED
-    orders.complete(delivery.id, staff)
+    with unit_of_work():
+        orders.complete(delivery.id, staff)
     assert _status(delivery.id) == S.COMPLETED
 
     for step in (None, orders.fulfil):
         refunded = order_for(
             variant, store, fulfilment="delivery", city="Suzhou", address="8 Canal"
         )
-        orders.mark_paid_at_store(refunded.id, staff)
+        with unit_of_work():
+            orders.mark_paid_at_store(refunded.id, staff)
         if step:
             step(refunded.id, staff)
         _refund_all(db.session.get(Order, refunded.id), staff)
         assert _status(refunded.id) == S.REFUNDED
 
     picked = order_for(variant, store)
-    orders.mark_paid_at_store(picked.id, staff)
-    orders.mark_picked_up(picked.id, staff)
+    with unit_of_work():
+        orders.mark_paid_at_store(picked.id, staff)
+    with unit_of_work():
+        orders.mark_picked_up(picked.id, staff)
     _refund_all(db.session.get(Order, picked.id), staff)
     assert _status(picked.id) == S.REFUNDED
 
     cancelled = order_for(variant, store)
-    assert orders.cancel(cancelled.id, "customer called", staff=staff) is True
+    with unit_of_work():
+        assert orders.cancel(cancelled.id, "customer called", staff=staff) is True
     assert _status(cancelled.id) == S.CANCELLED
 
     actions = db.session.scalars(
@@ -116,9 +128,11 @@ def test_forbidden_transitions_raise_and_change_nothing(shop):
     store, variant, staff = shop
     unpaid = order_for(variant, store, fulfilment="delivery", city="Suzhou", address="8 Canal")
     paid = order_for(variant, store)
-    orders.mark_paid_at_store(paid.id, staff)
+    with unit_of_work():
+        orders.mark_paid_at_store(paid.id, staff)
     cancelled = order_for(variant, store)
-    orders.cancel(cancelled.id, "test", staff=staff)
+    with unit_of_work():
+        orders.cancel(cancelled.id, "test", staff=staff)
     stock_before = _stock(variant.id)
     audit_before = db.session.scalar(select(func.count(AuditLog.id)))
 
@@ -166,9 +180,11 @@ def test_forbidden_transitions_raise_and_change_nothing(shop):
 def test_cancel_by_a_job_of_a_paid_order_is_a_no_op(shop):
     store, variant, staff = shop
     order = order_for(variant, store)
-    orders.mark_paid_at_store(order.id, staff)
+    with unit_of_work():
+        orders.mark_paid_at_store(order.id, staff)
 
-    assert orders.cancel(order.id, "expired") is False
+    with unit_of_work():
+        assert orders.cancel(order.id, "expired") is False
     assert _status(order.id) == S.PAID
     assert _stock(variant.id) == 9
 
@@ -179,9 +195,11 @@ def test_marking_paid_twice_sends_order_paid_once(shop):
     sent = []
 
     with order_paid.connected_to(lambda _app, order_id: sent.append(order_id)):
-        assert orders.mark_paid_at_store(order.id, staff) is True
+        with unit_of_work():
+            assert orders.mark_paid_at_store(order.id, staff) is True
         with pytest.raises(InvalidTransition):
-            orders.mark_paid_at_store(order.id, staff)
+            with unit_of_work():
+                orders.mark_paid_at_store(order.id, staff)
 
     assert sent == [order.id]
     assert db.session.scalar(select(func.count(Payment.id))) == 1
@@ -196,7 +214,8 @@ def test_only_pay_at_store_orders_are_marked_paid_by_staff(shop):
     db.session.commit()
 
     with pytest.raises(InvalidTransition):
-        orders.mark_paid_at_store(order.id, staff)
+        with unit_of_work():
+            orders.mark_paid_at_store(order.id, staff)
     assert _status(order.id) == S.AWAITING_PAYMENT
 
 
@@ -212,7 +231,8 @@ def test_two_staff_marking_paid_at_once_pay_once(app, shop):
             clerk = db.session.get(type(staff), staff_id)
             start.wait()
             try:
-                return orders.mark_paid_at_store(order_id, clerk)
+                with unit_of_work():
+                    return orders.mark_paid_at_store(order_id, clerk)
             except InvalidTransition:
                 return False
 
@@ -254,9 +274,11 @@ def test_signals_are_sent_after_commit_with_the_order_id(app, shop):
         order_refunded.connected_to(on_refunded),
     ):
         order = order_for(variant, store, quantity=2)
-        orders.mark_paid_at_store(order.id, staff)
+        with unit_of_work():
+            orders.mark_paid_at_store(order.id, staff)
         line = db.session.get(Order, order.id).lines[0]
-        orders.refund(order.id, {line.id: 1}, staff=staff, idempotency_key=uuid.uuid4().hex)
+        with unit_of_work():
+            orders.refund(order.id, {line.id: 1}, staff=staff, idempotency_key=uuid.uuid4().hex)
 
     assert seen == [
         ("placed", order.id, S.AWAITING_PAYMENT),
@@ -270,18 +292,22 @@ def test_refund_per_line_with_and_without_restock(shop):
     cup = make_product("Cup", price=2500, stock_qty=10, store=store).variants[0]
     db.session.commit()
 
-    order = place_order([(tea.id, 3), (cup.id, 2)], details(store), uuid.uuid4().hex)
-    orders.mark_paid_at_store(order.id, staff)
+    with unit_of_work():
+        order = place_order([(tea.id, 3), (cup.id, 2)], details(store), uuid.uuid4().hex)
+    with unit_of_work():
+        orders.mark_paid_at_store(order.id, staff)
     order = db.session.get(Order, order.id)
     tea_line, cup_line = sorted(order.lines, key=lambda line: line.variant_id != tea.id)
     assert (_stock(tea.id), _stock(cup.id)) == (7, 8)
 
-    restocked = orders.refund(
-        order.id, {tea_line.id: 2}, staff=staff, idempotency_key=uuid.uuid4().hex, restock=True
-    )
-    kept = orders.refund(
-        order.id, {cup_line.id: 1}, staff=staff, idempotency_key=uuid.uuid4().hex, restock=False
-    )
+    with unit_of_work():
+        restocked = orders.refund(
+            order.id, {tea_line.id: 2}, staff=staff, idempotency_key=uuid.uuid4().hex, restock=True
+        )
+    with unit_of_work():
+        kept = orders.refund(
+            order.id, {cup_line.id: 1}, staff=staff, idempotency_key=uuid.uuid4().hex, restock=False
+        )
 
     assert (restocked.amount, kept.amount) == (2002, 2500)
     assert (_stock(tea.id), _stock(cup.id)) == (9, 8)
@@ -301,11 +327,16 @@ def test_partial_then_full_refund_adds_up_to_the_total(shop):
         variant, store, quantity=3, fulfilment="delivery", city="Suzhou", address="8 Canal"
     )
     assert (order.subtotal, order.shipping) == (3003, 1000)
-    orders.mark_paid_at_store(order.id, staff)
+    with unit_of_work():
+        orders.mark_paid_at_store(order.id, staff)
     line = db.session.get(Order, order.id).lines[0]
 
-    first = orders.refund(order.id, {line.id: 1}, staff=staff, idempotency_key=uuid.uuid4().hex)
-    second = orders.refund(order.id, {line.id: 2}, staff=staff, idempotency_key=uuid.uuid4().hex)
+    with unit_of_work():
+        first = orders.refund(order.id, {line.id: 1}, staff=staff, idempotency_key=uuid.uuid4().hex)
+    with unit_of_work():
+        second = orders.refund(
+            order.id, {line.id: 2}, staff=staff, idempotency_key=uuid.uuid4().hex
+        )
 
     assert first.amount == 1001
     assert first.amount + second.amount == order.total == 4003
@@ -313,24 +344,29 @@ def test_partial_then_full_refund_adds_up_to_the_total(shop):
     assert order.refunded_amount == order.total
     assert order.status == S.REFUNDED and order.refund_state == "full"
     with pytest.raises(InvalidTransition):
-        orders.refund(order.id, {line.id: 1}, staff=staff, idempotency_key=uuid.uuid4().hex)
+        with unit_of_work():
+            orders.refund(order.id, {line.id: 1}, staff=staff, idempotency_key=uuid.uuid4().hex)
 
 
 def test_refund_replay_and_over_refund(shop):
     store, variant, staff = shop
     order = order_for(variant, store, quantity=2)
-    orders.mark_paid_at_store(order.id, staff)
+    with unit_of_work():
+        orders.mark_paid_at_store(order.id, staff)
     line = db.session.get(Order, order.id).lines[0]
     key = uuid.uuid4().hex
     sent = []
 
     with order_refunded.connected_to(lambda _app, order_id, refund_id: sent.append(refund_id)):
-        first = orders.refund(order.id, {line.id: 1}, staff=staff, idempotency_key=key)
-        again = orders.refund(order.id, {line.id: 1}, staff=staff, idempotency_key=key)
+        with unit_of_work():
+            first = orders.refund(order.id, {line.id: 1}, staff=staff, idempotency_key=key)
+        with unit_of_work():
+            again = orders.refund(order.id, {line.id: 1}, staff=staff, idempotency_key=key)
 
     assert again.id == first.id and sent == [first.id]
     for quantities in ({line.id: 2}, {line.id: -1}, {line.id: 0}, {line.id + 999: 1}):
         with pytest.raises(InvalidInput):
-            orders.refund(order.id, quantities, staff=staff, idempotency_key=uuid.uuid4().hex)
+            with unit_of_work():
+                orders.refund(order.id, quantities, staff=staff, idempotency_key=uuid.uuid4().hex)
     assert db.session.get(Order, order.id).refunded_amount == 1001
     assert db.session.scalar(select(func.count(Refund.id))) == 1

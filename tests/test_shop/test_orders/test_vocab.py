@@ -7,4 +7,4 @@ from tests.support.vocabulary import assert_labelled
 
 
 def test_every_order_vocabulary_member_has_a_translated_label(ctx):
-    assert_labelled(models, {"OrderStatus", "Fulfilment", "PaymentMethod"})
+    assert_labelled(models, {"OrderStatus", "Fulfilment", "PaymentMethod", "RefundStatus"})

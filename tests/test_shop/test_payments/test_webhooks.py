@@ -19,6 +19,7 @@ from shop.catalog.models import StockMovement, Variant
 from shop.errors import InvalidTransition
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.unit_of_work import unit_of_work
 from shop.orders import services as orders
 from shop.orders.models import Order, OrderStatus
 from shop.payments import stripe_gateway
@@ -240,7 +241,7 @@ def _outlive_reservation(order_id: int) -> int:
         update(Order).where(Order.id == order_id).values(expires_at=utcnow() - timedelta(seconds=1))
     )
     db.session.commit()
-    return orders.expire_due()
+    return orders.expire_due_each_in_own_transaction()
 
 
 def test_payment_after_expiry_reserves_the_stock_again(client, fake_stripe, placed):
@@ -298,7 +299,8 @@ def test_mismatched_payment_is_flagged_and_fulfils_nothing(client, fake_stripe, 
     assert "does not match" in order.review_reason
     assert paid == []
     with pytest.raises(InvalidTransition):
-        orders.fulfil(order.id, make_owner())
+        with unit_of_work():
+            orders.fulfil(order.id, make_owner())
     assert _outlive_reservation(order.id) == 0  # a flagged order waits for a person
     assert _reload(order.id).status == OrderStatus.AWAITING_PAYMENT
     assert _stock(order) == 3  # held for the person who reviews it
