@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from shop.catalog.models import Category, Product, Review, ReviewStatus, Store
+from shop.catalog.models import Category, Product, Review, ReviewStatus, Store, Variant
 from shop.catalog.places import City, known_city
 from shop.extensions import db
 from shop.infra.clock import utcnow
@@ -84,6 +84,15 @@ def product_by_slug(slug: str) -> Product | None:
             selectinload(Product.images),
             selectinload(Product.category),
         )
+    )
+
+
+def product_slug_of(variant_id: int) -> str | None:
+    """The slug of the active product a variant belongs to (None: no such variant on sale)."""
+    return db.session.scalar(
+        select(Product.slug)
+        .join(Variant, Variant.product_id == Product.id)
+        .where(Variant.id == variant_id, Product.active.is_(True))
     )
 
 
