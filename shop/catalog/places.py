@@ -2,8 +2,8 @@
 
 The "someone in <city> just bought" line never shows what a buyer typed (an ad, a WeChat id,
 a formula): a typed city is only matched against this list, and an unknown one names nothing.
-``known_city("杭州市")``, ``known_city(" hangzhou ")`` and ``known_city("浙江省杭州市")`` are
-all Hangzhou; ``known_city("加微信 abc123")`` is None.
+``known_city("杭州市")``, ``known_city(" hangzhou ")``, ``known_city("浙江省杭州市")`` and
+``known_city("浙江省 杭州市 西湖区")`` are all Hangzhou; ``known_city("加微信 abc123")`` is None.
 
 The list holds the municipalities, the provincial capitals and China's other large cities
 (prefecture level), with Hong Kong and Macau.
@@ -159,4 +159,7 @@ def known_city(text: str | None) -> City | None:
     for candidate in (local, local.removesuffix("市")):
         if candidate in index:
             return index[candidate]
+    city, said, _district = local.partition("市")  # "广州市天河区": a city and its district
+    if said and city in index:
+        return index[city]
     return None
