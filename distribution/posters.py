@@ -36,7 +36,7 @@ from sqlalchemy import select
 
 from distribution.models import LinkTarget, ShareLink
 from shop.catalog import images
-from shop.catalog.models import Category, Product
+from shop.catalog.models import Category, Product, ProductImage
 from shop.extensions import db
 from shop.members.coupons import describe
 from shop.members.models import CouponTemplate
@@ -49,8 +49,9 @@ class PosterSubject:
 
     ``title``: the name under the picture; ``line``: the accent line under it (a price, a
     coupon's value, a session's time); ``struck``: a regular price struck out beside it;
-    ``call``: what scanning does; ``picture``: the image file to show, or else ``headline``
-    written large in its place (the shop's name when empty).
+    ``call``: what scanning does; ``pictures``: the image files to show (one fills the
+    square, up to four share it), or else ``headline`` written large in its place (the
+    shop's name when empty).
     """
 
     title: str
@@ -58,17 +59,34 @@ class PosterSubject:
     line: str = ""
     struck: str = ""
     headline: str = ""
-    picture: str | None = None
+    pictures: tuple[str, ...] = ()
 
     def picture_image(self, side: int) -> Image.Image | None:
-        """The picture cropped to a ``side`` square, or None when there is none to read."""
-        if not self.picture:
+        """The pictures in a ``side`` square (one, or a grid of two by two), or None when
+        none can be read."""
+        found = [picture for picture in map(_read, self.pictures[:4]) if picture is not None]
+        if not found:
             return None
-        try:
-            with Image.open(self.picture) as picture:
-                return ImageOps.fit(picture.convert("RGB"), (side, side), Image.Resampling.LANCZOS)
-        except OSError:
-            return None
+        if len(found) < 4:
+            return ImageOps.fit(found[0], (side, side), Image.Resampling.LANCZOS)
+        square = Image.new("RGB", (side, side), "white")
+        half, gap = side // 2, 4
+        for n, picture in enumerate(found):
+            tile = ImageOps.fit(picture, (half - gap, half - gap), Image.Resampling.LANCZOS)
+            square.paste(tile, ((n % 2) * (half + gap // 2), (n // 2) * (half + gap // 2)))
+        return square
+
+
+def _read(path: str) -> Image.Image | None:
+    try:
+        with Image.open(path) as picture:
+            return picture.convert("RGB")
+    except OSError:
+        return None
+
+
+def _picture_path(filename: str) -> str:
+    return os.path.join(images.upload_dir(), os.path.basename(filename))
 
 
 PosterSource = Callable[[int], PosterSubject | None]
@@ -116,26 +134,37 @@ def product_subject(product_id: int) -> PosterSubject | None:
     if product is None:
         return None
     price, regular = price_text(product)
-    picture = (
-        os.path.join(images.upload_dir(), os.path.basename(product.images[0].filename))
-        if product.images
-        else None
-    )
     return PosterSubject(
         title=product.name,
         call=_("Scan the code to buy"),
         line=price,
         struck=regular,
-        picture=picture,
+        pictures=tuple(_picture_path(image.filename) for image in product.images[:1]),
     )
 
 
 @poster_source(LinkTarget.CATEGORY)
 def category_subject(category_id: int) -> PosterSubject | None:
+    """A category (a campaign's page): its name, and the pictures of four of its products."""
     name = db.session.scalar(select(Category.name).where(Category.id == category_id))
     if not name:
         return None
-    return PosterSubject(title=name, call=_("Scan the code to see them all"))
+    first_pictures = (
+        select(ProductImage.filename)
+        .join(Product, Product.id == ProductImage.product_id)
+        .where(Product.category_id == category_id, Product.active.is_(True))
+        .order_by(Product.created_at.desc(), Product.id.desc(), ProductImage.position)
+    )
+    pictures, seen = [], set()
+    for filename, product_id in db.session.execute(
+        first_pictures.add_columns(ProductImage.product_id).limit(40)
+    ):
+        if product_id not in seen:
+            seen.add(product_id)
+            pictures.append(_picture_path(filename))
+    return PosterSubject(
+        title=name, call=_("Scan the code to see them all"), pictures=tuple(pictures[:4])
+    )
 
 
 @poster_source(LinkTarget.COUPON)

@@ -19,7 +19,7 @@ from distribution import posters, qr
 from distribution.models import LinkTarget, ShareLink, Sharer
 from distribution.posters import PosterSubject, poster_source
 from distribution.sharing import link_for
-from shop.demo.factories import make_product, make_store
+from shop.demo.factories import make_category, make_image, make_product, make_store
 from shop.extensions import db
 from tests.support.members import make_template
 
@@ -137,6 +137,27 @@ def test_a_link_to_a_coupon_gone_advertises_the_shop(client, app, guide):
     with app.test_request_context():
         subject = posters.subject_of(db.session.scalar(_by_code(code)))
         assert subject == posters.home_subject(0)
+
+
+def test_a_category_poster_shows_four_of_its_products(client, app, guide):
+    colours = [(200, 40, 40), (40, 160, 60), (40, 60, 200), (220, 180, 30)]
+    with app.app_context():
+        category = make_category("春茶上新")
+        for n, colour in enumerate(colours):
+            make_image(make_product(f"春茶 {n}", category=category), colour)
+        make_product("No picture", category=category)
+        code = _link(guide, LinkTarget.CATEGORY, category.id)
+    poster = _poster(client, code)
+    side = qr.POSTER_SIZE[0] - 2 * qr.MARGIN
+    quarter = side // 4
+    corners = [
+        poster.getpixel((qr.MARGIN + x, qr.MARGIN + y))
+        for y in (quarter, 3 * quarter)
+        for x in (quarter, 3 * quarter)
+    ]
+    # newest product first: the four pictures, one per quarter
+    flat = [channel for corner in corners for channel in corner]
+    assert flat == pytest.approx([c for colour in reversed(colours) for c in colour], abs=6)
 
 
 def test_another_package_plugs_in_its_kind_of_target(client, app, guide, monkeypatch):
