@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 PYTHON ?= python3
 FLASK  := $(BIN)/flask --app wsgi
 
-.PHONY: install run test lint worker cron bench translations messages clean
+.PHONY: install run test lint worker cron bench translations messages fonts clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,11 @@ messages: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 -o translations/messages.pot .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations
 
-install: $(VENV)/.installed translations
+# Posters need a font with Chinese glyphs: installed from Debian's packages when missing.
+fonts:
+	@bash .ci/ensure-fonts
+
+install: $(VENV)/.installed translations fonts
 
 run: install
 	$(FLASK) db upgrade

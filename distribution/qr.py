@@ -2,31 +2,31 @@
 
 Every image encodes the link's absolute URL (``PUBLIC_BASE_URL`` + ``/s/<code>``), so scanning
 it records a visit like a tap on the link. Posters are drawn with Pillow in a font that has
-Chinese glyphs when one is installed (Noto Sans CJK or WenQuanYi, found with ``fc-list``);
-without one, Pillow's own font draws Latin text and the QR code still scans.
+Chinese glyphs and "¥" (Noto Sans CJK from Debian's fonts-noto-cjk, which ``make install``
+installs through ``.ci/ensure-fonts``; or WenQuanYi), found with ``fc-list`` and checked by
+drawing: a face that draws a probe character as its missing-glyph box is not used. Without
+one, a Latin font with "¥" (DejaVu Sans) draws Latin text and the QR code still scans. What a
+poster says comes from ``distribution.posters``.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
 import shutil
 import subprocess
-from functools import cache
+import time
 
 import qrcode
 import qrcode.image.svg
 from flask import current_app
 from flask_babel import gettext as _
-from PIL import Image, ImageDraw, ImageFont, ImageOps
-from sqlalchemy import select
+from PIL import Image, ImageDraw, ImageFont
 
-from distribution.models import LinkTarget, ShareLink
-from shop.catalog import images
-from shop.catalog.models import Category, Product
-from shop.extensions import db
-from shop.money import format_money
+from distribution.models import ShareLink
+from distribution.posters import subject_of
 
 POSTER_SIZE = (750, 1334)
 MARGIN = 48
@@ -38,6 +38,7 @@ SOFT = (245, 245, 247)
 
 # Font families by preference: a sans-serif with Simplified Chinese first.
 _FAMILY_RANK = ("Noto Sans CJK SC", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK")
+_LATIN_RANK = ("DejaVu Sans", "Liberation Sans", "Noto Sans")
 
 
 def link_url(link: ShareLink) -> str:
@@ -81,40 +82,129 @@ def qr_svg(url: str) -> bytes:
     return _qr(url, image_factory=qrcode.image.svg.SvgPathFillImage).make_image().to_string()
 
 
-@cache
-def cjk_fonts() -> dict[str, tuple[str, int]]:
-    """Installed font files with Chinese glyphs: {"regular": (path, index), "bold": ...}."""
+#: A character no font has (unassigned in Unicode): every font draws its missing-glyph box.
+MISSING = "\u0378"
+#: What a poster font must draw: Chinese, the yuan sign and Latin letters.
+PROBE = "中文¥A"
+#: Where Debian's fonts-noto-cjk puts its fonts, for a machine without fontconfig's fc-list.
+_KNOWN_FILES = (
+    ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", "regular"),
+    ("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc", "bold"),
+)
+_RECHECK_SECONDS = 60
+
+
+def draws(face, text: str) -> bool:
+    """Whether ``face`` has a real glyph for every character of ``text``, not the box it
+    draws for a character it lacks."""
+    box = face.getmask(MISSING)
+    missing = (box.size, bytes(box))
+    for char in set(text) - set(" \t\n"):
+        mask = face.getmask(char)
+        if (mask.size, bytes(mask)) == missing:
+            return False
+    return True
+
+
+def _listed(pattern: str) -> list[tuple[str, int, str, str]]:
+    """``fc-list``'s fonts matching ``pattern``: (file, index in the file, family, style)."""
     if shutil.which("fc-list") is None:
-        return {}
+        return []
     try:
         listing = subprocess.run(
-            ["fc-list", ":lang=zh-cn", "-f", "%{file}|%{index}|%{family}|%{style}\n"],
+            ["fc-list", pattern, "-f", "%{file}|%{index}|%{family}|%{style}\n"],
             capture_output=True,
             text=True,
             timeout=10,
             check=False,
         ).stdout
     except (OSError, subprocess.SubprocessError):
-        return {}
-    found: dict[str, tuple[int, str, int]] = {}
+        return []
+    found = []
     for row in listing.splitlines():
         parts = row.split("|")
-        if len(parts) != 4 or not parts[1].isdigit() or not os.path.exists(parts[0]):
+        if len(parts) == 4 and parts[1].isdigit() and os.path.exists(parts[0]):
+            found.append((parts[0], int(parts[1]), parts[2], parts[3]))
+    return found
+
+
+def _weight(style: str) -> str:
+    """ "regular", "bold" or "" (a weight a poster does not use) from a font's style names."""
+    names = set(style.replace(",", " ").split())
+    if names & {"Italic", "Oblique"}:
+        return ""
+    if "Bold" in names:
+        return "bold"
+    return "regular" if names & {"Regular", "Book", "Normal"} else ""
+
+
+def _pick(candidates, probe: str) -> dict[str, tuple[str, int]]:
+    """The first candidate (file, index, weight) of each weight whose face draws ``probe``:
+    a collection's index as listed may not be the face wanted, so each one is tried."""
+    chosen: dict[str, tuple[str, int]] = {}
+    for path, index, weight in candidates:
+        if weight in chosen:
             continue
-        path, index, family, style = parts[0], int(parts[1]), parts[2], parts[3]
-        if "Mono" in family or "Serif" in family:
+        try:
+            face = ImageFont.truetype(path, 24, index=index)
+        except OSError:
             continue
-        rank = next((n for n, name in enumerate(_FAMILY_RANK) if name in family), len(_FAMILY_RANK))
-        weight = "bold" if "Bold" in style else "regular" if "Regular" in style else ""
-        if weight and (weight not in found or rank < found[weight][0]):
-            found[weight] = (rank, path, index)
-    if "regular" in found and "bold" not in found:
-        found["bold"] = found["regular"]
-    return {weight: (path, index) for weight, (_rank, path, index) in found.items()}
+        if draws(face, probe):
+            chosen[weight] = (path, index)
+    if "regular" in chosen and "bold" not in chosen:
+        chosen["bold"] = chosen["regular"]
+    return chosen if "regular" in chosen else {}
+
+
+def _ranked(rows, families: tuple[str, ...]) -> list[tuple[str, int, str]]:
+    ranked = []
+    for path, index, family, style in rows:
+        weight = _weight(style)
+        if not weight or "Mono" in family or "Serif" in family:
+            continue
+        rank = next((n for n, name in enumerate(families) if name in family), len(families))
+        ranked.append((rank, path, index, weight))
+    return [(path, index, weight) for _rank, path, index, weight in sorted(ranked)]
+
+
+def _find_cjk_fonts() -> dict[str, tuple[str, int]]:
+    candidates = _ranked(_listed(":lang=zh-cn"), _FAMILY_RANK)
+    candidates += [(path, 2, weight) for path, weight in _KNOWN_FILES if os.path.exists(path)]
+    candidates += [(path, i, weight) for path, weight in _KNOWN_FILES for i in range(10)]
+    return _pick([c for c in candidates if os.path.exists(c[0])], PROBE)
+
+
+def _find_latin_fonts() -> dict[str, tuple[str, int]]:
+    """Without a Chinese font: a sans-serif with "¥" (DejaVu Sans on Debian)."""
+    return _pick(_ranked(_listed(":charset=a5"), _LATIN_RANK), "¥A")
+
+
+def _kept(find):
+    """``find()``, remembered once it found something; an empty answer is asked again after
+    a minute (a font installed while the shop runs is used without a restart)."""
+    state: dict = {"value": {}, "at": None}
+
+    @functools.wraps(find)
+    def cached() -> dict[str, tuple[str, int]]:
+        now = time.monotonic()
+        if not state["value"] and (state["at"] is None or now - state["at"] > _RECHECK_SECONDS):
+            state["value"], state["at"] = find(), now
+        return state["value"]
+
+    cached.cache_clear = lambda: state.update(value={}, at=None)
+    return cached
+
+
+#: Installed fonts with Chinese glyphs and "¥": {"regular": (path, index), "bold": ...}.
+cjk_fonts = _kept(_find_cjk_fonts)
+latin_fonts = _kept(_find_latin_fonts)
 
 
 def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    choice = cjk_fonts().get("bold" if bold else "regular")
+    """The poster's font at ``size``: Chinese when installed, else a Latin one with "¥",
+    else Pillow's own."""
+    weight = "bold" if bold else "regular"
+    choice = cjk_fonts().get(weight) or latin_fonts().get(weight)
     if choice is not None:
         return ImageFont.truetype(choice[0], size, index=choice[1])
     return ImageFont.load_default(size=size)
@@ -154,84 +244,55 @@ def wrap(draw: ImageDraw.ImageDraw, text: str, face, width: int, max_lines: int)
     return lines
 
 
-def _product_picture(product: Product, side: int) -> Image.Image | None:
-    if not product.images:
-        return None
-    path = os.path.join(images.upload_dir(), os.path.basename(product.images[0].filename))
-    try:
-        with Image.open(path) as picture:
-            return ImageOps.fit(picture.convert("RGB"), (side, side), Image.Resampling.LANCZOS)
-    except OSError:
-        return None
-
-
-def _price_text(product: Product) -> tuple[str, str]:
-    """The price to print and the regular price to strike out ("" when not on sale)."""
-    currency = current_app.config["SHOP_CURRENCY"]
-    variants = list(product.variants)
-    if not variants:
-        return "", ""
-    cheapest = min(variants, key=lambda v: v.current_price())
-    price = format_money(cheapest.current_price(), currency)
-    if len({v.current_price() for v in variants}) > 1:
-        price = _("From %(price)s", price=price)
-    regular = format_money(cheapest.price, currency) if cheapest.sale_active() else ""
-    return price, regular
-
-
-def _subject(link: ShareLink) -> tuple[str, Product | None]:
-    """What the poster advertises: a product, a category, or the shop itself."""
-    if link.target_type == LinkTarget.PRODUCT:
-        product = db.session.scalar(
-            select(Product).where(Product.id == link.target_id, Product.active.is_(True))
-        )
-        if product is not None:
-            return product.name, product
-    if link.target_type == LinkTarget.CATEGORY:
-        name = db.session.scalar(select(Category.name).where(Category.id == link.target_id))
-        if name:
-            return name, None
-    return _("Visit %(shop)s online", shop=current_app.config["SHOP_NAME"]), None
+def _headline(draw: ImageDraw.ImageDraw, text: str, box: tuple[int, int, int, int]) -> None:
+    """``text`` written large in the middle of ``box``: as big as fits in three lines."""
+    left, top, right, bottom = box
+    width = right - left - 80
+    for size in (72, 60, 48, 40):
+        face = font(size, bold=True)
+        lines = wrap(draw, text, face, width, 3)
+        if not lines[-1].endswith("…"):
+            break
+    step = int(size * 1.25)
+    y = (top + bottom) // 2 - step * len(lines) // 2
+    for line in lines:
+        draw.text(((left + right) // 2, y), line, font=face, fill=ACCENT, anchor="ma")
+        y += step
 
 
 def poster_png(link: ShareLink) -> bytes:
-    """A phone-sized poster: picture, name, price, who shares it, and the QR code."""
+    """A phone-sized poster of what the link leads to (``posters.subject_of``): picture, name,
+    price or value, who shares it, and the QR code."""
+    subject = subject_of(link)
     width, height = POSTER_SIZE
     poster = Image.new("RGB", POSTER_SIZE, "white")
     draw = ImageDraw.Draw(poster)
-    title, product = _subject(link)
     picture_side = width - 2 * MARGIN
-    picture = _product_picture(product, picture_side) if product is not None else None
+    picture = subject.picture_image(picture_side)
     top = MARGIN
     if picture is not None:
         poster.paste(picture, (MARGIN, top))
     else:
-        draw.rounded_rectangle(
-            (MARGIN, top, width - MARGIN, top + picture_side), radius=24, fill=SOFT
-        )
-        brand = font(72, bold=True)
-        lines = wrap(draw, current_app.config["SHOP_NAME"], brand, picture_side - 80, 2)
-        y = top + picture_side // 2 - 45 * len(lines)
-        for text in lines:
-            draw.text((width // 2, y), text, font=brand, fill=ACCENT, anchor="ma")
-            y += 90
+        box = (MARGIN, top, width - MARGIN, top + picture_side)
+        draw.rounded_rectangle(box, radius=24, fill=SOFT)
+        _headline(draw, subject.headline or current_app.config["SHOP_NAME"], box)
     y = top + picture_side + 28
     heading = font(40, bold=True)
-    for text in wrap(draw, title, heading, width - 2 * MARGIN, 2):
+    for text in wrap(draw, subject.title, heading, width - 2 * MARGIN, 2):
         draw.text((MARGIN, y), text, font=heading, fill=INK)
         y += 54
     qr_top = height - MARGIN - QR_SIDE
-    if product is not None:
-        price, regular = _price_text(product)
-        price_font = font(46, bold=True)
-        draw.text((MARGIN, y + 4), price, font=price_font, fill=ACCENT)
-        if regular:
-            x = MARGIN + draw.textlength(price, font=price_font) + 18
+    if subject.line:
+        line_font = font(46 if not subject.headline else 34, bold=True)
+        line = wrap(draw, subject.line, line_font, width - 2 * MARGIN, 1)[0]
+        draw.text((MARGIN, y + 4), line, font=line_font, fill=ACCENT)
+        if subject.struck:
+            x = MARGIN + draw.textlength(line, font=line_font) + 18
             small = font(28)
-            draw.text((x, y + 20), regular, font=small, fill=MUTED)
+            draw.text((x, y + 20), subject.struck, font=small, fill=MUTED)
             strike_y = y + 20 + small.size // 2 + 4
             draw.line(
-                (x, strike_y, x + draw.textlength(regular, font=small), strike_y),
+                (x, strike_y, x + draw.textlength(subject.struck, font=small), strike_y),
                 fill=MUTED,
                 width=2,
             )
@@ -244,8 +305,7 @@ def poster_png(link: ShareLink) -> bytes:
         y += 42
     y += 12
     hint = font(26)
-    words = _("Scan the code to buy") if product else _("Scan the code to visit the shop")
-    for text in wrap(draw, words, hint, text_width, 2):
+    for text in wrap(draw, subject.call, hint, text_width, 2):
         draw.text((MARGIN, y), text, font=hint, fill=MUTED)
         y += 36
     out = io.BytesIO()

@@ -2,16 +2,20 @@
 leaderboard. Read-only queries, each limited to one sharer (or, for the leaderboard, to the
 guides of one store): nothing here takes an id from the request.
 
-Money figures are what customers paid less what was refunded (``Order.total −
-Order.refunded_amount``), counted for orders that were paid; months and days are UTC.
+The leaderboard, the funnel and the sales figures count the same orders (``counted``): paid
+and not refunded in full (``PAID_STATES``), dated by their payment, each worth what the
+customer paid less what was refunded (``Order.total − Order.refunded_amount``). "This month"
+begins on the 1st at midnight in the shop's time zone (``SHOP_TIMEZONE``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, or_, select
+from flask import current_app
+from sqlalchemy import and_, func, or_, select
 
 from distribution.attribution import explain
 from distribution.commission import preview
@@ -31,6 +35,7 @@ from distribution.models import (
     Visit,
 )
 from shop.catalog.models import Category, Product
+from shop.catalog.queries import PAID_STATES
 from shop.customers.models import Customer
 from shop.extensions import db
 from shop.infra.clock import utcnow
@@ -139,6 +144,11 @@ class OrderRow:
     commission: int | None  # None: nothing written yet (the order is not paid)
     expected: int | None = None  # an unpaid order: what it would earn the sharer once paid
 
+    @property
+    def cancelled(self) -> bool:
+        """Cancelled (or released unpaid): it earns nothing, now or later."""
+        return self.order.status == OrderStatus.CANCELLED
+
 
 def my_orders(sharer: Sharer) -> list[OrderRow]:
     """Orders credited to the sharer or to someone they recruited, newest first, each with
@@ -198,16 +208,24 @@ def my_payouts(sharer: Sharer) -> list[Payout]:
     )
 
 
+def counted(since: datetime):
+    """The condition on ``Order`` of the orders the workbench counts since a moment (paid,
+    not refunded in full, paid since then), and what each is worth (paid less refunds)."""
+    condition = and_(Order.status.in_(PAID_STATES), Order.paid_at >= since)
+    return condition, Order.total - Order.refunded_amount
+
+
 def _sales(since: datetime):
-    """Net paid amount and count of paid orders per level-1 sharer since a moment."""
+    """Counted orders and their net value per level-1 sharer since a moment."""
+    condition, net = counted(since)
     return (
         select(
             Attribution.sharer_id,
             func.count(Order.id).label("orders"),
-            func.coalesce(func.sum(Order.total - Order.refunded_amount), 0).label("gmv"),
+            func.coalesce(func.sum(net), 0).label("gmv"),
         )
         .join(Order, Order.id == Attribution.order_id)
-        .where(Order.paid_at.is_not(None), Order.paid_at >= since)
+        .where(condition)
         .group_by(Attribution.sharer_id)
     )
 
@@ -221,8 +239,11 @@ class BoardRow:
 
 
 def month_start(now: datetime | None = None) -> datetime:
-    now = now or utcnow()
-    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    """When this month began in the shop's time zone, as naive UTC (like the columns)."""
+    zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    local = (now or utcnow()).replace(tzinfo=UTC).astimezone(zone)
+    first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return first.astimezone(UTC).replace(tzinfo=None)
 
 
 def leaderboard(store_id: int, now: datetime | None = None) -> list[BoardRow]:
@@ -252,7 +273,7 @@ def leaderboard(store_id: int, now: datetime | None = None) -> list[BoardRow]:
 
 @dataclass
 class Funnel:
-    days: int
+    since: datetime
     visits: int
     visitors: int
     orders: int
@@ -267,20 +288,24 @@ class Funnel:
         return (self.paid_orders * 200 + self.visitors) // (self.visitors * 2)
 
 
-def funnel(sharer: Sharer, days: int = 30, now: datetime | None = None) -> Funnel:
-    """Visits of the sharer's links → orders credited to them → paid ones, over ``days``."""
-    since = (now or utcnow()) - timedelta(days=days)
+def funnel(sharer: Sharer, now: datetime | None = None) -> Funnel:
+    """This month: visits of the sharer's links → orders credited to them → the counted ones
+    (``counted``: the orders and sales the leaderboard shows for them)."""
+    since = month_start(now)
     visits, visitors = db.session.execute(
         select(func.count(Visit.id), func.count(func.distinct(Visit.visitor_id))).where(
             Visit.sharer_id == sharer.id, Visit.created_at >= since
         )
     ).one()
-    net_paid = case((Order.paid_at.is_not(None), Order.total - Order.refunded_amount), else_=0)
-    orders, paid_orders, gmv = db.session.execute(
-        select(
-            func.count(Order.id), func.count(Order.paid_at), func.coalesce(func.sum(net_paid), 0)
-        )
+    orders = db.session.scalar(
+        select(func.count(Order.id))
         .join(Attribution, Attribution.order_id == Order.id)
         .where(Attribution.sharer_id == sharer.id, Order.created_at >= since)
+    )
+    condition, net = counted(since)
+    paid_orders, gmv = db.session.execute(
+        select(func.count(Order.id), func.coalesce(func.sum(net), 0))
+        .join(Attribution, Attribution.order_id == Order.id)
+        .where(Attribution.sharer_id == sharer.id, condition)
     ).one()
-    return Funnel(days, int(visits), int(visitors), int(orders), int(paid_orders), int(gmv))
+    return Funnel(since, int(visits), int(visitors), int(orders or 0), int(paid_orders), int(gmv))

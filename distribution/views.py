@@ -199,5 +199,8 @@ def qr_svg_view(code: str):
 
 @bp.get("/s/<code>/poster.png")
 def poster_view(code: str):
+    """In the reader's language (chosen by the ``lang`` cookie or Accept-Language)."""
     link = _link_or_404(code)
-    return _picture(poster_png(link), "image/png", POSTER_MAX_AGE)
+    response = _picture(poster_png(link), "image/png", POSTER_MAX_AGE)
+    response.vary.update(("Accept-Language", "Cookie"))
+    return response

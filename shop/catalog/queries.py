@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from shop.catalog.models import Category, Product, Review, ReviewStatus, Store
+from shop.catalog.models import Category, Product, Review, ReviewStatus, Store, Variant
+from shop.catalog.places import City, known_city
 from shop.extensions import db
 from shop.infra.clock import utcnow
-from shop.orders.models import Order, OrderLine, OrderStatus
+from shop.orders.models import Fulfilment, Order, OrderLine, OrderStatus
 
 PAID_STATES = (
     OrderStatus.PAID,
@@ -86,6 +87,15 @@ def product_by_slug(slug: str) -> Product | None:
     )
 
 
+def product_slug_of(variant_id: int) -> str | None:
+    """The slug of the active product a variant belongs to (None: no such variant on sale)."""
+    return db.session.scalar(
+        select(Product.slug)
+        .join(Variant, Variant.product_id == Product.id)
+        .where(Variant.id == variant_id, Product.active.is_(True))
+    )
+
+
 @dataclass
 class RatingSummary:
     count: int
@@ -111,22 +121,36 @@ def approved_reviews(product_id: int, limit: int = 10) -> tuple[list[Review], Ra
 
 @dataclass
 class RecentPurchase:
-    city: str
+    place: City
     paid_at: datetime
+
+    @property
+    def city(self) -> str:
+        """The place's name in the reader's language."""
+        return self.place.name()
 
 
 def recent_purchases(product_id: int, days: int = 14, limit: int = 3) -> list[RecentPurchase]:
-    """Real recent paid orders of a product: only the city and the time, never who."""
+    """Real recent paid orders of a product: only a known place and the time, never who.
+
+    The place is the pick-up store's city, or a delivery's city when it is a known one
+    (``places.known_city``); never what a buyer typed. An order with no known place is left
+    out."""
     rows = db.session.execute(
-        select(Order.city, Order.paid_at)
+        select(Order.fulfilment, Order.city, Store.city, Order.paid_at)
         .join(OrderLine, OrderLine.order_id == Order.id)
+        .outerjoin(Store, Store.id == Order.store_id)
         .where(
             OrderLine.product_id == product_id,
             Order.status.in_(PAID_STATES),
             Order.paid_at >= utcnow() - timedelta(days=days),
-            Order.city != "",
         )
         .order_by(Order.paid_at.desc())
-        .limit(limit)
+        .limit(limit * 10)
     ).all()
-    return [RecentPurchase(city, paid_at) for city, paid_at in rows]
+    found = []
+    for fulfilment, typed_city, store_city, paid_at in rows:
+        place = known_city(store_city if fulfilment == Fulfilment.PICKUP else typed_city)
+        if place is not None:
+            found.append(RecentPurchase(place, paid_at))
+    return found[:limit]

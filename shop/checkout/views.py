@@ -66,7 +66,7 @@ def checkout():
     try:
         items, from_cart = _items(form)
     except ShopError as exc:
-        return _leave_checkout(exc.message)
+        return _leave_checkout(exc.message, form.variant.data)
     error = form.problem()
     if error is None and request.method == "POST" and form.action.data != "update":
         try:
@@ -136,7 +136,7 @@ def _checkout_page(form: CheckoutForm, customer_id, items, from_cart: bool, erro
             items, form.fulfilment.data, **form.membership(customer_id)
         )
     except ShopError as exc:
-        return _leave_checkout(exc.message)
+        return _leave_checkout(exc.message, None if from_cart else items[0][0])
     error = error or refusal
     return render_template(
         "shop/checkout.html",
@@ -157,7 +157,12 @@ def _checkout_page(form: CheckoutForm, customer_id, items, from_cart: bool, erro
     ), 422 if error else 200
 
 
-def _leave_checkout(message: str):
-    """Nothing sensible to show at checkout (an unknown product, an empty basket): go back."""
+def _leave_checkout(message: str, variant_id: int | None = None):
+    """Nothing sensible to show at checkout (an unknown product, an empty basket, a bad
+    quantity in a "Buy now" link): go back with the message, to the product the link named
+    when it is on sale, else home (a link) or to the basket (a form)."""
     flash(message, "error")
-    return redirect(url_for("shop.home" if request.method == "GET" else "shop.cart"))
+    if request.method != "GET":
+        return redirect(url_for("shop.cart"))
+    slug = catalog.product_slug_of(variant_id) if variant_id is not None else None
+    return redirect(url_for("shop.product", slug=slug) if slug else url_for("shop.home"))

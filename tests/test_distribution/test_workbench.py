@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
+from distribution import reports
 from distribution.guides import transfer_customers
 from distribution.models import Attribution, ShareLink, Sharer, Visit
 from distribution.promoters import approve_promoter, issue_token
@@ -421,7 +422,8 @@ def test_leaderboard_counts_this_month_s_paid_orders_per_guide_of_my_store(clien
         r"<td class=\"num\">([^<]+)</td></tr>",
         board,
     )
-    assert rows == [("1", "Li Na", "3", "¥300.00"), ("2", "Wang Fang", "1", "¥100.00")]
+    # Li: ¥200 and ¥100; the order refunded in full is not counted
+    assert rows == [("1", "Li Na", "2", "¥300.00"), ("2", "Wang Fang", "1", "¥100.00")]
     assert '<tr class="me"><td>2</td><td>Wang Fang</td>' in board
     assert "Chen Jie" not in board
 
@@ -437,7 +439,7 @@ def test_promoters_have_no_leaderboard(client, world, app):
     assert 'id="funnel"' in page and 'id="orders"' in page and 'id="customers"' in page
 
 
-def test_funnel_counts_visits_orders_and_paid_orders_of_the_last_30_days(client, world, app):
+def test_funnel_counts_visits_orders_and_paid_orders_of_this_month(client, world, app):
     sale(app, world, world.li, "13800000001")
     sale(app, world, world.li, "13800000002", paid=False)
     with app.app_context():
@@ -453,6 +455,65 @@ def test_funnel_counts_visits_orders_and_paid_orders_of_the_last_30_days(client,
     assert counts == ["4", "3", "2", "1"]  # visits, visitors, orders, paid orders
     assert "¥100.00" in funnel
     assert "33% of visitors paid for an order" in funnel
+
+
+def test_leaderboard_funnel_and_sales_count_the_same_orders(client, world, app):
+    """Paid, net of refunds: an order refunded in full, an unpaid, a cancelled and last
+    month's order count nowhere; a partly refunded one counts for what was kept."""
+    sale(app, world, world.li, "13800000001", quantity=2)  # ¥200
+    partly = sale(app, world, world.li, "13800000002", quantity=2)  # ¥200, ¥100 back
+    fully = sale(app, world, world.li, "13800000003")  # ¥100, all back
+    sale(app, world, world.li, "13800000004", paid=False)  # unpaid
+    cancelled = sale(app, world, world.li, "13800000005", paid=False)
+    last_month = sale(app, world, world.li, "13800000006", quantity=3)
+    with app.app_context():
+        for order_id, units in ((partly, 1), (fully, 1)):
+            order = db.session.get(Order, order_id)
+            orders.refund(
+                order.id, {order.lines[0].id: units}, staff=None, idempotency_key=uuid.uuid4().hex
+            )
+        orders.cancel(cancelled, "changed mind")
+        before = reports.month_start() - timedelta(days=1)
+        db.session.get(Order, last_month).paid_at = before
+        db.session.get(Order, last_month).created_at = before
+        db.session.commit()
+        li = db.session.get(Sharer, world.li)
+        board = {row.sharer.id: row for row in reports.leaderboard(world.store)}
+        funnel = reports.funnel(li)
+    assert (board[world.li].orders, board[world.li].gmv) == (2, 30000)
+    assert (funnel.paid_orders, funnel.gmv) == (2, 30000)
+    assert funnel.orders == 5  # placed this month, whatever became of them
+
+    sign_in(client, "li@guides.test")
+    page = client.get("/guide").get_data(as_text=True)
+    note = "Counted: paid orders, less those refunded in full, on the day of payment."
+    assert page.count(note) == 2  # under the leaderboard and under the funnel
+    assert page.count("The leaderboard and your funnel count the same orders.") == 2
+
+
+def test_a_cancelled_order_shows_no_commission_to_come(client, world, app):
+    cancelled = sale(app, world, world.li, "13800000001", paid=False)
+    sale(app, world, world.li, "13800000002", paid=False)
+    with app.app_context():
+        orders.cancel(cancelled, "changed mind")
+        db.session.commit()
+        number = db.session.get(Order, cancelled).number
+    sign_in(client, "li@guides.test")
+    page = client.get("/guide").get_data(as_text=True)
+    rows = page.split('id="orders"')[1].split("</section>")[0].split("<li>")[1:]
+    by_number = {row.split("<strong>")[1].split("</strong>")[0]: row for row in rows}
+    assert "none: the order was cancelled" in by_number[number]
+    assert "once the order is paid" not in by_number[number]
+    assert "when the order is paid" not in by_number[number]
+    others = [row for key, row in by_number.items() if key != number]
+    assert len(others) == 1 and "once the order is paid" in others[0]
+
+
+def test_this_month_begins_at_midnight_in_the_shop_s_time_zone(app):
+    with app.app_context():  # Asia/Shanghai: 1 December 01:00 is 30 November 17:00 UTC
+        now = datetime(2026, 11, 30, 17, 0)
+        assert reports.month_start(now) == datetime(2026, 11, 30, 16, 0)
+        assert reports.month_start(datetime(2026, 11, 30, 15, 59)) == datetime(2026, 10, 31, 16)
 
 
 # --- promoters ----------------------------------------------------------------------------

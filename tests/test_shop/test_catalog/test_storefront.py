@@ -8,11 +8,12 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from flask_babel import get_locale
+from flask_babel import get_locale, refresh
 from sqlalchemy import select
 
-from shop.catalog import reviews
+from shop.catalog import queries, reviews
 from shop.catalog.models import Review
+from shop.catalog.places import known_city
 from shop.demo.factories import make_category, make_product
 from shop.extensions import db
 from shop.infra.clock import utcnow
@@ -311,3 +312,68 @@ def test_locale_is_chosen_by_cookie_then_browser_language(app):
 
         with app.test_request_context("/", headers=headers):
             assert str(get_locale()) == expected, (cookie, accept)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "加微信 tea8888 领红包",  # an ad
+        "wxid_abc123",  # a WeChat id
+        '=HYPERLINK("http://evil.example","Suzhou")',  # a formula
+        "<b>Suzhou</b>",
+        "Springfield",  # a place, but not a known one
+    ],
+)
+def test_just_bought_never_shows_what_a_buyer_typed(client, catalog, typed):
+    store, tea = catalog["store"], catalog["tea"].variants[0]
+    delivery = {"fulfilment": "delivery", "address": "8 Canal St"}
+    _paid_order(tea, store, make_owner(), city=typed, **delivery)
+
+    page = _page(client, f"/p/{catalog['tea'].slug}")
+
+    assert "just bought" not in page
+    for fragment in ("tea8888", "wxid", "HYPERLINK", "Springfield", "<b>Suzhou"):
+        assert fragment not in page
+
+
+def test_just_bought_names_a_known_city_in_the_reader_s_language(client, catalog):
+    store, tea = catalog["store"], catalog["tea"].variants[0]
+    _paid_order(
+        tea, store, make_owner(), city=" 江苏省苏州市 ", fulfilment="delivery", address="8 Canal St"
+    )
+    assert "Someone in Suzhou just bought this" in _page(client, f"/p/{catalog['tea'].slug}")
+    with client.application.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        refresh()  # the test's app context remembers the locale of the last request
+        assert [r.city for r in queries.recent_purchases(catalog["tea"].id)] == ["苏州"]
+
+
+def test_just_bought_a_pick_up_names_the_store_s_city_not_the_typed_one(client, catalog):
+    store, tea = catalog["store"], catalog["tea"].variants[0]  # the store is in Hangzhou
+    _paid_order(tea, store, make_owner(), city="Call 13900001111 for cheap tea")
+    page = _page(client, f"/p/{catalog['tea'].slug}")
+    assert "Someone in Hangzhou just bought this" in page
+    assert "13900001111" not in page
+
+
+@pytest.mark.parametrize(
+    ("typed", "known"),
+    [
+        ("杭州", "Hangzhou"),
+        ("杭州市", "Hangzhou"),
+        ("浙江省杭州市", "Hangzhou"),
+        (" hangzhou ", "Hangzhou"),
+        ("Hangzhou City", "Hangzhou"),
+        ("ＨＡＮＧＺＨＯＵ", "Hangzhou"),
+        ("xian", "Xi'an"),
+        ("内蒙古自治区呼和浩特市", "Hohhot"),
+        ("中国上海", "Shanghai"),
+        ("广东省 广州市 天河区", "Guangzhou"),
+        ("上海市浦东新区", "Shanghai"),
+        ("", None),
+        ("杭州 加微信", None),
+        ("=1+1", None),
+    ],
+)
+def test_known_cities(typed, known):
+    found = known_city(typed)
+    assert (found.en if found else None) == known

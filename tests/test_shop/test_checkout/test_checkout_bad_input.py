@@ -7,6 +7,7 @@ import html
 import pytest
 from sqlalchemy import select
 
+from shop.catalog.models import Variant
 from shop.customers.identity import VISITOR_COOKIE
 from shop.demo.factories import make_product
 from shop.extensions import db
@@ -139,6 +140,30 @@ def test_bad_checkout_link_explains_and_changes_nothing(app, shop):
         assert response.status_code == 200, case
         assert message in _text(response), case
         assert row_counts() == before, case
+
+
+@pytest.mark.parametrize(
+    ("qty", "message"),
+    [("0", AT_LEAST_ONE), ("abc", WHOLE_NUMBER), ("-2", AT_LEAST_ONE), ("1.5", WHOLE_NUMBER)],
+)
+def test_a_bad_quantity_in_a_buy_now_link_returns_to_the_product(app, shop, qty, message):
+    """The customer is back on the product they were buying, told why, not on the home page."""
+    product = db.session.scalar(select(Variant).where(Variant.id == shop["variant"])).product
+    client = app.test_client()
+
+    response = client.get("/checkout", query_string={"variant": shop["variant"], "qty": qty})
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/p/{product.slug}"
+    page = _text(client.get(response.headers["Location"]))
+    assert message in page and "Green Tea" in page
+
+
+def test_a_link_to_a_product_no_longer_on_sale_returns_home(app, shop):
+    response = app.test_client().get(
+        "/checkout", query_string={"variant": shop["inactive"], "qty": "x"}
+    )
+    assert response.status_code == 302 and response.headers["Location"] == "/"
 
 
 def test_empty_basket_checkout_post(client, shop):
