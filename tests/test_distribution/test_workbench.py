@@ -469,10 +469,15 @@ def test_leaderboard_funnel_and_sales_count_the_same_orders(client, world, app):
     with app.app_context():
         for order_id, units in ((partly, 1), (fully, 1)):
             order = db.session.get(Order, order_id)
-            orders.refund(
-                order.id, {order.lines[0].id: units}, staff=None, idempotency_key=uuid.uuid4().hex
-            )
-        orders.cancel(cancelled, "changed mind")
+            with unit_of_work():
+                orders.refund(
+                    order.id,
+                    {order.lines[0].id: units},
+                    staff=None,
+                    idempotency_key=uuid.uuid4().hex,
+                )
+        with unit_of_work():
+            orders.cancel(cancelled, "changed mind")
         before = reports.month_start() - timedelta(days=1)
         db.session.get(Order, last_month).paid_at = before
         db.session.get(Order, last_month).created_at = before
@@ -495,7 +500,8 @@ def test_a_cancelled_order_shows_no_commission_to_come(client, world, app):
     cancelled = sale(app, world, world.li, "13800000001", paid=False)
     sale(app, world, world.li, "13800000002", paid=False)
     with app.app_context():
-        orders.cancel(cancelled, "changed mind")
+        with unit_of_work():
+            orders.cancel(cancelled, "changed mind")
         db.session.commit()
         number = db.session.get(Order, cancelled).number
     sign_in(client, "li@guides.test")

@@ -86,6 +86,7 @@ def test_what_the_work_keeps_is_not_loaded_again_after_the_commit(ctx):
         store = Store(name="Guangzhou Tianhe", city="Guangzhou")
         db.session.add(store)
         work.keep(store)
+
     def on_execute(_conn, _cursor, statement, *_args):
         statements.append(statement)
 
