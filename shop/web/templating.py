@@ -15,6 +15,7 @@ from shop.members import coupons
 from shop.money import format_money
 from shop.orders.models import OrderStatus
 from shop.orders.numbers import order_number
+from shop.web.i18n import localized, medium_datetime
 
 
 def ago(moment: datetime | None) -> str:
@@ -23,10 +24,12 @@ def ago(moment: datetime | None) -> str:
     return format_timedelta(moment - utcnow(), add_direction=True)
 
 
-def local_datetime(moment: datetime | None, pattern: str = "short") -> str:
-    """A stored (naive UTC) time shown in the shop's time zone and the reader's language; the
-    admin passes a pattern of its own."""
-    return format_datetime(moment, pattern) if moment else ""
+def local_datetime(moment: datetime | None, pattern: str | None = None) -> str:
+    """A stored (naive UTC) time shown in the shop's time zone and the reader's language
+    (``shop.web.i18n.medium_datetime``); the admin passes a pattern of its own."""
+    if moment is None:
+        return ""
+    return format_datetime(moment, pattern) if pattern else medium_datetime(moment)
 
 
 def local_date(moment: datetime | None) -> str:
@@ -46,6 +49,7 @@ def init_app(app) -> None:
     app.jinja_env.filters["datetime"] = local_datetime
     app.jinja_env.filters["date"] = local_date
     app.jinja_env.filters["clean_html"] = clean_markup
+    app.jinja_env.filters["localized"] = localized
     app.jinja_env.filters["coupon_value"] = coupons.describe
     app.jinja_env.filters["hundredths"] = coupons.hundredths
     # Vocabularies that templates show by their labels (globals reach imported macros too).

@@ -205,6 +205,8 @@ def test_only_approved_reviews_are_shown(client, catalog):
     staff = make_owner()
     first = _paid_order(tea, store, staff, name="Han Meimei", phone="13900004444")
     second = _paid_order(tea, store, staff, name="Li Lei", phone="13900005555")
+    for order in (first, second):
+        orders.mark_picked_up(order.id, staff)
     approved = reviews.submit_review(
         first, first.lines[0].id, "5", "<b>Lovely</b> <script>x()</script>"
     )
@@ -220,19 +222,25 @@ def test_only_approved_reviews_are_shown(client, catalog):
     assert "★ 5.0 · 1 review" in html.unescape(raw)
 
 
-def test_review_from_the_order_page_after_payment_once_per_line(client, catalog):
+def test_review_from_the_order_page_after_pick_up_once_per_line(client, catalog):
     store, tea = catalog["store"], catalog["tea"].variants[0]
     order = order_for(tea, store, quantity=2)
     line_id = order.lines[0].id
     url = f"/o/{order.token}/review"
     form = {"line": str(line_id), "rating": "4", "body": "Fresh and green"}
+    refused = "You can review what you bought once it has been shipped or picked up."
+    staff = make_owner()
 
     unpaid = _page(client, url, method="POST", data=form, follow_redirects=True)
-    assert "You can review a product once your order is paid." in unpaid
+    assert refused in unpaid
     assert "Send review" not in unpaid
+    orders.mark_paid_at_store(order.id, staff)
+    paid = _page(client, url, method="POST", data=form, follow_redirects=True)
+    assert refused in paid  # paid, but not in the customer's hands yet
+    assert "Send review" not in paid
     assert db.session.scalar(select(Review.id)) is None
 
-    orders.mark_paid_at_store(order.id, make_owner())
+    orders.mark_picked_up(order.id, staff)
     assert "Send review" in _page(client, f"/o/{order.token}")
     for bad, message in [
         ({"rating": "9"}, "Choose a rating from 1 to 5 stars."),
