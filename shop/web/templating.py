@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import request
+from flask import g, request
 from flask_babel import format_date, format_datetime, format_timedelta, get_locale
 
 from shop.catalog.sanitize import clean_markup
 from shop.checkout import cart
 from shop.customers.phones import mask_phone
 from shop.infra.clock import utcnow
-from shop.members import coupons
+from shop.members import coupons, points
 from shop.money import format_money
 from shop.orders.models import OrderStatus
 from shop.orders.numbers import order_number
@@ -36,6 +36,14 @@ def local_date(moment: datetime | None) -> str:
     return format_date(moment, "medium") if moment else ""
 
 
+def points_worth(count: int | None) -> str:
+    """What a number of points takes off an order, as money ("2000 points" -> "¥20.00"); the
+    rate is read once per request."""
+    if "point_value" not in g:
+        g.point_value = points.settings().point_value
+    return format_money((count or 0) * g.point_value)
+
+
 def iso_utc(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
 
@@ -50,6 +58,7 @@ def init_app(app) -> None:
     app.jinja_env.filters["date"] = local_date
     app.jinja_env.filters["clean_html"] = clean_markup
     app.jinja_env.filters["localized"] = localized
+    app.jinja_env.filters["points_worth"] = points_worth
     app.jinja_env.filters["coupon_value"] = coupons.describe
     app.jinja_env.filters["hundredths"] = coupons.hundredths
     # Vocabularies that templates show by their labels (globals reach imported macros too).
