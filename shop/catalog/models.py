@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -32,11 +33,15 @@ if TYPE_CHECKING:
     from shop.customers.models import Customer
 
 
+#: the server default of a text column added to a table that has rows
+EMPTY = text("''")
+
+
 class Store(db.Model):
     __tablename__ = "stores"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))  # in Chinese
-    name_en: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    name_en: Mapped[str] = mapped_column(String(120), default="", server_default=EMPTY)
     city: Mapped[str] = mapped_column(String(80), default="")
     address: Mapped[str] = mapped_column(String(255), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -49,9 +54,9 @@ class Category(db.Model):
     __tablename__ = "categories"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80))  # in Chinese
-    name_en: Mapped[str] = mapped_column(String(80), default="", server_default="")
-    description: Mapped[str] = mapped_column(Text, default="", server_default="")
-    description_en: Mapped[str] = mapped_column(Text, default="", server_default="")
+    name_en: Mapped[str] = mapped_column(String(80), default="", server_default=EMPTY)
+    description: Mapped[str] = mapped_column(Text, default="", server_default=EMPTY)
+    description_en: Mapped[str] = mapped_column(Text, default="", server_default=EMPTY)
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -63,12 +68,12 @@ class Product(db.Model):
     __tablename__ = "products"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))  # in Chinese
-    name_en: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    name_en: Mapped[str] = mapped_column(String(200), default="", server_default=EMPTY)
     slug: Mapped[str] = mapped_column(String(200), unique=True)
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
     store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"), index=True)
     description_html: Mapped[str] = mapped_column(Text, default="")  # in Chinese
-    description_html_en: Mapped[str] = mapped_column(Text, default="", server_default="")
+    description_html_en: Mapped[str] = mapped_column(Text, default="", server_default=EMPTY)
     points_per_unit: Mapped[int | None] = mapped_column(Integer)  # overrides the earn rule
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
