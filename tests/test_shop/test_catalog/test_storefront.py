@@ -18,6 +18,7 @@ from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.orders import services as orders
 from shop.orders.models import Order
+from tests.support.members import make_template
 from tests.support.shop import make_owner, order_for, small_catalog
 
 
@@ -311,3 +312,31 @@ def test_locale_is_chosen_by_cookie_then_browser_language(app):
 
         with app.test_request_context("/", headers=headers):
             assert str(get_locale()) == expected, (cookie, accept)
+
+
+def test_product_page_shows_sales_compare_at_price_and_the_coupons_that_apply(client, catalog):
+    store, tea, cup = catalog["store"], catalog["tea"], catalog["cup"]
+    staff = make_owner()
+    tea.variants[0].compare_at_price = 12900
+    for _ in range(2):
+        _paid_order(tea.variants[0], store, staff, quantity=2)
+    order_for(tea.variants[0], store)  # unpaid: not a sale
+    tea_id, category_id, cup_id = tea.id, catalog["tea_category"].id, cup.id
+    now = utcnow()
+    for name, values in [
+        ("Everything", {"value": 1000}),
+        ("Teas", {"value": 2000, "scope": "categories", "scope_ids": [category_id]}),
+        ("This tea", {"value": 500, "scope": "products", "scope_ids": [tea_id]}),
+        ("Cups only", {"value": 700, "scope": "products", "scope_ids": [cup_id]}),
+        ("Not claimable", {"value": 800, "claimable": False}),
+        ("Over", {"value": 900, "valid_until": now - timedelta(days=1)}),
+        ("All gone", {"value": 600, "total_quantity": 1, "claimed_count": 1}),
+    ]:
+        make_template(name, **values)
+
+    page = _page(client, f"/p/{tea.slug}")
+    assert "4 sold" in page
+    assert "<s>¥129.00</s>" in page
+    chips = re.findall(r'<a class="chip" href="/coupons/\d+">([^<]+)</a>', page)
+    assert chips == ["¥20.00 off", "¥10.00 off", "¥5.00 off"]  # biggest first
+    assert "sold" not in _page(client, f"/p/{cup.slug}").split("<h1>")[0]  # none sold yet
