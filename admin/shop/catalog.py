@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from admin.base import StaffModelView, StoreFilter
-from admin.kit.bilingual import bilingual_labels, english_field_args
+from admin.kit.bilingual import EMPTY_FALLS_BACK, bilingual_labels, english_field_args
 from admin.kit.fields import MoneyField, image_field, note_field, stock_change_field
 from admin.kit.formatters import money_formatter, staff_formatter
 from admin.permissions import current_staff
@@ -205,10 +205,11 @@ class ProductView(StaffModelView):
 class VariantView(StaffModelView):
     permission = "catalog.view"
     edit_permission = "catalog.edit"
-    column_list = ["product", "name", "sku", "price", "sale_price", "stock", "position"]
+    column_list = ["product", "name", "name_en", "sku", "price", "sale_price", "stock", "position"]
     column_details_list = [
         "product",
         "name",
+        "name_en",
         "sku",
         "price",
         "compare_at_price",
@@ -221,7 +222,8 @@ class VariantView(StaffModelView):
     column_labels = {
         "product": _l("Product"),
         "product.name": _l("Product"),
-        "name": _l("Variant"),
+        "name": _l("Variant (Chinese)"),
+        "name_en": _l("Variant (English)"),
         "sku": _l("SKU"),
         "price": _l("Price"),
         "compare_at_price": _l("Compare-at price"),
@@ -245,6 +247,7 @@ class VariantView(StaffModelView):
         "product",
         "sku",
         "name",
+        "name_en",
         "price",
         "compare_at_price",
         "sale_price",
@@ -255,6 +258,7 @@ class VariantView(StaffModelView):
         "stock_note",
     ]
     form_overrides = {"price": MoneyField, "compare_at_price": MoneyField, "sale_price": MoneyField}
+    form_args = {"name_en": {"description": EMPTY_FALLS_BACK}}
     form_extra_fields = {
         "stock_change": stock_change_field(_l("Stock adjustment")),
         "stock_note": note_field(),

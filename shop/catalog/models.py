@@ -106,7 +106,8 @@ class Variant(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
     sku: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(120), default="")
+    name: Mapped[str] = mapped_column(String(120), default="")  # in Chinese
+    name_en: Mapped[str] = mapped_column(String(120), default="", server_default=EMPTY)
     price: Mapped[int] = mapped_column(Integer)
     compare_at_price: Mapped[int | None] = mapped_column(Integer)
     sale_price: Mapped[int | None] = mapped_column(Integer)

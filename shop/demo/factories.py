@@ -68,7 +68,8 @@ def make_product(
     name_en: str = "",
     description_en: str = "",
 ) -> Product:
-    """A product with variants; ``variants`` is a list of (name, price, stock) tuples.
+    """A product with variants; ``variants`` is a list of (name, price, stock) tuples, or
+    (name, price, stock, English name).
     ``name`` and ``description`` are the Chinese texts, ``name_en`` and ``description_en`` the
     English ones (``shop.web.i18n``).
 
@@ -85,11 +86,14 @@ def make_product(
         description_html_en=clean_html(description_en),
     )
     db.session.add(product)
-    for position, (vname, vprice, vstock) in enumerate(variants or [("", price, stock_qty)]):
+    for position, (vname, vprice, vstock, *english) in enumerate(
+        variants or [("", price, stock_qty)]
+    ):
         variant = Variant(
             product=product,
             sku=f"SKU-{next(_seq):05d}",
             name=vname,
+            name_en=english[0] if english else "",
             price=vprice,
             stock=0,
             position=position,

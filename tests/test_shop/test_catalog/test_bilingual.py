@@ -37,6 +37,7 @@ def _teas() -> dict:
         store=store,
         description="<p>福建春茶</p>",
         description_en="<p>Spring tea from Fujian</p>",
+        variants=[("小罐", 4800, 10, "Small tin")],
     )
     make_product("桂花乌龙", category=tea, store=store)
     make_product("青瓷茶杯", name_en="Celadon Cup", store=store)
@@ -66,11 +67,13 @@ def test_each_reader_sees_names_and_descriptions_in_their_language(client, teas)
     english = _page(client, f"/p/{slug}", EN)
     assert "Jasmine Green Tea" in english and "Spring tea from Fujian" in english
     assert "茉莉绿茶" not in english and "福建春茶" not in english
+    assert "Small tin" in english and "小罐" not in english  # its variant
     assert ">Tea</a>" in english  # its category
 
     chinese = _page(client, f"/p/{slug}", ZH)
     assert "茉莉绿茶" in chinese and "福建春茶" in chinese
     assert "Jasmine Green Tea" not in chinese and "Spring tea from Fujian" not in chinese
+    assert "小罐" in chinese and "Small tin" not in chinese
     assert ">茶叶</a>" in chinese
 
     home = _listing(_page(client, "/", EN))
