@@ -9,6 +9,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select
 
+from distribution.commission import accrue_commission, settle_due_commissions
 from distribution.factories import make_guide, make_promoter
 from distribution.models import (
     Channel,
@@ -28,7 +29,7 @@ from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.infra.unit_of_work import unit_of_work
 from shop.orders import services as orders
-from shop.orders.models import Fulfilment, PaymentMethod
+from shop.orders.models import Fulfilment, Order, PaymentMethod
 from shop.staff.models import Role, Staff
 
 DEMO_GUIDES = [  # name, login, store, phone (finance pays guides by phone)
@@ -92,6 +93,7 @@ def load_demo() -> list[str]:
         ("Wu Di", "13700000003", promoter),
         ("He Ping", "13700000004", guides[2]),
     ]
+    paid: list[int] = []
     for index, (name, phone, sharer) in enumerate(buyers):
         product = products[index % len(products)]
         visitor = uuid.uuid4().hex
@@ -114,6 +116,23 @@ def load_demo() -> list[str]:
         if index < 3:
             with unit_of_work():
                 orders.mark_paid_at_store(order.id, owner)
+            paid.append(order.id)
     for sharer in db.session.scalars(select(Sharer)):
         link_for(sharer, LinkTarget.HOME, 0, Channel.MOMENTS)
+    db.session.commit()
+    _settle_older_sales(paid[:2])
     return _lines()
+
+
+def _settle_older_sales(order_ids: list[int]) -> None:
+    """Date these paid orders before the return window and settle their commission, so the
+    demo has settled commission for finance to pay out. (Accruing again is a no-op when the
+    outbox already did it in-process; with RQ it may not have run yet.)"""
+    back = utcnow() - timedelta(days=settings().return_window_days + 3)
+    for order_id in order_ids:
+        order = db.session.get(Order, order_id)
+        order.created_at, order.paid_at = back - timedelta(minutes=20), back
+    db.session.commit()
+    for order_id in order_ids:
+        accrue_commission(order_id)
+    settle_due_commissions()

@@ -14,6 +14,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -231,6 +232,19 @@ def join():
     return render_template("distribution/join.html", form=form, error=error), status
 
 
+#: the id of the share box's "make my link" form, which the product page's share button submits
+MAKE_LINK_FORM = "share-make-link"
+
+
+def _product_links(sharer, product) -> list:
+    """The sharer's links to the product, read once per request (the share box and the share
+    button both need them)."""
+    cache = g.setdefault("sharer_product_links", {})
+    if product.id not in cache:
+        cache[product.id] = reports.my_links(sharer, LinkTarget.PRODUCT, product.id)
+    return cache[product.id]
+
+
 def share_box(product) -> Markup:
     """The signed-in sharer's links to a product and a one-tap form to make one, for the
     storefront's product page (which calls it when distribution is installed)."""
@@ -243,13 +257,27 @@ def share_box(product) -> Markup:
             "distribution/_share_box.html",
             sharer=sharer,
             product=product,
-            links=reports.my_links(sharer, LinkTarget.PRODUCT, product.id),
+            links=_product_links(sharer, product),
             link_url=link_url,
             form=form,
+            form_id=MAKE_LINK_FORM,
         )
     )
 
 
+def share_action(product) -> dict | None:
+    """What the product page's share button does for the signed-in sharer: share their newest
+    tracked link to the product (``url``), or, while they have none, submit the share box's
+    form that makes one (``form``). None for everyone else: they share the plain page."""
+    sharer = access.current_sharer()
+    if sharer is None or product is None:
+        return None
+    links = _product_links(sharer, product)
+    if links:
+        return {"url": link_url(links[0].link), "form": None}
+    return {"url": None, "form": MAKE_LINK_FORM}
+
+
 @bp.app_context_processor
 def distribution_hooks():
-    return {"share_box": share_box}
+    return {"share_box": share_box, "share_action": share_action}

@@ -6,11 +6,12 @@ from flask import current_app
 from flask_admin.model.form import InlineFormAdmin
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext, ngettext
+from flask_babel import ngettext
 from sqlalchemy import select
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from admin.base import StaffModelView
+from admin.kit.bilingual import bilingual_labels, english_field_args
 from admin.kit.fields import IdSelectField, MoneyField, PercentField
 from admin.kit.formatters import money_formatter
 from admin.members.pickers import product_choices, template_choices, template_name_formatter
@@ -70,6 +71,7 @@ class MemberTierView(StaffModelView):
     column_list = [
         "rank",
         "name",
+        "name_en",
         "discount_bp",
         "points_multiplier_pct",
         "free_shipping_from",
@@ -77,10 +79,10 @@ class MemberTierView(StaffModelView):
         "retention_days",
         "tasks",
     ]
-    column_details_list = column_list
+    column_details_list = [*column_list, "description", "description_en"]
     column_labels = {
+        **bilingual_labels("name", "name_en", "description", "description_en"),
         "rank": _l("Rank"),
-        "name": lazy_pgettext("not a person", "Name"),
         "discount_bp": _l("Member discount (%)"),
         "points_multiplier_pct": _l("Points multiplier (%)"),
         "free_shipping_from": _l("Free delivery from"),
@@ -100,6 +102,9 @@ class MemberTierView(StaffModelView):
     column_default_sort = "rank"
     form_columns = [
         "name",
+        "name_en",
+        "description",
+        "description_en",
         "rank",
         "discount_bp",
         "points_multiplier_pct",
@@ -113,7 +118,9 @@ class MemberTierView(StaffModelView):
         "free_shipping_from": MoneyField,
         "benefit_template_id": IdSelectField,
     }
+    form_widget_args = {"description": {"rows": 3}, "description_en": {"rows": 3}}
     form_args = {
+        **english_field_args("name_en", "description_en"),
         "rank": {
             "validators": [InputRequired(), NumberRange(min=0, max=1000)],
             "description": _l("Higher ranks are higher tiers; each rank is used once."),

@@ -10,10 +10,10 @@ from __future__ import annotations
 from flask import current_app, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext
 from markupsafe import Markup
 
 from admin.base import StaffModelView, StoreFilter
+from admin.kit.bilingual import EMPTY_FALLS_BACK, bilingual_labels, english_field_args
 from admin.kit.fields import MoneyField, image_field, note_field, stock_change_field
 from admin.kit.formatters import money_formatter, staff_formatter
 from admin.permissions import current_staff
@@ -54,7 +54,7 @@ def _variants_link(view, context, model, name):
 
 
 def _description(view, context, model, name):
-    return Markup(clean_html(model.description_html))
+    return Markup(clean_html(getattr(model, name)))
 
 
 def _order_link(view, context, model, name):
@@ -68,29 +68,32 @@ def _order_link(view, context, model, name):
 class StoreView(StaffModelView):
     permission = "stores.view"
     edit_permission = "stores.edit"
-    column_list = ["name", "city", "address", "active"]
+    column_list = ["name", "name_en", "city", "address", "active"]
     column_labels = {
-        "name": lazy_pgettext("not a person", "Name"),
+        **bilingual_labels("name", "name_en"),
         "city": _l("City"),
         "address": _l("Address"),
         "active": _l("Active"),
     }
-    column_searchable_list = ["name", "city"]
-    form_columns = ["name", "city", "address", "active"]
+    column_searchable_list = ["name", "name_en", "city"]
+    form_columns = ["name", "name_en", "city", "address", "active"]
+    form_args = english_field_args("name_en")
 
 
 class CategoryView(StaffModelView):
     permission = "catalog.view"
     edit_permission = "categories.edit"
     allow_delete = True
-    column_list = ["name", "slug", "position"]
+    column_list = ["name", "name_en", "slug", "position"]
     column_labels = {
-        "name": lazy_pgettext("not a person", "Name"),
+        **bilingual_labels("name", "name_en", "description", "description_en"),
         "slug": _l("Slug"),
         "position": _l("Position"),
     }
     column_default_sort = "position"
-    form_columns = ["name", "slug", "position"]
+    form_columns = ["name", "name_en", "slug", "description", "description_en", "position"]
+    form_args = english_field_args("name_en", "description_en")
+    form_widget_args = {"description": {"rows": 3}, "description_en": {"rows": 3}}
 
 
 class ProductView(StaffModelView):
@@ -100,6 +103,7 @@ class ProductView(StaffModelView):
     column_list = [
         "image",
         "name",
+        "name_en",
         "category",
         "store",
         "price",
@@ -110,6 +114,7 @@ class ProductView(StaffModelView):
     ]
     column_details_list = [
         "name",
+        "name_en",
         "slug",
         "category",
         "store",
@@ -117,11 +122,12 @@ class ProductView(StaffModelView):
         "stock",
         "active",
         "description_html",
+        "description_html_en",
         "created_at",
     ]
     column_labels = {
+        **bilingual_labels("name", "name_en", "description_html", "description_html_en"),
         "image": _l("Image"),
-        "name": lazy_pgettext("not a person", "Name"),
         "slug": _l("Slug"),
         "category": _l("Category"),
         "category.name": _l("Category"),
@@ -130,7 +136,6 @@ class ProductView(StaffModelView):
         "stock": _l("Stock"),
         "variants": _l("Variants"),
         "active": _l("Active"),
-        "description_html": _l("Description"),
         "created_at": _l("Created"),
         "upload": _l("Add images"),
     }
@@ -140,8 +145,9 @@ class ProductView(StaffModelView):
         "stock": _total_stock,
         "variants": _variants_link,
         "description_html": _description,
+        "description_html_en": _description,
     }
-    column_searchable_list = ["name", "slug"]
+    column_searchable_list = ["name", "name_en", "slug"]
     column_filters = ["active", "category.name", StoreFilter(Product.store_id, _l("Store"))]
     column_sortable_list = [
         "name",
@@ -153,22 +159,25 @@ class ProductView(StaffModelView):
     column_default_sort = ("created_at", True)
     form_columns = [
         "name",
+        "name_en",
         "slug",
         "category",
         "store",
         "description_html",
+        "description_html_en",
         "active",
         "upload",
     ]
     form_args = {
+        **english_field_args("name_en", "description_html_en"),
         "description_html": {
-            "label": _l("Description"),
+            "label": bilingual_labels("description_html")["description_html"],
             "description": _l(
                 "Basic HTML: paragraphs, bold, italic, lists, links. Anything else is removed."
             ),
-        }
+        },
     }
-    form_widget_args = {"description_html": {"rows": 8}}
+    form_widget_args = {"description_html": {"rows": 8}, "description_html_en": {"rows": 8}}
     form_extra_fields = {"upload": image_field()}
     scoped_fields = {"store": Store}
 
@@ -196,10 +205,11 @@ class ProductView(StaffModelView):
 class VariantView(StaffModelView):
     permission = "catalog.view"
     edit_permission = "catalog.edit"
-    column_list = ["product", "name", "sku", "price", "sale_price", "stock", "position"]
+    column_list = ["product", "name", "name_en", "sku", "price", "sale_price", "stock", "position"]
     column_details_list = [
         "product",
         "name",
+        "name_en",
         "sku",
         "price",
         "compare_at_price",
@@ -212,7 +222,8 @@ class VariantView(StaffModelView):
     column_labels = {
         "product": _l("Product"),
         "product.name": _l("Product"),
-        "name": _l("Variant"),
+        "name": _l("Variant (Chinese)"),
+        "name_en": _l("Variant (English)"),
         "sku": _l("SKU"),
         "price": _l("Price"),
         "compare_at_price": _l("Compare-at price"),
@@ -236,6 +247,7 @@ class VariantView(StaffModelView):
         "product",
         "sku",
         "name",
+        "name_en",
         "price",
         "compare_at_price",
         "sale_price",
@@ -246,6 +258,7 @@ class VariantView(StaffModelView):
         "stock_note",
     ]
     form_overrides = {"price": MoneyField, "compare_at_price": MoneyField, "sale_price": MoneyField}
+    form_args = {"name_en": {"description": EMPTY_FALLS_BACK}}
     form_extra_fields = {
         "stock_change": stock_change_field(_l("Stock adjustment")),
         "stock_note": note_field(),

@@ -1,5 +1,9 @@
 """Catalog tables: stores, categories, products, variants, images, stock movements, reviews.
 
+Names and descriptions are kept in both languages of the interface: ``name`` (Chinese) and
+``name_en`` (English), and so on; ``shop.web.i18n.localized`` shows the reader's, falling back
+to the other when one is empty.
+
 Money columns are integers in minor units; each row that holds money holds its currency.
 """
 
@@ -17,6 +21,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -28,10 +33,15 @@ if TYPE_CHECKING:
     from shop.customers.models import Customer
 
 
+#: the server default of a text column added to a table that has rows
+EMPTY = text("''")
+
+
 class Store(db.Model):
     __tablename__ = "stores"
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(120))
+    name: Mapped[str] = mapped_column(String(120))  # in Chinese
+    name_en: Mapped[str] = mapped_column(String(120), default="", server_default=EMPTY)
     city: Mapped[str] = mapped_column(String(80), default="")
     address: Mapped[str] = mapped_column(String(255), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -43,7 +53,10 @@ class Store(db.Model):
 class Category(db.Model):
     __tablename__ = "categories"
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(80))  # in Chinese
+    name_en: Mapped[str] = mapped_column(String(80), default="", server_default=EMPTY)
+    description: Mapped[str] = mapped_column(Text, default="", server_default=EMPTY)
+    description_en: Mapped[str] = mapped_column(Text, default="", server_default=EMPTY)
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -54,11 +67,13 @@ class Category(db.Model):
 class Product(db.Model):
     __tablename__ = "products"
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))  # in Chinese
+    name_en: Mapped[str] = mapped_column(String(200), default="", server_default=EMPTY)
     slug: Mapped[str] = mapped_column(String(200), unique=True)
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
     store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"), index=True)
-    description_html: Mapped[str] = mapped_column(Text, default="")
+    description_html: Mapped[str] = mapped_column(Text, default="")  # in Chinese
+    description_html_en: Mapped[str] = mapped_column(Text, default="", server_default=EMPTY)
     points_per_unit: Mapped[int | None] = mapped_column(Integer)  # overrides the earn rule
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -91,7 +106,8 @@ class Variant(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
     sku: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(120), default="")
+    name: Mapped[str] = mapped_column(String(120), default="")  # in Chinese
+    name_en: Mapped[str] = mapped_column(String(120), default="", server_default=EMPTY)
     price: Mapped[int] = mapped_column(Integer)
     compare_at_price: Mapped[int | None] = mapped_column(Integer)
     sale_price: Mapped[int | None] = mapped_column(Integer)

@@ -10,8 +10,10 @@ from shop.errors import InvalidInput
 
 
 def tidy_product(product: Product) -> None:
-    """A description is stored sanitized (``shop.catalog.sanitize``; cleaned again when shown)."""
+    """Descriptions (in both languages) are stored sanitized (``shop.catalog.sanitize``;
+    cleaned again when shown)."""
     product.description_html = clean_html(product.description_html)
+    product.description_html_en = clean_html(product.description_html_en or "")
 
 
 def check_variant(variant: Variant) -> None:

@@ -8,7 +8,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from shop.catalog.models import Category, Product, Review, ReviewStatus, Store, Variant
+from shop.catalog.models import (
+    Category,
+    Product,
+    ProductImage,
+    Review,
+    ReviewStatus,
+    Store,
+    Variant,
+)
 from shop.catalog.places import City, known_city
 from shop.extensions import db
 from shop.infra.clock import utcnow
@@ -20,6 +28,8 @@ PAID_STATES = (
     OrderStatus.PICKED_UP,
     OrderStatus.COMPLETED,
 )
+#: states of an order whose units were sold (a refunded order's lines say how many came back)
+SOLD_STATES = (*PAID_STATES, OrderStatus.REFUNDED)
 PAGE_SIZE = 24
 
 
@@ -54,8 +64,9 @@ def category_products(category: Category, limit: int = PAGE_SIZE) -> list[Produc
 
 
 def search(text: str, limit: int = PAGE_SIZE) -> list[Product]:
-    """Products whose name or category name contains the text (descriptions hold HTML,
-    whose tags would match nearly any short query)."""
+    """Products whose name or category name, in either language, contains the text ("茶"
+    and "tea" find the same teas); descriptions hold HTML, whose tags would match nearly any
+    short query."""
     text = (text or "").strip()[:100]
     if not text:
         return []
@@ -67,12 +78,31 @@ def search(text: str, limit: int = PAGE_SIZE) -> list[Product]:
             .where(
                 or_(
                     Product.name.ilike(pattern, escape="\\"),
-                    Product.category.has(Category.name.ilike(pattern, escape="\\")),
+                    Product.name_en.ilike(pattern, escape="\\"),
+                    Product.category.has(
+                        or_(
+                            Category.name.ilike(pattern, escape="\\"),
+                            Category.name_en.ilike(pattern, escape="\\"),
+                        )
+                    ),
                 )
             )
             .limit(limit)
         )
     )
+
+
+def cover_images(variant_ids: list[int]) -> dict[int, str]:
+    """Each variant's product's first image (its file name), by variant id, in one query."""
+    if not variant_ids:
+        return {}
+    rows = db.session.execute(
+        select(Variant.id, ProductImage.filename)
+        .join(ProductImage, ProductImage.product_id == Variant.product_id)
+        .where(Variant.id.in_(variant_ids))
+        .order_by(ProductImage.position.desc(), ProductImage.id.desc())
+    )
+    return dict(rows.all())  # the last row per variant wins: its product's first image
 
 
 def product_by_slug(slug: str) -> Product | None:
@@ -94,6 +124,17 @@ def product_slug_of(variant_id: int) -> str | None:
         .join(Variant, Variant.product_id == Product.id)
         .where(Variant.id == variant_id, Product.active.is_(True))
     )
+
+
+def sales_count(product_id: int) -> int:
+    """Units of the product sold: on paid orders (and those fulfilled or picked up since),
+    net of units refunded. Unpaid and cancelled orders never count."""
+    sold = db.session.scalar(
+        select(func.sum(OrderLine.quantity - OrderLine.refunded_quantity))
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(OrderLine.product_id == product_id, Order.status.in_(SOLD_STATES))
+    )
+    return int(sold or 0)
 
 
 @dataclass

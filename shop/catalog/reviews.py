@@ -7,17 +7,26 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from shop.catalog.models import Review, ReviewStatus
-from shop.catalog.queries import PAID_STATES
 from shop.errors import InvalidInput
 from shop.extensions import db
-from shop.orders.models import Order
+from shop.orders.models import Order, OrderStatus
 from shop.staff import audit
+
+#: an order's items can be reviewed once the customer has them: shipped, picked up, completed
+REVIEWABLE_STATES = (OrderStatus.FULFILLED, OrderStatus.PICKED_UP, OrderStatus.COMPLETED)
+
+
+def reviewable(order: Order) -> bool:
+    return order.status in REVIEWABLE_STATES
 
 
 def submit_review(order: Order, line_id, rating, body: str) -> Review:
-    """A customer's review of one item of their order, once per item. Does not commit."""
-    if order.status not in PAID_STATES:
-        raise InvalidInput(_("You can review a product once your order is paid."))
+    """A review of one line of an order the customer has received (shipped or picked up);
+    a paid order still on its way cannot be reviewed. Does not commit."""
+    if not reviewable(order):
+        raise InvalidInput(
+            _("You can review what you bought once it has been shipped or picked up.")
+        )
     line = next((ln for ln in order.lines if str(ln.id) == str(line_id)), None)
     if line is None:
         raise InvalidInput(_("That item is not part of this order."))

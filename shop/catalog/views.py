@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, render_template, request, send_from_directory
+from flask import abort, current_app, render_template, request, send_from_directory, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -10,8 +10,10 @@ from shop.catalog import images
 from shop.catalog import queries as catalog
 from shop.catalog.models import Category
 from shop.extensions import db
+from shop.members import coupons
 from shop.web import pagecache
 from shop.web.blueprints import storefront
+from shop.web.i18n import localized
 
 
 @storefront.get("/")
@@ -28,7 +30,7 @@ def category(slug: str):
         abort(404)
     return render_template(
         "shop/listing.html",
-        title=cat.name,
+        title=localized(cat),
         categories=catalog.categories(),
         products=catalog.category_products(cat),
         current=cat,
@@ -64,10 +66,18 @@ def product(slug: str):
             product=item,
             reviews=reviews_,
             rating=rating,
+            sold=catalog.sales_count(item.id),
+            coupons=coupons.claimable_for(item),
             recent=catalog.recent_purchases(item.id),
             max_quantity=current_app.config["MAX_LINE_QUANTITY"],
+            share_url=_public_url("shop.product", slug=item.slug),
         ),
     )
+
+
+def _public_url(endpoint: str, **values) -> str:
+    """The address to share: on the shop's public host, whatever host served this page."""
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for(endpoint, **values)
 
 
 @storefront.get("/media/products/<path:name>")

@@ -104,7 +104,10 @@ class AddToCartForm(StorefrontForm):
 
 
 class CartForm(StorefrontForm):
-    """The basket page: a quantity box per line, named ``qty_<variant id>``; 0 removes it."""
+    """The basket page: a quantity box per line, named ``qty_<variant id>``; 0 removes it, and
+    so does a line's remove button (``remove=<variant id>``)."""
+
+    remove = StringField(default="")
 
     @classmethod
     def for_lines(cls, variant_keys, formdata) -> CartForm:
@@ -113,11 +116,14 @@ class CartForm(StorefrontForm):
 
     def quantities(self) -> dict[str, int]:
         """The quantities posted, by the variant id as the basket keys it (0: remove)."""
-        return {
+        posted = {
             name.removeprefix("qty_"): field.data
             for name, field in self._fields.items()
-            if field.raw_data
+            if name.startswith("qty_") and field.raw_data
         }
+        if self.remove.data:
+            posted[self.remove.data] = 0
+        return posted
 
 
 class CheckoutForm(StorefrontForm):

@@ -54,7 +54,11 @@ def cart_page():
     if cart.drop_unavailable():
         flash(_("An item in your basket is no longer available and was removed."), "error")
     items = cart.items()
-    return render_template("shop/cart.html", basket=quote(items) if items else None)
+    return render_template(
+        "shop/cart.html",
+        basket=quote(items) if items else None,
+        thumbnails=catalog.cover_images([variant_id for variant_id, _n in items]),
+    )
 
 
 @storefront.route("/checkout", methods=["GET", "POST"])

@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw
 from shop.catalog import images, stock
 from shop.catalog.models import Category, Product, ProductImage, StockReason, Store, Variant
 from shop.catalog.sanitize import clean_html
+from shop.demo import pictures
 from shop.extensions import db
 from shop.staff.models import Role, Staff
 
@@ -22,16 +23,33 @@ def slugify(text: str) -> str:
     return slug or f"item-{next(_seq)}"
 
 
-def make_store(name: str = "", city: str = "Shanghai", address: str = "") -> Store:
-    store = Store(name=name or f"Store {next(_seq)}", city=city, address=address)
+def make_store(
+    name: str = "", city: str = "Shanghai", address: str = "", *, name_en: str = ""
+) -> Store:
+    store = Store(name=name or f"Store {next(_seq)}", name_en=name_en, city=city, address=address)
     db.session.add(store)
     db.session.flush()
     return store
 
 
-def make_category(name: str = "", position: int = 0) -> Category:
+def make_category(
+    name: str = "",
+    position: int = 0,
+    *,
+    name_en: str = "",
+    description: str = "",
+    description_en: str = "",
+) -> Category:
+    """``name`` is the Chinese name, ``name_en`` the English one (``shop.web.i18n``)."""
     name = name or f"Category {next(_seq)}"
-    category = Category(name=name, slug=f"{slugify(name)}-{next(_seq)}", position=position)
+    category = Category(
+        name=name,
+        name_en=name_en,
+        description=description,
+        description_en=description_en,
+        slug=f"{slugify(name_en or name)}-{next(_seq)}",
+        position=position,
+    )
     db.session.add(category)
     db.session.flush()
     return category
@@ -47,25 +65,35 @@ def make_product(
     store: Store | None = None,
     description: str = "",
     slug: str | None = None,
+    name_en: str = "",
+    description_en: str = "",
 ) -> Product:
-    """A product with variants; ``variants`` is a list of (name, price, stock) tuples.
+    """A product with variants; ``variants`` is a list of (name, price, stock) tuples, or
+    (name, price, stock, English name).
+    ``name`` and ``description`` are the Chinese texts, ``name_en`` and ``description_en`` the
+    English ones (``shop.web.i18n``).
 
     Initial stock is entered through a stock movement so the stock ledger balances.
     """
     name = name or f"Product {next(_seq)}"
     product = Product(
         name=name,
-        slug=slug or f"{slugify(name)}-{next(_seq)}",
+        name_en=name_en,
+        slug=slug or f"{slugify(name_en or name)}-{next(_seq)}",
         category=category,
         store=store,
         description_html=clean_html(description),
+        description_html_en=clean_html(description_en),
     )
     db.session.add(product)
-    for position, (vname, vprice, vstock) in enumerate(variants or [("", price, stock_qty)]):
+    for position, (vname, vprice, vstock, *english) in enumerate(
+        variants or [("", price, stock_qty)]
+    ):
         variant = Variant(
             product=product,
             sku=f"SKU-{next(_seq):05d}",
             name=vname,
+            name_en=english[0] if english else "",
             price=vprice,
             stock=0,
             position=position,
@@ -88,6 +116,20 @@ def make_staff(
     db.session.add(staff)
     db.session.flush()
     return staff
+
+
+def make_picture(
+    product: Product, kind: str, colour: tuple[int, int, int], backdrop=None, position: int = 0
+) -> ProductImage:
+    """A drawn picture of the product (``shop.demo.pictures``), stored like an uploaded one."""
+    image = ProductImage(
+        product=product,
+        filename=images.store_image(pictures.product_picture(kind, colour, backdrop)),
+        position=position,
+    )
+    db.session.add(image)
+    db.session.flush()
+    return image
 
 
 def make_image(product: Product, color: tuple[int, int, int], label: str = "") -> ProductImage:

@@ -58,13 +58,13 @@ def load_demo() -> list[str]:
     """Idempotent: does nothing when tiers exist."""
     if db.session.scalar(select(MemberTier.id)):
         return _lines()
-    products = {p.name: p for p in db.session.scalars(select(Product))}
-    teaware = db.session.scalar(select(Category).where(Category.name == "Teaware"))
+    products = {p.name_en or p.name: p for p in db.session.scalars(select(Product))}
+    teaware = db.session.scalar(select(Category).where(Category.name_en == "Teaware"))
     if GOLD_PRODUCT not in products or VOUCHER_PRODUCT not in products or teaware is None:
         return []
     now = utcnow()
     welcome = _template(
-        "Welcome: ¥10 off ¥50",
+        "新人礼：满 50 减 10 · Welcome: ¥10 off ¥50",
         CouponKind.THRESHOLD,
         value=1000,
         threshold=5000,
@@ -72,7 +72,7 @@ def load_demo() -> list[str]:
         claimable=False,
     )
     _template(
-        "15% off teaware",
+        "茶具 85 折 · 15% off teaware",
         CouponKind.PERCENT,
         value=1500,
         cap=3000,
@@ -81,15 +81,15 @@ def load_demo() -> list[str]:
         valid_days=30,
     )
     _template(
-        "Spend ¥200, save ¥30",
+        "满 200 减 30 · Spend ¥200, save ¥30",
         CouponKind.THRESHOLD,
         value=3000,
         threshold=20000,
         valid_until=now + timedelta(days=60),
     )
-    free_delivery = _template("Free delivery", CouponKind.FREE_SHIPPING, valid_days=14)
+    free_delivery = _template("包邮券 · Free delivery", CouponKind.FREE_SHIPPING, valid_days=14)
     _template(
-        "Flash: ¥50 off ¥150",
+        "限量：满 150 减 50 · Flash: ¥50 off ¥150",
         CouponKind.FIXED,
         value=5000,
         threshold=15000,
@@ -97,10 +97,14 @@ def load_demo() -> list[str]:
         valid_until=now + timedelta(days=7),
     )
     thanks = _template(
-        "Thank you: ¥20 off", CouponKind.FIXED, value=2000, valid_days=60, claimable=False
+        "感谢券：减 20 · Thank you: ¥20 off",
+        CouponKind.FIXED,
+        value=2000,
+        valid_days=60,
+        claimable=False,
     )
     for_friends = _template(
-        "Friend's gift: ¥15 off ¥60",
+        "好友礼：满 60 减 15 · Friend's gift: ¥15 off ¥60",
         CouponKind.THRESHOLD,
         value=1500,
         threshold=6000,
@@ -108,7 +112,7 @@ def load_demo() -> list[str]:
         claimable=False,
     )
     voucher = _template(
-        "Almond Cookies voucher",
+        "杏仁饼兑换券 · Almond Cookies voucher",
         CouponKind.FIXED,
         value=products[VOUCHER_PRODUCT].variants[0].price,
         scope=CouponScope.PRODUCTS,
@@ -119,7 +123,7 @@ def load_demo() -> list[str]:
         combinable_with_points=False,
     )
     gold_gift = _template(
-        "Gold gift: ¥50 off ¥200",
+        "金卡礼：满 200 减 50 · Gold gift: ¥50 off ¥200",
         CouponKind.THRESHOLD,
         value=5000,
         threshold=20000,
@@ -135,10 +139,21 @@ def load_demo() -> list[str]:
     rules.welcome_template_id = welcome.id
     rules.referral_friend_template_id = for_friends.id
 
-    silver = MemberTier(name="Silver", rank=1, discount_bp=200, points_multiplier_pct=120)
+    silver = MemberTier(
+        name="银卡",
+        name_en="Silver",
+        description="九八折，积分 1.2 倍。",
+        description_en="2% off every order and 1.2× points.",
+        rank=1,
+        discount_bp=200,
+        points_multiplier_pct=120,
+    )
     silver.tasks.append(TierTask(kind=TaskKind.SPEND, amount=50000, days=90))
     gold = MemberTier(
-        name="Gold",
+        name="金卡",
+        name_en="Gold",
+        description="九五折，积分 1.5 倍，全场包邮，另送满 200 减 50 券。",
+        description_en="5% off, 1.5× points, free delivery and a ¥50-off-¥200 coupon.",
         rank=2,
         discount_bp=500,
         points_multiplier_pct=150,
@@ -148,7 +163,10 @@ def load_demo() -> list[str]:
     gold.tasks.append(TierTask(kind=TaskKind.BUY_PRODUCT, product_id=products[GOLD_PRODUCT].id))
     gold.tasks.append(TierTask(kind=TaskKind.REFER, count=2))
     platinum = MemberTier(
-        name="Platinum",
+        name="白金卡",
+        name_en="Platinum",
+        description="九二折，积分 2 倍，全场包邮。",
+        description_en="8% off, double points and free delivery.",
         rank=3,
         discount_bp=800,
         points_multiplier_pct=200,

@@ -241,6 +241,38 @@ def _check_scope(template: CouponTemplate) -> None:
         )
 
 
+def claimable_for(product: Product, limit: int = 4) -> list[CouponTemplate]:
+    """The coupons a customer can claim now that take something off this product (for the
+    product page's chips): active, claimable, valid now, not all claimed, scoped to the whole
+    shop, the product, its category or its store. Biggest fixed amounts first."""
+    now = utcnow()
+    found = db.session.scalars(
+        select(CouponTemplate)
+        .where(
+            CouponTemplate.active.is_(True),
+            CouponTemplate.claimable.is_(True),
+            or_(CouponTemplate.valid_from.is_(None), CouponTemplate.valid_from <= now),
+            or_(CouponTemplate.valid_until.is_(None), CouponTemplate.valid_until > now),
+            or_(
+                CouponTemplate.total_quantity.is_(None),
+                CouponTemplate.claimed_count < CouponTemplate.total_quantity,
+            ),
+        )
+        .order_by(CouponTemplate.value.desc(), CouponTemplate.id)
+    )
+    scoped = {
+        CouponScope.PRODUCTS: product.id,
+        CouponScope.CATEGORIES: product.category_id,
+        CouponScope.STORES: product.store_id,
+    }
+    return [
+        template
+        for template in found
+        if template.scope == CouponScope.ALL
+        or scoped.get(template.scope) in (template.scope_ids or [])
+    ][:limit]
+
+
 def hundredths(value: int) -> str:
     """An integer in hundredths as plain text: basis points as a percent (1250 -> "12.5"),
     a multiplier in percent as a factor (150 -> "1.5"). No floats."""

@@ -20,10 +20,12 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from shop.catalog.models import EMPTY
 from shop.customers.models import Customer
 from shop.extensions import db
 from shop.infra.clock import utcnow
@@ -121,7 +123,10 @@ class LoyaltySettings(db.Model):
 class MemberTier(db.Model):
     __tablename__ = "member_tiers"
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(80))  # in Chinese; see shop.web.i18n.localized
+    name_en: Mapped[str] = mapped_column(String(80), default="", server_default=EMPTY)
+    description: Mapped[str] = mapped_column(Text, default="", server_default=EMPTY)
+    description_en: Mapped[str] = mapped_column(Text, default="", server_default=EMPTY)
     rank: Mapped[int] = mapped_column(Integer, unique=True)
     discount_bp: Mapped[int] = mapped_column(Integer, default=0)  # 500 = 5% off
     points_multiplier_pct: Mapped[int] = mapped_column(Integer, default=100)

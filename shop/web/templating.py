@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import request
+from flask import g, request
 from flask_babel import format_date, format_datetime, format_timedelta, get_locale
 
 from shop.catalog.sanitize import clean_markup
 from shop.checkout import cart
 from shop.customers.phones import mask_phone
 from shop.infra.clock import utcnow
-from shop.members import coupons
+from shop.members import coupons, points
 from shop.money import format_money
 from shop.orders.models import OrderStatus
 from shop.orders.numbers import order_number
+from shop.web.i18n import localized, medium_datetime
 
 
 def ago(moment: datetime | None) -> str:
@@ -23,14 +24,24 @@ def ago(moment: datetime | None) -> str:
     return format_timedelta(moment - utcnow(), add_direction=True)
 
 
-def local_datetime(moment: datetime | None, pattern: str = "short") -> str:
-    """A stored (naive UTC) time shown in the shop's time zone and the reader's language; the
-    admin passes a pattern of its own."""
-    return format_datetime(moment, pattern) if moment else ""
+def local_datetime(moment: datetime | None, pattern: str | None = None) -> str:
+    """A stored (naive UTC) time shown in the shop's time zone and the reader's language
+    (``shop.web.i18n.medium_datetime``); the admin passes a pattern of its own."""
+    if moment is None:
+        return ""
+    return format_datetime(moment, pattern) if pattern else medium_datetime(moment)
 
 
 def local_date(moment: datetime | None) -> str:
     return format_date(moment, "medium") if moment else ""
+
+
+def points_worth(count: int | None) -> str:
+    """What a number of points takes off an order, as money ("2000 points" -> "¥20.00"); the
+    rate is read once per request."""
+    if "point_value" not in g:
+        g.point_value = points.settings().point_value
+    return format_money((count or 0) * g.point_value)
 
 
 def iso_utc(moment: datetime | None) -> str:
@@ -46,6 +57,8 @@ def init_app(app) -> None:
     app.jinja_env.filters["datetime"] = local_datetime
     app.jinja_env.filters["date"] = local_date
     app.jinja_env.filters["clean_html"] = clean_markup
+    app.jinja_env.filters["localized"] = localized
+    app.jinja_env.filters["points_worth"] = points_worth
     app.jinja_env.filters["coupon_value"] = coupons.describe
     app.jinja_env.filters["hundredths"] = coupons.hundredths
     # Vocabularies that templates show by their labels (globals reach imported macros too).

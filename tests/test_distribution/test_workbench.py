@@ -319,6 +319,21 @@ def test_product_page_shows_the_share_box_to_guides_only(client, world, app):
     assert "Make a link" in page
 
 
+def test_the_share_button_shares_the_guide_s_own_tracked_link(client, world, app):
+    page = client.get(f"/p/{world.slug}").get_data(as_text=True)
+    assert f'data-url="http://localhost/p/{world.slug}"' in page  # a customer: the plain page
+
+    sign_in(client, "li@guides.test")
+    page = client.get(f"/p/{world.slug}").get_data(as_text=True)
+    # no link yet: the button submits the share box's form, which makes one
+    assert 'class="share" type="submit" form="share-make-link"' in page
+    assert 'id="share-make-link"' in page
+    response = make(client, f"product:{world.product}", "wechat-group", next_=f"/p/{world.slug}")
+    code = response.headers["Location"].split("#link-")[1]
+    page = client.get(f"/p/{world.slug}").get_data(as_text=True)
+    assert f'data-url="http://localhost/s/{code}"' in page
+
+
 # --- customers, orders, commission ------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ from shop.infra.clock import utcnow
 from shop.infra.unit_of_work import unit_of_work
 from shop.orders import services as orders
 from shop.orders.models import Order
+from tests.support.members import make_template
 from tests.support.shop import make_owner, order_for, small_catalog
 
 
@@ -210,6 +211,9 @@ def test_only_approved_reviews_are_shown(client, catalog):
     staff = make_owner()
     first = _paid_order(tea, store, staff, name="Han Meimei", phone="13900004444")
     second = _paid_order(tea, store, staff, name="Li Lei", phone="13900005555")
+    for order in (first, second):
+        with unit_of_work():
+            orders.mark_picked_up(order.id, staff)
     with unit_of_work():
         approved = reviews.submit_review(
             first, first.lines[0].id, "5", "<b>Lovely</b> <script>x()</script>"
@@ -228,20 +232,27 @@ def test_only_approved_reviews_are_shown(client, catalog):
     assert "★ 5.0 · 1 review" in html.unescape(raw)
 
 
-def test_review_from_the_order_page_after_payment_once_per_line(client, catalog):
+def test_review_from_the_order_page_after_pick_up_once_per_line(client, catalog):
     store, tea = catalog["store"], catalog["tea"].variants[0]
     order = order_for(tea, store, quantity=2)
     line_id = order.lines[0].id
     url = f"/o/{order.token}/review"
     form = {"line": str(line_id), "rating": "4", "body": "Fresh and green"}
+    refused = "You can review what you bought once it has been shipped or picked up."
+    staff = make_owner()
 
     unpaid = _page(client, url, method="POST", data=form, follow_redirects=True)
-    assert "You can review a product once your order is paid." in unpaid
+    assert refused in unpaid
     assert "Send review" not in unpaid
+    with unit_of_work():
+        orders.mark_paid_at_store(order.id, staff)
+    paid = _page(client, url, method="POST", data=form, follow_redirects=True)
+    assert refused in paid  # paid, but not in the customer's hands yet
+    assert "Send review" not in paid
     assert db.session.scalar(select(Review.id)) is None
 
     with unit_of_work():
-        orders.mark_paid_at_store(order.id, make_owner())
+        orders.mark_picked_up(order.id, staff)
     assert "Send review" in _page(client, f"/o/{order.token}")
     for bad, message in [
         ({"rating": "9"}, "Choose a rating from 1 to 5 stars."),
@@ -377,3 +388,31 @@ def test_just_bought_a_pick_up_names_the_store_s_city_not_the_typed_one(client, 
 def test_known_cities(typed, known):
     found = known_city(typed)
     assert (found.en if found else None) == known
+
+
+def test_product_page_shows_sales_compare_at_price_and_the_coupons_that_apply(client, catalog):
+    store, tea, cup = catalog["store"], catalog["tea"], catalog["cup"]
+    staff = make_owner()
+    tea.variants[0].compare_at_price = 12900
+    for _ in range(2):
+        _paid_order(tea.variants[0], store, staff, quantity=2)
+    order_for(tea.variants[0], store)  # unpaid: not a sale
+    tea_id, category_id, cup_id = tea.id, catalog["tea_category"].id, cup.id
+    now = utcnow()
+    for name, values in [
+        ("Everything", {"value": 1000}),
+        ("Teas", {"value": 2000, "scope": "categories", "scope_ids": [category_id]}),
+        ("This tea", {"value": 500, "scope": "products", "scope_ids": [tea_id]}),
+        ("Cups only", {"value": 700, "scope": "products", "scope_ids": [cup_id]}),
+        ("Not claimable", {"value": 800, "claimable": False}),
+        ("Over", {"value": 900, "valid_until": now - timedelta(days=1)}),
+        ("All gone", {"value": 600, "total_quantity": 1, "claimed_count": 1}),
+    ]:
+        make_template(name, **values)
+
+    page = _page(client, f"/p/{tea.slug}")
+    assert "4 sold" in page
+    assert "<s>¥129.00</s>" in page
+    chips = re.findall(r'<a class="chip" href="/coupons/\d+">([^<]+)</a>', page)
+    assert chips == ["¥20.00 off", "¥10.00 off", "¥5.00 off"]  # biggest first
+    assert "sold" not in _page(client, f"/p/{cup.slug}").split("<h1>")[0]  # none sold yet

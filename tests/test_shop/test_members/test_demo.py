@@ -29,7 +29,8 @@ def test_demo_membership_is_loaded_once(runner, ctx):
     assert _counts() == loaded
 
     tiers = db.session.scalars(select(MemberTier).order_by(MemberTier.rank)).all()
-    assert [t.name for t in tiers] == ["Silver", "Gold", "Platinum"]
+    assert [t.name_en for t in tiers] == ["Silver", "Gold", "Platinum"]
+    assert [t.name for t in tiers] == ["银卡", "金卡", "白金卡"]
     assert {task.kind for task in tiers[1].tasks} == {"buy_product", "refer"}
     kinds = set(db.session.scalars(select(CouponTemplate.kind)))
     assert kinds == {"fixed", "percent", "threshold", "free_shipping"}
