@@ -14,6 +14,7 @@ from shop.checkout.services import CheckoutDetails, place_order
 from shop.demo.factories import make_category, make_picture, make_product, make_staff, make_store
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.unit_of_work import unit_of_work
 from shop.orders import services as orders
 from shop.orders.models import Fulfilment, Order, PaymentMethod
 from shop.staff.models import Role, Staff
@@ -224,25 +225,28 @@ def load_demo_data() -> bool:
 
 def _reviewed_orders(products: dict, store: Store) -> None:
     """Orders picked up at the store and reviewed, the reviews approved: the product pages'
-    sales counts and reviews. (The services commit their own steps.)"""
+    sales counts and reviews. Each step is its own unit of work, as in the shop."""
     owner = db.session.scalar(select(Staff).where(Staff.email == DEMO_STAFF[0][0]))
     for days_ago, (product_name, buyer, phone, stars, text) in enumerate(_REVIEWS, start=3):
         product = products[product_name]
-        order = place_order(
-            [(product.variants[0].id, 1)],
-            CheckoutDetails(
-                name=buyer,
-                phone=phone,
-                fulfilment=Fulfilment.PICKUP,
-                payment_method=PaymentMethod.STORE,
-                pickup_store_id=store.id,
-            ),
-            uuid.uuid4().hex,
-        )
-        orders.mark_paid_at_store(order.id, owner)
-        orders.mark_picked_up(order.id, owner)
-        order = db.session.get(Order, order.id)
-        review = reviews.submit_review(order, order.lines[0].id, stars, text)
-        reviews.moderate(review, ReviewStatus.APPROVED, owner)
-        review.created_at = utcnow() - timedelta(days=days_ago)
-        db.session.commit()
+        with unit_of_work():
+            order = place_order(
+                [(product.variants[0].id, 1)],
+                CheckoutDetails(
+                    name=buyer,
+                    phone=phone,
+                    fulfilment=Fulfilment.PICKUP,
+                    payment_method=PaymentMethod.STORE,
+                    pickup_store_id=store.id,
+                ),
+                uuid.uuid4().hex,
+            )
+        with unit_of_work():
+            orders.mark_paid_at_store(order.id, owner)
+        with unit_of_work():
+            orders.mark_picked_up(order.id, owner)
+        with unit_of_work():
+            order = db.session.get(Order, order.id, populate_existing=True)
+            review = reviews.submit_review(order, order.lines[0].id, stars, text)
+            reviews.moderate(review, ReviewStatus.APPROVED, owner)
+            review.created_at = utcnow() - timedelta(days=days_ago)
