@@ -48,6 +48,7 @@ from shop.catalog.models import Store
 from shop.errors import ShopError
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.unit_of_work import unit_of_work
 from shop.staff import audit
 from shop.web.redirects import local_target
 
@@ -228,6 +229,7 @@ class StaffModelView(SecuredView, ModelView):
         """Flask-Admin streams CSV exports after the request's database session is closed, so
         a relation read while writing a row would fail: compute every value here instead."""
         count, rows = super()._export_data()
+        g.admin_export_count = len(rows)
         columns = [column for column, _label in self._export_columns]
         parent = super()
         return count, [
@@ -243,11 +245,41 @@ class StaffModelView(SecuredView, ModelView):
     @expose("/export/<export_type>/")
     def export(self, export_type):
         """CSV starts with a UTF-8 byte-order mark: Excel on a Chinese Windows reads the file
-        as UTF-8 only then (else names and notes come out garbled)."""
+        as UTF-8 only then (else names and notes come out garbled).
+
+        Every export is audited before its rows leave (``audit_export``): who exported which
+        list, how many rows, with which search and filters, and whether phones were in full."""
         response = super().export(export_type)
-        if export_type == "csv" and response.status_code == 200:
-            response.response = itertools.chain(["\ufeff"], response.response)
+        if response.status_code == 200:
+            with unit_of_work():
+                self.audit_export(export_type)
+            if export_type == "csv":
+                response.response = itertools.chain(["\ufeff"], response.response)
         return response
+
+    def audit_export(self, export_type: str) -> None:
+        """Record an export in the audit log (``<name>.export``); does not commit."""
+        columns = [str(column) for column, _label in self._export_columns]
+        audit.record(
+            current_staff(),
+            f"{self.audit_name}.export",
+            object_type=self.model.__name__,
+            object_id="",
+            store_id=None,
+            after={
+                "format": export_type,
+                "rows": g.pop("admin_export_count", None),
+                "columns": columns,
+                "search": request.args.get("search") or "",
+                "filters": {
+                    key: value
+                    for key, value in request.args.items(multi=True)
+                    if key.startswith("flt")
+                },
+                "full_phones": "phone" in columns and may("phones.full"),
+                "stores": sorted(store_scope()) if store_scope() is not None else "all",
+            },
+        )
 
     # Domain errors -------------------------------------------------------------------------
 
