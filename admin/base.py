@@ -36,6 +36,7 @@ from flask_babel import format_datetime, get_timezone
 from flask_babel import gettext as _
 from wtforms.validators import ValidationError
 
+from admin.kit.formatters import yes_no_mark, yes_no_word
 from admin.kit.forms import AdminForm, LogoutForm
 from admin.kit.times import (
     LocalTimeFilterConverter,
@@ -170,13 +171,22 @@ class StaffModelView(SecuredView, ModelView):
     model_form_converter = LocalTimeModelConverter
     filter_converter = LocalTimeFilterConverter()
     # Times are shown to the minute in the shop's time zone (exports: to the second, zone named).
-    column_type_formatters = {**typefmt.BASE_FORMATTERS, datetime: to_the_minute}
+    # Booleans are check marks (words in exports).
+    column_type_formatters = {
+        **typefmt.BASE_FORMATTERS,
+        datetime: to_the_minute,
+        bool: yes_no_mark,
+    }
     column_type_formatters_detail = {
         **typefmt.DETAIL_FORMATTERS,
         datetime: to_the_minute,
-        bool: typefmt.bool_formatter,
+        bool: yes_no_mark,
     }
-    column_type_formatters_export = {**typefmt.EXPORT_FORMATTERS, datetime: local_to_the_second}
+    column_type_formatters_export = {
+        **typefmt.EXPORT_FORMATTERS,
+        datetime: local_to_the_second,
+        bool: yes_no_word,
+    }
     can_view_details = True
     can_set_page_size = True
     page_size = 50
