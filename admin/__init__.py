@@ -38,6 +38,7 @@ from admin.distribution.programme import ProgrammeSettingsView
 from admin.distribution.rules import CommissionRuleView
 from admin.distribution.sharers import SharerLevelView, SharerView
 from admin.distribution.tracking import AttributionView, BindingView, ShareLinkView, VisitView
+from admin.kit.lookup import LookupView
 from admin.kit.times import admin_time
 from admin.kit.wording import reword_flask_admin
 from admin.members.coupons import CouponTemplateView, CouponView
@@ -204,6 +205,7 @@ def init_admin(app) -> Admin:
             OutboxEvent, name=_l("Outbox"), endpoint="admin_outbox", url="outbox", category=system
         )
     )
+    admin.add_view(LookupView(endpoint="admin_lookup", url="lookup"))
     for view in admin._views:
         # Admin forms carry their own session-bound token (SecureForm); see admin.kit.forms.
         csrf.exempt(view.blueprint)
