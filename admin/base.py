@@ -120,9 +120,13 @@ class SecuredView:
         return str(ROLE_LABELS.get(staff.role, staff.role)) if staff else ""
 
     def time_zone(self) -> str:
-        """The zone the admin shows times in, as the navbar names it: "Asia/Shanghai
-        (GMT+08:00)"."""
-        return f"{get_timezone()} ({format_datetime(utcnow(), 'ZZZZ')})"
+        """The zone the admin shows times in, in full: "Asia/Shanghai (GMT+08:00)" (the
+        navbar's tooltip)."""
+        return f"{get_timezone()} ({self.time_offset()})"
+
+    def time_offset(self) -> str:
+        """The zone's offset now, as the navbar shows it: "GMT+08:00"."""
+        return format_datetime(utcnow(), "ZZZZ")
 
 
 def parse_pk(value) -> int:

@@ -50,3 +50,12 @@ def test_a_rule_target_is_searched_by_name(admin_page, live_server):
     expect(target).to_contain_text("Red Tea")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator(".model-list")).to_contain_text("Red Tea")
+
+
+def test_the_menu_fits_one_line_at_1280(admin_page, live_server):
+    page = admin_page
+    for path in ("/lang/en?next=/admin/orders/", "/lang/zh_Hans_CN?next=/admin/orders/"):
+        page.goto(live_server(path))
+        expect(page.locator(".siyu-tabs")).to_be_visible()
+        # One line of the navbar is under 60 px high; a wrapped one is about 100.
+        page.wait_for_function("document.querySelector('nav.navbar').offsetHeight < 60")
