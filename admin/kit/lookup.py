@@ -72,7 +72,7 @@ class Lookup:
         stmt = self.query()
         if text:
             stmt = stmt.where(
-                or_(*(column.contains(text, autoescape=True) for column in self.columns))
+                or_(*(column.icontains(text, autoescape=True) for column in self.columns))
             )
         stmt = stmt.order_by(*self.order_by, self.model.id).offset(offset).limit(limit)
         return db.session.scalars(stmt).all()
