@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 PYTHON ?= python3
 FLASK  := $(BIN)/flask --app wsgi
 
-.PHONY: install run test lint worker cron bench translations messages fonts clean
+.PHONY: install run test lint worker cron bench lighthouse translations messages fonts clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -52,5 +52,16 @@ cron: install
 bench: install
 	$(BIN)/python bench/run.py $(if $(ONLY),--only=$(ONLY))
 
+# Lighthouse (npm, pinned in package.json and package-lock.json) into ./node_modules.
+node_modules/.installed: package.json package-lock.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Lighthouse (mobile, in Chinese) on home, product, checkout, an order page and the workbench
+# of a fresh demo shop; prints the category scores. Slow: not part of `make test`.
+lighthouse: install node_modules/.installed
+	@bash .ci/ensure-chromium
+	CHROME_PATH=$${CHROME_PATH:-/usr/bin/chromium} $(BIN)/python bench/lighthouse.py $(if $(ONLY),--only=$(ONLY))
+
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache node_modules

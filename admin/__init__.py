@@ -38,7 +38,9 @@ from admin.distribution.programme import ProgrammeSettingsView
 from admin.distribution.rules import CommissionRuleView
 from admin.distribution.sharers import SharerLevelView, SharerView
 from admin.distribution.tracking import AttributionView, BindingView, ShareLinkView, VisitView
+from admin.kit.lookup import LookupView
 from admin.kit.times import admin_time
+from admin.kit.wording import reword_flask_admin
 from admin.members.coupons import CouponTemplateView, CouponView
 from admin.members.points import PointsEntryView, PointsShopItemView
 from admin.members.settings import LoyaltySettingsView
@@ -101,11 +103,16 @@ def init_admin(app) -> Admin:
         url="/admin",
         index_view=DashboardView(name=_l("Dashboard"), endpoint="admin", url="/admin"),
         theme=Bootstrap4Theme(
-            base_template="admin/siyu/base.html", swatch=app.config["FLASK_ADMIN_SWATCH"]
+            base_template="admin/siyu/base.html",
+            swatch=app.config["FLASK_ADMIN_SWATCH"],
+            # The page spans the window: lists get their width, and at 1280 px the grouped
+            # menu, the time zone and the staff member fit on one line.
+            fluid=True,
         ),
     )
     catalog, sales, people = _l("Catalog"), _l("Sales"), _l("People")
     dist, money, members = _l("Distribution"), _l("Commission"), _l("Members")
+    system = _l("System")
     views = [
         # view, model, menu name, endpoint, url (under /admin/), menu category
         (OrderView, Order, _l("Orders"), "admin_orders", "orders", sales),
@@ -186,7 +193,7 @@ def init_admin(app) -> Admin:
             "loyalty",
             members,
         ),
-        (AuditLogView, AuditLog, _l("Audit log"), "admin_audit", "audit", None),
+        (AuditLogView, AuditLog, _l("Audit log"), "admin_audit", "audit", system),
     ]
     for view_class, model, name, endpoint, url, category in views:
         admin.add_view(view_class(model, name=name, endpoint=endpoint, url=url, category=category))
@@ -194,10 +201,14 @@ def init_admin(app) -> Admin:
     admin.add_view(BalancesView(_l("Balances"), money, endpoint="admin_balances", url="balances"))
     admin.add_view(NumbersView(_l("Numbers"), dist, endpoint="admin_numbers", url="numbers"))
     admin.add_view(
-        OutboxEventView(OutboxEvent, name=_l("Outbox"), endpoint="admin_outbox", url="outbox")
+        OutboxEventView(
+            OutboxEvent, name=_l("Outbox"), endpoint="admin_outbox", url="outbox", category=system
+        )
     )
+    admin.add_view(LookupView(endpoint="admin_lookup", url="lookup"))
     for view in admin._views:
         # Admin forms carry their own session-bound token (SecureForm); see admin.kit.forms.
         csrf.exempt(view.blueprint)
     app.jinja_env.filters["admin_time"] = admin_time
+    reword_flask_admin(app)
     return admin

@@ -36,6 +36,7 @@ from flask_babel import format_datetime, get_timezone
 from flask_babel import gettext as _
 from wtforms.validators import ValidationError
 
+from admin.kit.formatters import yes_no_mark, yes_no_word
 from admin.kit.forms import AdminForm, LogoutForm
 from admin.kit.times import (
     LocalTimeFilterConverter,
@@ -119,9 +120,13 @@ class SecuredView:
         return str(ROLE_LABELS.get(staff.role, staff.role)) if staff else ""
 
     def time_zone(self) -> str:
-        """The zone the admin shows times in, as the navbar names it: "Asia/Shanghai
-        (GMT+08:00)"."""
-        return f"{get_timezone()} ({format_datetime(utcnow(), 'ZZZZ')})"
+        """The zone the admin shows times in, in full: "Asia/Shanghai (GMT+08:00)" (the
+        navbar's tooltip)."""
+        return f"{get_timezone()} ({self.time_offset()})"
+
+    def time_offset(self) -> str:
+        """The zone's offset now, as the navbar shows it: "GMT+08:00"."""
+        return format_datetime(utcnow(), "ZZZZ")
 
 
 def parse_pk(value) -> int:
@@ -170,13 +175,22 @@ class StaffModelView(SecuredView, ModelView):
     model_form_converter = LocalTimeModelConverter
     filter_converter = LocalTimeFilterConverter()
     # Times are shown to the minute in the shop's time zone (exports: to the second, zone named).
-    column_type_formatters = {**typefmt.BASE_FORMATTERS, datetime: to_the_minute}
+    # Booleans are check marks (words in exports).
+    column_type_formatters = {
+        **typefmt.BASE_FORMATTERS,
+        datetime: to_the_minute,
+        bool: yes_no_mark,
+    }
     column_type_formatters_detail = {
         **typefmt.DETAIL_FORMATTERS,
         datetime: to_the_minute,
-        bool: typefmt.bool_formatter,
+        bool: yes_no_mark,
     }
-    column_type_formatters_export = {**typefmt.EXPORT_FORMATTERS, datetime: local_to_the_second}
+    column_type_formatters_export = {
+        **typefmt.EXPORT_FORMATTERS,
+        datetime: local_to_the_second,
+        bool: yes_no_word,
+    }
     can_view_details = True
     can_set_page_size = True
     page_size = 50
@@ -229,6 +243,7 @@ class StaffModelView(SecuredView, ModelView):
         """Flask-Admin streams CSV exports after the request's database session is closed, so
         a relation read while writing a row would fail: compute every value here instead."""
         count, rows = super()._export_data()
+        g.admin_export_count = len(rows)
         columns = [column for column, _label in self._export_columns]
         parent = super()
         return count, [
@@ -244,11 +259,41 @@ class StaffModelView(SecuredView, ModelView):
     @expose("/export/<export_type>/")
     def export(self, export_type):
         """CSV starts with a UTF-8 byte-order mark: Excel on a Chinese Windows reads the file
-        as UTF-8 only then (else names and notes come out garbled)."""
+        as UTF-8 only then (else names and notes come out garbled).
+
+        Every export is audited before its rows leave (``audit_export``): who exported which
+        list, how many rows, with which search and filters, and whether phones were in full."""
         response = super().export(export_type)
-        if export_type == "csv" and response.status_code == 200:
-            response.response = itertools.chain(["\ufeff"], response.response)
+        if response.status_code == 200:
+            with unit_of_work():
+                self.audit_export(export_type)
+            if export_type == "csv":
+                response.response = itertools.chain(["\ufeff"], response.response)
         return response
+
+    def audit_export(self, export_type: str) -> None:
+        """Record an export in the audit log (``<name>.export``); does not commit."""
+        columns = [str(column) for column, _label in self._export_columns]
+        audit.record(
+            current_staff(),
+            f"{self.audit_name}.export",
+            object_type=self.model.__name__,
+            object_id="",
+            store_id=None,
+            after={
+                "format": export_type,
+                "rows": g.pop("admin_export_count", None),
+                "columns": columns,
+                "search": request.args.get("search") or "",
+                "filters": {
+                    key: value
+                    for key, value in request.args.items(multi=True)
+                    if key.startswith("flt")
+                },
+                "full_phones": "phone" in columns and may("phones.full"),
+                "stores": sorted(store_scope()) if store_scope() is not None else "all",
+            },
+        )
 
     # Domain errors -------------------------------------------------------------------------
 

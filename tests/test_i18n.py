@@ -137,7 +137,7 @@ def test_the_admin_speaks_chinese_with_flask_admins_own_words(client, shop):
     # Siyu's menu and column labels, then Flask-Admin's built-in "List", "Create", "Export".
     for words in ("商品", "交易", "操作日志", "名称", "分类", "价格", "库存", "退出登录"):
         assert words in products
-    for words in ("列表", "创建"):
+    for words in ("列表", "新建"):
         assert words in products
 
 

@@ -293,7 +293,13 @@ class AcquisitionCostView(StaffModelView):
         },
         "note": {"validators": [Length(max=255)]},
     }
-    form_ajax_refs = {"customer": {"fields": ("name", "phone"), "page_size": 10}}
+    form_ajax_refs = {
+        "customer": {
+            "fields": ("name", "phone"),
+            "page_size": 10,
+            "placeholder": _l("Type to search…"),
+        }
+    }
 
     def on_model_change(self, form, model, is_created):
         acquisition.check_cost(model, current_app.config["SHOP_CURRENCY"])

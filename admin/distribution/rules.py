@@ -9,10 +9,11 @@ from flask_admin.model.template import BaseListRowAction, DeleteRowAction, EditR
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
-from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
+from wtforms.validators import Length, ValidationError
 
 from admin.kit.fields import KindValueField
 from admin.kit.forms import IdForm
+from admin.kit.lookup import LookupField
 from admin.kit.pages import ActionButton, ToolsListView
 from admin.permissions import current_staff
 from distribution import commission, rules
@@ -122,7 +123,7 @@ class CommissionRuleView(ToolsListView):
     ]
     column_labels = {
         "scope": _l("Scope"),
-        "scope_id": _l("Applies to (id)"),
+        "scope_id": _l("Applies to"),
         "applies_to": _l("Applies to"),
         "kind": _l("Kind"),
         "level1_value": _l("Level 1"),
@@ -152,14 +153,18 @@ class CommissionRuleView(ToolsListView):
     column_default_sort = ("id", True)
     form_columns = ["scope", "scope_id", "kind", "level1", "level2", "note"]
     form_choices = {"scope": list(SCOPE_LABELS.items()), "kind": list(RULE_KIND_LABELS.items())}
+    form_overrides = {"scope_id": LookupField}
     form_args = {
         "scope": {"default": "default"},
         "scope_id": {
-            "validators": [InputRequired(), NumberRange(min=0, max=2_000_000_000)],
-            "description": _l(
-                "The id of the variant, product, category or store the rule applies to "
-                "(shown in their lists); 0 for the default rule."
-            ),
+            "kind_from": "scope",
+            "kinds": {
+                "sku": "variant",
+                "product": "product",
+                "category": "category",
+                "store": "store",
+            },
+            "description": _l("The SKU, product, category or store the rule applies to."),
         },
         "note": {"validators": [Length(max=255)]},
     }

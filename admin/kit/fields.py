@@ -1,7 +1,8 @@
 """Form fields the admin's model forms share: money typed in major units, percentages typed as
 people say them ("12.5", stored in basis points), values whose unit depends on a kind chosen in
 the same form, ids and lists of ids, and the fields that are not model columns (stock
-adjustments, notes, new passwords, image uploads).
+adjustments, notes, new passwords, image uploads). Fields that store ids are searchable pickers
+(``admin.kit.lookup``).
 
 Amounts are typed in major units ("48.00") and stored in minor units through
 ``shop.money.parse_money``. Nothing here goes through a float.
@@ -13,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from wtforms import IntegerField, MultipleFileField, PasswordField, SelectField, StringField
+from wtforms import IntegerField, MultipleFileField, PasswordField, StringField
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from shop.catalog import images
@@ -197,38 +198,3 @@ class KindValueField(NotStored, StringField):
             self.data = hundredths(value)
         else:
             self.data = format_amount(value, current_app.config["SHOP_CURRENCY"])
-
-
-def _none_or_int(value):
-    if value in (None, "", "None", "__None"):
-        return None
-    return int(value)
-
-
-class IdSelectField(SelectField):
-    """A choice of one row, stored as its id in a plain foreign-key column (for models without
-    a relationship). ``choices`` is a callable run when the form is made, inside the request;
-    the first choice, "—", stores None."""
-
-    def __init__(self, label=None, validators=None, choices=None, **kwargs):
-        def all_choices():
-            return [("", "—"), *[(str(key), name) for key, name in choices()]]
-
-        super().__init__(label, validators, coerce=_none_or_int, choices=all_choices, **kwargs)
-
-
-class IdListField(StringField):
-    """A list of ids typed as "3, 5, 8"; None when empty."""
-
-    def _value(self) -> str:
-        if self.raw_data:
-            return self.raw_data[0]
-        return ", ".join(str(i) for i in self.data or [])
-
-    def process_formdata(self, valuelist) -> None:
-        text = (valuelist[0] if valuelist else "") or ""
-        parts = [p for p in text.replace(",", " ").split() if p]
-        if not all(p.isdigit() and len(p) < 10 for p in parts):
-            self.data = None
-            raise ValueError(_l("Enter ids as whole numbers separated by commas."))
-        self.data = sorted({int(p) for p in parts}) or None

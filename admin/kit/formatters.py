@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from flask import current_app, url_for
+from flask_babel import gettext as _
 from markupsafe import Markup
 
 from admin.permissions import may
@@ -15,6 +16,25 @@ from shop.extensions import db
 from shop.money import format_amount, format_money
 from shop.orders.numbers import order_number
 from shop.staff.models import Staff
+
+# Type formatters (Flask-Admin signature: view, value, name) ----------------------------------
+
+
+def yes_no_mark(view, value, name):
+    """A boolean in lists and detail pages: a green check mark or a grey dash, with the word
+    for screen readers and as a tooltip."""
+    word = _("Yes") if value else _("No")
+    if value:
+        return Markup('<span class="text-success" title="{0}" aria-label="{0}">✓</span>').format(
+            word
+        )
+    return Markup('<span class="text-muted" title="{0}" aria-label="{0}">–</span>').format(word)
+
+
+def yes_no_word(view, value, name):
+    """A boolean in exports: the word, in the reader's language."""
+    return _("Yes") if value else _("No")
+
 
 # Formatters (Flask-Admin signature: view, context, model, name) -----------------------------
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 from flask import current_app
 from flask_admin.form import SecureForm
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from markupsafe import Markup
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.csrf.session import SessionCSRF
@@ -46,6 +47,15 @@ class AdminForm(SecureForm):
         """The hidden fields, token included. Flask-Admin's form macro uses this when present
         instead of adding the shop's own CSRF token, which would shadow this form's."""
         return Markup("").join(field() for field in self if field.type in HIDDEN_TYPES)
+
+    def validate(self, extra_validators=None) -> bool:
+        """Field errors as plain text: Flask-Admin shows a field's error under it only when the
+        error is a ``str``, and a field that raises ``ValueError(_l(...))`` while parsing (money,
+        percentages, pickers) leaves a lazy string."""
+        valid = super().validate(extra_validators)
+        for field in self:
+            field.errors = [str(e) if isinstance(e, LazyString) else e for e in field.errors]
+        return valid
 
 
 class LoginForm(AdminForm):

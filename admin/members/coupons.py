@@ -18,9 +18,10 @@ from wtforms.validators import (
 )
 
 from admin.base import StaffModelView
-from admin.kit.fields import IdListField, KindValueField, MoneyField
+from admin.kit.fields import KindValueField, MoneyField
 from admin.kit.formatters import customer_cell, customer_formatter, order_cell
 from admin.kit.forms import AdminForm
+from admin.kit.lookup import LookupListField
 from admin.kit.pages import FormPage, ToolsListView
 from admin.members.pickers import find_customer
 from admin.permissions import current_staff
@@ -100,7 +101,7 @@ class CouponTemplateView(StaffModelView):
         "cap": _l("At most (percent off)"),
         "threshold": _l("Minimum spend"),
         "scope": _l("Applies to"),
-        "scope_ids": _l("Ids it applies to"),
+        "scope_ids": _l("Which ones"),
         "claimed": _l("Claimed"),
         "valid_from": _l("Valid from"),
         "valid_until": _l("Valid until"),
@@ -140,7 +141,7 @@ class CouponTemplateView(StaffModelView):
         "kind": list(COUPON_KIND_LABELS.items()),
         "scope": list(COUPON_SCOPE_LABELS.items()),
     }
-    form_overrides = {"cap": MoneyField, "threshold": MoneyField, "scope_ids": IdListField}
+    form_overrides = {"cap": MoneyField, "threshold": MoneyField, "scope_ids": LookupListField}
     form_extra_fields = {
         "value_text": KindValueField(
             _l("Value"),
@@ -155,10 +156,14 @@ class CouponTemplateView(StaffModelView):
         "threshold": {"description": _l("The basket must reach this, such as 100.00; empty: 0.")},
         "cap": {"description": _l("The most a percent-off coupon takes off; empty: no cap.")},
         "scope_ids": {
-            "description": _l(
-                "The ids of the categories, products or stores (such as 3, 5); empty for "
-                "everything."
-            )
+            "kind_from": "scope",
+            "kinds": {
+                "all": None,
+                "categories": "category",
+                "products": "product",
+                "stores": "store",
+            },
+            "description": _l("The categories, products or stores it applies to."),
         },
         "valid_days": {"validators": [Optional(), NumberRange(min=1, max=3650)]},
         "total_quantity": {

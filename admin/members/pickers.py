@@ -1,26 +1,15 @@
-"""What the members forms share: the choices of coupon templates and products, a template's
-name in a column, and the customer a staff member typed."""
+"""What the members forms share: a template's name in a column, and the customer a staff member
+typed."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from shop.catalog.models import Product
 from shop.customers.models import Customer
 from shop.customers.phones import normalize_phone
 from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.members.models import CouponTemplate
-
-
-def template_choices():
-    return db.session.execute(
-        select(CouponTemplate.id, CouponTemplate.name).order_by(CouponTemplate.name)
-    ).all()
-
-
-def product_choices():
-    return db.session.execute(select(Product.id, Product.name).order_by(Product.name)).all()
 
 
 def template_name_formatter(view, context, model, name):

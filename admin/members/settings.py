@@ -6,10 +6,11 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import InputRequired, NumberRange
 
-from admin.kit.fields import IdSelectField, MoneyField
+from admin.kit.fields import MoneyField
 from admin.kit.formatters import choice_formatter, money_formatter
+from admin.kit.lookup import LookupField
 from admin.kit.pages import SingleRowView
-from admin.members.pickers import template_choices, template_name_formatter
+from admin.members.pickers import template_name_formatter
 from shop.members import points
 from shop.members.models import CreditOn
 
@@ -56,9 +57,9 @@ class LoyaltySettingsView(SingleRowView):
     form_choices = {"credit_on": list(CREDIT_LABELS.items())}
     form_overrides = {
         "point_value": MoneyField,
-        "referral_reward_template_id": IdSelectField,
-        "referral_friend_template_id": IdSelectField,
-        "welcome_template_id": IdSelectField,
+        "referral_reward_template_id": LookupField,
+        "referral_friend_template_id": LookupField,
+        "welcome_template_id": LookupField,
     }
     form_args = {
         "points_per_unit": {"validators": [InputRequired(), NumberRange(min=0, max=10000)]},
@@ -77,16 +78,16 @@ class LoyaltySettingsView(SingleRowView):
             "description": _l("0: points never expire."),
         },
         "referral_reward_points": {"validators": [InputRequired(), NumberRange(min=0, max=10**7)]},
-        "referral_reward_template_id": {"choices": template_choices},
+        "referral_reward_template_id": {"kind": "coupon_template"},
         "referral_friend_template_id": {
-            "choices": template_choices,
+            "kind": "coupon_template",
             "description": _l(
                 "Given to a referred friend when their first order is paid. None: the welcome "
                 "coupon, if they have not had it yet."
             ),
         },
         "welcome_template_id": {
-            "choices": template_choices,
+            "kind": "coupon_template",
             "description": _l("Given on a customer's first sign-in."),
         },
     }

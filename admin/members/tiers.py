@@ -12,9 +12,10 @@ from wtforms.validators import InputRequired, NumberRange, Optional
 
 from admin.base import StaffModelView
 from admin.kit.bilingual import bilingual_labels, english_field_args
-from admin.kit.fields import IdSelectField, MoneyField, PercentField
+from admin.kit.fields import MoneyField, PercentField
 from admin.kit.formatters import money_formatter
-from admin.members.pickers import product_choices, template_choices, template_name_formatter
+from admin.kit.lookup import LookupField
+from admin.members.pickers import template_name_formatter
 from shop.catalog.models import Product
 from shop.extensions import db
 from shop.members import coupons, tiers
@@ -27,11 +28,11 @@ TASK_LABELS = TaskKind.labels()
 class TierTaskInline(InlineFormAdmin):
     form_columns = ["id", "kind", "product_id", "amount", "days", "count"]
     form_label = _l("Task")
-    form_overrides = {"product_id": IdSelectField, "amount": MoneyField}
+    form_overrides = {"product_id": LookupField, "amount": MoneyField}
     form_choices = {"kind": list(TASK_LABELS.items())}
     form_args = {
         "kind": {"label": _l("Task")},
-        "product_id": {"label": _l("Product (buy a product)"), "choices": product_choices},
+        "product_id": {"label": _l("Product (buy a product)"), "kind": "product"},
         "amount": {"label": _l("Amount (spend)")},
         "days": {
             "label": _l("Within days (spend; empty: ever)"),
@@ -116,7 +117,7 @@ class MemberTierView(StaffModelView):
     form_overrides = {
         "discount_bp": PercentField,
         "free_shipping_from": MoneyField,
-        "benefit_template_id": IdSelectField,
+        "benefit_template_id": LookupField,
     }
     form_widget_args = {"description": {"rows": 3}, "description_en": {"rows": 3}}
     form_args = {
@@ -132,7 +133,7 @@ class MemberTierView(StaffModelView):
         },
         "free_shipping_from": {"description": _l("Empty: no free delivery benefit.")},
         "benefit_template_id": {
-            "choices": template_choices,
+            "kind": "coupon_template",
             "description": _l("Given once to each member who reaches the tier."),
         },
         "retention_days": {

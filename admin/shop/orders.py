@@ -35,6 +35,7 @@ from admin.kit.formatters import money_formatter, phone_formatter, plain_amount
 from admin.kit.forms import AdminForm, IdForm
 from admin.kit.pages import FORM_EXPIRED, ActionButton, FormPage
 from admin.permissions import current_staff, may
+from admin.shop import order_page, order_tabs
 from shop.extensions import db
 from shop.money import format_money
 from shop.orders import services as orders
@@ -247,6 +248,7 @@ class OrderView(StaffModelView):
     export_permission = "orders.export"
     allow_create = allow_edit = False
     details_template = "admin/siyu/order_details.html"
+    list_template = "admin/siyu/order_list.html"
     column_list = [
         "number",
         "created_at",
@@ -329,6 +331,7 @@ class OrderView(StaffModelView):
     }
     column_formatters = {
         "number": _number_link,
+        "status": order_tabs.status_formatter,
         "phone": phone_formatter,
         "subtotal": money_formatter("currency"),
         "discount": money_formatter("currency"),
@@ -374,6 +377,17 @@ class OrderView(StaffModelView):
     def search_placeholder(self) -> str:
         return str(_l("Name or phone"))
 
+    # The list's tabs (all, today, each status) ----------------------------------------------
+
+    def get_query(self):
+        return order_tabs.narrow(super().get_query())
+
+    def get_count_query(self):
+        return order_tabs.narrow(super().get_count_query())
+
+    def tabs(self) -> list[order_tabs.Tab]:
+        return order_tabs.tabs(self.scope)
+
     # The order page ------------------------------------------------------------------------
 
     def verbs_for(self, order: Order) -> list[tuple[str, str]]:
@@ -383,6 +397,12 @@ class OrderView(StaffModelView):
             for name, verb in VERBS.items()
             if may(verb.permission) and verb.applies(order)
         ]
+
+    def credit(self, order: Order) -> order_page.Credit | None:
+        return order_page.credit(order)
+
+    def timeline(self, order: Order) -> list[order_page.Step]:
+        return order_page.timeline(order)
 
     def can_refund(self, order: Order) -> bool:
         return may("orders.refund") and order.status in orders.REFUNDABLE
