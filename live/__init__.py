@@ -1,1 +1,16 @@
-"""Live selling: sessions, pinned products, live prices, invite links (later issue)."""
+"""Live selling: sessions hosted by a store and its guide, the shelf at live prices with stock
+caps, pins, invite links, flash units that sell exactly N, and the session reports.
+
+Built on ``shop`` (and on ``distribution`` for invites and attribution): it plugs into checkout
+through the hooks ``shop`` offers and listens to the order topics; ``shop`` never imports it.
+The realtime room (streams, comments, likes, viewers) builds on these models.
+"""
+
+
+def init_app(app) -> None:
+    from live import models, receivers, views  # noqa: F401  (models: the tables)
+    from live.models import SessionStatus, StreamKind
+
+    app.register_blueprint(views.bp)
+    app.jinja_env.globals.update(LiveSessionStatus=SessionStatus, LiveStreamKind=StreamKind)
+    receivers.init_app(app)

@@ -1,0 +1,1 @@
+"""Live selling's jobs: plain functions taking ids, safe to run twice."""

@@ -1,0 +1,2 @@
+"""Live sessions: scheduling, starting, the host's heartbeat, pins, ending (services do not
+commit)."""
