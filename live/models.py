@@ -66,8 +66,6 @@ class LiveSettings(db.Model):
     # The live reservation: how long an unpaid live order holds its units, and the checkout
     # grace during which the live price still holds after the session stops being live.
     reservation_minutes: Mapped[int] = mapped_column(Integer, default=15)
-    # Whether an invite to a live session takes a customer from the sharer they are bound to.
-    invite_outranks_binding: Mapped[bool] = mapped_column(Boolean, default=False)
     tips_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # Hosts whose players may be embedded (one host name per line), for StreamKind.EMBED.
     embed_hosts: Mapped[str] = mapped_column(String(1000), default="")

@@ -29,6 +29,15 @@ class Hooks:
     attribution_readers: list[Callable[[Mapping], dict]] = field(default_factory=list)
     """Each returns the plain attribution values (``share_code``, ``live_session_id``) that its
     package left in the visitor's session, for checkout to capture into the order."""
+    price_offers: list[Callable[[list, Mapping], dict]] = field(default_factory=list)
+    """Each gets the basket's variants and the order's attribution, and returns the special
+    unit prices that apply to some of them right now, ``{variant_id: (unit_price, offer)}``
+    (live: the live price while the session is live plus its grace). Read at every quote, so
+    a price is never a copy."""
+    order_claims: list[Callable[[object, list], None]] = field(default_factory=list)
+    """Each takes, inside the order's transaction, what the order's offers hold beyond stock
+    (live: the session's units, the buyer's limit); raising a ``ShopError`` refuses the order
+    and nothing is written."""
 
 
 def init_app(app: Flask) -> None:
@@ -64,6 +73,14 @@ def register_demo_loader(app: Flask, loader: Callable[[], list[str]]) -> None:
 
 def register_attribution_reader(app: Flask, reader: Callable[[Mapping], dict]) -> None:
     hooks(app).attribution_readers.append(reader)
+
+
+def register_price_offer(app: Flask, offer: Callable[[list, Mapping], dict]) -> None:
+    hooks(app).price_offers.append(offer)
+
+
+def register_order_claim(app: Flask, claim: Callable[[object, list], None]) -> None:
+    hooks(app).order_claims.append(claim)
 
 
 def carried_attribution(session: Mapping) -> dict:
