@@ -85,7 +85,7 @@ def upgrade():
         sa.Column("live_price", sa.Integer(), nullable=False),
         sa.Column("per_customer_limit", sa.Integer(), nullable=True),
         sa.Column("stock_cap", sa.Integer(), nullable=True),
-        sa.Column("sold", sa.Integer(), server_default=sa.false(), nullable=False),
+        sa.Column("sold", sa.Integer(), server_default="0", nullable=False),
         sa.Column("starts_at", sa.DateTime(), nullable=True),
         sa.Column("ends_at", sa.DateTime(), nullable=True),
         sa.Column("position", sa.Integer(), nullable=False),
