@@ -81,6 +81,15 @@ def buy(session_id: int, item_id: int):
     return redirect(url_for("shop.checkout", variant=variant, qty=qty))
 
 
+@bp.get("/<int:session_id>/share")
+def share(session_id: int):
+    """What the room's share button passes on for this viewer (``live.invites``)."""
+    live = db.session.get(services.LiveSession, session_id)
+    if live is None:
+        abort(404)
+    return jsonify(url=invites.share_url_for_viewer(live, session))
+
+
 def _hosting(session_id: int):
     live = db.session.get(services.LiveSession, session_id)
     if live is None:
