@@ -54,6 +54,24 @@ def settings() -> LiveSettings:
     )
 
 
+def settings_row() -> LiveSettings:
+    """The settings row for editing: made with its defaults when missing. Does not commit."""
+    row = db.session.scalar(select(LiveSettings).order_by(LiveSettings.id).limit(1))
+    if row is None:
+        row = settings()
+        db.session.add(row)
+        db.session.flush()
+    return row
+
+
+def check_settings(row: LiveSettings) -> None:
+    """Refuse settings that cannot work (``InvalidInput``)."""
+    if not 1 <= (row.auto_end_minutes or 0) <= 24 * 60:
+        raise InvalidInput(_("A session ends itself between 1 minute and 24 hours after."))
+    if not 1 <= (row.reservation_minutes or 0) <= 24 * 60:
+        raise InvalidInput(_("The live reservation lasts between 1 minute and 24 hours."))
+
+
 def get(session_id: int) -> LiveSession:
     session = db.session.get(LiveSession, session_id)
     if session is None:
