@@ -10,11 +10,14 @@ The realtime room (streams, comments, likes, viewers) builds on these models.
 def init_app(app) -> None:
     from live import models, receivers, views  # noqa: F401  (models: the tables)
     from live.attribution_session import carried_attribution
+    from live.demo import load_demo
     from live.models import SessionStatus, StreamKind
-    from shop.hooks import register_attribution_reader
+    from shop.hooks import register_attribution_reader, register_demo_loader, register_page_block
 
     app.register_blueprint(views.bp)
     app.register_blueprint(views.workbench)
     app.jinja_env.globals.update(LiveSessionStatus=SessionStatus, LiveStreamKind=StreamKind)
     receivers.init_app(app)
     register_attribution_reader(app, carried_attribution)
+    register_page_block(app, "home", views.home_block)
+    register_demo_loader(app, load_demo)

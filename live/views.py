@@ -7,6 +7,8 @@ console pages are the live room's (``live.room``, ``live.host``).
 
 from __future__ import annotations
 
+import os
+
 from flask import (
     Blueprint,
     abort,
@@ -34,7 +36,13 @@ from shop.errors import ShopError
 from shop.extensions import db
 from shop.infra.unit_of_work import unit_of_work
 
-bp = Blueprint("live", __name__, url_prefix="/live")
+bp = Blueprint(
+    "live",
+    __name__,
+    url_prefix="/live",
+    static_folder=os.path.join(os.path.dirname(__file__), "static"),
+    static_url_path="/static",
+)
 workbench = Blueprint("live_workbench", __name__, url_prefix="/guide/live")
 
 
@@ -228,3 +236,11 @@ def detail(session_id: int):
         report=reports.session_report(live) if live.host_id == sharer.id else None,
         mine=reports.inviter_row(live, sharer),
     )
+
+
+def home_block() -> str:
+    """The home page's live block: sessions live now, then those starting within a day."""
+    sessions = services.live_or_soon()
+    if not sessions:
+        return ""
+    return render_template("live/_home_block.html", sessions=sessions)

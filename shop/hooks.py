@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from flask import Flask, current_app
+from markupsafe import Markup
 
 
 @dataclass
@@ -34,6 +35,9 @@ class Hooks:
     unit prices that apply to some of them right now, ``{variant_id: (unit_price, offer)}``
     (live: the live price while the session is live plus its grace). Read at every quote, so
     a price is never a copy."""
+    page_blocks: dict[str, list[Callable[[], str]]] = field(default_factory=dict)
+    """Page name (``"home"``) -> functions returning HTML blocks its template shows (live: the
+    sessions live now or starting soon); a block with nothing to show returns ""."""
     order_claims: list[Callable[[object, list], None]] = field(default_factory=list)
     """Each takes, inside the order's transaction, what the order's offers hold beyond stock
     (live: the session's units, the buyer's limit); raising a ``ShopError`` refuses the order
@@ -42,6 +46,7 @@ class Hooks:
 
 def init_app(app: Flask) -> None:
     app.extensions["siyu_hooks"] = Hooks()
+    app.jinja_env.globals["page_blocks"] = page_blocks
 
 
 def hooks(app: Flask | None = None) -> Hooks:
@@ -81,6 +86,15 @@ def register_price_offer(app: Flask, offer: Callable[[list, Mapping], dict]) -> 
 
 def register_order_claim(app: Flask, claim: Callable[[object, list], None]) -> None:
     hooks(app).order_claims.append(claim)
+
+
+def register_page_block(app: Flask, page: str, block: Callable[[], str]) -> None:
+    hooks(app).page_blocks.setdefault(page, []).append(block)
+
+
+def page_blocks(page: str) -> list[Markup]:
+    """The HTML blocks the packages add to ``page`` (templates: ``page_blocks("home")``)."""
+    return [Markup(html) for block in hooks().page_blocks.get(page, []) if (html := block())]
 
 
 def carried_attribution(session: Mapping) -> dict:
