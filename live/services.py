@@ -67,7 +67,7 @@ def settings_row() -> LiveSettings:
 def check_settings(row: LiveSettings) -> None:
     """Refuse settings that cannot work (``InvalidInput``)."""
     if not 1 <= (row.auto_end_minutes or 0) <= 24 * 60:
-        raise InvalidInput(_("A session ends itself between 1 minute and 24 hours after."))
+        raise InvalidInput(_("A silent session ends itself after 1 minute to 24 hours."))
     if not 1 <= (row.reservation_minutes or 0) <= 24 * 60:
         raise InvalidInput(_("The live reservation lasts between 1 minute and 24 hours."))
 
