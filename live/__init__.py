@@ -20,4 +20,5 @@ def init_app(app) -> None:
     receivers.init_app(app)
     register_attribution_reader(app, carried_attribution)
     register_page_block(app, "home", views.home_block)
+    register_page_block(app, "workbench", views.workbench_block)
     register_demo_loader(app, load_demo)

@@ -51,6 +51,11 @@ class LiveOffer:
     session_id: int
     shelf_item_id: int
 
+    @property
+    def label(self) -> str:
+        """What checkout shows beside the line."""
+        return _("Live price")
+
 
 class WindowClosed(InvalidInput):
     code = "live_window_closed"

@@ -31,7 +31,7 @@ from live import flash as flash_units
 from live import invites, reports, services
 from live.attribution_session import remember_session
 from live.forms import ScheduleForm, StartNowForm
-from live.models import ShelfItem
+from live.models import SessionStatus, ShelfItem
 from shop.errors import ShopError
 from shop.extensions import db
 from shop.infra.unit_of_work import unit_of_work
@@ -244,3 +244,19 @@ def home_block() -> str:
     if not sessions:
         return ""
     return render_template("live/_home_block.html", sessions=sessions)
+
+
+def workbench_block() -> str:
+    """The guide workbench's live card: the one tap, and the sessions live or coming."""
+    sharer = access.signed_in_sharer()
+    if sharer is None or sharer.status != SharerStatus.ACTIVE:
+        return ""
+    sessions = [
+        s for s in reports.sessions_for_sharer(sharer, limit=5) if s.status != SessionStatus.ENDED
+    ]
+    return render_template(
+        "live/_workbench_block.html",
+        guide=_guide(),
+        sessions=sessions,
+        start_form=StartNowForm(),
+    )

@@ -71,7 +71,9 @@ class QuoteLine:
     variant: Variant
     quantity: int
     unit_price: int
-    offer: object = None  # what set a special unit price (``shop.hooks.price_offers``), if any
+    # What set a special unit price (``shop.hooks.price_offers``), if any; its ``label``, when
+    # it has one, is shown beside the line.
+    offer: object = None
 
     @property
     def line_total(self) -> int:

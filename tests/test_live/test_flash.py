@@ -218,3 +218,16 @@ def test_a_tampered_price_is_never_read(client, live, app):
     assert client.post("/checkout", data=form).status_code == 303
     with app.app_context():
         assert _orders()[0].total == 5900
+
+
+def test_the_session_is_carried_for_a_day_after_entering(client, live, app, monkeypatch):
+    import time
+
+    from live import attribution_session
+
+    client.get(f"/live/{live[3]}/enter")
+    later = time.time() + attribution_session.CARRIED_FOR + 60
+    monkeypatch.setattr(attribution_session, "_now", lambda: later)
+    assert _buy(client, live).status_code == 303
+    with app.app_context():
+        assert _orders()[0].live_session_id is None and _orders()[0].total == 9900
