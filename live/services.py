@@ -23,6 +23,7 @@ from shop.errors import InvalidInput, InvalidTransition, ShopError
 from shop.extensions import db
 from shop.infra import outbox
 from shop.infra.clock import utcnow
+from shop.staff.models import Role
 
 
 class LiveTopic(enum.StrEnum):
@@ -140,14 +141,14 @@ def start_now(guide: Sharer, staff=None) -> LiveSession:
 
 
 def may_host(session: LiveSession, sharer: Sharer | None, staff=None) -> bool:
-    """The host guide runs the console; so may staff of the session's store (a manager)."""
+    """The host guide runs the console; so may the owner and the managers of its store."""
     if sharer is not None and session.host_id == sharer.id:
         return True
-    if staff is None or not getattr(staff, "is_authenticated", False):
+    if staff is None or not getattr(staff, "is_authenticated", False) or not staff.active:
         return False
-    if getattr(staff, "role", None) == "guide":
-        return False
-    return staff.role in ("owner", "admin") or session.store_id in staff.store_ids()
+    if staff.role == Role.OWNER:
+        return True
+    return staff.role == Role.MANAGER and session.store_id in staff.store_ids
 
 
 def heartbeat(session_id: int, *, paused: bool = False, now: datetime | None = None) -> str:

@@ -132,3 +132,16 @@ def test_the_guide_starts_a_session_in_one_tap(client, app, world):
 def test_an_embed_from_a_host_not_allowed_is_refused(app, world):
     with app.app_context(), pytest.raises(InvalidInput):
         services.check_stream("embed", "https://player.example.com/x")
+
+
+def test_the_store_manager_may_run_the_console_but_not_another_stores(client, app, world):
+    from shop.demo.factories import make_staff
+    from shop.staff.models import Role
+
+    with app.app_context():
+        session = db.session.get(LiveSession, world["session"])
+        mine = make_staff("m1@test.example", "manager-password-1", Role.MANAGER, [session.store])
+        other = make_staff("m2@test.example", "manager-password-2", Role.MANAGER, [])
+        db.session.commit()
+        assert services.may_host(session, None, mine)
+        assert not services.may_host(session, None, other)
