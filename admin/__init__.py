@@ -15,6 +15,7 @@ then one package per domain:
   order page's actions and refunds), ``payments`` (refunds and payments), ``people`` (customers,
   reviews, staff, the audit log);
 - ``members``: ``settings`` (loyalty), ``tiers``, ``coupons``, ``points`` (ledger and shop);
+- ``live``: ``sessions`` (sessions with their report and CSV, shelves, live settings);
 - ``distribution``: ``programme``, ``sharers`` (guides, promoters, levels), ``tracking`` (links,
   visits, bindings, attributions), ``rules``, ``ledger`` (commission, balances, payouts,
   acquisition costs), ``numbers``.
@@ -41,6 +42,7 @@ from admin.distribution.tracking import AttributionView, BindingView, ShareLinkV
 from admin.kit.lookup import LookupView
 from admin.kit.times import admin_time
 from admin.kit.wording import reword_flask_admin
+from admin.live.sessions import LiveSessionView, LiveSettingsView, ShelfItemView
 from admin.members.coupons import CouponTemplateView, CouponView
 from admin.members.points import PointsEntryView, PointsShopItemView
 from admin.members.settings import LoyaltySettingsView
@@ -70,6 +72,7 @@ from distribution.models import (
     SharerLevel,
     Visit,
 )
+from live.models import LiveSession, LiveSettings, ShelfItem
 from shop.catalog.models import (
     Category,
     Product,
@@ -113,6 +116,7 @@ def init_admin(app) -> Admin:
     catalog, sales, people = _l("Catalog"), _l("Sales"), _l("People")
     dist, money, members = _l("Distribution"), _l("Commission"), _l("Members")
     system = _l("System")
+    live = _l("Live")
     views = [
         # view, model, menu name, endpoint, url (under /admin/), menu category
         (OrderView, Order, _l("Orders"), "admin_orders", "orders", sales),
@@ -192,6 +196,16 @@ def init_admin(app) -> Admin:
             "admin_loyalty",
             "loyalty",
             members,
+        ),
+        (LiveSessionView, LiveSession, _l("Live sessions"), "admin_live", "live", live),
+        (ShelfItemView, ShelfItem, _l("Shelves"), "admin_shelves", "live-shelves", live),
+        (
+            LiveSettingsView,
+            LiveSettings,
+            _l("Live settings"),
+            "admin_live_settings",
+            "live-settings",
+            live,
         ),
         (AuditLogView, AuditLog, _l("Audit log"), "admin_audit", "audit", system),
     ]

@@ -36,6 +36,9 @@ payouts.approve    yes                             yes
 payouts.phones     yes                             yes
 acquisition.edit   yes                             yes
 numbers.view       yes    yes (own stores)         yes
+live.view          yes    yes (own stores)         yes
+live.edit          yes    yes (own stores)
+live.settings      yes
 members.view       yes                             yes
 members.edit       yes
 coupons.view       yes                             yes      yes
@@ -88,9 +91,12 @@ COMMISSION_FIGURES = frozenset({"commission.view", "commission.export", "numbers
 CUSTOMER_CARE = frozenset({"customers.view", "reviews.moderate"})
 #: coupons and points, read only (finance and support)
 MEMBER_LEDGERS = frozenset({"coupons.view", "points.view"})
+#: live sessions' reports (managers and finance)
+LIVE_FIGURES = frozenset({"live.view"})
 #: running a store day to day (managers)
 STORE_FLOOR = frozenset(
     {
+        "live.edit",
         "stores.view",
         "catalog.edit",
         "stock.adjust",
@@ -128,13 +134,28 @@ HEAD_OFFICE = frozenset(
         "coupons.grant",
         "outbox.view",
         "outbox.retry",
+        "live.settings",
     }
 )
 
 #: each role but the owner's, as its groups
 ROLE_GROUPS = {
-    Role.MANAGER: (SHOP_AT_A_GLANCE, ORDER_MONEY, COMMISSION_FIGURES, CUSTOMER_CARE, STORE_FLOOR),
-    Role.FINANCE: (SHOP_AT_A_GLANCE, ORDER_MONEY, COMMISSION_FIGURES, MEMBER_LEDGERS, FINANCE_DESK),
+    Role.MANAGER: (
+        SHOP_AT_A_GLANCE,
+        ORDER_MONEY,
+        COMMISSION_FIGURES,
+        LIVE_FIGURES,
+        CUSTOMER_CARE,
+        STORE_FLOOR,
+    ),
+    Role.FINANCE: (
+        SHOP_AT_A_GLANCE,
+        ORDER_MONEY,
+        COMMISSION_FIGURES,
+        LIVE_FIGURES,
+        MEMBER_LEDGERS,
+        FINANCE_DESK,
+    ),
     Role.SUPPORT: (SHOP_AT_A_GLANCE, CUSTOMER_CARE, MEMBER_LEDGERS, FULL_PHONES),
 }
 ALL = HEAD_OFFICE.union(*(group for groups in ROLE_GROUPS.values() for group in groups))

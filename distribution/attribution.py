@@ -13,6 +13,7 @@ from distribution.models import (
     Attribution,
     AttributionRule,
     Binding,
+    LinkTarget,
     ShareLink,
     Sharer,
     SharerStatus,
@@ -87,10 +88,20 @@ def _decide(order: Order, customer_is_new: bool) -> dict:
         order.visitor_id, None if customer_is_new else order.customer_id, now
     )
     winner: Binding | None = bindings[0] if bindings else None
-    sharer = winner.sharer if winner else None
     since = now - timedelta(days=rules.validity_days) if rules.validity_days else None
     touches = _touches(order, since) if winner is not None else []
     facts: dict = {"policy": rules.binding_policy}
+    invite = _live_invite(order)
+    link_id = winner.link_id if winner else None
+    if invite is not None and (winner is None or winner.sharer_id != invite.sharer_id):
+        if rules.live_invite_outranks_binding or winner is None:
+            facts["live_invite"] = invite.sharer.name
+            if winner is not None:
+                facts["outranked"] = winner.sharer.name
+            winner, link_id = _InviteWinner(invite, now), invite.id
+        else:
+            facts["live_invite_kept_binding"] = invite.sharer.name
+    sharer = winner.sharer if winner else None
     if winner is None:
         forged = (
             order.share_code
@@ -99,7 +110,7 @@ def _decide(order: Order, customer_is_new: bool) -> dict:
         )
         rule = AttributionRule.FORGED_CODE if forged else AttributionRule.NO_TOUCH
     else:
-        rule = rules.binding_policy
+        rule = AttributionRule.LIVE_INVITE if "live_invite" in facts else rules.binding_policy
         facts.update(
             winner=winner.sharer.name,
             bound_at=_iso(winner.bound_at),
@@ -130,7 +141,7 @@ def _decide(order: Order, customer_is_new: bool) -> dict:
         ),
         "sharer_id": sharer.id if sharer else None,
         "parent_sharer_id": parent.id if parent else None,
-        "link_id": winner.link_id if winner and sharer else None,
+        "link_id": link_id if winner and sharer else None,
         "live_session_id": order.live_session_id,
         "rule": rule,
         "facts": facts,
@@ -145,6 +156,29 @@ def _decide(order: Order, customer_is_new: bool) -> dict:
         ],
         "decided_at": now,
     }
+
+
+def _live_invite(order: Order) -> ShareLink | None:
+    """The invite link to the order's live session that the buyer came through, if any."""
+    if order.live_session_id is None or not order.share_code:
+        return None
+    return db.session.scalar(
+        select(ShareLink).where(
+            ShareLink.code == order.share_code,
+            ShareLink.target_type == LinkTarget.LIVE,
+            ShareLink.target_id == order.live_session_id,
+        )
+    )
+
+
+class _InviteWinner:
+    """A live invite that decides an order as a binding would (see ``_decide``)."""
+
+    def __init__(self, link: ShareLink, now: datetime):
+        self.sharer, self.sharer_id, self.link_id = link.sharer, link.sharer_id, link.id
+        self.bound_at = self.touched_at = now
+        self.protected_until = None
+        self.customer_id = True  # nothing for the customer to adopt
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -167,6 +201,15 @@ def explain(attribution: Attribution) -> str:
         return _("%(name)s bought for themselves: self-purchases earn no commission.", name=name)
     if attribution.rule == AttributionRule.SHARER_INACTIVE:
         return _("%(name)s no longer shares for the shop; no one is credited.", name=name)
+    if attribution.rule == AttributionRule.LIVE_INVITE:
+        text = _("Credited to %(name)s: the buyer came through their live invite.", name=name)
+        if facts.get("outranked"):
+            text += " " + _(
+                "The shop lets a live invite outrank a binding, so %(other)s, to whom the "
+                "customer was bound, is not credited.",
+                other=facts["outranked"],
+            )
+        return text + _parent_text(facts)
     ago = format_timedelta(attribution.decided_at - _when(facts.get("touched_at")))
     protected = _when(facts.get("protected_until"))
     others = sorted({t["sharer"] for t in attribution.touches or [] if t["sharer"] != name})
@@ -190,13 +233,22 @@ def explain(attribution: Attribution) -> str:
             text += " " + _(
                 "It was the last link opened (also opened: %(names)s).", names=", ".join(others)
             )
-    if facts.get("parent"):
+    if facts.get("live_invite_kept_binding"):
         text += " " + _(
+            "%(inviter)s's live invite did not outrank the binding (the shop's setting).",
+            inviter=facts["live_invite_kept_binding"],
+        )
+    return text + _parent_text(facts)
+
+
+def _parent_text(facts: dict) -> str:
+    if facts.get("parent"):
+        return " " + _(
             "%(parent)s recruited them and earns the second level.", parent=facts["parent"]
         )
-    elif facts.get("parent_self_purchase"):
-        text += " " + _(
+    if facts.get("parent_self_purchase"):
+        return " " + _(
             "%(parent)s recruited them but bought for themselves: no second level.",
             parent=facts["parent_self_purchase"],
         )
-    return text
+    return ""

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -107,6 +108,7 @@ class AttributionRule(Vocabulary):
     FORGED_CODE = "forged-code", _l("Unknown share code")
     SELF_PURCHASE = "self-purchase", _l("Self-purchase")
     SHARER_INACTIVE = "sharer-inactive", _l("Sharer no longer active")
+    LIVE_INVITE = "live-invite", _l("Live invite outranks the binding")
 
 
 class RuleScope(Vocabulary):
@@ -178,6 +180,11 @@ class DistributionSettings(db.Model):
     self_purchase_earns: Mapped[bool] = mapped_column(Boolean, default=False)
     return_window_days: Mapped[int] = mapped_column(Integer, default=7)
     promoter_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Whether a live session's invite link credits its sharer for the session's orders even
+    # when the customer is bound to another sharer (else the binding decides, as everywhere).
+    live_invite_outranks_binding: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
 
 class SharerLevel(db.Model):

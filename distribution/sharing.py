@@ -124,6 +124,9 @@ def _opening_query(key: str):
             product.c.slug.label("product_slug"),
             category.c.slug.label("category_slug"),
             coupon.c.id.label("coupon_id"),
+            case(
+                (link.target_type == _constant(LinkTarget.LIVE), link.target_id),
+            ).label("live_session_id"),
             rules.c.binding_policy,
             rules.c.protection_days,
             rules.c.validity_days,
@@ -167,6 +170,7 @@ class Opening(NamedTuple):
     product_slug: str | None
     category_slug: str | None
     coupon_id: int | None
+    live_session_id: int | None
     unbound: bool
 
 
@@ -235,6 +239,7 @@ def _new_visitor_statement(dialect) -> str:
         opening.c.product_slug,
         opening.c.category_slug,
         opening.c.coupon_id,
+        opening.c.live_session_id,
         and_(active, opening.c.binding_policy.is_(None)).label("unbound"),
     ).add_cte(visit, binding)
     compiled = statement.compile(dialect=dialect)
@@ -297,6 +302,8 @@ def _path(opening, build=_url_for) -> str:
             return build("shop.category", {"slug": opening.category_slug})
         if opening.coupon_id is not None:
             return build("account.coupon", {"template_id": opening.coupon_id})
+        if opening.live_session_id is not None:
+            return build("live.enter", {"session_id": opening.live_session_id})
     return build("shop.home", {})
 
 

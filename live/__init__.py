@@ -1,1 +1,24 @@
-"""Live selling: sessions, pinned products, live prices, invite links (later issue)."""
+"""Live selling: sessions hosted by a store and its guide, the shelf at live prices with stock
+caps, pins, invite links, flash units that sell exactly N, and the session reports.
+
+Built on ``shop`` (and on ``distribution`` for invites and attribution): it plugs into checkout
+through the hooks ``shop`` offers and listens to the order topics; ``shop`` never imports it.
+The realtime room (streams, comments, likes, viewers) builds on these models.
+"""
+
+
+def init_app(app) -> None:
+    from live import models, receivers, views  # noqa: F401  (models: the tables)
+    from live.attribution_session import carried_attribution
+    from live.demo import load_demo
+    from live.models import SessionStatus, StreamKind
+    from shop.hooks import register_attribution_reader, register_demo_loader, register_page_block
+
+    app.register_blueprint(views.bp)
+    app.register_blueprint(views.workbench)
+    app.jinja_env.globals.update(LiveSessionStatus=SessionStatus, LiveStreamKind=StreamKind)
+    receivers.init_app(app)
+    register_attribution_reader(app, carried_attribution)
+    register_page_block(app, "home", views.home_block)
+    register_page_block(app, "workbench", views.workbench_block)
+    register_demo_loader(app, load_demo)

@@ -160,7 +160,9 @@ def _init_shop(app: Flask) -> None:
 def _init_plugins(app: Flask) -> None:
     """The packages built on the shop, and the staff panel that sees everything."""
     import distribution
+    import live
     from admin import init_admin
 
     distribution.init_app(app)
+    live.init_app(app)
     init_admin(app)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from flask import Flask, current_app
+from markupsafe import Markup
 
 
 @dataclass
@@ -29,10 +30,23 @@ class Hooks:
     attribution_readers: list[Callable[[Mapping], dict]] = field(default_factory=list)
     """Each returns the plain attribution values (``share_code``, ``live_session_id``) that its
     package left in the visitor's session, for checkout to capture into the order."""
+    price_offers: list[Callable[[list, Mapping], dict]] = field(default_factory=list)
+    """Each gets the basket's variants and the order's attribution, and returns the special
+    unit prices that apply to some of them right now, ``{variant_id: (unit_price, offer)}``
+    (live: the live price while the session is live plus its grace). Read at every quote, so
+    a price is never a copy."""
+    page_blocks: dict[str, list[Callable[[], str]]] = field(default_factory=dict)
+    """Page name (``"home"``) -> functions returning HTML blocks its template shows (live: the
+    sessions live now or starting soon); a block with nothing to show returns ""."""
+    order_claims: list[Callable[[object, list], None]] = field(default_factory=list)
+    """Each takes, inside the order's transaction, what the order's offers hold beyond stock
+    (live: the session's units, the buyer's limit); raising a ``ShopError`` refuses the order
+    and nothing is written."""
 
 
 def init_app(app: Flask) -> None:
     app.extensions["siyu_hooks"] = Hooks()
+    app.jinja_env.globals["page_blocks"] = page_blocks
 
 
 def hooks(app: Flask | None = None) -> Hooks:
@@ -64,6 +78,23 @@ def register_demo_loader(app: Flask, loader: Callable[[], list[str]]) -> None:
 
 def register_attribution_reader(app: Flask, reader: Callable[[Mapping], dict]) -> None:
     hooks(app).attribution_readers.append(reader)
+
+
+def register_price_offer(app: Flask, offer: Callable[[list, Mapping], dict]) -> None:
+    hooks(app).price_offers.append(offer)
+
+
+def register_order_claim(app: Flask, claim: Callable[[object, list], None]) -> None:
+    hooks(app).order_claims.append(claim)
+
+
+def register_page_block(app: Flask, page: str, block: Callable[[], str]) -> None:
+    hooks(app).page_blocks.setdefault(page, []).append(block)
+
+
+def page_blocks(page: str) -> list[Markup]:
+    """The HTML blocks the packages add to ``page`` (templates: ``page_blocks("home")``)."""
+    return [Markup(html) for block in hooks().page_blocks.get(page, []) if (html := block())]
 
 
 def carried_attribution(session: Mapping) -> dict:

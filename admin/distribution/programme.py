@@ -27,6 +27,7 @@ class ProgrammeSettingsView(SingleRowView):
         "self_purchase_earns",
         "return_window_days",
         "promoter_approval",
+        "live_invite_outranks_binding",
     ]
     column_labels = {
         "binding_policy": _l("Binding policy"),
@@ -36,6 +37,7 @@ class ProgrammeSettingsView(SingleRowView):
         "self_purchase_earns": _l("Self-purchases earn commission"),
         "return_window_days": _l("Return window (days)"),
         "promoter_approval": _l("Promoters need approval"),
+        "live_invite_outranks_binding": _l("A live invite outranks a binding"),
     }
     column_formatters = {"binding_policy": choice_formatter(POLICY_LABELS)}
     form_choices = {"binding_policy": list(POLICY_LABELS.items())}
@@ -71,6 +73,12 @@ class ProgrammeSettingsView(SingleRowView):
         },
         "promoter_approval": {
             "description": _l("When on, new promoters wait until staff approve them.")
+        },
+        "live_invite_outranks_binding": {
+            "description": _l(
+                "When on, a live session's orders credit the invite the buyer came through, "
+                "even if they are bound to another sharer; when off, the binding decides."
+            )
         },
     }
 

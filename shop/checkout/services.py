@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -23,6 +24,7 @@ from shop.customers.models import Customer
 from shop.customers.phones import normalize_phone
 from shop.errors import InvalidInput
 from shop.extensions import db
+from shop.hooks import hooks
 from shop.infra import outbox
 from shop.infra.clock import utcnow
 from shop.infra.unit_of_work import after_commit
@@ -70,6 +72,9 @@ class QuoteLine:
     variant: Variant
     quantity: int
     unit_price: int
+    # What set a special unit price (``shop.hooks.price_offers``), if any; its ``label``, when
+    # it has one, is shown beside the line.
+    offer: object = None
 
     @property
     def line_total(self) -> int:
@@ -121,6 +126,7 @@ def quote(
     coupon: int | str | None = None,
     points: int = 0,
     store_id: int | None = None,
+    attribution: Mapping | None = None,
 ) -> Quote:
     """Price ``[(variant_id, quantity), ...]`` from the catalog. Raises InvalidInput.
 
@@ -144,6 +150,7 @@ def quote(
                 _("You can buy at most %(n)d at a time.", n=current_app.config["MAX_LINE_QUANTITY"])
             )
         lines.append(QuoteLine(variant, quantity, variant.current_price()))
+    _apply_offers(lines, attribution or {})
     result = Quote(lines=lines, currency=current_app.config["SHOP_CURRENCY"])
     free_shipping = result.subtotal >= current_app.config["FREE_SHIPPING_FROM"]
     if customer_id is not None:
@@ -158,6 +165,15 @@ def quote(
     return result
 
 
+def _apply_offers(lines: list[QuoteLine], attribution: Mapping) -> None:
+    """Special prices the plug-ins offer right now (live prices), read at every quote."""
+    for offers in hooks().price_offers:
+        found = offers([line.variant for line in lines], attribution)
+        for line in lines:
+            if line.variant.id in found:
+                line.unit_price, line.offer = found[line.variant.id]
+
+
 def quote_for_checkout(
     items: list[tuple[int, int]],
     fulfilment: str,
@@ -166,6 +182,7 @@ def quote_for_checkout(
     coupon: int | str | None,
     points: int,
     store_id: int | None,
+    attribution: Mapping | None = None,
 ) -> tuple[Quote, str | None]:
     """The checkout page's prices: as asked; or, when the chosen coupon or points do not apply,
     with the best coupon and no points, and the reason why. Raises InvalidInput when the basket
@@ -173,10 +190,11 @@ def quote_for_checkout(
     shown = fulfilment if fulfilment in ("pickup", "delivery") else "pickup"
     try:
         asked = dict(customer_id=customer_id, coupon=coupon, points=points, store_id=store_id)
-        return quote(items, shown, **asked), None
+        return quote(items, shown, attribution=attribution, **asked), None
     except InvalidInput as exc:
         best = "best" if customer_id else None
-        return quote(items, shown, customer_id=customer_id, coupon=best), exc.message
+        again = dict(customer_id=customer_id, coupon=best, attribution=attribution)
+        return quote(items, shown, **again), exc.message
 
 
 def _apply_membership(
@@ -305,6 +323,7 @@ def place_order(
         coupon=details.coupon,
         points=details.points,
         store_id=details.pickup_store_id,
+        attribution=details.attribution,
     )
 
     with_receivers, retried = True, False
@@ -396,6 +415,8 @@ def _create_order(
             _send_placing(order, customer_is_new)
         # Stock, coupon and points last: their rows stay locked until the commit, right after.
         stock.reserve(order.id, [(line.variant.id, line.quantity) for line in basket.lines])
+        for claim in hooks().order_claims:
+            claim(order, basket.lines)
         if basket.coupon is not None and not coupons.use(basket.coupon.id, order.id, customer_id):
             raise InvalidInput(_("This coupon has already been used."))
         if basket.points:

@@ -54,9 +54,10 @@ def cart_page():
     if cart.drop_unavailable():
         flash(_("An item in your basket is no longer available and was removed."), "error")
     items = cart.items()
+    basket = quote(items, attribution=carried_attribution(session)) if items else None
     return render_template(
         "shop/cart.html",
-        basket=quote(items) if items else None,
+        basket=basket,
         thumbnails=catalog.cover_images([variant_id for variant_id, _n in items]),
     )
 
@@ -137,7 +138,10 @@ def _checkout_page(form: CheckoutForm, customer_id, items, from_cart: bool, erro
     """The form, priced here (a placed order was priced once, inside place_order)."""
     try:
         basket, refusal = quote_for_checkout(
-            items, form.fulfilment.data, **form.membership(customer_id)
+            items,
+            form.fulfilment.data,
+            attribution=carried_attribution(session),
+            **form.membership(customer_id),
         )
     except ShopError as exc:
         return _leave_checkout(exc.message, None if from_cart else items[0][0])

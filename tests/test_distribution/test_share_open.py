@@ -133,7 +133,7 @@ def test_each_target_leads_inside_the_shop(client, world):
         (link(world, "li", "category", category.id), f"/c/{category.slug}"),
         (link(world, "li", "coupon", template.id), f"/coupons/{template.id}"),
         (link(world, "li", "coupon", template.id + 1000), "/"),
-        (link(world, "li", "live", 7), "/"),
+        (link(world, "li", "live", 7), "/live/7/enter"),  # unknown sessions: home from there
     ]
     world["product"].active = False
     db.session.commit()

@@ -69,6 +69,7 @@ def test_a_paid_order_writes_its_work_in_the_payment_transaction_and_it_is_deliv
     assert sorted(row.handler for row in rows) == [
         "distribution.jobs.accrue_commission",
         "distribution.jobs.evaluate_levels",
+        "live.jobs.settle_paid_live_order",
         "shop.members.jobs.earn_points",
         "shop.members.jobs.evaluate_tiers",
         "shop.members.jobs.reward_referral",

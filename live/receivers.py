@@ -1,0 +1,35 @@
+"""What live selling does when the shop's orders move (connected in ``init_app``).
+
+Checkout asks live for its prices and units through the hooks ``shop`` offers
+(``live.flash``); a paid order is settled through the outbox (``order.paid``); a cancelled
+order gives its units back at once (``order_cancelled``, after the cancel committed).
+"""
+
+from __future__ import annotations
+
+from live import flash
+from live.services import LiveTopic
+from shop.hooks import (
+    register_handler,
+    register_order_claim,
+    register_price_offer,
+    register_sweep,
+)
+from shop.infra.unit_of_work import unit_of_work
+from shop.orders.topics import OrderTopic
+from shop.signals import order_cancelled
+
+
+def _on_cancelled(_app, order_id: int, **_):
+    with unit_of_work():
+        flash.release(order_id)
+
+
+def init_app(app) -> None:
+    register_price_offer(app, flash.offers)
+    register_order_claim(app, flash.claim)
+    register_handler(app, OrderTopic.PAID, "live.jobs.settle_paid_live_order")
+    register_handler(app, LiveTopic.RESERVATION_ENDS, "live.jobs.release_live_units")
+    register_sweep(app, "live.jobs.end_silent_sessions", 60)
+    register_sweep(app, "live.jobs.release_due_units", 60)
+    order_cancelled.connect(_on_cancelled, weak=False)
