@@ -2,7 +2,8 @@
 
 Checkout asks live for its prices and units through the hooks ``shop`` offers
 (``live.flash``); a paid order is settled through the outbox (``order.paid``); a cancelled
-order gives its units back at once (``order_cancelled``, after the cancel committed).
+order gives its units back as soon as the cancel commits (``order.cancelled``, through the
+outbox like every effect of an order's change).
 """
 
 from __future__ import annotations
@@ -15,14 +16,7 @@ from shop.hooks import (
     register_price_offer,
     register_sweep,
 )
-from shop.infra.unit_of_work import unit_of_work
 from shop.orders.topics import OrderTopic
-from shop.signals import order_cancelled
-
-
-def _on_cancelled(_app, order_id: int, **_):
-    with unit_of_work():
-        flash.release(order_id)
 
 
 def init_app(app) -> None:
@@ -32,4 +26,4 @@ def init_app(app) -> None:
     register_handler(app, LiveTopic.RESERVATION_ENDS, "live.jobs.release_live_units")
     register_sweep(app, "live.jobs.end_silent_sessions", 60)
     register_sweep(app, "live.jobs.release_due_units", 60)
-    order_cancelled.connect(_on_cancelled, weak=False)
+    register_handler(app, OrderTopic.CANCELLED, "live.jobs.release_live_units")

@@ -1,7 +1,9 @@
 """Events the shop announces, after the transaction that caused them has committed.
 
-Receivers get ``order_id`` and must be idempotent per order: a webhook replay or a job that
-runs twice can deliver the same event again.
+These are notifications (``shop.infra.unit_of_work.after_commit`` sends them): a receiver gets
+``order_id``, must be idempotent per order (a webhook replay or a job that runs twice can
+deliver the same event again) and must not write through ``db.session``. Work an event owes
+is an outbox topic (``shop.orders.topics``), written in the change's own transaction.
 
 One event is sent before its commit: ``order_placing``, inside ``place_order``'s transaction
 (the order and its lines written, its stock not yet taken), so what another domain records

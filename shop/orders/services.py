@@ -220,6 +220,7 @@ def cancel(order_id: int, reason: str, staff=None) -> bool:
             before={"status": S.AWAITING_PAYMENT},
             after={"status": S.CANCELLED, "reason": reason},
         )
+    outbox.publish(OrderTopic.CANCELLED, order.id)
     after_commit(announce, order_cancelled, _app(), order_id=order.id, reason=reason)
     return True
 

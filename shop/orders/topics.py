@@ -8,5 +8,6 @@ import enum
 
 class OrderTopic(enum.StrEnum):
     PAID = "order.paid"  # (order_id)
+    CANCELLED = "order.cancelled"  # (order_id)
     REFUNDED = "order.refunded"  # (order_id, refund_id)
     RESERVATION_ENDS = "order.reservation_ends"  # (order_id), due when the reservation ends
