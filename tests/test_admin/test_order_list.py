@@ -139,6 +139,7 @@ def test_the_menu_is_grouped_and_booleans_are_marks(as_role, shop_data):
         "Distribution",
         "Commission",
         "Members",
+        "Live",
         "System",
     ]
     assert 'title="No" aria-label="No">–</span>' in page  # "needs review"

@@ -91,6 +91,7 @@ from shop.payments import services as payments
 from shop.signals import order_paid, order_refunded
 from shop.staff.models import Role, Staff
 from tests.support.fakestripe import deliver, event
+from tests.support.shop import refund_now
 
 S = OrderStatus
 WINDOW = timedelta(days=7)  # return window before commission settles
@@ -808,10 +809,10 @@ class LedgerMachine(RuleBasedStateMachine):
             line = next(ln for ln in order.lines if ln.refunded_quantity < ln.quantity)
             quantities[line.id] = 1
         key = uuid.uuid4().hex
-        with unit_of_work():
-            record = orders.refund(
-                order.id, quantities, staff=self.finance, idempotency_key=key, restock=restock
-            )
+        # As the admin makes it: requested, then settled with Stripe when Stripe took the money.
+        record = refund_now(
+            order.id, quantities, staff=self.finance, idempotency_key=key, restock=restock
+        )
         per_line = 0
         for line in order.lines:
             quantity = quantities[line.id]
