@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 PYTHON ?= python3
 FLASK  := $(BIN)/flask --app wsgi
 
-.PHONY: install run test lint worker cron bench translations messages clean
+.PHONY: install run test lint worker cron bench translations messages assets clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,14 @@ messages: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 -o translations/messages.pot .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations
 
-install: $(VENV)/.installed translations
+# Browser libraries the app serves itself (hls.js for live streams), from package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --omit=dev --silent
+	touch $@
+
+assets: node_modules/.installed
+
+install: $(VENV)/.installed translations assets
 
 run: install
 	$(FLASK) db upgrade
@@ -49,4 +56,4 @@ bench: install
 	$(BIN)/python bench/run.py $(if $(ONLY),--only=$(ONLY))
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache node_modules

@@ -1,0 +1,91 @@
+"""What the host console may do, and who may: the session's host guide, the shop's owners, and
+the managers of the session's store. Each action calls live selling's service (they do not
+commit; the console's view does) and announces the change to the room after the commit.
+"""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+
+from live import room
+from live import services as live
+from shop.errors import InvalidInput
+from shop.staff.models import Role
+
+
+def may_host(user, session) -> bool:
+    if not getattr(user, "is_authenticated", False) or not user.active:
+        return False
+    if user.role == Role.OWNER:
+        return True
+    if user.role == Role.MANAGER:
+        return session.store_id in user.store_ids
+    if user.role == Role.GUIDE:
+        from distribution.access import guide_for
+
+        guide = guide_for(user)
+        return guide is not None and guide.id == session.host_id
+    return False
+
+
+def _shelf_item(session, form):
+    raw = form.get("item", "")
+    item = next((i for i in session.shelf if raw.isdigit() and i.id == int(raw)), None)
+    if item is None:
+        raise InvalidInput(_("That product is not on this session's shelf."))
+    return item
+
+
+def start(session, form, staff) -> str:
+    live.heartbeat(session)
+    room.announce_status(session)
+    return _("You are live.")
+
+
+def heartbeat(session, form, staff) -> str:
+    before = session.status
+    live.heartbeat(session)
+    if session.status != before:
+        room.announce_status(session)
+    return ""
+
+
+def pause(session, form, staff) -> str:
+    live.pause(session)
+    room.announce_status(session)
+    return _("Paused.")
+
+
+def end(session, form, staff) -> str:
+    live.end(session)
+    room.announce_status(session)
+    return _("The session has ended.")
+
+
+def pin(session, form, staff) -> str:
+    item = _shelf_item(session, form)
+    live.pin(session, item)
+    room.announce_pin(session)
+    return _("Pinned: %(name)s", name=item.product.name)
+
+
+def unpin(session, form, staff) -> str:
+    live.unpin(session)
+    room.announce_pin(session)
+    return _("Nothing is pinned.")
+
+
+def mute(session, form, staff) -> str:
+    name = room.mute(session, form.get("author", ""), staff.id)
+    return _("%(name)s is muted.", name=name)
+
+
+ACTIONS = {
+    "start": start,
+    "heartbeat": heartbeat,
+    "pause": pause,
+    "end": end,
+    "pin": pin,
+    "unpin": unpin,
+    "mute": mute,
+}
