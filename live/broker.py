@@ -38,10 +38,15 @@ log = logging.getLogger(__name__)
 EXTENSION = "siyu_live_broker"
 QUEUE_SIZE = 256
 
-# KEYS: counter, buffer; ARGV: channel, kind, data (JSON), buffer size, ttl seconds.
+# KEYS: counter, buffer, last state; ARGV: channel, kind, data (JSON), buffer size, ttl seconds,
+# "1" to publish only if ``data`` differs from the last state published under KEYS[3].
 _PUBLISH = """
+if ARGV[6] == '1' then
+  if redis.call('GET', KEYS[3]) == ARGV[3] then return 0 end
+  redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[5])
+end
 local id = redis.call('INCR', KEYS[1])
-local event = cjson.encode({id = id, kind = ARGV[2], data = cjson.decode(ARGV[3])})
+local event = '{"id":' .. id .. ',"kind":' .. cjson.encode(ARGV[2]) .. ',"data":' .. ARGV[3] .. '}'
 redis.call('RPUSH', KEYS[2], event)
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
 redis.call('EXPIRE', KEYS[1], ARGV[5])
@@ -49,6 +54,10 @@ redis.call('EXPIRE', KEYS[2], ARGV[5])
 redis.call('PUBLISH', ARGV[1], event)
 return id
 """
+
+
+def _canonical(data: dict) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -131,7 +140,12 @@ class Broker:
 
     # -- the backend's part ------------------------------------------------------------------
 
-    def publish(self, session_id: int, kind: str, data: dict) -> Event:
+    def publish(self, session_id: int, kind: str, data: dict, state: bool = False) -> Event | None:
+        """Number, keep and fan out one event (call after the commit it tells of). ``state``:
+        the event is the latest state of ``kind`` (what is pinned, the status, the viewer
+        count), published only if it differs from the last one, so a change announced by two
+        paths (the console and the outbox, two processes) reaches the room once. Returns the
+        event, or None when nothing changed."""
         raise NotImplementedError
 
     def head(self, session_id: int) -> int:
@@ -155,9 +169,15 @@ class MemoryBroker(Broker):
         super().__init__(buffer_size)
         self._counters: dict[int, int] = defaultdict(int)
         self._buffers: dict[int, deque[Event]] = {}
+        self._states: dict[tuple[int, str], str] = {}
 
-    def publish(self, session_id: int, kind: str, data: dict) -> Event:
+    def publish(self, session_id: int, kind: str, data: dict, state: bool = False) -> Event | None:
         with self._lock:
+            if state:
+                text = _canonical(data)
+                if self._states.get((session_id, kind)) == text:
+                    return None
+                self._states[(session_id, kind)] = text
             self._counters[session_id] += 1
             event = Event(self._counters[session_id], kind, data)
             buffer = self._buffers.setdefault(session_id, deque(maxlen=self.buffer_size))
@@ -198,14 +218,21 @@ class RedisBroker(Broker):
         base = f"{self.prefix}:{session_id}"
         return f"{base}:seq", f"{base}:buffer", f"{self.prefix}:events:{session_id}"
 
-    def publish(self, session_id: int, kind: str, data: dict) -> Event:
+    def publish(self, session_id: int, kind: str, data: dict, state: bool = False) -> Event | None:
         counter, buffer, channel = self._keys(session_id)
-        payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        last_state = f"{self.prefix}:{session_id}:state:{kind}"
         event_id = self._script(
-            keys=[counter, buffer],
-            args=[channel, kind, payload, self.buffer_size, self.TTL_SECONDS],
+            keys=[counter, buffer, last_state],
+            args=[
+                channel,
+                kind,
+                _canonical(data),
+                self.buffer_size,
+                self.TTL_SECONDS,
+                "1" if state else "0",
+            ],
         )
-        return Event(int(event_id), kind, data)
+        return Event(int(event_id), kind, data) if event_id else None
 
     def head(self, session_id: int) -> int:
         return int(self.redis.get(self._keys(session_id)[0]) or 0)
@@ -284,13 +311,16 @@ def broker(app: Flask | None = None) -> Broker:
     return (app or current_app).extensions[EXTENSION]
 
 
-def announce(session_id: int, kind: str, data: dict) -> None:
+def announce(session_id: int, kind: str, data: dict, state: bool = False) -> None:
     """Publish a live-room event once the current transaction commits (never if it rolls
     back). Does not commit. A failure to publish is logged; the commit stands."""
-    after_commit(broker(current_app._get_current_object()).publish, session_id, kind, data)
+    b = broker(current_app._get_current_object())
+    after_commit(b.publish, session_id, kind, data, state=state)
 
 
-def stream(b: Broker, session_id: int, last_id: int, heartbeat: float, max_age: float, on_beat=None):
+def stream(
+    b: Broker, session_id: int, last_id: int, heartbeat: float, max_age: float, on_beat=None
+):
     """The Server-Sent Events text of one stream: what was missed after ``last_id``, then each
     new event; a comment every ``heartbeat`` seconds (``on_beat()`` runs then, e.g. to keep the
     viewer counted); closed after ``max_age`` seconds, when the browser reconnects with

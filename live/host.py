@@ -1,6 +1,9 @@
 """What the host console may do, and who may: the session's host guide, the shop's owners, and
 the managers of the session's store. Each action calls live selling's service (they do not
-commit; the console's view does) and announces the change to the room after the commit.
+commit; the console's view does). The console announces each change to the room right after
+its commit; the room also hears of changes through the outbox topics live selling publishes
+(``live.room_jobs``), whoever made them (the admin, a sweep). Both publish the new state as a
+state event, so the room sees each change once.
 """
 
 from __future__ import annotations
@@ -9,7 +12,10 @@ from flask_babel import gettext as _
 
 from live import room
 from live import services as live
+from live.broker import announce
+from live.models import SessionStatus
 from shop.errors import InvalidInput
+from shop.extensions import db
 from shop.staff.models import Role
 
 
@@ -36,42 +42,49 @@ def _shelf_item(session, form):
     return item
 
 
+def _announce_status(session) -> None:
+    db.session.refresh(session)
+    announce(session.id, "status", room.status_event(session), state=True)
+
+
+def _announce_pin(session) -> None:
+    announce(session.id, "pin", room.pin_event(session), state=True)
+
+
 def start(session, form, staff) -> str:
-    live.heartbeat(session)
-    room.announce_status(session)
+    live.heartbeat(session.id)
+    _announce_status(session)
     return _("You are live.")
 
 
 def heartbeat(session, form, staff) -> str:
-    before = session.status
-    live.heartbeat(session)
-    if session.status != before:
-        room.announce_status(session)
+    live.heartbeat(session.id, paused=session.status == SessionStatus.PAUSED)
+    _announce_status(session)
     return ""
 
 
 def pause(session, form, staff) -> str:
-    live.pause(session)
-    room.announce_status(session)
-    return _("Paused.")
+    live.heartbeat(session.id, paused=True)
+    _announce_status(session)
+    return _("Paused. Tap “Go live” to resume.")
 
 
 def end(session, form, staff) -> str:
-    live.end(session)
-    room.announce_status(session)
+    live.end(session.id)
+    _announce_status(session)
     return _("The session has ended.")
 
 
 def pin(session, form, staff) -> str:
     item = _shelf_item(session, form)
-    live.pin(session, item)
-    room.announce_pin(session)
+    live.pin(session.id, item.id)
+    _announce_pin(session)
     return _("Pinned: %(name)s", name=item.product.name)
 
 
 def unpin(session, form, staff) -> str:
-    live.unpin(session)
-    room.announce_pin(session)
+    live.unpin(session.id)
+    _announce_pin(session)
     return _("Nothing is pinned.")
 
 

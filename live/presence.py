@@ -39,7 +39,6 @@ class Presence:
         self._lock = threading.Lock()
         self._seen: dict[int, dict[str, float]] = defaultdict(dict)
         self._likes: dict[int, int] = defaultdict(int)
-        self._published: dict[int, int] = {}
         self._watched: dict[int, int] = defaultdict(int)  # session -> streams open here
         self._ticker: threading.Thread | None = None
         self._stopped = threading.Event()
@@ -131,19 +130,8 @@ class Presence:
                 b.publish(session_id, "likes", {"likes": total})
         for session_id in watched:
             viewers = self.count(session_id)
-            if self._changed(session_id, viewers):
+            if b.publish(session_id, "viewers", {"viewers": viewers}, state=True) is not None:
                 raise_peak(session_id, viewers)
-                b.publish(session_id, "viewers", {"viewers": viewers})
-
-    def _changed(self, session_id: int, viewers: int) -> bool:
-        """Whether ``viewers`` differs from the count last published for the session (by any
-        process, with Redis)."""
-        if self.redis is not None:
-            previous = self.redis.getset(f"{self.prefix}:{session_id}:viewers_shown", viewers)
-            return previous is None or int(previous) != viewers
-        previous = self._published.get(session_id)
-        self._published[session_id] = viewers
-        return previous != viewers
 
     def close(self) -> None:
         self._stopped.set()

@@ -13,7 +13,7 @@ import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import current_app
+from flask import current_app, url_for
 from flask_babel import gettext as _
 from sqlalchemy import exists, func, select, update
 
@@ -68,7 +68,7 @@ def record_visit(session_id: int, visitor: str, customer_id: int | None = None) 
             visitor=visitor,
             customer_id=customer_id,
             visits=0,
-            returning=bool(returning),
+            is_returning=bool(returning),
             first_seen=now,
             last_seen=now - VISIT_GAP - timedelta(seconds=1),
         )
@@ -92,9 +92,7 @@ def record_visit(session_id: int, visitor: str, customer_id: int | None = None) 
         .execution_options(synchronize_session=False)
     )
     return db.session.scalar(
-        select(LiveViewer).where(
-            LiveViewer.session_id == session_id, LiveViewer.visitor == visitor
-        )
+        select(LiveViewer).where(LiveViewer.session_id == session_id, LiveViewer.visitor == visitor)
     )
 
 
@@ -105,7 +103,7 @@ def viewer_stats(session_id: int) -> dict:
         select(
             func.coalesce(func.sum(LiveViewer.visits), 0),
             func.count(LiveViewer.id),
-            func.count(LiveViewer.id).filter(LiveViewer.returning.is_(True)),
+            func.count(LiveViewer.id).filter(LiveViewer.is_returning.is_(True)),
         ).where(LiveViewer.session_id == session_id)
     ).one()
     stats = db.session.get(LiveRoomStats, session_id)
@@ -230,9 +228,7 @@ def mute_key(visitor: str) -> str:
 def is_muted(session_id: int, visitor: str) -> bool:
     return bool(
         db.session.scalar(
-            select(
-                exists().where(LiveMute.session_id == session_id, LiveMute.visitor == visitor)
-            )
+            select(exists().where(LiveMute.session_id == session_id, LiveMute.visitor == visitor))
         )
     )
 
@@ -288,26 +284,23 @@ def item_view(item) -> dict:
         "item": item.id,
         "product": product.id,
         "name": product.name,
+        "url": url_for("shop.product", slug=product.slug, live=item.session_id),
         "live_price": format_money(item.live_price),
         "price": format_money(variant.price) if variant else "",
         "units_left": units_left(item),
     }
 
 
-def announce_pin(session) -> None:
-    """Tell the room which product is pinned now (None: nothing), after the commit."""
+def pin_event(session) -> dict:
+    """The ``pin`` event: what is pinned now (None: nothing)."""
     item = pinned_item(session)
-    announce(session.id, "pin", {"pinned": item_view(item) if item else None})
+    return {"pinned": item_view(item) if item else None}
 
 
-def announce_status(session) -> None:
+def status_event(session) -> dict:
     from live.models import SessionStatus
 
-    announce(
-        session.id,
-        "status",
-        {"status": session.status, "label": SessionStatus.label_of(session.status)},
-    )
+    return {"status": session.status, "label": str(SessionStatus.label_of(session.status))}
 
 
 def like(session_id: int, taps: int) -> None:

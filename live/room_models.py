@@ -21,7 +21,7 @@ COMMENT_MAX = 200
 class LiveViewer(db.Model):
     """One browser that opened one session's room: its visits and when it was last seen.
 
-    ``returning``: the browser had watched an earlier session before this one."""
+    ``is_returning``: the browser had watched an earlier session before this one."""
 
     __tablename__ = "live_viewers"
     __table_args__ = (UniqueConstraint("session_id", "visitor", name="one_per_visitor"),)
@@ -30,7 +30,7 @@ class LiveViewer(db.Model):
     visitor: Mapped[str] = mapped_column(String(64), index=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     visits: Mapped[int] = mapped_column(Integer, default=1)
-    returning: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_returning: Mapped[bool] = mapped_column(Boolean, default=False)
     first_seen: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 

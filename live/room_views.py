@@ -32,7 +32,12 @@ from shop.errors import ShopError
 from shop.extensions import db
 from shop.infra.unit_of_work import unit_of_work
 
-bp = Blueprint("live_room", __name__)
+bp = Blueprint(
+    "live_room",
+    __name__,
+    static_folder=os.path.join(os.path.dirname(__file__), "static"),
+    static_url_path="/live/static",
+)
 
 HLS_DIST = os.path.join(ROOT, "node_modules", "hls.js", "dist")
 
