@@ -1,7 +1,7 @@
 """live room: viewers, comments, mutes, banned words, room stats
 
 Revision ID: af0b30219557
-Revises: 233a7df062ad
+Revises: 571899c932b9
 Create Date: 2026-12-06 16:16:27.351593
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'af0b30219557'
-down_revision = '233a7df062ad'
+down_revision = '571899c932b9'
 branch_labels = None
 depends_on = None
 
