@@ -284,7 +284,7 @@ def item_view(item) -> dict:
         "item": item.id,
         "product": product.id,
         "name": product.name,
-        "url": url_for("shop.product", slug=product.slug, live=item.session_id),
+        "url": url_for("live.buy", session_id=item.session_id, item_id=item.id),
         "live_price": format_money(item.live_price),
         "price": format_money(variant.price) if variant else "",
         "units_left": units_left(item),

@@ -20,19 +20,24 @@ from flask import (
     request,
     send_from_directory,
 )
+from flask import session as flask_session
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from live import host, room
+from live.attribution_session import remember_session
 from live.broker import broker, stream
 from live.presence import presence
+from live.views import bp
 from shop.app import ROOT
 from shop.customers import identity as customers
 from shop.errors import ShopError
 from shop.extensions import db
 from shop.infra.unit_of_work import unit_of_work
 
-bp = Blueprint(
+# The room's routes join live selling's blueprint (``live.room``, ``live.host``, where its invite
+# links and views lead); its scripts and styles are served by a blueprint of their own.
+assets = Blueprint(
     "live_room",
     __name__,
     static_folder=os.path.join(os.path.dirname(__file__), "static"),
@@ -65,7 +70,7 @@ def _failure(error: ShopError, status: int = 400):
 # -- the room ----------------------------------------------------------------------------------
 
 
-@bp.get("/live/<int:session_id>")
+@bp.get("/<int:session_id>", endpoint="room")
 def room_page(session_id: int):
     session = _session_or_404(session_id)
     visitor = customers.visitor_id()
@@ -74,6 +79,7 @@ def room_page(session_id: int):
         visitor = customers.new_visitor_id()
     with unit_of_work():
         room.record_visit(session.id, visitor, customers.signed_in_id())
+    remember_session(flask_session, session.id)  # an order placed from here is the session's
     pinned = room.pinned_item(session)
     response = Response(
         render_template(
@@ -95,7 +101,7 @@ def room_page(session_id: int):
     return response
 
 
-@bp.get("/live/<int:session_id>/events")
+@bp.get("/<int:session_id>/events")
 def events(session_id: int):
     """The room's Server-Sent Events: every event after ``Last-Event-ID``, then live ones."""
     _session_or_404(session_id)
@@ -130,7 +136,7 @@ def events(session_id: int):
     )
 
 
-@bp.post("/live/<int:session_id>/comments")
+@bp.post("/<int:session_id>/comments")
 def comment(session_id: int):
     session = _session_or_404(session_id)
     try:
@@ -144,7 +150,7 @@ def comment(session_id: int):
     return jsonify(ok=True, comment=shown)
 
 
-@bp.post("/live/<int:session_id>/likes")
+@bp.post("/<int:session_id>/likes")
 def like(session_id: int):
     _session_or_404(session_id)
     raw = request.form.get("taps", "1")
@@ -155,7 +161,7 @@ def like(session_id: int):
     return jsonify(ok=True)
 
 
-@bp.get("/live/vendor/hls.min.js")
+@bp.get("/vendor/hls.min.js")
 def hls_js():
     """hls.js as installed from npm by ``make install`` (package-lock.json); never a CDN."""
     return send_from_directory(HLS_DIST, "hls.light.min.js", max_age=86400)
@@ -171,7 +177,7 @@ def _host_session(session_id: int):
     return session
 
 
-@bp.get("/live/<int:session_id>/host")
+@bp.get("/<int:session_id>/host", endpoint="host")
 def host_console(session_id: int):
     if not current_user.is_authenticated:
         from flask import redirect, url_for
@@ -197,7 +203,7 @@ def host_console(session_id: int):
     return response
 
 
-@bp.post("/live/<int:session_id>/host/<action>")
+@bp.post("/<int:session_id>/host/<action>")
 def host_action(session_id: int, action: str):
     session = _host_session(session_id)
     act = host.ACTIONS.get(action)
