@@ -228,7 +228,7 @@ async def _measure(base: str, session_id: int, items: list[int], master: int) ->
         first = next_id
         started = time.monotonic()
         for n in range(BURST_PINS):
-            await asyncio.to_thread(host.pin, items[(first + n) % len(items)])
+            await asyncio.to_thread(host.pin, items[(DELAY_PINS + n) % len(items)])
         last = first + BURST_PINS - 1
         await asyncio.gather(*(c.wait_for(last, 60) for c in clients))
         run.burst_pins, run.burst_s = BURST_PINS, time.monotonic() - started
