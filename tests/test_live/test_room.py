@@ -173,3 +173,23 @@ def test_the_event_stream_replays_after_last_event_id(client, room, app):
     assert "id: 1\n" not in text
     assert 'id: 2\nevent: pin\ndata: {"n":1}' in text and "id: 3\n" in text
     assert ": heartbeat" in text  # and it ended at its maximum age
+
+
+def test_the_session_report_reads_the_room_s_viewers(client, room, app):
+    from live.models import LiveSession
+    from live.reports import session_report
+
+    client.get(f"/live/{room.session_id}")
+    client.get(f"/live/{room.session_id}")  # a reload
+    other = app.test_client()
+    other.get(f"/live/{room.session_id}")
+    watching = presence(app)
+    for visitor in ("a", "b", "c"):
+        watching.joined(room.session_id, visitor)
+    watching.tick(app)
+    watching.left(room.session_id, "c")
+    watching.tick(app)
+    viewers = session_report(db.session.get(LiveSession, room.session_id)).viewers
+    assert (viewers.unique, viewers.new, viewers.returning, viewers.peak) == (2, 2, 0, 3)
+    published = [d["viewers"] for k, d in _events(app, room.session_id) if k == "viewers"]
+    assert published == [3, 2]
