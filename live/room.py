@@ -118,11 +118,15 @@ def viewer_stats(session_id: int) -> dict:
     }
 
 
+def viewer_number(visitor: str) -> int:
+    """What a viewer's comments appear under ("Viewer 1234"): a number from their visitor id,
+    never a name they typed (nothing one customer types about themselves is shown to others).
+    Events carry the number; each page words it in its viewer's language."""
+    return int(hashlib.sha256(visitor.encode()).hexdigest()[:8], 16) % 10000
+
+
 def alias(visitor: str) -> str:
-    """The name a viewer's comments appear under: a number from their visitor id, never a name
-    they typed (nothing one customer types about themselves is shown to others)."""
-    digest = hashlib.sha256(visitor.encode()).hexdigest()
-    return _("Viewer %(number)s", number=int(digest[:8], 16) % 10000)
+    return _("Viewer %(number)s", number=viewer_number(visitor))
 
 
 # -- comments ----------------------------------------------------------------------------------
@@ -203,7 +207,7 @@ def post_comment(session, visitor: str | None, body: str) -> LiveComment:
 def comment_event(comment: LiveComment) -> dict:
     return {
         "id": comment.id,
-        "author": alias(comment.visitor),
+        "number": viewer_number(comment.visitor),
         "author_key": mute_key(comment.visitor),
         "body": comment.body,
     }
@@ -298,9 +302,15 @@ def pin_event(session) -> dict:
 
 
 def status_event(session) -> dict:
+    """The ``status`` event: the status alone; each page labels it in its viewer's language
+    (an event goes to every viewer, whatever their language)."""
+    return {"status": str(session.status)}
+
+
+def status_labels() -> dict[str, str]:
     from live.models import SessionStatus
 
-    return {"status": session.status, "label": str(SessionStatus.label_of(session.status))}
+    return {member.value: str(member.label) for member in SessionStatus}
 
 
 def like(session_id: int, taps: int) -> None:

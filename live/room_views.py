@@ -92,6 +92,7 @@ def room_page(session_id: int):
             viewers=presence(current_app).count(session.id),
             after=broker().head(session.id),
             player=room.player(session),
+            status_labels=room.status_labels(),
         )
     )
     if new_visitor:
@@ -196,6 +197,7 @@ def host_console(session_id: int):
             viewers=presence(current_app).count(session.id),
             after=broker().head(session.id),
             heartbeat_seconds=current_app.config["LIVE_HOST_HEARTBEAT_SECONDS"],
+            status_labels=room.status_labels(),
         )
     )
     response.headers["Cache-Control"] = "private, no-store"

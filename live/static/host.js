@@ -45,7 +45,7 @@
     var data = JSON.parse(e.data);
     status = data.status;
     var el = document.getElementById('live-status');
-    el.textContent = data.label;
+    el.textContent = JSON.parse(d.statusLabels)[data.status] || data.status;
     el.className = 'live-status status-' + data.status;
   });
   source.addEventListener('viewers', function (e) {
@@ -60,7 +60,7 @@
     li.dataset.author = c.author_key;
     var text = document.createElement('span');
     var who = document.createElement('b');
-    who.textContent = c.author;
+    who.textContent = d.tViewer.replace('{n}', c.number);
     var body = document.createElement('span');
     body.textContent = c.body;
     text.append(who, ' ', body);

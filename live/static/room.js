@@ -45,7 +45,7 @@
     var li = document.createElement('li');
     li.dataset.author = c.author_key;
     var who = document.createElement('b');
-    who.textContent = c.author;
+    who.textContent = d.tViewer.replace('{n}', c.number);
     var body = document.createElement('span');
     body.textContent = c.body;
     li.append(who, ' ', body);
@@ -76,7 +76,7 @@
   on('pin', function (data) { showPin(data.pinned); });
   on('status', function (data) {
     var el = byId('live-status');
-    el.textContent = data.label;
+    el.textContent = JSON.parse(d.statusLabels)[data.status] || data.status;
     el.className = 'live-status status-' + data.status;
   });
   on('comment', addComment);
