@@ -37,7 +37,7 @@
   });
 
   setInterval(function () {
-    if (status === 'live') send('heartbeat');
+    if (status === 'live' || status === 'paused') send('heartbeat');  // paused still beats: the session stays on
   }, Number(d.heartbeat) * 1000);
 
   var source = new EventSource(d.events);
