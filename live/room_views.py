@@ -15,10 +15,13 @@ from flask import (
     Response,
     abort,
     current_app,
+    flash,
     jsonify,
+    redirect,
     render_template,
     request,
     send_from_directory,
+    url_for,
 )
 from flask import session as flask_session
 from flask_babel import gettext as _
@@ -61,6 +64,11 @@ def _last_event_id() -> int:
     ``after`` the page was rendered at; anything unreadable counts as 0 (replay the buffer)."""
     raw = request.headers.get("Last-Event-ID") or request.args.get("after") or "0"
     return int(raw) if raw.isdigit() and len(raw) < 19 else 0
+
+
+def _wants_json() -> bool:
+    """The room's and console's scripts ask for JSON; a plain form post wants a page."""
+    return "application/json" in request.headers.get("Accept", "")
 
 
 def _failure(error: ShopError, status: int = 400):
@@ -144,10 +152,13 @@ def comment(session_id: int):
         with unit_of_work():
             posted = room.post_comment(session, customers.visitor_id(), request.form.get("body"))
             shown = room.comment_event(posted)
-    except room.CommentTooFast as error:
-        return _failure(error, 429)
     except ShopError as error:
-        return _failure(error)
+        if not _wants_json():  # the form without its script: the room again, with the reason
+            flash(error.message, "error")
+            return redirect(url_for("live.room", session_id=session_id))
+        return _failure(error, 429 if isinstance(error, room.CommentTooFast) else 400)
+    if not _wants_json():
+        return redirect(url_for("live.room", session_id=session_id))
     return jsonify(ok=True, comment=shown)
 
 
@@ -181,8 +192,6 @@ def _host_session(session_id: int):
 @bp.get("/<int:session_id>/host", endpoint="host")
 def host_console(session_id: int):
     if not current_user.is_authenticated:
-        from flask import redirect, url_for
-
         return redirect(url_for("workbench.login", next=request.path))
     session = _host_session(session_id)
     pinned = room.pinned_item(session)

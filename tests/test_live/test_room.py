@@ -22,6 +22,9 @@ def room(ctx):
     return make_room(status="live")
 
 
+JSON = {"Accept": "application/json"}
+
+
 def _events(app, session_id, after=0):
     return [(e.kind, e.data) for e in broker(app).since(session_id, after)]
 
@@ -71,9 +74,9 @@ def test_a_comment_is_announced_and_bad_ones_change_nothing(client, room, app):
     db.session.commit()
     url = f"/live/{room.session_id}/comments"
 
-    ok = client.post(url, data={"body": "  Is it   fresh? <b>"})
+    ok = client.post(url, data={"body": "  Is it   fresh? <b>"}, headers=JSON)
     assert ok.get_json()["ok"] is True
-    too_fast = client.post(url, data={"body": "again"})
+    too_fast = client.post(url, data={"body": "again"}, headers=JSON)
     assert too_fast.status_code == 429
     assert "2 seconds" in too_fast.get_json()["error"]
 
@@ -84,7 +87,7 @@ def test_a_comment_is_announced_and_bad_ones_change_nothing(client, room, app):
         ("buy SPAM now", "not allowed"),
         ("", "write"),
     ):
-        refused = client.post(url, data={"body": body})
+        refused = client.post(url, data={"body": body}, headers=JSON)
         assert refused.status_code == 400
         assert words in refused.get_json()["error"]
     assert db.session.scalar(select(func.count(LiveComment.id))) == 1
@@ -93,8 +96,17 @@ def test_a_comment_is_announced_and_bad_ones_change_nothing(client, room, app):
     assert 0 <= comments[0]["number"] < 10000  # the page words it: "Viewer 1234"
 
 
+def test_a_comment_form_without_its_script_gets_the_room_with_the_reason(client, room):
+    client.get(f"/live/{room.session_id}")
+    refused = client.post(f"/live/{room.session_id}/comments", data={"body": "x" * 201})
+    assert refused.status_code == 302
+    page = client.get(refused.headers["Location"]).get_data(as_text=True)
+    assert "A comment is at most 200 characters." in page
+    assert db.session.scalar(select(func.count(LiveComment.id))) == 0
+
+
 def test_a_browser_without_a_visitor_id_cannot_comment(client, room):
-    refused = client.post(f"/live/{room.session_id}/comments", data={"body": "hi"})
+    refused = client.post(f"/live/{room.session_id}/comments", data={"body": "hi"}, headers=JSON)
     assert refused.status_code == 400
     assert "reload" in refused.get_json()["error"]
 
@@ -102,7 +114,7 @@ def test_a_browser_without_a_visitor_id_cannot_comment(client, room):
 def test_the_host_pins_and_mutes_from_the_console(client, room, app):
     viewer = app.test_client()
     viewer.get(f"/live/{room.session_id}")
-    viewer.post(f"/live/{room.session_id}/comments", data={"body": "hello"})
+    viewer.post(f"/live/{room.session_id}/comments", data={"body": "hello"}, headers=JSON)
     key = [d for k, d in _events(app, room.session_id) if k == "comment"][0]["author_key"]
 
     assert client.get(f"/live/{room.session_id}/host").status_code == 302  # sign in first
@@ -127,7 +139,9 @@ def test_the_host_pins_and_mutes_from_the_console(client, room, app):
     muted = client.post(f"/live/{room.session_id}/host/mute", data={"author": key})
     assert muted.get_json()["ok"] is True
     app.extensions["siyu_live_pace"]._last.clear()
-    refused = viewer.post(f"/live/{room.session_id}/comments", data={"body": "hello again"})
+    refused = viewer.post(
+        f"/live/{room.session_id}/comments", data={"body": "hello again"}, headers=JSON
+    )
     assert "muted" in refused.get_json()["error"]
 
 
