@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 
 import pytest
 import requests
+from redis import Redis
 
 from tests.support.live_room import HOST_EMAIL, HOST_PASSWORD, make_room
 from tests.support.redis_server import RedisServer
@@ -17,11 +19,12 @@ from tests.support.servers import WebProcess
 class SSEClient:
     """A browser's EventSource, reduced: reads events from a stream into a queue."""
 
-    def __init__(self, url: str, last_event_id: int | None = None) -> None:
+    def __init__(self, url: str, last_event_id: int | None = None, visitor: str = "") -> None:
         headers = {"Accept": "text/event-stream"}
         if last_event_id is not None:
             headers["Last-Event-ID"] = str(last_event_id)
-        self.response = requests.get(url, headers=headers, stream=True, timeout=30)
+        cookies = {"siyu_vid": visitor} if visitor else None
+        self.response = requests.get(url, headers=headers, cookies=cookies, stream=True, timeout=30)
         assert self.response.headers["Content-Type"].startswith("text/event-stream")
         self.events: queue.Queue = queue.Queue()
         self.thread = threading.Thread(target=self._read, daemon=True)
@@ -56,6 +59,13 @@ def redis_url(tmp_path):
     server = RedisServer(tmp_path).start()
     yield server.url
     server.stop()
+
+
+def _eventually(check, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "not within the time allowed"
+        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -109,3 +119,16 @@ def test_a_pin_in_one_process_reaches_a_stream_of_the_other_and_a_reconnect_miss
     assert '"name":"Oolong"' in missed[0]["data"]
     assert '"pinned":null' in missed[1]["data"]
     back.close()
+
+
+def test_a_viewer_who_goes_away_is_let_go_within_a_heartbeat(ctx, two_processes, redis_url):
+    """The server notices a closed stream at its next heartbeat (1 s here): the stream's
+    generator ends, it unsubscribes, and the browser stops counting as watching."""
+    room = make_room(status="live")
+    _, second = two_processes
+    watching = f"siyu:live:{room.session_id}:viewers"
+    redis = Redis.from_url(redis_url)
+    viewer = SSEClient(f"{second.url}/live/{room.session_id}/events", visitor="visitor-one")
+    _eventually(lambda: redis.zcard(watching) == 1)
+    viewer.close()
+    _eventually(lambda: redis.zcard(watching) == 0, seconds=5)
