@@ -1,9 +1,9 @@
-"""What the host console may do, and who may: the session's host guide, the shop's owners, and
-the managers of the session's store. Each action calls live selling's service (they do not
-commit; the console's view does). The console announces each change to the room right after
-its commit; the room also hears of changes through the outbox topics live selling publishes
-(``live.room_jobs``), whoever made them (the admin, a sweep). Both publish the new state as a
-state event, so the room sees each change once.
+"""What the host console may do; who may is live selling's rule (``live.services.may_host``:
+the session's host guide, the owners, the managers of its store). Each action calls live
+selling's service (they do not commit; the console's view does). The console announces each
+change to the room right after its commit; the room also hears of changes through the outbox
+topics live selling publishes (``live.room_jobs``), whoever made them (the admin, a sweep).
+Both publish the new state as a state event, so the room sees each change once.
 """
 
 from __future__ import annotations
@@ -16,22 +16,14 @@ from live.broker import announce
 from live.models import SessionStatus
 from shop.errors import InvalidInput
 from shop.extensions import db
-from shop.staff.models import Role
 
 
 def may_host(user, session) -> bool:
-    if not getattr(user, "is_authenticated", False) or not user.active:
-        return False
-    if user.role == Role.OWNER:
-        return True
-    if user.role == Role.MANAGER:
-        return session.store_id in user.store_ids
-    if user.role == Role.GUIDE:
-        from distribution.access import guide_for
+    """Live selling's rule (``live.services.may_host``) for the signed-in user."""
+    from distribution.access import signed_in_sharer
 
-        guide = guide_for(user)
-        return guide is not None and guide.id == session.host_id
-    return False
+    staff = user if getattr(user, "is_authenticated", False) else None
+    return live.may_host(session, signed_in_sharer(), staff)
 
 
 def _shelf_item(session, form):

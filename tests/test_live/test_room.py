@@ -18,8 +18,12 @@ def app_config(app_config):
 
 
 @pytest.fixture
-def room(ctx):
-    return make_room(status="live")
+def room(app):
+    """The session, made in an app context of its own: requests get theirs (a test that reads
+    the database asks for ``ctx`` too), so nothing one request leaves in ``g`` is seen by the
+    next."""
+    with app.app_context():
+        return make_room(status="live")
 
 
 JSON = {"Accept": "application/json"}
@@ -44,7 +48,7 @@ def test_the_room_shows_the_session_its_shelf_and_the_hls_player(client, room):
     assert client.get("/live/999").status_code == 404
 
 
-def test_a_reload_is_neither_a_new_viewer_nor_a_new_visit(client, room, app):
+def test_a_reload_is_neither_a_new_viewer_nor_a_new_visit(client, room, app, ctx):
     client.get(f"/live/{room.session_id}")
     client.get(f"/live/{room.session_id}")
     other = app.test_client()
@@ -54,7 +58,7 @@ def test_a_reload_is_neither_a_new_viewer_nor_a_new_visit(client, room, app):
     assert sorted(v.visits for v in viewers) == [1, 1]
 
 
-def test_a_viewer_of_an_earlier_session_is_returning(client, room, app):
+def test_a_viewer_of_an_earlier_session_is_returning(client, room, app, ctx):
     from live.models import LiveSession
     from live.room import viewer_stats
 
@@ -68,7 +72,7 @@ def test_a_viewer_of_an_earlier_session_is_returning(client, room, app):
     assert (stats["unique_viewers"], stats["returning_viewers"], stats["new_viewers"]) == (2, 1, 1)
 
 
-def test_a_comment_is_announced_and_bad_ones_change_nothing(client, room, app):
+def test_a_comment_is_announced_and_bad_ones_change_nothing(client, room, app, ctx):
     client.get(f"/live/{room.session_id}")  # the browser gets its visitor id
     db.session.add(BannedWord(word="Spam"))
     db.session.commit()
@@ -96,7 +100,7 @@ def test_a_comment_is_announced_and_bad_ones_change_nothing(client, room, app):
     assert 0 <= comments[0]["number"] < 10000  # the page words it: "Viewer 1234"
 
 
-def test_a_comment_form_without_its_script_gets_the_room_with_the_reason(client, room):
+def test_a_comment_form_without_its_script_gets_the_room_with_the_reason(client, room, ctx):
     client.get(f"/live/{room.session_id}")
     refused = client.post(f"/live/{room.session_id}/comments", data={"body": "x" * 201})
     assert refused.status_code == 302
@@ -146,13 +150,26 @@ def test_the_host_pins_and_mutes_from_the_console(client, room, app):
 
 
 def test_someone_elses_console_is_refused(client, room, app):
+    from distribution.factories import make_guide
+    from shop.catalog.models import Store
     from shop.demo.factories import make_staff
 
-    make_staff("support@siyu.test", "pw-123456789", "support")
-    db.session.commit()
-    client.post("/admin/login/", data={"email": "support@siyu.test", "password": "pw-123456789"})
-    assert client.get(f"/live/{room.session_id}/host").status_code in (302, 403)
-    assert client.post(f"/live/{room.session_id}/host/pin").status_code in (403, 404)
+    with app.app_context():
+        make_staff("support@siyu.test", "pw-123456789", "support")
+        make_guide(db.session.get(Store, room.store_id), "Zhao Lei", email="zhao@guides.test")
+        db.session.commit()
+    support = app.test_client()
+    support.post("/admin/login", data={"email": "support@siyu.test", "password": "pw-123456789"})
+    assert support.get(f"/live/{room.session_id}/host").status_code == 403
+    other_guide = app.test_client()
+    signed_in = other_guide.post(
+        "/guide/login", data={"email": "zhao@guides.test", "password": "guide-password-1"}
+    )
+    assert signed_in.status_code == 302
+    assert other_guide.get(f"/live/{room.session_id}/host").status_code == 403
+    refused = other_guide.post(f"/live/{room.session_id}/host/pin", data={"item": room.items[0]})
+    assert refused.status_code == 403
+    assert not [k for k, _ in _events(app, room.session_id) if k == "pin"]
 
 
 def test_host_console_status_actions(client, room, app):
@@ -166,7 +183,7 @@ def test_host_console_status_actions(client, room, app):
     assert again.status_code == 400
 
 
-def test_likes_are_counted_once_a_second(client, room, app):
+def test_likes_are_counted_once_a_second(client, room, app, ctx):
     for _ in range(3):
         assert client.post(f"/live/{room.session_id}/likes", data={"taps": "5"}).status_code == 200
     assert client.post(f"/live/{room.session_id}/likes", data={"taps": "500"}).status_code == 400
@@ -189,7 +206,7 @@ def test_the_event_stream_replays_after_last_event_id(client, room, app):
     assert ": heartbeat" in text  # and it ended at its maximum age
 
 
-def test_the_session_report_reads_the_room_s_viewers(client, room, app):
+def test_the_session_report_reads_the_room_s_viewers(client, room, app, ctx):
     from live.models import LiveSession
     from live.reports import session_report
 
