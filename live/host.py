@@ -26,6 +26,17 @@ def may_host(user, session) -> bool:
     return live.may_host(session, signed_in_sharer(), staff)
 
 
+def workbench_url(session) -> str | None:
+    """The session's page on the host guide's workbench (invite link, QR, report), for a guide."""
+    from flask import url_for
+
+    from distribution.access import signed_in_sharer
+
+    if signed_in_sharer() is None:
+        return None
+    return url_for("live_workbench.detail", session_id=session.id)
+
+
 def _shelf_item(session, form):
     raw = form.get("item", "")
     item = next((i for i in session.shelf if raw.isdigit() and i.id == int(raw)), None)

@@ -206,6 +206,7 @@ def host_console(session_id: int):
             viewers=presence(current_app).count(session.id),
             after=broker().head(session.id),
             heartbeat_seconds=current_app.config["LIVE_HOST_HEARTBEAT_SECONDS"],
+            workbench_url=host.workbench_url(session),
             status_labels=room.status_labels(),
         )
     )
