@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 
 from flask import (
-    Blueprint,
     Response,
     abort,
     current_app,
@@ -38,14 +37,8 @@ from shop.errors import ShopError
 from shop.extensions import db
 from shop.infra.unit_of_work import unit_of_work
 
-# The room's routes join live selling's blueprint (``live.room``, ``live.host``, where its invite
-# links and views lead); its scripts and styles are served by a blueprint of their own.
-assets = Blueprint(
-    "live_room",
-    __name__,
-    static_folder=os.path.join(os.path.dirname(__file__), "static"),
-    static_url_path="/live/static",
-)
+# The room's routes join live selling's blueprint (``live.room``, ``live.host``: where its invite
+# links and views lead; its scripts and styles are live selling's static files too).
 
 HLS_DIST = os.path.join(ROOT, "node_modules", "hls.js", "dist")
 
