@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 PYTHON ?= python3
 FLASK  := $(BIN)/flask --app wsgi
 
-.PHONY: install run test lint worker cron bench lighthouse translations messages fonts clean
+.PHONY: install run test lint worker cron bench lighthouse translations messages fonts assets clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,14 @@ messages: $(VENV)/.installed
 fonts:
 	@bash .ci/ensure-fonts
 
-install: $(VENV)/.installed translations fonts
+# Browser libraries the app serves itself (hls.js for live streams), from package-lock.json.
+node_modules/.assets: package.json package-lock.json
+	npm ci --no-audit --no-fund --omit=dev --loglevel=error
+	touch $@
+
+assets: node_modules/.assets
+
+install: $(VENV)/.installed translations fonts assets
 
 run: install
 	$(FLASK) db upgrade
@@ -52,14 +59,14 @@ cron: install
 bench: install
 	$(BIN)/python bench/run.py $(if $(ONLY),--only=$(ONLY))
 
-# Lighthouse (npm, pinned in package.json and package-lock.json) into ./node_modules.
-node_modules/.installed: package.json package-lock.json
-	npm install --no-audit --no-fund --loglevel=error
-	touch $@
+# Lighthouse (a dev dependency, pinned in package.json and package-lock.json) into ./node_modules.
+node_modules/.tools: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@ node_modules/.assets
 
 # Lighthouse (mobile, in Chinese) on home, product, checkout, an order page and the workbench
 # of a fresh demo shop; prints the category scores. Slow: not part of `make test`.
-lighthouse: install node_modules/.installed
+lighthouse: install node_modules/.tools
 	@bash .ci/ensure-chromium
 	CHROME_PATH=$${CHROME_PATH:-/usr/bin/chromium} $(BIN)/python bench/lighthouse.py $(if $(ONLY),--only=$(ONLY))
 

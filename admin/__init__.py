@@ -42,6 +42,7 @@ from admin.distribution.tracking import AttributionView, BindingView, ShareLinkV
 from admin.kit.lookup import LookupView
 from admin.kit.times import admin_time
 from admin.kit.wording import reword_flask_admin
+from admin.live.room import BannedWordView
 from admin.live.sessions import LiveSessionView, LiveSettingsView, ShelfItemView
 from admin.members.coupons import CouponTemplateView, CouponView
 from admin.members.points import PointsEntryView, PointsShopItemView
@@ -73,6 +74,7 @@ from distribution.models import (
     Visit,
 )
 from live.models import LiveSession, LiveSettings, ShelfItem
+from live.room_models import BannedWord
 from shop.catalog.models import (
     Category,
     Product,
@@ -205,6 +207,14 @@ def init_admin(app) -> Admin:
             _l("Live settings"),
             "admin_live_settings",
             "live-settings",
+            live,
+        ),
+        (
+            BannedWordView,
+            BannedWord,
+            _l("Banned words (live comments)"),
+            "admin_live_banned_words",
+            "live-banned-words",
             live,
         ),
         (AuditLogView, AuditLog, _l("Audit log"), "admin_audit", "audit", system),

@@ -16,7 +16,10 @@ then a fixed duration):
    seconds of distribution.commission.settle_due_commissions(), then `ledger verify`;
 7. the outbox (bench/outbox_runs.py): a backlog of 10,000 pending events drained by one RQ
    worker (on BENCH_REDIS_URL, flushed), and in-process; then what its rows cost an order
-   placement and a payment: statements and CPU ms without and with them.
+   placement and a payment: statements and CPU ms without and with them;
+8. the live room (bench/live_streams.py): 500 open event streams on gunicorn gthread workers
+   and Redis; memory per stream, the delay from a pin to every client, the pin broadcast rate
+   (printed; not in RESULTS.md's table).
 
 Prints the ratios product page / hello-world, order placement / raw transaction and share link /
 hello-world, and the settlement time, against their targets, and appends a dated row to
@@ -68,7 +71,7 @@ SETTLE_ENTRIES = 100_000  # pending commission entries the settlement run settle
 SETTLE_TARGET_S = 10.0
 # The outbox drain's RQ queue; this Redis database is flushed before and after.
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
-PARTS = ("hello", "page", "order", "share", "tx", "settle", "drain", "outbox")
+PARTS = ("hello", "page", "order", "share", "tx", "settle", "drain", "outbox", "live")
 
 
 def proc_stat(pid: int | str) -> list[str] | None:
@@ -602,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
     load_avg = os.getloadavg()[0]
     if load_avg > os.cpu_count():
         say(f"the machine is busy (load average {load_avg:.1f}): expect noisy numbers")
-    hello = page = order = share = tps = settlement = drain = cost = None
+    hello = page = order = share = tps = settlement = drain = cost = live_run = None
     tx_failed, placed = 0, 0
     ledger_problems: list[str] = []
     trail_problems: list[str] = []
@@ -672,6 +675,11 @@ def main(argv: list[str] | None = None) -> int:
 
             say("measuring what the outbox adds to an order placement and a payment")
             cost = measure_cost(app, seeded, DB_NAME, REDIS_URL, cpu_seconds, proc_stat)
+        if "live" in parts:
+            from live_streams import STREAMS, measure_live
+
+            say(f"opening {STREAMS} live-room streams, pinning ({REDIS_URL})")
+            live_run = measure_live(app, env, REDIS_URL, log, free_port, stop)
         if drain is not None and drain.problems and worker_log.exists():
             print(f"the RQ worker said:\n{worker_log.read_text()[-3000:]}")
         if log.exists() and log.stat().st_size:
@@ -685,6 +693,11 @@ def main(argv: list[str] | None = None) -> int:
     if drain is not None:
         print()
         print(drain_report(drain))
+    if live_run is not None:
+        from live_streams import live_report
+
+        print()
+        print(live_report(live_run))
     if order is not None or tps is not None:
         print(f"orders in the database from the checkout runs: {placed}; stock ledger: ", end="")
         print("; ".join(ledger_problems) or "balanced")
@@ -705,6 +718,7 @@ def main(argv: list[str] | None = None) -> int:
     loads = [load for load in (hello, page, order, share) if load is not None]
     problems = ledger_problems + trail_problems + (settlement.problems if settlement else [])
     problems += (drain.problems if drain else []) + (cost.problems if cost else [])
+    problems += live_run.problems if live_run else []
     errors = sum(load.errors for load in loads) + tx_failed + len(problems)
     if everything:
         append_result(hello, page, order, share, tps, settlement, cost, drain, errors, load_avg)

@@ -8,7 +8,8 @@ The realtime room (streams, comments, likes, viewers) builds on these models.
 
 
 def init_app(app) -> None:
-    from live import models, receivers, views  # noqa: F401  (models: the tables)
+    # room_views adds the room's routes to views.bp, so it is imported before registering it.
+    from live import models, receivers, room_views, views  # noqa: F401  (models: the tables)
     from live.attribution_session import carried_attribution
     from live.demo import load_demo
     from live.models import SessionStatus, StreamKind
@@ -22,3 +23,13 @@ def init_app(app) -> None:
     register_page_block(app, "home", views.home_block)
     register_page_block(app, "workbench", views.workbench_block)
     register_demo_loader(app, load_demo)
+    _init_room(app)
+
+
+def _init_room(app) -> None:
+    """The realtime room: the event broker, presence and likes, the room and host console."""
+    from live import broker, presence, room_jobs, room_models, room_views  # noqa: F401
+
+    broker.init_app(app)
+    presence.init_app(app)
+    room_jobs.init_app(app)

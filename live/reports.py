@@ -5,8 +5,8 @@ An order counts as a sale only once paid (``paid_at`` set); its money is what wa
 what was refunded. Unpaid orders are shown apart and never added to sales. Orders placed after
 the session ended are replay orders: credited to the session, reported apart.
 
-Viewer numbers (peak concurrent, unique, new vs returning) are the live room's to count:
-``viewer_numbers`` is where they are read, and returns ``None`` values until it does.
+Viewer numbers (peak concurrent, unique, new vs returning) are the live room's to count
+(``live.room_models``); ``viewer_numbers`` is where the reports read them.
 """
 
 from __future__ import annotations
@@ -37,9 +37,17 @@ class ViewerNumbers:
 def viewer_numbers(session_id: int) -> ViewerNumbers:
     """Peak concurrent and unique viewers (a reload is not a new viewer), new vs returning.
 
-    The live room counts viewers in its own tables; this is the one function that reads them
-    for the reports. Until it does, every number is ``None`` ("not counted")."""
-    return ViewerNumbers()
+    The live room counts viewers in its own tables (``live.room.viewer_stats``); this is the one
+    function that reads them for the reports."""
+    from live.room import viewer_stats
+
+    stats = viewer_stats(session_id)
+    return ViewerNumbers(
+        peak=stats["peak_viewers"],
+        unique=stats["unique_viewers"],
+        new=stats["new_viewers"],
+        returning=stats["returning_viewers"],
+    )
 
 
 @dataclass

@@ -52,3 +52,11 @@ class Config:
     # How many reverse proxies in front of the shop set X-Forwarded-For / -Proto: their
     # forwarded client address is trusted only then (0: the connection's address is used).
     TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
+    # Live room streams (Server-Sent Events): a heartbeat comment this often; a stream is
+    # closed after this long and the browser reconnects (with Last-Event-ID, missing nothing);
+    # this many recent events per session are kept for reconnecting browsers.
+    LIVE_SSE_HEARTBEAT_SECONDS = float(os.environ.get("LIVE_SSE_HEARTBEAT_SECONDS", 15))
+    LIVE_SSE_MAX_AGE_SECONDS = float(os.environ.get("LIVE_SSE_MAX_AGE_SECONDS", 300))
+    LIVE_EVENT_BUFFER = _int("LIVE_EVENT_BUFFER", 500)
+    # How often the host console tells the shop the session is still on air.
+    LIVE_HOST_HEARTBEAT_SECONDS = _int("LIVE_HOST_HEARTBEAT_SECONDS", 20)

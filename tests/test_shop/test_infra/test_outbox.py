@@ -70,6 +70,7 @@ def test_a_paid_order_writes_its_work_in_the_payment_transaction_and_it_is_deliv
         "distribution.jobs.accrue_commission",
         "distribution.jobs.evaluate_levels",
         "live.jobs.settle_paid_live_order",
+        "live.room_jobs.announce_purchase",
         "shop.members.jobs.earn_points",
         "shop.members.jobs.evaluate_tiers",
         "shop.members.jobs.reward_referral",

@@ -1,0 +1,76 @@
+/* The host console: one tap per action, a heartbeat while on air (the session stays live only
+   while it beats), the room's comments with a mute button each (over the room's own stream). */
+(function () {
+  'use strict';
+  var host = document.getElementById('host');
+  if (!host) return;
+  var d = host.dataset;
+  var note = document.getElementById('host-note');
+  var status = d.status;
+
+  function send(action, fields) {
+    var body = new FormData();
+    Object.keys(fields || {}).forEach(function (k) { body.append(k, fields[k]); });
+    return fetch(d.action.replace('ACTION', action), {
+      method: 'POST', body: body, headers: { 'X-CSRFToken': d.csrf, Accept: 'application/json' }
+    }).then(function (r) { return r.json(); }).then(function (answer) {
+      if (answer.status) status = answer.status;
+      if (action !== 'heartbeat' || !answer.ok) note.textContent = answer.ok ? answer.message : answer.error;
+      return answer;
+    }).catch(function () { note.textContent = d.tFailed; });
+  }
+
+  host.addEventListener('click', function (e) {
+    var button = e.target.closest('[data-do]');
+    if (!button) return;
+    var fields = {};
+    if (button.dataset.item) fields.item = button.dataset.item;
+    if (button.dataset.author) fields.author = button.dataset.author;
+    send(button.dataset.do, fields).then(function (answer) {
+      if (!answer || !answer.ok) return;
+      if (button.dataset.do === 'pin' || button.dataset.do === 'unpin') {
+        document.querySelectorAll('.host-shelf li').forEach(function (li) {
+          li.classList.toggle('pinned', li.dataset.item === button.dataset.item);
+        });
+      }
+    });
+  });
+
+  setInterval(function () {
+    if (status === 'live' || status === 'paused') send('heartbeat');  // paused still beats: the session stays on
+  }, Number(d.heartbeat) * 1000);
+
+  var source = new EventSource(d.events);
+  source.addEventListener('status', function (e) {
+    var data = JSON.parse(e.data);
+    status = data.status;
+    var el = document.getElementById('live-status');
+    el.textContent = JSON.parse(d.statusLabels)[data.status] || data.status;
+    el.className = 'live-status status-' + data.status;
+  });
+  source.addEventListener('viewers', function (e) {
+    document.getElementById('live-viewers').textContent = JSON.parse(e.data).viewers;
+  });
+  source.addEventListener('likes', function (e) {
+    document.getElementById('live-likes').textContent = JSON.parse(e.data).likes;
+  });
+  source.addEventListener('comment', function (e) {
+    var c = JSON.parse(e.data);
+    var li = document.createElement('li');
+    li.dataset.author = c.author_key;
+    var text = document.createElement('span');
+    var who = document.createElement('b');
+    who.textContent = d.tViewer.replace('{n}', c.number);
+    var body = document.createElement('span');
+    body.textContent = c.body;
+    text.append(who, ' ', body);
+    var mute = document.createElement('button');
+    mute.className = 'btn';
+    mute.type = 'button';
+    mute.dataset.do = 'mute';
+    mute.dataset.author = c.author_key;
+    mute.textContent = d.tMute;
+    li.append(text, mute);
+    document.getElementById('live-comments').append(li);
+  });
+})();

@@ -1,0 +1,115 @@
+/* The live room: plays the stream and follows the room's events (Server-Sent Events).
+   EventSource reconnects by itself, sending Last-Event-ID, so a dropped or aged-out stream
+   misses nothing. Everything viewers typed is shown with textContent, never as HTML. */
+(function () {
+  'use strict';
+  var room = document.getElementById('room');
+  if (!room) return;
+  var d = room.dataset;
+  function byId(id) { return document.getElementById(id); }
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (_, key) { return values[key]; });
+  }
+  function unitsText(n) { return n > 0 ? fill(d.tUnits, { n: n }) : d.tSoldOut; }
+
+  var video = byId('live-video');
+  if (video && video.dataset.hls) {
+    if (window.Hls && window.Hls.isSupported()) {
+      var hls = new window.Hls();
+      hls.loadSource(video.dataset.hls);
+      hls.attachMedia(video);
+    } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
+      video.src = video.dataset.hls;
+    }
+  }
+
+  function showPin(pinned) {
+    var box = byId('live-pinned');
+    if (!pinned) { box.hidden = true; return; }
+    byId('pin-name').textContent = pinned.name;
+    byId('pin-price').textContent = pinned.live_price;
+    byId('pin-was').textContent = pinned.price;
+    byId('pin-left').textContent = unitsText(pinned.units_left);
+    byId('pin-buy').href = pinned.url;
+    box.dataset.item = pinned.item;
+    box.hidden = false;
+  }
+  function showUnits(item, left) {
+    var box = byId('live-pinned');
+    if (String(box.dataset.item) === String(item)) byId('pin-left').textContent = unitsText(left);
+    var row = document.querySelector('#live-shelf li[data-item="' + Number(item) + '"] .left');
+    if (row) row.textContent = unitsText(left);
+  }
+  function addComment(c) {
+    var list = byId('live-comments');
+    var li = document.createElement('li');
+    li.dataset.author = c.author_key;
+    var who = document.createElement('b');
+    who.textContent = d.tViewer.replace('{n}', c.number);
+    var body = document.createElement('span');
+    body.textContent = c.body;
+    li.append(who, ' ', body);
+    list.append(li);
+    while (list.children.length > 100) list.firstElementChild.remove();
+    list.scrollTop = list.scrollHeight;
+  }
+  var boughtTimer;
+  function showBought(b) {
+    var line = byId('live-bought');
+    line.textContent = b.city ? fill(d.tBought, { city: b.city, product: b.product })
+                              : fill(d.tBoughtNocity, { product: b.product });
+    line.hidden = false;
+    clearTimeout(boughtTimer);
+    boughtTimer = setTimeout(function () { line.hidden = true; }, 6000);
+    showUnits(b.item, b.units_left);
+  }
+
+  var seen = {};
+  var source = new EventSource(d.events);
+  function on(kind, handle) {
+    source.addEventListener(kind, function (e) {
+      if (seen[e.lastEventId]) return;
+      seen[e.lastEventId] = true;
+      handle(JSON.parse(e.data));
+    });
+  }
+  on('pin', function (data) { showPin(data.pinned); });
+  on('status', function (data) {
+    var el = byId('live-status');
+    el.textContent = JSON.parse(d.statusLabels)[data.status] || data.status;
+    el.className = 'live-status status-' + data.status;
+  });
+  on('comment', addComment);
+  on('muted', function () {});
+  on('likes', function (data) { byId('live-likes').textContent = data.likes; });
+  on('viewers', function (data) { byId('live-viewers').textContent = data.viewers; });
+  on('bought', showBought);
+  on('stock', function (data) { showUnits(data.item, data.units_left); });
+
+  var form = byId('comment-form');
+  var error = byId('comment-error');
+  form.addEventListener('submit', function (e) {
+    e.preventDefault();
+    var body = new FormData(form);
+    fetch(d.commentUrl, { method: 'POST', body: body, headers: { 'X-CSRFToken': d.csrf, Accept: 'application/json' } })
+      .then(function (r) { return r.json(); })
+      .then(function (answer) {
+        if (answer.ok) { form.reset(); error.hidden = true; }
+        else { error.textContent = answer.error; error.hidden = false; }
+      })
+      .catch(function () { error.textContent = d.tFailed; error.hidden = false; });
+  });
+
+  var taps = 0;
+  byId('like-button').addEventListener('click', function () {
+    taps += 1;
+    byId('live-likes').textContent = Number(byId('live-likes').textContent) + 1;
+  });
+  setInterval(function () {
+    if (!taps) return;
+    var body = new FormData();
+    body.append('taps', Math.min(taps, 50));
+    taps = 0;
+    fetch(d.likeUrl, { method: 'POST', body: body, headers: { 'X-CSRFToken': d.csrf } });
+  }, 1000);
+})();

@@ -1,0 +1,226 @@
+"""The live room and the host console through HTTP (in-process broker, no Redis)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from live.broker import broker
+from live.presence import presence
+from live.room_models import BannedWord, LiveComment, LiveViewer
+from shop.extensions import db
+from tests.support.live_room import make_room, sign_in_host
+
+
+@pytest.fixture
+def app_config(app_config):
+    return {**app_config, "LIVE_SSE_MAX_AGE_SECONDS": 0.3, "LIVE_SSE_HEARTBEAT_SECONDS": 0.1}
+
+
+@pytest.fixture
+def room(app):
+    """The session, made in an app context of its own: requests get theirs (a test that reads
+    the database asks for ``ctx`` too), so nothing one request leaves in ``g`` is seen by the
+    next."""
+    with app.app_context():
+        return make_room(status="live")
+
+
+JSON = {"Accept": "application/json"}
+
+
+def _events(app, session_id, after=0):
+    return [(e.kind, e.data) for e in broker(app).since(session_id, after)]
+
+
+def test_the_room_shows_the_session_its_shelf_and_the_hls_player(client, room):
+    page = client.get(f"/live/{room.session_id}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Spring tea live" in html
+    assert "Green Tea" in html and "Oolong" in html
+    assert "¥69.00" in html  # the live price
+    assert 'data-hls="https://video.example/live/stream.m3u8"' in html
+    policy = page.headers["Content-Security-Policy"]
+    assert "media-src 'self' blob: https://video.example" in policy
+    assert "frame-src 'none'" in policy
+    assert client.get("/live/vendor/hls.min.js").status_code == 200
+    assert client.get("/live/999").status_code == 404
+
+
+def test_a_reload_is_neither_a_new_viewer_nor_a_new_visit(client, room, app, ctx):
+    client.get(f"/live/{room.session_id}")
+    client.get(f"/live/{room.session_id}")
+    other = app.test_client()
+    other.get(f"/live/{room.session_id}")
+    viewers = db.session.scalars(select(LiveViewer)).all()
+    assert len(viewers) == 2
+    assert sorted(v.visits for v in viewers) == [1, 1]
+
+
+def test_a_viewer_of_an_earlier_session_is_returning(client, room, app, ctx):
+    from live.models import LiveSession
+    from live.room import viewer_stats
+
+    client.get(f"/live/{room.session_id}")
+    later = LiveSession(store_id=room.store_id, title="Later", status="live")
+    db.session.add(later)
+    db.session.commit()
+    client.get(f"/live/{later.id}")
+    app.test_client().get(f"/live/{later.id}")
+    stats = viewer_stats(later.id)
+    assert (stats["unique_viewers"], stats["returning_viewers"], stats["new_viewers"]) == (2, 1, 1)
+
+
+def test_a_comment_is_announced_and_bad_ones_change_nothing(client, room, app, ctx):
+    client.get(f"/live/{room.session_id}")  # the browser gets its visitor id
+    db.session.add(BannedWord(word="Spam"))
+    db.session.commit()
+    url = f"/live/{room.session_id}/comments"
+
+    ok = client.post(url, data={"body": "  Is it   fresh? <b>"}, headers=JSON)
+    assert ok.get_json()["ok"] is True
+    too_fast = client.post(url, data={"body": "again"}, headers=JSON)
+    assert too_fast.status_code == 429
+    assert "2 seconds" in too_fast.get_json()["error"]
+
+    presence_pace = app.extensions["siyu_live_pace"]
+    presence_pace._last.clear()
+    for body, words in (
+        ("x" * 201, "200 characters"),
+        ("buy SPAM now", "not allowed"),
+        ("", "write"),
+    ):
+        refused = client.post(url, data={"body": body}, headers=JSON)
+        assert refused.status_code == 400
+        assert words in refused.get_json()["error"]
+    assert db.session.scalar(select(func.count(LiveComment.id))) == 1
+    comments = [d for kind, d in _events(app, room.session_id) if kind == "comment"]
+    assert [c["body"] for c in comments] == ["Is it fresh? <b>"]
+    assert 0 <= comments[0]["number"] < 10000  # the page words it: "Viewer 1234"
+
+
+def test_a_comment_form_without_its_script_gets_the_room_with_the_reason(client, room, ctx):
+    client.get(f"/live/{room.session_id}")
+    refused = client.post(f"/live/{room.session_id}/comments", data={"body": "x" * 201})
+    assert refused.status_code == 302
+    page = client.get(refused.headers["Location"]).get_data(as_text=True)
+    assert "A comment is at most 200 characters." in page
+    assert db.session.scalar(select(func.count(LiveComment.id))) == 0
+
+
+def test_a_browser_without_a_visitor_id_cannot_comment(client, room):
+    refused = client.post(f"/live/{room.session_id}/comments", data={"body": "hi"}, headers=JSON)
+    assert refused.status_code == 400
+    assert "reload" in refused.get_json()["error"]
+
+
+def test_the_host_pins_and_mutes_from_the_console(client, room, app):
+    viewer = app.test_client()
+    viewer.get(f"/live/{room.session_id}")
+    viewer.post(f"/live/{room.session_id}/comments", data={"body": "hello"}, headers=JSON)
+    key = [d for k, d in _events(app, room.session_id) if k == "comment"][0]["author_key"]
+
+    assert client.get(f"/live/{room.session_id}/host").status_code == 302  # sign in first
+    sign_in_host(client)
+    console = client.get(f"/live/{room.session_id}/host")
+    assert console.status_code == 200
+    assert "Go live" in console.get_data(as_text=True)
+
+    pinned = client.post(f"/live/{room.session_id}/host/pin", data={"item": room.items[0]})
+    assert pinned.get_json()["ok"] is True
+    pins = [d for k, d in _events(app, room.session_id) if k == "pin"]
+    assert pins[-1]["pinned"]["name"] == "Green Tea"
+    assert pins[-1]["pinned"]["units_left"] == 40
+    assert pins[-1]["pinned"]["live_price"] == "¥69.00"
+
+    stranger = client.post(f"/live/{room.session_id}/host/pin", data={"item": "999"})
+    assert stranger.status_code == 400
+
+    client.post(f"/live/{room.session_id}/host/unpin")
+    assert [d for k, d in _events(app, room.session_id) if k == "pin"][-1]["pinned"] is None
+
+    muted = client.post(f"/live/{room.session_id}/host/mute", data={"author": key})
+    assert muted.get_json()["ok"] is True
+    app.extensions["siyu_live_pace"]._last.clear()
+    refused = viewer.post(
+        f"/live/{room.session_id}/comments", data={"body": "hello again"}, headers=JSON
+    )
+    assert "muted" in refused.get_json()["error"]
+
+
+def test_someone_elses_console_is_refused(client, room, app):
+    from distribution.factories import make_guide
+    from shop.catalog.models import Store
+    from shop.demo.factories import make_staff
+
+    with app.app_context():
+        make_staff("support@siyu.test", "pw-123456789", "support")
+        make_guide(db.session.get(Store, room.store_id), "Zhao Lei", email="zhao@guides.test")
+        db.session.commit()
+    support = app.test_client()
+    support.post("/admin/login", data={"email": "support@siyu.test", "password": "pw-123456789"})
+    assert support.get(f"/live/{room.session_id}/host").status_code == 403
+    other_guide = app.test_client()
+    signed_in = other_guide.post(
+        "/guide/login", data={"email": "zhao@guides.test", "password": "guide-password-1"}
+    )
+    assert signed_in.status_code == 302
+    assert other_guide.get(f"/live/{room.session_id}/host").status_code == 403
+    refused = other_guide.post(f"/live/{room.session_id}/host/pin", data={"item": room.items[0]})
+    assert refused.status_code == 403
+    assert not [k for k, _ in _events(app, room.session_id) if k == "pin"]
+
+
+def test_host_console_status_actions(client, room, app):
+    sign_in_host(client)
+    assert client.post(f"/live/{room.session_id}/host/pause").get_json()["status"] == "paused"
+    assert client.post(f"/live/{room.session_id}/host/start").get_json()["status"] == "live"
+    assert client.post(f"/live/{room.session_id}/host/end").get_json()["status"] == "ended"
+    statuses = [d["status"] for k, d in _events(app, room.session_id) if k == "status"]
+    assert statuses == ["paused", "live", "ended"]
+    again = client.post(f"/live/{room.session_id}/host/start")
+    assert again.status_code == 400
+
+
+def test_likes_are_counted_once_a_second(client, room, app, ctx):
+    for _ in range(3):
+        assert client.post(f"/live/{room.session_id}/likes", data={"taps": "5"}).status_code == 200
+    assert client.post(f"/live/{room.session_id}/likes", data={"taps": "500"}).status_code == 400
+    presence(app).tick(app)
+    likes = [d for k, d in _events(app, room.session_id) if k == "likes"]
+    assert likes == [{"likes": 15}]
+
+
+def test_the_event_stream_replays_after_last_event_id(client, room, app):
+    b = broker(app)
+    for n in range(3):
+        b.publish(room.session_id, "pin", {"n": n})
+    response = client.get(
+        f"/live/{room.session_id}/events", headers={"Last-Event-ID": "1"}, buffered=True
+    )
+    assert response.mimetype == "text/event-stream"
+    text = response.get_data(as_text=True)
+    assert "id: 1\n" not in text
+    assert 'id: 2\nevent: pin\ndata: {"n":1}' in text and "id: 3\n" in text
+    assert ": heartbeat" in text  # and it ended at its maximum age
+
+
+def test_the_session_report_reads_the_room_s_viewers(client, room, app, ctx):
+    from live.models import LiveSession
+    from live.reports import session_report
+
+    client.get(f"/live/{room.session_id}")
+    client.get(f"/live/{room.session_id}")  # a reload
+    other = app.test_client()
+    other.get(f"/live/{room.session_id}")
+    watching = presence(app)
+    for visitor in ("a", "b", "c"):
+        watching.joined(room.session_id, visitor)
+    watching.tick(app)
+    watching.left(room.session_id, "c")
+    watching.tick(app)
+    viewers = session_report(db.session.get(LiveSession, room.session_id)).viewers
+    assert (viewers.unique, viewers.new, viewers.returning, viewers.peak) == (2, 2, 0, 3)
+    published = [d["viewers"] for k, d in _events(app, room.session_id) if k == "viewers"]
+    assert published == [3, 2]

@@ -1,0 +1,65 @@
+"""Headless Chromium on phones: the host goes live and pins a product from the console; the
+viewer's room shows the status, the pinned product at its live price and the units left
+without a reload; the viewer's comment reaches the host's console."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.support import browser
+from tests.support.live_room import HOST_EMAIL, HOST_PASSWORD, make_room
+
+pytestmark = pytest.mark.browser
+
+app_config = browser.app_config
+chromium = browser.chromium
+live_server = browser.live_server
+
+
+@pytest.fixture
+def room(app):
+    with app.app_context():
+        return make_room(status="scheduled")
+
+
+def phone(chromium):
+    context = chromium.new_context(**browser.PHONE)
+    context.set_default_timeout(10_000)
+    return context
+
+
+def test_the_host_pins_a_product_and_the_viewer_sees_it_without_reload(
+    app, chromium, live_server, room
+):
+    viewer = phone(chromium).new_page()
+    viewer.goto(live_server(f"/live/{room.session_id}"))
+    expect(viewer.get_by_role("heading", name="Spring tea live")).to_be_visible()
+    expect(viewer.locator("#live-status")).to_have_text("Scheduled")
+    expect(viewer.locator("#live-pinned")).to_be_hidden()
+
+    host = phone(chromium).new_page()
+    host.goto(live_server(f"/live/{room.session_id}/host"))
+    host.get_by_label("E-mail").fill(HOST_EMAIL)
+    host.get_by_label("Password").fill(HOST_PASSWORD)
+    host.get_by_role("button", name="Sign in").click()
+    host.wait_for_url(live_server(f"/live/{room.session_id}/host"))
+    host.get_by_role("button", name="Go live").click()
+    expect(host.locator("#host-note")).to_have_text("You are live.")
+    expect(viewer.locator("#live-status")).to_have_text("Live now")
+
+    host.locator(".host-shelf li", has_text="Green Tea").get_by_role("button", name="Pin").click()
+    expect(host.locator("#host-note")).to_have_text("Pinned: Green Tea")
+
+    pinned = viewer.locator("#live-pinned")
+    expect(pinned).to_be_visible()
+    expect(pinned.locator("#pin-name")).to_have_text("Green Tea")
+    expect(pinned.locator("#pin-price")).to_have_text("¥69.00")
+    expect(pinned.locator("#pin-left")).to_have_text("40 left")
+
+    viewer.get_by_placeholder("Say something").fill("Is it this year's tea?")
+    viewer.get_by_role("button", name="Send").click()
+    expect(host.locator("#live-comments")).to_contain_text("Is it this year's tea?")
+    viewer.get_by_placeholder("Say something").fill("And the oolong?")
+    viewer.get_by_role("button", name="Send").click()
+    expect(viewer.locator("#comment-error")).to_have_text("Please wait 2 seconds between comments.")
