@@ -167,7 +167,7 @@ def claim(order: Order, lines: list) -> None:
             )
         )
         session_id = item.session_id
-        outbox.publish(LiveTopic.UNITS, session_id, item_id)
+        outbox.publish(LiveTopic.UNITS, session_id, item_id, f"take:{order.id}")
     minutes = services.settings().reservation_minutes
     outbox.publish(
         LiveTopic.RESERVATION_ENDS, order.id, delay=timedelta(minutes=minutes, seconds=5)
@@ -297,7 +297,9 @@ def release(order_id: int, now: datetime | None = None, *, unpaid_only: bool = T
             session_id = db.session.scalar(
                 select(ShelfItem.session_id).where(ShelfItem.id == item_claim.shelf_item_id)
             )
-            outbox.publish(LiveTopic.UNITS, session_id, item_claim.shelf_item_id)
+            outbox.publish(
+                LiveTopic.UNITS, session_id, item_claim.shelf_item_id, f"release:{item_claim.id}"
+            )
     return released
 
 

@@ -34,7 +34,7 @@ def _publish(session_id: int, kind: str, data: dict) -> None:
     broker(current_app._get_current_object()).publish(session_id, kind, data, state=True)
 
 
-def announce_status(session_id: int) -> None:
+def announce_status(session_id: int, *_change) -> None:
     """The session started, paused, resumed or ended: its status as it is now."""
     from live.models import LiveSession
 

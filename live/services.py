@@ -29,10 +29,12 @@ from shop.staff.models import Role
 class LiveTopic(enum.StrEnum):
     """What live selling publishes for the live room (and anyone else) to act on."""
 
-    STATUS = "live.status"  # (session_id): started, paused, resumed or ended
+    # The last argument of STATUS and UNITS names the change, so each change is its own event
+    # (the outbox drops a second publication with the same arguments).
+    STATUS = "live.status"  # (session_id, change): started, paused, resumed or ended
     PINNED = "live.pinned"  # (session_id, pin_id)
     UNPINNED = "live.unpinned"  # (session_id, pin_id)
-    UNITS = "live.units"  # (session_id, shelf_item_id): units left changed (taken, given back)
+    UNITS = "live.units"  # (session_id, shelf_item_id, change): units taken or given back
     RESERVATION_ENDS = "live.reservation_ends"  # (order_id): an unpaid order's units go back
 
 
@@ -177,7 +179,7 @@ def heartbeat(session_id: int, *, paused: bool = False, now: datetime | None = N
         .execution_options(synchronize_session=False)
     )
     if before != to:
-        outbox.publish(LiveTopic.STATUS, session_id)
+        outbox.publish(LiveTopic.STATUS, session_id, f"{to}:{now.isoformat()}")
     return to
 
 
@@ -193,7 +195,7 @@ def end(session_id: int, *, at: datetime | None = None) -> bool:
     ).rowcount
     if done:
         _close_open_pin(session_id, at)
-        outbox.publish(LiveTopic.STATUS, session_id)
+        outbox.publish(LiveTopic.STATUS, session_id, f"ended:{at.isoformat()}")
     return bool(done)
 
 

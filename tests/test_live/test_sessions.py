@@ -145,3 +145,25 @@ def test_the_store_manager_may_run_the_console_but_not_another_stores(client, ap
         db.session.commit()
         assert services.may_host(session, None, mine)
         assert not services.may_host(session, None, other)
+
+
+def test_every_status_change_is_an_event_of_its_own(app, world):
+    """Live, paused, live again, ended: four events for the room, not one (the outbox drops a
+    publication whose arguments repeat an earlier one)."""
+    from shop.infra.outbox import OutboxEvent
+
+    with app.app_context():
+        for paused in (False, True, False):
+            with unit_of_work():
+                services.heartbeat(world["session"], paused=paused)
+        with unit_of_work():
+            services.heartbeat(world["session"], paused=False)  # no change: no event
+        with unit_of_work():
+            services.end(world["session"])
+        changes = db.session.scalars(
+            select(OutboxEvent.args).where(
+                OutboxEvent.topic == "live.status",
+                OutboxEvent.handler == "live.room_jobs.announce_status",
+            )
+        ).all()
+        assert [args[1].split(":")[0] for args in changes] == ["live", "paused", "live", "ended"]
