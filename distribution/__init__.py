@@ -7,6 +7,7 @@ reads the plain attribution values the order captured at checkout.
 
 def init_app(app) -> None:
     from distribution import cli, decisions, models, receivers, views, workbench  # noqa: F401  (models: the tables)
+    from distribution.attribution import sharer_store_id
     from distribution.attribution_session import carried_attribution
     from distribution.commission import verify_ledger
     from distribution.demo import load_demo
@@ -16,6 +17,7 @@ def init_app(app) -> None:
         register_demo_loader,
         register_ledger_check,
         register_reconciler,
+        register_store_finder,
         register_sweep,
     )
 
@@ -33,3 +35,4 @@ def init_app(app) -> None:
     register_reconciler(app, decisions.reconcile)
     register_demo_loader(app, load_demo)
     register_attribution_reader(app, carried_attribution)
+    register_store_finder(app, sharer_store_id)

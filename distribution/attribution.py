@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from flask_babel import format_date, format_timedelta
@@ -21,6 +22,7 @@ from distribution.models import (
 )
 from distribution.sharing import active_bindings, settings
 from shop.extensions import db
+from shop.infra.clock import utcnow
 from shop.orders.models import Order
 
 _INSERT_ATTRIBUTION = insert(Attribution.__table__)  # built once: every order runs it
@@ -72,6 +74,26 @@ def attribute_placed_order(order: Order, customer_is_new: bool) -> None:
     (nothing committed can name them), so only the visitor's bindings are looked up.
     """
     db.session.execute(_INSERT_ATTRIBUTION, _decide(order, customer_is_new))
+
+
+def sharer_store_id(values: Mapping) -> int | None:
+    """The store of the guide (or the recruiting guide of a promoter) who brought a visitor:
+    the one their active binding names, as ``_decide`` would credit, else the sharer of the
+    share link they carry; None when no active sharer with a store brought them. The
+    checkout preselects it for pick-up, and an order without a pick-up store belongs to it."""
+    bindings = active_bindings(values.get("visitor_id"), values.get("customer_id"), utcnow())
+    sharer = bindings[0].sharer if bindings else None
+    if sharer is None and values.get("share_code"):
+        sharer = db.session.scalar(
+            select(Sharer)
+            .join(ShareLink, ShareLink.sharer_id == Sharer.id)
+            .where(ShareLink.code == values["share_code"])
+        )
+    if sharer is None or sharer.status != SharerStatus.ACTIVE:
+        return None
+    if sharer.store_id is None and sharer.parent is not None:
+        return sharer.parent.store_id
+    return sharer.store_id
 
 
 def _decide(order: Order, customer_is_new: bool) -> dict:

@@ -31,6 +31,17 @@ class InvalidInput(ShopError):
     code = "invalid_input"
 
 
+class InvalidDetails(InvalidInput):
+    """Several fields of one form are wrong: ``problems`` maps each field's name to what is
+    wrong with it (``message`` is the first), so a form can show them all, each by its field."""
+
+    code = "invalid_details"
+
+    def __init__(self, problems: dict[str, str]):
+        super().__init__(next(iter(problems.values())))
+        self.problems = problems
+
+
 class AlreadyTaken(InvalidInput):
     """Something that must be unique is taken already (an e-mail address, a tier's rank)."""
 

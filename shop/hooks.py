@@ -42,6 +42,10 @@ class Hooks:
     """Each takes, inside the order's transaction, what the order's offers hold beyond stock
     (live: the session's units, the buyer's limit); raising a ``ShopError`` refuses the order
     and nothing is written."""
+    store_finders: list[Callable[[Mapping], int | None]] = field(default_factory=list)
+    """Each returns the store of whoever brought a visitor (given the carried attribution
+    values, ``visitor_id`` and ``customer_id``), or None: distribution answers with the store
+    of the guide whose link bound them."""
 
 
 def init_app(app: Flask) -> None:
@@ -104,3 +108,16 @@ def carried_attribution(session: Mapping) -> dict:
     for reader in hooks().attribution_readers:
         values.update(reader(session))
     return values
+
+
+def register_store_finder(app: Flask, finder: Callable[[Mapping], int | None]) -> None:
+    hooks(app).store_finders.append(finder)
+
+
+def sharer_store(values: Mapping) -> int | None:
+    """The store of whoever brought this visitor, from the first store finder that knows one."""
+    for finder in hooks().store_finders:
+        store_id = finder(values)
+        if store_id is not None:
+            return store_id
+    return None

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -45,6 +46,9 @@ class Store(db.Model):
     city: Mapped[str] = mapped_column(String(80), default="")
     address: Mapped[str] = mapped_column(String(255), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The store an order belongs to when nothing else names one (no pick-up store, no
+    # sharer's store): at most one store has it (``shop.catalog.stores.make_default``).
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     def __str__(self) -> str:
         return self.name

@@ -136,8 +136,12 @@ class CheckoutForm(StorefrontForm):
     name = StringField(default="")
     fulfilment = StringField(default="")  # "pickup" when not given
     pickup_store = StoreField()
+    province = StringField(default="")
     city = StringField(default="")
+    district = StringField(default="")
     address = StringField(default="")
+    saved_address = StringField(default="")  # the id of one of the customer's addresses
+    filled_from = HiddenField(default="")  # the saved address the fields were filled from
     note = StringField(default="")
     coupon = StringField(default="")  # a coupon id, "best" (when not given) or "none"
     points = PointsField(default=0)
@@ -145,15 +149,23 @@ class CheckoutForm(StorefrontForm):
     idempotency_key = HiddenField(default="")
     action = StringField(default="")  # "update": the Apply button, which places nothing
 
-    def problem(self) -> str | None:
-        """Why the form is shown again rather than placed: points that are not a number, or
-        a bad quantity for the one variant (which is then priced at 1). Call after
-        ``validate``."""
+    def problems(self) -> dict[str, str]:
+        """What is wrong with the form as typed, by field: points that are not a number, a
+        bad quantity for the one variant (which is then priced at 1), a delivery without its
+        region. Call after ``validate``."""
+        problems = {}
         if self.points.errors:
-            return self.points.errors[0]
+            problems["points"] = self.points.errors[0]
         if self.variant.data is not None and self.qty.errors:
-            return self.qty.errors[0]
-        return None
+            problems["qty"] = self.qty.errors[0]
+        if self.fulfilment.data == "delivery" and not self.district.data:
+            problems["district"] = _("Please choose the province, city and district.")
+        return problems
+
+    def use_address(self, address) -> None:
+        """Fill the delivery fields with a saved address (``shop.customers.addresses``)."""
+        for name in ("province", "city", "district", "address"):
+            self[name].data = getattr(address, name)
 
     def membership(self, customer_id: int | None) -> dict:
         """What ``quote`` takes for coupons and points: only a signed-in customer has any,
@@ -172,7 +184,9 @@ class CheckoutForm(StorefrontForm):
             phone=self.phone.data,
             fulfilment=self.fulfilment.data or "pickup",
             payment_method=self.payment_method.data,
+            province=self.province.data,
             city=self.city.data,
+            district=self.district.data,
             address=self.address.data,
             pickup_store_id=self.pickup_store.data,
             note=self.note.data,

@@ -18,11 +18,12 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, make_transient_to_detached
 
-from shop.catalog import stock
+from shop.catalog import stock, stores
 from shop.catalog.models import Product, Store, Variant
+from shop.customers import addresses, regions
 from shop.customers.models import Customer
 from shop.customers.phones import normalize_phone
-from shop.errors import InvalidInput
+from shop.errors import InvalidDetails, InvalidInput
 from shop.extensions import db
 from shop.hooks import hooks
 from shop.infra import outbox
@@ -31,6 +32,7 @@ from shop.infra.unit_of_work import after_commit
 from shop.members import coupons
 from shop.members import points as points_ledger
 from shop.members.models import Coupon, MemberTier, PointsKind
+from shop.orders import pickup
 from shop.orders.models import (
     Fulfilment,
     Order,
@@ -242,6 +244,8 @@ class CheckoutDetails:
     address: str = ""
     pickup_store_id: int | None = None
     note: str = ""
+    province: str = ""  # with district: a region of ``shop.customers.regions``, when given
+    district: str = ""
     attribution: dict = field(default_factory=dict)  # share_code, live_session_id, visitor_id
     customer_id: int | None = None  # signed in (verified phone): coupons and points are theirs
     coupon: int | str | None = None  # a coupon id, "best", or None
@@ -265,20 +269,44 @@ def reservation_period(payment_method: str) -> timedelta:
 
 
 def validate_details(details: CheckoutDetails) -> CheckoutDetails:
+    """The details, tidied; raises ``InvalidDetails`` naming every field that is wrong."""
+    problems = detail_problems(details)
+    if problems:
+        raise InvalidDetails(problems)
+    return details
+
+
+def detail_problems(details: CheckoutDetails) -> dict[str, str]:
+    """Tidy the details in place and say what is wrong with them, by field (``name``,
+    ``phone``, ``province``, ``district``, ``city``, ``address``, ``pickup_store``,
+    ``fulfilment``, ``payment_method``); empty when they can be placed."""
+    problems: dict[str, str] = {}
     details.name = (details.name or "").strip()
     if not details.name:
-        raise InvalidInput(_("Please enter your name."))
-    if len(details.name) > 120:
-        raise InvalidInput(_("Your name is too long."))
-    details.phone = normalize_phone(details.phone)
+        problems["name"] = _("Please enter your name.")
+    elif len(details.name) > 120:
+        problems["name"] = _("Your name is too long.")
+    try:
+        details.phone = normalize_phone(details.phone)
+    except InvalidInput as exc:
+        problems["phone"] = exc.message
     details.note = (details.note or "").strip()[:500]
+    details.province = (details.province or "").strip()[:40]
     details.city = (details.city or "").strip()[:80]
+    details.district = (details.district or "").strip()[:40]
     details.address = (details.address or "").strip()[:255]
     if details.fulfilment == Fulfilment.DELIVERY:
-        if not details.address or not details.city:
-            raise InvalidInput(_("Please enter a delivery city and address."))
+        if details.province and not regions.is_region(
+            details.province, details.city, details.district
+        ):
+            problems["district"] = _("Please choose the province, city and district.")
+        elif not details.city:
+            problems["city"] = _("Please enter a delivery city and address.")
+        if not details.address:
+            problems["address"] = _("Please enter a delivery city and address.")
         details.pickup_store_id = None
     elif details.fulfilment == Fulfilment.PICKUP:
+        details.province = details.district = ""
         store_id = details.pickup_store_id
         city = (
             db.session.scalar(_PICKUP_STORE_CITY, {"store_id": store_id})
@@ -286,14 +314,16 @@ def validate_details(details: CheckoutDetails) -> CheckoutDetails:
             else None
         )
         if city is None:
-            raise InvalidInput(_("Please choose a store to pick up from."))
-        if not details.city:
+            problems["pickup_store"] = _("Please choose a store to pick up from.")
+        elif not details.city:
             details.city = city
     else:
-        raise InvalidInput(_("Choose delivery or pick-up."))
-    if details.payment_method not in payment_methods(details.fulfilment):
-        raise InvalidInput(_("That payment method is not available for this order."))
-    return details
+        problems["fulfilment"] = _("Choose delivery or pick-up.")
+    if details.fulfilment in (Fulfilment.DELIVERY, Fulfilment.PICKUP) and (
+        details.payment_method not in payment_methods(details.fulfilment)
+    ):
+        problems["payment_method"] = _("That payment method is not available for this order.")
+    return problems
 
 
 def place_order(
@@ -428,6 +458,10 @@ def _create_order(
                 order_id=order.id,
                 note=order.number,
             )
+        if details.customer_id is not None and details.fulfilment == Fulfilment.DELIVERY:
+            addresses.remember(customer_id, details)
+        # Delayed, so a checkout without a queue never waits on the message gateway.
+        outbox.publish(OrderTopic.PLACED, order.id, delay=timedelta(seconds=1))
         outbox.publish(
             OrderTopic.RESERVATION_ENDS,
             order.id,
@@ -442,11 +476,8 @@ def _create_order(
 def _order_values(
     basket: Quote, details: CheckoutDetails, idempotency_key: str, customer_id: int
 ) -> dict:
-    store_id = details.pickup_store_id
-    if store_id is None:
-        product_stores = {line.variant.product.store_id for line in basket.lines}
-        store_id = product_stores.pop() if len(product_stores) == 1 else None
     attribution = details.attribution or {}
+    store_id = stores.order_store_id(details.pickup_store_id, attribution, customer_id)
     now = utcnow()
     return {
         "token": new_token(),
@@ -458,8 +489,11 @@ def _order_values(
         "payment_method": details.payment_method,
         "contact_name": details.name,
         "phone": details.phone,
+        "province": details.province,
         "city": details.city,
+        "district": details.district,
         "address": details.address,
+        "pickup_code": pickup.new_code() if details.fulfilment == Fulfilment.PICKUP else None,
         "note": details.note,
         "currency": basket.currency,
         "subtotal": basket.subtotal,

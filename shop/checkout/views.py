@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from shop.catalog import queries as catalog
+from shop.catalog import stores
 from shop.checkout import cart
 from shop.checkout.forms import AddToCartForm, CartForm, CheckoutForm
-from shop.checkout.services import payment_methods, place_order, quote, quote_for_checkout
+from shop.checkout.services import (
+    detail_problems,
+    payment_methods,
+    place_order,
+    quote,
+    quote_for_checkout,
+)
+from shop.customers import addresses, regions
 from shop.customers import identity as customers
-from shop.errors import InvalidInput, PaymentError, ShopError
+from shop.errors import InvalidDetails, InvalidInput, PaymentError, ShopError
 from shop.extensions import csrf
 from shop.hooks import carried_attribution
 from shop.infra.unit_of_work import unit_of_work
@@ -64,40 +73,74 @@ def cart_page():
 
 @storefront.route("/checkout", methods=["GET", "POST"])
 def checkout():
-    """Buy now (one variant) or the basket: the form, priced; posted, the order placed."""
+    """Buy now (one variant) or the basket: the form, priced; posted, the order placed.
+
+    A post with ``action=update`` (Apply, or the Update button shown without JavaScript after
+    choosing delivery or a province) only shows the form again, priced for what was chosen.
+    Everything wrong with a posted form is said at once, each by its field."""
     customer_id = customers.signed_in_id()
-    form = _checkout_form()
+    form = _checkout_form(customer_id)
     form.validate()  # types only: what is wrong is said below, by the form or place_order
     try:
         items, from_cart = _items(form)
     except ShopError as exc:
         return _leave_checkout(exc.message, form.variant.data)
-    error = form.problem()
-    if error is None and request.method == "POST" and form.action.data != "update":
-        try:
-            with unit_of_work() as work:
-                order = place_order(
-                    items, form.details(customer_id, _attribution()), form.idempotency_key.data
-                )
-                work.keep(order)  # what the page reads of it is what was written
-        except ShopError as exc:
-            error = exc.message
+    error, problems = None, {}
+    if request.method == "POST":
+        # A saved address chosen since the fields were filled replaces them; one already in
+        # them leaves what the customer typed over it.
+        saved = addresses.find(customer_id, form.saved_address.data)
+        if saved is not None and form.saved_address.data != form.filled_from.data:
+            form.use_address(saved)
+        form.filled_from.data = form.saved_address.data if saved is not None else ""
+        problems = form.problems()
+        if form.action.data == "update":
+            problems.pop("district", None)  # still choosing where to deliver
         else:
-            return _placed(order, from_cart)
-    return _checkout_page(form, customer_id, items, from_cart, error)
+            details = form.details(customer_id, _attribution())
+            problems = {**detail_problems(replace(details)), **problems}
+            if not problems:
+                try:
+                    with unit_of_work() as work:
+                        order = place_order(items, details, form.idempotency_key.data)
+                        work.keep(order)  # what the page reads of it is what was written
+                except InvalidDetails as exc:
+                    problems = exc.problems
+                except ShopError as exc:
+                    error = exc.message
+                else:
+                    return _placed(order, from_cart)
+    return _checkout_page(form, customer_id, items, from_cart, error, problems)
 
 
-def _checkout_form() -> CheckoutForm:
+@storefront.get("/regions.json")
+def regions_data():
+    """China's provinces, cities and districts for the address picker (shipped with the
+    project; cached by the browser for a day)."""
+    return send_file(regions.DATA, mimetype="application/json", max_age=86400)
+
+
+def _checkout_form(customer_id: int | None) -> CheckoutForm:
     """The form as posted; or, from a "Buy now" link (which says only what to buy), filled in
-    with this browser's last details, or the signed-in customer's phone and name."""
+    with this browser's last details, or the signed-in customer's phone, name and latest
+    address. The pick-up store offered is the one chosen last time, else the store of the
+    guide whose link brought the customer, else the shop's default store."""
     if request.method == "POST":
         return CheckoutForm(request.form)
     saved = dict(customers.saved_details())
     member = customers.signed_in()
     if member is not None and not saved.get("phone"):
         saved.update(phone=member.phone, name=saved.get("name") or member.name)
+    if not saved.get("pickup_store"):
+        store_id = stores.brought_by_store_id(_attribution(), customer_id)
+        saved["pickup_store"] = str(store_id or stores.default_store_id() or "")
     link = MultiDict([(k, v) for k, v in request.args.items(multi=True) if k in ("variant", "qty")])
-    return CheckoutForm(link, data=saved)
+    form = CheckoutForm(link, data=saved)
+    latest = addresses.saved(customer_id)
+    if latest and not form.district.data:
+        form.use_address(latest[0])
+        form.saved_address.data = form.filled_from.data = str(latest[0].id)
+    return form
 
 
 def _items(form: CheckoutForm) -> tuple[list[tuple[int, int]], bool]:
@@ -134,35 +177,45 @@ def _placed(order: Order, from_cart: bool):
     return redirect(url_for("shop.order", token=order.token), code=303)
 
 
-def _checkout_page(form: CheckoutForm, customer_id, items, from_cart: bool, error: str | None):
-    """The form, priced here (a placed order was priced once, inside place_order)."""
+def _checkout_page(
+    form: CheckoutForm, customer_id, items, from_cart: bool, error: str | None, problems: dict
+):
+    """The form, priced here (a placed order was priced once, inside place_order), showing
+    only the chosen fulfilment (the script switches without a round trip; without it the
+    Update button does)."""
+    fulfilment = "delivery" if form.fulfilment.data == "delivery" else "pickup"
     try:
         basket, refusal = quote_for_checkout(
             items,
-            form.fulfilment.data,
+            fulfilment,
             attribution=carried_attribution(session),
             **form.membership(customer_id),
         )
     except ShopError as exc:
         return _leave_checkout(exc.message, None if from_cart else items[0][0])
     error = error or refusal
+    saved = addresses.saved(customer_id)
     return render_template(
         "shop/checkout.html",
         basket=basket,
         form=form,
+        fulfilment=fulfilment,
         error=error,
+        problems=problems,
         stores=catalog.active_stores(),
         from_cart=from_cart,
         items=items,
         methods={f: payment_methods(f) for f in ("pickup", "delivery")},
         idempotency_key=form.idempotency_key.data or uuid.uuid4().hex,
         member=customers.signed_in(),
+        saved_addresses=saved,
+        regions=regions,
         spendable=points.spendable(
             customer_id, basket.subtotal - basket.tier_discount - basket.coupon_discount
         )
         if customer_id
         else 0,
-    ), 422 if error else 200
+    ), 422 if (error or problems) else 200
 
 
 def _leave_checkout(message: str, variant_id: int | None = None):

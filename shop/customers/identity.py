@@ -29,7 +29,9 @@ def remember_order(order: Order) -> None:
     session["details"] = {
         "name": order.contact_name,
         "phone": order.phone,
+        "province": order.province,
         "city": order.city,
+        "district": order.district,
         "address": order.address,
         "fulfilment": order.fulfilment,
         "pickup_store": str(order.store_id or ""),
@@ -38,8 +40,8 @@ def remember_order(order: Order) -> None:
 
 
 def saved_details() -> dict:
-    """The contact details of this browser's last order (name, phone, city, address,
-    fulfilment, pickup_store), to fill in the checkout form."""
+    """The contact details of this browser's last order (name, phone, province, city,
+    district, address, fulfilment, pickup_store), to fill in the checkout form."""
     return session.get("details") or {}
 
 

@@ -40,6 +40,24 @@ class Customer(db.Model):
         return f"{self.name} {mask_phone(self.phone)}".strip()
 
 
+class CustomerAddress(db.Model):
+    """A delivery address a customer used, offered again at their next checkout (signed in)."""
+
+    __tablename__ = "customer_addresses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    contact_name: Mapped[str] = mapped_column(String(120), default="")
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    province: Mapped[str] = mapped_column(String(40), default="")
+    city: Mapped[str] = mapped_column(String(80), default="")
+    district: Mapped[str] = mapped_column(String(40), default="")
+    address: Mapped[str] = mapped_column(String(255), default="")
+    last_used_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    def __str__(self) -> str:
+        return " ".join(p for p in (self.province, self.city, self.district, self.address) if p)
+
+
 class LoginCode(db.Model):
     """A one-time sign-in code sent to a customer's phone; only its HMAC is stored."""
 

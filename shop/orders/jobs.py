@@ -1,14 +1,26 @@
 """Order jobs: plain functions taking ids, safe to run twice (see ``shop.infra.queue``, whose
 runner is their unit of work)."""
 
+from shop.customers import sms
+from shop.extensions import db
 from shop.hooks import register_handler, register_sweep
 from shop.orders import services as orders
+from shop.orders.models import Order
+from shop.orders.pickup import order_message
 from shop.orders.topics import OrderTopic
 
 
 def expire_order(order_id: int) -> bool:
     """Release the stock of an order still unpaid when its reservation ends."""
     return orders.expire(order_id)
+
+
+def send_order_link(order_id: int) -> None:
+    """Text the customer their order's link (and pick-up code) through the configured sender
+    (``SMS_SENDER``); a failed hand-over raises, and the outbox retries it."""
+    order = db.session.get(Order, order_id)
+    if order is not None:
+        sms.sender().send(order.phone, order_message(order))
 
 
 def expire_due_orders() -> int:
@@ -25,3 +37,4 @@ def init_app(app) -> None:
     register_sweep(app, "shop.orders.jobs.expire_due_orders", 60)
     register_sweep(app, "shop.orders.jobs.settle_requested_refunds", 60)
     register_handler(app, OrderTopic.RESERVATION_ENDS, "shop.orders.jobs.expire_order")
+    register_handler(app, OrderTopic.PLACED, "shop.orders.jobs.send_order_link")

@@ -89,7 +89,9 @@ class Order(db.Model):
     payment_method: Mapped[str] = mapped_column(String(16), info={VOCABULARY: PaymentMethod})
     contact_name: Mapped[str] = mapped_column(String(120))
     phone: Mapped[str] = mapped_column(String(32))
+    province: Mapped[str] = mapped_column(String(40), default="", server_default="")
     city: Mapped[str] = mapped_column(String(80), default="")
+    district: Mapped[str] = mapped_column(String(40), default="", server_default="")
     address: Mapped[str] = mapped_column(String(255), default="")
     note: Mapped[str] = mapped_column(String(500), default="")
     currency: Mapped[str] = mapped_column(String(3))
@@ -112,6 +114,8 @@ class Order(db.Model):
     share_code: Mapped[str | None] = mapped_column(String(32), index=True)
     live_session_id: Mapped[int | None] = mapped_column(Integer, index=True)
     visitor_id: Mapped[str | None] = mapped_column(String(64))
+    # What a pick-up customer shows at the counter (``shop.orders.pickup``).
+    pickup_code: Mapped[str | None] = mapped_column(String(16), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime)
     paid_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)

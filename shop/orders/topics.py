@@ -7,6 +7,7 @@ import enum
 
 
 class OrderTopic(enum.StrEnum):
+    PLACED = "order.placed"  # (order_id)
     PAID = "order.paid"  # (order_id)
     CANCELLED = "order.cancelled"  # (order_id)
     REFUNDED = "order.refunded"  # (order_id, refund_id)

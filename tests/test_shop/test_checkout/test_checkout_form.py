@@ -78,7 +78,9 @@ def test_delivery_below_the_free_threshold_adds_the_fee(client, ctx, app):
         product.variants[0].id,
         store.id,
         fulfilment="delivery",
-        city="Suzhou",
+        province="江苏省",
+        city="苏州市",
+        district="姑苏区",
         address="8 Canal St",
         shipping="0",
     )
@@ -87,7 +89,8 @@ def test_delivery_below_the_free_threshold_adds_the_fee(client, ctx, app):
     order = db.session.scalars(select(Order)).one()
     assert order.shipping == app.config["SHIPPING_FEE"]
     assert order.total == 3000 + app.config["SHIPPING_FEE"]
-    assert order.store_id == store.id  # the one store selling everything in the basket
+    assert (order.province, order.city, order.district) == ("江苏省", "苏州市", "姑苏区")
+    assert order.store_id == store.id  # no share link: the default store (the only one)
 
 
 def test_cart_checkout_prices_every_line_and_empties_the_cart(client, ctx):
