@@ -60,6 +60,7 @@ from admin.shop.catalog import (
 from admin.shop.orders import OrderView
 from admin.shop.payments import PaymentView, RefundView
 from admin.shop.people import AuditLogView, CustomerView, ReviewView, StaffView
+from admin.shop.pickup import PickupView
 from distribution.models import (
     AcquisitionCost,
     Attribution,
@@ -224,6 +225,7 @@ def init_admin(app) -> Admin:
     # Pages that are not lists of a model: each sharer's balances, and the numbers.
     admin.add_view(BalancesView(_l("Balances"), money, endpoint="admin_balances", url="balances"))
     admin.add_view(NumbersView(_l("Numbers"), dist, endpoint="admin_numbers", url="numbers"))
+    admin.add_view(PickupView(_l("Pick-up code"), sales, endpoint="admin_pickup", url="pickup"))
     admin.add_view(
         OutboxEventView(
             OutboxEvent, name=_l("Outbox"), endpoint="admin_outbox", url="outbox", category=system

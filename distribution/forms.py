@@ -38,3 +38,12 @@ class JoinForm(FlaskForm):
     phone = StringField(_l("Mobile number"))
     name = StringField(_l("Name"))
     invite = StringField(_l("Invite code (optional)"))
+
+
+class PickupCodeForm(FlaskForm):
+    code = StringField(_l("Code the customer shows"), validators=[DataRequired(), Length(max=32)])
+
+
+class HandOverForm(FlaskForm):
+    order_id = HiddenField(validators=[DataRequired(), Length(max=10)])
+    code = HiddenField(validators=[DataRequired(), Length(max=32)])

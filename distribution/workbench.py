@@ -28,7 +28,14 @@ from sqlalchemy import select
 
 from distribution import access, reports
 from distribution.commission import balances
-from distribution.forms import GuideLoginForm, JoinForm, LogoutForm, MakeLinkForm
+from distribution.forms import (
+    GuideLoginForm,
+    HandOverForm,
+    JoinForm,
+    LogoutForm,
+    MakeLinkForm,
+    PickupCodeForm,
+)
 from distribution.links import make_link, shareable_coupons
 from distribution.models import LinkTarget, SharerKind, SharerStatus
 from distribution.promoters import apply_as_promoter
@@ -37,6 +44,8 @@ from shop.catalog.models import Product
 from shop.errors import ShopError
 from shop.extensions import db
 from shop.infra.unit_of_work import unit_of_work
+from shop.orders import pickup
+from shop.orders.models import OrderStatus
 from shop.staff import auth as staff_auth
 from shop.staff.models import Role
 from shop.web.redirects import local_target
@@ -203,6 +212,66 @@ def new_link():
         return redirect(back)
     flash(_("Your link is ready: copy it or show its QR code."), "ok")
     return redirect(f"{back.split('#')[0]}#link-{link.code}")
+
+
+def _counter_guide():
+    """The signed-in guide with a store (who may hand pick-up orders of it over), else 404."""
+    sharer = access.signed_in_sharer()
+    if sharer.kind != SharerKind.GUIDE or not sharer.store_id or sharer.staff is None:
+        abort(404)
+    return sharer
+
+
+@bp.route("/guide/pickup", methods=("GET", "POST"))
+def pickup_counter():
+    """A guide at the counter: find a pick-up order of their store by the customer's code."""
+    sharer = _counter_guide()
+    form, order, status = PickupCodeForm(), None, 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            flash(_("The form expired. Please try again."), "error")
+            status = 400
+        else:
+            try:
+                order = pickup.find(form.code.data, [sharer.store_id])
+            except ShopError as exc:
+                flash(exc.message, "error")
+                status = 422
+    hand_over = (
+        HandOverForm(order_id=str(order.id), code=order.pickup_code) if order is not None else None
+    )
+    return render_template(
+        "distribution/pickup.html",
+        sharer=sharer,
+        form=form,
+        order=order,
+        hand_over=hand_over,
+        can_hand_over=order is not None
+        and order.status in (OrderStatus.PAID, OrderStatus.AWAITING_PAYMENT)
+        and pickup.shows_code(order),
+        logout_form=LogoutForm(),
+    ), status
+
+
+@bp.post("/guide/pickup/hand-over")
+def pickup_hand_over():
+    """Hand the order over (marked paid first when paid at the counter), as the guide."""
+    sharer = _counter_guide()
+    form = HandOverForm()
+    if not form.validate_on_submit():
+        flash(_("The form expired. Please try again."), "error")
+        return redirect(url_for("workbench.pickup_counter"))
+    try:
+        order = pickup.find(form.code.data, [sharer.store_id])
+        if str(order.id) != form.order_id.data:
+            raise ShopError(_("No pick-up order has this code."))
+        order = pickup.hand_over(order.id, form.code.data, sharer.staff)
+    except ShopError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(_("Order %(n)s is marked picked up.", n=order.number), "ok")
+    return redirect(url_for("workbench.pickup_counter"))
 
 
 @bp.route("/join", methods=("GET", "POST"))

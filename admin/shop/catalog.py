@@ -17,9 +17,10 @@ from admin.kit.bilingual import EMPTY_FALLS_BACK, bilingual_labels, english_fiel
 from admin.kit.fields import MoneyField, image_field, note_field, stock_change_field
 from admin.kit.formatters import money_formatter, staff_formatter
 from admin.permissions import current_staff
-from shop.catalog import products, stock
+from shop.catalog import products, stock, stores
 from shop.catalog.models import Product, ProductImage, Store
 from shop.catalog.sanitize import clean_html
+from shop.extensions import db
 from shop.money import format_money
 from shop.orders.numbers import order_number
 
@@ -68,16 +69,29 @@ def _order_link(view, context, model, name):
 class StoreView(StaffModelView):
     permission = "stores.view"
     edit_permission = "stores.edit"
-    column_list = ["name", "name_en", "city", "address", "active"]
+    column_list = ["name", "name_en", "city", "address", "active", "is_default"]
     column_labels = {
         **bilingual_labels("name", "name_en"),
         "city": _l("City"),
         "address": _l("Address"),
         "active": _l("Active"),
+        "is_default": _l("Default store"),
+    }
+    column_descriptions = {
+        "is_default": _l(
+            "Owns the orders no pick-up store or guide's store claims (delivery orders without "
+            "a share link). One store at most: marking one unmarks the others."
+        ),
     }
     column_searchable_list = ["name", "name_en", "city"]
-    form_columns = ["name", "name_en", "city", "address", "active"]
+    form_columns = ["name", "name_en", "city", "address", "active", "is_default"]
     form_args = english_field_args("name_en")
+
+    def on_model_change(self, form, model, is_created):
+        if model.is_default:
+            db.session.flush()
+            stores.make_default(model.id)
+        super().on_model_change(form, model, is_created)
 
 
 class CategoryView(StaffModelView):

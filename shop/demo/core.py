@@ -191,6 +191,7 @@ def load_demo_data() -> bool:
     stores: list[Store] = [
         make_store(name, city, address, name_en=name_en) for name, name_en, city, address in _STORES
     ]
+    stores[0].is_default = True  # owns delivery orders that no guide's link brought
     categories = [
         make_category(name, i, name_en=name_en, description=about, description_en=about_en)
         for i, (name, name_en, about, about_en) in enumerate(_CATEGORIES)

@@ -12,6 +12,7 @@ from shop.customers import identity as customers
 from shop.errors import ShopError
 from shop.extensions import db
 from shop.infra.unit_of_work import unit_of_work
+from shop.orders import pickup
 from shop.orders.models import Order
 from shop.payments import services as payments
 from shop.payments import stripe_gateway
@@ -28,9 +29,12 @@ def _order_or_404(token: str) -> Order:
 @storefront.get("/o/<token>")
 def order(token: str):
     item = _order_or_404(token)
+    shows_code = pickup.shows_code(item)
     return render_template(
         "shop/order.html",
         order=item,
+        pickup_code=pickup.spaced(item.pickup_code) if shows_code else None,
+        pickup_qr=pickup.qr_svg(item.pickup_code) if shows_code else None,
         stripe_on=stripe_gateway.enabled(),
         just_paid=request.args.get("paid") == "1",
     )
