@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, true
 
 from distribution.models import (
     AcquisitionCost,
@@ -93,8 +93,13 @@ def _labels(group: str, keys) -> dict:
 def dashboard(
     group: str, since: datetime, until: datetime, store_ids: list[int] | None = None
 ) -> list[Row]:
-    """One row per store, sharer or channel; ``store_ids`` limits to a manager's stores."""
+    """One row per store, sharer or channel; ``store_ids`` limits to a manager's stores.
+
+    By store counts every order (each belongs to a store: the pick-up store, the sharer's, or
+    the default one), so the stores add up to the shop's total; by sharer and channel only the
+    orders a share link brought."""
     column = _group_column(group)
+    credited = Attribution.sharer_id.is_not(None) if group != "store" else true()
     rows: dict = {}
 
     def row(key) -> Row:
@@ -128,9 +133,7 @@ def dashboard(
         .select_from(Order)
         .join(Attribution, Attribution.order_id == Order.id)
         .outerjoin(ShareLink, ShareLink.id == Attribution.link_id)
-        .where(
-            Order.created_at >= since, Order.created_at < until, Attribution.sharer_id.is_not(None)
-        )
+        .where(Order.created_at >= since, Order.created_at < until, credited)
         .group_by(column)
     )
     if store_ids is not None:
@@ -171,7 +174,7 @@ def dashboard(
             Order.created_at >= since,
             Order.created_at < until,
             Order.status.in_(COUNTED),
-            Attribution.sharer_id.is_not(None),
+            credited,
         )
         .group_by(column, Order.customer_id)
     )
