@@ -303,7 +303,7 @@ def detail_problems(details: CheckoutDetails) -> dict[str, str]:
         elif not details.city:
             problems["city"] = _("Please enter a delivery city and address.")
         if not details.address:
-            problems["address"] = _("Please enter a delivery city and address.")
+            problems["address"] = _("Please enter the street address.")
         details.pickup_store_id = None
     elif details.fulfilment == Fulfilment.PICKUP:
         details.province = details.district = ""

@@ -58,7 +58,7 @@ CASES = [
     (
         "delivery without address",
         {"fulfilment": "delivery", "city": "Suzhou", "address": ""},
-        "Please enter a delivery city and address.",
+        "Please enter the street address.",
     ),
     ("unknown fulfilment", {"fulfilment": "teleport"}, "Choose delivery or pick-up."),
     ("unknown pickup store", {"pickup_store": "987654"}, "Please choose a store to pick up from."),
