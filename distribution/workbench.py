@@ -265,7 +265,8 @@ def pickup_hand_over():
         order = pickup.find(form.code.data, [sharer.store_id])
         if str(order.id) != form.order_id.data:
             raise ShopError(_("No pick-up order has this code."))
-        order = pickup.hand_over(order.id, form.code.data, sharer.staff)
+        with unit_of_work():
+            order = pickup.hand_over(order.id, form.code.data, sharer.staff)
     except ShopError as exc:
         db.session.rollback()
         flash(exc.message, "error")

@@ -19,6 +19,7 @@ from admin.kit.forms import AdminForm
 from admin.kit.pages import FORM_EXPIRED
 from admin.permissions import current_staff, may, store_scope
 from shop.errors import ShopError
+from shop.infra.unit_of_work import unit_of_work
 from shop.orders import pickup
 from shop.orders.models import OrderStatus, PaymentMethod
 
@@ -76,7 +77,8 @@ class PickupView(SecuredView, BaseView):
                 raise ShopError(_("No pick-up order has this code."))
             if order.status == OrderStatus.AWAITING_PAYMENT and not may("orders.mark_paid"):
                 raise ShopError(_("Order %(n)s is not paid yet.", n=order.number))
-            order = pickup.hand_over(order.id, form.code.data, current_staff())
+            with unit_of_work():
+                order = pickup.hand_over(order.id, form.code.data, current_staff())
         except ShopError as exc:
             flash(refused(exc), "error")
         else:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -460,8 +461,9 @@ def _create_order(
             )
         if details.customer_id is not None and details.fulfilment == Fulfilment.DELIVERY:
             addresses.remember(customer_id, details)
-        # Delayed, so a checkout without a queue never waits on the message gateway.
-        outbox.publish(OrderTopic.PLACED, order.id, delay=timedelta(seconds=1))
+        # In the customer's language; delayed, so a checkout without a queue never waits on
+        # the message gateway.
+        outbox.publish(OrderTopic.PLACED, order.id, str(get_locale()), delay=timedelta(seconds=1))
         outbox.publish(
             OrderTopic.RESERVATION_ENDS,
             order.id,

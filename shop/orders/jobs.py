@@ -1,6 +1,9 @@
 """Order jobs: plain functions taking ids, safe to run twice (see ``shop.infra.queue``, whose
 runner is their unit of work)."""
 
+from flask import current_app
+from flask_babel import force_locale
+
 from shop.customers import sms
 from shop.extensions import db
 from shop.hooks import register_handler, register_sweep
@@ -15,12 +18,16 @@ def expire_order(order_id: int) -> bool:
     return orders.expire(order_id)
 
 
-def send_order_link(order_id: int) -> None:
+def send_order_link(order_id: int, locale: str = "") -> None:
     """Text the customer their order's link (and pick-up code) through the configured sender
-    (``SMS_SENDER``); a failed hand-over raises, and the outbox retries it."""
+    (``SMS_SENDER``), in the language they checked out in; a failed hand-over raises, and the
+    outbox retries it."""
     order = db.session.get(Order, order_id)
-    if order is not None:
-        sms.sender().send(order.phone, order_message(order))
+    if order is None:
+        return
+    with force_locale(locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+        message = order_message(order)
+    sms.sender().send(order.phone, message)
 
 
 def expire_due_orders() -> int:

@@ -79,8 +79,9 @@ def find(raw_code: str, store_ids: list[int] | None = None) -> Order:
 def hand_over(order_id: int, code: str, staff) -> Order:
     """Staff hand a pick-up order over to its customer, who showed ``code``: a pay-at-store
     order not paid yet is marked paid (the money is taken at the counter), then the order is
-    marked picked up. Each step commits as its service does; a second hand-over is refused by
-    the state machine."""
+    marked picked up; a second hand-over is refused by the state machine. Call it in the
+    entry point's unit of work (the services it calls commit themselves until they are
+    converted; then the two steps commit together)."""
     order = db.session.get(Order, order_id)
     if order is None or not code or order.pickup_code != _NOT_DIGITS.sub("", code):
         raise InvalidInput(_("No pick-up order has this code."))

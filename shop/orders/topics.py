@@ -7,7 +7,7 @@ import enum
 
 
 class OrderTopic(enum.StrEnum):
-    PLACED = "order.placed"  # (order_id)
+    PLACED = "order.placed"  # (order_id, locale): the customer's language at checkout
     PAID = "order.paid"  # (order_id)
     CANCELLED = "order.cancelled"  # (order_id)
     REFUNDED = "order.refunded"  # (order_id, refund_id)

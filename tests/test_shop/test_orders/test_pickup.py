@@ -100,3 +100,5 @@ def test_the_customer_is_texted_the_orders_link_and_code(counter):
     assert f"https://shop.example/o/{order.token}" in message
     assert pickup.spaced(order.pickup_code) in message
     assert store.name in message
+    send_order_link(order.id, "zh_Hans_CN")
+    assert f"可到{store.name}自提" in SENT[-1][1]
