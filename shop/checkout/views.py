@@ -99,6 +99,8 @@ def checkout():
         else:
             details = form.details(customer_id, _attribution())
             problems = {**detail_problems(replace(details)), **problems}
+            if "district" in problems:
+                problems.pop("city", None)  # one message for the region picker
             if not problems:
                 try:
                     with unit_of_work() as work:
