@@ -48,6 +48,10 @@ def upgrade():
         batch_op.add_column(sa.Column('is_default', sa.Boolean(), server_default=sa.false(), nullable=False))
 
     # ### end Alembic commands ###
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        # The default filled the existing rows; new rows get theirs from the model.
+        batch_op.alter_column('province', server_default=None)
+        batch_op.alter_column('district', server_default=None)
     op.execute(
         "UPDATE orders SET store_id = (SELECT MIN(id) FROM stores WHERE active = true) "
         "WHERE store_id IS NULL"

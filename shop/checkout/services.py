@@ -461,9 +461,7 @@ def _create_order(
             )
         if details.customer_id is not None and details.fulfilment == Fulfilment.DELIVERY:
             addresses.remember(customer_id, details)
-        # In the customer's language; delayed, so a checkout without a queue never waits on
-        # the message gateway.
-        outbox.publish(OrderTopic.PLACED, order.id, str(get_locale()), delay=timedelta(seconds=1))
+        outbox.publish(OrderTopic.PLACED, order.id, str(get_locale()))  # the customer's text
         outbox.publish(
             OrderTopic.RESERVATION_ENDS,
             order.id,

@@ -255,7 +255,7 @@ class Outage:
 
 OUTAGE = Outage()
 MAX_ATTEMPTS = 2  # OUTBOX_MAX_ATTEMPTS here: low, so that giving up (and a retry) happens
-OUTBOX_TOPICS = (OrderTopic.PAID, OrderTopic.REFUNDED)
+OUTBOX_TOPICS = (OrderTopic.PLACED, OrderTopic.PAID, OrderTopic.REFUNDED)
 
 
 @dataclass
@@ -678,6 +678,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 payments.checkout_url(db.session.get(Order, order.id))
             model.session_id = db.session.get(Order, order.id).stripe_session_id
         self.orders.append(model)
+        self._published(OrderTopic.PLACED, order.id, "en")  # the customer's text
         if then == "pay":
             self._pay(model)
 

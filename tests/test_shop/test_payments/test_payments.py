@@ -43,6 +43,9 @@ def _pay(client, fake_stripe, order: Order) -> str:
     return session["payment_intent"]
 
 
+HANGZHOU = {"province": "浙江省", "city": "杭州市", "district": "西湖区"}
+
+
 def _stripe_order(client, fake_stripe, **overrides) -> Order:
     """A paid Stripe delivery order of two lines plus shipping: 2 × 3300 + 1 × 2900 + 1000."""
     store, category, product = small_catalog(stock_qty=10, price=3300)
@@ -55,7 +58,7 @@ def _stripe_order(client, fake_stripe, **overrides) -> Order:
         "",
         store.id,
         fulfilment="delivery",
-        city="Hangzhou",
+        **HANGZHOU,
         address="2 Canal St",
         **overrides,
     )
@@ -70,7 +73,7 @@ def test_checkout_redirects_to_a_session_that_expires_with_the_reservation(
     ctx, client, fake_stripe, fulfilment
 ):
     store, _, product = small_catalog(stock_qty=5, price=4500)
-    address = {"city": "Hangzhou", "address": "2 Canal St"} if fulfilment == "delivery" else {}
+    address = {**HANGZHOU, "address": "2 Canal St"} if fulfilment == "delivery" else {}
     response, order = stripe_checkout(
         client, product.variants[0].id, store.id, qty="2", fulfilment=fulfilment, **address
     )
