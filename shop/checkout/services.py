@@ -461,7 +461,9 @@ def _create_order(
             )
         if details.customer_id is not None and details.fulfilment == Fulfilment.DELIVERY:
             addresses.remember(customer_id, details)
-        outbox.publish(OrderTopic.PLACED, order.id, str(get_locale()))  # the customer's text
+        # The customer's text, in their language; delayed, so the checkout never waits on the
+        # message gateway (without a queue the outbox sweep sends it, within a minute).
+        outbox.publish(OrderTopic.PLACED, order.id, str(get_locale()), delay=timedelta(seconds=1))
         outbox.publish(
             OrderTopic.RESERVATION_ENDS,
             order.id,

@@ -3,7 +3,6 @@ from sqlalchemy import event, select
 from shop.catalog.models import StockMovement, Variant
 from shop.customers.models import Customer
 from shop.extensions import db
-from shop.infra import outbox
 from shop.orders.models import Order
 from tests.support.shop import PICKUP_PHONE, order_for, small_catalog
 
@@ -19,11 +18,8 @@ def test_place_order_reserves_stock(ctx):
     assert db.session.scalar(select(Order.status)) == "awaiting_payment"
 
 
-def test_an_order_is_placed_in_one_transaction_and_not_read_back(ctx, monkeypatch):
+def test_an_order_is_placed_in_one_transaction_and_not_read_back(ctx):
     store, _, product = small_catalog(stock_qty=5)
-    # Only the placing is measured: without Redis the outbox delivers the order's text right
-    # after the commit, in its own transactions.
-    monkeypatch.setattr(outbox, "dispatch", lambda event_id, delay=None: None)
     variant = product.variants[0]
     statements, commits = [], []
 
@@ -51,10 +47,9 @@ def test_an_order_is_placed_in_one_transaction_and_not_read_back(ctx, monkeypatc
     assert [line.quantity for line in db.session.get(Order, order.id).lines] == [2]
 
 
-def test_an_order_from_a_known_browser_is_still_one_transaction(ctx, monkeypatch):
+def test_an_order_from_a_known_browser_is_still_one_transaction(ctx):
     """The customer's first device is remembered inside the order's transaction."""
     store, _, product = small_catalog(stock_qty=5)
-    monkeypatch.setattr(outbox, "dispatch", lambda event_id, delay=None: None)  # as above
     commits = []
 
     def on_commit(_conn):
