@@ -16,6 +16,7 @@ from shop.checkout.services import place_order
 from shop.demo.factories import make_product, make_staff, make_store
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.unit_of_work import unit_of_work
 from shop.orders import services as orders
 from shop.staff.models import Role
 from tests.support.shop import details
@@ -24,7 +25,10 @@ DELIVERY = dict(fulfilment="delivery", city="Guangzhou", address="88 Tianhe Rd")
 
 
 def _buy(variant, store=None, **values):
-    return place_order([(variant.id, 1)], details(store, **values), uuid.uuid4().hex)
+    with unit_of_work() as work:
+        order = place_order([(variant.id, 1)], details(store, **values), uuid.uuid4().hex)
+        work.keep(order)
+    return order
 
 
 def test_every_order_belongs_to_a_store_and_by_store_adds_up(ctx):
@@ -47,7 +51,8 @@ def test_every_order_belongs_to_a_store_and_by_store_adds_up(ctx):
     assert walk_in.store_id == shanghai.id
     assert picked_up.store_id == hangzhou.id
     for order in (brought, walk_in, picked_up):
-        orders.mark_paid_at_store(order.id, owner)
+        with unit_of_work():
+            orders.mark_paid_at_store(order.id, owner)
 
     since, until = utcnow() - timedelta(days=1), utcnow() + timedelta(minutes=1)
     rows = dashboard("store", since, until)

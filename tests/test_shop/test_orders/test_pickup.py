@@ -11,6 +11,7 @@ from shop.demo.factories import make_staff, make_store
 from shop.errors import InvalidInput, InvalidTransition
 from shop.extensions import db
 from shop.infra.outbox import OutboxEvent
+from shop.infra.unit_of_work import unit_of_work
 from shop.orders import pickup
 from shop.orders import services as orders
 from shop.orders.jobs import send_order_link
@@ -54,7 +55,8 @@ def test_the_order_page_shows_the_code_and_its_qr_while_it_can_be_collected(clie
     page = client.get(f"/o/{order.token}").get_data(as_text=True)
     assert pickup.spaced(order.pickup_code) in page
     assert "<svg" in page
-    orders.cancel(order.id, "changed my mind", staff=staff)
+    with unit_of_work():
+        orders.cancel(order.id, "changed my mind", staff=staff)
     assert pickup.spaced(order.pickup_code) not in client.get(f"/o/{order.token}").get_data(
         as_text=True
     )
@@ -79,10 +81,11 @@ def test_hand_over_takes_the_payment_then_picks_up_once(counter):
     order = order_for(variant, store)
     with pytest.raises(InvalidInput):
         pickup.hand_over(order.id, "00000000" if order.pickup_code != "00000000" else "1", staff)
-    handed = pickup.hand_over(order.id, order.pickup_code, staff)
+    with unit_of_work():
+        handed = pickup.hand_over(order.id, order.pickup_code, staff)
     assert handed.status == OrderStatus.PICKED_UP
     assert db.session.get(Order, order.id).paid_at is not None
-    with pytest.raises(InvalidTransition):
+    with pytest.raises(InvalidTransition), unit_of_work():
         pickup.hand_over(order.id, order.pickup_code, staff)
 
 
