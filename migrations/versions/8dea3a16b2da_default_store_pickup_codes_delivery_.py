@@ -5,7 +5,7 @@ store's products: they go to the oldest active store (the default until staff ma
 their attributions with them, so every order belongs to a store.
 
 Revision ID: 8dea3a16b2da
-Revises: dc1d821cdddc
+Revises: 571899c932b9
 Create Date: 2026-12-06 16:15:54.689689
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '8dea3a16b2da'
-down_revision = 'dc1d821cdddc'
+down_revision = '571899c932b9'
 branch_labels = None
 depends_on = None
 
