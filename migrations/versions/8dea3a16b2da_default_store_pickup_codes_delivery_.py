@@ -5,7 +5,7 @@ store's products: they go to the oldest active store (the default until staff ma
 their attributions with them, so every order belongs to a store.
 
 Revision ID: 8dea3a16b2da
-Revises: 571899c932b9
+Revises: af0b30219557
 Create Date: 2026-12-06 16:15:54.689689
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '8dea3a16b2da'
-down_revision = '571899c932b9'
+down_revision = 'af0b30219557'
 branch_labels = None
 depends_on = None
 
