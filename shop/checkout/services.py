@@ -39,6 +39,7 @@ from shop.orders.models import (
     PaymentMethod,
     new_token,
 )
+from shop.customers.topics import CustomerTopic
 from shop.orders.topics import OrderTopic
 from shop.signals import announce, order_placed, order_placing
 
@@ -428,6 +429,9 @@ def _create_order(
                 order_id=order.id,
                 note=order.number,
             )
+        outbox.publish(OrderTopic.PLACED, order.id)
+        if customer_is_new:
+            outbox.publish(CustomerTopic.CREATED, customer_id, order.store_id)
         outbox.publish(
             OrderTopic.RESERVATION_ENDS,
             order.id,
