@@ -31,11 +31,10 @@ class ShopApi(Api):
 
 
 def init_app(app: Flask) -> None:
-    from shop.api import cli, errors, webhooks
-    from shop.api import catalog, customers, members, orders  # noqa: F401
-    from shop.extensions import csrf
-
     import flask_swagger_ui
+
+    from shop.api import catalog, cli, customers, errors, members, orders, webhooks  # noqa: F401
+    from shop.extensions import csrf
 
     assets = os.path.join(os.path.dirname(flask_swagger_ui.__file__), "dist")
     app.config.update(
@@ -56,9 +55,7 @@ def init_app(app: Flask) -> None:
                     "`Idempotency-Key`. Errors are JSON: `code`, `message`, `field`."
                 )
             },
-            "components": {
-                "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}
-            },
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
             "security": [{"bearerAuth": []}],
         },
     )

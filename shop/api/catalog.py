@@ -28,7 +28,7 @@ from shop.catalog.models import Product, StockReason, Store, Variant
 from shop.extensions import db
 from shop.infra.unit_of_work import unit_of_work
 
-blp = api_blueprint("catalog", "Stores, products and variants with stock; stock adjustments.")
+blp = api_blueprint("api_catalog", "Stores, products and variants with stock; stock adjustments.")
 
 StorePage = page_schema(StoreSchema, "StorePageSchema")
 ProductPage = page_schema(ProductSchema, "ProductPageSchema")

@@ -13,7 +13,9 @@ from shop.customers.models import Customer
 from shop.extensions import db
 from shop.orders.models import Order
 
-blp = api_blueprint("customers", "Customers (phone numbers masked unless the key may see them).")
+blp = api_blueprint(
+    "api_customers", "Customers (phone numbers masked unless the key may see them)."
+)
 
 CustomerPage = page_schema(CustomerSchema, "CustomerPageSchema")
 

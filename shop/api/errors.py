@@ -19,15 +19,27 @@ API_PREFIX = "/api/"
 class ApiError(Exception):
     """Answer ``status`` with ``code`` and ``message`` (and the ``field`` at fault)."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None,
-                 headers: dict | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        headers: dict | None = None,
+    ):
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
         self.headers = headers or {}
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None,
-                   errors: dict | None = None, headers: dict | None = None):
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    errors: dict | None = None,
+    headers: dict | None = None,
+):
     body = {"code": code, "message": message, "field": field, "errors": errors or {}}
     response = jsonify(body)
     response.status_code = status

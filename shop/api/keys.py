@@ -76,8 +76,10 @@ def create_key(
     db.session.flush()
     if staff is not None:
         audit.record(
-            staff, "api_key.create", key, after={"name": key.name, "scopes": key.scopes,
-                                                 "store_ids": key.store_ids}
+            staff,
+            "api_key.create",
+            key,
+            after={"name": key.name, "scopes": key.scopes, "store_ids": key.store_ids},
         )
     return key, secret
 

@@ -25,8 +25,9 @@ def api_blueprint(name: str, description: str) -> Blueprint:
 
 class ListArgs(Schema):
     limit = fields.Integer(
-        load_default=50, validate=validate.Range(1, MAX_LIMIT), metadata={"description":
-                                                                           "At most 250."}
+        load_default=50,
+        validate=validate.Range(1, MAX_LIMIT),
+        metadata={"description": "At most 250."},
     )
     after = fields.Integer(
         load_default=None,

@@ -15,7 +15,7 @@ from shop.api.schemas import CouponSchema, PointsEntrySchema
 from shop.customers.models import Customer
 from shop.members.models import Coupon, PointsEntry
 
-blp = api_blueprint("members", "Coupons held by customers and the points ledger.")
+blp = api_blueprint("api_members", "Coupons held by customers and the points ledger.")
 
 CouponPage = page_schema(CouponSchema, "CouponPageSchema")
 PointsPage = page_schema(PointsEntrySchema, "PointsEntryPageSchema")
@@ -54,5 +54,6 @@ def list_coupons(**args):
 @requires(Scope.MEMBERS_READ)
 def list_points(**args):
     """The points ledger: every credit and debit, oldest first."""
-    return paginate(_for_visible_customers(select(PointsEntry), PointsEntry, args), PointsEntry,
-                    args)
+    return paginate(
+        _for_visible_customers(select(PointsEntry), PointsEntry, args), PointsEntry, args
+    )

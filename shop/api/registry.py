@@ -15,6 +15,9 @@ def _api(app: Flask | None = None) -> dict:
 
 def register_resource(app: Flask, blueprint) -> None:
     """Add a flask-smorest blueprint to /api/v1 and its OpenAPI document."""
+    from shop.extensions import csrf
+
+    csrf.exempt(blueprint)
     _api(app)["api"].register_blueprint(blueprint)
 
 

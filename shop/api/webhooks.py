@@ -152,12 +152,21 @@ def on_customer_created(customer_id: int, store_id: int | None = None) -> None:
 
     customer = db.session.get(Customer, customer_id)
     if customer is not None:
-        emit("customer.created", str(customer_id), store_id,
-             {"customer": CustomerSchema().dump(customer)})
+        emit(
+            "customer.created",
+            str(customer_id),
+            store_id,
+            {"customer": CustomerSchema().dump(customer)},
+        )
 
 
-def emit(event_type: str, key: str, store_id: int | None, data: dict,
-         endpoints: list[WebhookEndpoint] | None = None) -> WebhookEvent:
+def emit(
+    event_type: str,
+    key: str,
+    store_id: int | None,
+    data: dict,
+    endpoints: list[WebhookEndpoint] | None = None,
+) -> WebhookEvent:
     """Write the event once (``event_type`` and ``key``) and a delivery to each endpoint that
     wants it; they are handed over after the commit. Does not commit."""
     full_key = f"{event_type}:{key}"[:255]
@@ -234,8 +243,9 @@ def dispatch(delivery_id: int, delay: timedelta | None = None) -> None:
         log.warning("webhook delivery %s not handed over; the sweep will", delivery_id)
 
 
-def signature_headers(endpoint: WebhookEndpoint, msg_id: str, body: str,
-                      now: datetime | None = None) -> dict[str, str]:
+def signature_headers(
+    endpoint: WebhookEndpoint, msg_id: str, body: str, now: datetime | None = None
+) -> dict[str, str]:
     """The Standard Webhooks headers; two signatures while a rotated-out secret is valid."""
     moment = now or datetime.now().astimezone()
     secrets_in_use = [endpoint.secret]
@@ -284,7 +294,10 @@ def deliver(delivery_id: int) -> bool:
     status, text, error, retry_after = None, "", "", None
     try:
         response = requests.post(
-            url, data=body.encode(), headers=headers, timeout=TIMEOUT_SECONDS,
+            url,
+            data=body.encode(),
+            headers=headers,
+            timeout=TIMEOUT_SECONDS,
             allow_redirects=False,
         )
         status, text = response.status_code, response.text[:RESPONSE_START]
@@ -388,8 +401,9 @@ def forget_old() -> int:
 # ---- what owners do ----------------------------------------------------------------------
 
 
-def create_endpoint(url: str, event_types_wanted: list[str], store_id: int | None, staff,
-                    description: str = "") -> WebhookEndpoint:
+def create_endpoint(
+    url: str, event_types_wanted: list[str], store_id: int | None, staff, description: str = ""
+) -> WebhookEndpoint:
     """Register an endpoint (its secret made here). Does not commit."""
     check_url(url)
     unknown = [t for t in event_types_wanted if t not in EVENT_TOPICS]
@@ -404,8 +418,12 @@ def create_endpoint(url: str, event_types_wanted: list[str], store_id: int | Non
     )
     db.session.add(endpoint)
     db.session.flush()
-    audit.record(staff, "webhook_endpoint.create", endpoint,
-                 after={"url": endpoint.url, "event_types": endpoint.event_types})
+    audit.record(
+        staff,
+        "webhook_endpoint.create",
+        endpoint,
+        after={"url": endpoint.url, "event_types": endpoint.event_types},
+    )
     return endpoint
 
 
@@ -485,4 +503,3 @@ def replay_range(endpoint: WebhookEndpoint, start: datetime, end: datetime) -> i
             replay(delivery.id)
         count += 1
     return count
-

@@ -22,6 +22,7 @@ from shop.catalog import stock
 from shop.catalog.models import Product, Store, Variant
 from shop.customers.models import Customer
 from shop.customers.phones import normalize_phone
+from shop.customers.topics import CustomerTopic
 from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.hooks import hooks
@@ -39,7 +40,6 @@ from shop.orders.models import (
     PaymentMethod,
     new_token,
 )
-from shop.customers.topics import CustomerTopic
 from shop.orders.topics import OrderTopic
 from shop.signals import announce, order_placed, order_placing
 

@@ -1,4 +1,4 @@
-"""What happens to a customer that other packages act on, as outbox topics (``shop.infra.outbox``)."""
+"""What happens to a customer that other packages act on, as outbox topics."""
 
 import enum
 
