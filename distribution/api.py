@@ -14,8 +14,10 @@ from distribution.commission import balances
 from distribution.models import Attribution, CommissionEntry, Payout, Sharer
 from shop.api.auth import requires, store_ids
 from shop.api.kit import (
+    MAX_ID,
     ErrorSchema,
     StoreListArgs,
+    UtcDateTime,
     api_blueprint,
     found,
     page_schema,
@@ -34,7 +36,7 @@ class SharerSchema(Schema):
     store_id = fields.Integer(allow_none=True, required=True)
     parent_id = fields.Integer(allow_none=True, required=True)
     status = fields.String(required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = UtcDateTime(required=True)
 
 
 class BalanceSchema(Schema):
@@ -58,7 +60,7 @@ class CommissionEntrySchema(Schema):
     refund_id = fields.Integer(allow_none=True, required=True)
     payout_id = fields.Integer(allow_none=True, required=True)
     note = fields.String(required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = UtcDateTime(required=True)
 
 
 class PayoutSchema(Schema):
@@ -67,7 +69,7 @@ class PayoutSchema(Schema):
     amount = fields.Integer(required=True)
     currency = fields.String(required=True)
     status = fields.String(required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = UtcDateTime(required=True)
 
 
 class SharerListArgs(StoreListArgs):
@@ -75,7 +77,7 @@ class SharerListArgs(StoreListArgs):
 
 
 class EntryListArgs(StoreListArgs):
-    sharer_id = fields.Integer(load_default=None, validate=validate.Range(1, 2**62))
+    sharer_id = fields.Integer(load_default=None, validate=validate.Range(1, MAX_ID))
     bucket = fields.String(load_default=None, validate=validate.Length(1, 16))
 
 
@@ -109,7 +111,7 @@ def list_sharers(**args):
     return paginate(query, Sharer, args)
 
 
-@blp.route("/sharers/<int:sharer_id>/balance")
+@blp.route("/sharers/<id:sharer_id>/balance")
 @blp.response(200, BalanceSchema)
 @blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.COMMISSIONS_READ)

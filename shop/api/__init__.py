@@ -24,7 +24,9 @@ API_VERSION = "2026-12-01"
 
 class ShopApi(Api):
     """flask-smorest, without its app-wide error handlers: the storefront keeps its pages;
-    ``shop.api.errors`` answers JSON under /api/ only."""
+    ``shop.api.errors`` answers JSON under /api/ only. Its documented error is ours."""
+
+    from shop.api.kit import ErrorSchema as ERROR_SCHEMA  # noqa: N811 (flask-smorest's name)
 
     def _register_error_handlers(self):
         pass
@@ -59,7 +61,11 @@ def init_app(app: Flask) -> None:
             "security": [{"bearerAuth": []}],
         },
     )
+    from shop.api.kit import ID_SCHEMA, IdConverter
+
+    app.url_map.converters["id"] = IdConverter
     api = ShopApi(app)
+    api.register_converter(IdConverter, lambda _converter: dict(ID_SCHEMA))
     app.extensions["siyu_api"] = {"api": api, "attribution_readers": []}
 
     @app.route("/api/v1/docs/assets/<path:filename>", endpoint="api_docs_assets")

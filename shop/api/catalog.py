@@ -71,7 +71,7 @@ def list_stores(**args):
     return paginate(query, Store, args)
 
 
-@blp.route("/stores/<int:store_id>")
+@blp.route("/stores/<id:store_id>")
 @blp.response(200, StoreSchema)
 @blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.CATALOG_READ)
@@ -96,7 +96,7 @@ def list_products(**args):
     return paginate(query, Product, args)
 
 
-@blp.route("/products/<int:product_id>")
+@blp.route("/products/<id:product_id>")
 @blp.response(200, ProductSchema)
 @blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.CATALOG_READ)
@@ -105,7 +105,7 @@ def get_product(product_id: int):
     return found(db.session.scalar(visible_products().where(Product.id == product_id)))
 
 
-@blp.route("/variants/<int:variant_id>")
+@blp.route("/variants/<id:variant_id>")
 @blp.response(200, VariantSchema)
 @blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.CATALOG_READ)
@@ -122,7 +122,7 @@ def _variant_or_404(variant_id: int) -> Variant:
     return found(db.session.scalar(query))
 
 
-@blp.route("/variants/<int:variant_id>/stock-adjustments", methods=["POST"])
+@blp.route("/variants/<id:variant_id>/stock-adjustments", methods=["POST"])
 @blp.doc(parameters=[HEADER_DOC])
 @blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.STOCK_WRITE)

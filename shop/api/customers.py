@@ -45,7 +45,7 @@ def list_customers(**args):
     return paginate(query, Customer, args)
 
 
-@blp.route("/customers/<int:customer_id>")
+@blp.route("/customers/<id:customer_id>")
 @blp.response(200, CustomerSchema)
 @blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.CUSTOMERS_READ)

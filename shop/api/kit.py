@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import Select
+from werkzeug.routing import IntegerConverter
 
 from shop.api.auth import authenticate_request
 from shop.api.errors import ApiError
 from shop.extensions import db
 
 PREFIX = "/api/v1"
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 MAX_LIMIT = 250
 BEARER = [{"bearerAuth": []}]
 
@@ -23,6 +27,16 @@ def api_blueprint(name: str, description: str) -> Blueprint:
     return blueprint
 
 
+class IdConverter(IntegerConverter):
+    """``<id:name>``: a row id, 1 to ``MAX_ID`` (a larger number is a 404, not an overflow)."""
+
+    def __init__(self, url_map):
+        super().__init__(url_map, min=1, max=MAX_ID)
+
+
+ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+
+
 class ListArgs(Schema):
     limit = fields.Integer(
         load_default=50,
@@ -31,7 +45,7 @@ class ListArgs(Schema):
     )
     after = fields.Integer(
         load_default=None,
-        validate=validate.Range(0, 2**62),
+        validate=validate.Range(0, MAX_ID),
         metadata={"description": "The cursor: `next_after` of the previous page."},
     )
     updated_since = fields.AwareDateTime(
@@ -42,7 +56,16 @@ class ListArgs(Schema):
 
 
 class StoreListArgs(ListArgs):
-    store_id = fields.Integer(load_default=None, validate=validate.Range(1, 2**62))
+    store_id = fields.Integer(load_default=None, validate=validate.Range(1, MAX_ID))
+
+
+class UtcDateTime(fields.DateTime):
+    """A stored time (naive UTC) as RFC 3339 with its offset: ``2026-12-06T08:00:00+00:00``."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
 
 
 class PageSchema(Schema):
@@ -64,8 +87,6 @@ class ErrorSchema(Schema):
 def naive_utc(value):
     if value is None or value.tzinfo is None:
         return value
-    from datetime import UTC
-
     return value.astimezone(UTC).replace(tzinfo=None)
 
 

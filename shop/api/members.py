@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from shop.api.auth import requires, store_ids
 from shop.api.customers import ordered_at
-from shop.api.kit import ErrorSchema, ListArgs, api_blueprint, page_schema, paginate
+from shop.api.kit import MAX_ID, ErrorSchema, ListArgs, api_blueprint, page_schema, paginate
 from shop.api.models import Scope
 from shop.api.schemas import CouponSchema, PointsEntrySchema
 from shop.customers.models import Customer
@@ -22,7 +22,7 @@ PointsPage = page_schema(PointsEntrySchema, "PointsEntryPageSchema")
 
 
 class MemberListArgs(ListArgs):
-    customer_id = fields.Integer(load_default=None, validate=validate.Range(1, 2**62))
+    customer_id = fields.Integer(load_default=None, validate=validate.Range(1, MAX_ID))
 
 
 def _for_visible_customers(query, model, args):

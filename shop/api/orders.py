@@ -15,7 +15,15 @@ from sqlalchemy.orm import selectinload
 
 from shop.api.auth import actor, current_key, requires, store_ids
 from shop.api.idempotency import HEADER_DOC, idempotent
-from shop.api.kit import ErrorSchema, StoreListArgs, api_blueprint, found, page_schema, paginate
+from shop.api.kit import (
+    MAX_ID,
+    ErrorSchema,
+    StoreListArgs,
+    api_blueprint,
+    found,
+    page_schema,
+    paginate,
+)
 from shop.api.models import Scope
 from shop.api.schemas import OrderSchema, RefundSchema
 from shop.errors import InvalidInput
@@ -36,7 +44,7 @@ class OrderListArgs(StoreListArgs):
 
 
 class RefundLineArgs(Schema):
-    line_id = fields.Integer(required=True, validate=validate.Range(1, 2**62))
+    line_id = fields.Integer(required=True, validate=validate.Range(1, MAX_ID))
     quantity = fields.Integer(required=True, validate=validate.Range(1, 10_000))
 
 
@@ -83,7 +91,7 @@ def list_orders(**args):
     return paginate(query, Order, args, changed=Order.updated_at)
 
 
-@blp.route("/orders/<int:order_id>")
+@blp.route("/orders/<id:order_id>")
 @blp.response(200, OrderSchema)
 @blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.ORDERS_READ)
@@ -92,7 +100,7 @@ def get_order(order_id: int):
     return order_or_404(order_id)
 
 
-@blp.route("/orders/<int:order_id>/fulfil", methods=["POST"])
+@blp.route("/orders/<id:order_id>/fulfil", methods=["POST"])
 @blp.doc(parameters=[HEADER_DOC])
 @blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.ORDERS_WRITE)
@@ -105,7 +113,7 @@ def fulfil_order(order_id: int):
     return _fresh(order.id)
 
 
-@blp.route("/orders/<int:order_id>/picked-up", methods=["POST"])
+@blp.route("/orders/<id:order_id>/picked-up", methods=["POST"])
 @blp.doc(parameters=[HEADER_DOC])
 @blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.ORDERS_WRITE)
@@ -118,7 +126,7 @@ def pick_up_order(order_id: int):
     return _fresh(order.id)
 
 
-@blp.route("/orders/<int:order_id>/refunds", methods=["POST"])
+@blp.route("/orders/<id:order_id>/refunds", methods=["POST"])
 @blp.doc(parameters=[HEADER_DOC])
 @blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.ORDERS_WRITE)

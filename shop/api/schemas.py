@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import g
 from marshmallow import Schema, fields
 
+from shop.api.kit import UtcDateTime
 from shop.api.models import Scope
 from shop.customers.phones import mask_phone
 
@@ -44,7 +45,7 @@ class ProductSchema(Schema):
     store_id = fields.Integer(allow_none=True, required=True)
     category_id = fields.Integer(allow_none=True, required=True)
     active = fields.Boolean(required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = UtcDateTime(required=True)
     variants = fields.List(fields.Nested(VariantSchema), required=True)
 
 
@@ -55,7 +56,7 @@ class StockMovementSchema(Schema):
     reason = fields.String(required=True)
     order_id = fields.Integer(allow_none=True, required=True)
     note = fields.String(required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = UtcDateTime(required=True)
 
 
 class OrderLineSchema(Schema):
@@ -77,7 +78,7 @@ class PaymentSchema(Schema):
     provider = fields.String(required=True)
     amount = fields.Integer(required=True)
     currency = fields.String(required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = UtcDateTime(required=True)
 
 
 class RefundLineSchema(Schema):
@@ -93,7 +94,7 @@ class RefundSchema(Schema):
     currency = fields.String(required=True)
     reason = fields.String(required=True)
     restock = fields.Boolean(required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = UtcDateTime(required=True)
     lines = fields.List(fields.Nested(RefundLineSchema), required=True)
 
 
@@ -105,7 +106,7 @@ class AttributionSchema(Schema):
     live_session_id = fields.Integer(allow_none=True)
     rule = fields.String()
     explanation = fields.String()
-    decided_at = fields.DateTime(allow_none=True)
+    decided_at = UtcDateTime(allow_none=True)
 
 
 class OrderSchema(Schema):
@@ -129,9 +130,9 @@ class OrderSchema(Schema):
     points_spent = fields.Integer(required=True)
     share_code = fields.String(allow_none=True, required=True)
     live_session_id = fields.Integer(allow_none=True, required=True)
-    created_at = fields.DateTime(required=True)
-    paid_at = fields.DateTime(allow_none=True, required=True)
-    updated_at = fields.DateTime(required=True)
+    created_at = UtcDateTime(required=True)
+    paid_at = UtcDateTime(allow_none=True, required=True)
+    updated_at = UtcDateTime(required=True)
     lines = fields.List(fields.Nested(OrderLineSchema), required=True)
     payments = fields.List(fields.Nested(PaymentSchema), required=True)
     refunds = fields.List(fields.Nested(RefundSchema), required=True)
@@ -164,7 +165,7 @@ class CustomerSchema(Schema):
     tier_id = fields.Integer(allow_none=True, required=True)
     points_balance = fields.Integer(required=True)
     referrer_id = fields.Integer(allow_none=True, required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = UtcDateTime(required=True)
 
 
 class CouponSchema(Schema):
@@ -173,10 +174,10 @@ class CouponSchema(Schema):
     template_name = fields.Function(lambda c: c.template.name, required=True)
     customer_id = fields.Integer(required=True)
     source = fields.String(required=True)
-    claimed_at = fields.DateTime(required=True)
-    expires_at = fields.DateTime(allow_none=True, required=True)
+    claimed_at = UtcDateTime(required=True)
+    expires_at = UtcDateTime(allow_none=True, required=True)
     used_order_id = fields.Integer(allow_none=True, required=True)
-    used_at = fields.DateTime(allow_none=True, required=True)
+    used_at = UtcDateTime(allow_none=True, required=True)
 
 
 class PointsEntrySchema(Schema):
@@ -185,6 +186,6 @@ class PointsEntrySchema(Schema):
     amount = fields.Integer(required=True)
     kind = fields.String(required=True)
     order_id = fields.Integer(allow_none=True, required=True)
-    expires_at = fields.DateTime(allow_none=True, required=True)
+    expires_at = UtcDateTime(allow_none=True, required=True)
     note = fields.String(required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = UtcDateTime(required=True)
