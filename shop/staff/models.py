@@ -104,11 +104,13 @@ class AuditLog(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
     staff: Mapped[Staff | None] = relationship()
-    api_key = relationship("ApiKey")
 
     @property
     def actor(self) -> str:
-        """Who made the change: the staff member, or the API key."""
-        if self.api_key_id is not None and self.api_key is not None:
-            return f"API: {self.api_key.name}"
+        """Who made the change: the staff member, or the API key (by name)."""
+        if self.api_key_id is not None:
+            from shop.api.models import ApiKey
+
+            key = db.session.get(ApiKey, self.api_key_id)
+            return f"API: {key.name}" if key is not None else "API"
         return str(self.staff) if self.staff is not None else ""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from flask_babel import refresh
 from openapi_spec_validator import validate
 from sqlalchemy import func, select
 
@@ -177,6 +178,7 @@ def test_errors_are_json_in_the_callers_language_never_html(ctx, client):
     secret = make_key()
     missing = client.get("/api/v1/nothing", headers=auth(secret))
     assert missing.status_code == 404 and missing.get_json()["code"] == "not_found"
+    refresh()  # the test's app context (which requests share here) cached English
     chinese = client.get("/api/v1/orders", headers={"Accept-Language": "zh-CN"})
     assert chinese.status_code == 401 and chinese.is_json
     assert "API" in chinese.get_json()["message"] and "请" in chinese.get_json()["message"]
