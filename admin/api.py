@@ -165,8 +165,14 @@ class WebhookEndpointView(StaffModelView):
         "store": {"description": _l("Only this store's events; empty: every store's.")},
     }
 
+    def create_form(self, obj=None):
+        form = super().create_form(obj)
+        form.event_type_list.choices = [(t, t) for t in webhooks.event_types()]
+        return form
+
     def edit_form(self, obj=None):
         form = super().edit_form(obj)
+        form.event_type_list.choices = [(t, t) for t in webhooks.event_types()]
         if obj is not None and not form.event_type_list.data:
             form.event_type_list.data = list(obj.event_types or [])
         return form

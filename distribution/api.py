@@ -12,6 +12,7 @@ from sqlalchemy import select
 from distribution.attribution import explain
 from distribution.commission import balances
 from distribution.models import Attribution, CommissionEntry, Payout, Sharer
+from distribution.topics import CommissionTopic
 from shop.api.auth import requires, store_ids
 from shop.api.kit import (
     MAX_ID,
@@ -170,8 +171,77 @@ def order_attribution(order) -> dict | None:
     }
 
 
+def _entries(*conditions) -> list[dict]:
+    rows = db.session.scalars(
+        select(CommissionEntry).where(*conditions).order_by(CommissionEntry.id)
+    )
+    return CommissionEntrySchema(many=True).dump(rows)
+
+
+def _order_store(order_id: int) -> int | None:
+    from shop.orders.models import Order
+
+    order = db.session.get(Order, order_id)
+    return order.store_id if order is not None else None
+
+
+def on_commission_accrued(order_id: int) -> None:
+    """Webhook event: the order's pending commission was written."""
+    from shop.api.webhooks import emit
+
+    entries = _entries(CommissionEntry.order_id == order_id, CommissionEntry.kind == "accrue")
+    emit(
+        "commission.accrued",
+        str(order_id),
+        _order_store(order_id),
+        {"order_id": order_id, "entries": entries},
+    )
+
+
+def on_commission_settled(order_id: int) -> None:
+    from shop.api.webhooks import emit
+
+    entries = _entries(CommissionEntry.order_id == order_id, CommissionEntry.kind == "settle")
+    emit(
+        "commission.settled",
+        str(order_id),
+        _order_store(order_id),
+        {"order_id": order_id, "entries": entries},
+    )
+
+
+def on_commission_reversed(order_id: int, refund_id: int) -> None:
+    from shop.api.webhooks import emit
+
+    entries = _entries(CommissionEntry.refund_id == refund_id)
+    emit(
+        "commission.reversed",
+        f"{order_id}:{refund_id}",
+        _order_store(order_id),
+        {"order_id": order_id, "refund_id": refund_id, "entries": entries},
+    )
+
+
+def on_payout_paid(payout_id: int) -> None:
+    from shop.api.webhooks import emit
+
+    payout = db.session.get(Payout, payout_id)
+    if payout is None:
+        return
+    sharer = db.session.get(Sharer, payout.sharer_id)
+    emit(
+        "payout.paid",
+        str(payout_id),
+        sharer.store_id if sharer else None,
+        {"payout": PayoutSchema().dump(payout)},
+    )
+
+
 def init_app(app) -> None:
     from shop.api.registry import register_order_attribution, register_resource
+    from shop.api.webhooks import register_event
 
     register_resource(app, blp)
     register_order_attribution(app, order_attribution)
+    for topic in CommissionTopic:
+        register_event(app, topic.value, f"distribution.api.on_{topic.value.replace('.', '_')}")

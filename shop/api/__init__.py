@@ -66,7 +66,7 @@ def init_app(app: Flask) -> None:
     app.url_map.converters["id"] = IdConverter
     api = ShopApi(app)
     api.register_converter(IdConverter, lambda _converter: dict(ID_SCHEMA))
-    app.extensions["siyu_api"] = {"api": api, "attribution_readers": []}
+    app.extensions["siyu_api"] = {"api": api, "attribution_readers": [], "event_types": set()}
 
     @app.route("/api/v1/docs/assets/<path:filename>", endpoint="api_docs_assets")
     def _docs_assets(filename):

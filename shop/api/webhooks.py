@@ -28,6 +28,7 @@ import uuid
 from datetime import datetime, timedelta
 
 import requests
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -66,26 +67,34 @@ ROTATION_OVERLAP = timedelta(hours=24)
 RESPONSE_START = 500
 RETRYABLE_4XX = {408, 429}
 
-#: event type -> the outbox topic that announces it (the topic's arguments: its ids).
-EVENT_TOPICS = {
-    "order.placed": "order.placed",
-    "order.paid": "order.paid",
-    "order.cancelled": "order.cancelled",
-    "order.refunded": "order.refunded",
-    "order.fulfilled": "order.fulfilled",
-    "order.picked_up": "order.picked_up",
-    "customer.created": "customer.created",
-}
+#: the shop's event types; each is also the outbox topic that announces it, handled by
+#: ``on_<type with _>`` here. Other packages add theirs with ``register_event``.
+SHOP_EVENTS = (
+    "order.placed",
+    "order.paid",
+    "order.cancelled",
+    "order.refunded",
+    "order.fulfilled",
+    "order.picked_up",
+    "customer.created",
+)
 TEST_EVENT = "webhook.test"
 
 
+def register_event(app, event_type: str, handler: str) -> None:
+    """Offer ``event_type`` to endpoints; ``handler`` (a dotted path) turns each publication of
+    the outbox topic of that name into an event with ``emit``."""
+    app.extensions["siyu_api"]["event_types"].add(event_type)
+    register_handler(app, event_type, handler)
+
+
 def event_types() -> list[str]:
-    return sorted(EVENT_TOPICS)
+    return sorted(current_app.extensions["siyu_api"]["event_types"])
 
 
 def init_app(app) -> None:
-    for event_type, topic in EVENT_TOPICS.items():
-        register_handler(app, topic, f"shop.api.webhooks.on_{event_type.replace('.', '_')}")
+    for event_type in SHOP_EVENTS:
+        register_event(app, event_type, f"shop.api.webhooks.on_{event_type.replace('.', '_')}")
     register_sweep(app, "shop.api.webhooks.redeliver_due", 60)
     register_sweep(app, "shop.api.webhooks.forget_old", 24 * 3600)
 
@@ -406,7 +415,7 @@ def create_endpoint(
 ) -> WebhookEndpoint:
     """Register an endpoint (its secret made here). Does not commit."""
     check_url(url)
-    unknown = [t for t in event_types_wanted if t not in EVENT_TOPICS]
+    unknown = [t for t in event_types_wanted if t not in event_types()]
     if unknown:
         raise InvalidInput(_("Unknown event types: %(types)s", types=", ".join(unknown)))
     endpoint = WebhookEndpoint(
