@@ -156,7 +156,7 @@ class WebhookEndpointView(StaffModelView):
     form_extra_fields = {
         "event_type_list": SelectMultipleField(
             _l("Events"),
-            choices=[(t, t) for t in webhooks.event_types()],
+            choices=[],
             description=_l("None selected: every event."),
         ),
     }
