@@ -77,6 +77,9 @@ SHOP_EVENTS = (
     "order.fulfilled",
     "order.picked_up",
     "customer.created",
+    "stock.low",
+    "stock.out",
+    "product.updated",
 )
 TEST_EVENT = "webhook.test"
 
@@ -166,6 +169,42 @@ def on_customer_created(customer_id: int, store_id: int | None = None) -> None:
             str(customer_id),
             store_id,
             {"customer": CustomerSchema().dump(customer)},
+        )
+
+
+def _variant_event(event_type: str, variant_id: int, cause: str) -> None:
+    from shop.api.schemas import VariantSchema
+    from shop.catalog.models import Variant
+
+    variant = db.session.get(Variant, variant_id)
+    if variant is not None:
+        emit(
+            event_type,
+            f"{variant_id}:{cause}",
+            variant.product.store_id,
+            {"variant": VariantSchema().dump(variant)},
+        )
+
+
+def on_stock_low(variant_id: int, cause: str) -> None:
+    _variant_event("stock.low", variant_id, cause)
+
+
+def on_stock_out(variant_id: int, cause: str) -> None:
+    _variant_event("stock.out", variant_id, cause)
+
+
+def on_product_updated(product_id: int, when: str) -> None:
+    from shop.api.schemas import ProductSchema
+    from shop.catalog.models import Product
+
+    product = db.session.get(Product, product_id)
+    if product is not None:
+        emit(
+            "product.updated",
+            f"{product_id}:{when}",
+            product.store_id,
+            {"product": ProductSchema().dump(product)},
         )
 
 

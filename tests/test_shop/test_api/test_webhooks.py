@@ -21,6 +21,7 @@ from shop.api.models import (
 from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.orders import services as orders
+from shop.orders.models import Order
 from tests.support.api import Receiver, make_key, posting, two_stores
 from tests.support.members import owner, pay
 
@@ -208,3 +209,48 @@ def test_the_log_keeps_attempts_thirty_days(ctx, receiver):
     db.session.commit()
     assert webhooks.forget_old() >= 1
     assert len(db.session.scalars(select(WebhookAttempt)).all()) == 1
+
+
+def test_stock_low_and_out_are_announced_when_crossed(ctx, receiver):
+    from shop.api.models import ApiKey  # noqa: F401  (tables loaded)
+    from shop.catalog import stock
+    from shop.catalog.models import StockReason
+
+    endpoint_for(receiver, ["stock.low", "stock.out"])
+    shop = two_stores(paid=False)  # each order took 2 and 1 of 20: nothing low yet
+    assert receiver.events() == []
+    variant = shop.product.variants[0]
+    stock.adjust(variant, -14, StockReason.ADJUST, owner())  # 18 -> 4: low
+    db.session.commit()
+    stock.adjust(variant, -1, StockReason.ADJUST, owner())  # 4 -> 3: still low, no new event
+    db.session.commit()
+    stock.adjust(variant, -3, StockReason.ADJUST, owner())  # 3 -> 0: out
+    db.session.commit()
+    assert [(e["type"], e["data"]["variant"]["stock"]) for e in receiver.events()] == [
+        ("stock.low", 4),
+        ("stock.out", 0),
+    ]
+
+
+def test_commission_and_payout_events_come_from_distribution(ctx, client, receiver):
+    from distribution.commission import approve_payout, settle_due_commissions
+    from distribution.factories import make_guide
+    from distribution.sharing import link_for
+    from tests.support.shop import checkout_form
+
+    endpoint_for(receiver, ["commission.accrued", "commission.settled", "payout.paid"])
+    shop = two_stores(paid=False)
+    guide = make_guide(shop.store, "Li Na")
+    link = link_for(guide, "product", shop.product.id)
+    db.session.commit()
+    client.get(f"/s/{link.code}")
+    form = checkout_form(shop.product.variants[0].id, shop.store.id)
+    client.post("/checkout", data=form)
+    order = db.session.scalar(select(Order).where(Order.idempotency_key == form["idempotency_key"]))
+    pay(order)
+    settle_due_commissions(now=utcnow() + timedelta(days=30))
+    approve_payout(guide.id, owner(), "CNY")
+    types = [e["type"] for e in receiver.events()]
+    assert types == ["commission.accrued", "commission.settled", "payout.paid"]
+    accrued = receiver.events()[0]
+    assert accrued["data"]["order_id"] == order.id and accrued["data"]["entries"][0]["amount"]
