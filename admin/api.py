@@ -14,7 +14,6 @@ from flask_admin.actions import action
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from markupsafe import Markup, escape
 from wtforms import SelectMultipleField
 from wtforms.validators import DataRequired, Length, NumberRange
 
@@ -57,7 +56,7 @@ class ApiKeyView(StaffModelView):
         "scopes": lambda v, c, m, n: ", ".join(m.scopes or []),
         "store_ids": lambda v, c, m, n: ", ".join(map(str, m.store_ids or [])) or _("All"),
     }
-    form_columns = ["name", "rate_per_second", "burst"]
+    form_columns = ["name", "scope_list", "store_list", "rate_per_second", "burst"]
     form_extra_fields = {
         "scope_list": SelectMultipleField(
             _l("Scopes"),
@@ -101,15 +100,7 @@ class ApiKeyView(StaffModelView):
             if not self.handle_view_exception(exc):
                 raise
             return False
-        flash(
-            Markup(
-                _("Key made. Copy its secret now: it is not shown again.")
-                + " <code class='api-secret'>"
-                + escape(secret)
-                + "</code>"
-            ),
-            "success",
-        )
+        flash(_("Key made. Copy its secret now: it is not shown again.") + " " + secret, "success")
         return key
 
     @action("revoke", _l("Revoke"), _l("Revoke the selected keys? They stop working at once."))
@@ -152,7 +143,7 @@ class WebhookEndpointView(StaffModelView):
         "event_types": lambda v, c, m, n: ", ".join(m.event_types or []) or _("All"),
         "store": lambda v, c, m, n: m.store.name if m.store else _("All"),
     }
-    form_columns = ["url", "description", "store"]
+    form_columns = ["url", "description", "event_type_list", "store"]
     form_extra_fields = {
         "event_type_list": SelectMultipleField(
             _l("Events"),
