@@ -27,7 +27,7 @@ from shop.api.kit import (
 from shop.api.models import Scope
 from shop.extensions import db
 
-blp = api_blueprint("api_distribution", "Guides and promoters, commission and payouts.")
+blp = api_blueprint("Distribution", "Guides and promoters, commission and payouts.")
 
 
 class SharerSchema(Schema):

@@ -28,7 +28,7 @@ from shop.catalog.models import Product, StockReason, Store, Variant
 from shop.extensions import db
 from shop.infra.unit_of_work import unit_of_work
 
-blp = api_blueprint("api_catalog", "Stores, products and variants with stock; stock adjustments.")
+blp = api_blueprint("Catalog", "Stores, products and variants with stock; stock adjustments.")
 
 StorePage = page_schema(StoreSchema, "StorePageSchema")
 ProductPage = page_schema(ProductSchema, "ProductPageSchema")
@@ -62,7 +62,7 @@ def visible_products():
 @blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.CATALOG_READ)
 def list_stores(**args):
-    """Stores (``updated_since`` is not tracked for stores and is ignored)."""
+    """Stores (`updated_since` is not tracked for stores and is ignored)."""
     query = select(Store)
     stores = store_ids()
     if stores is not None:

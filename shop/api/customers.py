@@ -13,9 +13,7 @@ from shop.customers.models import Customer
 from shop.extensions import db
 from shop.orders.models import Order
 
-blp = api_blueprint(
-    "api_customers", "Customers (phone numbers masked unless the key may see them)."
-)
+blp = api_blueprint("Customers", "Customers (phone numbers masked unless the key may see them).")
 
 CustomerPage = page_schema(CustomerSchema, "CustomerPageSchema")
 
@@ -38,7 +36,7 @@ def visible_customers():
 @blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.CUSTOMERS_READ)
 def list_customers(**args):
-    """Customers, oldest first (``updated_since``: made since)."""
+    """Customers, oldest first (`updated_since`: made since)."""
     query = visible_customers()
     if args.get("store_id"):
         query = query.where(ordered_at([args["store_id"]]))

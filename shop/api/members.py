@@ -15,7 +15,7 @@ from shop.api.schemas import CouponSchema, PointsEntrySchema
 from shop.customers.models import Customer
 from shop.members.models import Coupon, PointsEntry
 
-blp = api_blueprint("api_members", "Coupons held by customers and the points ledger.")
+blp = api_blueprint("Members", "Coupons held by customers and the points ledger.")
 
 CouponPage = page_schema(CouponSchema, "CouponPageSchema")
 PointsPage = page_schema(PointsEntrySchema, "PointsEntryPageSchema")
@@ -40,7 +40,7 @@ def _for_visible_customers(query, model, args):
 @blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.MEMBERS_READ)
 def list_coupons(**args):
-    """Coupons customers claimed or were given (``updated_since``: claimed since)."""
+    """Coupons customers claimed or were given (`updated_since`: claimed since)."""
     query = _for_visible_customers(
         select(Coupon).options(selectinload(Coupon.template)), Coupon, args
     )

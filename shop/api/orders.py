@@ -31,7 +31,7 @@ from shop.extensions import db
 from shop.orders import services
 from shop.orders.models import Order, OrderStatus
 
-blp = api_blueprint("api_orders", "Orders with their lines, payments, refunds and attribution.")
+blp = api_blueprint("Orders", "Orders with their lines, payments, refunds and attribution.")
 
 OrderPage = page_schema(OrderSchema, "OrderPageSchema")
 
