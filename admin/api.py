@@ -272,7 +272,7 @@ class WebhookAttemptView(StaffModelView):
         "error",
     ]
     column_labels = {
-        "delivery_id": _l("Delivery"),
+        "delivery_id": _l("Delivery record"),
         "delivery.event.type": _l("Event"),
         "delivery.endpoint": _l("Endpoint"),
         "started_at": _l("Started"),
