@@ -94,7 +94,7 @@ def test_payments_while_redis_is_down_are_delivered_once_it_is_back(
 
     assert _effects(at_store.id) == (0, 0) and _effects(by_stripe.id) == (0, 0)
     owed = db.session.scalars(select(OutboxEvent).where(OutboxEvent.topic == "order.paid")).all()
-    assert len(owed) == 10 and {e.status for e in owed} == {OutboxStatus.PENDING}
+    assert len(owed) == 12 and {e.status for e in owed} == {OutboxStatus.PENDING}
 
     own_redis.start()
     _drain(app, monkeypatch)
