@@ -14,7 +14,7 @@ from flask_admin.actions import action
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from wtforms import SelectMultipleField
+from wtforms import SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange
 
 from admin.base import StaffModelView
@@ -143,8 +143,15 @@ class WebhookEndpointView(StaffModelView):
         "event_types": lambda v, c, m, n: ", ".join(m.event_types or []) or _("All"),
         "store": lambda v, c, m, n: m.store.name if m.store else _("All"),
     }
-    form_columns = ["url", "description", "event_type_list", "store"]
+    # The address field is not called ``url``: Flask-Admin reads a form's ``url`` as its return
+    # address (and the base view refuses one outside the admin).
+    form_columns = ["address", "description", "event_type_list", "store"]
     form_extra_fields = {
+        "address": StringField(
+            _l("Address"),
+            validators=[DataRequired(), Length(max=500)],
+            description=_l("The receiver's full address, such as https://erp.example.com/hooks."),
+        ),
         "event_type_list": SelectMultipleField(
             _l("Events"),
             choices=[],
@@ -152,7 +159,6 @@ class WebhookEndpointView(StaffModelView):
         ),
     }
     form_args = {
-        "url": {"validators": [DataRequired(), Length(max=500)]},
         "store": {"description": _l("Only this store's events; empty: every store's.")},
     }
 
@@ -166,12 +172,14 @@ class WebhookEndpointView(StaffModelView):
         form.event_type_list.choices = [(t, t) for t in webhooks.event_types()]
         if obj is not None and not form.event_type_list.data:
             form.event_type_list.data = list(obj.event_types or [])
+        if obj is not None and not form.address.data:
+            form.address.data = obj.url
         return form
 
     def create_model(self, form):
         try:
             endpoint = webhooks.create_endpoint(
-                form.url.data,
+                form.address.data,
                 form.event_type_list.data or [],
                 form.store.data.id if form.store.data else None,
                 current_staff(),
@@ -186,6 +194,7 @@ class WebhookEndpointView(StaffModelView):
         return endpoint
 
     def on_model_change(self, form, model, is_created):
+        model.url = (form.address.data or "").strip()
         webhooks.check_url(model.url)
         model.event_types = sorted(form.event_type_list.data or [])
         super().on_model_change(form, model, is_created)

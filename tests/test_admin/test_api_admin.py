@@ -60,7 +60,7 @@ def test_an_owner_registers_an_endpoint_sends_a_test_event_and_replays_it(as_rol
         client = as_role(Role.OWNER)
         answer = client.post(
             "/admin/webhooks/new/",
-            data={"url": receiver.url, "description": "ERP", "event_type_list": ["order.paid"]},
+            data={"address": receiver.url, "description": "ERP", "event_type_list": ["order.paid"]},
         )
         assert answer.status_code == 302
         with app.app_context():
