@@ -7,6 +7,7 @@ pinned to stores sees and changes only their orders.
 from __future__ import annotations
 
 import hashlib
+import logging
 
 from flask_babel import gettext as _
 from marshmallow import Schema, fields, validate
@@ -28,8 +29,11 @@ from shop.api.models import Scope
 from shop.api.schemas import OrderSchema, RefundSchema
 from shop.errors import InvalidInput
 from shop.extensions import db
+from shop.infra.unit_of_work import unit_of_work
 from shop.orders import services
-from shop.orders.models import Order, OrderStatus
+from shop.orders.models import Order, OrderStatus, Refund, RefundStatus
+
+log = logging.getLogger(__name__)
 
 blp = api_blueprint("Orders", "Orders with their lines, payments, refunds and attribution.")
 
@@ -109,7 +113,8 @@ def get_order(order_id: int):
 def fulfil_order(order_id: int):
     """Mark a delivery order shipped."""
     order = order_or_404(order_id)
-    services.fulfil(order.id, actor())
+    with unit_of_work():
+        services.fulfil(order.id, actor())
     return _fresh(order.id)
 
 
@@ -122,7 +127,8 @@ def fulfil_order(order_id: int):
 def pick_up_order(order_id: int):
     """Mark a pick-up order collected by the customer."""
     order = order_or_404(order_id)
-    services.mark_picked_up(order.id, actor())
+    with unit_of_work():
+        services.mark_picked_up(order.id, actor())
     return _fresh(order.id)
 
 
@@ -146,15 +152,22 @@ def refund_order(body: dict, order_id: int):
         quantities[line["line_id"]] = quantities.get(line["line_id"], 0) + line["quantity"]
     key = request.headers.get("Idempotency-Key", "")
     digest = hashlib.sha256(key.encode()).hexdigest()[:40]
-    refund = services.refund(
-        order.id,
-        quantities,
-        staff=actor(),
-        idempotency_key=f"api-{current_key().id}-{digest}",
-        restock=body["restock"],
-        reason=body["reason"],
-    )
-    return refund
+    with unit_of_work():
+        refund = services.refund(
+            order.id,
+            quantities,
+            staff=actor(),
+            idempotency_key=f"api-{current_key().id}-{digest}",
+            restock=body["restock"],
+            reason=body["reason"],
+        )
+    if refund.status == RefundStatus.REQUESTED:  # through Stripe: asked now, holding nothing
+        try:
+            services.settle_refund(refund.id)
+        except Exception:  # left requested: the sweep settles it with the same key
+            log.exception("refund %s not settled now", refund.id)
+            db.session.rollback()
+    return db.session.get(Refund, refund.id, populate_existing=True)
 
 
 def _fresh(order_id: int) -> Order:

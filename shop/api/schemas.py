@@ -94,6 +94,11 @@ class RefundSchema(Schema):
     currency = fields.String(required=True)
     reason = fields.String(required=True)
     restock = fields.Boolean(required=True)
+    status = fields.String(
+        required=True,
+        metadata={"description": "succeeded; requested while Stripe has not answered; failed"},
+    )
+    failure = fields.String(required=True)
     created_at = UtcDateTime(required=True)
     lines = fields.List(fields.Nested(RefundLineSchema), required=True)
 

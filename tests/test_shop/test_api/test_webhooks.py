@@ -20,6 +20,7 @@ from shop.api.models import (
 )
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.unit_of_work import unit_of_work
 from shop.orders import services as orders
 from shop.orders.models import Order
 from tests.support.api import Receiver, make_key, posting, two_stores
@@ -168,7 +169,8 @@ def test_a_store_filter_and_event_types_choose_what_an_endpoint_gets(ctx, receiv
     endpoint_for(receiver, ["order.paid"], store=shop.other.id)
     pay(shop.order)
     pay(shop.other_order)
-    orders.mark_picked_up(shop.other_order.id, owner())
+    with unit_of_work():
+        orders.mark_picked_up(shop.other_order.id, owner())
     events = receiver.events()
     assert [(e["type"], e["store_id"]) for e in events] == [("order.paid", shop.other.id)]
 
@@ -176,7 +178,8 @@ def test_a_store_filter_and_event_types_choose_what_an_endpoint_gets(ctx, receiv
 def test_order_lifecycle_and_customer_events_are_announced(ctx, receiver):
     endpoint_for(receiver)
     shop = two_stores()
-    orders.mark_picked_up(shop.order.id, owner())
+    with unit_of_work():
+        orders.mark_picked_up(shop.order.id, owner())
     types = [e["type"] for e in receiver.events()]
     assert types.count("order.placed") == 2 and types.count("customer.created") == 2
     assert types.count("order.paid") == 2 and types[-1] == "order.picked_up"
@@ -248,8 +251,10 @@ def test_commission_and_payout_events_come_from_distribution(ctx, client, receiv
     client.post("/checkout", data=form)
     order = db.session.scalar(select(Order).where(Order.idempotency_key == form["idempotency_key"]))
     pay(order)
-    settle_due_commissions(now=utcnow() + timedelta(days=30))
-    approve_payout(guide.id, owner(), "CNY")
+    with unit_of_work():
+        settle_due_commissions(now=utcnow() + timedelta(days=30))
+    with unit_of_work():
+        approve_payout(guide.id, owner(), "CNY")
     types = [e["type"] for e in receiver.events()]
     assert types == ["commission.accrued", "commission.settled", "payout.paid"]
     accrued = receiver.events()[0]
