@@ -232,7 +232,6 @@ def init_admin(app) -> Admin:
         )
     )
     admin.add_view(LookupView(endpoint="admin_lookup", url="lookup"))
-    api = _l("API")
     for view_class, model, name, endpoint, url in (
         (ApiKeyView, ApiKey, _l("API keys"), "admin_api_keys", "api-keys"),
         (WebhookEndpointView, WebhookEndpoint, _l("Webhooks"), "admin_webhooks", "webhooks"),
@@ -251,7 +250,7 @@ def init_admin(app) -> Admin:
             "webhook-attempts",
         ),
     ):
-        admin.add_view(view_class(model, name=name, endpoint=endpoint, url=url, category=api))
+        admin.add_view(view_class(model, name=name, endpoint=endpoint, url=url, category=system))
     for view in admin._views:
         # Admin forms carry their own session-bound token (SecureForm); see admin.kit.forms.
         csrf.exempt(view.blueprint)
