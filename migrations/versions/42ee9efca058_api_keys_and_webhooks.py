@@ -1,7 +1,7 @@
 """api keys and webhooks
 
 Revision ID: 42ee9efca058
-Revises: 571899c932b9
+Revises: af0b30219557
 Create Date: 2026-12-06 16:18:46.163571
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '42ee9efca058'
-down_revision = '571899c932b9'
+down_revision = 'af0b30219557'
 branch_labels = None
 depends_on = None
 
