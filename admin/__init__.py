@@ -27,6 +27,7 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 
+from admin.api import ApiKeyView, WebhookAttemptView, WebhookDeliveryView, WebhookEndpointView
 from admin.dashboard import DashboardView
 from admin.distribution.ledger import (
     AcquisitionCostView,
@@ -76,6 +77,7 @@ from distribution.models import (
 )
 from live.models import LiveSession, LiveSettings, ShelfItem
 from live.room_models import BannedWord
+from shop.api.models import ApiKey, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from shop.catalog.models import (
     Category,
     Product,
@@ -232,6 +234,25 @@ def init_admin(app) -> Admin:
         )
     )
     admin.add_view(LookupView(endpoint="admin_lookup", url="lookup"))
+    for view_class, model, name, endpoint, url in (
+        (ApiKeyView, ApiKey, _l("API keys"), "admin_api_keys", "api-keys"),
+        (WebhookEndpointView, WebhookEndpoint, _l("Webhooks"), "admin_webhooks", "webhooks"),
+        (
+            WebhookDeliveryView,
+            WebhookDelivery,
+            _l("Deliveries"),
+            "admin_webhook_deliveries",
+            "webhook-deliveries",
+        ),
+        (
+            WebhookAttemptView,
+            WebhookAttempt,
+            _l("Delivery attempts"),
+            "admin_webhook_attempts",
+            "webhook-attempts",
+        ),
+    ):
+        admin.add_view(view_class(model, name=name, endpoint=endpoint, url=url, category=system))
     for view in admin._views:
         # Admin forms carry their own session-bound token (SecureForm); see admin.kit.forms.
         csrf.exempt(view.blueprint)

@@ -47,6 +47,7 @@ points.view        yes                             yes      yes
 points.adjust      yes                             yes
 outbox.view        yes
 outbox.retry       yes
+api.manage         yes
 =================  =====  =======================  =======  =======
 
 ``programme.edit`` is the distribution programme's settings. What each distribution and members
@@ -135,6 +136,7 @@ HEAD_OFFICE = frozenset(
         "outbox.view",
         "outbox.retry",
         "live.settings",
+        "api.manage",
     }
 )
 

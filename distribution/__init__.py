@@ -6,7 +6,7 @@ reads the plain attribution values the order captured at checkout.
 
 
 def init_app(app) -> None:
-    from distribution import cli, decisions, models, receivers, views, workbench  # noqa: F401  (models: the tables)
+    from distribution import api, cli, decisions, models, receivers, views, workbench  # noqa: F401  (models: the tables)
     from distribution.attribution import sharer_store_id
     from distribution.attribution_session import carried_attribution
     from distribution.commission import verify_ledger
@@ -21,6 +21,7 @@ def init_app(app) -> None:
         register_sweep,
     )
 
+    api.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(workbench.bp)
     # Vocabularies the workbench templates show by their labels (globals reach macros too).

@@ -27,8 +27,10 @@ from distribution.models import (
 )
 from distribution.rates import Rate, rate_for, rule_for, rules_in_force
 from distribution.sharing import settings
+from distribution.topics import CommissionTopic
 from shop.errors import ShopError
 from shop.extensions import db
+from shop.infra import outbox
 from shop.infra.clock import utcnow
 from shop.money import prorate
 from shop.orders.models import Order, OrderLine, Refund, RefundLine
@@ -137,6 +139,8 @@ def accrue_commission(order_id: int) -> int:
             db.session.add_all(entries)
     except IntegrityError:
         return 0
+    if entries:
+        outbox.publish(CommissionTopic.ACCRUED, order.id)
     return len(entries)
 
 
@@ -213,6 +217,8 @@ def reverse_commission(order_id: int, refund_id: int) -> int:
             db.session.add_all(entries)
     except IntegrityError:
         return 0
+    if entries:
+        outbox.publish(CommissionTopic.REVERSED, order.id, refund_id)
     return len(entries)
 
 
@@ -316,6 +322,8 @@ def settle_due_commissions(now=None) -> int:
                 "created_at",
             ]
             db.session.execute(table.insert().from_select(in_columns, back_in))
+            for order_id in db.session.scalars(select(e.order_id).where(this_run).distinct()):
+                outbox.publish(CommissionTopic.SETTLED, order_id)
     except IntegrityError:
         return 0
     return moved
@@ -371,6 +379,7 @@ def approve_payout(sharer_id: int, staff, currency: str) -> Payout:
         after={"sharer_id": sharer_id, "amount": amount},
         store_id=sharer.store_id,
     )
+    outbox.publish(CommissionTopic.PAYOUT_PAID, payout.id)
     return payout
 
 

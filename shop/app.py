@@ -122,6 +122,7 @@ def _init_extensions(app: Flask) -> None:
 
 def _import_models() -> None:
     """Every table of the shop, so relationships resolve and ``create_all`` sees them all."""
+    import shop.api.models
     import shop.catalog.models
     import shop.customers.models
     import shop.infra.outbox
@@ -132,7 +133,7 @@ def _import_models() -> None:
 
 
 def _init_shop(app: Flask) -> None:
-    from shop import cli
+    from shop import api, cli
     from shop.demo import members as member_demo
     from shop.infra import outbox
     from shop.infra.queue import start_inline_scheduler
@@ -151,6 +152,7 @@ def _init_shop(app: Flask) -> None:
     member_receivers.init_app(app)
     outbox.init_app(app)
     member_demo.init_app(app)
+    api.init_app(app)
 
     @app.before_request
     def _start_sweeps():

@@ -27,6 +27,7 @@ class Config:
     # Product pages of visitors with an empty session are kept this long (0: never).
     PAGE_CACHE_SECONDS = float(os.environ.get("PAGE_CACHE_SECONDS", 2))
     MAX_LINE_QUANTITY = _int("MAX_LINE_QUANTITY", 99)
+    STOCK_LOW_AT = _int("STOCK_LOW_AT", 5)  # stock.low webhook when a variant falls to this
     MAX_CONTENT_LENGTH = _int("MAX_UPLOAD_BYTES", 8 * 1024 * 1024)
     MAX_IMAGE_BYTES = _int("MAX_IMAGE_BYTES", 5 * 1024 * 1024)
     MAX_IMAGE_PIXELS = _int("MAX_IMAGE_PIXELS", 40_000_000)

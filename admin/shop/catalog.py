@@ -214,6 +214,7 @@ class ProductView(StaffModelView):
         for offset, filename in enumerate(form.upload.stored, start=1):
             model.images.append(ProductImage(filename=filename, position=position + offset))
         super().on_model_change(form, model, is_created)
+        products.announce_update(model.id)
 
 
 class VariantView(StaffModelView):
@@ -299,6 +300,7 @@ class VariantView(StaffModelView):
     def on_model_change(self, form, model, is_created):
         products.check_variant(model)
         super().on_model_change(form, model, is_created)
+        products.announce_update(model.product_id)
         delta = form.stock_change.data
         if delta:
             reason = "initial" if is_created else "adjust"

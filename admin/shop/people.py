@@ -188,7 +188,11 @@ class AuditLogView(StaffModelView):
         "before": _l("Before"),
         "after": _l("After"),
     }
-    column_formatters = {"before": audit_values_formatter, "after": audit_values_formatter}
+    column_formatters = {
+        "before": audit_values_formatter,
+        "after": audit_values_formatter,
+        "staff": lambda v, c, m, n: m.actor,  # or the API key that made the change
+    }
     column_formatters_export = {"before": json_formatter, "after": json_formatter}
     column_filters = ["action", "object_type", "object_id", "staff.email", "created_at"]
     column_searchable_list = ["action", "object_type"]

@@ -21,3 +21,13 @@ def check_variant(variant: Variant) -> None:
     starts, ends = variant.sale_starts_at, variant.sale_ends_at
     if variant.sale_price is not None and not (starts and ends and starts < ends):
         raise InvalidInput(_("A limited-time price needs a start and an end, the start first."))
+
+
+def announce_update(product_id: int) -> None:
+    """Publish ``product.updated`` (webhooks) in the transaction of the change. Does not
+    commit."""
+    from shop.catalog.topics import ProductTopic
+    from shop.infra import outbox
+    from shop.infra.clock import utcnow
+
+    outbox.publish(ProductTopic.UPDATED, product_id, utcnow().isoformat())

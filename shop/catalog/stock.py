@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, func, insert, select, update
 
 from shop.catalog.models import StockMovement, StockReason, Variant
+from shop.catalog.topics import StockTopic
 from shop.errors import OutOfStock
 from shop.extensions import db
+from shop.infra import outbox
+from shop.infra.clock import utcnow
 from shop.staff import audit
 
 # Built once (every order runs them); plain Core: no ORM object is synchronised or read back.
@@ -70,6 +74,8 @@ def adjust(variant: Variant, delta: int, reason: str, staff, note: str | None = 
     if not change_stock(variant.id, delta, reason, staff_id=staff.id, note=(note or "")[:255]):
         raise OutOfStock(_("Only %(n)d in stock: cannot take away %(d)d.", n=before, d=-delta))
     db.session.expire(variant, ["stock"])
+    if delta < 0:
+        announce_low_stock({variant.id: -delta}, f"adjust-{utcnow().isoformat()}")
     audit.record(
         staff,
         "variant.stock_adjust",
@@ -80,9 +86,27 @@ def adjust(variant: Variant, delta: int, reason: str, staff, note: str | None = 
     )
 
 
+def announce_low_stock(taken: dict[int, int], cause: str) -> None:
+    """Publish ``stock.out`` for each variant that ``taken`` (variant id -> units taken) left
+    at zero and ``stock.low`` for each it took to ``STOCK_LOW_AT`` or below (crossing it, not
+    again while it stays low). One read; does not commit."""
+    low_at = current_app.config.get("STOCK_LOW_AT", 5)
+    rows = db.session.execute(
+        select(Variant.id, Variant.stock).where(
+            Variant.id.in_(list(taken)), Variant.stock <= low_at
+        )
+    ).all()
+    for variant_id, left in rows:
+        if left == 0:
+            outbox.publish(StockTopic.OUT, variant_id, cause)
+        elif left + taken[variant_id] > low_at:
+            outbox.publish(StockTopic.LOW, variant_id, cause)
+
+
 def reserve(order_id: int, quantities: Iterable[tuple[int, int]]) -> None:
     """Take stock for an order's lines, all or nothing (the caller rolls back on OutOfStock)."""
-    for variant_id, quantity in sorted(quantities):
+    quantities = sorted(quantities)
+    for variant_id, quantity in quantities:
         if not change_stock(variant_id, -quantity, StockReason.RESERVE, order_id=order_id):
             # Fresh from the database: the caller may hold this variant loaded before the race.
             variant = db.session.get(Variant, variant_id, populate_existing=True)
@@ -93,6 +117,7 @@ def reserve(order_id: int, quantities: Iterable[tuple[int, int]]) -> None:
                     "Only %(n)d of %(name)s left.", n=variant.stock, name=str(variant.product.name)
                 )
             )
+    announce_low_stock(dict(quantities), f"order-{order_id}")
 
 
 def release(

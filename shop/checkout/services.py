@@ -24,6 +24,7 @@ from shop.catalog.models import Product, Store, Variant
 from shop.customers import addresses, regions
 from shop.customers.models import Customer
 from shop.customers.phones import normalize_phone
+from shop.customers.topics import CustomerTopic
 from shop.errors import InvalidDetails, InvalidInput
 from shop.extensions import db
 from shop.hooks import hooks
@@ -464,6 +465,8 @@ def _create_order(
         # The customer's text, in their language; delayed, so the checkout never waits on the
         # message gateway (without a queue the outbox sweep sends it, within a minute).
         outbox.publish(OrderTopic.PLACED, order.id, str(get_locale()), delay=timedelta(seconds=1))
+        if customer_is_new:
+            outbox.publish(CustomerTopic.CREATED, customer_id, order.store_id)
         outbox.publish(
             OrderTopic.RESERVATION_ENDS,
             order.id,

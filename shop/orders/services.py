@@ -65,6 +65,7 @@ TRANSITIONS: dict[str, set[str]] = {
 REFUNDABLE = {S.PAID, S.FULFILLED, S.PICKED_UP, S.COMPLETED}
 #: how long a refund may stay requested before the sweep asks Stripe again
 SETTLE_AFTER = timedelta(seconds=60)
+_ANNOUNCED_MOVES = {S.FULFILLED: OrderTopic.FULFILLED, S.PICKED_UP: OrderTopic.PICKED_UP}
 
 
 def _app():
@@ -265,6 +266,8 @@ def _staff_move(order_id: int, to: str, staff, action: str) -> None:
             _("Order %(n)s is %(s)s and cannot become %(t)s.", n=order.number, s=before, t=to)
         )
     audit.record(staff, action, order, before={"status": before}, after={"status": to})
+    if to in _ANNOUNCED_MOVES:
+        outbox.publish(_ANNOUNCED_MOVES[to], order_id)
 
 
 def fulfil(order_id: int, staff) -> None:

@@ -48,6 +48,7 @@ def record(
     """Add an audit entry to the current transaction (committed with the change it records)."""
     entry = AuditLog(
         staff_id=getattr(staff, "id", None),
+        api_key_id=getattr(staff, "api_key_id", None),
         action=action,
         object_type=object_type or (type(obj).__name__ if obj is not None else ""),
         object_id=str(object_id if object_id is not None else getattr(obj, "id", "") or ""),

@@ -93,6 +93,8 @@ class AuditLog(db.Model):
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(primary_key=True)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    # A change made through the API: the key that made it (staff_id is empty then).
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), index=True)
     action: Mapped[str] = mapped_column(String(64))
     object_type: Mapped[str] = mapped_column(String(64), index=True)
     object_id: Mapped[str] = mapped_column(String(64), default="")
@@ -102,3 +104,13 @@ class AuditLog(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
     staff: Mapped[Staff | None] = relationship()
+
+    @property
+    def actor(self) -> str:
+        """Who made the change: the staff member, or the API key (by name)."""
+        if self.api_key_id is not None:
+            from shop.api.models import ApiKey
+
+            key = db.session.get(ApiKey, self.api_key_id)
+            return f"API: {key.name}" if key is not None else "API"
+        return str(self.staff) if self.staff is not None else ""

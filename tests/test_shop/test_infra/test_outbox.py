@@ -71,6 +71,7 @@ def test_a_paid_order_writes_its_work_in_the_payment_transaction_and_it_is_deliv
         "distribution.jobs.evaluate_levels",
         "live.jobs.settle_paid_live_order",
         "live.room_jobs.announce_purchase",
+        "shop.api.webhooks.on_order_paid",
         "shop.members.jobs.earn_points",
         "shop.members.jobs.evaluate_tiers",
         "shop.members.jobs.reward_referral",
