@@ -4,7 +4,7 @@ delivery log with its attempts.
 A new key's secret is shown once, in the message after it is made; only its hash is kept.
 An endpoint's signing secret is on its details page; "Rotate secret" makes a new one while
 the old one keeps signing for 24 hours. Deliveries are replayed one by one or all at once
-(filter the log by time, select all, "Replay"); "Send test event" sends a ``webhook.test``.
+(filter the log by time, select all, "Deliver again"); "Send test event" sends a ``webhook.test``.
 """
 
 from __future__ import annotations
@@ -256,7 +256,7 @@ class WebhookDeliveryView(StaffModelView):
     column_filters = ["status", "created_at", "event.type", "endpoint.url"]
     column_default_sort = ("id", True)
 
-    @action("replay", _l("Replay"), _l("Send the selected deliveries again?"))
+    @action("replay", _l("Deliver again"), _l("Send the selected deliveries again?"))
     def action_replay(self, ids):
         done = sum(webhooks.replay(int(delivery_id)) for delivery_id in ids)
         db.session.commit()
