@@ -95,7 +95,7 @@ def test_the_customer_is_texted_the_orders_link_and_code(counter):
     events = db.session.scalars(
         select(OutboxEvent.handler).where(OutboxEvent.topic == OrderTopic.PLACED)
     ).all()
-    assert events == ["shop.orders.jobs.send_order_link"]
+    assert "shop.orders.jobs.send_order_link" in events
     SENT.clear()
     send_order_link(order.id)
     phone, message = SENT[-1]
