@@ -29,23 +29,22 @@ from datetime import datetime, timedelta
 
 from flask import current_app, has_app_context
 from flask_babel import lazy_pgettext
-from sqlalchemy import JSON, DateTime, Integer, String, Text, event, select, update
+from sqlalchemy import JSON, DateTime, Integer, String, Text, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from shop.extensions import db
 from shop.hooks import hooks, register_sweep
 from shop.infra import disconnects
 from shop.infra.clock import utcnow
-from shop.infra.unit_of_work import committed_whole, rolled_back_whole
+from shop.infra.unit_of_work import after_commit
 from shop.infra.vocab import VOCABULARY, Vocabulary
 
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=1)
-_PENDING_KEY = "outbox_dispatch"
 
 
 class OutboxStatus(Vocabulary):
@@ -123,24 +122,9 @@ def publish(topic: str, *args, delay: timedelta | None = None) -> int:
 
 
 def _dispatch_after_commit(event_id: int, delay: timedelta | None = None) -> None:
-    """Dispatch the event once the session's transaction commits (forgotten on rollback)."""
-    db.session.info.setdefault(_PENDING_KEY, []).append((event_id, delay))
-
-
-@event.listens_for(Session, "after_commit")
-def _dispatch_committed(session: Session) -> None:
-    if not committed_whole(session):
-        return  # a savepoint released: the events are not committed yet
-    pending = session.info.pop(_PENDING_KEY, None)
-    if pending and has_app_context():
-        for event_id, delay in pending:
-            dispatch(event_id, delay=delay)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_after_rollback(session: Session, previous) -> None:
-    if rolled_back_whole(previous):  # a savepoint's rollback keeps the events before it
-        session.info.pop(_PENDING_KEY, None)
+    """Dispatch the event once the session's transaction has committed (forgotten on
+    rollback), with its connection back in the pool (``unit_of_work.after_commit``)."""
+    after_commit(dispatch, event_id, delay)
 
 
 def dispatch(event_id: int, delay: timedelta | None = None) -> None:
@@ -148,6 +132,8 @@ def dispatch(event_id: int, delay: timedelta | None = None) -> None:
     handed over stays pending for ``redispatch_due``."""
     from shop.infra.queue import enqueue
 
+    if not has_app_context():
+        return  # committed outside the app (a script): the sweep hands it over
     try:
         enqueue("shop.infra.outbox.deliver", event_id, delay=delay)
     except Exception:

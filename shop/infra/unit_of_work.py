@@ -33,6 +33,7 @@ from shop.extensions import db
 log = logging.getLogger(__name__)
 
 _CALLBACKS_KEY = "siyu_after_commit"
+_COMMITTED_KEY = "siyu_committed"
 
 
 class Work:
@@ -78,15 +79,28 @@ def transactional(fn: Callable) -> Callable:
 
 def after_commit(fn: Callable, *args, **kwargs) -> None:
     """Call ``fn(*args, **kwargs)`` once the current transaction commits; never if it rolls
-    back. A callback that fails is logged; the commit stands and the other callbacks run."""
+    back. A callback that fails is logged; the commit stands and the other callbacks run.
+
+    Callbacks run once the transaction has ended and its connection is back in the pool: a
+    callback that needs a connection of its own (an event delivered in-process) never holds
+    two, so a full pool under load cannot wait on itself."""
     db.session.info.setdefault(_CALLBACKS_KEY, []).append((fn, args, kwargs))
 
 
 @event.listens_for(Session, "after_commit")
-def _run_callbacks(session: Session) -> None:
+def _committed(session: Session) -> None:
     if not committed_whole(session):
         return
-    for fn, args, kwargs in session.info.pop(_CALLBACKS_KEY, ()):
+    done = session.info.pop(_CALLBACKS_KEY, None)
+    if done:
+        session.info.setdefault(_COMMITTED_KEY, []).extend(done)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _run_callbacks(session: Session, transaction) -> None:
+    if transaction.parent is not None or transaction.nested:
+        return  # a savepoint ended: the transaction goes on
+    for fn, args, kwargs in session.info.pop(_COMMITTED_KEY, ()):
         try:
             fn(*args, **kwargs)
         except Exception:

@@ -96,3 +96,13 @@ def test_what_the_work_keeps_is_not_loaded_again_after_the_commit(ctx):
     finally:
         event.remove(db.engine, "before_cursor_execute", on_execute)
     assert statements == []
+
+
+def test_callbacks_run_with_the_connection_back_in_the_pool(ctx):
+    """An event delivered in-process takes a connection of its own: were the committing
+    one still held, a full pool would wait on itself under load."""
+    held = []
+    with unit_of_work():
+        db.session.add(Store(name="Guangzhou Tianhe", city="Guangzhou"))
+        after_commit(lambda: held.append(db.engine.pool.checkedout()))
+    assert held == [0]
