@@ -94,10 +94,11 @@ def signout():
 
 def _after_sign_in(customer: Customer) -> None:
     """Remember the device, link the friend who invited a new customer, welcome them once."""
-    referrals.note_device(customer.id, customers.visitor_id())
-    referrals.link_referrer(customer.id, session.get("referrer_id"))
-    db.session.commit()
-    if members.is_first_sign_in(customer.phone) and members.grant_welcome(customer.id):
+    with unit_of_work():
+        referrals.note_device(customer.id, customers.visitor_id())
+        referrals.link_referrer(customer.id, session.get("referrer_id"))
+        welcomed = members.is_first_sign_in(customer.phone) and members.grant_welcome(customer.id)
+    if welcomed:
         flash(_("Welcome! A coupon is waiting for you in your account."), "ok")
 
 
@@ -167,7 +168,8 @@ def referral(code: str):
         session["referrer_id"] = referrer.id
         customer_id = customers.signed_in_id()
         if customer_id and customer_id != referrer.id:
-            referrals.link_referrer(customer_id, referrer.id)
+            with unit_of_work():
+                referrals.link_referrer(customer_id, referrer.id)
         if customer_id != referrer.id:
             flash(
                 _(

@@ -22,6 +22,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -63,6 +64,7 @@ TRANSITIONS: dict[str, set[str]] = {
     S.REFUNDED: set(),
 }
 REFUNDABLE = {S.PAID, S.FULFILLED, S.PICKED_UP, S.COMPLETED}
+NOTHING_TO_REFUND = _l("Nothing to refund: no money was paid for these items.")
 #: how long a refund may stay requested before the sweep asks Stripe again
 SETTLE_AFTER = timedelta(seconds=60)
 _ANNOUNCED_MOVES = {S.FULFILLED: OrderTopic.FULFILLED, S.PICKED_UP: OrderTopic.PICKED_UP}
@@ -316,6 +318,8 @@ def refund(
             _("Order %(n)s is %(s)s and cannot be refunded.", n=order.number, s=order.status)
         )
     amount, per_line = refunds.refund_amounts(order, quantities)
+    if amount <= 0:
+        raise InvalidInput(NOTHING_TO_REFUND)
     through_stripe = order.payment_method == PaymentMethod.STRIPE and order.stripe_payment_intent
     record = Refund(
         order_id=order.id,
@@ -331,7 +335,10 @@ def refund(
         with db.session.begin_nested():  # the same key submitted concurrently waits, then loses
             db.session.add(record)
     except IntegrityError:
-        return _refund_by_key(order_id, idempotency_key)
+        existing = _refund_by_key(order_id, idempotency_key)
+        if existing is None:
+            raise
+        return existing
     for line_id, line_amount in per_line.items():
         quantity = quantities[line_id]
         if not _take_from_line(line_id, quantity, line_amount):
