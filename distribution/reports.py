@@ -89,9 +89,13 @@ def my_links(sharer: Sharer, target_type: str | None = None, target_id: int = 0)
         query = query.where(ShareLink.target_type == target_type, ShareLink.target_id == target_id)
     rows = db.session.execute(query.limit(MAX_ROWS)).all()
     names = target_names([link for link, _n in rows])
-    home = str(LinkTarget.HOME.label)
     return [
-        LinkRow(link, names.get((link.target_type, link.target_id), home), int(n))
+        LinkRow(
+            link,
+            names.get((link.target_type, link.target_id))
+            or LinkTarget.label_of(link.target_type),  # the home page, a live session ...
+            int(n),
+        )
         for link, n in rows
     ]
 

@@ -9,7 +9,7 @@ The realtime room (streams, comments, likes, viewers) builds on these models.
 
 def init_app(app) -> None:
     # room_views adds the room's routes to views.bp, so it is imported before registering it.
-    from live import models, receivers, room_views, views  # noqa: F401  (models: the tables)
+    from live import models, posters, receivers, room_views, views  # noqa: F401  (models: the tables; posters: the invite poster)
     from live.attribution_session import carried_attribution
     from live.demo import load_demo
     from live.models import SessionStatus, StreamKind
