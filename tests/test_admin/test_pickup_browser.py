@@ -62,10 +62,19 @@ def test_a_pickup_code_typed_in_the_admin_marks_the_order_picked_up(
     found = counter.locator(".pickup-order")
     expect(found).to_contain_text(order.number)
     expect(found).to_contain_text("not paid yet")
-    counter.screenshot(path="/work/wt/shots/checkout/admin-pickup-found.png")
+    questions = []
+
+    def confirm(dialog):  # taking money asks first, like every money action in the admin
+        questions.append(dialog.message)
+        dialog.accept()
+
+    counter.on("dialog", confirm)
     found.get_by_role("button", name=re.compile(r"^Paid ¥96\.00: hand over$")).click()
 
     expect(counter.locator(".alert")).to_contain_text(f"Order {order.number} is marked picked up.")
+    assert questions == [
+        f"Confirm that ¥96.00 was received for order {order.number}, then hand it over?"
+    ]
     with app.app_context():
         assert db.session.get(Order, order.id).status == OrderStatus.PICKED_UP
         actions = db.session.scalars(

@@ -90,7 +90,6 @@ def test_switching_with_javascript_needs_no_round_trip(app, live_server, page, t
     page.get_by_label("Pick up in store").check()
     expect(_totals(page)).to_contain_text("¥30.00")
     expect(page.locator("select[name=province]")).to_be_hidden()
-    page.screenshot(path="/work/wt/shots/checkout/checkout-js-pickup.png", full_page=True)
 
 
 def test_every_error_shows_at_once_by_its_field(app, live_server, page, tea):
@@ -108,6 +107,5 @@ def test_every_error_shows_at_once_by_its_field(app, live_server, page, tea):
     expect(page.locator("#err-address")).to_be_visible()
     expect(page.get_by_label("Mobile number")).to_have_attribute("aria-invalid", "true")
     expect(_totals(page)).to_have_count(1)
-    page.screenshot(path="/work/wt/shots/checkout/checkout-errors.png", full_page=True)
     with app.app_context():
         assert db.session.scalar(select(Order)) is None
