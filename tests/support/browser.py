@@ -84,7 +84,7 @@ def chromium():
 def phone_context(chromium):
     """A fresh browser profile (cookies included) with a phone-sized screen."""
     context = chromium.new_context(**PHONE)
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(30_000)  # a busy 2-core CI machine
     yield context
     context.close()
 

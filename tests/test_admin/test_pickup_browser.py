@@ -28,7 +28,7 @@ DESKTOP = {"viewport": {"width": 1280, "height": 800}, "locale": "en-US"}
 @pytest.fixture
 def counter(chromium, live_server):
     context = chromium.new_context(**DESKTOP)
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(30_000)  # a busy 2-core CI machine
     page = context.new_page()
     page.goto(live_server("/admin/login"))
     page.get_by_label("E-mail").fill(EMAILS[Role.MANAGER])
