@@ -56,7 +56,9 @@ cron: install
 	@: "$${REDIS_URL:?set REDIS_URL}"
 	$(FLASK) jobs cron
 
+# The bench drives the shop with wrk and replays checkout's statements with pgbench.
 bench: install
+	@bash .ci/apt-install wrk postgresql-client
 	$(BIN)/python bench/run.py $(if $(ONLY),--only=$(ONLY))
 
 # Lighthouse (a dev dependency, pinned in package.json and package-lock.json) into ./node_modules.
