@@ -53,6 +53,7 @@ from shop.hooks import hooks
 from shop.infra import outbox
 from shop.infra.clock import utcnow
 from shop.infra.outbox import OutboxEvent, OutboxStatus
+from shop.infra.unit_of_work import unit_of_work
 from shop.orders import services as orders
 from shop.orders.models import Fulfilment, Order, PaymentMethod
 from shop.staff.models import Staff
@@ -241,9 +242,10 @@ def place(seeded, batch: int, n: int, attributed: bool = False) -> Order:
         pickup_store_id=seeded.store_id,
         attribution={"share_code": seeded.share_code} if attributed else {},
     )
-    return checkout.place_order(
-        [(seeded.variant_id, 1)], details, f"bench-outbox-{batch:02d}-{n:07d}"
-    )
+    with unit_of_work():  # as the checkout view places it
+        return checkout.place_order(
+            [(seeded.variant_id, 1)], details, f"bench-outbox-{batch:02d}-{n:07d}"
+        )
 
 
 def _measure(cost: Cost, database: str, action, items, cpu_seconds, proc_stat) -> list:
@@ -271,7 +273,8 @@ def measure_cost(app, seeded, database: str, redis_url: str, cpu_seconds, proc_s
         staff = db.session.scalar(select(Staff).where(Staff.email == STAFF_EMAIL))
 
         def pay(order_id: int) -> bool:
-            return orders.mark_paid_at_store(order_id, staff)
+            with unit_of_work():  # as the admin's "mark paid" does
+                return orders.mark_paid_at_store(order_id, staff)
 
         with dispatch_off():  # warm-up: caches, statement compilation
             batch = next(_batches)
@@ -340,7 +343,8 @@ def _backlog(app, seeded, orders_count: int, noop_events: int) -> list[int]:
     with app.test_request_context(), dispatch_off():
         staff = db.session.scalar(select(Staff).where(Staff.email == STAFF_EMAIL))
         for n in range(orders_count):
-            orders.mark_paid_at_store(place(seeded, batch, n, attributed=True).id, staff)
+            with unit_of_work():
+                orders.mark_paid_at_store(place(seeded, batch, n, attributed=True).id, staff)
         db.session.execute(
             text(_NOOP_EVENTS),
             {

@@ -28,8 +28,9 @@ from shop.customers.models import Customer
 from shop.demo.factories import make_category, make_image, make_product, make_staff, make_store
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.unit_of_work import unit_of_work
 from shop.orders import services as orders
-from shop.orders.models import Fulfilment, PaymentMethod
+from shop.orders.models import Fulfilment, Order, PaymentMethod
 from shop.staff.models import Role
 
 PRODUCT_SLUG = "bench-jasmine-tea"
@@ -65,23 +66,29 @@ def seed() -> Seeded:
         make_image(product, colour)
     db.session.commit()
     small = product.variants[0]
-    for n in range(PAID_ORDERS):
-        order = checkout.place_order(
-            [(small.id, 1)],
-            checkout.CheckoutDetails(
-                name=f"Buyer {n}",
-                phone=f"1390000{n:04d}",
-                fulfilment=Fulfilment.PICKUP,
-                payment_method=PaymentMethod.STORE,
-                pickup_store_id=store.id,
-            ),
-            f"bench-seed-order-{n:04d}",
-        )
-        orders.mark_paid_at_store(order.id, staff)
-        review = reviews.submit_review(
-            order, order.lines[0].id, 4 + n % 2, "Fragrant and fresh, will buy again."
-        )
-        reviews.moderate(review, ReviewStatus.APPROVED, staff)
+    for n in range(PAID_ORDERS):  # bought, paid, picked up and reviewed, each step its own work
+        with unit_of_work():
+            order = checkout.place_order(
+                [(small.id, 1)],
+                checkout.CheckoutDetails(
+                    name=f"Buyer {n}",
+                    phone=f"1390000{n:04d}",
+                    fulfilment=Fulfilment.PICKUP,
+                    payment_method=PaymentMethod.STORE,
+                    pickup_store_id=store.id,
+                ),
+                f"bench-seed-order-{n:04d}",
+            )
+        with unit_of_work():
+            orders.mark_paid_at_store(order.id, staff)
+        with unit_of_work():
+            orders.mark_picked_up(order.id, staff)
+        with unit_of_work():
+            order = db.session.get(Order, order.id, populate_existing=True)
+            review = reviews.submit_review(
+                order, order.lines[0].id, 4 + n % 2, "Fragrant and fresh, will buy again."
+            )
+            reviews.moderate(review, ReviewStatus.APPROVED, staff)
     guide = make_guide(store, "Bench Guide", "bench-guide@siyu.test")
     link = link_for(guide, LinkTarget.PRODUCT, product.id, Channel.WECHAT_GROUP)
     return Seeded(
