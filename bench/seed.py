@@ -106,11 +106,11 @@ def seed() -> Seeded:
 # 100 %), rounded half up as Rate.amount rounds, so `ledger verify` recomputes the same amounts.
 _ORDERS = """
 INSERT INTO orders (token, idempotency_key, customer_id, store_id, status, fulfilment,
-    payment_method, contact_name, phone, city, address, note, currency, subtotal, discount,
-    shipping, total, refunded_amount, needs_review, review_reason, created_at, paid_at,
-    updated_at)
+    payment_method, contact_name, phone, province, city, district, address, note, currency,
+    subtotal, discount, shipping, total, refunded_amount, needs_review, review_reason,
+    created_at, paid_at, updated_at)
 SELECT 'settle-' || i, 'settle-' || i, :customer_id, :store_id, 'paid', 'pickup', 'store',
-    'Settle Buyer', :phone, '', '', '', :currency, t.total, 0, 0, t.total, 0, false, '',
+    'Settle Buyer', :phone, '', '', '', '', '', :currency, t.total, 0, 0, t.total, 0, false, '',
     :paid_at, :paid_at, :paid_at
 FROM generate_series(1, :orders) AS i,
     LATERAL (SELECT :bulk_price * (1 + i % 3) + :small_price AS total) AS t
