@@ -16,7 +16,7 @@ delivered; after every step the database must agree with it and with itself:
 - commission entries are never edited or deleted (every row seen is still there, unchanged);
 - each sharer's ``balances()`` equal the sum of their entries per bucket, and the model's;
 - each line's commission at each level is its rate × (paid − refunded), for the earner the
-  model expects, with the rate of the rule published when its accrual ran (see ``_accrual``);
+  model expects, with the rate of the rule in force when it was paid (see ``_accrual``);
 - a replayed webhook, signal or job changes nothing in any table;
 - the outbox holds exactly the events the model expects, each in the state, with the attempts
   and the availability it expects (nothing lost, nothing delivered twice), and each effect
@@ -26,7 +26,7 @@ delivered; after every step the database must agree with it and with itself:
 - stock matches the model, is never negative, and equals the sum of its movements.
 
 Time moves by ageing every timestamp the shop and the attribution read (orders, visits,
-bindings, attributions) while the ledger's own rows stay untouched.
+bindings, attributions, the rules' publication) while the ledger's own rows stay untouched.
 """
 
 from __future__ import annotations
@@ -169,6 +169,7 @@ class OrderModel:
     session_id: str | None = None
     events: list[dict] = field(default_factory=list)
     accrued: bool = False  # its accrual was delivered (whatever it wrote)
+    rules: dict = field(default_factory=dict)  # the rules in force when it was paid
     points: bool = False  # its points were credited
 
     def earns_points(self) -> bool:
@@ -459,17 +460,17 @@ class LedgerMachine(RuleBasedStateMachine):
         )
         self.rules[(scope, scope_id)] = (kind, level1, level2)
 
-    def _rate(self, product: str, store_id: int | None, level: int, sharer: str) -> Rate:
+    def _rate(self, order: OrderModel, product: str, level: int, sharer: str) -> Rate:
         candidates = [
             ("sku", self.variants[product]),
             ("product", self.products[product].id),
             ("category", self.category_ids[product]),
-            ("store", store_id or 0),
+            ("store", order.store_id or 0),
             ("default", 0),
         ]
         for key in candidates:
-            if key in self.rules:
-                kind, level1, level2 = self.rules[key]
+            if key in order.rules:
+                kind, level1, level2 = order.rules[key]
                 return Rate(kind, level1 if level == 1 else level2, self.multiplier[sharer])
         return Rate("percent", 1000 if level == 1 else 500, self.multiplier[sharer])
 
@@ -685,6 +686,7 @@ class LedgerMachine(RuleBasedStateMachine):
         """The order is paid: its work (commission, points, ...) is published to the outbox
         with the payment."""
         order.status, order.paid = S.PAID, self.now
+        order.rules = dict(self.rules)
         self._published(OrderTopic.PAID, order.id)
 
     def _payable(self) -> list[OrderModel]:
@@ -937,8 +939,10 @@ class LedgerMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.orders)
     @rule(step=st.sampled_from(CLOCK_STEPS))
     def time_passes(self, step):
-        """Age every timestamp the shop and the attribution read; the ledger stays untouched."""
+        """Age every timestamp the shop and the attribution read (and the rules' publication,
+        which says which rule was in force at a payment); the ledger stays untouched."""
         columns = {
+            CommissionRule: ("published_at",),
             Order: ("created_at", "expires_at", "paid_at"),
             Visit: ("created_at",),
             Binding: ("bound_at", "touched_at", "protected_until", "valid_until"),
@@ -1060,18 +1064,15 @@ class LedgerMachine(RuleBasedStateMachine):
     def _accrual(self, order: OrderModel) -> None:
         """Entries for each earner, written once, at rate × what is kept by now.
 
-        The rate is the rule published when the accrual runs: on time, that is the payment's;
-        delivered late (Redis down, retries) after finance published a new version, it is the
-        new one. That is what the shop does today, and it contradicts "the rule published when
-        the order was paid" (reported with issue 9: the rule in force at payment cannot be
-        told from the rules table, which keeps no archive time).
+        The rate is the rule in force when the order was paid, however late the accrual is
+        delivered (Redis down, retries, a new version published in between).
         """
         if order.accrued or not order.earners:
             return
         order.accrued = True
         for line in order.lines:
             for level, sharer in order.earners:
-                rate = self._rate(line.product, order.store_id, level, sharer)
+                rate = self._rate(order, line.product, level, sharer)
                 earning = Earning(order, line, level, sharer, rate)
                 earning.written = earning.net()
                 self.earnings[(line.id, level)] = earning
