@@ -12,7 +12,7 @@ from sqlalchemy import select
 from distribution.attribution import explain
 from distribution.commission import balances
 from distribution.models import Attribution, CommissionEntry, Payout, Sharer
-from distribution.topics import CommissionTopic
+from distribution.topics import BindingTopic, CommissionTopic
 from shop.api.auth import requires, store_ids
 from shop.api.kit import (
     MAX_ID,
@@ -237,11 +237,42 @@ def on_payout_paid(payout_id: int) -> None:
     )
 
 
+def on_customer_guide_changed(
+    customer_id: int, previous: int | None, sharer_id: int, how: str, at: str
+) -> None:
+    """Webhook event: the sharer a customer is bound to changed. Filed under the new
+    sharer's store (else the customer's)."""
+    from shop.api.webhooks import customer_data, customer_store, emit
+
+    customer = customer_data(customer_id)
+    if customer is None:
+        return
+    sharers = {s: db.session.get(Sharer, s) for s in (previous, sharer_id) if s is not None}
+
+    def dump(sharer_id):
+        sharer = sharers.get(sharer_id)
+        return SharerSchema().dump(sharer) if sharer is not None else None
+
+    new = sharers.get(sharer_id)
+    emit(
+        BindingTopic.GUIDE_CHANGED.value,
+        f"{customer_id}:{at}",
+        (new.store_id if new is not None else None) or customer_store(customer_id),
+        {
+            "customer": customer,
+            "previous_sharer": dump(previous),
+            "sharer": dump(sharer_id),
+            "reason": how,
+            "changed_at": at,
+        },
+    )
+
+
 def init_app(app) -> None:
     from shop.api.registry import register_order_attribution, register_resource
     from shop.api.webhooks import register_event
 
     register_resource(app, blp)
     register_order_attribution(app, order_attribution)
-    for topic in CommissionTopic:
+    for topic in (*CommissionTopic, *BindingTopic):
         register_event(app, topic.value, f"distribution.api.on_{topic.value.replace('.', '_')}")

@@ -20,7 +20,8 @@ from distribution.models import (
     SharerStatus,
     Visit,
 )
-from distribution.sharing import active_bindings, settings
+from distribution.sharing import active_bindings, announce_guide_change, settings
+from distribution.topics import GuideChange
 from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.orders.models import Order
@@ -145,6 +146,9 @@ def _decide(order: Order, customer_is_new: bool) -> dict:
             rule, sharer = AttributionRule.SELF_PURCHASE, None
         if winner.customer_id is None:
             winner.customer_id = order.customer_id
+            announce_guide_change(
+                order.customer_id, None, winner.sharer_id, GuideChange.BOUND, order.created_at
+            )
     parent = sharer.parent if sharer is not None and rules.depth >= 2 else None
     if parent is not None and parent.status != SharerStatus.ACTIVE:
         parent = None

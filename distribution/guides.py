@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 
 from distribution import sharing
 from distribution.models import Binding, BindingState, Sharer, SharerKind, SharerStatus
+from distribution.topics import GuideChange
 from shop.customers.phones import normalize_phone
 from shop.errors import AlreadyTaken, InvalidInput, InvalidTransition
 from shop.extensions import db
@@ -101,6 +102,10 @@ def transfer_customers(from_sharer: Sharer, to_sharers: list[Sharer], staff=None
                 valid_until=valid_until,
             )
         )
+        if old.customer_id is not None:
+            sharing.announce_guide_change(
+                old.customer_id, from_sharer.id, heir.id, GuideChange.TRANSFERRED, now
+            )
         moved += 1
     db.session.execute(
         update(Sharer).where(Sharer.id == from_sharer.id).values(status=SharerStatus.LEFT)

@@ -45,8 +45,10 @@ from distribution.models import (
     SharerStatus,
     Visit,
 )
+from distribution.topics import BindingTopic, GuideChange
 from shop.catalog.models import Category, Product
 from shop.extensions import db
+from shop.infra import outbox
 from shop.infra.clock import utcnow
 from shop.members.models import CouponTemplate
 
@@ -420,6 +422,24 @@ def touch(
         old.active = False
         old.ended_reason = BindingState.REPLACED
     _bind(visitor_id, customer_id, sharer_id, link_id, now, rules)
+    if customer_id:
+        announce_guide_change(
+            customer_id,
+            holder.sharer_id if holder is not None else None,
+            sharer_id,
+            GuideChange.REPLACED if holder is not None else GuideChange.BOUND,
+            now,
+        )
+
+
+def announce_guide_change(
+    customer_id: int, previous: int | None, sharer_id: int, how: GuideChange, at: datetime
+) -> None:
+    """Publish ``customer.guide_changed`` in the transaction that binds a known customer to
+    another sharer. Does not commit."""
+    outbox.publish(
+        BindingTopic.GUIDE_CHANGED, customer_id, previous, sharer_id, str(how), at.isoformat()
+    )
 
 
 def periods(rules, now: datetime) -> tuple[datetime, datetime | None]:

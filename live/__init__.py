@@ -9,7 +9,7 @@ The realtime room (streams, comments, likes, viewers) builds on these models.
 
 def init_app(app) -> None:
     # room_views adds the room's routes to views.bp, so it is imported before registering it.
-    from live import models, posters, receivers, room_views, views  # noqa: F401  (models: the tables; posters: the invite poster)
+    from live import models, posters, receivers, room_views, views, webhooks  # noqa: F401  (models: the tables; posters: the invite poster)
     from live.attribution_session import carried_attribution
     from live.demo import load_demo
     from live.models import SessionStatus, StreamKind
@@ -19,6 +19,7 @@ def init_app(app) -> None:
     app.register_blueprint(views.workbench)
     app.jinja_env.globals.update(LiveSessionStatus=SessionStatus, LiveStreamKind=StreamKind)
     receivers.init_app(app)
+    webhooks.init_app(app)
     register_attribution_reader(app, carried_attribution)
     register_page_block(app, "home", views.home_block)
     register_page_block(app, "workbench", views.workbench_block)

@@ -194,3 +194,10 @@ class PointsEntrySchema(Schema):
     expires_at = UtcDateTime(allow_none=True, required=True)
     note = fields.String(required=True)
     created_at = UtcDateTime(required=True)
+
+
+class TierSchema(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    name_en = fields.String(required=True)
+    rank = fields.Integer(required=True)

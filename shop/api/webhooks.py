@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 import requests
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from standardwebhooks.webhooks import Webhook
 
@@ -77,6 +77,11 @@ SHOP_EVENTS = (
     "order.fulfilled",
     "order.picked_up",
     "customer.created",
+    "customer.updated",
+    "member.tier_changed",
+    "points.changed",
+    "coupon.claimed",
+    "coupon.redeemed",
     "stock.low",
     "stock.out",
     "product.updated",
@@ -84,11 +89,12 @@ SHOP_EVENTS = (
 TEST_EVENT = "webhook.test"
 
 
-def register_event(app, event_type: str, handler: str) -> None:
+def register_event(app, event_type: str, handler: str, topic: str | None = None) -> None:
     """Offer ``event_type`` to endpoints; ``handler`` (a dotted path) turns each publication of
-    the outbox topic of that name into an event with ``emit``."""
+    the outbox topic of that name (or ``topic``, when one topic announces several types) into
+    an event with ``emit``."""
     app.extensions["siyu_api"]["event_types"].add(event_type)
-    register_handler(app, event_type, handler)
+    register_handler(app, topic or event_type, handler)
 
 
 def event_types() -> list[str]:
@@ -170,6 +176,118 @@ def on_customer_created(customer_id: int, store_id: int | None = None) -> None:
             store_id,
             {"customer": CustomerSchema().dump(customer)},
         )
+
+
+def customer_store(customer_id: int, order_id: int | None = None) -> int | None:
+    """The store a customer's event is filed under, for endpoints' store filter: the store of
+    the order that caused it, else that of the customer's latest order (None: no order)."""
+    from shop.orders.models import Order
+
+    if order_id is not None:
+        store_id = db.session.scalar(select(Order.store_id).where(Order.id == order_id))
+        if store_id is not None:
+            return store_id
+    return db.session.scalar(
+        select(Order.store_id)
+        .where(Order.customer_id == customer_id)
+        .order_by(Order.id.desc())
+        .limit(1)
+    )
+
+
+def customer_data(customer_id: int) -> dict | None:
+    """The customer as the API shows it (phone masked), or None."""
+    from shop.api.schemas import CustomerSchema
+    from shop.customers.models import Customer
+
+    customer = db.session.get(Customer, customer_id)
+    return CustomerSchema().dump(customer) if customer is not None else None
+
+
+def on_customer_updated(customer_id: int, changed: str, at: str) -> None:
+    """The customer's own details changed (``changed``: the fields, comma-separated)."""
+    customer = customer_data(customer_id)
+    if customer is not None:
+        emit(
+            "customer.updated",
+            f"{customer_id}:{at}",
+            customer_store(customer_id),
+            {"customer": customer, "changed": changed.split(",")},
+        )
+
+
+def on_member_tier_changed(
+    customer_id: int, previous: int | None, tier_id: int | None, reason: str, at: str
+) -> None:
+    from shop.api.schemas import TierSchema
+    from shop.members.models import MemberTier
+
+    customer = customer_data(customer_id)
+    if customer is None:
+        return
+    tiers = {t: db.session.get(MemberTier, t) for t in (previous, tier_id) if t is not None}
+    emit(
+        "member.tier_changed",
+        f"{customer_id}:{at}",
+        customer_store(customer_id),
+        {
+            "customer": customer,
+            "previous_tier": TierSchema().dump(tiers[previous]) if tiers.get(previous) else None,
+            "tier": TierSchema().dump(tiers[tier_id]) if tiers.get(tier_id) else None,
+            "reason": reason,
+            "changed_at": at,
+        },
+    )
+
+
+def on_points_changed(entry_id: int) -> None:
+    """One ledger entry (earned, taken back, spent, given back, adjusted, expired) and the
+    balance right after it."""
+    from shop.api.schemas import PointsEntrySchema
+    from shop.members.models import PointsEntry
+
+    entry = db.session.get(PointsEntry, entry_id)
+    if entry is None:
+        return
+    balance_after = db.session.scalar(
+        select(func.coalesce(func.sum(PointsEntry.amount), 0)).where(
+            PointsEntry.customer_id == entry.customer_id, PointsEntry.id <= entry.id
+        )
+    )
+    emit(
+        "points.changed",
+        str(entry_id),
+        customer_store(entry.customer_id, entry.order_id),
+        {"entry": PointsEntrySchema().dump(entry), "balance_after": balance_after},
+    )
+
+
+def _coupon_event(event_type: str, coupon_id: int, order_id: int | None = None) -> None:
+    from shop.api.schemas import CouponSchema
+    from shop.members.models import Coupon
+
+    coupon = db.session.get(Coupon, coupon_id)
+    if coupon is None:
+        return
+    data: dict = {"coupon": CouponSchema().dump(coupon)}
+    if order_id is not None:
+        data["order_id"] = order_id
+    emit(
+        event_type,
+        ":".join(str(part) for part in (coupon_id, order_id) if part is not None),
+        customer_store(coupon.customer_id, order_id),
+        data,
+    )
+
+
+def on_coupon_claimed(coupon_id: int) -> None:
+    """A customer got a coupon: claimed, given by staff, a reward, or bought with points."""
+    _coupon_event("coupon.claimed", coupon_id)
+
+
+def on_coupon_redeemed(coupon_id: int, order_id: int) -> None:
+    """An order used the coupon (``order_id``: that order)."""
+    _coupon_event("coupon.redeemed", coupon_id, order_id)
 
 
 def _variant_event(event_type: str, variant_id: int, cause: str) -> None:

@@ -425,6 +425,7 @@ def _fill_blanks(known, details: CheckoutDetails) -> None:
         values.update(city=details.city or "", address=details.address)
     if values:
         db.session.execute(update(_CUSTOMERS).where(_CUSTOMERS.c.id == known.id).values(**values))
+        outbox.publish(CustomerTopic.UPDATED, known.id, ",".join(values), utcnow().isoformat())
 
 
 def _create_order(

@@ -14,8 +14,10 @@ from sqlalchemy.exc import IntegrityError
 from shop.catalog.models import Category, Product, Store
 from shop.errors import InvalidInput
 from shop.extensions import db
+from shop.infra import outbox
 from shop.infra.clock import utcnow
 from shop.members.models import Coupon, CouponKind, CouponScope, CouponSource, CouponTemplate
+from shop.members.topics import MemberTopic
 from shop.money import format_money
 from shop.orders.models import Order, OrderStatus
 from shop.staff import audit
@@ -164,6 +166,7 @@ def grant(
             db.session.flush()
     except IntegrityError:
         raise InvalidInput(_("You already have this coupon.")) from None
+    outbox.publish(MemberTopic.COUPON_CLAIMED, coupon.id)
     if staff is not None:
         audit.record(
             staff,
@@ -404,8 +407,9 @@ def best(found: list[Option]) -> Option | None:
 
 
 def use(coupon_id: int, order_id: int, customer_id: int) -> bool:
-    """Mark the coupon used by the order, unless it is used already (does not commit)."""
-    return (
+    """Mark the coupon used by the order, unless it is used already, and announce it
+    (``coupon.redeemed``). Does not commit."""
+    used = (
         db.session.execute(
             update(Coupon)
             .where(
@@ -418,6 +422,9 @@ def use(coupon_id: int, order_id: int, customer_id: int) -> bool:
         ).rowcount
         == 1
     )
+    if used:
+        outbox.publish(MemberTopic.COUPON_REDEEMED, coupon_id, order_id)
+    return used
 
 
 def give_back(order_id: int) -> None:

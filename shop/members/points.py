@@ -21,9 +21,11 @@ from shop.catalog.models import Product
 from shop.customers.models import Customer
 from shop.errors import InvalidInput
 from shop.extensions import db
+from shop.infra import outbox
 from shop.infra.clock import utcnow
 from shop.infra.unit_of_work import unit_of_work
 from shop.members.models import CreditOn, LoyaltySettings, MemberTier, PointsEntry, PointsKind
+from shop.members.topics import MemberTopic
 from shop.money import exponent, prorate
 from shop.orders.models import Order, OrderStatus
 from shop.staff import audit
@@ -72,7 +74,9 @@ def post(
     """Add ``amount`` (negative to take) to a customer's points, once per ``entry_key``.
 
     Returns False, changing nothing, if the key was used before. Raises InvalidInput when the
-    balance would go below zero. Does not commit.
+    balance would go below zero. Every entry is announced (``points.changed``), in the same
+    transaction: one event per change, whatever made it (earned, taken back, spent, given
+    back, adjusted, expired). Does not commit.
     """
     if db.session.scalar(select(PointsEntry.id).where(PointsEntry.entry_key == entry_key)):
         return False
@@ -84,18 +88,19 @@ def post(
     ).rowcount
     if not changed:
         raise InvalidInput(_("You do not have enough points."))
-    db.session.add(
-        PointsEntry(
-            entry_key=entry_key,
-            customer_id=customer_id,
-            amount=amount,
-            kind=kind,
-            order_id=order_id,
-            expires_at=expires_at,
-            note=note,
-            staff_id=staff_id,
-        )
+    entry = PointsEntry(
+        entry_key=entry_key,
+        customer_id=customer_id,
+        amount=amount,
+        kind=kind,
+        order_id=order_id,
+        expires_at=expires_at,
+        note=note,
+        staff_id=staff_id,
     )
+    db.session.add(entry)
+    db.session.flush()
+    outbox.publish(MemberTopic.POINTS_CHANGED, entry.id)
     return True
 
 

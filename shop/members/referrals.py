@@ -19,8 +19,11 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shop.customers.models import Customer
+from shop.customers.topics import CustomerTopic
 from shop.errors import InvalidInput
 from shop.extensions import db
+from shop.infra import outbox
+from shop.infra.clock import utcnow
 from shop.members import coupons, points
 from shop.members.coupons import PAID_OR_LATER
 from shop.members.models import Coupon, CouponSource, PointsKind, ReferralReward, ReferralStatus
@@ -89,6 +92,8 @@ def link_referrer(customer_id: int, referrer_id: int | None) -> bool:
         .values(referrer_id=referrer_id)
         .execution_options(synchronize_session=False)
     ).rowcount
+    if linked:
+        outbox.publish(CustomerTopic.UPDATED, customer_id, "referrer_id", utcnow().isoformat())
     return linked == 1
 
 

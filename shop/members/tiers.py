@@ -23,6 +23,7 @@ from shop.catalog.models import Product
 from shop.customers.models import Customer, LoginCode
 from shop.errors import AlreadyTaken, InvalidInput
 from shop.extensions import db
+from shop.infra import outbox
 from shop.infra.clock import utcnow
 from shop.infra.unit_of_work import unit_of_work
 from shop.members import coupons, points
@@ -39,6 +40,7 @@ from shop.members.models import (
 )
 from shop.members.points import EARNING
 from shop.members.referrals import welcome_given
+from shop.members.topics import MemberTopic, TierChange
 from shop.money import format_money
 from shop.orders.models import Order, OrderLine
 from shop.staff import audit
@@ -218,6 +220,8 @@ def evaluate_tier(customer_id: int, now: datetime | None = None) -> MemberTier |
                 .execution_options(synchronize_session=False)
             ).rowcount
             reached = tier if moved else None
+            if moved:
+                announce_tier_change(customer_id, customer.tier_id, tier.id, TierChange.EARNED, now)
             break
     grant_tier_benefit(customer_id)
     return reached
@@ -256,8 +260,11 @@ def set_tier(customer_id: int, tier_id: int | None, staff, reason: str) -> None:
     if tier_id is not None and db.session.get(MemberTier, tier_id) is None:
         raise InvalidInput(_("That tier does not exist."))
     before = {"tier_id": customer.tier_id}
+    now = utcnow()
+    if customer.tier_id != tier_id:
+        announce_tier_change(customer_id, customer.tier_id, tier_id, TierChange.STAFF, now)
     customer.tier_id = tier_id
-    customer.tier_since = utcnow() if tier_id is not None else None
+    customer.tier_since = now if tier_id is not None else None
     audit.record(
         staff,
         "member.set_tier",
@@ -306,13 +313,28 @@ def apply_retention_each_in_own_transaction(now: datetime | None = None) -> int:
                 None,
             )
             with unit_of_work():
-                moved += db.session.execute(
+                down = db.session.execute(
                     update(Customer)
                     .where(Customer.id == customer_id, Customer.tier_id == tier.id)
                     .values(tier_id=lower.id if lower else None, tier_since=now)
                     .execution_options(synchronize_session=False)
                 ).rowcount
+                if down:
+                    announce_tier_change(
+                        customer_id, tier.id, lower.id if lower else None, TierChange.RETENTION, now
+                    )
+                moved += down
     return moved
+
+
+def announce_tier_change(
+    customer_id: int, previous: int | None, tier_id: int | None, why: str, at: datetime
+) -> None:
+    """Publish ``member.tier_changed`` in the transaction that moves the customer. Does not
+    commit."""
+    outbox.publish(
+        MemberTopic.TIER_CHANGED, customer_id, previous, tier_id, str(why), at.isoformat()
+    )
 
 
 def is_first_sign_in(phone: str) -> bool:
