@@ -14,11 +14,13 @@ from flask_admin.actions import action
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
+from markupsafe import Markup
 from wtforms import SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange
 
 from admin.base import StaffModelView
-from admin.kit.formatters import choice_formatter
+from admin.kit.formatters import choice_formatter, yes_no_mark
+from admin.kit.times import admin_time
 from admin.permissions import current_staff
 from shop.api import keys, webhooks
 from shop.api.models import DeliveryStatus, Scope
@@ -110,10 +112,23 @@ class ApiKeyView(StaffModelView):
         flash(ngettext("%(num)d key revoked.", "%(num)d keys revoked.", done), "success")
 
 
+def endpoint_state(view, context, model, name):
+    """Active, or a red "Disabled" with since when (the shop turned it off after 24 h)."""
+    if model.active or model.disabled_at is None:
+        return yes_no_mark(view, model.active, name)
+    return Markup('<span class="badge badge-danger">{}</span>').format(
+        _("Disabled %(when)s", when=admin_time(model.disabled_at))
+    )
+
+
 class WebhookEndpointView(StaffModelView):
+    """The endpoints; those the shop disabled after 24 h of failures are named in a banner
+    above the list (and on the admin home)."""
+
     permission = "api.manage"
     edit_permission = "api.manage"
     allow_delete = False
+    list_template = "admin/siyu/webhook_endpoints.html"
     column_list = ["url", "event_types", "store", "active", "failing_since", "disabled_at"]
     column_details_list = [
         "url",
@@ -142,6 +157,7 @@ class WebhookEndpointView(StaffModelView):
     column_formatters = {
         "event_types": lambda v, c, m, n: ", ".join(m.event_types or []) or _("All"),
         "store": lambda v, c, m, n: m.store.name if m.store else _("All"),
+        "active": endpoint_state,
     }
     # The address field is not called ``url``: Flask-Admin reads a form's ``url`` as its return
     # address (and the base view refuses one outside the admin).
@@ -161,6 +177,9 @@ class WebhookEndpointView(StaffModelView):
     form_args = {
         "store": {"description": _l("Only this store's events; empty: every store's.")},
     }
+
+    def disabled_endpoints(self):
+        return webhooks.disabled_endpoints()
 
     def create_form(self, obj=None):
         form = super().create_form(obj)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from admin.auth import SignInMixin
 from admin.base import SecuredView
 from admin.permissions import may, store_clause, store_scope
+from shop.api import webhooks
 from shop.catalog.models import Review
 from shop.extensions import db
 from shop.infra.clock import utcnow
@@ -59,6 +60,7 @@ def figures(now: datetime | None = None) -> dict:
         "reviews_pending": (
             _count(Review, Review.status == "pending") if may("reviews.moderate") else None
         ),
+        "webhooks_disabled": (len(webhooks.disabled_endpoints()) if may("api.manage") else None),
     }
 
 

@@ -32,6 +32,14 @@ class Config:
     MAX_IMAGE_BYTES = _int("MAX_IMAGE_BYTES", 5 * 1024 * 1024)
     MAX_IMAGE_PIXELS = _int("MAX_IMAGE_PIXELS", 40_000_000)
     SMS_SENDER = os.environ.get("SMS_SENDER", "shop.customers.sms.LogSender")
+    # Mail to staff (an endpoint disabled, ...): shop.staff.mail.SmtpMailer sends through SMTP.
+    MAIL_SENDER = os.environ.get("MAIL_SENDER", "shop.staff.mail.LogMailer")
+    MAIL_FROM = os.environ.get("MAIL_FROM", "siyu@localhost")
+    SMTP_HOST = os.environ.get("SMTP_HOST", "localhost")
+    SMTP_PORT = _int("SMTP_PORT", 587)
+    SMTP_STARTTLS = os.environ.get("SMTP_STARTTLS", "1") != "0"
+    SMTP_USER = os.environ.get("SMTP_USER", "")
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
     SIGNIN_CODE_MINUTES = _int("SIGNIN_CODE_MINUTES", 10)
     LOGIN_MAX_FAILURES = _int("LOGIN_MAX_FAILURES", 5)
     LOGIN_WINDOW = timedelta(minutes=_int("LOGIN_WINDOW_MINUTES", 15))

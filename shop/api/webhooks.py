@@ -11,8 +11,9 @@ once, every attempt logged.
    logged: status, latency, the start of the answer.
 3. A 2xx is done. A failure is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h, or
    after the receiver's ``Retry-After`` if longer; a 4xx other than 408 and 429 is not retried.
-   An endpoint failing for 24 h is disabled and the owners told (the audit log and the
-   endpoints list say so).
+   An endpoint failing for 24 h is disabled and the owners told: a mail to each
+   (``shop.staff.mail``, through the outbox, in the transaction that disables it), a banner
+   on the endpoints list and the admin home, and the audit log.
 4. ``redeliver_due`` (every minute) hands over whatever is due whose job was lost: Redis down,
    a worker killed. The log is kept 30 days (``forget_old``).
 """
@@ -20,6 +21,7 @@ once, every attempt logged.
 from __future__ import annotations
 
 import base64
+import enum
 import json
 import logging
 import secrets
@@ -29,6 +31,7 @@ from datetime import datetime, timedelta
 
 import requests
 from flask import current_app
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -44,6 +47,7 @@ from shop.api.models import (
 from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.hooks import register_handler, register_sweep
+from shop.infra import outbox
 from shop.infra.clock import utcnow
 from shop.infra.unit_of_work import after_commit
 from shop.staff import audit
@@ -89,6 +93,12 @@ SHOP_EVENTS = (
 TEST_EVENT = "webhook.test"
 
 
+class WebhookTopic(enum.StrEnum):
+    """What happens to an endpoint that the shop acts on, as outbox topics."""
+
+    ENDPOINT_DISABLED = "webhook_endpoint.disabled"  # (endpoint_id): failing for 24 h
+
+
 def register_event(app, event_type: str, handler: str, topic: str | None = None) -> None:
     """Offer ``event_type`` to endpoints; ``handler`` (a dotted path) turns each publication of
     the outbox topic of that name (or ``topic``, when one topic announces several types) into
@@ -104,6 +114,7 @@ def event_types() -> list[str]:
 def init_app(app) -> None:
     for event_type in SHOP_EVENTS:
         register_event(app, event_type, f"shop.api.webhooks.on_{event_type.replace('.', '_')}")
+    register_handler(app, WebhookTopic.ENDPOINT_DISABLED, "shop.api.webhooks.tell_owners")
     register_sweep(app, "shop.api.webhooks.redeliver_due", 60)
     register_sweep(app, "shop.api.webhooks.forget_old", 24 * 3600)
 
@@ -532,7 +543,50 @@ def _note_endpoint_health(endpoint_id: int, ok: bool) -> None:
             endpoint,
             after={"url": endpoint.url, "failing_since": endpoint.failing_since.isoformat()},
         )
+        outbox.publish(WebhookTopic.ENDPOINT_DISABLED, endpoint.id)
         log.warning("webhook endpoint %s disabled: failing for 24 h", endpoint.url)
+
+
+def tell_owners(endpoint_id: int) -> int:
+    """Outbox handler: mail every owner that the endpoint was disabled, in each of the shop's
+    languages (staff have no language of their own). Nothing when it was enabled again
+    meanwhile. Returns how many owners were mailed."""
+    from shop.staff import mail
+
+    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None or endpoint.active:
+        return 0
+    config = current_app.config
+    link = config["PUBLIC_BASE_URL"].rstrip("/") + "/admin/webhooks/"
+    since = endpoint.failing_since or endpoint.disabled_at
+    parts = []
+    for code in config["LANGUAGES"]:
+        with force_locale(code):
+            parts.append(
+                _(
+                    "The webhook endpoint %(url)s has failed since %(since)s UTC and was "
+                    "disabled: no events are sent to it now. Fix the receiver, then enable it "
+                    "again: %(link)s. Events of the time it was off can be sent again from the "
+                    "delivery log.",
+                    url=endpoint.url,
+                    since=since.isoformat(sep=" ", timespec="minutes"),
+                    link=link,
+                )
+            )
+    with force_locale(config["BABEL_DEFAULT_LOCALE"]):
+        subject = _("%(shop)s: a webhook endpoint was disabled", shop=config["SHOP_NAME"])
+    return mail.tell_owners(subject, "\n\n".join(parts))
+
+
+def disabled_endpoints() -> list[WebhookEndpoint]:
+    """Endpoints the shop turned off after 24 h of failures (and no one enabled since)."""
+    return list(
+        db.session.scalars(
+            select(WebhookEndpoint)
+            .where(WebhookEndpoint.active.is_(False), WebhookEndpoint.disabled_at.is_not(None))
+            .order_by(WebhookEndpoint.id)
+        )
+    )
 
 
 def redeliver_due(limit: int = 1000) -> int:

@@ -15,6 +15,18 @@ from shop.extensions import db
 from tests.support.members import buy, pay
 
 EVERY_SCOPE = [s.value for s in Scope]
+MAILED: list[tuple[str, str, str]] = []
+
+
+class CapturingMailer:
+    """The staff mailer of these tests (``MAIL_SENDER``): keeps (to, subject, body) in
+    ``MAILED``."""
+
+    def __init__(self, config) -> None:
+        pass
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        MAILED.append((to, subject, body))
 
 
 def make_key(scopes=None, stores=(), **values) -> str:

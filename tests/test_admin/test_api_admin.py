@@ -83,3 +83,43 @@ def test_an_owner_registers_an_endpoint_sends_a_test_event_and_replays_it(as_rol
         assert "200" in log
     finally:
         receiver.stop()
+
+
+def test_a_disabled_endpoint_is_flagged_on_the_list_and_the_home_page_until_enabled(
+    as_role, shop_data, app
+):
+    from datetime import timedelta
+
+    from shop.infra.clock import utcnow
+
+    with app.app_context():
+        now = utcnow()
+        endpoint = WebhookEndpoint(
+            url="https://erp.example.com/broken",
+            event_types=[],
+            secret="whsec_dGVzdHRlc3R0ZXN0dGVzdHRlc3R0ZXN0",
+            active=False,
+            failing_since=now - timedelta(hours=25),
+            disabled_at=now,
+        )
+        healthy = WebhookEndpoint(
+            url="https://crm.example.com/ok", event_types=[], secret="whsec_x"
+        )
+        db.session.add_all([endpoint, healthy])
+        db.session.commit()
+        endpoint_id = endpoint.id
+    client = as_role(Role.OWNER)
+    listing = client.get("/admin/webhooks/").get_data(as_text=True)
+    banner = listing.split('class="alert alert-danger siyu-endpoints-disabled"')[1].split("</div>")[
+        0
+    ]
+    assert "https://erp.example.com/broken" in banner and "crm.example.com" not in banner
+    assert "badge-danger" in listing  # the endpoint's row says it too
+    home = client.get("/admin/").get_data(as_text=True)
+    assert "siyu-webhooks-disabled" in home and "/admin/webhooks/" in home
+    manager_home = as_role(Role.MANAGER).get("/admin/").get_data(as_text=True)
+    assert "siyu-webhooks-disabled" not in manager_home  # only those who manage the API
+    client = as_role(Role.OWNER)
+    client.post("/admin/webhooks/action/", data={"action": "enable", "rowid": [str(endpoint_id)]})
+    assert "siyu-endpoints-disabled" not in client.get("/admin/webhooks/").get_data(as_text=True)
+    assert "siyu-webhooks-disabled" not in client.get("/admin/").get_data(as_text=True)

@@ -23,8 +23,13 @@ from shop.infra.clock import utcnow
 from shop.infra.unit_of_work import unit_of_work
 from shop.orders import services as orders
 from shop.orders.models import Order
-from tests.support.api import Receiver, make_key, posting, two_stores
+from tests.support.api import MAILED, Receiver, make_key, posting, two_stores
 from tests.support.members import owner, pay
+
+
+@pytest.fixture
+def app_config(app_config):
+    return {**app_config, "MAIL_SENDER": "tests.support.api.CapturingMailer"}
 
 
 @pytest.fixture
@@ -134,15 +139,24 @@ def test_no_retry_on_a_4xx_but_408_and_429_are_retried_after_retry_after(ctx, re
 
 def test_an_endpoint_failing_for_a_day_is_disabled_and_the_owners_told(ctx, receiver):
     from shop.staff.models import AuditLog
+    from tests.support.shop import make_owner
 
     endpoint = endpoint_for(receiver, ["order.paid"])
+    make_owner("second-owner@example.com")
     receiver.script = [500, 500]
     shop = two_stores(paid=False)
     pay(shop.order)
     db.session.execute(update(WebhookEndpoint).values(failing_since=utcnow() - timedelta(hours=25)))
     db.session.commit()
+    MAILED.clear()
     make_due()
     webhooks.redeliver_due()
+    owners = sorted(to for to, _subject, _body in MAILED)
+    assert owners == ["owner@example.com", "second-owner@example.com"]  # each owner, once
+    _to, subject, body = MAILED[0]
+    assert "disabled" in subject and receiver.url in body and "/admin/webhooks/" in body
+    assert "已停用" in body  # in each of the shop's languages
+    assert webhooks.tell_owners(endpoint.id) == 2  # the handler: every active owner
     db.session.expire_all()
     endpoint = db.session.get(WebhookEndpoint, endpoint.id)
     assert endpoint.active is False and endpoint.disabled_at is not None
