@@ -1,11 +1,37 @@
 """Who calls the API: the key in ``Authorization: Bearer <key>``, its scopes, its stores, and
 its rate limit.
 
-The rate limit is per key: ``burst`` requests, refilled at ``rate_per_second`` (40 and 2 by
-default, settable per key), counted in a moving window of ``burst / rate`` seconds by the
-``limits`` library (the engine of Flask-Limiter), in Redis when ``REDIS_URL`` is set so every
-process shares one count. Over it: ``429`` with ``Retry-After``. Redis unreachable: the limit
-is not enforced for that request (an outage must not stop integrations).
+The rate limit is per key and stands for a token bucket of ``burst`` requests refilled at
+``rate_per_second`` (40 and 2 by default, settable per key). The ``limits`` library (the
+engine of Flask-Limiter) has no token bucket (as of 5.8, its latest release: fixed, moving
+and sliding windows; a token-bucket strategy is an open pull request, alisaifee/limits#364),
+so the bucket is approximated by its arrival curve: a bucket lets through at most
+``burst + rate * T`` requests in any ``T`` seconds, and ``windows`` makes one moving window of
+that many for 1, 10 and 60 times the bucket's fill time (``burst / rate``), plus ``burst`` per
+second for the burst itself: with the defaults 40 per 1 s, 80 per 20 s, 440 per 200 s and
+2,440 per 1,200 s. What that gives, exactly:
+
+- at most 40 at once, and what a bucket would let through is let through, but for the second
+  after a full burst (a bucket would take a 41st request half a second after 40, the 1-s
+  window a second after): a client may send 40 at once, then 2 a second for ever;
+- over each of those windows no client gets more than the bucket would; over lengths in
+  between, a client that runs ahead may get up to the next window's amount (the 20-s window
+  lets 80 through in two seconds), and over long periods at most 2,440 per 20 minutes
+  (2.03 a second);
+- a client that runs ahead is stopped until its oldest request in the window that refused it
+  leaves that window: ``Retry-After`` says when (up to about 100 s for one that sent 4 a
+  second for a minute and a half, where a bucket would have stopped it sooner and for less).
+
+The 1-s window and the fill-time one are moving windows (exact; at most twice ``burst``
+timestamps a key); the two long ones are sliding-window counters (two counts a window,
+the previous one weighted by how much of it is still inside, as ``limits`` documents: a
+close approximation that never lets more than their amount through per window of the
+clock), so a key with a high rate costs a few numbers, not a timestamp per request.
+
+A request is first tested against every window and only counted if all let it through, so a
+refused request counts for nothing. The counts are in Redis when ``REDIS_URL`` is set, so
+every process shares them. Redis unreachable: the limit is not enforced for that request (an
+outage must not stop integrations).
 """
 
 from __future__ import annotations
@@ -18,9 +44,9 @@ from datetime import timedelta
 
 from flask import current_app, g, request
 from flask_babel import gettext as _
-from limits import RateLimitItemPerSecond
+from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import MovingWindowRateLimiter, RateLimiter, SlidingWindowCounterRateLimiter
 from sqlalchemy import update
 
 from shop.api import keys
@@ -67,25 +93,53 @@ def _touch(key: ApiKey) -> None:
         db.session.commit()
 
 
-def _limiter() -> MovingWindowRateLimiter:
+def _limiters() -> tuple[RateLimiter, RateLimiter]:
+    """The app's moving-window and sliding-window-counter limiters, on one storage."""
     ext = current_app.extensions
     if "siyu_api_limiter" not in ext:
         uri = current_app.config.get("API_RATELIMIT_STORAGE") or (
             current_app.config.get("REDIS_URL") or "memory://"
         )
-        ext["siyu_api_limiter"] = MovingWindowRateLimiter(storage_from_string(uri))
+        storage = storage_from_string(uri)
+        ext["siyu_api_limiter"] = (
+            MovingWindowRateLimiter(storage),
+            SlidingWindowCounterRateLimiter(storage),
+        )
     return ext["siyu_api_limiter"]
 
 
+#: the window lengths, as multiples of the bucket's fill time (besides one second)
+FILL_MULTIPLES = (1, 10, 60)
+
+
+def windows(burst: int, rate: int) -> list[RateLimitItem]:
+    """The windows standing for a bucket of ``burst`` refilled at ``rate`` a second: ``burst``
+    per second, and ``burst + rate * T`` per ``T`` seconds for multiples of the fill time
+    (see the module's doc). Shortest first."""
+    burst, rate = max(1, burst), max(1, rate)
+    fill = math.ceil(burst / rate)
+    items = [RateLimitItemPerSecond(max(burst, rate), 1, namespace="SIYU_API")]
+    for seconds in sorted({fill * k for k in FILL_MULTIPLES} - {1}):
+        items.append(RateLimitItemPerSecond(burst + rate * seconds, seconds, namespace="SIYU_API"))
+    return items
+
+
 def _rate_limit(key: ApiKey) -> None:
-    burst = max(1, key.burst)
-    window = max(1, math.ceil(burst / max(1, key.rate_per_second)))
-    item = RateLimitItemPerSecond(burst, window, namespace="SIYU_API")
-    limiter = _limiter()
+    moving, sliding = _limiters()
+    # the 1-s window and the fill-time one counted exactly; the long ones as counters
+    checks = [
+        (moving if n < 2 else sliding, item)
+        for n, item in enumerate(windows(key.burst, key.rate_per_second))
+    ]
+    who = str(key.id)
     try:
-        if limiter.hit(item, str(key.id)):
+        refused = [(lim, item) for lim, item in checks if not lim.test(item, who)]
+        if refused:
+            reset_at = max(lim.get_window_stats(item, who).reset_time for lim, item in refused)
+        elif all(lim.hit(item, who) for lim, item in checks):
             return
-        reset_at, _remaining = limiter.get_window_stats(item, str(key.id))
+        else:  # a concurrent request took the last place between the test and the count
+            reset_at = time.time() + 1
     except Exception:
         log.warning("API rate limit not checked (storage unreachable)", exc_info=True)
         return

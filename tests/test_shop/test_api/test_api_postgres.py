@@ -100,3 +100,28 @@ def test_a_receiver_down_while_redis_is_down_gets_every_event_afterwards(
         assert len(receiver.received) == 2  # once each
     finally:
         receiver.stop()
+
+
+def test_the_rate_limit_is_shared_by_two_app_processes_through_redis(app, ctx, own_redis):
+    """Two apps (as two gunicorn workers: each its own limiter and Redis connection) count one
+    key's requests together; the place freed a second later is free on either."""
+    import time
+
+    from shop.app import create_app
+    from tests.support.api import auth
+
+    secret = make_key(["orders:read"], burst=3, rate_per_second=1)
+    other = create_app({**app.config, "REDIS_URL": own_redis.url})
+    first, second = app.test_client(), other.test_client()
+
+    def get(client):
+        return client.get("/api/v1/orders", headers=auth(secret))
+
+    started = time.monotonic()
+    codes = [get(c).status_code for c in (first, second, first, second)]
+    limited = get(first)
+    assert time.monotonic() - started < 1, "too slow to test a 1-s window"
+    assert codes == [200, 200, 200, 429] and limited.status_code == 429
+    assert limited.headers["Retry-After"] == "1"
+    time.sleep(max(0.0, started + 1.2 - time.monotonic()))
+    assert [get(second).status_code, get(first).status_code] == [200, 200]  # refilled, for both
