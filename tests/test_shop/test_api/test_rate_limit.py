@@ -7,6 +7,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import limits.storage.memory
+import limits.strategies
 import pytest
 
 from shop.api import auth as api_auth
@@ -26,6 +27,7 @@ class Clock:
 def clock(monkeypatch):
     clock = Clock()
     monkeypatch.setattr(limits.storage.memory, "time", clock)
+    monkeypatch.setattr(limits.strategies, "time", clock)
     monkeypatch.setattr(api_auth, "time", clock)
     return clock
 
@@ -88,6 +90,27 @@ def test_a_client_that_runs_ahead_gets_no_more_than_the_bucket_over_each_window(
     assert len(accepted) <= 2440  # 2.03 a second over 20 minutes
     assert len(accepted) >= 2 * 1200 * 0.9  # and it does get about 2 a second
     assert 1 <= min(waits + more_waits) and max(waits + more_waits) <= 200
+
+
+def test_a_client_that_waits_as_retry_after_says_is_let_through_then(ctx, clock):
+    key = SimpleNamespace(id=10_003, burst=40, rate_per_second=2)
+    start, accepted, honoured = clock.now, 0, []
+    while clock.now < start + 1500:
+        try:
+            api_auth._rate_limit(key)
+            accepted += 1
+            clock.now += 1 / 8  # 8 a second: ahead of the bucket
+        except ApiError as error:
+            # (a moment after: a window still holds a request exactly its length old)
+            clock.now += int(error.headers["Retry-After"]) + 1 / 64
+            try:
+                api_auth._rate_limit(key)
+                accepted += 1
+                honoured.append(True)
+            except ApiError:
+                honoured.append(False)
+    assert honoured and all(honoured)
+    assert accepted <= 2440 + 2 * 300 + 40  # 20 minutes' windows, then 5 more minutes
 
 
 def test_retry_after_says_when_the_refusing_window_frees(ctx, clock):
