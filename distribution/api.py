@@ -15,12 +15,12 @@ from distribution.models import Attribution, CommissionEntry, Payout, Sharer
 from distribution.topics import BindingTopic, CommissionTopic
 from shop.api.auth import requires, store_ids
 from shop.api.kit import (
-    MAX_ID,
-    ErrorSchema,
+    Money,
     StoreListArgs,
     UtcDateTime,
     api_blueprint,
     found,
+    id_filter,
     page_schema,
     paginate,
 )
@@ -42,9 +42,9 @@ class SharerSchema(Schema):
 
 class BalanceSchema(Schema):
     sharer_id = fields.Integer(required=True)
-    pending = fields.Integer(required=True)
-    settled = fields.Integer(required=True)
-    paid = fields.Integer(required=True)
+    pending = Money()
+    settled = Money()
+    paid = Money()
 
 
 class CommissionEntrySchema(Schema):
@@ -55,7 +55,7 @@ class CommissionEntrySchema(Schema):
     level = fields.Integer(required=True)
     kind = fields.String(required=True)
     bucket = fields.String(required=True)
-    amount = fields.Integer(required=True)
+    amount = Money()
     currency = fields.String(required=True)
     rule_id = fields.Integer(allow_none=True, required=True)
     refund_id = fields.Integer(allow_none=True, required=True)
@@ -67,7 +67,7 @@ class CommissionEntrySchema(Schema):
 class PayoutSchema(Schema):
     id = fields.Integer(required=True)
     sharer_id = fields.Integer(required=True)
-    amount = fields.Integer(required=True)
+    amount = Money()
     currency = fields.String(required=True)
     status = fields.String(required=True)
     created_at = UtcDateTime(required=True)
@@ -78,7 +78,7 @@ class SharerListArgs(StoreListArgs):
 
 
 class EntryListArgs(StoreListArgs):
-    sharer_id = fields.Integer(load_default=None, validate=validate.Range(1, MAX_ID))
+    sharer_id = id_filter()
     bucket = fields.String(load_default=None, validate=validate.Length(1, 16))
 
 
@@ -101,8 +101,7 @@ def _store_filter(query, model, store_id):
 
 @blp.route("/sharers")
 @blp.arguments(SharerListArgs, location="query", as_kwargs=True)
-@blp.response(200, page_schema(SharerSchema, "SharerPageSchema"))
-@blp.alt_response("default", schema=ErrorSchema, description="An error")
+@blp.response(200, page_schema(SharerSchema))
 @requires(Scope.COMMISSIONS_READ)
 def list_sharers(**args):
     """Guides and promoters."""
@@ -114,7 +113,6 @@ def list_sharers(**args):
 
 @blp.route("/sharers/<id:sharer_id>/balance")
 @blp.response(200, BalanceSchema)
-@blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.COMMISSIONS_READ)
 def sharer_balance(sharer_id: int):
     """A guide's or promoter's commission by bucket (pending, settled, paid), from the ledger."""
@@ -127,8 +125,7 @@ def sharer_balance(sharer_id: int):
 
 @blp.route("/commission-entries")
 @blp.arguments(EntryListArgs, location="query", as_kwargs=True)
-@blp.response(200, page_schema(CommissionEntrySchema, "CommissionEntryPageSchema"))
-@blp.alt_response("default", schema=ErrorSchema, description="An error")
+@blp.response(200, page_schema(CommissionEntrySchema))
 @requires(Scope.COMMISSIONS_READ)
 def list_commission_entries(**args):
     """The commission ledger: accruals, settlements, reversals and payouts, oldest first."""
@@ -143,8 +140,7 @@ def list_commission_entries(**args):
 
 @blp.route("/payouts")
 @blp.arguments(EntryListArgs, location="query", as_kwargs=True)
-@blp.response(200, page_schema(PayoutSchema, "PayoutPageSchema"))
-@blp.alt_response("default", schema=ErrorSchema, description="An error")
+@blp.response(200, page_schema(PayoutSchema))
 @requires(Scope.COMMISSIONS_READ)
 def list_payouts(**args):
     """Payouts to guides and promoters."""

@@ -13,7 +13,6 @@ from sqlalchemy.orm import selectinload
 from shop.api.auth import actor, requires, store_ids
 from shop.api.idempotency import HEADER_DOC, idempotent
 from shop.api.kit import (
-    ErrorSchema,
     ListArgs,
     StoreListArgs,
     api_blueprint,
@@ -30,8 +29,8 @@ from shop.infra.unit_of_work import unit_of_work
 
 blp = api_blueprint("Catalog", "Stores, products and variants with stock; stock adjustments.")
 
-StorePage = page_schema(StoreSchema, "StorePageSchema")
-ProductPage = page_schema(ProductSchema, "ProductPageSchema")
+StorePage = page_schema(StoreSchema)
+ProductPage = page_schema(ProductSchema)
 
 
 class StockAdjustmentArgs(Schema):
@@ -59,7 +58,6 @@ def visible_products():
 @blp.route("/stores")
 @blp.arguments(ListArgs, location="query", as_kwargs=True)
 @blp.response(200, StorePage)
-@blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.CATALOG_READ)
 def list_stores(**args):
     """Stores (`updated_since` is not tracked for stores and is ignored)."""
@@ -73,7 +71,6 @@ def list_stores(**args):
 
 @blp.route("/stores/<id:store_id>")
 @blp.response(200, StoreSchema)
-@blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.CATALOG_READ)
 def get_store(store_id: int):
     """One store."""
@@ -86,7 +83,6 @@ def get_store(store_id: int):
 @blp.route("/products")
 @blp.arguments(StoreListArgs, location="query", as_kwargs=True)
 @blp.response(200, ProductPage)
-@blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.CATALOG_READ)
 def list_products(**args):
     """Products with their variants and stock."""
@@ -98,7 +94,6 @@ def list_products(**args):
 
 @blp.route("/products/<id:product_id>")
 @blp.response(200, ProductSchema)
-@blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.CATALOG_READ)
 def get_product(product_id: int):
     """One product with its variants and stock."""
@@ -107,7 +102,6 @@ def get_product(product_id: int):
 
 @blp.route("/variants/<id:variant_id>")
 @blp.response(200, VariantSchema)
-@blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.CATALOG_READ)
 def get_variant(variant_id: int):
     """One variant with its stock."""
@@ -124,7 +118,6 @@ def _variant_or_404(variant_id: int) -> Variant:
 
 @blp.route("/variants/<id:variant_id>/stock-adjustments", methods=["POST"])
 @blp.doc(parameters=[HEADER_DOC])
-@blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.STOCK_WRITE)
 @idempotent
 @blp.arguments(StockAdjustmentArgs)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import exists, select
 
 from shop.api.auth import requires, store_ids
-from shop.api.kit import ErrorSchema, StoreListArgs, api_blueprint, found, page_schema, paginate
+from shop.api.kit import StoreListArgs, api_blueprint, found, page_schema, paginate
 from shop.api.models import Scope
 from shop.api.schemas import CustomerSchema
 from shop.customers.models import Customer
@@ -15,7 +15,7 @@ from shop.orders.models import Order
 
 blp = api_blueprint("Customers", "Customers (phone numbers masked unless the key may see them).")
 
-CustomerPage = page_schema(CustomerSchema, "CustomerPageSchema")
+CustomerPage = page_schema(CustomerSchema)
 
 
 def ordered_at(stores: list[int]):
@@ -33,7 +33,6 @@ def visible_customers():
 @blp.route("/customers")
 @blp.arguments(StoreListArgs, location="query", as_kwargs=True)
 @blp.response(200, CustomerPage)
-@blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.CUSTOMERS_READ)
 def list_customers(**args):
     """Customers, oldest first (`updated_since`: made since)."""
@@ -45,7 +44,6 @@ def list_customers(**args):
 
 @blp.route("/customers/<id:customer_id>")
 @blp.response(200, CustomerSchema)
-@blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.CUSTOMERS_READ)
 def get_customer(customer_id: int):
     """One customer."""

@@ -1,4 +1,8 @@
-"""What every API resource shares: its blueprint, list arguments, cursor pages, 404s."""
+"""What every API resource shares: its blueprint, list arguments, cursor pages, money, 404s.
+
+Every route's error answer is documented once, as the OpenAPI ``default`` response
+(flask-smorest's ``DEFAULT_ERROR``, whose schema is ``ErrorSchema``: ``shop.api.ShopApi``).
+"""
 
 from __future__ import annotations
 
@@ -37,6 +41,24 @@ class IdConverter(IntegerConverter):
 ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
 
+def id_filter(**kwargs) -> fields.Integer:
+    """An optional row id to filter a list by (``?store_id=3``)."""
+    return fields.Integer(load_default=None, validate=validate.Range(1, MAX_ID), **kwargs)
+
+
+MONEY_DOC = "Minor units of the currency (CNY: fen, 1234 is 12.34)."
+
+
+class Money(fields.Integer):
+    """An amount of money: an integer in minor units of the currency given beside it (fen
+    for CNY: 1234 is ¥12.34)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", True)
+        kwargs.setdefault("metadata", {"description": MONEY_DOC})
+        super().__init__(**kwargs)
+
+
 class ListArgs(Schema):
     limit = fields.Integer(
         load_default=50,
@@ -56,7 +78,7 @@ class ListArgs(Schema):
 
 
 class StoreListArgs(ListArgs):
-    store_id = fields.Integer(load_default=None, validate=validate.Range(1, MAX_ID))
+    store_id = id_filter()
 
 
 class UtcDateTime(fields.DateTime):
@@ -73,7 +95,10 @@ class PageSchema(Schema):
     next_after = fields.Integer(allow_none=True, required=True)
 
 
-def page_schema(item: type[Schema], name: str) -> type[Schema]:
+def page_schema(item: type[Schema]) -> type[Schema]:
+    """A page of ``item`` (``OrderSchema`` → ``OrderPageSchema``): ``data``, ``has_more``,
+    ``next_after``."""
+    name = item.__name__.removesuffix("Schema") + "PageSchema"
     return type(name, (PageSchema,), {"data": fields.List(fields.Nested(item), required=True)})
 
 

@@ -3,13 +3,12 @@ customers who ordered at its stores."""
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from shop.api.auth import requires, store_ids
 from shop.api.customers import ordered_at
-from shop.api.kit import MAX_ID, ErrorSchema, ListArgs, api_blueprint, page_schema, paginate
+from shop.api.kit import ListArgs, api_blueprint, id_filter, page_schema, paginate
 from shop.api.models import Scope
 from shop.api.schemas import CouponSchema, PointsEntrySchema
 from shop.customers.models import Customer
@@ -17,12 +16,12 @@ from shop.members.models import Coupon, PointsEntry
 
 blp = api_blueprint("Members", "Coupons held by customers and the points ledger.")
 
-CouponPage = page_schema(CouponSchema, "CouponPageSchema")
-PointsPage = page_schema(PointsEntrySchema, "PointsEntryPageSchema")
+CouponPage = page_schema(CouponSchema)
+PointsPage = page_schema(PointsEntrySchema)
 
 
 class MemberListArgs(ListArgs):
-    customer_id = fields.Integer(load_default=None, validate=validate.Range(1, MAX_ID))
+    customer_id = id_filter()
 
 
 def _for_visible_customers(query, model, args):
@@ -37,7 +36,6 @@ def _for_visible_customers(query, model, args):
 @blp.route("/coupons")
 @blp.arguments(MemberListArgs, location="query", as_kwargs=True)
 @blp.response(200, CouponPage)
-@blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.MEMBERS_READ)
 def list_coupons(**args):
     """Coupons customers claimed or were given (`updated_since`: claimed since)."""
@@ -50,7 +48,6 @@ def list_coupons(**args):
 @blp.route("/points")
 @blp.arguments(MemberListArgs, location="query", as_kwargs=True)
 @blp.response(200, PointsPage)
-@blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.MEMBERS_READ)
 def list_points(**args):
     """The points ledger: every credit and debit, oldest first."""

@@ -18,7 +18,6 @@ from shop.api.auth import actor, current_key, requires, store_ids
 from shop.api.idempotency import HEADER_DOC, idempotent
 from shop.api.kit import (
     MAX_ID,
-    ErrorSchema,
     StoreListArgs,
     api_blueprint,
     found,
@@ -37,7 +36,7 @@ log = logging.getLogger(__name__)
 
 blp = api_blueprint("Orders", "Orders with their lines, payments, refunds and attribution.")
 
-OrderPage = page_schema(OrderSchema, "OrderPageSchema")
+OrderPage = page_schema(OrderSchema)
 
 
 class OrderListArgs(StoreListArgs):
@@ -79,7 +78,6 @@ def _with_details(query):
 @blp.route("/orders")
 @blp.arguments(OrderListArgs, location="query", as_kwargs=True)
 @blp.response(200, OrderPage)
-@blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.ORDERS_READ)
 def list_orders(**args):
     """Orders, oldest first, paged by cursor."""
@@ -97,7 +95,6 @@ def list_orders(**args):
 
 @blp.route("/orders/<id:order_id>")
 @blp.response(200, OrderSchema)
-@blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.ORDERS_READ)
 def get_order(order_id: int):
     """One order."""
@@ -106,7 +103,6 @@ def get_order(order_id: int):
 
 @blp.route("/orders/<id:order_id>/fulfil", methods=["POST"])
 @blp.doc(parameters=[HEADER_DOC])
-@blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.ORDERS_WRITE)
 @idempotent
 @blp.response(200, OrderSchema)
@@ -120,7 +116,6 @@ def fulfil_order(order_id: int):
 
 @blp.route("/orders/<id:order_id>/picked-up", methods=["POST"])
 @blp.doc(parameters=[HEADER_DOC])
-@blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.ORDERS_WRITE)
 @idempotent
 @blp.response(200, OrderSchema)
@@ -134,7 +129,6 @@ def pick_up_order(order_id: int):
 
 @blp.route("/orders/<id:order_id>/refunds", methods=["POST"])
 @blp.doc(parameters=[HEADER_DOC])
-@blp.alt_response("default", schema=ErrorSchema, description="An error")
 @requires(Scope.ORDERS_WRITE)
 @idempotent
 @blp.arguments(RefundArgs)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import g
 from marshmallow import Schema, fields
 
-from shop.api.kit import UtcDateTime
+from shop.api.kit import Money, UtcDateTime
 from shop.api.models import Scope
 from shop.customers.phones import mask_phone
 
@@ -33,8 +33,8 @@ class VariantSchema(Schema):
     product_id = fields.Integer(required=True)
     sku = fields.String(required=True)
     name = fields.String(required=True)
-    price = fields.Integer(required=True)
-    sale_price = fields.Integer(allow_none=True, required=True)
+    price = Money()
+    sale_price = Money(allow_none=True)
     stock = fields.Integer(required=True)
 
 
@@ -66,17 +66,17 @@ class OrderLineSchema(Schema):
     product_name = fields.String(required=True)
     variant_name = fields.String(required=True)
     sku = fields.String(required=True)
-    unit_price = fields.Integer(required=True)
+    unit_price = Money()
     quantity = fields.Integer(required=True)
-    line_total = fields.Integer(required=True)
+    line_total = Money()
     refunded_quantity = fields.Integer(required=True)
-    refunded_amount = fields.Integer(required=True)
+    refunded_amount = Money()
 
 
 class PaymentSchema(Schema):
     id = fields.Integer(required=True)
     provider = fields.String(required=True)
-    amount = fields.Integer(required=True)
+    amount = Money()
     currency = fields.String(required=True)
     created_at = UtcDateTime(required=True)
 
@@ -84,13 +84,13 @@ class PaymentSchema(Schema):
 class RefundLineSchema(Schema):
     order_line_id = fields.Integer(required=True)
     quantity = fields.Integer(required=True)
-    amount = fields.Integer(required=True)
+    amount = Money()
 
 
 class RefundSchema(Schema):
     id = fields.Integer(required=True)
     order_id = fields.Integer(required=True)
-    amount = fields.Integer(required=True)
+    amount = Money()
     currency = fields.String(required=True)
     reason = fields.String(required=True)
     restock = fields.Boolean(required=True)
@@ -126,11 +126,11 @@ class OrderSchema(Schema):
     phone = fields.Function(lambda order: _phone(order.phone), required=True)
     city = fields.String(required=True)
     currency = fields.String(required=True)
-    subtotal = fields.Integer(required=True)
-    discount = fields.Integer(required=True)
-    shipping = fields.Integer(required=True)
-    total = fields.Integer(required=True)
-    refunded_amount = fields.Integer(required=True)
+    subtotal = Money()
+    discount = Money()
+    shipping = Money()
+    total = Money()
+    refunded_amount = Money()
     coupon_id = fields.Integer(allow_none=True, required=True)
     points_spent = fields.Integer(required=True)
     share_code = fields.String(allow_none=True, required=True)
@@ -188,7 +188,7 @@ class CouponSchema(Schema):
 class PointsEntrySchema(Schema):
     id = fields.Integer(required=True)
     customer_id = fields.Integer(required=True)
-    amount = fields.Integer(required=True)
+    amount = fields.Integer(required=True, metadata={"description": "Points: + credited, - taken."})
     kind = fields.String(required=True)
     order_id = fields.Integer(allow_none=True, required=True)
     expires_at = UtcDateTime(allow_none=True, required=True)

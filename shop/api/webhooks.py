@@ -47,7 +47,7 @@ from shop.api.models import (
 from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.hooks import register_handler, register_sweep
-from shop.infra import outbox
+from shop.infra import leases, outbox
 from shop.infra.clock import utcnow
 from shop.infra.unit_of_work import after_commit
 from shop.staff import audit
@@ -440,26 +440,13 @@ def signature_headers(
     }
 
 
-def _claim(delivery_id: int) -> bool:
-    now = utcnow()
-    claimed = db.session.execute(
-        update(WebhookDelivery)
-        .where(
-            WebhookDelivery.id == delivery_id,
-            WebhookDelivery.status == DeliveryStatus.PENDING,
-            WebhookDelivery.next_attempt_at <= now,
-        )
-        .values(attempts=WebhookDelivery.attempts + 1, next_attempt_at=now + LEASE)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.commit()
-    return bool(claimed)
-
-
 def deliver(delivery_id: int) -> bool:
-    """Try one delivery now (a job; a second run while one is under way does nothing). True
-    if the receiver took it. No row is locked while the receiver is called."""
-    if not _claim(delivery_id):
+    """Try one delivery now (a job; a second run while one is under way does nothing: it is
+    leased, ``shop.infra.leases``). True if the receiver took it. No row is locked while the
+    receiver is called."""
+    if not leases.claim(
+        WebhookDelivery, delivery_id, "next_attempt_at", LEASE, DeliveryStatus.PENDING
+    ):
         return False
     delivery = db.session.get(WebhookDelivery, delivery_id)
     endpoint, event = delivery.endpoint, delivery.event
@@ -591,16 +578,7 @@ def disabled_endpoints() -> list[WebhookEndpoint]:
 
 def redeliver_due(limit: int = 1000) -> int:
     """Sweep: hand over every pending delivery that is due. Reads only."""
-    ids = db.session.scalars(
-        select(WebhookDelivery.id)
-        .where(
-            WebhookDelivery.status == DeliveryStatus.PENDING,
-            WebhookDelivery.next_attempt_at <= utcnow(),
-        )
-        .order_by(WebhookDelivery.id)
-        .limit(limit)
-    ).all()
-    db.session.rollback()
+    ids = leases.due(WebhookDelivery, "next_attempt_at", DeliveryStatus.PENDING, limit)
     for delivery_id in ids:
         dispatch(delivery_id)
     return len(ids)

@@ -29,14 +29,14 @@ from datetime import datetime, timedelta
 
 from flask import current_app, has_app_context
 from flask_babel import lazy_pgettext
-from sqlalchemy import JSON, DateTime, Integer, String, Text, select, update
+from sqlalchemy import JSON, DateTime, Integer, String, Text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shop.extensions import db
 from shop.hooks import hooks, register_sweep
-from shop.infra import disconnects
+from shop.infra import disconnects, leases
 from shop.infra.clock import utcnow
 from shop.infra.unit_of_work import after_commit
 from shop.infra.vocab import VOCABULARY, Vocabulary
@@ -143,13 +143,7 @@ def dispatch(event_id: int, delay: timedelta | None = None) -> None:
 def redispatch_due(limit: int = 1000) -> int:
     """Sweep: dispatch every pending event that is due (its dispatch lost, its lease expired,
     its backoff over). Its own transaction (reads only). Returns how many it dispatched."""
-    ids = db.session.scalars(
-        select(OutboxEvent.id)
-        .where(OutboxEvent.status == OutboxStatus.PENDING, OutboxEvent.available_at <= utcnow())
-        .order_by(OutboxEvent.id)
-        .limit(limit)
-    ).all()
-    db.session.rollback()
+    ids = leases.due(OutboxEvent, "available_at", OutboxStatus.PENDING, limit)
     for event_id in ids:
         dispatch(event_id)
     return len(ids)
@@ -198,19 +192,7 @@ def deliver(event_id: int) -> bool:
 
 
 def _claim(event_id: int) -> bool:
-    now = utcnow()
-    claimed = db.session.execute(
-        update(OutboxEvent)
-        .where(
-            OutboxEvent.id == event_id,
-            OutboxEvent.status == OutboxStatus.PENDING,
-            OutboxEvent.available_at <= now,
-        )
-        .values(attempts=OutboxEvent.attempts + 1, available_at=now + LEASE)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.commit()
-    return bool(claimed)
+    return leases.claim(OutboxEvent, event_id, "available_at", LEASE, OutboxStatus.PENDING)
 
 
 def _record_failure(event_id: int, attempts: int, error: Exception) -> None:
