@@ -118,7 +118,8 @@ def grant(
     so the caller decides whether the rest of its transaction stands. The template's remaining
     quantity is taken by a conditional update, and the coupon's (template, customer, seq) is
     unique, so 50 simultaneous claims of a 10-coupon template make exactly 10 coupons and one
-    customer cannot pass their limit by double-clicking.
+    customer cannot pass their limit by double-clicking. The coupon is announced
+    (``coupon.claimed``) in the same transaction, whatever its source.
     """
     now = now or utcnow()
     template = db.session.get(CouponTemplate, template_id, populate_existing=True)

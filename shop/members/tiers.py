@@ -4,7 +4,8 @@ rule; the welcome coupon; buying coupons in the points shop.
 Progress is never stored: it is read from orders, so a refund moves it back by itself. A
 customer reaches a tier when every task of it is met; ``evaluate_tier`` only ever moves a
 customer up (a conditional update, so two payments at once upgrade once), and only
-``apply_retention`` moves one down.
+``apply_retention`` moves one down. Every move (those and staff's ``set_tier``) is announced
+as ``member.tier_changed`` in its transaction.
 """
 
 from __future__ import annotations
