@@ -20,8 +20,10 @@ from distribution.models import Sharer, SharerKind, SharerStatus
 from distribution.sharing import find_link, settings
 from shop.customers.models import Customer
 from shop.customers.phones import normalize_phone
+from shop.customers.topics import CustomerTopic
 from shop.errors import InvalidInput
 from shop.extensions import db
+from shop.infra import outbox
 from shop.staff import audit
 
 MAX_NAME = 120
@@ -60,7 +62,8 @@ def apply_as_promoter(phone: str, name: str, invite_code: str | None = None) -> 
             raise InvalidInput(_("This invite code matches no one: check it, or leave it empty."))
     already = _("This number is already in the programme: open your personal link.")
     customer = db.session.scalar(select(Customer).where(Customer.phone == phone))
-    if customer is None:
+    new_customer = customer is None
+    if new_customer:
         customer = Customer(phone=phone, name=name)
         db.session.add(customer)
     elif db.session.scalar(select(Sharer.id).where(Sharer.customer_id == customer.id)):
@@ -80,6 +83,8 @@ def apply_as_promoter(phone: str, name: str, invite_code: str | None = None) -> 
             db.session.add(sharer)
     except IntegrityError:
         raise InvalidInput(already) from None
+    if new_customer:
+        outbox.publish(CustomerTopic.CREATED, customer.id, sharer.store_id)
     if parent is not None and sharer.status == SharerStatus.ACTIVE:
         evaluate_level(parent.id)  # one more invite may lift the recruiter
     return sharer

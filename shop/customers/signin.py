@@ -23,8 +23,10 @@ from sqlalchemy.exc import IntegrityError
 from shop.customers.models import Customer, LoginCode
 from shop.customers.phones import normalize_phone
 from shop.customers.sms import SendFailed, sender
+from shop.customers.topics import CustomerTopic
 from shop.errors import InvalidInput
 from shop.extensions import db
+from shop.infra import outbox
 from shop.infra.clock import utcnow
 from shop.infra.locks import serialize
 
@@ -128,10 +130,12 @@ def verify_code(raw_phone: str, code: str) -> Customer:
     if not spent:
         raise wrong
     customer = db.session.scalar(select(Customer).where(Customer.phone == phone))
-    if customer is None:
-        customer = Customer(phone=phone)
-        db.session.add(customer)
     try:
+        if customer is None:
+            customer = Customer(phone=phone)
+            db.session.add(customer)
+            db.session.flush()
+            outbox.publish(CustomerTopic.CREATED, customer.id, None)  # with the row, or not
         db.session.commit()
     except IntegrityError:  # created by a checkout a moment ago
         db.session.rollback()

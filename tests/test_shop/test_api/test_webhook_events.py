@@ -27,6 +27,11 @@ from tests.support.members import buy, make_customer, make_template, owner, pay
 
 
 @pytest.fixture
+def app_config(app_config):
+    return {**app_config, "SMS_SENDER": "tests.support.members.CapturingSender"}
+
+
+@pytest.fixture
 def receiver():
     server = Receiver().start()
     yield server
@@ -219,6 +224,24 @@ def test_live_session_started_and_ended(ctx, receiver):
     assert [e["type"] for e in events] == ["live.session.started", "live.session.ended"]
     assert {e["store_id"] for e in events} == {store.id}
     assert events[0]["data"]["session"]["started_at"] and events[1]["data"]["session"]["ended_at"]
+
+
+def test_a_customer_made_by_signing_in_or_applying_as_promoter_is_announced(ctx, client, receiver):
+    from distribution.promoters import apply_as_promoter
+    from shop.customers.models import Customer
+    from tests.support.members import sign_in_by_code
+
+    wants(receiver, "customer.created")
+    sign_in_by_code(client, "13700001111")
+    sign_in_by_code(client, "13700001111")  # the same customer again: no second event
+    with unit_of_work():
+        apply_as_promoter("13700002222", "Zhou Min")
+    phones = {c.id: c.phone for c in db.session.scalars(select(Customer))}
+    created = receiver.events()
+    assert sorted(phones[e["data"]["customer"]["id"]] for e in created) == [
+        "13700001111",
+        "13700002222",
+    ]
 
 
 def test_every_event_type_of_the_issue_is_offered(ctx):
