@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime
 
 from flask_admin import AdminIndexView, expose
 from sqlalchemy import func, select
@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from admin.auth import SignInMixin
 from admin.base import SecuredView
 from admin.permissions import may, store_clause, store_scope
+from admin.shop.order_tabs import today_range
 from shop.api import webhooks
 from shop.catalog.models import Review
 from shop.extensions import db
-from shop.infra.clock import utcnow
 from shop.money import format_money
 from shop.orders.models import Order, OrderStatus
 
@@ -40,20 +40,20 @@ def _count(model, *conditions) -> int:
 
 
 def figures(now: datetime | None = None) -> dict:
-    """Orders placed today, GMV of orders paid today (UTC days), and what is waiting."""
-    now = now or utcnow()
-    today = datetime.combine(now.date(), time.min)
+    """Orders placed today, GMV of orders paid today (the shop's day, in its time zone), and
+    what is waiting."""
+    start, end = today_range(now)
     gmv_rows = db.session.execute(
         _scoped(
             select(Order.currency, func.sum(Order.total))
-            .where(Order.paid_at >= today, Order.status.in_(GMV_STATES))
+            .where(Order.paid_at >= start, Order.paid_at < end, Order.status.in_(GMV_STATES))
             .group_by(Order.currency)
             .order_by(Order.currency),
             Order,
         )
     ).all()
     return {
-        "orders_today": _count(Order, Order.created_at >= today),
+        "orders_today": _count(Order, Order.created_at >= start, Order.created_at < end),
         "gmv_today": [format_money(int(total or 0), currency) for currency, total in gmv_rows],
         "awaiting_payment": _count(Order, Order.status == OrderStatus.AWAITING_PAYMENT),
         "needs_review": _count(Order, Order.needs_review.is_(True)),

@@ -53,9 +53,9 @@ def status_formatter(view, context, model, name):
     return chip
 
 
-def today_range() -> tuple[datetime, datetime]:
+def today_range(now: datetime | None = None) -> tuple[datetime, datetime]:
     """Today in the shop's time zone, from midnight to the next, as stored (naive UTC) times."""
-    local_today = to_user_timezone(utcnow()).date()
+    local_today = to_user_timezone(now or utcnow()).date()
     return tuple(
         to_utc(datetime.combine(day, time())) for day in (local_today, local_today + timedelta(1))
     )

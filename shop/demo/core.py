@@ -28,9 +28,9 @@ DEMO_STAFF = [
     ("support@siyu.test", Role.SUPPORT, None),
 ]
 
-_STORES = [  # Chinese name, English name, city, address
-    ("静安旗舰店", "Jing'an Flagship", "Shanghai", "1 Nanjing West Rd"),
-    ("天河店", "Tianhe Store", "Guangzhou", "88 Tianhe Rd"),
+_STORES = [  # Chinese name, English name, city, address (as the shop's customers write them)
+    ("静安旗舰店", "Jing'an Flagship", "上海", "南京西路1号"),
+    ("天河店", "Tianhe Store", "广州", "天河路88号"),
 ]
 
 _CATEGORIES = [  # Chinese name, English name, Chinese description, English description

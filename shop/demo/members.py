@@ -186,7 +186,7 @@ def load_demo() -> list[str]:
     name, phone = DEMO_MEMBER
     member = db.session.scalar(select(Customer).where(Customer.phone == phone))
     if member is None:
-        member = Customer(name=name, phone=phone, city="Shanghai")
+        member = Customer(name=name, phone=phone, city="上海")
         db.session.add(member)
     db.session.flush()
     points.post(

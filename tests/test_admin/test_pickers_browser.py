@@ -57,5 +57,12 @@ def test_the_menu_fits_one_line_at_1280(admin_page, live_server):
     for path in ("/lang/en?next=/admin/orders/", "/lang/zh_Hans_CN?next=/admin/orders/"):
         page.goto(live_server(path))
         expect(page.locator(".siyu-tabs")).to_be_visible()
-        # One line of the navbar is under 60 px high; a wrapped one is about 100.
-        page.wait_for_function("document.querySelector('nav.navbar').offsetHeight < 60")
+        # One line of the navbar is under 60 px high; a wrapped one is about 100. Measured once
+        # the page and its fonts have loaded (what decides the wrap); a polled predicate would be
+        # a string the page's CSP forbids evaluating.
+        page.wait_for_load_state("load")
+        height = page.evaluate(
+            "() => document.fonts.ready.then("
+            "() => document.querySelector('nav.navbar').offsetHeight)"
+        )
+        assert height < 60, (path, height)

@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from flask_login import login_user
 from sqlalchemy import select, update
 
+from admin.dashboard import figures
 from shop.extensions import db
 from shop.members.models import CouponTemplate
 from shop.orders.models import Order
-from shop.staff.models import Role
+from shop.staff.models import Role, Staff
 from tests.test_admin.conftest import csv_rows
 
 PLACED_A = datetime(2026, 3, 1, 16, 30)  # 2026-03-02 00:30 in Shanghai
@@ -84,3 +86,13 @@ def test_forms_show_and_take_times_in_the_shops_zone(as_role, app):
         template_id = template.id
     form = owner.get(f"/admin/templates/edit/?id={template_id}").get_data(as_text=True)
     assert 'value="2026-03-02 00:30:00"' in form
+
+
+def test_the_dashboards_today_is_the_shops_day(placed, app):
+    """At 2026-03-02 01:00 in Shanghai (17:00 UTC on 1 March), order A (00:30 local) was
+    placed today and order B (23:30 local, the evening before) was not, though both fall on
+    the same UTC day (which counted both)."""
+    with app.test_request_context():
+        login_user(db.session.scalar(select(Staff).where(Staff.role == Role.OWNER)))
+        assert figures(now=datetime(2026, 3, 1, 17, 0))["orders_today"] == 1
+        assert figures(now=datetime(2026, 3, 1, 15, 45))["orders_today"] == 1  # 23:45 local
