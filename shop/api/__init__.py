@@ -54,7 +54,19 @@ def init_app(app: Flask) -> None:
                     "refund orders. Authenticate with `Authorization: Bearer <key>`. Lists "
                     "are paged by cursor (`limit` up to 250, `after` = the previous page's "
                     "`next_after`) and take `updated_since`. Every POST takes an "
-                    "`Idempotency-Key`. Errors are JSON: `code`, `message`, `field`."
+                    "`Idempotency-Key`. Errors are JSON: `code`, `message`, `field`. "
+                    "Each key may send 40 requests at once and then 2 a second (settable per "
+                    "key); over that: `429` with `Retry-After` (seconds).\n\n"
+                    "Webhooks (endpoints are registered by an owner in the admin, with the "
+                    "event types they want and an optional store) POST "
+                    "`{id, type, created_at, api_version, store_id, data}`, where `data` holds "
+                    "the resource as this API shows it (`order`, `refund`, `customer`, "
+                    "`variant`, `entry`, `coupon`, ...), signed per Standard Webhooks "
+                    "(`webhook-id`, `webhook-timestamp`, `webhook-signature`). A delivery "
+                    "not answered 2xx is tried again after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h "
+                    "and 10 h (or `Retry-After`); a 4xx other than 408 and 429 is not. "
+                    "An event may come twice (its `id` tells); after an outage, reconcile "
+                    "with `updated_since`."
                 )
             },
             "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
