@@ -26,9 +26,11 @@ from flask import session as flask_session
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from live import host, room
+from live import host, room, shelf
 from live.attribution_session import remember_session
 from live.broker import broker, stream
+from live.forms import ShelfForm
+from live.models import SessionStatus
 from live.presence import presence
 from live.views import bp
 from shop.app import ROOT
@@ -201,6 +203,8 @@ def host_console(session_id: int):
             heartbeat_seconds=current_app.config["LIVE_HOST_HEARTBEAT_SECONDS"],
             workbench_url=host.workbench_url(session),
             status_labels=room.status_labels(),
+            shelf_form=ShelfForm() if session.status != SessionStatus.ENDED else None,
+            offerable=shelf.offerable(session),
         )
     )
     response.headers["Cache-Control"] = "private, no-store"
@@ -219,4 +223,5 @@ def host_action(session_id: int, action: str):
             result = act(session, request.form, current_user)
     except ShopError as error:
         return _failure(error)
-    return jsonify(ok=True, status=session.status, message=result or _("Done."))
+    result, extra = result if isinstance(result, tuple) else (result, {})
+    return jsonify(ok=True, status=session.status, message=result or _("Done."), **extra)

@@ -15,7 +15,7 @@ from admin.kit.fields import MoneyField
 from admin.kit.formatters import choice_formatter, money_formatter
 from admin.kit.pages import SingleRowView
 from admin.permissions import store_scope
-from live import reports, services
+from live import reports, services, shelf
 from live.models import LiveSession, SessionStatus, ShelfItem, StreamKind
 from shop.catalog.models import Store
 
@@ -187,10 +187,9 @@ class ShelfItemView(LiveView):
     }
 
     def on_model_change(self, form, model, is_created):
-        if model.variant is not None and model.variant.product_id != model.product_id:
-            raise ValidationError(_l("The variant must be one of the product's."))
-        if model.stock_cap is not None and model.stock_cap < (model.sold or 0):
-            raise ValidationError(_l("The cap cannot be below the units orders already hold."))
+        """The shelf's rules are live selling's (``live.shelf``), as on the host console."""
+        self.check_store(model)
+        shelf.check_item(model, model.session, new=is_created)
         super().on_model_change(form, model, is_created)
 
 
