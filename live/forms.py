@@ -73,3 +73,10 @@ class ShelfForm(FlaskForm):
             if field.errors:
                 return f"{field.label.text}: {field.errors[0]}"
         return ""
+
+
+class RemindForm(FlaskForm):
+    """ "Remind me" on a scheduled session's room: a signed-in customer's own phone, else the
+    phone typed here (``live.reminders`` checks it)."""
+
+    phone = StringField(_l("Mobile number"), validators=[Optional(), Length(max=32)])

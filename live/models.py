@@ -227,3 +227,20 @@ class LiveClaim(db.Model):
     released_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
 
     shelf_item: Mapped[ShelfItem] = relationship()
+
+
+class LiveReminder(db.Model):
+    """A customer's "Remind me" for a scheduled session: one per phone number per session
+    (asking again changes nothing). ``sent_at`` is set once, by a conditional update, by the
+    handler that texts the reminders when the session goes live, so each goes out once."""
+
+    __tablename__ = "live_reminders"
+    __table_args__ = (UniqueConstraint("session_id", "phone", name="one_per_phone"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("live_sessions.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    phone: Mapped[str] = mapped_column(String(32))
+    # The language the customer asked in: the reminder is written in it.
+    locale: Mapped[str] = mapped_column(String(16), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -27,3 +27,4 @@ def init_app(app) -> None:
     register_sweep(app, "live.jobs.end_silent_sessions", 60)
     register_sweep(app, "live.jobs.release_due_units", 60)
     register_handler(app, OrderTopic.CANCELLED, "live.jobs.release_live_units")
+    register_handler(app, LiveTopic.STATUS, "live.jobs.send_reminders")

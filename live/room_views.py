@@ -26,10 +26,10 @@ from flask import session as flask_session
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from live import host, room, shelf
+from live import host, reminders, room, shelf
 from live.attribution_session import remember_session
 from live.broker import broker, stream
-from live.forms import ShelfForm
+from live.forms import RemindForm, ShelfForm
 from live.models import SessionStatus
 from live.presence import presence
 from live.views import bp
@@ -84,6 +84,7 @@ def room_page(session_id: int):
         room.record_visit(session.id, visitor, customers.signed_in_id())
     remember_session(flask_session, session.id)  # an order placed from here is the session's
     pinned = room.pinned_item(session)
+    customer = customers.signed_in()
     response = Response(
         render_template(
             "live/room.html",
@@ -96,6 +97,9 @@ def room_page(session_id: int):
             after=broker().head(session.id),
             player=room.player(session),
             status_labels=room.status_labels(),
+            remind_form=RemindForm() if session.status == SessionStatus.SCHEDULED else None,
+            reminded=_reminded(session.id, customer),
+            customer=customer,
         )
     )
     if new_visitor:
@@ -103,6 +107,34 @@ def room_page(session_id: int):
     response.headers["Content-Security-Policy"] = room.content_policy(session)
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+REMINDED_KEY = "live_reminded"
+
+
+def _reminded(session_id: int, customer) -> bool:
+    """Whether this browser (or the signed-in customer's phone) asked to be reminded."""
+    if session_id in flask_session.get(REMINDED_KEY, []):
+        return True
+    return customer is not None and reminders.is_reminded(session_id, customer.phone)
+
+
+@bp.post("/<int:session_id>/remind")
+def remind(session_id: int):
+    """ "Remind me": recorded once (asking again changes nothing); texted when it goes live."""
+    session = _session_or_404(session_id)
+    form = RemindForm()
+    if not form.validate_on_submit():
+        flash(_("Please try again."), "error")
+        return redirect(url_for("live.room", session_id=session_id))
+    try:
+        with unit_of_work():
+            reminders.remind_me(session, customer=customers.signed_in(), phone=form.phone.data)
+    except ShopError as error:
+        flash(error.message, "error")
+    else:
+        flask_session[REMINDED_KEY] = [*flask_session.get(REMINDED_KEY, [])[-19:], session_id]
+    return redirect(url_for("live.room", session_id=session_id) + "#remind")
 
 
 @bp.get("/<int:session_id>/events")
