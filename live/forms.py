@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, DateTimeLocalField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -80,3 +80,11 @@ class RemindForm(FlaskForm):
     phone typed here (``live.reminders`` checks it)."""
 
     phone = StringField(_l("Mobile number"), validators=[Optional(), Length(max=32)])
+
+
+class TipForm(FlaskForm):
+    """A tip: one of the preset amounts (the button tapped, in minor units), and the
+    adult-confirmation ticked before a customer's first tip (``live.tips`` checks both)."""
+
+    amount = IntegerField(_l("Tip"), validators=[DataRequired()])
+    adult = BooleanField(_l("I am 18 or older"))

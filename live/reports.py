@@ -22,6 +22,7 @@ from sqlalchemy import func, or_, select
 
 from distribution.models import Attribution, LinkTarget, ShareLink, Sharer, SharerKind, Visit
 from live.models import LiveSession, Pin, SessionStatus
+from live.tips import session_tips
 from shop.extensions import db
 from shop.orders.models import Order, OrderStatus
 
@@ -86,6 +87,8 @@ class SessionReport:
     products: list[Row]
     pins: list[Row]
     inviters: list[Row]
+    # Tips for the host (``live.tips.session_tips``): kept apart from sales.
+    tips: dict = field(default_factory=dict)
 
     @property
     def conversion(self) -> float | None:
@@ -175,6 +178,7 @@ def session_report(session: LiveSession) -> SessionReport:
         products=sorted(products.values(), key=lambda r: -r.figures.paid_gmv),
         pins=pins,
         inviters=_inviters(orders),
+        tips=session_tips(session.id),
     )
 
 
@@ -301,4 +305,10 @@ def csv_export(report: SessionReport) -> str:
     writer.writerow(["peak_viewers", viewers.peak, "unique_viewers", viewers.unique])
     conversion = report.conversion
     writer.writerow(["conversion", "" if conversion is None else f"{conversion:.4f}"])
+    tips = report.tips
+    writer.writerow(
+        ["tips_paid", tips.get("paid", 0), "tips_net", tips.get("net", 0)]
+        + ["tips_refunded", tips.get("refunded", 0), "tips_refunded_amount"]
+        + [tips.get("refunded_amount", 0)]
+    )
     return out.getvalue()

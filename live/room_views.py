@@ -26,10 +26,10 @@ from flask import session as flask_session
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from live import host, reminders, room, shelf
+from live import host, reminders, room, shelf, tips
 from live.attribution_session import remember_session
 from live.broker import broker, stream
-from live.forms import RemindForm, ShelfForm
+from live.forms import RemindForm, ShelfForm, TipForm
 from live.models import SessionStatus
 from live.presence import presence
 from live.views import bp
@@ -100,6 +100,9 @@ def room_page(session_id: int):
             remind_form=RemindForm() if session.status == SessionStatus.SCHEDULED else None,
             reminded=_reminded(session.id, customer),
             customer=customer,
+            tip_form=TipForm() if _tips_shown(session) else None,
+            tip_amounts=tips.amounts(),
+            adult_confirmed=tips.has_confirmed_adult(customer.id if customer else None),
         )
     )
     if new_visitor:
@@ -135,6 +138,38 @@ def remind(session_id: int):
     else:
         flask_session[REMINDED_KEY] = [*flask_session.get(REMINDED_KEY, [])[-19:], session_id]
     return redirect(url_for("live.room", session_id=session_id) + "#remind")
+
+
+def _tips_shown(session) -> bool:
+    return tips.tips_on(session) and session.status in (
+        SessionStatus.LIVE,
+        SessionStatus.PAUSED,
+    )
+
+
+@bp.post("/<int:session_id>/tip")
+def tip(session_id: int):
+    """A tip at a preset amount, paid on Stripe Checkout as orders are (``live.tips``)."""
+    session = _session_or_404(session_id)
+    form = TipForm()
+    back = url_for("live.room", session_id=session_id) + "#tip"
+    if not form.validate_on_submit():
+        flash(_("Choose one of the tip amounts."), "error")
+        return redirect(back)
+    try:
+        with unit_of_work() as work:
+            made = tips.start_tip(
+                session, customers.signed_in(), form.amount.data, adult=form.adult.data
+            )
+            work.keep(made)
+        room_url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for(
+            "live.room", session_id=session_id
+        )
+        pay_url = tips.checkout_url(made, room_url)
+    except ShopError as error:
+        flash(error.message, "error")
+        return redirect(back)
+    return redirect(pay_url, 303)
 
 
 @bp.get("/<int:session_id>/events")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, flash
 from flask_admin import expose
+from flask_admin.actions import action
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import ValidationError
@@ -15,12 +17,13 @@ from admin.kit.fields import MoneyField
 from admin.kit.formatters import choice_formatter, money_formatter
 from admin.kit.pages import SingleRowView
 from admin.permissions import store_scope
-from live import reports, services, shelf
-from live.models import LiveSession, SessionStatus, ShelfItem, StreamKind
+from live import reports, services, shelf, tips
+from live.models import LiveSession, SessionStatus, StreamKind, TipStatus
 from shop.catalog.models import Store
 
 STATUS_LABELS = SessionStatus.labels()
 STREAM_LABELS = StreamKind.labels()
+TIP_LABELS = TipStatus.labels()
 
 
 def _sessions_of(store_ids: list[int]):
@@ -40,7 +43,8 @@ class LiveView(StaffModelView):
             return query
         if (model or self.model) is LiveSession:
             return query.filter(LiveSession.store_id.in_(ids))
-        return query.filter(ShelfItem.session_id.in_(_sessions_of(ids)))
+        row = model or self.model
+        return query.filter(row.session_id.in_(_sessions_of(ids)))
 
     def check_store(self, model) -> None:
         ids = store_scope()
@@ -89,6 +93,7 @@ class LiveSessionView(LiveView):
         "ended_at": _l("Ended"),
         "replay_url": _l("Replay address"),
         "report": _l("Report"),
+        "tips": _l("Tips"),
     }
     column_formatters = {
         "status": choice_formatter(STATUS_LABELS),
@@ -107,8 +112,17 @@ class LiveSessionView(LiveView):
         "cover",
         "scheduled_at",
         "replay_url",
+        "tips",
     ]
     form_choices = {"stream_kind": list(STREAM_LABELS.items())}
+    form_args = {
+        "tips": {
+            "description": _l(
+                "Off by default. Tick to take tips in this session whatever the live settings "
+                "say; leave the live settings to decide for the others."
+            )
+        }
+    }
     scoped_fields = {"store": Store}
 
     def on_model_change(self, form, model, is_created):
@@ -191,6 +205,32 @@ class ShelfItemView(LiveView):
         self.check_store(model)
         shelf.check_item(model, model.session, new=is_created)
         super().on_model_change(form, model, is_created)
+
+
+class LiveTipView(LiveView):
+    """Tips for host guides: who gave how much is for staff only (never shown in the room);
+    a paid tip can be refunded in full (Stripe, then the host's ledger)."""
+
+    can_create = can_edit = can_delete = False
+    action_permission = "orders.refund"
+    column_list = ["id", "session", "host", "amount", "status", "created_at", "paid_at"]
+    column_labels = {
+        "session": _l("Session"),
+        "host": _l("Host guide"),
+        "amount": _l("Amount"),
+        "status": _l("Status"),
+        "created_at": _l("Created"),
+        "paid_at": _l("Paid"),
+    }
+    column_formatters = {"amount": money_formatter(), "status": choice_formatter(TIP_LABELS)}
+    column_filters = ["status", "session.title"]
+    column_default_sort = ("id", True)
+
+    @action("refund", _l("Refund"), _l("Refund the selected tips in full?"))
+    def action_refund(self, ids):
+        done = self.each(self.get_scoped(ids), lambda tip: tips.refund(tip.id))
+        if done:
+            flash(ngettext("%(num)d tip refunded.", "%(num)d tips refunded.", done), "success")
 
 
 class LiveSettingsView(SingleRowView):
