@@ -141,9 +141,15 @@ def remind(session_id: int):
 
 
 def _tips_shown(session) -> bool:
-    return tips.tips_on(session) and session.status in (
-        SessionStatus.LIVE,
-        SessionStatus.PAUSED,
+    """Tips switched on, the session on air, and online payment to take them."""
+    return (
+        tips.tips_on(session)
+        and tips.payable()
+        and session.status
+        in (
+            SessionStatus.LIVE,
+            SessionStatus.PAUSED,
+        )
     )
 
 

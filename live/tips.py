@@ -56,6 +56,11 @@ def tips_on(session: LiveSession) -> bool:
     return bool(services.settings().tips_enabled)
 
 
+def payable() -> bool:
+    """Tips are paid online only (Stripe Checkout): without it the room offers none."""
+    return stripe_gateway.enabled()
+
+
 def has_confirmed_adult(customer_id: int | None) -> bool:
     return customer_id is not None and (
         db.session.scalar(
@@ -79,7 +84,7 @@ def start_tip(session: LiveSession, customer, amount: int, *, adult: bool = Fals
         raise InvalidInput(_("Sign in to send a tip."))
     if amount not in amounts():
         raise InvalidInput(_("Choose one of the tip amounts."))
-    if not stripe_gateway.enabled():
+    if not payable():
         raise PaymentError(_("Online payment is unavailable right now. Please try again."))
     if not has_confirmed_adult(customer.id):
         if not adult:

@@ -65,6 +65,7 @@
         if (!answer || !answer.ok) return;
         var empty = document.getElementById('host-shelf-empty');
         if (empty) empty.remove();
+        document.getElementById('host-unpin').hidden = false;
         document.getElementById('host-shelf').append(shelfLine(answer.item));
         shelfForm.reset();
         document.getElementById('host-add').open = false;
