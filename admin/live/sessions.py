@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from markupsafe import Markup
 from sqlalchemy import select
-from wtforms import ValidationError
+from wtforms import SelectField, ValidationError
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from admin.base import StaffModelView
@@ -51,6 +51,13 @@ class LiveView(StaffModelView):
         session = model if isinstance(model, LiveSession) else model.session
         if ids is not None and (session is None or session.store_id not in ids):
             raise ValidationError(_l("You can only change the data of your own stores."))
+
+
+def _on_off_or_settings(value) -> bool | None:
+    """A session's tips: on, off, or None (as the live settings say)."""
+    if value in (None, "", "None"):
+        return None
+    return value in (True, "1", "True")
 
 
 def _report_link(view, context, model, name):
@@ -115,12 +122,19 @@ class LiveSessionView(LiveView):
         "tips",
     ]
     form_choices = {"stream_kind": list(STREAM_LABELS.items())}
+    form_overrides = {"tips": SelectField}
     form_args = {
         "tips": {
+            "choices": [
+                ("", _l("As in the live settings")),
+                ("1", _l("On for this session")),
+                ("0", _l("Off for this session")),
+            ],
+            "coerce": _on_off_or_settings,
             "description": _l(
-                "Off by default. Tick to take tips in this session whatever the live settings "
-                "say; leave the live settings to decide for the others."
-            )
+                "Tips are off unless staff switch them on, here or for every "
+                "session in the live settings."
+            ),
         }
     }
     scoped_fields = {"store": Store}

@@ -133,3 +133,17 @@ def test_the_report_counts_paid_sales_and_shows_unpaid_apart(as_role, live_data)
 def test_the_programme_settings_hold_the_live_invite_precedence(as_role):
     page = as_role(Role.OWNER).get("/admin/programme/", follow_redirects=True)
     assert "A live invite outranks a binding" in page.get_data(as_text=True)
+
+
+def test_staff_switch_a_sessions_tips_on_off_or_back_to_the_settings(as_role, live_data, app):
+    owner = as_role(Role.OWNER)
+    form = {"store": "", "title": "Store A live", "stream_kind": "hls"}
+    with app.app_context():
+        form["store"] = str(db.session.get(LiveSession, live_data["mine"]).store_id)
+    for chosen, stored in (("1", True), ("0", False), ("", None)):
+        response = owner.post(
+            f"/admin/live/edit/?id={live_data['mine']}", data={**form, "tips": chosen}
+        )
+        assert response.status_code == 302, response.get_data(as_text=True)
+        with app.app_context():
+            assert db.session.get(LiveSession, live_data["mine"]).tips is stored

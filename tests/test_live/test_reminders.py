@@ -137,3 +137,18 @@ def test_a_text_the_sender_could_not_hand_over_is_sent_on_the_retry(room, app, c
     assert reminders.send_due(room.session_id, "live:retry") == 1
     assert sorted(p for p, _ in _texts(room.session_id)) == ["13800000003", "13800000004"]
     assert reminders.send_due(room.session_id, "live:retry") == 0
+
+
+@pytest.mark.postgres
+def test_taps_at_the_same_moment_leave_one_reminder(room, app):
+    from tests.support.races import all_at_once
+
+    def tap(_i):
+        with app.test_request_context():
+            with unit_of_work():
+                session = db.session.get(LiveSession, room.session_id)
+                return reminders.remind_me(session, phone="13800000009")[1]
+
+    made = all_at_once(8, tap)
+    assert made.count(True) == 1
+    assert _reminders(app, room.session_id) == 1

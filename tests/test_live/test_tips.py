@@ -157,3 +157,31 @@ def test_the_shop_setting_switches_tips_on_and_a_session_may_switch_them_off(app
         session.tips = False
         assert tips.tips_on(session) is False
         db.session.rollback()
+
+
+def test_staff_see_tips_in_the_admin_and_refund_one_there(app, room, fake_stripe):
+    from shop.demo.factories import make_staff
+
+    _tips_on(app, room.session_id)
+    client = _signed_in(app, room)
+    client.post(f"/live/{room.session_id}/tip", data={"amount": "6600", "adult": "y"})
+    with app.app_context():
+        tip = db.session.scalar(select(LiveTip))
+        tip_id, paid_on = tip.id, tip.stripe_session_id
+        make_staff("owner@siyu.test", "pw-123456789", "owner")
+        db.session.commit()
+    deliver(app.test_client(), event("checkout.session.completed", fake_stripe.pay(paid_on)))
+    staff = app.test_client()
+    staff.post("/admin/login", data={"email": "owner@siyu.test", "password": "pw-123456789"})
+    listing = staff.get("/admin/live-tips/").get_data(as_text=True)
+    assert "¥66.00" in listing and "Paid" in listing
+    done = staff.post(
+        "/admin/live-tips/action/",
+        data={"action": "refund", "rowid": str(tip_id)},
+        follow_redirects=True,
+    )
+    assert "1 tip refunded." in done.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(LiveTip, tip_id).status == TipStatus.REFUNDED
+        report = staff.get(f"/admin/live/report/{room.session_id}").get_data(as_text=True)
+        assert "0 paid, ¥0.00 net" in report and "1 refunded, ¥66.00" in report
