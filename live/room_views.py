@@ -135,8 +135,8 @@ def remind(session_id: int):
             reminders.remind_me(session, customer=customers.signed_in(), phone=form.phone.data)
     except ShopError as error:
         flash(error.message, "error")
-    else:
-        flask_session[REMINDED_KEY] = [*flask_session.get(REMINDED_KEY, [])[-19:], session_id]
+        return redirect(url_for("live.room", session_id=session_id))
+    flask_session[REMINDED_KEY] = [*flask_session.get(REMINDED_KEY, [])[-19:], session_id]
     return redirect(url_for("live.room", session_id=session_id) + "#remind")
 
 
@@ -158,7 +158,7 @@ def tip(session_id: int):
     """A tip at a preset amount, paid on Stripe Checkout as orders are (``live.tips``)."""
     session = _session_or_404(session_id)
     form = TipForm()
-    back = url_for("live.room", session_id=session_id) + "#tip"
+    back = url_for("live.room", session_id=session_id)  # the top, where the reason shows
     if not form.validate_on_submit():
         flash(_("Choose one of the tip amounts."), "error")
         return redirect(back)
