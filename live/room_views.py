@@ -103,6 +103,7 @@ def room_page(session_id: int):
             tip_form=TipForm() if _tips_shown(session) else None,
             tip_amounts=tips.amounts(),
             adult_confirmed=tips.has_confirmed_adult(customer.id if customer else None),
+            tipped=request.args.get("tipped") == "1",  # back from paying a tip
         )
     )
     if new_visitor:

@@ -118,6 +118,8 @@ def test_the_first_tip_asks_for_the_adult_confirmation_then_pays_on_stripe(app, 
         assert report.tips == {"paid": 1, "net": 1800, "refunded": 0, "refunded_amount": 0}
         assert "tips_net,1800" in reports.csv_export(report)
         assert report.total.paid_gmv == 0  # a tip is not a sale
+    thanked = client.get(f"/live/{room.session_id}?tipped=1").get_data(as_text=True)
+    assert "Thank you: your tip goes to the host" in thanked
     # No public ranking, no amount in the room.
     room_page = app.test_client().get(f"/live/{room.session_id}").get_data(as_text=True)
     assert "Mei" not in room_page
