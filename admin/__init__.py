@@ -44,7 +44,7 @@ from admin.kit.lookup import LookupView
 from admin.kit.times import admin_time
 from admin.kit.wording import reword_flask_admin
 from admin.live.room import BannedWordView
-from admin.live.sessions import LiveSessionView, LiveSettingsView, ShelfItemView
+from admin.live.sessions import LiveSessionView, LiveSettingsView, LiveTipView, ShelfItemView
 from admin.members.coupons import CouponTemplateView, CouponView
 from admin.members.points import PointsEntryView, PointsShopItemView
 from admin.members.settings import LoyaltySettingsView
@@ -75,7 +75,7 @@ from distribution.models import (
     SharerLevel,
     Visit,
 )
-from live.models import LiveSession, LiveSettings, ShelfItem
+from live.models import LiveSession, LiveSettings, LiveTip, ShelfItem
 from live.room_models import BannedWord
 from shop.api.models import ApiKey, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from shop.catalog.models import (
@@ -204,6 +204,7 @@ def init_admin(app) -> Admin:
         ),
         (LiveSessionView, LiveSession, _l("Live sessions"), "admin_live", "live", live),
         (ShelfItemView, ShelfItem, _l("Shelves"), "admin_shelves", "live-shelves", live),
+        (LiveTipView, LiveTip, _l("Tips"), "admin_live_tips", "live-tips", live),
         (
             LiveSettingsView,
             LiveSettings,

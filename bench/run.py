@@ -19,7 +19,10 @@ then a fixed duration):
    placement and a payment: statements and CPU ms without and with them;
 8. the live room (bench/live_streams.py): 500 open event streams on gunicorn gthread workers
    and Redis; memory per stream, the delay from a pin to every client, the pin broadcast rate
-   (printed; not in RESULTS.md's table).
+   (printed; not in RESULTS.md's table);
+9. a flash sale (bench/live_flash.py): a live product with N units sold out through HTTP by
+   CONNECTIONS buyers; orders/s and its ratio to the raw transaction (pgbench, same run),
+   checking exactly N units sold (printed; not in RESULTS.md's table).
 
 Prints the ratios product page / hello-world, order placement / raw transaction and share link /
 hello-world, and the settlement time, against their targets, and appends a dated row to
@@ -71,7 +74,7 @@ SETTLE_ENTRIES = 100_000  # pending commission entries the settlement run settle
 SETTLE_TARGET_S = 10.0
 # The outbox drain's RQ queue; this Redis database is flushed before and after.
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
-PARTS = ("hello", "page", "order", "share", "tx", "settle", "drain", "outbox", "live")
+PARTS = ("hello", "page", "order", "share", "tx", "settle", "drain", "outbox", "live", "flash")
 
 
 def proc_stat(pid: int | str) -> list[str] | None:
@@ -127,6 +130,7 @@ def require_tools(parts: set[str]) -> tuple[str | None, str | None]:
     """wrk for the HTTP runs, pgbench for the raw transaction (whichever ``parts`` need)."""
     wrk, pgbench = shutil.which("wrk"), shutil.which("pgbench")
     needed = (("wrk", wrk, {"hello", "page", "order", "share"}), ("pgbench", pgbench, {"tx"}))
+    needed += (("pgbench", pgbench, {"flash"}),)  # the flash sale's ratio
     missing = [name for name, path, users in needed if path is None and parts & users]
     if missing:
         sys.exit(
@@ -577,6 +581,26 @@ def say(message: str) -> None:
     print(f"bench [{time.monotonic() - STARTED:5.1f} s] {message}", flush=True)
 
 
+def run_flash(app, seeded, env: dict[str, str], log: Path, pgbench_tool: str, tps: float | None):
+    """The flash sale (bench/live_flash.py), with the raw transaction's tps of this run
+    (measured here when the "tx" part did not)."""
+    from live_flash import UNITS, measure_flash
+
+    if tps is None:
+        say("measuring the raw transaction (pgbench) for the flash sale's ratio")
+        pgbench(pgbench_tool, seeded.variant_id, WARMUP_S)
+        tps, _failed = pgbench(pgbench_tool, seeded.variant_id, DURATION_S)
+    say(f"selling out a flash sale of {UNITS} live units with {CONNECTIONS} buyers")
+    return measure_flash(
+        app,
+        seeded.store_id,
+        DATABASE_URL,
+        lambda probe: gunicorn("wsgi:app", env, log, probe),
+        tps,
+        CONNECTIONS,
+    )
+
+
 def parse_parts(argv: list[str] | None) -> set[str]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -680,6 +704,9 @@ def main(argv: list[str] | None = None) -> int:
 
             say(f"opening {STREAMS} live-room streams, pinning ({REDIS_URL})")
             live_run = measure_live(app, env, REDIS_URL, log, free_port, stop)
+        flash_run = None
+        if "flash" in parts:
+            flash_run = run_flash(app, seeded, env, log, pgbench_tool, tps)
         if drain is not None and drain.problems and worker_log.exists():
             print(f"the RQ worker said:\n{worker_log.read_text()[-3000:]}")
         if log.exists() and log.stat().st_size:
@@ -698,6 +725,11 @@ def main(argv: list[str] | None = None) -> int:
 
         print()
         print(live_report(live_run))
+    if flash_run is not None:
+        from live_flash import flash_report
+
+        print()
+        print(flash_report(flash_run))
     if order is not None or tps is not None:
         print(f"orders in the database from the checkout runs: {placed}; stock ledger: ", end="")
         print("; ".join(ledger_problems) or "balanced")
@@ -719,6 +751,7 @@ def main(argv: list[str] | None = None) -> int:
     problems = ledger_problems + trail_problems + (settlement.problems if settlement else [])
     problems += (drain.problems if drain else []) + (cost.problems if cost else [])
     problems += live_run.problems if live_run else []
+    problems += flash_run.problems if flash_run else []
     errors = sum(load.errors for load in loads) + tx_failed + len(problems)
     if everything:
         append_result(hello, page, order, share, tps, settlement, cost, drain, errors, load_avg)

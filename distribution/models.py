@@ -139,6 +139,8 @@ class EntryKind(Vocabulary):
     SETTLE = "settle", _l("Settled")
     PAYOUT = "payout", _l("Payout")
     REVERSE = "reverse", _l("Reversed (refund)")
+    # A live tip for the host guide (``live.tips``): +x settled when paid, -x if refunded.
+    TIP = "tip", _l("Live tip")
 
 
 class Bucket(Vocabulary):

@@ -9,10 +9,12 @@ Both publish the new state as a state event, so the room sees each change once.
 from __future__ import annotations
 
 from flask_babel import gettext as _
+from flask_babel import to_utc
 
-from live import room
+from live import room, shelf
 from live import services as live
 from live.broker import announce
+from live.forms import ShelfForm
 from live.models import SessionStatus
 from shop.errors import InvalidInput
 from shop.extensions import db
@@ -91,6 +93,26 @@ def unpin(session, form, staff) -> str:
     return _("Nothing is pinned.")
 
 
+def shelve(session, form, staff):
+    """Add a product to the shelf from the console (``live.shelf`` keeps the rules): the room
+    hears of it at once, and the console gets the new line to show."""
+    data = ShelfForm(formdata=form)
+    if not data.validate():
+        raise InvalidInput(data.first_error())
+    item = shelf.add_to_shelf(
+        session,
+        product_id=data.product.data,
+        live_price=data.live_price.data,
+        per_customer_limit=data.per_customer_limit.data,
+        stock_cap=data.stock_cap.data,
+        starts_at=to_utc(data.starts_at.data) if data.starts_at.data else None,
+        ends_at=to_utc(data.ends_at.data) if data.ends_at.data else None,
+    )
+    view = room.item_view(item)
+    announce(session.id, "shelf", {"added": view})
+    return _("On the shelf: %(name)s", name=item.product.name), {"item": view}
+
+
 def mute(session, form, staff) -> str:
     name = room.mute(session, form.get("author", ""), staff.id)
     return _("%(name)s is muted.", name=name)
@@ -104,4 +126,5 @@ ACTIONS = {
     "pin": pin,
     "unpin": unpin,
     "mute": mute,
+    "shelve": shelve,
 }

@@ -5,7 +5,7 @@ Registered in ``live.receivers.init_app``: the sweeps on the app, the handlers o
 
 from __future__ import annotations
 
-from live import flash, services
+from live import flash, reminders, services
 from shop.infra.unit_of_work import unit_of_work
 
 
@@ -28,3 +28,8 @@ def release_due_units() -> int:
 def settle_paid_live_order(order_id: int) -> str:
     """A paid order keeps its live units, takes released ones again, or is refunded."""
     return flash.settle_paid(order_id)
+
+
+def send_reminders(session_id: int, change: str = "") -> int:
+    """The session went live: text its "Remind me" customers, each once."""
+    return reminders.send_due(session_id, change)

@@ -100,6 +100,8 @@ class LiveSession(db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
     # What plays after the end ("" : no replay). Orders placed then are replay orders.
     replay_url: Mapped[str] = mapped_column(String(1000), default="")
+    # Tips for this session: None follows the shop's setting (``LiveSettings.tips_enabled``).
+    tips: Mapped[bool | None] = mapped_column(Boolean)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -227,3 +229,69 @@ class LiveClaim(db.Model):
     released_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
 
     shelf_item: Mapped[ShelfItem] = relationship()
+
+
+class LiveReminder(db.Model):
+    """A customer's "Remind me" for a scheduled session: one per phone number per session
+    (asking again changes nothing). ``sent_at`` is set once, by a conditional update, by the
+    handler that texts the reminders when the session goes live, so each goes out once."""
+
+    __tablename__ = "live_reminders"
+    __table_args__ = (UniqueConstraint("session_id", "phone", name="one_per_phone"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("live_sessions.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    phone: Mapped[str] = mapped_column(String(32))
+    # The language the customer asked in: the reminder is written in it.
+    locale: Mapped[str] = mapped_column(String(16), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class TipStatus(Vocabulary):
+    """Where a live tip stands."""
+
+    PENDING = "pending", _l("Awaiting payment")
+    PAID = "paid", _l("Paid")
+    REFUNDED = "refunded", lazy_pgettext("tip", "Refunded")
+
+
+class LiveTip(db.Model):
+    """A tip a signed-in customer gives a session's host guide, paid as orders are (Stripe
+    Checkout). Never shown publicly with its amount, and never ranked."""
+
+    __tablename__ = "live_tips"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("status IN ('pending', 'paid', 'refunded')", name="status_known"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("live_sessions.id"), index=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("sharers.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(
+        String(16), default=TipStatus.PENDING, info={VOCABULARY: TipStatus}
+    )
+    stripe_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_payment_intent: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime)
+    refunded_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    session: Mapped[LiveSession] = relationship()
+    host: Mapped[Sharer] = relationship()
+
+    @property
+    def status_label(self) -> str:
+        return TipStatus.label_of(self.status)
+
+
+class AdultConfirmation(db.Model):
+    """A customer confirmed they are an adult, before their first tip (asked once)."""
+
+    __tablename__ = "live_adult_confirmations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), unique=True)
+    confirmed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -8,11 +8,12 @@ outbox like every effect of an order's change).
 
 from __future__ import annotations
 
-from live import flash
+from live import flash, tips
 from live.services import LiveTopic
 from shop.hooks import (
     register_handler,
     register_order_claim,
+    register_payment_receiver,
     register_price_offer,
     register_sweep,
 )
@@ -27,3 +28,5 @@ def init_app(app) -> None:
     register_sweep(app, "live.jobs.end_silent_sessions", 60)
     register_sweep(app, "live.jobs.release_due_units", 60)
     register_handler(app, OrderTopic.CANCELLED, "live.jobs.release_live_units")
+    register_handler(app, LiveTopic.STATUS, "live.jobs.send_reminders")
+    register_payment_receiver(app, tips.PURPOSE, tips.receive_payment)

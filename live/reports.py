@@ -22,6 +22,7 @@ from sqlalchemy import func, or_, select
 
 from distribution.models import Attribution, LinkTarget, ShareLink, Sharer, SharerKind, Visit
 from live.models import LiveSession, Pin, SessionStatus
+from live.tips import session_tips
 from shop.extensions import db
 from shop.orders.models import Order, OrderStatus
 
@@ -86,6 +87,8 @@ class SessionReport:
     products: list[Row]
     pins: list[Row]
     inviters: list[Row]
+    # Tips for the host (``live.tips.session_tips``): kept apart from sales.
+    tips: dict = field(default_factory=dict)
 
     @property
     def conversion(self) -> float | None:
@@ -175,6 +178,7 @@ def session_report(session: LiveSession) -> SessionReport:
         products=sorted(products.values(), key=lambda r: -r.figures.paid_gmv),
         pins=pins,
         inviters=_inviters(orders),
+        tips=session_tips(session.id),
     )
 
 
@@ -211,25 +215,40 @@ def inviter_row(session: LiveSession, sharer: Sharer) -> Figures:
     return figures
 
 
+def _open_to_invites():
+    """Sessions any guide or promoter may invite to: live, paused or scheduled, or ended with
+    a replay to watch."""
+    return or_(LiveSession.status != SessionStatus.ENDED, LiveSession.replay_url != "")
+
+
 def may_see(sharer: Sharer, session: LiveSession) -> bool:
-    """Guides see their store's sessions; promoters see every session not yet ended long ago."""
-    if sharer.kind == SharerKind.GUIDE:
-        return sharer.store_id == session.store_id
-    return True
+    """A guide sees every session of their store. Chains run sessions across stores, so any
+    guide or promoter also sees (and invites to) a session of any store while it is live or
+    scheduled (or has a replay), and keeps seeing one they already hold an invite link to."""
+    if sharer.kind == SharerKind.GUIDE and sharer.store_id == session.store_id:
+        return True
+    if session.status != SessionStatus.ENDED or session.replay_url:
+        return True
+    return (
+        db.session.scalar(
+            select(ShareLink.id).where(
+                ShareLink.sharer_id == sharer.id,
+                ShareLink.target_type == LinkTarget.LIVE,
+                ShareLink.target_id == session.id,
+            )
+        )
+        is not None
+    )
 
 
 def sessions_for_sharer(sharer: Sharer, limit: int = 30) -> list[LiveSession]:
-    """The workbench's sessions: a guide's store's; for a promoter, those live or upcoming."""
+    """The workbench's sessions: every session of a guide's own store, and those of any store
+    open to invites (live, paused, scheduled, or with a replay)."""
     query = select(LiveSession).order_by(LiveSession.id.desc()).limit(limit)
-    if sharer.kind == SharerKind.GUIDE:
-        query = query.where(LiveSession.store_id == sharer.store_id)
+    if sharer.kind == SharerKind.GUIDE and sharer.store_id is not None:
+        query = query.where(or_(LiveSession.store_id == sharer.store_id, _open_to_invites()))
     else:
-        query = query.where(
-            or_(
-                LiveSession.status != SessionStatus.ENDED,
-                LiveSession.replay_url != "",
-            )
-        )
+        query = query.where(_open_to_invites())
     return db.session.scalars(query).all()
 
 
@@ -286,4 +305,10 @@ def csv_export(report: SessionReport) -> str:
     writer.writerow(["peak_viewers", viewers.peak, "unique_viewers", viewers.unique])
     conversion = report.conversion
     writer.writerow(["conversion", "" if conversion is None else f"{conversion:.4f}"])
+    tips = report.tips
+    writer.writerow(
+        ["tips_paid", tips.get("paid", 0), "tips_net", tips.get("net", 0)]
+        + ["tips_refunded", tips.get("refunded", 0), "tips_refunded_amount"]
+        + [tips.get("refunded_amount", 0)]
+    )
     return out.getvalue()

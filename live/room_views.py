@@ -26,9 +26,11 @@ from flask import session as flask_session
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from live import host, room
+from live import host, reminders, room, shelf, tips
 from live.attribution_session import remember_session
 from live.broker import broker, stream
+from live.forms import RemindForm, ShelfForm, TipForm
+from live.models import SessionStatus
 from live.presence import presence
 from live.views import bp
 from shop.app import ROOT
@@ -82,6 +84,7 @@ def room_page(session_id: int):
         room.record_visit(session.id, visitor, customers.signed_in_id())
     remember_session(flask_session, session.id)  # an order placed from here is the session's
     pinned = room.pinned_item(session)
+    customer = customers.signed_in()
     response = Response(
         render_template(
             "live/room.html",
@@ -94,6 +97,13 @@ def room_page(session_id: int):
             after=broker().head(session.id),
             player=room.player(session),
             status_labels=room.status_labels(),
+            remind_form=RemindForm() if session.status == SessionStatus.SCHEDULED else None,
+            reminded=_reminded(session.id, customer),
+            customer=customer,
+            tip_form=TipForm() if _tips_shown(session) else None,
+            tip_amounts=tips.amounts(),
+            adult_confirmed=tips.has_confirmed_adult(customer.id if customer else None),
+            tipped=request.args.get("tipped") == "1",  # back from paying a tip
         )
     )
     if new_visitor:
@@ -101,6 +111,72 @@ def room_page(session_id: int):
     response.headers["Content-Security-Policy"] = room.content_policy(session)
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+REMINDED_KEY = "live_reminded"
+
+
+def _reminded(session_id: int, customer) -> bool:
+    """Whether this browser (or the signed-in customer's phone) asked to be reminded."""
+    if session_id in flask_session.get(REMINDED_KEY, []):
+        return True
+    return customer is not None and reminders.is_reminded(session_id, customer.phone)
+
+
+@bp.post("/<int:session_id>/remind")
+def remind(session_id: int):
+    """ "Remind me": recorded once (asking again changes nothing); texted when it goes live."""
+    session = _session_or_404(session_id)
+    form = RemindForm()
+    if not form.validate_on_submit():
+        flash(_("Please try again."), "error")
+        return redirect(url_for("live.room", session_id=session_id))
+    try:
+        with unit_of_work():
+            reminders.remind_me(session, customer=customers.signed_in(), phone=form.phone.data)
+    except ShopError as error:
+        flash(error.message, "error")
+        return redirect(url_for("live.room", session_id=session_id))
+    flask_session[REMINDED_KEY] = [*flask_session.get(REMINDED_KEY, [])[-19:], session_id]
+    return redirect(url_for("live.room", session_id=session_id) + "#remind")
+
+
+def _tips_shown(session) -> bool:
+    """Tips switched on, the session on air, and online payment to take them."""
+    return (
+        tips.tips_on(session)
+        and tips.payable()
+        and session.status
+        in (
+            SessionStatus.LIVE,
+            SessionStatus.PAUSED,
+        )
+    )
+
+
+@bp.post("/<int:session_id>/tip")
+def tip(session_id: int):
+    """A tip at a preset amount, paid on Stripe Checkout as orders are (``live.tips``)."""
+    session = _session_or_404(session_id)
+    form = TipForm()
+    back = url_for("live.room", session_id=session_id)  # the top, where the reason shows
+    if not form.validate_on_submit():
+        flash(_("Choose one of the tip amounts."), "error")
+        return redirect(back)
+    try:
+        with unit_of_work() as work:
+            made = tips.start_tip(
+                session, customers.signed_in(), form.amount.data, adult=form.adult.data
+            )
+            work.keep(made)
+        room_url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for(
+            "live.room", session_id=session_id
+        )
+        pay_url = tips.checkout_url(made, room_url)
+    except ShopError as error:
+        flash(error.message, "error")
+        return redirect(back)
+    return redirect(pay_url, 303)
 
 
 @bp.get("/<int:session_id>/events")
@@ -201,6 +277,8 @@ def host_console(session_id: int):
             heartbeat_seconds=current_app.config["LIVE_HOST_HEARTBEAT_SECONDS"],
             workbench_url=host.workbench_url(session),
             status_labels=room.status_labels(),
+            shelf_form=ShelfForm() if session.status != SessionStatus.ENDED else None,
+            offerable=shelf.offerable(session),
         )
     )
     response.headers["Cache-Control"] = "private, no-store"
@@ -219,4 +297,5 @@ def host_action(session_id: int, action: str):
             result = act(session, request.form, current_user)
     except ShopError as error:
         return _failure(error)
-    return jsonify(ok=True, status=session.status, message=result or _("Done."))
+    result, extra = result if isinstance(result, tuple) else (result, {})
+    return jsonify(ok=True, status=session.status, message=result or _("Done."), **extra)

@@ -42,6 +42,9 @@ class Hooks:
     """Each takes, inside the order's transaction, what the order's offers hold beyond stock
     (live: the session's units, the buyer's limit); raising a ``ShopError`` refuses the order
     and nothing is written."""
+    payment_receivers: dict[str, Callable[[dict], str]] = field(default_factory=dict)
+    """Stripe Checkout ``metadata.purpose`` -> the function that applies a paid session that
+    is not an order's (live: a tip), inside the webhook's transaction; returns the outcome."""
     store_finders: list[Callable[[Mapping], int | None]] = field(default_factory=list)
     """Each returns the store of whoever brought a visitor (given the carried attribution
     values, ``visitor_id`` and ``customer_id``), or None: distribution answers with the store
@@ -108,6 +111,10 @@ def carried_attribution(session: Mapping) -> dict:
     for reader in hooks().attribution_readers:
         values.update(reader(session))
     return values
+
+
+def register_payment_receiver(app: Flask, purpose: str, receiver: Callable[[dict], str]) -> None:
+    hooks(app).payment_receivers[purpose] = receiver
 
 
 def register_store_finder(app: Flask, finder: Callable[[Mapping], int | None]) -> None:

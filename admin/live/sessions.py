@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, flash
 from flask_admin import expose
+from flask_admin.actions import action
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from markupsafe import Markup
 from sqlalchemy import select
-from wtforms import ValidationError
+from wtforms import SelectField, ValidationError
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from admin.base import StaffModelView
@@ -15,12 +17,13 @@ from admin.kit.fields import MoneyField
 from admin.kit.formatters import choice_formatter, money_formatter
 from admin.kit.pages import SingleRowView
 from admin.permissions import store_scope
-from live import reports, services
-from live.models import LiveSession, SessionStatus, ShelfItem, StreamKind
+from live import reports, services, shelf, tips
+from live.models import LiveSession, SessionStatus, StreamKind, TipStatus
 from shop.catalog.models import Store
 
 STATUS_LABELS = SessionStatus.labels()
 STREAM_LABELS = StreamKind.labels()
+TIP_LABELS = TipStatus.labels()
 
 
 def _sessions_of(store_ids: list[int]):
@@ -40,13 +43,21 @@ class LiveView(StaffModelView):
             return query
         if (model or self.model) is LiveSession:
             return query.filter(LiveSession.store_id.in_(ids))
-        return query.filter(ShelfItem.session_id.in_(_sessions_of(ids)))
+        row = model or self.model
+        return query.filter(row.session_id.in_(_sessions_of(ids)))
 
     def check_store(self, model) -> None:
         ids = store_scope()
         session = model if isinstance(model, LiveSession) else model.session
         if ids is not None and (session is None or session.store_id not in ids):
             raise ValidationError(_l("You can only change the data of your own stores."))
+
+
+def _on_off_or_settings(value) -> bool | None:
+    """A session's tips: on, off, or None (as the live settings say)."""
+    if value in (None, "", "None"):
+        return None
+    return value in (True, "1", "True")
 
 
 def _report_link(view, context, model, name):
@@ -89,6 +100,7 @@ class LiveSessionView(LiveView):
         "ended_at": _l("Ended"),
         "replay_url": _l("Replay address"),
         "report": _l("Report"),
+        "tips": _l("Tips"),
     }
     column_formatters = {
         "status": choice_formatter(STATUS_LABELS),
@@ -107,8 +119,24 @@ class LiveSessionView(LiveView):
         "cover",
         "scheduled_at",
         "replay_url",
+        "tips",
     ]
     form_choices = {"stream_kind": list(STREAM_LABELS.items())}
+    form_overrides = {"tips": SelectField}
+    form_args = {
+        "tips": {
+            "choices": [
+                ("", _l("As in the live settings")),
+                ("1", _l("On for this session")),
+                ("0", _l("Off for this session")),
+            ],
+            "coerce": _on_off_or_settings,
+            "description": _l(
+                "Tips are off unless staff switch them on, here or for every "
+                "session in the live settings."
+            ),
+        }
+    }
     scoped_fields = {"store": Store}
 
     def on_model_change(self, form, model, is_created):
@@ -187,11 +215,36 @@ class ShelfItemView(LiveView):
     }
 
     def on_model_change(self, form, model, is_created):
-        if model.variant is not None and model.variant.product_id != model.product_id:
-            raise ValidationError(_l("The variant must be one of the product's."))
-        if model.stock_cap is not None and model.stock_cap < (model.sold or 0):
-            raise ValidationError(_l("The cap cannot be below the units orders already hold."))
+        """The shelf's rules are live selling's (``live.shelf``), as on the host console."""
+        self.check_store(model)
+        shelf.check_item(model, model.session, new=is_created)
         super().on_model_change(form, model, is_created)
+
+
+class LiveTipView(LiveView):
+    """Tips for host guides: who gave how much is for staff only (never shown in the room);
+    a paid tip can be refunded in full (Stripe, then the host's ledger)."""
+
+    can_create = can_edit = can_delete = False
+    action_permission = "orders.refund"
+    column_list = ["id", "session", "host", "amount", "status", "created_at", "paid_at"]
+    column_labels = {
+        "session": _l("Session"),
+        "host": _l("Host guide"),
+        "amount": _l("Amount"),
+        "status": _l("Status"),
+        "created_at": _l("Created"),
+        "paid_at": _l("Paid"),
+    }
+    column_formatters = {"amount": money_formatter(), "status": choice_formatter(TIP_LABELS)}
+    column_filters = ["status", "session.title"]
+    column_default_sort = ("id", True)
+
+    @action("refund", _l("Refund"), _l("Refund the selected tips in full?"))
+    def action_refund(self, ids):
+        done = self.each(self.get_scoped(ids), lambda tip: tips.refund(tip.id))
+        if done:
+            flash(ngettext("%(num)d tip refunded.", "%(num)d tips refunded.", done), "success")
 
 
 class LiveSettingsView(SingleRowView):

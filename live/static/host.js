@@ -36,6 +36,43 @@
     });
   });
 
+  function shelfLine(item) {
+    var li = document.createElement('li');
+    li.dataset.item = item.item;
+    var text = document.createElement('span');
+    var name = document.createElement('strong');
+    name.textContent = item.name;
+    var small = document.createElement('small');
+    small.textContent = item.live_price + ' · ' + d.tSold.replace('{n}', 0);
+    text.append(name, document.createElement('br'), small);
+    var pin = document.createElement('button');
+    pin.className = 'btn';
+    pin.type = 'button';
+    pin.dataset.do = 'pin';
+    pin.dataset.item = item.item;
+    pin.textContent = d.tPin;
+    li.append(text, pin);
+    return li;
+  }
+
+  var shelfForm = document.getElementById('shelf-form');
+  if (shelfForm) {
+    shelfForm.addEventListener('submit', function (e) {
+      e.preventDefault();
+      var fields = {};
+      new FormData(shelfForm).forEach(function (value, key) { fields[key] = value; });
+      send('shelve', fields).then(function (answer) {
+        if (!answer || !answer.ok) return;
+        var empty = document.getElementById('host-shelf-empty');
+        if (empty) empty.remove();
+        document.getElementById('host-unpin').hidden = false;
+        document.getElementById('host-shelf').append(shelfLine(answer.item));
+        shelfForm.reset();
+        document.getElementById('host-add').open = false;
+      });
+    });
+  }
+
   setInterval(function () {
     if (status === 'live' || status === 'paused') send('heartbeat');  // paused still beats: the session stays on
   }, Number(d.heartbeat) * 1000);

@@ -85,6 +85,34 @@
   on('viewers', function (data) { byId('live-viewers').textContent = data.viewers; });
   on('bought', showBought);
   on('stock', function (data) { showUnits(data.item, data.units_left); });
+  on('shelf', function (data) {
+    var item = data.added;
+    var list = byId('live-shelf');
+    if (!item || list.querySelector('li[data-item="' + Number(item.item) + '"]')) return;
+    var empty = list.querySelector('li.muted');
+    if (empty) empty.remove();
+    var li = document.createElement('li');
+    li.dataset.item = item.item;
+    var a = document.createElement('a');
+    a.href = item.url;
+    var name = document.createElement('span');
+    name.className = 'name';
+    name.textContent = item.name;
+    var prices = document.createElement('span');
+    prices.className = 'prices';
+    var live = document.createElement('span');
+    live.className = 'price sale';
+    live.textContent = item.live_price;
+    var was = document.createElement('s');
+    was.textContent = item.price;
+    prices.append(live, ' ', was);
+    var left = document.createElement('span');
+    left.className = 'left';
+    left.textContent = unitsText(item.units_left);
+    a.append(name, prices, left);
+    li.append(a);
+    list.append(li);
+  });
 
   var form = byId('comment-form');
   var error = byId('comment-error');

@@ -112,13 +112,16 @@ def create_checkout_session(
     cancel_url: str,
     expires_at: int,
     idempotency_key: str,
+    purpose: str = "",
 ) -> CheckoutSession:
     """A Checkout Session charging ``lines``, expiring at ``expires_at`` (a Unix time).
 
     The same key with the same parameters returns the same session (Stripe refuses a key
-    reused with other parameters).
+    reused with other parameters). ``purpose`` (e.g. ``live_tip``): what is paid is not an
+    order but the row ``order_id`` of that purpose; the webhook hands it to its receiver.
     """
-    reference = str(order_id)
+    reference = f"{purpose}-{order_id}" if purpose else str(order_id)
+    metadata = {"purpose": purpose, "id": str(order_id)} if purpose else {"order_id": reference}
     params = {
         "mode": "payment",
         "line_items": [
@@ -133,8 +136,8 @@ def create_checkout_session(
             for line in lines
         ],
         "client_reference_id": reference,
-        "metadata": {"order_id": reference},
-        "payment_intent_data": {"metadata": {"order_id": reference}},
+        "metadata": metadata,
+        "payment_intent_data": {"metadata": metadata},
         "success_url": success_url,
         "cancel_url": cancel_url,
         "expires_at": expires_at,

@@ -90,6 +90,12 @@ def _order_for_session(session: dict) -> Order | None:
 
 
 def _on_session_paid(session: dict) -> str:
+    purpose = (session.get("metadata") or {}).get("purpose")
+    if purpose:  # paid for something other than an order (a package registered it)
+        from shop.hooks import hooks
+
+        receiver = hooks().payment_receivers.get(_text(purpose))
+        return receiver(session) if receiver else "unknown purpose"
     order = _order_for_session(session)
     if order is None:
         return "unknown order"

@@ -83,13 +83,35 @@ def test_the_shelf_form_takes_the_live_price_in_major_units(as_role, live_data, 
             "product": str(db_product(app, live_data["item"])),
             "live_price": "25.50",
             "per_customer_limit": "2",
-            "stock_cap": "20",
+            "stock_cap": "8",
             "position": "0",
         },
     )
     assert response.status_code == 302, response.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(ShelfItem, live_data["item"]).live_price == 2550
+
+
+def test_the_shelf_form_obeys_the_shelf_rules_with_their_reasons(as_role, live_data, app):
+    """The admin calls live selling's shelf rules (``live.shelf``), as the host console does:
+    3 units are held and 5 left in stock, so a cap of 9 leaves more than the stock."""
+    owner = as_role(Role.OWNER)
+    form = {
+        "session": str(live_data["mine"]),
+        "product": str(db_product(app, live_data["item"])),
+        "live_price": "25.50",
+        "per_customer_limit": "2",
+        "stock_cap": "9",
+        "position": "0",
+    }
+    response = owner.post(f"/admin/live-shelves/edit/?id={live_data['item']}", data=form)
+    assert "The session stock cap is more than the 5 in stock." in response.get_data(as_text=True)
+    url = f"/admin/live-shelves/edit/?id={live_data['item']}"
+    response = owner.post(url, data={**form, "stock_cap": "", "live_price": "0"})
+    assert "The live price must be more than zero." in response.get_data(as_text=True)
+    with app.app_context():
+        item = db.session.get(ShelfItem, live_data["item"])
+        assert (item.live_price, item.stock_cap) == (3000, 10)
 
 
 def db_product(app, item_id: int) -> int:
@@ -111,3 +133,17 @@ def test_the_report_counts_paid_sales_and_shows_unpaid_apart(as_role, live_data)
 def test_the_programme_settings_hold_the_live_invite_precedence(as_role):
     page = as_role(Role.OWNER).get("/admin/programme/", follow_redirects=True)
     assert "A live invite outranks a binding" in page.get_data(as_text=True)
+
+
+def test_staff_switch_a_sessions_tips_on_off_or_back_to_the_settings(as_role, live_data, app):
+    owner = as_role(Role.OWNER)
+    form = {"store": "", "title": "Store A live", "stream_kind": "hls"}
+    with app.app_context():
+        form["store"] = str(db.session.get(LiveSession, live_data["mine"]).store_id)
+    for chosen, stored in (("1", True), ("0", False), ("", None)):
+        response = owner.post(
+            f"/admin/live/edit/?id={live_data['mine']}", data={**form, "tips": chosen}
+        )
+        assert response.status_code == 302, response.get_data(as_text=True)
+        with app.app_context():
+            assert db.session.get(LiveSession, live_data["mine"]).tips is stored
