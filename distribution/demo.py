@@ -33,9 +33,9 @@ from shop.orders.models import Fulfilment, Order, PaymentMethod
 from shop.staff.models import Role, Staff
 
 DEMO_GUIDES = [  # name, login, store, phone (finance pays guides by phone)
-    ("Li Na", "li.na@siyu.test", 0, "13500000011"),
-    ("Wang Fang", "wang.fang@siyu.test", 0, "13500000012"),
-    ("Chen Jie", "chen.jie@siyu.test", 1, "13500000013"),
+    ("李娜", "li.na@siyu.test", 0, "13500000011"),
+    ("王芳", "wang.fang@siyu.test", 0, "13500000012"),
+    ("陈杰", "chen.jie@siyu.test", 1, "13500000013"),
 ]
 
 
@@ -80,7 +80,7 @@ def load_demo() -> list[str]:
         make_guide(stores[s], name, email, phone=phone, password=DEMO_PASSWORD)
         for name, email, s, phone in DEMO_GUIDES
     ]
-    promoter = make_promoter("Zhao Lei", "13900001111", parent=guides[0])
+    promoter = make_promoter("赵磊", "13900001111", parent=guides[0])
     for sharer in (*guides, promoter):
         sharer.level = bronze  # everyone starts in the level programme
     db.session.commit()

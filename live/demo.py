@@ -36,14 +36,14 @@ def load_demo() -> list[str]:
     ).all()
     if not products:
         return []
-    session = make_session(host.store, "Spring tea launch", host, on_air=True)
+    session = make_session(host.store, "春茶上新", host, on_air=True)
     flash = products[0]
     shelve(session, flash, max(flash.variants[0].price * 6 // 10, 100), cap=40, limit=2)
     for product in products[1:]:
         shelve(session, product, product.variants[0].price * 8 // 10, position=1)
     make_session(
         host.store,
-        "Weekend teaware special",
+        "周末茶具专场",
         host,
         scheduled_at=utcnow() + timedelta(hours=20),
     )
