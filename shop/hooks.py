@@ -42,6 +42,11 @@ class Hooks:
     """Each takes, inside the order's transaction, what the order's offers hold beyond stock
     (live: the session's units, the buyer's limit); raising a ``ShopError`` refuses the order
     and nothing is written."""
+    personal_parts: dict[str, Callable[..., str]] = field(default_factory=dict)
+    """Part name -> function returning one visitor's HTML for it (``{{ personal("name", ...)
+    }}`` in a template): what a page shared by every visitor leaves open for each
+    (``shop.web.pagecache``). A package may replace a part the shop registered (distribution:
+    the share button of a signed-in guide). A part nobody registered renders nothing."""
     store_finders: list[Callable[[Mapping], int | None]] = field(default_factory=list)
     """Each returns the store of whoever brought a visitor (given the carried attribution
     values, ``visitor_id`` and ``customer_id``), or None: distribution answers with the store
@@ -74,6 +79,10 @@ def register_handler(app: Flask, topic: str, path: str) -> None:
 
 def register_reconciler(app: Flask, reconcile: Callable[[], list[str]]) -> None:
     hooks(app).reconcilers.append(reconcile)
+
+
+def register_personal_part(app: Flask, name: str, part: Callable[..., str]) -> None:
+    hooks(app).personal_parts[name] = part
 
 
 def register_demo_loader(app: Flask, loader: Callable[[], list[str]]) -> None:
