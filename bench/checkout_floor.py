@@ -31,7 +31,7 @@ from pathlib import Path
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
 SUFFIX = re.compile(r"(_m\d+|_\d+)$")
-TABLE = re.compile(r"^\s*(?:INSERT INTO|UPDATE|SELECT .*? FROM|DELETE FROM)\s+(\w+)", re.S | re.I)
+TABLE = re.compile(r"^\s*(?:INSERT INTO|UPDATE|SELECT\s.*?\sFROM|DELETE FROM)\s+(\w+)", re.S | re.I)
 
 
 @dataclass

@@ -823,7 +823,6 @@ def main(argv: list[str] | None = None) -> int:
                 hello = measure(wrk_tool, server, "/", ["get"], 200)
         page_path = f"/p/{seeded.slug}"
         share_path = f"/s/{seeded.share_code}"
-        trail_before = share_trail(seeded.share_code)
         if parts & {"page", "order", "share"}:
             say("starting gunicorn wsgi:app")
             with gunicorn("wsgi:app", env, log, page_path) as server:
@@ -837,6 +836,7 @@ def main(argv: list[str] | None = None) -> int:
                     say("measuring order placement")
                     order = measure(wrk_tool, server, "", order_args, 303, warmup_args)
                 if "share" in parts:
+                    trail_before = share_trail(seeded.share_code)
                     say("measuring the share-link open")
                     share = measure(wrk_tool, server, share_path, ["share", page_path], 302)
         if share is not None:

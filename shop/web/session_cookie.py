@@ -6,6 +6,10 @@ A serializer holds no per-request state, so one per set of keys (the secret key 
 fallbacks, as configured when the request comes) serves every request; what that saves is in
 bench/README.md.
 
+A cookie's signature covers its payload and the second it was made: the same payload in the
+same second gets the same cookie, so a signed cookie is kept for the rest of its second (a
+share link posted to a big group gives every new visitor the same session, many a second).
+
 A permanent session (a signed-in member's, a guide's) is re-signed and sent back on every
 response by default (``SESSION_REFRESH_EACH_REQUEST``), only to move its expiry on. Here an
 unchanged session's cookie is sent again once it is a day old: its lifetime still slides with
@@ -14,13 +18,34 @@ use (to within a day), and a member's page view signs nothing.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from flask.sessions import SecureCookieSessionInterface
-from itsdangerous import BadSignature
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 #: an unchanged permanent session's cookie is re-issued once it is this old
 REFRESH_AFTER = timedelta(days=1)
+
+
+class _Serializer(URLSafeTimedSerializer):
+    """Flask's serializer, keeping each cookie it signs until its second ends."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._signed: tuple[int, dict] = (0, {})
+
+    def dumps(self, obj, salt=None):
+        second = int(time.time())
+        kept_second, kept = self._signed
+        if kept_second != second:
+            kept = {}
+            self._signed = (second, kept)
+        key = (self.dump_payload(obj), salt)
+        cookie = kept.get(key)
+        if cookie is None:
+            cookie = kept[key] = super().dumps(obj, salt)
+        return cookie
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -33,7 +58,15 @@ class SessionInterface(SecureCookieSessionInterface):
         keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
         serializer = self._serializers.get(keys)
         if serializer is None:
-            serializer = self._serializers[keys] = super().get_signing_serializer(app)
+            serializer = self._serializers[keys] = _Serializer(
+                [*keys[1], keys[0]],  # itsdangerous expects the current key last
+                salt=self.salt,
+                serializer=self.serializer,
+                signer_kwargs={
+                    "key_derivation": self.key_derivation,
+                    "digest_method": self.digest_method,
+                },
+            )
         return serializer
 
     def open_session(self, app, request):
