@@ -4,14 +4,19 @@ Measures, in one run and with the same load (wrk, CONNECTIONS keep-alive connect
 then a fixed duration):
 
 1. a bare Flask hello-world app (bench/hello.py): requests/s, the ceiling of Flask on gunicorn;
-2. the shop's product page, GET /p/<slug>: requests/s;
+2. the shop's product page, GET /p/<slug>: requests/s, for a visitor without cookies, for a
+   share-link visitor (the cookies GET /s/<code> sets) and for a signed-in member (the cookies
+   of a sign-in), each cookie got over HTTP first (bench/visitors.py); then the memory each
+   gunicorn worker holds (RSS and USS);
 3. order placement, POST /checkout (buy now, pick-up, pay at store): orders/s, counting only
    303 redirects to an order page;
 4. a share-link open, GET /s/<code> of a guide's product link: requests/s, counting only 302
    redirects to the product page; every one records a visit and binds a new visitor, which the
    database must show afterwards;
 5. the raw database work of an order, one conditional stock decrement and one insert in a
-   transaction (bench/stock_tx.sql), run by pgbench with the same number of clients: tps;
+   transaction (bench/stock_tx.sql), run by pgbench with the same number of clients: tps; and
+   checkout's own floor: the exact statements one order placement sends, recorded in this
+   process and replayed by pgbench with the same clients (bench/checkout_floor.py): runs/s;
 6. settling SETTLE_ENTRIES pending commission entries past the return window, in this process:
    seconds of distribution.commission.settle_due_commissions(), then `ledger verify`;
 7. the outbox (bench/outbox_runs.py): a backlog of 10,000 pending events drained by one RQ
@@ -67,8 +72,9 @@ CONNECTIONS = 8  # concurrent clients: wrk connections and pgbench clients
 LOAD_THREADS = 2  # wrk threads and pgbench threads
 WARMUP_S = 2
 DURATION_S = 10
-PRODUCT_TARGET = 0.40  # product page / hello-world
+PRODUCT_TARGET = 0.40  # product page / hello-world, for every kind of visitor
 ORDER_TARGET = 0.30  # order placement / raw transaction
+FLOOR_TARGET = 0.50  # order placement / its own statements replayed by pgbench
 SHARE_TARGET = 0.35  # share-link open / hello-world
 SETTLE_ENTRIES = 100_000  # pending commission entries the settlement run settles
 SETTLE_TARGET_S = 10.0
@@ -124,6 +130,146 @@ class Load:
     @property
     def rate(self) -> float:
         return self.ok / self.seconds
+
+
+@dataclass
+class Visitors:
+    """The product page for the visitors who come (bench/visitors.py), and worker memory."""
+
+    share: Load  # with a share-link visitor's cookies
+    member: Load  # with a signed-in member's cookies
+    memory: list[tuple[float, float]]  # (RSS, USS) MB per gunicorn worker after the page runs
+
+
+def measure_visitors(tool: str, server: Server, share_path: str, page_path: str, sms_file):
+    from visitors import member_cookie, share_visitor_cookie, worker_memory
+
+    share_cookie = share_visitor_cookie(server.url, share_path, page_path)
+    member = member_cookie(server.url, page_path, sms_file)
+    return Visitors(
+        share=measure(tool, server, page_path, ["get", share_cookie], 200),
+        member=measure(tool, server, page_path, ["get", member], 200),
+        memory=worker_memory(server.pid),
+    )
+
+
+def statements_per_request(app, seeded) -> dict[str, int]:
+    """Statements one request of each measured path sends, counted in this process (a
+    ``before_cursor_execute`` listener) on the app wsgi:app runs, after one request warmed it:
+    as a returning visitor of each kind sees it."""
+    from sqlalchemy import event, select
+    from visitors import MEMBER_PHONE
+
+    from shop.customers.models import Customer
+    from shop.extensions import db
+
+    page, share = f"/p/{seeded.slug}", f"/s/{seeded.share_code}"
+    with app.app_context():
+        engine = db.engine
+        member_id = db.session.scalar(select(Customer.id).where(Customer.phone == MEMBER_PHONE))
+        db.session.remove()
+    sent: list[str] = []
+
+    def count(*args):
+        sent.append(args[2])
+
+    def one(client, path: str) -> int:
+        client.get(path)
+        sent.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            client.get(path)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return len(sent)
+
+    shared = app.test_client()
+    shared.get(share)
+    member = app.test_client()
+    with member.session_transaction() as session:
+        session["customer_id"] = member_id
+        session.permanent = True
+    counts = {
+        "page": one(app.test_client(), page),
+        "page, share-link visitor": one(shared, page),
+        "page, member": one(member, page),
+    }
+    opener = app.test_client()
+    sent.clear()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        opener.get(share)  # a new visitor, as wrk's
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    counts["share"] = len(sent)
+    return counts
+
+
+@dataclass
+class Floor:
+    """Checkout's own statements replayed by pgbench (bench/checkout_floor.py)."""
+
+    statements: int  # sent by one placement, BEGIN and COMMIT not counted
+    tps: float  # replays (placements) per second
+    failed: int
+
+
+def measure_floor(tool: str, app, seeded, script: Path) -> Floor:
+    from checkout_floor import write_script
+
+    form = {
+        "variant": str(seeded.variant_id),
+        "qty": "1",
+        "fulfilment": "pickup",
+        "payment_method": "store",
+        "pickup_store": str(seeded.store_id),
+        "name": "Bench Buyer",
+        "phone": "13800000001",
+        "idempotency_key": "bench-floor-recording-1",
+    }
+    statements = write_script(app, form, DATABASE_URL, script)
+    pgbench_file(tool, script, WARMUP_S)
+    tps, failed = pgbench_file(tool, script, DURATION_S)
+    forget_replayed_events()
+    return Floor(statements, tps, failed)
+
+
+def forget_replayed_events() -> None:
+    """Delete the outbox rows the replays wrote (their keys begin with the replay's random
+    number): no app delivers them, and the drain run counts what is pending."""
+    with psycopg.connect(DATABASE_URL) as conn:
+        conn.execute("DELETE FROM outbox_events WHERE key ~ '^[0-9]{12}'")
+
+
+def pgbench_file(tool: str, script: Path, seconds: int) -> tuple[float, int]:
+    """tps and failed transactions of a pgbench script with CONNECTIONS clients."""
+    out = subprocess.run(
+        [
+            tool,
+            "--host=127.0.0.1",
+            "--port=5432",
+            "--username=postgres",
+            "--no-vacuum",
+            "--protocol=prepared",
+            f"--client={CONNECTIONS}",
+            f"--jobs={LOAD_THREADS}",
+            f"--time={seconds}",
+            f"--file={script}",
+            DB_NAME,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    tps = re.search(r"^tps = ([\d.]+) \(without initial connection time\)", out.stdout, re.M)
+    failed = re.search(r"^number of failed transactions: (\d+)", out.stdout, re.M)
+    if tps is None:
+        raise RuntimeError(f"pgbench gave no tps:\n{out.stdout}\n{out.stderr[-3000:]}")
+    aborted = re.search(r"^number of transactions actually processed: \d+", out.stdout, re.M)
+    errors = int(failed.group(1)) if failed else 0
+    if out.returncode != 0 or aborted is None:
+        errors += 1
+        print(f"pgbench {script.name} said:\n{out.stderr[-2000:]}")
+    return float(tps.group(1)), errors
 
 
 def require_tools(parts: set[str]) -> tuple[str | None, str | None]:
@@ -423,11 +569,16 @@ def report(
     tps: float | None,
     tx_failed: int,
     settlement: Settlement | None,
+    visitors: Visitors | None = None,
+    floor: Floor | None = None,
+    statements: dict[str, int] | None = None,
 ) -> str:
     """The table and the verdicts of what was measured (a part not run is None)."""
     rows = [
         ("hello-world GET /", "req/s", hello),
         ("product page GET /p/<slug>", "req/s", page),
+        ("  as a share-link visitor", "req/s", visitors and visitors.share),
+        ("  as a signed-in member", "req/s", visitors and visitors.member),
         ("order placement POST /checkout", "orders/s", order),
         ("share link GET /s/<code>", "req/s", share),
     ]
@@ -444,12 +595,30 @@ def report(
         )
     if tps is not None:
         lines.append(f"{'raw transaction (pgbench)':32} {tps:>12.1f} tx/s {'':26} {tx_failed:6d}")
+    if floor is not None:
+        lines.append(
+            f"{'checkout floor (pgbench)':32} {floor.tps:>12.1f} tx/s {'':26} {floor.failed:6d}"
+            f"  ({floor.statements} statements per placement, replayed)"
+        )
     lines.append("")
     if page is not None:
         page_ratio = page.rate / hello.rate
         lines.append(
             f"product page / hello-world      {page_ratio:6.3f}  "
             f"(target >= {PRODUCT_TARGET:.2f})  {verdict(page_ratio, PRODUCT_TARGET)}"
+        )
+    if visitors is not None:
+        for name, load in (("share-link visitor", visitors.share), ("member", visitors.member)):
+            ratio = load.rate / hello.rate
+            lines.append(
+                f"  {name + ' / hello-world':30}{ratio:6.3f}  "
+                f"(target >= {PRODUCT_TARGET:.2f})  {verdict(ratio, PRODUCT_TARGET)}"
+            )
+    if order is not None and floor is not None:
+        floor_ratio = order.rate / floor.tps
+        lines.append(
+            f"order placement / its floor     {floor_ratio:6.3f}  "
+            f"(target >= {FLOOR_TARGET:.2f})  {verdict(floor_ratio, FLOOR_TARGET)}"
         )
     if order is not None and tps is not None:
         order_ratio = order.rate / tps
@@ -470,9 +639,17 @@ def report(
             f"   PostgreSQL CPU {settlement.cpu_s:.1f} s; seeded in {settlement.seed_s:.1f} s, "
             f"ledger verify {settlement.verify_s:.1f} s"
         )
+    if statements:
+        counted = ", ".join(f"{path} {n}" for path, n in statements.items())
+        lines.append(f"statements per request (in process, page kept): {counted}")
+    if visitors is not None and visitors.memory:
+        lines.append(
+            "gunicorn workers after the page runs: "
+            + ", ".join(f"RSS {rss:.0f} MB / USS {uss:.0f} MB" for rss, uss in visitors.memory)
+        )
     for name, _unit, load in rows:
         if load.errors:
-            lines.append(f"errors in {name}: statuses {load.statuses}")
+            lines.append(f"errors in {name.strip()}: statuses {load.statuses}")
     return "\n".join(lines)
 
 
@@ -543,19 +720,33 @@ def append_result(
     drain,
     errors: int,
     load_avg: float,
+    visitors: Visitors,
+    floor: Floor,
 ) -> None:
     page_ratio, order_ratio = page.rate / hello.rate, order.rate / tps
     share_ratio = share.rate / hello.rate
+    floor_ratio = order.rate / floor.tps
+
+    def page_cell(load: Load) -> str:
+        ratio = load.rate / hello.rate
+        return f"{load.rate:.0f} ({ratio:.2f} {verdict(ratio, PRODUCT_TARGET)})"
+
+    memory = " · ".join(f"{rss:.0f}/{uss:.0f}" for rss, uss in visitors.memory)
     row = (
         f"| {datetime.now(UTC):%Y-%m-%d %H:%M} | {commit_label()} | {load_avg:.2f} "
-        f"| {hello.rate:.0f} | {page.rate:.0f} | {order.rate:.0f} | {share.rate:.0f} "
-        f"| {tps:.0f} "
+        f"| {hello.rate:.0f} | {page.rate:.0f} "
+        f"| {page_cell(visitors.share)} | {page_cell(visitors.member)} "
+        f"| {order.rate:.0f} | {share.rate:.0f} "
+        f"| {tps:.0f} | {floor.tps:.0f} "
         f"| {page_ratio:.2f} {verdict(page_ratio, PRODUCT_TARGET)} "
+        f"| {floor_ratio:.2f} {verdict(floor_ratio, FLOOR_TARGET)} "
         f"| {order_ratio:.2f} {verdict(order_ratio, ORDER_TARGET)} "
         f"| {share_ratio:.2f} {verdict(share_ratio, SHARE_TARGET)} "
         f"| {settlement.seconds:.1f} {settle_verdict(settlement.seconds)} "
         f"| {settlement.cpu_s:.1f} "
-        f"| {hello.cpu_ms:.2f} / {page.cpu_ms:.2f} / {order.cpu_ms:.2f} / {share.cpu_ms:.2f} "
+        f"| {hello.cpu_ms:.2f} / {page.cpu_ms:.2f} / {visitors.share.cpu_ms:.2f} / "
+        f"{visitors.member.cpu_ms:.2f} / {order.cpu_ms:.2f} / {share.cpu_ms:.2f} "
+        f"| {memory} "
         f"| {outbox_cell(cost.placement)} | {outbox_cell(cost.payment)} "
         f"| {drain.total_s:.0f} s, {drain.rate:.0f}/s (real ≈ {drain.real_estimate_s():.0f} s) "
         f"| {drain.inline_rate:.0f}/s "
@@ -630,6 +821,7 @@ def main(argv: list[str] | None = None) -> int:
     if load_avg > os.cpu_count():
         say(f"the machine is busy (load average {load_avg:.1f}): expect noisy numbers")
     hello = page = order = share = tps = settlement = drain = cost = live_run = None
+    visitors = floor = statements = None
     tx_failed, placed = 0, 0
     ledger_problems: list[str] = []
     trail_problems: list[str] = []
@@ -644,6 +836,8 @@ def main(argv: list[str] | None = None) -> int:
             WTF_CSRF_ENABLED="0",
             SECRET_KEY="bench-secret",
             INSTANCE_PATH=str(Path(tmp) / "instance"),
+            SMS_SENDER="sms_capture.CaptureSender",  # sign-in codes, read by bench/visitors.py
+            BENCH_SMS_FILE=str(Path(tmp) / "sms.txt"),
         )
         log = Path(tmp) / "gunicorn.log"
         worker_log = Path(tmp) / "rq-worker.log"
@@ -661,17 +855,20 @@ def main(argv: list[str] | None = None) -> int:
                 hello = measure(wrk_tool, server, "/", ["get"], 200)
         page_path = f"/p/{seeded.slug}"
         share_path = f"/s/{seeded.share_code}"
-        trail_before = share_trail(seeded.share_code)
         if parts & {"page", "order", "share"}:
             say("starting gunicorn wsgi:app")
             with gunicorn("wsgi:app", env, log, page_path) as server:
                 if "page" in parts:
                     say("measuring the product page")
                     page = measure(wrk_tool, server, page_path, ["get"], 200)
+                    say("measuring the product page for a share-link visitor and a member")
+                    sms_file = Path(env["BENCH_SMS_FILE"])
+                    visitors = measure_visitors(wrk_tool, server, share_path, page_path, sms_file)
                 if "order" in parts:
                     say("measuring order placement")
                     order = measure(wrk_tool, server, "", order_args, 303, warmup_args)
                 if "share" in parts:
+                    trail_before = share_trail(seeded.share_code)
                     say("measuring the share-link open")
                     share = measure(wrk_tool, server, share_path, ["share", page_path], 302)
         if share is not None:
@@ -681,6 +878,10 @@ def main(argv: list[str] | None = None) -> int:
             say("measuring the raw transaction (pgbench)")
             pgbench(pgbench_tool, seeded.variant_id, WARMUP_S)
             tps, tx_failed = pgbench(pgbench_tool, seeded.variant_id, DURATION_S)
+            say("measuring checkout's floor: one placement's statements replayed by pgbench")
+            floor = measure_floor(pgbench_tool, app, seeded, Path(tmp) / "checkout_floor.sql")
+        if visitors is not None:
+            statements = statements_per_request(app, seeded)
         if "order" in parts or "tx" in parts:
             placed, ledger_problems = check_database(seeded.variant_id)
         if "settle" in parts:
@@ -713,7 +914,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"gunicorn said:\n{log.read_text()[-3000:]}")
 
     print()
-    print(report(hello, page, order, share, tps, tx_failed, settlement))
+    print(
+        report(hello, page, order, share, tps, tx_failed, settlement, visitors, floor, statements)
+    )
     if cost is not None:
         print()
         print(cost_report(cost))
@@ -748,13 +951,28 @@ def main(argv: list[str] | None = None) -> int:
     if cost is not None and cost.problems:
         print("outbox cost: " + "; ".join(cost.problems))
     loads = [load for load in (hello, page, order, share) if load is not None]
+    loads += [visitors.share, visitors.member] if visitors else []
     problems = ledger_problems + trail_problems + (settlement.problems if settlement else [])
     problems += (drain.problems if drain else []) + (cost.problems if cost else [])
     problems += live_run.problems if live_run else []
     problems += flash_run.problems if flash_run else []
     errors = sum(load.errors for load in loads) + tx_failed + len(problems)
+    errors += floor.failed if floor else 0
     if everything:
-        append_result(hello, page, order, share, tps, settlement, cost, drain, errors, load_avg)
+        append_result(
+            hello,
+            page,
+            order,
+            share,
+            tps,
+            settlement,
+            cost,
+            drain,
+            errors,
+            load_avg,
+            visitors,
+            floor,
+        )
         say("appended to bench/RESULTS.md")
     else:
         say(f"ran only {', '.join(p for p in PARTS if p in parts)}: RESULTS.md left alone")

@@ -1,10 +1,11 @@
 -- Load script for wrk, shared by the HTTP measurements of bench/run.py.
 --
---   wrk ... -s bench/wrk.lua URL -- get
+--   wrk ... -s bench/wrk.lua URL -- get [COOKIE]
 --   wrk ... -s bench/wrk.lua URL -- share LOCATION
 --   wrk ... -s bench/wrk.lua URL -- checkout PHASE VARIANT_ID STORE_ID
 --
--- "share" GETs the URL (a share link) and expects a 302 to exactly LOCATION. "checkout" POSTs
+-- "get" sends COOKIE (a Cookie header's value: a share-link visitor's or a member's) when
+-- given. "share" GETs the URL (a share link) and expects a 302 to exactly LOCATION. "checkout" POSTs
 -- a buy-now, pick-up, pay-at-store order; every request carries its own idempotency key and
 -- phone number (PHASE, a digit 3-9, keeps warm-up and measured run apart), and expects a 303
 -- to an order page. wrk keeps no cookies, so every request comes from a new visitor.
@@ -22,7 +23,9 @@ function init(args)
   mode = args[1] or "get"
   statuses = {}
   redirects_ok = 0
-  if mode == "share" then
+  if mode == "get" and args[2] then
+    wrk.headers["Cookie"] = args[2]
+  elseif mode == "share" then
     location = args[2]
   elseif mode == "checkout" then
     phase, variant_id, store_id = args[2], args[3], args[4]

@@ -24,6 +24,7 @@ def init_app(app) -> None:
     api.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(workbench.bp)
+    workbench.init_app(app)
     # Vocabularies the workbench templates show by their labels (globals reach macros too).
     app.jinja_env.globals.update(
         BindingState=BindingState, Bucket=Bucket, Channel=Channel, SharerKind=SharerKind

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from flask import g, session
+from flask import current_app, g, request, session
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -81,10 +81,18 @@ def signed_in_sharer() -> Sharer | None:
     ``current_sharer`` is the one that may share."""
     if "signed_in_sharer" not in g:
         sharer = None
-        if current_user.is_authenticated:
+        if _staff_may_be_signed_in() and current_user.is_authenticated:
             sharer = guide_for(current_user._get_current_object())
         g.signed_in_sharer = sharer or _session_promoter()
     return g.signed_in_sharer
+
+
+def _staff_may_be_signed_in() -> bool:
+    """Whether this browser may carry a staff login (Flask-Login's session key or its remember
+    cookie): anyone else (a visitor, a member) is answered without loading a user."""
+    return "_user_id" in session or bool(
+        request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))
+    )
 
 
 def current_sharer() -> Sharer | None:

@@ -1,10 +1,11 @@
 """Share links, visits and bindings: what happens when someone opens ``/s/<code>``.
 
-On PostgreSQL a new visitor's opening is one statement in its own transaction: it finds the
-link with everything the redirect needs and inserts the visit and the binding
-(``_open_for_new_visitor``). Other openings (a returning visitor, a signed-in customer,
-SQLite) find the link, insert the visit and binding rows, apply the binding policy in Python
-and commit once. Where the time goes is in bench/README.md.
+``/s/<code>`` has one route (``distribution.views.open_share_link``), which owns the unit of
+work; ``open_code`` records the opening in it and never commits. On PostgreSQL a new
+visitor's opening is one statement: it finds the link with everything the redirect needs and
+inserts the visit and the binding (``_open_for_new_visitor``). Other openings (a returning
+visitor, a signed-in customer, SQLite) find the link, insert the visit and binding rows and
+apply the binding policy in Python. Where the time goes is in bench/README.md.
 
 Nothing about a link is kept between openings: its lookup rides in the opening's own
 statement, so keeping it would save little, and a guide who leaves, a product taken down or
@@ -50,6 +51,7 @@ from shop.catalog.models import Category, Product
 from shop.extensions import db
 from shop.infra import outbox
 from shop.infra.clock import utcnow
+from shop.infra.unit_of_work import unit_of_work
 from shop.members.models import CouponTemplate
 
 # Visits and bindings of an opening are inserted as table rows, without ORM objects.
@@ -183,7 +185,7 @@ def _new_visitor_statement(dialect) -> str:
     nothing to weigh) inserted when the sharer is active and the settings row exists. Returns
     one ``Opening`` row (none for an unknown code). Its parameters are the code, the visitor
     id and the time (as ISO text: psycopg dumps a string faster than a datetime). Compiled
-    once, and run on the DB-API connection, skipping SQLAlchemy's per-call work.
+    once, and sent as driver SQL: SQLAlchemy compiles nothing per opening.
     """
     opening = _opening_query("code").cte("opening")
     now = cast(bindparam("now", type_=String), DateTime)
@@ -249,44 +251,18 @@ def _new_visitor_statement(dialect) -> str:
     return compiled.string
 
 
-_CURSOR = "siyu_new_visitor_cursor"
-
-
 def _open_for_new_visitor(code: str, visitor_id: str, now: datetime) -> Opening | None:
-    """Record a new visitor's opening on PostgreSQL in one round trip (see the module's doc).
-
-    The statement runs in autocommit on a pooled connection: it is its own transaction, so no
-    BEGIN or COMMIT travels. The connection keeps a cursor for it (in the pool's ``info`` for
-    that connection, which goes with it). A connection found broken is thrown away, and the
-    pool's older connections with it (as SQLAlchemy does on a disconnect), so the next
-    opening reconnects.
-    """
-    engine = db.engine
+    """Record a new visitor's opening on PostgreSQL with one statement, in the caller's
+    transaction (see the module's doc). Does not commit."""
+    statement = _new_visitor_statement(db.engine.dialect)
     params = {"key": code, "visitor_id": visitor_id, "now": now.isoformat(" ")}
-    pooled = engine.raw_connection()
-    connection = pooled.driver_connection
-    try:
-        cursor = pooled.info.get(_CURSOR)
-        if cursor is None or cursor.closed:
-            cursor = pooled.info[_CURSOR] = connection.cursor()
-        connection.autocommit = True
-        cursor.execute(_new_visitor_statement(engine.dialect), params, prepare=True)
-        row = cursor.fetchone()
-    except Exception as error:
-        if connection.broken or connection.closed:
-            engine.pool._invalidate(pooled, error)
-        raise
-    finally:
-        if not connection.closed:
-            connection.autocommit = False
-        pooled.close()
+    row = db.session.connection().exec_driver_sql(statement, params).one_or_none()
     if row is None:
         return None
     opening = Opening._make(row)
     if opening.unbound:
         # No settings row yet (a fresh shop): make it with its defaults and bind as usual.
         _bind(visitor_id, None, opening.sharer_id, opening.id, now, settings())
-        db.session.commit()
     return opening
 
 
@@ -294,57 +270,55 @@ def _url_for(endpoint: str, values: dict) -> str:
     return url_for(endpoint, **values)
 
 
-def _path(opening, build=_url_for) -> str:
-    """Where a link leads: always a path inside the shop (never another host). ``build``
-    makes a URL from an endpoint and its values (``url_for``, or a URL adapter's ``build``)."""
+def _path(opening) -> str:
+    """Where a link leads: always a path inside the shop (never another host)."""
     if opening is not None:
         if opening.product_slug:
-            return build("shop.product", {"slug": opening.product_slug})
+            return url_for("shop.product", slug=opening.product_slug)
         if opening.category_slug:
-            return build("shop.category", {"slug": opening.category_slug})
+            return url_for("shop.category", slug=opening.category_slug)
         if opening.coupon_id is not None:
-            return build("account.coupon", {"template_id": opening.coupon_id})
+            return url_for("account.coupon", template_id=opening.coupon_id)
         if opening.live_session_id is not None:
-            return build("live.enter", {"session_id": opening.live_session_id})
-    return build("shop.home", {})
+            return url_for("live.enter", session_id=opening.live_session_id)
+    return url_for("shop.home")
 
 
 def open_code(
     code: str, visitor_id: str, customer_id: int | None = None, new_visitor: bool = False
 ) -> str | None:
     """``/s/<code>``: record the visit and apply the binding, then say where the link leads.
+    Does not commit (the view owns the unit of work).
 
     Returns None for an unknown or malformed code (nothing is recorded). ``new_visitor``: the
-    visitor id was made for this request, so no binding can hold it yet.
+    visitor id was made for this request, so no binding can hold it yet: nothing is looked up
+    to weigh the policy against. On PostgreSQL such an opening (by no signed-in customer) is
+    one statement; elsewhere, and for returning visitors, the link is looked up and the rows
+    written after it.
     """
     if not _valid_code(code):
         return None
+    now = utcnow()
     if new_visitor and not customer_id and db.engine.dialect.name == "postgresql":
-        return open_code_for_new_visitor(code, visitor_id)
-    opening = _opening("code", code)
-    if opening is None:
-        return None
-    _record(opening, visitor_id, customer_id, utcnow(), new_visitor)
-    return _path(opening)
-
-
-def open_code_for_new_visitor(code: str, visitor_id: str, build=_url_for) -> str | None:
-    """``open_code`` for a new visitor who is no signed-in customer, on PostgreSQL only: one
-    statement (``_open_for_new_visitor``). ``build`` as for ``_path``."""
-    if not _valid_code(code):
-        return None
-    opening = _open_for_new_visitor(code, visitor_id, utcnow())
-    return None if opening is None else _path(opening, build)
+        opening = _open_for_new_visitor(code, visitor_id, now)
+    else:
+        opening = _opening("code", code)
+        if opening is not None:
+            _record(opening, visitor_id, customer_id, now, new_visitor)
+    return None if opening is None else _path(opening)
 
 
 def open_link(
     link: ShareLink, visitor_id: str, customer_id: int | None = None, now: datetime | None = None
 ) -> None:
-    """Record the visit and create or refresh the binding it implies, in one transaction."""
-    _record(_opening("id", link.id), visitor_id, customer_id, now or utcnow(), False)
+    """Record the visit and create or refresh the binding it implies, as its own unit of work
+    (for the demo data and tests, which open links outside a request)."""
+    with unit_of_work():
+        _record(_opening("id", link.id), visitor_id, customer_id, now or utcnow(), False)
 
 
 def _record(opening, visitor_id: str, customer_id: int | None, now: datetime, new_visitor: bool):
+    """Insert the visit and apply the binding policy. Does not commit."""
     db.session.execute(
         _VISITS.insert(),
         {
@@ -360,7 +334,6 @@ def _record(opening, visitor_id: str, customer_id: int | None, now: datetime, ne
         rules = opening if opening.binding_policy is not None else settings()
         current = [] if new_visitor and not customer_id else None
         touch(opening.sharer_id, opening.id, visitor_id, customer_id, now, rules, current)
-    db.session.commit()
 
 
 def active_bindings(

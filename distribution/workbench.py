@@ -43,11 +43,13 @@ from distribution.qr import link_url
 from shop.catalog.models import Product
 from shop.errors import ShopError
 from shop.extensions import db
+from shop.hooks import register_personal_part
 from shop.infra.unit_of_work import unit_of_work
 from shop.orders import pickup
 from shop.orders.models import OrderStatus
 from shop.staff import auth as staff_auth
 from shop.staff.models import Role
+from shop.web import templating
 from shop.web.redirects import local_target
 
 bp = Blueprint(
@@ -306,28 +308,27 @@ def join():
 MAKE_LINK_FORM = "share-make-link"
 
 
-def _product_links(sharer, product) -> list:
+def _product_links(sharer, product_id: int) -> list:
     """The sharer's links to the product, read once per request (the share box and the share
     button both need them)."""
     cache = g.setdefault("sharer_product_links", {})
-    if product.id not in cache:
-        cache[product.id] = reports.my_links(sharer, LinkTarget.PRODUCT, product.id)
-    return cache[product.id]
+    if product_id not in cache:
+        cache[product_id] = reports.my_links(sharer, LinkTarget.PRODUCT, product_id)
+    return cache[product_id]
 
 
-def share_box(product) -> Markup:
-    """The signed-in sharer's links to a product and a one-tap form to make one, for the
-    storefront's product page (which calls it when distribution is installed)."""
+def share_box(product_id: int) -> Markup:
+    """The signed-in sharer's links to a product and a one-tap form to make one: a personal
+    part of the storefront's product page (``shop.web.pagecache``)."""
     sharer = access.current_sharer()
-    if sharer is None or product is None:
+    if sharer is None:
         return Markup("")
-    form = MakeLinkForm(formdata=None, target=f"product:{product.id}", next=request.path)
+    form = MakeLinkForm(formdata=None, target=f"product:{product_id}", next=request.path)
     return Markup(
         render_template(
             "distribution/_share_box.html",
             sharer=sharer,
-            product=product,
-            links=_product_links(sharer, product),
+            links=_product_links(sharer, product_id),
             link_url=link_url,
             form=form,
             form_id=MAKE_LINK_FORM,
@@ -335,19 +336,28 @@ def share_box(product) -> Markup:
     )
 
 
-def share_action(product) -> dict | None:
+def share_action(product_id: int) -> dict | None:
     """What the product page's share button does for the signed-in sharer: share their newest
     tracked link to the product (``url``), or, while they have none, submit the share box's
     form that makes one (``form``). None for everyone else: they share the plain page."""
     sharer = access.current_sharer()
-    if sharer is None or product is None:
+    if sharer is None:
         return None
-    links = _product_links(sharer, product)
+    links = _product_links(sharer, product_id)
     if links:
         return {"url": link_url(links[0].link), "form": None}
     return {"url": None, "form": MAKE_LINK_FORM}
 
 
-@bp.app_context_processor
-def distribution_hooks():
-    return {"share_box": share_box, "share_action": share_action}
+def share_button(product_id: int, title: str, url: str, plain: str) -> Markup:
+    """The product page's share button (a personal part): for the signed-in sharer it shares
+    their tracked link (``share_action``); everyone else gets the ``plain`` one."""
+    tracked = share_action(product_id)
+    if tracked is None:
+        return templating.share_button(product_id, title, url, plain)
+    return templating.tracked_share_button(title, tracked)
+
+
+def init_app(app) -> None:
+    register_personal_part(app, "share_box", share_box)
+    register_personal_part(app, "share_button", share_button)

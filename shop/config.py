@@ -24,8 +24,9 @@ class Config:
     STORE_HOLD_MINUTES = _int("STORE_HOLD_MINUTES", 48 * 60)
     SHIPPING_FEE = _int("SHIPPING_FEE", 1000)  # minor units; 0 for free delivery
     FREE_SHIPPING_FROM = _int("FREE_SHIPPING_FROM", 9900)  # minor units
-    # Product pages of visitors with an empty session are kept this long (0: never).
-    PAGE_CACHE_SECONDS = float(os.environ.get("PAGE_CACHE_SECONDS", 2))
+    # Product pages, as every visitor sees them, are kept this long (0: never); each visitor's
+    # own parts are filled in per request (shop.web.pagecache). Stock sold shows within it.
+    PAGE_CACHE_SECONDS = float(os.environ.get("PAGE_CACHE_SECONDS", 1))
     MAX_LINE_QUANTITY = _int("MAX_LINE_QUANTITY", 99)
     STOCK_LOW_AT = _int("STOCK_LOW_AT", 5)  # stock.low webhook when a variant falls to this
     MAX_CONTENT_LENGTH = _int("MAX_UPLOAD_BYTES", 8 * 1024 * 1024)

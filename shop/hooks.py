@@ -45,6 +45,11 @@ class Hooks:
     payment_receivers: dict[str, Callable[[dict], str]] = field(default_factory=dict)
     """Stripe Checkout ``metadata.purpose`` -> the function that applies a paid session that
     is not an order's (live: a tip), inside the webhook's transaction; returns the outcome."""
+    personal_parts: dict[str, Callable[..., str]] = field(default_factory=dict)
+    """Part name -> function returning one visitor's HTML for it (``{{ personal("name", ...)
+    }}`` in a template): what a page shared by every visitor leaves open for each
+    (``shop.web.pagecache``). A package may replace a part the shop registered (distribution:
+    the share button of a signed-in guide). A part nobody registered renders nothing."""
     store_finders: list[Callable[[Mapping], int | None]] = field(default_factory=list)
     """Each returns the store of whoever brought a visitor (given the carried attribution
     values, ``visitor_id`` and ``customer_id``), or None: distribution answers with the store
@@ -77,6 +82,10 @@ def register_handler(app: Flask, topic: str, path: str) -> None:
 
 def register_reconciler(app: Flask, reconcile: Callable[[], list[str]]) -> None:
     hooks(app).reconcilers.append(reconcile)
+
+
+def register_personal_part(app: Flask, name: str, part: Callable[..., str]) -> None:
+    hooks(app).personal_parts[name] = part
 
 
 def register_demo_loader(app: Flask, loader: Callable[[], list[str]]) -> None:

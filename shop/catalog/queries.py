@@ -117,6 +117,20 @@ def product_by_slug(slug: str) -> Product | None:
     )
 
 
+def next_price_change(product: Product, now: datetime) -> datetime | None:
+    """When a limited-time price of the product starts or ends next (None: none will)."""
+    moments = [
+        moment
+        for variant in product.variants
+        if variant.sale_price is not None
+        and variant.sale_starts_at is not None
+        and variant.sale_ends_at is not None
+        for moment in (variant.sale_starts_at, variant.sale_ends_at)
+        if moment > now
+    ]
+    return min(moments, default=None)
+
+
 def product_slug_of(variant_id: int) -> str | None:
     """The slug of the active product a variant belongs to (None: no such variant on sale)."""
     return db.session.scalar(

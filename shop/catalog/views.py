@@ -10,6 +10,7 @@ from shop.catalog import images
 from shop.catalog import queries as catalog
 from shop.catalog.models import Category
 from shop.extensions import db
+from shop.infra.clock import utcnow
 from shop.members import coupons
 from shop.web import pagecache
 from shop.web.blueprints import storefront
@@ -51,28 +52,30 @@ def search():
 
 @storefront.get("/p/<slug>")
 def product(slug: str):
-    key = pagecache.cache_key()
-    page = pagecache.cached(key)
-    if page is not None:
-        return page
+    """One page for every visitor of the product (in their language), kept briefly; their
+    own parts (basket count, messages, a guide's share box) filled in per request
+    (``shop.web.pagecache``)."""
+    return pagecache.shared_page(f"product:{slug}", lambda: _product_page(slug))
+
+
+def _product_page(slug: str):
+    """The product page as every visitor sees it, and when its prices change next."""
     item = catalog.product_by_slug(slug)
     if item is None:
         abort(404)
     reviews_, rating = catalog.approved_reviews(item.id)
-    return pagecache.store(
-        key,
-        render_template(
-            "shop/product.html",
-            product=item,
-            reviews=reviews_,
-            rating=rating,
-            sold=catalog.sales_count(item.id),
-            coupons=coupons.claimable_for(item),
-            recent=catalog.recent_purchases(item.id),
-            max_quantity=current_app.config["MAX_LINE_QUANTITY"],
-            share_url=_public_url("shop.product", slug=item.slug),
-        ),
+    body = render_template(
+        "shop/product.html",
+        product=item,
+        reviews=reviews_,
+        rating=rating,
+        sold=catalog.sales_count(item.id),
+        coupons=coupons.claimable_for(item),
+        recent=catalog.recent_purchases(item.id),
+        max_quantity=current_app.config["MAX_LINE_QUANTITY"],
+        share_url=_public_url("shop.product", slug=item.slug),
     )
+    return body, catalog.next_price_change(item, utcnow())
 
 
 def _public_url(endpoint: str, **values) -> str:

@@ -1,66 +1,221 @@
-"""A short-lived, per-process cache of whole pages for visitors with an empty session.
+"""Pages shared by every visitor, with each visitor's own parts left open.
 
-Most people who open a shared product link carry no session (no basket, no sign-in, no
-message to flash): every one of them sees the same page. Keeping that page for a couple of
-seconds turns a burst of shared-link traffic into one render per page and process. What could
-be stale is the "stock left" line and the recent-buyers line, for at most the TTL; prices and
-stock are decided again at checkout, on the server, so nothing can be bought on stale data.
+A product page is the same for everyone who opens it in one language (prices, the limited-time
+price and its countdown, stock left, reviews, the "just bought" line) but for a few small parts:
+the basket count, the messages flashed to this visitor, a signed-in guide's share box and share
+button. ``shared_page`` renders such a page once for everyone, each personal part left as a hole
+(``{{ personal("cart_badge") }}`` in a template), and keeps it; every request, a share-link
+visitor's, a member's or a guide's as well as a cookieless one's, fills the holes with its own
+parts. The parts are functions registered by name (``shop.hooks.register_personal_part``);
+they cost no statement for a visitor or a member, and a guide's own links for a guide.
+
+Where pages are kept: in Redis when ``REDIS_URL`` is set, so one render serves every process;
+else in the process. For how long: ``PAGE_CACHE_SECONDS`` (1 by default; 0 renders every page
+in full, holes filled at once), and never past the moment the page says its price changes next
+(a limited-time price starting or ending: the ``valid_until`` its renderer returns). A catalog
+change made through the ORM (a price, a stock adjustment, a product, image, category, review,
+store or coupon) retires every kept page when it commits: each page is kept with the catalog
+generation it was rendered at, and the commit bumps the generation (in Redis for every process;
+without Redis in this process, the others within the TTL). Stock sold at checkout (a
+conditional UPDATE) shows within the TTL. Nothing is ever sold from a kept page: checkout reads
+prices and stock from the database.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import secrets
 import threading
-import time
 from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from flask import current_app, request, session
+from flask import current_app, g, has_app_context, request
 from flask_babel import get_locale
+from markupsafe import Markup
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from shop.hooks import hooks
+from shop.infra.clock import utcnow
+from shop.infra.unit_of_work import after_commit
+
+log = logging.getLogger(__name__)
+
+#: what a hole is written as while a page renders for everyone (never in a page sent)
+_MARK = f"<!--siyu-part-{secrets.token_hex(8)}-->"
+_HOLES = "siyu_page_holes"
+_CHANGED = "siyu_catalog_changed"
+REDIS_PREFIX = "siyu:page:"
+GENERATION_KEY = "siyu:page-generation"
 
 
-class PageCache:
-    def __init__(self, ttl: float, size: int = 512) -> None:
-        self.ttl = ttl
+class Page(NamedTuple):
+    """A page rendered for everyone: the text around its holes, and each hole's part."""
+
+    generation: int
+    valid_until: float  # a POSIX time on the shop's clock
+    texts: list[str]
+    parts: list[tuple[str, dict]]
+
+    def fill(self) -> str:
+        """The page for this request: each hole filled with its part."""
+        out = [self.texts[0]]
+        for (name, args), text in zip(self.parts, self.texts[1:], strict=True):
+            out.append(str(render_part(name, args)))
+            out.append(text)
+        return "".join(out)
+
+
+def render_part(name: str, args: dict) -> Markup:
+    """This visitor's part ``name`` (nothing when no package registered one)."""
+    part = hooks().personal_parts.get(name)
+    return Markup(part(**args)) if part is not None else Markup("")
+
+
+def personal(name: str, **args) -> Markup:
+    """In a template: the visitor's own part ``name``, or its hole while the page renders for
+    everyone. ``args`` must be plain values (they are kept with the page, maybe in Redis)."""
+    holes = g.get(_HOLES)
+    if holes is None:
+        return render_part(name, args)
+    holes.append((name, args))
+    return Markup(_MARK)
+
+
+class ProcessPages:
+    """Pages kept in this process: a bounded map, and the generation of its catalog."""
+
+    def __init__(self, size: int = 512) -> None:
         self.size = size
-        self._pages: OrderedDict[tuple, tuple[float, str]] = OrderedDict()
+        self.generation = 0
+        self._pages: OrderedDict[str, Page] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple) -> str | None:
+    def get(self, key: str) -> tuple[Page | None, int]:
+        """The page kept under ``key`` if still of the current generation, and that."""
         with self._lock:
-            hit = self._pages.get(key)
-            if hit is None or hit[0] < time.monotonic():
-                return None
-            return hit[1]
+            page, generation = self._pages.get(key), self.generation
+        return (page if page is not None and page.generation == generation else None), generation
 
-    def put(self, key: tuple, body: str) -> None:
+    def put(self, key: str, page: Page, ttl: float) -> None:
         with self._lock:
-            self._pages[key] = (time.monotonic() + self.ttl, body)
+            self._pages[key] = page
             self._pages.move_to_end(key)
             while len(self._pages) > self.size:
                 self._pages.popitem(last=False)
 
+    def bump(self) -> None:
+        with self._lock:
+            self.generation += 1
+            self._pages.clear()
 
-def _cache() -> PageCache | None:
+
+class RedisPages:
+    """Pages kept in Redis for every process: one round trip reads a page with the current
+    generation; a page expires in Redis when it would be retired anyway."""
+
+    def __init__(self, url: str) -> None:
+        from redis import Redis
+
+        self.redis = Redis.from_url(url)
+
+    def get(self, key: str) -> tuple[Page | None, int]:
+        generation, raw = self.redis.mget(GENERATION_KEY, REDIS_PREFIX + key)
+        generation = int(generation or 0)
+        page = None if raw is None else Page(*json.loads(raw))
+        return (page if page is not None and page.generation == generation else None), generation
+
+    def put(self, key: str, page: Page, ttl: float) -> None:
+        self.redis.set(REDIS_PREFIX + key, json.dumps(page), px=max(1, int(ttl * 1000)))
+
+    def bump(self) -> None:
+        self.redis.incr(GENERATION_KEY)
+
+
+def _pages(app=None):
+    app = app or current_app
+    ext = app.extensions
+    if "siyu_pages" not in ext:
+        url = app.config.get("REDIS_URL")
+        ext["siyu_pages"] = RedisPages(url) if url else ProcessPages()
+    return ext["siyu_pages"]
+
+
+def shared_page(key: str, render: Callable[[], tuple[str, datetime | None]]) -> str:
+    """The page ``key`` (with the request's path and language) for this visitor.
+
+    ``render()`` returns the page rendered for everyone and when its price state changes next
+    (None: not by time alone). Called again once the kept page is retired; what it raises
+    (a 404) goes on, and nothing is kept.
+    """
     ttl = current_app.config.get("PAGE_CACHE_SECONDS", 0)
     if ttl <= 0:
-        return None
-    ext = current_app.extensions
-    if "page_cache" not in ext:
-        ext["page_cache"] = PageCache(ttl)
-    return ext["page_cache"]
+        return render()[0]
+    pages = _pages()
+    key = f"{key}|{request.full_path}|{get_locale()}"
+    now = utcnow()
+    try:
+        page, generation = pages.get(key)
+    except Exception:  # Redis away: the page is rendered in full, as without a cache
+        log.warning("page cache unavailable", exc_info=True)
+        return render()[0]
+    if page is not None and now.timestamp() < page.valid_until:
+        return page.fill()
+    g.setdefault(_HOLES, [])
+    try:
+        body, changes_at = render()
+        parts = g.get(_HOLES)
+    finally:
+        g.pop(_HOLES, None)
+    valid_until = now + timedelta(seconds=ttl)
+    if changes_at is not None:
+        valid_until = min(valid_until, changes_at)
+    page = Page(generation, valid_until.timestamp(), body.split(_MARK), parts)
+    seconds = (valid_until - now).total_seconds()
+    if seconds > 0:
+        try:
+            pages.put(key, page, seconds)
+        except Exception:
+            log.warning("page cache unavailable", exc_info=True)
+    return page.fill()
 
 
-def cache_key() -> tuple | None:
-    """The key of this request's page, or None when it must be rendered for this visitor."""
-    if session or _cache() is None:
-        return None
-    return (request.full_path, str(get_locale()))
+def retire_pages(app) -> None:
+    """Retire every kept page (the catalog changed)."""
+    try:
+        _pages(app).bump()
+    except Exception:
+        log.warning("page cache unavailable: kept pages live out their TTL", exc_info=True)
 
 
-def cached(key: tuple | None) -> str | None:
-    return _cache().get(key) if key else None
+def _catalog_types() -> tuple[type, ...]:
+    from shop.catalog.models import Category, Product, ProductImage, Review, Store, Variant
+    from shop.members.models import CouponTemplate
+
+    return (Product, Variant, ProductImage, Category, Review, Store, CouponTemplate)
 
 
-def store(key: tuple | None, body: str) -> str:
-    if key:
-        _cache().put(key, body)
-    return body
+@event.listens_for(Session, "after_flush")
+def _note_catalog_change(session: Session, _context) -> None:
+    """A flush that writes catalog rows retires the kept pages once its transaction commits."""
+    if session.info.get(_CHANGED) or not has_app_context():
+        return
+    types = _catalog_types()
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, types):
+            session.info[_CHANGED] = True
+            after_commit(retire_pages, current_app._get_current_object())
+            return
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_catalog_change(session: Session, transaction) -> None:
+    if transaction.parent is None and not transaction.nested:
+        session.info.pop(_CHANGED, None)
+
+
+def init_app(app) -> None:
+    app.jinja_env.globals["personal"] = personal

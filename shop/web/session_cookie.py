@@ -1,14 +1,51 @@
-"""The signed session cookie, as Flask makes it, with its serializer built once per key.
+"""The signed session cookie, as Flask makes it, with its serializer built once per key, and a
+permanent session's cookie re-issued once a day rather than on every response.
 
 Flask builds a new signing serializer twice per request (to read the cookie and to write it).
 A serializer holds no per-request state, so one per set of keys (the secret key and its
 fallbacks, as configured when the request comes) serves every request; what that saves is in
 bench/README.md.
+
+A cookie's signature covers its payload and the second it was made: the same payload in the
+same second gets the same cookie, so a signed cookie is kept for the rest of its second (a
+share link posted to a big group gives every new visitor the same session, many a second).
+
+A permanent session (a signed-in member's, a guide's) is re-signed and sent back on every
+response by default (``SESSION_REFRESH_EACH_REQUEST``), only to move its expiry on. Here an
+unchanged session's cookie is sent again once it is a day old: its lifetime still slides with
+use (to within a day), and a member's page view signs nothing.
 """
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
+
 from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+#: an unchanged permanent session's cookie is re-issued once it is this old
+REFRESH_AFTER = timedelta(days=1)
+
+
+class _Serializer(URLSafeTimedSerializer):
+    """Flask's serializer, keeping each cookie it signs until its second ends."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._signed: tuple[int, dict] = (0, {})
+
+    def dumps(self, obj, salt=None):
+        second = int(time.time())
+        kept_second, kept = self._signed
+        if kept_second != second:
+            kept = {}
+            self._signed = (second, kept)
+        key = (self.dump_payload(obj), salt)
+        cookie = kept.get(key)
+        if cookie is None:
+            cookie = kept[key] = super().dumps(obj, salt)
+        return cookie
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -21,5 +58,38 @@ class SessionInterface(SecureCookieSessionInterface):
         keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
         serializer = self._serializers.get(keys)
         if serializer is None:
-            serializer = self._serializers[keys] = super().get_signing_serializer(app)
+            serializer = self._serializers[keys] = _Serializer(
+                [*keys[1], keys[0]],  # itsdangerous expects the current key last
+                salt=self.salt,
+                serializer=self.serializer,
+                signer_kwargs={
+                    "key_derivation": self.key_derivation,
+                    "digest_method": self.digest_method,
+                },
+            )
         return serializer
+
+    def open_session(self, app, request):
+        """Flask's, keeping when the cookie was signed (``issued_at``)."""
+        serializer = self.get_signing_serializer(app)
+        if serializer is None:
+            return None
+        value = request.cookies.get(self.get_cookie_name(app))
+        if not value:
+            return self.session_class()
+        max_age = int(app.permanent_session_lifetime.total_seconds())
+        try:
+            data, issued_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
+        except BadSignature:
+            return self.session_class()
+        session = self.session_class(data)
+        session.issued_at = issued_at
+        return session
+
+    def should_set_cookie(self, app, session) -> bool:
+        if session.modified:
+            return True
+        if not (session.permanent and app.config["SESSION_REFRESH_EACH_REQUEST"]):
+            return False
+        issued_at = getattr(session, "issued_at", None)
+        return issued_at is None or datetime.now(UTC) - issued_at >= REFRESH_AFTER

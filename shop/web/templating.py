@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import g, request
+from flask import current_app, g, get_flashed_messages, request
 from flask_babel import format_date, format_datetime, format_timedelta, get_locale
+from markupsafe import Markup
 
 from shop.catalog.sanitize import clean_markup
 from shop.checkout import cart
 from shop.customers.phones import mask_phone
+from shop.hooks import register_personal_part
 from shop.infra.clock import utcnow
 from shop.members import coupons, points
 from shop.money import format_money
 from shop.orders.models import OrderStatus
 from shop.orders.numbers import order_number
+from shop.web import pagecache
 from shop.web.i18n import localized, medium_datetime
 
 
@@ -48,7 +51,37 @@ def iso_utc(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
 
 
+def cart_badge() -> Markup:
+    """The basket link's count (a personal part: shop.web.pagecache)."""
+    count = cart.count()
+    return Markup(' <span class="badge">{}</span>').format(count) if count else Markup("")
+
+
+def flashes() -> Markup:
+    """The messages flashed to this visitor (a personal part)."""
+    return Markup("").join(
+        Markup('<p class="flash {}" role="status">{}</p>').format(category, message)
+        for category, message in get_flashed_messages(with_categories=True)
+    )
+
+
+def share_button(product_id: int, title: str, url: str, plain: str) -> Markup:
+    """The product page's share button (a personal part): ``plain``, the button every visitor
+    gets, which shares the page at ``url`` (rendered with the page)."""
+    return Markup(plain)
+
+
+def tracked_share_button(title: str, tracked: dict) -> Markup:
+    """The share button doing what ``tracked`` says (distribution's, for a signed-in guide)."""
+    template = current_app.jinja_env.get_template("shop/_share_button.html")
+    return Markup(template.render(tracked=tracked, title=title))
+
+
 def init_app(app) -> None:
+    pagecache.init_app(app)
+    register_personal_part(app, "cart_badge", cart_badge)
+    register_personal_part(app, "flashes", flashes)
+    register_personal_part(app, "share_button", share_button)
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["order_number"] = order_number
     app.jinja_env.filters["mask_phone"] = mask_phone
@@ -68,7 +101,6 @@ def init_app(app) -> None:
     def shop_globals():
         return {
             "shop_name": app.config["SHOP_NAME"],
-            "cart_count": cart.count(),
             "current_locale": str(get_locale() or "en"),
             "languages": app.config["LANGUAGES"],
             "next_url": request.full_path if request else "/",

@@ -1,10 +1,21 @@
-"""Product pages are kept briefly for visitors with an empty session, never for others."""
+"""The product page is rendered once for every visitor and kept (``shop.web.pagecache``);
+each visitor's own parts are filled in per request. What a page shows changes on the next
+view after a price change, a stock-out or a limited-time price opening. Statement counts here
+guard against regressions (a kept page costs none); speed is measured by ``make bench``."""
+
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event
 
+from distribution.factories import make_guide
+from shop.catalog import views as catalog_views
 from shop.catalog.models import Variant
 from shop.extensions import db
+from shop.infra.clock import utcnow
+from shop.infra.unit_of_work import unit_of_work
+from shop.web import pagecache
+from tests.conftest import REDIS_URL
 from tests.support.shop import small_catalog
 
 
@@ -13,19 +24,165 @@ def app_config(app_config):
     return {**app_config, "PAGE_CACHE_SECONDS": 60}
 
 
-def test_anonymous_visitors_share_a_cached_page_others_get_theirs(app, client):
+@pytest.fixture
+def product(app):
     with app.app_context():
-        _store, _category, product = small_catalog(stock_qty=5)
-        slug, variant_id = product.slug, product.variants[0].id
-    first = client.get(f"/p/{slug}").get_data(as_text=True)
-    assert "Only 5 left" in first
-    with app.app_context():
-        db.session.execute(update(Variant).where(Variant.id == variant_id).values(stock=3))
+        store, _category, product = small_catalog(stock_qty=5, price=9900)
+        make_guide(store, "Li Na", "li@guides.test", password="guide-password-1")
         db.session.commit()
-    assert client.get(f"/p/{slug}").get_data(as_text=True) == first  # within the TTL
-    assert "Only 3 left" in app.test_client().get(f"/p/{slug}?ref=x").get_data(as_text=True)
-    client.post("/cart/add", data={"variant": variant_id, "qty": 1})  # now has a session
+        return product.slug, product.variants[0].id
+
+
+@pytest.fixture
+def statements(app):
+    sent = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda *args: sent.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    yield sent
+    event.remove(engine, "before_cursor_execute", listener)
+
+
+def change_variant(variant_id: int, **values) -> None:
+    with unit_of_work():
+        variant = db.session.get(Variant, variant_id)
+        for name, value in values.items():
+            setattr(variant, name, value)
+
+
+def test_every_visitor_gets_the_kept_page_with_their_own_parts(app, product, statements):
+    slug, variant_id = product
+    first = app.test_client().get(f"/p/{slug}").get_data(as_text=True)
+    assert "Only 5 left" in first and 'class="badge"' not in first
+
+    shopper = app.test_client()
+    shopper.post("/cart/add", data={"variant": variant_id, "qty": 2})  # a session, a message
+    statements.clear()
+    page = shopper.get(f"/p/{slug}").get_data(as_text=True)
+
+    assert statements == []  # the kept page: no statement for a visitor with a session
+    assert '<span class="badge">2</span>' in page
+    assert 'class="flash' in page
+    assert "Only 5 left" in page
+    assert 'class="flash' not in shopper.get(f"/p/{slug}").get_data(as_text=True)  # shown once
+    assert app.test_client().get(f"/p/{slug}").get_data(as_text=True) == first
+    assert "<!--siyu-part" not in page
+
+
+def test_a_signed_in_member_costs_no_statement(app, product, statements):
+    slug, _variant_id = product
+    app.test_client().get(f"/p/{slug}")
+    member = app.test_client()
+    with member.session_transaction() as session:
+        session["customer_id"] = 1
+        session.permanent = True
+    member.get(f"/p/{slug}")  # the sign-in's first page (Flask-Login marks the session once)
+    statements.clear()
+
+    response = member.get(f"/p/{slug}")
+
+    assert response.status_code == 200 and statements == []
+    assert "Set-Cookie" not in response.headers  # an unchanged session is not re-signed
+
+
+def test_a_guide_gets_their_share_box_on_the_kept_page(app, product):
+    slug, _variant_id = product
+    visitor_page = app.test_client().get(f"/p/{slug}").get_data(as_text=True)
+    guide = app.test_client()
+    guide.post("/guide/login", data={"email": "li@guides.test", "password": "guide-password-1"})
+
+    page = guide.get(f"/p/{slug}").get_data(as_text=True)
+
+    assert "Share this product" in page and 'form="share-make-link"' in page
+    assert "Share this product" not in visitor_page
+    assert f'data-url="http://localhost/p/{slug}"' in visitor_page
+
+
+def test_a_price_change_shows_on_the_next_view(app, product):
+    slug, variant_id = product
+    client = app.test_client()
+    assert "99.00" in client.get(f"/p/{slug}").get_data(as_text=True)
+    with app.app_context():
+        change_variant(variant_id, price=7700)
     page = client.get(f"/p/{slug}").get_data(as_text=True)
-    assert "Only 3 left" in page
-    other_language = app.test_client().get(f"/p/{slug}", headers={"Accept-Language": "zh-CN"})
-    assert other_language.status_code == 200
+    assert "77.00" in page and "99.00" not in page
+
+
+def test_a_stock_out_shows_on_the_next_view(app, product):
+    slug, variant_id = product
+    client = app.test_client()
+    assert "Only 5 left" in client.get(f"/p/{slug}").get_data(as_text=True)
+    with app.app_context():
+        change_variant(variant_id, stock=0)
+    page = client.get(f"/p/{slug}").get_data(as_text=True)
+    assert "Sold out" in page and "Only 5 left" not in page
+
+
+def test_a_limited_time_price_shows_when_its_window_opens(app, product, monkeypatch):
+    slug, variant_id = product
+    opens = utcnow() + timedelta(minutes=5)
+    with app.app_context():
+        change_variant(
+            variant_id,
+            sale_price=5500,
+            sale_starts_at=opens,
+            sale_ends_at=opens + timedelta(hours=1),
+        )
+    client = app.test_client()
+    before = client.get(f"/p/{slug}").get_data(as_text=True)
+    assert "55.00" not in before and "99.00" in before
+
+    later = opens + timedelta(seconds=1)
+    for module in ("shop.catalog.models", "shop.catalog.views", "shop.web.pagecache"):
+        monkeypatch.setattr(f"{module}.utcnow", lambda: later)
+    page = client.get(f"/p/{slug}").get_data(as_text=True)
+    assert "55.00" in page and "Limited-time price" in page
+
+
+def test_a_page_is_kept_no_longer_than_its_ttl(app, product, monkeypatch):
+    slug, variant_id = product
+    client = app.test_client()
+    client.get(f"/p/{slug}")
+    with app.app_context():  # stock sold at checkout: a conditional UPDATE, no ORM change
+        db.session.execute(db.update(Variant).where(Variant.id == variant_id).values(stock=3))
+        db.session.commit()
+    assert "Only 5 left" in client.get(f"/p/{slug}").get_data(as_text=True)
+    later = utcnow() + timedelta(seconds=61)
+    monkeypatch.setattr("shop.web.pagecache.utcnow", lambda: later)
+    assert "Only 3 left" in client.get(f"/p/{slug}").get_data(as_text=True)
+
+
+def test_the_default_keeps_a_page_at_most_a_second(app):
+    from shop.config import Config
+
+    assert 0 < Config.PAGE_CACHE_SECONDS <= 1
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL (make test sets it in CI)")
+def test_with_redis_one_render_serves_every_process(app_config, product, monkeypatch, tmp_path):
+    from shop.app import create_app
+
+    slug, variant_id = product
+    config = {**app_config, "REDIS_URL": REDIS_URL}
+    one, two = create_app(config), create_app(config)
+    rendered = []
+    real = catalog_views._product_page
+
+    def counting(slug):
+        rendered.append(slug)
+        return real(slug)
+
+    monkeypatch.setattr(catalog_views, "_product_page", counting)
+    with one.app_context():
+        pagecache.retire_pages(one)  # nothing kept by an earlier test
+    first = one.test_client().get(f"/p/{slug}").get_data(as_text=True)
+    assert two.test_client().get(f"/p/{slug}").get_data(as_text=True) == first
+    assert len(rendered) == 1
+    with two.app_context():
+        change_variant(variant_id, price=6600)  # committed in the other process
+    assert "66.00" in one.test_client().get(f"/p/{slug}").get_data(as_text=True)
+    for app in (one, two):
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
