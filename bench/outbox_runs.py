@@ -410,6 +410,15 @@ def measure_drain(app, seeded, env: dict[str, str], redis_url: str, log_path: Pa
     flush_redis(redis_url)
     started = time.monotonic()
     with app.app_context():
+        # What the earlier runs left owed (the order texts of the checkout runs, due a second
+        # after placing, when gunicorn had stopped): delivered first, as the sweep would, so the
+        # backlog is all the worker gets.
+        stale = _pending_due()
+        undelivered = [event_id for event_id in stale if not outbox.deliver(event_id)]
+        if undelivered:
+            problems.append(f"drain: {len(undelivered)} earlier events could not be delivered")
+        if stale:
+            print(f"delivered {len(stale) - len(undelivered)} events the earlier runs left owed")
         stale = _pending_due()
         if stale:
             problems.append(f"drain: {len(stale)} events were pending before the backlog")
