@@ -1,15 +1,23 @@
 """Headless Chromium on phones, in Chinese: a guide starts a session in one tap from the
 workbench, fills the shelf from the host console (a refusal first, in Chinese, changing
-nothing), goes live and pins the product; the viewer's room shows it without a reload."""
+nothing), goes live and pins the product; the viewer's room shows it without a reload; the viewer buys it
+at the live price and the session's report counts the order (unpaid apart until staff take the
+money at the store, then as a paid sale)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select
 
 from distribution.factories import make_guide
 from shop.demo.factories import make_product
 from shop.extensions import db
+from shop.infra.unit_of_work import unit_of_work
+from shop.orders import services as orders
+from shop.staff.models import Staff
 from tests.support import browser
 from tests.support.shop import small_catalog
 
@@ -38,7 +46,9 @@ def phone(chromium):
     return context
 
 
-def test_the_host_fills_the_shelf_and_pins_and_the_viewer_sees_it(chromium, live_server, guide):
+def test_the_host_fills_the_shelf_and_pins_and_the_viewer_buys_at_the_live_price(
+    app, chromium, live_server, guide
+):
     host = phone(chromium).new_page()
     host.goto(live_server("/guide/live/"))
     host.get_by_label("邮箱").fill(EMAIL)
@@ -80,3 +90,27 @@ def test_the_host_fills_the_shelf_and_pins_and_the_viewer_sees_it(chromium, live
     expect(pinned.locator("#pin-price")).to_have_text("¥39.00")
     expect(pinned.locator("#pin-left")).to_have_text("剩 20 件")
     expect(viewer.locator("#live-status")).to_have_text("直播中")
+
+    # The viewer buys the pinned product at the live price through the short checkout.
+    pinned.get_by_role("link", name="以直播价购买").click()
+    expect(viewer.locator("main")).to_contain_text("直播价")
+    viewer.get_by_label("手机号").fill("13700001234")
+    viewer.get_by_label("姓名").fill("周敏")
+    viewer.get_by_role("button", name="提交订单").click()
+    expect(viewer.get_by_role("heading", name=re.compile("订单 SY"))).to_be_visible()
+    expect(viewer.locator("main")).to_contain_text("¥39.00")
+    expect(viewer.locator("main")).not_to_contain_text("¥48.00")
+    order_id = int(re.search(r"SY(\d+)", viewer.locator("h1").inner_text()).group(1))
+
+    # Unpaid, it is not a sale; once staff take the money at the store, the report counts it.
+    report = host.context.new_page()
+    report.goto(live_server(session_path.replace("/live/", "/guide/live/")))
+    live_row = report.locator("tr", has=report.get_by_role("rowheader", name="直播"))
+    expect(live_row).to_contain_text("1 · ¥39.00")
+    with app.app_context():
+        staff = db.session.scalar(select(Staff).where(Staff.email == EMAIL))
+        with unit_of_work():
+            orders.mark_paid_at_store(order_id, staff)
+    report.reload()
+    expect(live_row.locator("td").nth(0)).to_have_text("1")
+    expect(live_row.locator("td").nth(2)).to_have_text("¥39.00")
