@@ -1,8 +1,8 @@
 """Headless Chromium on phones, in Chinese: a guide starts a session in one tap from the
 workbench, fills the shelf from the host console (a refusal first, in Chinese, changing
-nothing), goes live and pins the product; the viewer's room shows it without a reload; the viewer buys it
-at the live price and the session's report counts the order (unpaid apart until staff take the
-money at the store, then as a paid sale)."""
+nothing), goes live and pins the product; the viewer's room shows it without a reload; the
+viewer buys it at the live price and the session's report counts the order (unpaid apart until
+staff take the money at the store, then as a paid sale)."""
 
 from __future__ import annotations
 
