@@ -23,6 +23,7 @@ def init_app(app) -> None:
     register_attribution_reader(app, carried_attribution)
     register_page_block(app, "home", views.home_block)
     register_page_block(app, "workbench", views.workbench_block)
+    register_page_block(app, "order", views.order_block)
     register_demo_loader(app, load_demo)
     _init_room(app)
 

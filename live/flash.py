@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import exists, literal, or_, select, update
+from sqlalchemy import exists, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from live import services
@@ -304,6 +304,18 @@ def release(order_id: int, now: datetime | None = None, *, unpaid_only: bool = T
 
 
 _UNPAID = (OrderStatus.AWAITING_PAYMENT, OrderStatus.CANCELLED)
+
+
+def units_kept_until(order_id: int) -> datetime | None:
+    """Until when an unpaid order keeps the live units it holds (None: it holds none now)."""
+    placed = db.session.scalar(
+        select(func.min(LiveClaim.created_at)).where(
+            LiveClaim.order_id == order_id, LiveClaim.released_at.is_(None)
+        )
+    )
+    if placed is None:
+        return None
+    return placed + timedelta(minutes=services.settings().reservation_minutes)
 
 
 def release_due(now: datetime | None = None) -> int:

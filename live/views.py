@@ -35,6 +35,7 @@ from live.models import SessionStatus, ShelfItem
 from shop.errors import ShopError
 from shop.extensions import db
 from shop.infra.unit_of_work import unit_of_work
+from shop.orders.models import OrderStatus
 
 bp = Blueprint(
     "live",
@@ -244,6 +245,17 @@ def home_block() -> str:
     if not sessions:
         return ""
     return render_template("live/_home_block.html", sessions=sessions)
+
+
+def order_block(order) -> str:
+    """The order page's word on live units: an unpaid order keeps its live-price units only
+    for the live reservation, not for as long as the order waits for payment."""
+    if order.status != OrderStatus.AWAITING_PAYMENT:
+        return ""
+    until = flash_units.units_kept_until(order.id)
+    if until is None:
+        return ""
+    return render_template("live/_order_block.html", until=until)
 
 
 def workbench_block() -> str:

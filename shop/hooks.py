@@ -35,9 +35,10 @@ class Hooks:
     unit prices that apply to some of them right now, ``{variant_id: (unit_price, offer)}``
     (live: the live price while the session is live plus its grace). Read at every quote, so
     a price is never a copy."""
-    page_blocks: dict[str, list[Callable[[], str]]] = field(default_factory=dict)
+    page_blocks: dict[str, list[Callable[..., str]]] = field(default_factory=dict)
     """Page name (``"home"``) -> functions returning HTML blocks its template shows (live: the
-    sessions live now or starting soon); a block with nothing to show returns ""."""
+    sessions live now or starting soon), given what the template passes (``"order"``: the
+    order); a block with nothing to show returns ""."""
     order_claims: list[Callable[[object, list], None]] = field(default_factory=list)
     """Each takes, inside the order's transaction, what the order's offers hold beyond stock
     (live: the session's units, the buyer's limit); raising a ``ShopError`` refuses the order
@@ -104,13 +105,16 @@ def register_order_claim(app: Flask, claim: Callable[[object, list], None]) -> N
     hooks(app).order_claims.append(claim)
 
 
-def register_page_block(app: Flask, page: str, block: Callable[[], str]) -> None:
+def register_page_block(app: Flask, page: str, block: Callable[..., str]) -> None:
     hooks(app).page_blocks.setdefault(page, []).append(block)
 
 
-def page_blocks(page: str) -> list[Markup]:
-    """The HTML blocks the packages add to ``page`` (templates: ``page_blocks("home")``)."""
-    return [Markup(html) for block in hooks().page_blocks.get(page, []) if (html := block())]
+def page_blocks(page: str, **context) -> list[Markup]:
+    """The HTML blocks the packages add to ``page`` (templates: ``page_blocks("home")``,
+    ``page_blocks("order", order=order)``), each given ``context``."""
+    return [
+        Markup(html) for block in hooks().page_blocks.get(page, []) if (html := block(**context))
+    ]
 
 
 def carried_attribution(session: Mapping) -> dict:

@@ -153,6 +153,23 @@ def test_an_unpaid_order_gives_its_units_back_after_the_live_reservation(client,
         assert flash.release_due(utcnow() + timedelta(minutes=17)) == 0  # once
 
 
+def test_the_order_page_says_how_long_the_live_units_are_kept(client, live, app):
+    """The order waits days for payment at the store; its live units only the reservation."""
+    watching(client, live[3])
+    order_page = _buy(client, live).headers["Location"]
+    with app.app_context():
+        (claim,) = db.session.scalars(select(LiveClaim)).all()
+        kept_until = claim.created_at + timedelta(minutes=15)
+    page = client.get(order_page).get_data(as_text=True)
+    assert 'id="live-hold"' in page
+    # The shop's time zone (Asia/Shanghai by default) as the page shows it.
+    local = kept_until + timedelta(hours=8)
+    assert f"{local:%-I:%M}" in page.split('id="live-hold"')[1]
+    with app.app_context():
+        assert flash.release_due(utcnow() + timedelta(minutes=16)) == 1
+    assert 'id="live-hold"' not in client.get(order_page).get_data(as_text=True)
+
+
 def test_a_paid_order_keeps_its_units(client, live, app):
     watching(client, live[3])
     _buy(client, live, qty=2)
