@@ -75,7 +75,10 @@ class OutboxEvent(db.Model):
     __table_args__ = (db.Index("ix_outbox_events_due", "status", "available_at"),)
 
 
-# Built once: one INSERT ... ON CONFLICT (key) DO NOTHING RETURNING id per publication.
+# Built once: one INSERT ... ON CONFLICT (key) DO NOTHING RETURNING id per publication, sent
+# with the rows as parameters (not ``.values(rows)``: SQLAlchemy never caches a multi-values
+# INSERT, so that form was compiled again on every publication). Several rows still go as one
+# statement (SQLAlchemy's "insertmanyvalues" batches them).
 _INSERTS = {
     name: dialect.insert(OutboxEvent.__table__)
     .on_conflict_do_nothing(index_elements=["key"])
@@ -116,7 +119,7 @@ def publish(topic: str, *args, delay: timedelta | None = None) -> int:
         for handler in handlers
     ]
     insert = _INSERTS[db.session.get_bind().dialect.name]
-    for event_id in db.session.scalars(insert.values(rows)):  # one statement for all handlers
+    for event_id in db.session.scalars(insert, rows):  # one statement for all handlers
         _dispatch_after_commit(event_id, delay)
     return len(handlers)
 
