@@ -172,11 +172,9 @@ def deliver(event_id: int) -> bool:
         claimed = _claim(event_id)
     finally:
         disconnects.stop_watching(token)
-    if not claimed:
+    if claimed is None:
         return False
-    row = db.session.get(OutboxEvent, event_id)
-    handler, args, attempts = row.handler, list(row.args or []), row.attempts
-    db.session.rollback()
+    handler, args, attempts = claimed.handler, list(claimed.args or []), claimed.attempts
     try:
         resolve(handler)(*args)
         db.session.execute(
@@ -194,8 +192,19 @@ def deliver(event_id: int) -> bool:
     return True
 
 
-def _claim(event_id: int) -> bool:
-    return leases.claim(OutboxEvent, event_id, "available_at", LEASE, OutboxStatus.PENDING)
+def _claim(event_id: int):
+    """The event's handler, args and attempts (this one counted) if this call claimed it; the
+    claim's UPDATE returns them, so nothing is read after it."""
+    return leases.claim(
+        OutboxEvent,
+        event_id,
+        "available_at",
+        LEASE,
+        OutboxStatus.PENDING,
+        OutboxEvent.handler,
+        OutboxEvent.args,
+        OutboxEvent.attempts,
+    )
 
 
 def _record_failure(event_id: int, attempts: int, error: Exception) -> None:

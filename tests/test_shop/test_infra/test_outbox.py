@@ -239,3 +239,29 @@ def test_publishing_compiles_nothing_and_sends_one_statement_for_all_handlers(ct
     assert len(sent) == 1
     rows = db.session.scalars(select(OutboxEvent.id).where(OutboxEvent.topic == "test.many"))
     assert written == 3 and len(rows.all()) == 6
+
+
+def test_a_delivery_sends_its_claim_and_its_done_only(flaky_topic):
+    """The claim's UPDATE returns the handler and its arguments: nothing is read after it."""
+    from sqlalchemy import event
+
+    with unit_of_work():
+        outbox.publish(TOPIC, 5, delay=timedelta(hours=1))  # not delivered now
+    event_id = _event().id
+    _make_due(event_id)
+    db.session.close()
+    sent = []
+
+    def statement(*args):
+        sent.append(args[2].split()[0])
+
+    event.listen(db.engine, "before_cursor_execute", statement)
+    try:
+        assert outbox.deliver(event_id)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", statement)
+
+    assert sent == ["UPDATE", "UPDATE"]
+    assert EFFECTS == [5]
+    event_row = _event()
+    assert (event_row.status, event_row.attempts) == (OutboxStatus.DONE, 1)
