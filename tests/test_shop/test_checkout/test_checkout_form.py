@@ -114,3 +114,25 @@ def test_cart_checkout_prices_every_line_and_empties_the_cart(client, ctx):
     with client.session_transaction() as session:
         assert session["cart"] == {}
     assert db.session.scalar(select(func.count(OrderLine.id))) == 2
+
+
+def test_a_placed_checkout_asks_for_its_pickup_store_once(ctx, client):
+    """The view checks the details before placing and placing checks them again: the store is
+    read once for both (statement-count guard)."""
+    from sqlalchemy import event
+
+    store, variant, _product = small_catalog()
+    db.session.commit()
+    sent = []
+
+    def statement(*args):
+        sent.append(args[2])
+
+    event.listen(db.engine, "before_cursor_execute", statement)
+    try:
+        response = client.post("/checkout", data=checkout_form(variant.id, store.id))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", statement)
+
+    assert response.status_code == 303 and "/o/" in response.headers["Location"]
+    assert len([s for s in sent if s.lstrip().startswith("SELECT stores.city")]) == 1
