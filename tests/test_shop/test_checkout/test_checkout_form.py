@@ -136,3 +136,24 @@ def test_a_placed_checkout_asks_for_its_pickup_store_once(ctx, client):
 
     assert response.status_code == 303 and "/o/" in response.headers["Location"]
     assert len([s for s in sent if s.lstrip().startswith("SELECT stores.city")]) == 1
+
+
+def test_the_checkout_form_translates_no_default_labels(app, monkeypatch):
+    """Storefront templates write their own labels: building the form looks up no translation
+    (the default labels once cost one per field per request)."""
+    import flask_wtf.i18n
+
+    from shop.checkout.forms import CheckoutForm
+
+    looked_up = []
+    original = flask_wtf.i18n._get_translations
+
+    def counting():
+        looked_up.append(1)
+        return original()
+
+    monkeypatch.setattr(flask_wtf.i18n, "_get_translations", counting)
+    with app.test_request_context("/checkout", method="POST", data={"variant": "1"}):
+        form = CheckoutForm()
+    assert looked_up == []
+    assert form.variant.data == 1 and form.name.label.text == ""
