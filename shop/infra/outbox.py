@@ -119,7 +119,8 @@ def publish(topic: str, *args, delay: timedelta | None = None) -> int:
         for handler in handlers
     ]
     insert = _INSERTS[db.session.get_bind().dialect.name]
-    for event_id in db.session.scalars(insert, rows):  # one statement for all handlers
+    # One statement for all handlers; one handler's row is a plain execute, not an executemany.
+    for event_id in db.session.scalars(insert, rows[0] if len(rows) == 1 else rows):
         _dispatch_after_commit(event_id, delay)
     return len(handlers)
 
