@@ -252,6 +252,10 @@ class CheckoutDetails:
     customer_id: int | None = None  # signed in (verified phone): coupons and points are theirs
     coupon: int | str | None = None  # a coupon id, "best", or None
     points: int = 0
+    # The pick-up stores these details were checked against (id: city, None when not an
+    # active store). Shared with copies (``dataclasses.replace``): the checkout view checks a
+    # copy before placing, and placing checks the details again without asking twice.
+    store_cities: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 def payment_methods(fulfilment: str) -> list[str]:
@@ -268,6 +272,18 @@ def reservation_period(payment_method: str) -> timedelta:
     customer pays at the store and needs time to get there."""
     key = "STORE_HOLD_MINUTES" if payment_method == PaymentMethod.STORE else "RESERVATION_MINUTES"
     return timedelta(minutes=current_app.config[key])
+
+
+def _pickup_store_city(details: CheckoutDetails) -> str | None:
+    """The city of the active store the details pick up from (None: no such store), read once
+    for the details and their copies."""
+    store_id = details.pickup_store_id
+    if not store_id or not 0 < store_id < 2**31:
+        return None
+    if store_id not in details.store_cities:
+        city = db.session.scalar(_PICKUP_STORE_CITY, {"store_id": store_id})
+        details.store_cities[store_id] = city
+    return details.store_cities[store_id]
 
 
 def validate_details(details: CheckoutDetails) -> CheckoutDetails:
@@ -309,12 +325,7 @@ def detail_problems(details: CheckoutDetails) -> dict[str, str]:
         details.pickup_store_id = None
     elif details.fulfilment == Fulfilment.PICKUP:
         details.province = details.district = ""
-        store_id = details.pickup_store_id
-        city = (
-            db.session.scalar(_PICKUP_STORE_CITY, {"store_id": store_id})
-            if store_id and 0 < store_id < 2**31
-            else None
-        )
+        city = _pickup_store_city(details)
         if city is None:
             problems["pickup_store"] = _("Please choose a store to pick up from.")
         elif not details.city:

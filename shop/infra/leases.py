@@ -17,17 +17,24 @@ from shop.extensions import db
 from shop.infra.clock import utcnow
 
 
-def claim(model, row_id: int, due: str, lease: timedelta, pending: str) -> bool:
+def claim(model, row_id: int, due: str, lease: timedelta, pending: str, *returning):
     """Take row ``row_id`` of ``model`` if it is ``pending`` and due (its column ``due`` is
-    past), for ``lease``. Commits. True if this call took it."""
+    past), for ``lease``. Commits. True if this call took it; with ``returning`` columns, the
+    claimed row's values of them (read by the claim's own UPDATE, after it: ``attempts``
+    counts this attempt), or None."""
     now = utcnow()
     due_at = getattr(model, due)
-    claimed = db.session.execute(
+    statement = (
         update(model)
         .where(model.id == row_id, model.status == pending, due_at <= now)
         .values({"attempts": model.attempts + 1, due: now + lease})
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    if returning:
+        row = db.session.execute(statement.returning(*returning)).first()
+        db.session.commit()
+        return row
+    claimed = db.session.execute(statement).rowcount
     db.session.commit()
     return bool(claimed)
 

@@ -75,7 +75,10 @@ class OutboxEvent(db.Model):
     __table_args__ = (db.Index("ix_outbox_events_due", "status", "available_at"),)
 
 
-# Built once: one INSERT ... ON CONFLICT (key) DO NOTHING RETURNING id per publication.
+# Built once: one INSERT ... ON CONFLICT (key) DO NOTHING RETURNING id per publication, sent
+# with the rows as parameters (not ``.values(rows)``: SQLAlchemy never caches a multi-values
+# INSERT, so that form was compiled again on every publication). Several rows still go as one
+# statement (SQLAlchemy's "insertmanyvalues" batches them).
 _INSERTS = {
     name: dialect.insert(OutboxEvent.__table__)
     .on_conflict_do_nothing(index_elements=["key"])
@@ -116,7 +119,8 @@ def publish(topic: str, *args, delay: timedelta | None = None) -> int:
         for handler in handlers
     ]
     insert = _INSERTS[db.session.get_bind().dialect.name]
-    for event_id in db.session.scalars(insert.values(rows)):  # one statement for all handlers
+    # One statement for all handlers; one handler's row is a plain execute, not an executemany.
+    for event_id in db.session.scalars(insert, rows[0] if len(rows) == 1 else rows):
         _dispatch_after_commit(event_id, delay)
     return len(handlers)
 
@@ -169,11 +173,9 @@ def deliver(event_id: int) -> bool:
         claimed = _claim(event_id)
     finally:
         disconnects.stop_watching(token)
-    if not claimed:
+    if claimed is None:
         return False
-    row = db.session.get(OutboxEvent, event_id)
-    handler, args, attempts = row.handler, list(row.args or []), row.attempts
-    db.session.rollback()
+    handler, args, attempts = claimed.handler, list(claimed.args or []), claimed.attempts
     try:
         resolve(handler)(*args)
         db.session.execute(
@@ -191,8 +193,19 @@ def deliver(event_id: int) -> bool:
     return True
 
 
-def _claim(event_id: int) -> bool:
-    return leases.claim(OutboxEvent, event_id, "available_at", LEASE, OutboxStatus.PENDING)
+def _claim(event_id: int):
+    """The event's handler, args and attempts (this one counted) if this call claimed it; the
+    claim's UPDATE returns them, so nothing is read after it."""
+    return leases.claim(
+        OutboxEvent,
+        event_id,
+        "available_at",
+        LEASE,
+        OutboxStatus.PENDING,
+        OutboxEvent.handler,
+        OutboxEvent.args,
+        OutboxEvent.attempts,
+    )
 
 
 def _record_failure(event_id: int, attempts: int, error: Exception) -> None:

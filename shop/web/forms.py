@@ -19,6 +19,14 @@ class StorefrontForm(FlaskForm):
     class Meta:
         csrf = False
 
+        def bind_field(self, form, unbound_field, options):
+            """A field without a label gets an empty one: storefront templates write their own
+            labels, and the default label (the field's name, translated) cost a translation
+            lookup per field on every request (18 on checkout)."""
+            if not unbound_field.args and "label" not in unbound_field.kwargs:
+                options = {**options, "label": ""}
+            return super().bind_field(form, unbound_field, options)
+
     def first_error(self) -> str | None:
         """Validate; the first message of the first field that has one (fields in the order
         they are declared), or None."""

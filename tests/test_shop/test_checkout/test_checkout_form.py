@@ -114,3 +114,46 @@ def test_cart_checkout_prices_every_line_and_empties_the_cart(client, ctx):
     with client.session_transaction() as session:
         assert session["cart"] == {}
     assert db.session.scalar(select(func.count(OrderLine.id))) == 2
+
+
+def test_a_placed_checkout_asks_for_its_pickup_store_once(ctx, client):
+    """The view checks the details before placing and placing checks them again: the store is
+    read once for both (statement-count guard)."""
+    from sqlalchemy import event
+
+    store, variant, _product = small_catalog()
+    db.session.commit()
+    sent = []
+
+    def statement(*args):
+        sent.append(args[2])
+
+    event.listen(db.engine, "before_cursor_execute", statement)
+    try:
+        response = client.post("/checkout", data=checkout_form(variant.id, store.id))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", statement)
+
+    assert response.status_code == 303 and "/o/" in response.headers["Location"]
+    assert len([s for s in sent if s.lstrip().startswith("SELECT stores.city")]) == 1
+
+
+def test_the_checkout_form_translates_no_default_labels(app, monkeypatch):
+    """Storefront templates write their own labels: building the form looks up no translation
+    (the default labels once cost one per field per request)."""
+    import flask_wtf.i18n
+
+    from shop.checkout.forms import CheckoutForm
+
+    looked_up = []
+    original = flask_wtf.i18n._get_translations
+
+    def counting():
+        looked_up.append(1)
+        return original()
+
+    monkeypatch.setattr(flask_wtf.i18n, "_get_translations", counting)
+    with app.test_request_context("/checkout", method="POST", data={"variant": "1"}):
+        form = CheckoutForm()
+    assert looked_up == []
+    assert form.variant.data == 1 and form.name.label.text == ""

@@ -196,3 +196,72 @@ def test_an_order_expiry_is_due_when_its_reservation_ends(ctx):
     _make_due(event.id)
     assert outbox.redispatch_due() == 1
     assert db.session.get(Order, order.id).status == "cancelled"
+
+
+def noop(value: int) -> None:
+    """A handler with nothing to do."""
+
+
+noop_too = noop_as_well = noop
+
+
+def test_publishing_compiles_nothing_and_sends_one_statement_for_all_handlers(ctx):
+    """The outbox insert is compiled once per process (a multi-values INSERT is never cached,
+    so it once cost a compilation per publication); several handlers' rows are one statement."""
+    from sqlalchemy import event
+    from sqlalchemy.sql import compiler
+
+    for name in ("noop", "noop_too", "noop_as_well"):
+        register_handler(ctx, "test.many", f"tests.test_shop.test_infra.test_outbox.{name}")
+    with unit_of_work():
+        written = outbox.publish("test.many", 0)  # warms the statement cache
+    compiled, sent = [], []
+    original = compiler.SQLCompiler.__init__
+
+    def counting(self, *args, **kwargs):
+        compiled.append(1)
+        original(self, *args, **kwargs)
+
+    def statement(*args):
+        sent.append(args[2])
+
+    with unit_of_work():
+        event.listen(db.engine, "before_cursor_execute", statement)
+        compiler.SQLCompiler.__init__ = counting
+        try:
+            assert outbox.publish("test.many", 1) == written
+            assert outbox.publish("test.nobody", 2) == 0  # no handler: nothing written
+        finally:
+            compiler.SQLCompiler.__init__ = original
+            event.remove(db.engine, "before_cursor_execute", statement)
+
+    assert compiled == []
+    assert len(sent) == 1
+    rows = db.session.scalars(select(OutboxEvent.id).where(OutboxEvent.topic == "test.many"))
+    assert written == 3 and len(rows.all()) == 6
+
+
+def test_a_delivery_sends_its_claim_and_its_done_only(flaky_topic):
+    """The claim's UPDATE returns the handler and its arguments: nothing is read after it."""
+    from sqlalchemy import event
+
+    with unit_of_work():
+        outbox.publish(TOPIC, 5, delay=timedelta(hours=1))  # not delivered now
+    event_id = _event().id
+    _make_due(event_id)
+    db.session.close()
+    sent = []
+
+    def statement(*args):
+        sent.append(args[2].split()[0])
+
+    event.listen(db.engine, "before_cursor_execute", statement)
+    try:
+        assert outbox.deliver(event_id)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", statement)
+
+    assert sent == ["UPDATE", "UPDATE"]
+    assert EFFECTS == [5]
+    event_row = _event()
+    assert (event_row.status, event_row.attempts) == (OutboxStatus.DONE, 1)
