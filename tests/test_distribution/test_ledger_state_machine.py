@@ -1389,7 +1389,7 @@ def _run(app, fake, monkeypatch, **limits) -> None:
 
 @pytest.mark.postgres
 def test_ledger_state_machine_on_postgres(app, fake_stripe, monkeypatch):
-    _run(app, fake_stripe, monkeypatch, max_examples=15, stateful_step_count=25)
+    _run(app, fake_stripe, monkeypatch, max_examples=10, stateful_step_count=25)
 
 
 def test_ledger_state_machine_small(app, fake_stripe, monkeypatch):
