@@ -241,8 +241,9 @@ def forget_replayed_events() -> None:
         conn.execute("DELETE FROM outbox_events WHERE key ~ '^[0-9]{12}'")
 
 
-def pgbench_file(tool: str, script: Path, seconds: int) -> tuple[float, int]:
-    """tps and failed transactions of a pgbench script with CONNECTIONS clients."""
+def pgbench_file(tool: str, script: Path, seconds: int, *defines: str) -> tuple[float, int]:
+    """tps and failed transactions of a pgbench script with CONNECTIONS clients (``defines``:
+    its variables, ``name=value``)."""
     out = subprocess.run(
         [
             tool,
@@ -254,6 +255,7 @@ def pgbench_file(tool: str, script: Path, seconds: int) -> tuple[float, int]:
             f"--client={CONNECTIONS}",
             f"--jobs={LOAD_THREADS}",
             f"--time={seconds}",
+            *(f"--define={define}" for define in defines),
             f"--file={script}",
             DB_NAME,
         ],
@@ -424,30 +426,7 @@ def measure(
 
 def pgbench(tool: str, variant_id: int, seconds: int) -> tuple[float, int]:
     """tps and failed transactions of bench/stock_tx.sql with CONNECTIONS clients."""
-    out = subprocess.run(
-        [
-            tool,
-            "--host=127.0.0.1",
-            "--port=5432",
-            "--username=postgres",
-            "--no-vacuum",
-            "--protocol=prepared",
-            f"--client={CONNECTIONS}",
-            f"--jobs={LOAD_THREADS}",
-            f"--time={seconds}",
-            f"--define=variant_id={variant_id}",
-            f"--file={BENCH / 'stock_tx.sql'}",
-            DB_NAME,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    tps = re.search(r"^tps = ([\d.]+) \(without initial connection time\)", out, re.M)
-    failed = re.search(r"^number of failed transactions: (\d+)", out, re.M)
-    if tps is None:
-        raise RuntimeError(f"pgbench gave no tps:\n{out}")
-    return float(tps.group(1)), int(failed.group(1)) if failed else 0
+    return pgbench_file(tool, BENCH / "stock_tx.sql", seconds, f"variant_id={variant_id}")
 
 
 def check_database(variant_id: int) -> tuple[int, list[str]]:
