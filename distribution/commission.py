@@ -322,8 +322,10 @@ def settle_due_commissions(now=None) -> int:
                 "created_at",
             ]
             db.session.execute(table.insert().from_select(in_columns, back_in))
-            for order_id in db.session.scalars(select(e.order_id).where(this_run).distinct()):
-                outbox.publish(CommissionTopic.SETTLED, order_id)
+            settled_orders = db.session.scalars(select(e.order_id).where(this_run).distinct())
+            outbox.publish_many(
+                CommissionTopic.SETTLED, [(order_id,) for order_id in settled_orders]
+            )
     except IntegrityError:
         return 0
     return moved

@@ -98,31 +98,48 @@ def publish(topic: str, *args, delay: timedelta | None = None) -> int:
     with its rollback. Publishing the same topic and arguments again adds nothing. Returns the
     number of handlers subscribed.
     """
+    publish_many(topic, [args], delay=delay)
+    return len(hooks().handlers.get(topic, []))
+
+
+def publish_many(topic: str, many_args, delay: timedelta | None = None) -> int:
+    """``publish(topic, *args)`` for each ``args`` in ``many_args``, as one statement (a
+    settlement run owes one event per order it settled). Returns the number of rows written."""
     handlers = hooks().handlers.get(topic, [])
     if not handlers:
         return 0
     now = utcnow()
     available = now + delay if delay else now
-    suffix = ":".join(str(a) for a in args)
-    rows = [
-        {
-            "topic": topic,
-            "handler": handler,
-            "args": list(args),
-            "key": f"{topic}:{handler}:{suffix}"[:255],
-            "status": OutboxStatus.PENDING,
-            "attempts": 0,
-            "available_at": available,
-            "last_error": "",
-            "created_at": now,
-        }
-        for handler in handlers
-    ]
+    rows = []
+    for args in many_args:
+        suffix = ":".join(str(a) for a in args)
+        rows.extend(
+            {
+                "topic": topic,
+                "handler": handler,
+                "args": list(args),
+                "key": f"{topic}:{handler}:{suffix}"[:255],
+                "status": OutboxStatus.PENDING,
+                "attempts": 0,
+                "available_at": available,
+                "last_error": "",
+                "created_at": now,
+            }
+            for handler in handlers
+        )
+    if not rows:
+        return 0
     insert = _INSERTS[db.session.get_bind().dialect.name]
-    # One statement for all handlers; one handler's row is a plain execute, not an executemany.
-    for event_id in db.session.scalars(insert, rows[0] if len(rows) == 1 else rows):
-        _dispatch_after_commit(event_id, delay)
-    return len(handlers)
+    # One statement for all rows; a single row is a plain execute, not an executemany.
+    event_ids = db.session.scalars(insert, rows[0] if len(rows) == 1 else rows).all()
+    if event_ids:
+        after_commit(_dispatch_all, event_ids, delay)
+    return len(event_ids)
+
+
+def _dispatch_all(event_ids: list[int], delay: timedelta | None = None) -> None:
+    for event_id in event_ids:
+        dispatch(event_id, delay)
 
 
 def _dispatch_after_commit(event_id: int, delay: timedelta | None = None) -> None:
