@@ -258,6 +258,7 @@ def measure_live(app, env: dict[str, str], redis_url: str, log_path: Path, free_
         proc = subprocess.Popen(
             [
                 str(bin_dir / "gunicorn"),
+                "--config=python:shop.infra.gunicorn_config",
                 f"--workers={WORKERS}",
                 "--worker-class=gthread",
                 f"--threads={THREADS}",

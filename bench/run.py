@@ -78,6 +78,7 @@ FLOOR_TARGET = 0.50  # order placement / its own statements replayed by pgbench
 SHARE_TARGET = 0.35  # share-link open / hello-world
 SETTLE_ENTRIES = 100_000  # pending commission entries the settlement run settles
 SETTLE_TARGET_S = 10.0
+MEMORY_TARGET_MB = 80  # private memory (USS) of each shop worker under load
 # The outbox drain's RQ queue; this Redis database is flushed before and after.
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
 PARTS = ("hello", "page", "order", "share", "tx", "settle", "drain", "outbox", "live", "flash")
@@ -139,13 +140,27 @@ class Visitors:
     share: Load  # with a share-link visitor's cookies
     member: Load  # with a signed-in member's cookies
     memory: list[tuple[float, float]]  # (RSS, USS) MB per gunicorn worker after the page runs
+    # The same, served without the shop's gunicorn settings: each worker builds its own app.
+    memory_unshared: list[tuple[float, float]] = ()
+
+    @property
+    def memory_verdict(self) -> str:
+        worst = max((uss for _rss, uss in self.memory), default=float("inf"))
+        return "PASS" if worst <= MEMORY_TARGET_MB else "MISS"
 
 
-def measure_visitors(tool: str, server: Server, share_path: str, page_path: str, sms_file):
-    from visitors import member_cookie, share_visitor_cookie, worker_memory
+def visitor_cookies(server: Server, share_path: str, page_path: str, sms_file) -> list[str]:
+    """The Cookie headers of a share-link visitor and of a signed-in member, got over HTTP."""
+    from visitors import member_cookie, share_visitor_cookie
 
     share_cookie = share_visitor_cookie(server.url, share_path, page_path)
-    member = member_cookie(server.url, page_path, sms_file)
+    return [share_cookie, member_cookie(server.url, page_path, sms_file)]
+
+
+def measure_visitors(tool: str, server: Server, page_path: str, cookies: list[str]) -> Visitors:
+    from visitors import worker_memory
+
+    share_cookie, member = cookies
     return Visitors(
         share=measure(tool, server, page_path, ["get", share_cookie], 200),
         member=measure(tool, server, page_path, ["get", member], 200),
@@ -323,14 +338,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# The shop is served as the README's production section serves it: with the shop's gunicorn
+# settings (the app preloaded in the master, workers forked from it).
+SHOP_CONFIG = ["--config=python:shop.infra.gunicorn_config"]
+
+
 @contextmanager
-def gunicorn(app_spec: str, env: dict[str, str], log_path: Path, probe: str):
-    """Serve ``app_spec`` until the block ends; yields the Server once ``probe`` answers 200."""
+def gunicorn(
+    app_spec: str, env: dict[str, str], log_path: Path, probe: str, options: list[str] = ()
+):
+    """Serve ``app_spec`` until the block ends; yields the Server once ``probe`` answers 200.
+    ``options``: gunicorn's own (the shop's: SHOP_CONFIG)."""
     port = free_port()
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [
                 str(BIN / "gunicorn"),
+                *options,
                 f"--workers={WORKERS}",
                 "--worker-class=gthread",
                 f"--threads={THREADS}",
@@ -625,6 +649,13 @@ def report(
         lines.append(
             "gunicorn workers after the page runs: "
             + ", ".join(f"RSS {rss:.0f} MB / USS {uss:.0f} MB" for rss, uss in visitors.memory)
+            + f"  (target USS <= {MEMORY_TARGET_MB} MB)  {visitors.memory_verdict}"
+        )
+        lines.append(
+            "  the same without the shop's gunicorn settings (no preload): "
+            + ", ".join(
+                f"RSS {rss:.0f} MB / USS {uss:.0f} MB" for rss, uss in visitors.memory_unshared
+            )
         )
     for name, _unit, load in rows:
         if load.errors:
@@ -711,6 +742,11 @@ def append_result(
         return f"{load.rate:.0f} ({ratio:.2f} {verdict(ratio, PRODUCT_TARGET)})"
 
     memory = " · ".join(f"{rss:.0f}/{uss:.0f}" for rss, uss in visitors.memory)
+    memory += (
+        f" {visitors.memory_verdict} (no preload: "
+        + " · ".join(f"{rss:.0f}/{uss:.0f}" for rss, uss in visitors.memory_unshared)
+        + ")"
+    )
     row = (
         f"| {datetime.now(UTC):%Y-%m-%d %H:%M} | {commit_label()} | {load_avg:.2f} "
         f"| {hello.rate:.0f} | {page.rate:.0f} "
@@ -765,7 +801,7 @@ def run_flash(app, seeded, env: dict[str, str], log: Path, pgbench_tool: str, tp
         app,
         seeded.store_id,
         DATABASE_URL,
-        lambda probe: gunicorn("wsgi:app", env, log, probe),
+        lambda probe: gunicorn("wsgi:app", env, log, probe, SHOP_CONFIG),
         tps,
         CONNECTIONS,
     )
@@ -836,13 +872,14 @@ def main(argv: list[str] | None = None) -> int:
         share_path = f"/s/{seeded.share_code}"
         if parts & {"page", "order", "share"}:
             say("starting gunicorn wsgi:app")
-            with gunicorn("wsgi:app", env, log, page_path) as server:
+            with gunicorn("wsgi:app", env, log, page_path, SHOP_CONFIG) as server:
                 if "page" in parts:
                     say("measuring the product page")
                     page = measure(wrk_tool, server, page_path, ["get"], 200)
                     say("measuring the product page for a share-link visitor and a member")
                     sms_file = Path(env["BENCH_SMS_FILE"])
-                    visitors = measure_visitors(wrk_tool, server, share_path, page_path, sms_file)
+                    cookies = visitor_cookies(server, share_path, page_path, sms_file)
+                    visitors = measure_visitors(wrk_tool, server, page_path, cookies)
                 if "order" in parts:
                     say("measuring order placement")
                     order = measure(wrk_tool, server, "", order_args, 303, warmup_args)
@@ -850,6 +887,12 @@ def main(argv: list[str] | None = None) -> int:
                     trail_before = share_trail(seeded.share_code)
                     say("measuring the share-link open")
                     share = measure(wrk_tool, server, share_path, ["share", page_path], 302)
+        if visitors is not None:
+            say("the same visitors without the shop's gunicorn settings, for worker memory")
+            with gunicorn("wsgi:app", env, log, page_path) as server:
+                measure(wrk_tool, server, page_path, ["get"], 200)
+                unshared = measure_visitors(wrk_tool, server, page_path, cookies)
+            visitors.memory_unshared = unshared.memory
         if share is not None:
             trail_after = share_trail(seeded.share_code)
             trail_problems = check_share_trail(share, trail_before, trail_after)

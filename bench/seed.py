@@ -1,10 +1,11 @@
 """The benchmark's shop: one store, one product page as a customer sees it, and stock to sell.
 
-The product has three variants, three images, a description, ten paid orders (so the page
-shows "someone in <city> just bought") and ten approved reviews. Its "Bulk" variant holds a
-billion units, so the order-placement run and pgbench never sell out. The orders and reviews
-go through the shop's own services, as a real shop's would. A guide of the store has a share
-link to the product (WeChat group channel), the link the share-link run opens.
+The product has three variants (one at a limited-time price, with its countdown), three images,
+a description, ten paid orders (so the page shows "someone in <city> just bought"), ten approved
+reviews, and a place on the shelf of the store's session, on air while the bench runs. Its
+"Bulk" variant holds a billion units, so the order-placement run and pgbench never sell out. The
+orders and reviews go through the shop's own services, as a real shop's would. A guide of the
+store has a share link to the product (WeChat group channel), the link the share-link run opens.
 
 ``seed_due_commission`` adds, for the settlement run, paid orders past the return window and
 their pending commission, written by three INSERT ... SELECT over generate_series.
@@ -21,6 +22,7 @@ from sqlalchemy import text
 from distribution.factories import make_guide, make_promoter
 from distribution.models import Channel, LinkTarget, Sharer
 from distribution.sharing import link_for, settings
+from live.factories import make_session, shelve
 from shop.catalog import reviews
 from shop.catalog.models import ReviewStatus, Variant
 from shop.checkout import services as checkout
@@ -36,6 +38,7 @@ from shop.staff.models import Role
 PRODUCT_SLUG = "bench-jasmine-tea"
 HUGE_STOCK = 1_000_000_000
 PAID_ORDERS = 10
+SALE_LASTS = timedelta(hours=3)  # longer than any bench run
 
 
 @dataclass
@@ -91,6 +94,15 @@ def seed() -> Seeded:
             reviews.moderate(review, ReviewStatus.APPROVED, staff)
     guide = make_guide(store, "Bench Guide", "bench-guide@siyu.test")
     link = link_for(guide, LinkTarget.PRODUCT, product.id, Channel.WECHAT_GROUP)
+    # Every feature of the page on: a limited-time price with its countdown on the 100 g, and a
+    # session of the store on air with the product on its shelf (issue 12: the page's target
+    # holds with a session live).
+    now = utcnow()
+    sale = product.variants[1]
+    sale.sale_price, sale.sale_starts_at, sale.sale_ends_at = 7800, now, now + SALE_LASTS
+    on_air = make_session(store, "Bench spring tea live", guide, on_air=True)
+    shelve(on_air, product, 4200, cap=100, limit=2, variant=small)
+    db.session.commit()
     return Seeded(
         slug=PRODUCT_SLUG,
         store_id=store.id,

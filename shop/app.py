@@ -15,6 +15,7 @@ from shop import hooks
 from shop.config import Config
 from shop.extensions import babel, csrf, db, login_manager, migrate
 from shop.infra.disconnects import ShopFlask
+from shop.infra.forking import reset_after_fork
 from shop.web.session_cookie import SessionInterface
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -113,10 +114,12 @@ def _init_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.user_loader(_load_staff)
     hooks.init_app(app)
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        from shop.infra.sqlite import enable_sqlite_pragmas
+    with app.app_context():
+        for engine in db.engines.values():
+            reset_after_fork(engine)
+        if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+            from shop.infra.sqlite import enable_sqlite_pragmas
 
-        with app.app_context():
             enable_sqlite_pragmas(db.engine)
 
 

@@ -1,4 +1,4 @@
-"""Fixtures: a fresh app and an empty database per test, on SQLite or on the PostgreSQL in DATABASE_URL.
+"""Fixtures: a fresh app and an empty database per test, on SQLite or on DATABASE_URL's PostgreSQL.
 
 ``make test`` runs the suite twice in CI: once on SQLite (DATABASE_URL unset) and once with
 DATABASE_URL pointing at PostgreSQL and REDIS_URL at Redis. Tests about races are marked

@@ -21,7 +21,8 @@ def free_port() -> int:
 
 
 class WebProcess:
-    """``gunicorn -k gthread wsgi:app`` on 127.0.0.1 at a free port, configured by ``env``."""
+    """``gunicorn -k gthread wsgi:app`` with the shop's gunicorn settings (the app preloaded in
+    the master, the worker forked from it) on 127.0.0.1 at a free port, configured by ``env``."""
 
     def __init__(self, env: dict[str, str], threads: int = 32) -> None:
         self.port = free_port()
@@ -35,6 +36,8 @@ class WebProcess:
         self.process = subprocess.Popen(
             [
                 gunicorn,
+                "-c",
+                "python:shop.infra.gunicorn_config",
                 "-k",
                 "gthread",
                 "--threads",
