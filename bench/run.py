@@ -9,7 +9,10 @@ then a fixed duration):
    of a sign-in), each cookie got over HTTP first (bench/visitors.py); then the memory each
    gunicorn worker holds (RSS and USS);
 3. order placement, POST /checkout (buy now, pick-up, pay at store): orders/s, counting only
-   303 redirects to an order page;
+   303 redirects to an order page. The shop is served as in production: with the shop's
+   gunicorn settings (the app preloaded) and jobs on Redis (BENCH_REDIS_URL, flushed first), so
+   a placement hands its outbox events to RQ after the commit, as it does in production; no RQ
+   worker runs them meanwhile (part 7 measures what delivering them costs);
 4. a share-link open, GET /s/<code> of a guide's product link: requests/s, counting only 302
    redirects to the product page; every one records a visit and binds a new visitor, which the
    database must show afterwards;
@@ -871,8 +874,12 @@ def main(argv: list[str] | None = None) -> int:
         page_path = f"/p/{seeded.slug}"
         share_path = f"/s/{seeded.share_code}"
         if parts & {"page", "order", "share"}:
-            say("starting gunicorn wsgi:app")
-            with gunicorn("wsgi:app", env, log, page_path, SHOP_CONFIG) as server:
+            say(f"starting gunicorn wsgi:app (jobs on {REDIS_URL}, flushed; no worker runs them)")
+            from outbox_runs import flush_redis
+
+            flush_redis(REDIS_URL)
+            shop_env = {**env, "REDIS_URL": REDIS_URL}
+            with gunicorn("wsgi:app", shop_env, log, page_path, SHOP_CONFIG) as server:
                 if "page" in parts:
                     say("measuring the product page")
                     page = measure(wrk_tool, server, page_path, ["get"], 200)
