@@ -245,7 +245,13 @@ def measure_floor(tool: str, app, seeded, script: Path) -> Floor:
         "phone": "13800000001",
         "idempotency_key": "bench-floor-recording-1",
     }
-    statements = write_script(app, form, DATABASE_URL, script)
+    # Recorded as the shop is served (part 3): the events handed to RQ after the commit.
+    unset, app.config["REDIS_URL"] = app.config.get("REDIS_URL"), REDIS_URL
+    try:
+        statements = write_script(app, form, DATABASE_URL, script)
+    finally:
+        app.config["REDIS_URL"] = unset
+        app.extensions.pop("rq_queue", None)
     pgbench_file(tool, script, WARMUP_S)
     tps, failed = pgbench_file(tool, script, DURATION_S)
     forget_replayed_events()
