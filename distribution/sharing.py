@@ -3,7 +3,8 @@
 ``/s/<code>`` has one route (``distribution.views.open_share_link``), which owns the unit of
 work; ``open_code`` records the opening in it and never commits. On PostgreSQL a new
 visitor's opening is one statement: it finds the link with everything the redirect needs and
-inserts the visit and the binding (``_open_for_new_visitor``). Other openings (a returning
+inserts the visit and the binding (``_open_for_new_visitor``), and being one statement it is
+its own transaction (autocommit: no BEGIN and COMMIT round trips). Other openings (a returning
 visitor, a signed-in customer, SQLite) find the link, insert the visit and binding rows and
 apply the binding policy in Python. Where the time goes is in bench/README.md.
 
@@ -252,11 +253,13 @@ def _new_visitor_statement(dialect) -> str:
 
 
 def _open_for_new_visitor(code: str, visitor_id: str, now: datetime) -> Opening | None:
-    """Record a new visitor's opening on PostgreSQL with one statement, in the caller's
-    transaction (see the module's doc). Does not commit."""
+    """Record a new visitor's opening on PostgreSQL with one statement, which is its own
+    transaction (see the module's doc): it commits as it runs, on a connection in autocommit,
+    so no BEGIN and no COMMIT go to the database, and the session is not involved."""
     statement = _new_visitor_statement(db.engine.dialect)
     params = {"key": code, "visitor_id": visitor_id, "now": now.isoformat(" ")}
-    row = db.session.connection().exec_driver_sql(statement, params).one_or_none()
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        row = connection.exec_driver_sql(statement, params).one_or_none()
     if row is None:
         return None
     opening = Opening._make(row)
@@ -288,13 +291,13 @@ def open_code(
     code: str, visitor_id: str, customer_id: int | None = None, new_visitor: bool = False
 ) -> str | None:
     """``/s/<code>``: record the visit and apply the binding, then say where the link leads.
-    Does not commit (the view owns the unit of work).
+    Does not commit (the view owns the unit of work), except the one statement below.
 
     Returns None for an unknown or malformed code (nothing is recorded). ``new_visitor``: the
     visitor id was made for this request, so no binding can hold it yet: nothing is looked up
     to weigh the policy against. On PostgreSQL such an opening (by no signed-in customer) is
-    one statement; elsewhere, and for returning visitors, the link is looked up and the rows
-    written after it.
+    one statement, committed as it runs; elsewhere, and for returning visitors, the link is
+    looked up and the rows written after it.
     """
     if not _valid_code(code):
         return None
