@@ -48,6 +48,17 @@ def test_gallery_swipes_and_the_buy_bar_stays_on_screen(page, live_server, slug)
     expect(page.locator(".lines")).to_contain_text("Jasmine Green Tea")
 
 
+def test_the_buy_bar_never_covers_the_footer(page, live_server, slug):
+    """Scrolled to the end, the page's last links sit above the fixed bar, and a tap on one
+    reaches it (the click waits until the link itself would receive it)."""
+    page.goto(live_server(f"/p/{slug}"))
+    page.mouse.wheel(0, 5000)
+    footer_link = page.locator("footer").get_by_role("link", name="My orders")
+    expect(footer_link).to_be_in_viewport()
+    footer_link.click(timeout=5000)
+    expect(page).to_have_url(live_server("/orders"))
+
+
 def test_share_uses_the_share_sheet(page, live_server, slug):
     page.add_init_script(
         "navigator.share = (data) => { window.shared = data; return Promise.resolve(); }"
