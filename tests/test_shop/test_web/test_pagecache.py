@@ -181,8 +181,47 @@ def test_with_redis_one_render_serves_every_process(app_config, product, monkeyp
     assert len(rendered) == 1
     with two.app_context():
         change_variant(variant_id, price=6600)  # committed in the other process
+    # The other process learns of it once it reads the catalog's generation again.
+    later = utcnow() + timedelta(seconds=pagecache.GENERATION_READ_EVERY)
+    monkeypatch.setattr("shop.web.pagecache.utcnow", lambda: later)
     assert "66.00" in one.test_client().get(f"/p/{slug}").get_data(as_text=True)
     for app in (one, two):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL (make test sets it in CI)")
+def test_with_redis_a_process_serves_its_copy_and_reads_the_generation_now_and_then(
+    app_config, product, monkeypatch
+):
+    """The page's text crosses from Redis once per process and page; views after that read
+    nothing from Redis but the catalog generation, at most every GENERATION_READ_EVERY; a
+    change committed in the process shows on its next view."""
+    from shop.app import create_app
+
+    slug, variant_id = product
+    one = create_app({**app_config, "REDIS_URL": REDIS_URL})
+    with one.app_context():
+        pagecache.retire_pages(one)
+        pages = pagecache._pages(one)
+    asked = []
+    real_get = pages.redis.get
+    pages.redis.get = lambda key: asked.append(key) or real_get(key)
+    start = utcnow()
+    monkeypatch.setattr("shop.web.pagecache.utcnow", lambda: start)
+    client = one.test_client()
+    first = client.get(f"/p/{slug}").get_data(as_text=True)
+    asked.clear()
+    assert client.get(f"/p/{slug}").get_data(as_text=True) == first
+    assert asked == []
+    later = start + timedelta(seconds=pagecache.GENERATION_READ_EVERY)
+    monkeypatch.setattr("shop.web.pagecache.utcnow", lambda: later)
+    assert client.get(f"/p/{slug}").get_data(as_text=True) == first
+    assert asked == [pagecache.GENERATION_KEY]
+    with one.app_context():
+        change_variant(variant_id, price=7700)
+    assert "77.00" in client.get(f"/p/{slug}").get_data(as_text=True)
+    with one.app_context():
+        db.session.remove()
+        db.engine.dispose()
