@@ -181,8 +181,9 @@ def test_with_redis_one_render_serves_every_process(app_config, product, monkeyp
     assert len(rendered) == 1
     with two.app_context():
         change_variant(variant_id, price=6600)  # committed in the other process
-    # The other process learns of it once it reads the catalog's generation again.
-    later = utcnow() + timedelta(seconds=pagecache.GENERATION_READ_EVERY)
+    # The other process learns of it once it reads the catalog's generation again (twice the
+    # interval: POSIX seconds as floats would make exactly one interval fall a hair short).
+    later = utcnow() + timedelta(seconds=2 * pagecache.GENERATION_READ_EVERY)
     monkeypatch.setattr("shop.web.pagecache.utcnow", lambda: later)
     assert "66.00" in one.test_client().get(f"/p/{slug}").get_data(as_text=True)
     for app in (one, two):
@@ -215,7 +216,7 @@ def test_with_redis_a_process_serves_its_copy_and_reads_the_generation_now_and_t
     asked.clear()
     assert client.get(f"/p/{slug}").get_data(as_text=True) == first
     assert asked == []
-    later = start + timedelta(seconds=pagecache.GENERATION_READ_EVERY)
+    later = start + timedelta(seconds=2 * pagecache.GENERATION_READ_EVERY)
     monkeypatch.setattr("shop.web.pagecache.utcnow", lambda: later)
     assert client.get(f"/p/{slug}").get_data(as_text=True) == first
     assert asked == [pagecache.GENERATION_KEY]
