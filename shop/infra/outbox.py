@@ -138,14 +138,10 @@ def publish_many(topic: str, many_args, delay: timedelta | None = None) -> int:
 
 
 def _dispatch_all(event_ids: list[int], delay: timedelta | None = None) -> None:
+    """Dispatch committed events (``after_commit`` calls this with the connection back in the
+    pool: an event delivered in-process never holds a second one)."""
     for event_id in event_ids:
         dispatch(event_id, delay)
-
-
-def _dispatch_after_commit(event_id: int, delay: timedelta | None = None) -> None:
-    """Dispatch the event once the session's transaction has committed (forgotten on
-    rollback), with its connection back in the pool (``unit_of_work.after_commit``)."""
-    after_commit(dispatch, event_id, delay)
 
 
 def dispatch(event_id: int, delay: timedelta | None = None) -> None:
@@ -253,5 +249,5 @@ def retry(event_id: int) -> bool:
         .execution_options(synchronize_session=False)
     ).rowcount
     if changed:
-        _dispatch_after_commit(event_id)
+        after_commit(_dispatch_all, [event_id])
     return bool(changed)
