@@ -11,8 +11,12 @@ RQ after the commit (REDIS_URL set, as the measured shop runs), none delivered i
 ``pgbench_script`` writes them as one pgbench script, one run of it per placement:
 
 - values of unique columns (an order's token and idempotency key, the phone of the new
-  customer, outbox and webhook keys) are made unique per run: ``left(:uniq || 'value', n)``,
-  ``uniq`` a random number drawn per run, the value's length kept;
+  customer, outbox and webhook keys) are made unique per run, their length kept:
+  ``left(:uniq || 'value', n)``, or for a value shorter than ``uniq`` (an order's 8-digit
+  pick-up code) ``'F' || right(:uniq, n - 1)``, a letter no code the shop draws has.
+  ``uniq`` is 12 digits counted per client (``n``, which the caller starts with
+  ``--define=n=...``, a different start for each pgbench call on the same database, plus the
+  client's id), never drawn at random: 10,000 random 8-digit codes collide one run in three;
 - an id that an ``INSERT ... RETURNING`` gave (the order's, the customer's, an outbox row's) is
   kept with ``\\gset`` and used where the recording used it (``order_id``, ``customer_id``,
   the ``id`` of the row a later statement updates), so runs do not write over each other's rows;
@@ -30,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
+UNIQ_FROM = 100_000_000_000  # uniq has its 12 digits from the first run on
+UNIQ_CLIENTS = 64  # at most this many pgbench clients
 SUFFIX = re.compile(r"(_m\d+|_\d+)$")
 TABLE = re.compile(r"^\s*(?:INSERT INTO|UPDATE|SELECT\s.*?\sFROM|DELETE FROM)\s+(\w+)", re.S | re.I)
 
@@ -118,7 +124,7 @@ def pgbench_script(transactions: list[list[Sent]], metadata, literal) -> str:
     a value as SQL (psycopg's ``sql.Literal`` on a connection)."""
     unique = _unique_columns(metadata)
     kept: dict[tuple[str, int], str] = {}  # (table, id an INSERT ... RETURNING gave) -> variable
-    lines = ["\\set uniq random(100000000000, 999999999999)"]
+    lines = ["\\set n :n + 1", f"\\set uniq {UNIQ_FROM} + :n * {UNIQ_CLIENTS} + :client_id"]
 
     def value_sql(table: str | None, name: str, value) -> str:
         column = SUFFIX.sub("", name)
@@ -131,6 +137,8 @@ def pgbench_script(transactions: list[list[Sent]], metadata, literal) -> str:
             if (owner, value) in kept:
                 return f":{kept[owner, value]}"
         if isinstance(value, str) and table and column in unique.get(table, ()):
+            if len(value) < len(str(UNIQ_FROM)):
+                return f"('F' || right(:uniq::text, {len(value) - 1}))"
             return f"left(:uniq::text || {_safe(literal(value))}, {len(value)})"
         return _safe(literal(value))
 
