@@ -4,8 +4,9 @@ change's own transaction, and delivered after it commits.
 A state change (an order paid, a refund recorded, an order placed) calls ``publish(topic,
 *args)`` before its commit: one ``OutboxEvent`` row per handler subscribed to the topic
 (``shop.hooks``, ``register_handler``), so the change and the work it owes commit together or
-not at all. After the commit the rows are dispatched: on RQ when ``REDIS_URL`` is set (a
-failure to reach Redis is logged and changes nothing), in-process otherwise. The sweep
+not at all. After the commit the rows are dispatched, all of a transaction's together: on RQ
+when ``REDIS_URL`` is set, one job per event in one round trip (a failure to reach Redis is
+logged and changes nothing), in-process otherwise. The sweep
 ``redispatch_due`` dispatches again whatever is still pending and due, so an event whose
 dispatch was lost (Redis down, a worker killed, a crash right after the commit) is delivered
 once things are back.
@@ -38,7 +39,7 @@ from shop.extensions import db
 from shop.hooks import hooks, register_sweep
 from shop.infra import disconnects, leases
 from shop.infra.clock import utcnow
-from shop.infra.unit_of_work import after_commit
+from shop.infra.unit_of_work import after_commit, after_commit_collect
 from shop.infra.vocab import VOCABULARY, Vocabulary
 
 log = logging.getLogger(__name__)
@@ -133,36 +134,32 @@ def publish_many(topic: str, many_args, delay: timedelta | None = None) -> int:
     # One statement for all rows; a single row is a plain execute, not an executemany.
     event_ids = db.session.scalars(insert, rows[0] if len(rows) == 1 else rows).all()
     if event_ids:
-        after_commit(_dispatch_all, event_ids, delay)
+        # Every event the transaction publishes is dispatched in one call after its commit.
+        after_commit_collect(dispatch, [(event_id, delay) for event_id in event_ids])
     return len(event_ids)
 
 
-def _dispatch_all(event_ids: list[int], delay: timedelta | None = None) -> None:
-    """Dispatch committed events (``after_commit`` calls this with the connection back in the
-    pool: an event delivered in-process never holds a second one)."""
-    for event_id in event_ids:
-        dispatch(event_id, delay)
-
-
-def dispatch(event_id: int, delay: timedelta | None = None) -> None:
-    """Hand one committed event to RQ, or deliver it now in-process. Never raises: what is not
+def dispatch(events: list[tuple[int, timedelta | None]]) -> None:
+    """Hand committed events ``(id, delay)`` to RQ, one job each and all in one round trip, or
+    deliver them now in-process. Called after the commit, with the connection back in the pool
+    (an event delivered in-process never holds a second one). Never raises: what is not
     handed over stays pending for ``redispatch_due``."""
-    from shop.infra.queue import enqueue
+    from shop.infra.queue import enqueue_many
 
-    if not has_app_context():
+    if not events or not has_app_context():
         return  # committed outside the app (a script): the sweep hands it over
     try:
-        enqueue("shop.infra.outbox.deliver", event_id, delay=delay)
+        enqueue_many("shop.infra.outbox.deliver", [((id_,), delay) for id_, delay in events])
     except Exception:
-        log.exception("outbox event %s not dispatched; the sweep will retry", event_id)
+        ids = [event_id for event_id, _delay in events]
+        log.exception("outbox events %s not dispatched; the sweep will retry", ids)
 
 
 def redispatch_due(limit: int = 1000) -> int:
     """Sweep: dispatch every pending event that is due (its dispatch lost, its lease expired,
     its backoff over). Its own transaction (reads only). Returns how many it dispatched."""
     ids = leases.due(OutboxEvent, "available_at", OutboxStatus.PENDING, limit)
-    for event_id in ids:
-        dispatch(event_id)
+    dispatch([(event_id, None) for event_id in ids])
     return len(ids)
 
 
@@ -249,5 +246,5 @@ def retry(event_id: int) -> bool:
         .execution_options(synchronize_session=False)
     ).rowcount
     if changed:
-        after_commit(_dispatch_all, [event_id])
+        after_commit(dispatch, [(event_id, None)])
     return bool(changed)

@@ -61,6 +61,26 @@ def enqueue(path: str, *args, delay: timedelta | None = None, job_id: str | None
     return None
 
 
+def enqueue_many(path: str, calls: list[tuple[tuple, timedelta | None]]) -> None:
+    """``enqueue(path, *args, delay=delay)`` for each ``(args, delay)``: one job each, on RQ
+    handed over together in one round trip (all or none)."""
+    app = current_app._get_current_object()
+    if not app.config.get("REDIS_URL"):
+        for args, delay in calls:
+            enqueue(path, *args, delay=delay)
+        return
+    queue = get_queue()
+    with queue.connection.pipeline() as pipe:
+        pipe.multi()  # one MULTI ... EXEC (RQ asks for it when a job is queued now)
+        for args, delay in calls:
+            options = {"description": f"{path}{args!r}", "pipeline": pipe}
+            if delay:
+                queue.enqueue_in(delay, run_job, path, *args, **options)
+            else:
+                queue.enqueue(run_job, path, *args, **options)
+        pipe.execute()
+
+
 def _run_in_app(app, path: str, args: tuple) -> None:
     with app.app_context():
         try:

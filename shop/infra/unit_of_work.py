@@ -33,6 +33,7 @@ from shop.extensions import db
 log = logging.getLogger(__name__)
 
 _CALLBACKS_KEY = "siyu_after_commit"
+_COLLECTED_KEY = "siyu_after_commit_collected"
 _COMMITTED_KEY = "siyu_committed"
 
 
@@ -61,6 +62,7 @@ def unit_of_work() -> Iterator[Work]:
         session.commit()
     except BaseException:
         session.rollback()
+        _forget(session)  # also what was registered before any statement began a transaction
         raise
     for obj in work.kept:
         session.add(obj)
@@ -87,10 +89,22 @@ def after_commit(fn: Callable, *args, **kwargs) -> None:
     db.session.info.setdefault(_CALLBACKS_KEY, []).append((fn, args, kwargs))
 
 
+def after_commit_collect(fn: Callable, items) -> None:
+    """Add ``items`` to the list ``fn`` is called with once the current transaction commits:
+    one call for all the items a transaction collected for ``fn`` (events handed to a queue
+    in one round trip), never if it rolls back. Otherwise as ``after_commit``."""
+    collected = db.session.info.setdefault(_COLLECTED_KEY, {})
+    if fn not in collected:
+        collected[fn] = []
+        after_commit(fn, collected[fn])
+    collected[fn].extend(items)
+
+
 @event.listens_for(Session, "after_commit")
 def _committed(session: Session) -> None:
     if not committed_whole(session):
         return
+    session.info.pop(_COLLECTED_KEY, None)  # the next transaction collects anew
     done = session.info.pop(_CALLBACKS_KEY, None)
     if done:
         session.info.setdefault(_COMMITTED_KEY, []).extend(done)
@@ -110,7 +124,12 @@ def _run_callbacks(session: Session, transaction) -> None:
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_callbacks(session: Session, previous) -> None:
     if rolled_back_whole(previous):
-        session.info.pop(_CALLBACKS_KEY, None)
+        _forget(session)
+
+
+def _forget(session: Session) -> None:
+    session.info.pop(_CALLBACKS_KEY, None)
+    session.info.pop(_COLLECTED_KEY, None)
 
 
 def committed_whole(session: Session) -> bool:

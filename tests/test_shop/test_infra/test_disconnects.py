@@ -58,7 +58,7 @@ def test_a_delivery_after_a_restart_does_its_work_once(app, ctx):
     app.config["REDIS_URL"] = ""
     pending = []
     original = outbox.dispatch
-    outbox.dispatch = lambda event_id, delay=None: pending.append(event_id)
+    outbox.dispatch = lambda events: pending.extend(event_id for event_id, _delay in events)
     try:
         with unit_of_work():
             assert orders.mark_paid_at_store(order_id, make_owner())

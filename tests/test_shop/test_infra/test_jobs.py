@@ -185,6 +185,37 @@ def test_place_order_schedules_its_expiry_on_rq(redis_url, shop):
 
 
 @pytest.mark.postgres
+def test_a_placement_hands_all_its_events_to_rq_in_one_round_trip(redis_url, shop, monkeypatch):
+    from redis import Redis
+    from redis.client import Pipeline
+    from rq.registry import ScheduledJobRegistry
+
+    store, variant = shop
+    rq_queue = queue.get_queue()
+    rq_queue.get_redis_server_version()  # asked once per queue
+    round_trips = []
+    command, execute = Redis.execute_command, Pipeline.execute
+
+    def one_command(self, *args, **options):
+        round_trips.append(args[0])
+        return command(self, *args, **options)
+
+    def pipeline(self, *args, **options):
+        round_trips.append(f"pipeline of {len(self.command_stack)}")
+        return execute(self, *args, **options)
+
+    monkeypatch.setattr(Redis, "execute_command", one_command)
+    monkeypatch.setattr(Pipeline, "execute", pipeline)
+    order_for(variant, store)
+    monkeypatch.undo()
+
+    assert len(round_trips) == 1 and round_trips[0].startswith("pipeline"), round_trips
+    events = db.session.scalars(select(OutboxEvent.id)).all()
+    scheduled = ScheduledJobRegistry(queue=rq_queue).get_job_ids()
+    assert len(events) >= 3 and len(rq_queue) + len(scheduled) == len(events)
+
+
+@pytest.mark.postgres
 def test_a_worker_runs_the_job_in_its_own_app_context(app, redis_url, monkeypatch):
     """``rq worker`` calls jobs outside Flask; the job builds its app context itself."""
     from rq import SimpleWorker

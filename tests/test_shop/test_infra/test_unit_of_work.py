@@ -7,7 +7,12 @@ from sqlalchemy import func, select
 
 from shop.catalog.models import Store
 from shop.extensions import db
-from shop.infra.unit_of_work import after_commit, transactional, unit_of_work
+from shop.infra.unit_of_work import (
+    after_commit,
+    after_commit_collect,
+    transactional,
+    unit_of_work,
+)
 
 
 def _stores() -> int:
@@ -45,6 +50,27 @@ def test_a_savepoint_rollback_keeps_the_callbacks_before_it(ctx):
         savepoint.rollback()
     assert seen == ["kept"]
     assert _stores() == 0
+
+
+def test_collected_items_reach_one_call_per_committed_transaction(ctx):
+    calls = []
+    with unit_of_work():
+        db.session.add(Store(name="Guangzhou Tianhe", city="Guangzhou"))
+        after_commit_collect(calls.append, [1, 2])
+        savepoint = db.session.begin_nested()
+        after_commit_collect(calls.append, [3])
+        savepoint.commit()
+        after_commit_collect(calls.append, [4])
+        assert calls == []
+    assert calls == [[1, 2, 3, 4]]
+
+    with pytest.raises(RuntimeError), unit_of_work():
+        after_commit_collect(calls.append, [5])
+        raise RuntimeError("boom")
+    with unit_of_work():
+        db.session.add(Store(name="Shenzhen", city="Shenzhen"))
+        after_commit_collect(calls.append, [6])
+    assert calls == [[1, 2, 3, 4], [6]]  # a rolled-back transaction's items are forgotten
 
 
 def test_transactional_commits_what_the_function_did(ctx):
