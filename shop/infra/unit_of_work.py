@@ -59,7 +59,8 @@ def unit_of_work() -> Iterator[Work]:
         for obj in work.kept:
             session.flush()
             session.expunge(obj)
-        session.commit()
+        if session().in_transaction() or _CALLBACKS_KEY in session.info:
+            session.commit()  # else nothing began (no statement ran): nothing to end
     except BaseException:
         session.rollback()
         _forget(session)  # also what was registered before any statement began a transaction
