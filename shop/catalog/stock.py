@@ -29,6 +29,7 @@ _CHANGE = (
     update(_VARIANTS)
     .where(_VARIANTS.c.id == bindparam("variant_id"))
     .values(stock=_VARIANTS.c.stock + bindparam("delta"))
+    .returning(_VARIANTS.c.stock)
 )
 _TAKE = _CHANGE.where(_VARIANTS.c.stock + bindparam("delta") >= 0)
 _INSERT_MOVEMENT = insert(StockMovement.__table__)
@@ -42,16 +43,17 @@ def change_stock(
     order_id: int | None = None,
     staff_id: int | None = None,
     note: str = "",
-) -> bool:
+) -> int | None:
     """Add ``delta`` (may be negative) to a variant's stock unless it would go below zero.
 
-    Returns False and changes nothing when there is not enough stock. Does not commit.
+    Returns the stock left; None, with nothing changed, when there is not enough stock. Does
+    not commit.
     """
-    result = db.session.execute(
+    left = db.session.scalar(
         _CHANGE if delta >= 0 else _TAKE, {"variant_id": variant_id, "delta": delta}
     )
-    if result.rowcount != 1:
-        return False
+    if left is None:
+        return None
     db.session.execute(
         _INSERT_MOVEMENT,
         {
@@ -63,7 +65,7 @@ def change_stock(
             "note": note,
         },
     )
-    return True
+    return left
 
 
 def adjust(variant: Variant, delta: int, reason: str, staff, note: str | None = None) -> None:
@@ -71,11 +73,14 @@ def adjust(variant: Variant, delta: int, reason: str, staff, note: str | None = 
     variant): a movement and an audit entry in the caller's transaction. Raises ``OutOfStock``
     when that would go below zero; nothing is changed then. Does not commit."""
     before = db.session.scalar(select(Variant.stock).where(Variant.id == variant.id))
-    if not change_stock(variant.id, delta, reason, staff_id=staff.id, note=(note or "")[:255]):
+    left = change_stock(variant.id, delta, reason, staff_id=staff.id, note=(note or "")[:255])
+    if left is None:
         raise OutOfStock(_("Only %(n)d in stock: cannot take away %(d)d.", n=before, d=-delta))
     db.session.expire(variant, ["stock"])
     if delta < 0:
-        announce_low_stock({variant.id: -delta}, f"adjust-{utcnow().isoformat()}")
+        announce_low_stock(
+            {variant.id: -delta}, {variant.id: left}, f"adjust-{utcnow().isoformat()}"
+        )
     audit.record(
         staff,
         "variant.stock_adjust",
@@ -86,28 +91,29 @@ def adjust(variant: Variant, delta: int, reason: str, staff, note: str | None = 
     )
 
 
-def announce_low_stock(taken: dict[int, int], cause: str) -> None:
+def announce_low_stock(taken: dict[int, int], left: dict[int, int], cause: str) -> None:
     """Publish ``stock.out`` for each variant that ``taken`` (variant id -> units taken) left
-    at zero and ``stock.low`` for each it took to ``STOCK_LOW_AT`` or below (crossing it, not
-    again while it stays low). One read; does not commit."""
+    at zero (``left``: variant id -> stock after) and ``stock.low`` for each it took to
+    ``STOCK_LOW_AT`` or below (crossing it, not again while it stays low). Does not commit."""
     low_at = current_app.config.get("STOCK_LOW_AT", 5)
-    rows = db.session.execute(
-        select(Variant.id, Variant.stock).where(
-            Variant.id.in_(list(taken)), Variant.stock <= low_at
-        )
-    ).all()
-    for variant_id, left in rows:
-        if left == 0:
+    for variant_id, stock in left.items():
+        if stock > low_at:
+            continue
+        if stock == 0:
             outbox.publish(StockTopic.OUT, variant_id, cause)
-        elif left + taken[variant_id] > low_at:
+        elif stock + taken[variant_id] > low_at:
             outbox.publish(StockTopic.LOW, variant_id, cause)
 
 
 def reserve(order_id: int, quantities: Iterable[tuple[int, int]]) -> None:
     """Take stock for an order's lines, all or nothing (the caller rolls back on OutOfStock)."""
     quantities = sorted(quantities)
+    left = {}
     for variant_id, quantity in quantities:
-        if not change_stock(variant_id, -quantity, StockReason.RESERVE, order_id=order_id):
+        left[variant_id] = change_stock(
+            variant_id, -quantity, StockReason.RESERVE, order_id=order_id
+        )
+        if left[variant_id] is None:
             # Fresh from the database: the caller may hold this variant loaded before the race.
             variant = db.session.get(Variant, variant_id, populate_existing=True)
             raise OutOfStock(
@@ -117,7 +123,7 @@ def reserve(order_id: int, quantities: Iterable[tuple[int, int]]) -> None:
                     "Only %(n)d of %(name)s left.", n=variant.stock, name=str(variant.product.name)
                 )
             )
-    announce_low_stock(dict(quantities), f"order-{order_id}")
+    announce_low_stock(dict(quantities), left, f"order-{order_id}")
 
 
 def release(

@@ -257,6 +257,23 @@ def test_stock_low_and_out_are_announced_when_crossed(ctx, receiver):
     ]
 
 
+def test_orders_that_take_stock_low_and_out_announce_it(ctx, receiver):
+    from shop.api.models import ApiKey  # noqa: F401  (tables loaded)
+    from tests.support.shop import order_for
+
+    endpoint_for(receiver, ["stock.low", "stock.out"])
+    shop = two_stores(paid=False)  # its order took 2 of 20: 18 left
+    variant = shop.product.variants[0]
+    order_for(variant, shop.store, quantity=5)  # 18 -> 13: not low
+    order_for(variant, shop.store, quantity=9)  # 13 -> 4: low
+    order_for(variant, shop.store, quantity=1)  # 4 -> 3: still low, no new event
+    order_for(variant, shop.store, quantity=3)  # 3 -> 0: out
+    assert [(e["type"], e["data"]["variant"]["stock"]) for e in receiver.events()] == [
+        ("stock.low", 4),
+        ("stock.out", 0),
+    ]
+
+
 def test_commission_and_payout_events_come_from_distribution(ctx, client, receiver):
     from distribution.commission import approve_payout, settle_due_commissions
     from distribution.factories import make_guide
