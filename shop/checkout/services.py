@@ -474,16 +474,16 @@ def _create_order(
             )
         if details.customer_id is not None and details.fulfilment == Fulfilment.DELIVERY:
             addresses.remember(customer_id, details)
-        # The customer's text, in their language; delayed, so the checkout never waits on the
-        # message gateway (without a queue the outbox sweep sends it, within a minute).
-        outbox.publish(OrderTopic.PLACED, order.id, str(get_locale()), delay=timedelta(seconds=1))
+        reservation = order.expires_at - order.created_at
+        owed = [  # one statement for all of them
+            # The customer's text, in their language; delayed, so the checkout never waits on
+            # the message gateway (without a queue the outbox sweep sends it, within a minute).
+            (OrderTopic.PLACED, (order.id, str(get_locale())), timedelta(seconds=1)),
+            (OrderTopic.RESERVATION_ENDS, (order.id,), reservation + timedelta(seconds=5)),
+        ]
         if customer_is_new:
-            outbox.publish(CustomerTopic.CREATED, customer_id, order.store_id)
-        outbox.publish(
-            OrderTopic.RESERVATION_ENDS,
-            order.id,
-            delay=order.expires_at - order.created_at + timedelta(seconds=5),
-        )
+            owed.append((CustomerTopic.CREATED, (customer_id, order.store_id), None))
+        outbox.publish_each(owed)
     except BaseException:
         db.session.expunge(order)  # its row is gone with the savepoint; so must the object be
         raise

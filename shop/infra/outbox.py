@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from flask import current_app, has_app_context
@@ -83,7 +84,7 @@ class OutboxEvent(db.Model):
 _INSERTS = {
     name: dialect.insert(OutboxEvent.__table__)
     .on_conflict_do_nothing(index_elements=["key"])
-    .returning(OutboxEvent.__table__.c.id)
+    .returning(OutboxEvent.__table__.c.id, OutboxEvent.__table__.c.key)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 
@@ -106,37 +107,43 @@ def publish(topic: str, *args, delay: timedelta | None = None) -> int:
 def publish_many(topic: str, many_args, delay: timedelta | None = None) -> int:
     """``publish(topic, *args)`` for each ``args`` in ``many_args``, as one statement (a
     settlement run owes one event per order it settled). Returns the number of rows written."""
-    handlers = hooks().handlers.get(topic, [])
-    if not handlers:
-        return 0
+    return publish_each((topic, args, delay) for args in many_args)
+
+
+def publish_each(publications: Iterable[tuple[str, tuple, timedelta | None]]) -> int:
+    """``publish(topic, *args, delay=delay)`` for each ``(topic, args, delay)``, as one
+    statement (what one change owes under several topics: a placed order's text, its expiry,
+    its new customer). Returns the number of rows written."""
+    handlers_of = hooks().handlers
     now = utcnow()
-    available = now + delay if delay else now
-    rows = []
-    for args in many_args:
+    rows, delays = [], {}
+    for topic, args, delay in publications:
         suffix = ":".join(str(a) for a in args)
-        rows.extend(
-            {
-                "topic": topic,
-                "handler": handler,
-                "args": list(args),
-                "key": f"{topic}:{handler}:{suffix}"[:255],
-                "status": OutboxStatus.PENDING,
-                "attempts": 0,
-                "available_at": available,
-                "last_error": "",
-                "created_at": now,
-            }
-            for handler in handlers
-        )
+        for handler in handlers_of.get(topic, ()):
+            key = f"{topic}:{handler}:{suffix}"[:255]
+            delays[key] = delay
+            rows.append(
+                {
+                    "topic": topic,
+                    "handler": handler,
+                    "args": list(args),
+                    "key": key,
+                    "status": OutboxStatus.PENDING,
+                    "attempts": 0,
+                    "available_at": now + delay if delay else now,
+                    "last_error": "",
+                    "created_at": now,
+                }
+            )
     if not rows:
         return 0
     insert = _INSERTS[db.session.get_bind().dialect.name]
     # One statement for all rows; a single row is a plain execute, not an executemany.
-    event_ids = db.session.scalars(insert, rows[0] if len(rows) == 1 else rows).all()
-    if event_ids:
+    written = db.session.execute(insert, rows[0] if len(rows) == 1 else rows).all()
+    if written:
         # Every event the transaction publishes is dispatched in one call after its commit.
-        after_commit_collect(dispatch, [(event_id, delay) for event_id in event_ids])
-    return len(event_ids)
+        after_commit_collect(dispatch, [(event_id, delays[key]) for event_id, key in written])
+    return len(written)
 
 
 def dispatch(events: list[tuple[int, timedelta | None]]) -> None:

@@ -241,6 +241,42 @@ def test_publishing_compiles_nothing_and_sends_one_statement_for_all_handlers(ct
     assert written == 3 and len(rows.all()) == 6
 
 
+def test_several_topics_are_one_statement_and_each_event_keeps_its_delay(ctx, monkeypatch):
+    from sqlalchemy import event
+
+    for topic, name in (("test.now", "noop"), ("test.later", "noop_too")):
+        register_handler(ctx, topic, f"tests.test_shop.test_infra.test_outbox.{name}")
+    register_handler(ctx, "test.later", "tests.test_shop.test_infra.test_outbox.noop_as_well")
+    dispatched, sent = [], []
+    monkeypatch.setattr(outbox, "dispatch", dispatched.extend)
+    later = timedelta(minutes=30)
+    owed = [("test.now", (1,), None), ("test.later", (1, "zh"), later), ("test.nobody", (1,), None)]
+
+    def statement(*args):
+        sent.append(args[2])
+
+    event.listen(db.engine, "before_cursor_execute", statement)
+    try:
+        with unit_of_work():
+            assert outbox.publish_each(owed) == 3
+            assert outbox.publish_each(owed[:2]) == 0  # published already: nothing more
+    finally:
+        event.remove(db.engine, "before_cursor_execute", statement)
+    assert len(sent) == 2  # one statement per call
+
+    events = {e.id: e for e in db.session.scalars(select(OutboxEvent))}
+    assert sorted((e.topic, e.handler.rpartition(".")[2], e.args) for e in events.values()) == [
+        ("test.later", "noop_as_well", [1, "zh"]),
+        ("test.later", "noop_too", [1, "zh"]),
+        ("test.now", "noop", [1]),
+    ]
+    assert len(dispatched) == 3
+    for event_id, delay in dispatched:  # each handed over with its own delay, after the commit
+        due = events[event_id].available_at - events[event_id].created_at
+        assert delay == (later if events[event_id].topic == "test.later" else None)
+        assert due == (delay or timedelta(0))
+
+
 def test_a_delivery_sends_its_claim_and_its_done_only(flaky_topic):
     """The claim's UPDATE returns the handler and its arguments: nothing is read after it."""
     from sqlalchemy import event
