@@ -31,7 +31,9 @@ def init_app(app) -> None:
 def _init_room(app) -> None:
     """The realtime room: the event broker, presence and likes, the room and host console."""
     from live import broker, presence, room_jobs, room_models, room_views  # noqa: F401
+    from shop.hooks import register_stopping
 
     broker.init_app(app)
+    register_stopping(app, broker.broker(app).end_streams)
     presence.init_app(app)
     room_jobs.init_app(app)

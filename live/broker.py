@@ -83,7 +83,16 @@ class Subscription:
 
     def __init__(self, session_id: int) -> None:
         self.session_id = session_id
-        self.queue: queue.Queue[Event] = queue.Queue(maxsize=QUEUE_SIZE)
+        self.queue: queue.Queue[Event | None] = queue.Queue(maxsize=QUEUE_SIZE)
+        self.ended = False
+
+    def end(self) -> None:
+        """Make the stream return at once (the process is stopping)."""
+        self.ended = True
+        try:
+            self.queue.put_nowait(None)  # wakes it; a full queue wakes it anyway
+        except queue.Full:
+            pass
 
     def offer(self, event: Event) -> None:
         try:
@@ -105,6 +114,7 @@ class Broker:
         self.buffer_size = buffer_size
         self._lock = threading.Lock()
         self._subscribers: dict[int, set[Subscription]] = defaultdict(set)
+        self._ending = False
 
     # -- subscribers in this process --------------------------------------------------------
 
@@ -112,8 +122,20 @@ class Broker:
         sub = Subscription(session_id)
         with self._lock:
             self._subscribers[session_id].add(sub)
+            if self._ending:
+                sub.end()
         self._started()
         return sub
+
+    def end_streams(self) -> None:
+        """End every stream open in this process, and any opened from now on, at once: the
+        process is stopping, and a browser reopens its stream (with ``Last-Event-ID``, so it
+        misses nothing) on a process that is not."""
+        with self._lock:
+            self._ending = True
+            for subs in self._subscribers.values():
+                for sub in subs:
+                    sub.end()
 
     def unsubscribe(self, sub: Subscription) -> None:
         with self._lock:
@@ -324,8 +346,9 @@ def stream(
     """The Server-Sent Events text of one stream: what was missed after ``last_id``, then each
     new event; a comment every ``heartbeat`` seconds (``on_beat()`` runs then, e.g. to keep the
     viewer counted); closed after ``max_age`` seconds, when the browser reconnects with
-    ``Last-Event-ID``. Unsubscribes however it ends (the client gone: the server closes the
-    generator at its next write, at most one heartbeat later)."""
+    ``Last-Event-ID``, or at once when the process stops (``Broker.end_streams``). Unsubscribes
+    however it ends (the client gone: the server closes the generator at its next write, at
+    most one heartbeat later)."""
     sub = b.subscribe(session_id)
     try:
         yield f"retry: 2000\n: stream for session {session_id}\n\n"
@@ -336,7 +359,7 @@ def stream(
         start = time.monotonic()
         deadline = start + max_age
         next_beat = start + heartbeat
-        while True:
+        while not sub.ended:
             now = time.monotonic()
             if now >= deadline:
                 return

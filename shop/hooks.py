@@ -55,6 +55,10 @@ class Hooks:
     """Each returns the store of whoever brought a visitor (given the carried attribution
     values, ``visitor_id`` and ``customer_id``), or None: distribution answers with the store
     of the guide whose link bound them."""
+    stopping: list[Callable[[], None]] = field(default_factory=list)
+    """Each ends, without waiting, what would keep a stopping web process from finishing its
+    requests (live: the rooms' event streams, which browsers then reopen on another process);
+    called when the server asks the process to stop gracefully (``shop.infra.gunicorn_config``)."""
 
 
 def init_app(app: Flask) -> None:
@@ -64,6 +68,10 @@ def init_app(app: Flask) -> None:
 
 def hooks(app: Flask | None = None) -> Hooks:
     return (app or current_app).extensions["siyu_hooks"]
+
+
+def register_stopping(app: Flask, end: Callable[[], None]) -> None:
+    hooks(app).stopping.append(end)
 
 
 def register_sweep(app: Flask, path: str, every_seconds: int) -> None:

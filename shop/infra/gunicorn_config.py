@@ -10,14 +10,53 @@ Nothing a worker must own is made in the master: the database pools are emptied 
 after a fork (``shop.infra.forking``), the threads (sweeps, the live ticker, the live room's
 Redis subscriber) start on a worker's first request, and redis-py opens new connections in a
 process whose pid changed. Workers, threads and the bind are given on the command line.
+
+A worker told to stop gracefully (SIGTERM: a stop, a restart, a reload) finishes its requests
+before it exits, up to gunicorn's graceful timeout; one told to stop quickly (SIGQUIT, SIGINT)
+still waits for its request threads. A live room's event stream never finishes by itself, so
+each worker also calls the app's ``stopping`` hooks then (``shop.hooks``): the streams end at
+once and the browsers reopen them on a worker that is not stopping, instead of the stop
+waiting out the timeout and killing the worker.
 """
 
 from __future__ import annotations
 
 import gc
+import logging
+import signal
+import threading
+
+from shop.hooks import hooks
+
+log = logging.getLogger(__name__)
 
 preload_app = True
 
 
 def pre_fork(server, worker) -> None:
     gc.freeze()
+
+
+def post_worker_init(worker) -> None:
+    """After gunicorn's own SIGTERM handler, run the app's ``stopping`` hooks."""
+    gunicorn_stop = signal.getsignal(signal.SIGTERM)
+
+    def stop(signum, frame) -> None:
+        gunicorn_stop(signum, frame)
+        worker_int(worker)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def worker_int(worker) -> None:
+    """gunicorn's hook on SIGQUIT and SIGINT (and ours on SIGTERM): run the app's ``stopping``
+    hooks, in a thread of their own (not inside the signal handler)."""
+    threading.Thread(target=_stopping, args=(worker.wsgi,), name="siyu-stopping").start()
+
+
+def _stopping(app) -> None:
+    for end in hooks(app).stopping:
+        try:
+            end()
+        except Exception:
+            log.exception("stopping: %r failed", end)

@@ -58,6 +58,23 @@ def test_a_stream_beats_every_heartbeat_and_ends_at_its_maximum_age():
     assert b.open_streams() == 0
 
 
+def test_a_stopping_process_ends_its_streams_at_once_and_any_opened_after():
+    b = MemoryBroker(buffer_size=50)
+    gen = stream(b, 1, 0, heartbeat=60, max_age=600)
+    assert next(gen).startswith("retry:")
+    frames = []
+    reader = threading.Thread(target=lambda: frames.extend(gen))  # waits for the next event
+    reader.start()
+    b.end_streams()
+    reader.join(timeout=10)
+    assert not reader.is_alive() and frames == []  # ended, a heartbeat and an age early
+    assert b.open_streams() == 0
+
+    late = stream(b, 2, 0, heartbeat=60, max_age=600)
+    assert next(late).startswith("retry:")  # the browser is told when to come back
+    assert list(late) == [] and b.open_streams() == 0
+
+
 def test_a_slow_stream_reads_its_gap_back_from_the_buffer(monkeypatch):
     monkeypatch.setattr("live.broker.QUEUE_SIZE", 2)
     b = MemoryBroker(buffer_size=50)

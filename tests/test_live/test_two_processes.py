@@ -4,6 +4,7 @@ other, and a browser that reconnects with Last-Event-ID is sent what it missed."
 from __future__ import annotations
 
 import queue
+import signal
 import threading
 import time
 
@@ -132,3 +133,30 @@ def test_a_viewer_who_goes_away_is_let_go_within_a_heartbeat(ctx, two_processes,
     _eventually(lambda: redis.zcard(watching) == 1)
     viewer.close()
     _eventually(lambda: redis.zcard(watching) == 0, seconds=5)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGQUIT], ids=["graceful", "quick"])
+def test_a_process_told_to_stop_ends_its_streams_and_exits_without_waiting_for_them(
+    ctx, database_url, tmp_path, stop
+):
+    """A restart (SIGTERM) lets requests finish, and a quick stop (SIGQUIT) lets its request
+    threads end, up to gunicorn's graceful timeout (two minutes here); an event stream would
+    never finish, so the process ends it and exits."""
+    room = make_room(status="live")
+    server = WebProcess(
+        {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "stopping",
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "LIVE_SSE_HEARTBEAT_SECONDS": "60",
+            "GUNICORN_CMD_ARGS": "--graceful-timeout 120",
+        }
+    ).start()
+    try:
+        viewer = SSEClient(f"{server.url}/live/{room.session_id}/events")
+        server.process.send_signal(stop)
+        server.process.wait(timeout=60)
+        viewer.thread.join(timeout=10)
+        assert not viewer.thread.is_alive()  # the stream ended: the browser reopens it
+    finally:
+        server.stop()
