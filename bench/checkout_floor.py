@@ -12,8 +12,9 @@ RQ after the commit (REDIS_URL set, as the measured shop runs), none delivered i
 
 - values of unique columns (an order's token and idempotency key, the phone of the new
   customer, outbox and webhook keys) are made unique per run, their length kept:
-  ``left(:uniq || 'value', n)``, or for a value shorter than ``uniq`` (an order's 8-digit
-  pick-up code) ``'F' || right(:uniq, n - 1)``, a letter no code the shop draws has.
+  ``left(:uniq || 'value', n)``, or for a value shorter than ``uniq`` (the new customer's
+  11-digit phone, an order's 8-digit pick-up code) ``'F' || right(:uniq, n - 1)``, a letter no
+  phone or code the shop makes has.
   ``uniq`` is 12 digits counted per client (``n``, which the caller starts with
   ``--define=n=...``, a different start for each pgbench call on the same database, plus the
   client's id), never drawn at random: 10,000 random 8-digit codes collide one run in three;

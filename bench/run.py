@@ -261,8 +261,8 @@ def measure_floor(tool: str, app, seeded, script: Path) -> Floor:
 
 
 def forget_replayed_events() -> None:
-    """Delete the outbox rows the replays wrote (their keys begin with the replay's random
-    number): no app delivers them, and the drain run counts what is pending."""
+    """Delete the outbox rows the replays wrote (their keys begin with the run's 12-digit
+    ``uniq``): no app delivers them, and the drain run counts what is pending."""
     with psycopg.connect(DATABASE_URL) as conn:
         conn.execute("DELETE FROM outbox_events WHERE key ~ '^[0-9]{12}'")
 

@@ -58,7 +58,8 @@ class Hooks:
     stopping: list[Callable[[], None]] = field(default_factory=list)
     """Each ends, without waiting, what would keep a stopping web process from finishing its
     requests (live: the rooms' event streams, which browsers then reopen on another process);
-    called when the server asks the process to stop gracefully (``shop.infra.gunicorn_config``)."""
+    called, inside the signal handler, when the server tells the process to stop
+    (``shop.infra.gunicorn_config``): it may only wake threads, never start one or wait."""
 
 
 def init_app(app: Flask) -> None:

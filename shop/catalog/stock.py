@@ -72,10 +72,11 @@ def adjust(variant: Variant, delta: int, reason: str, staff, note: str | None = 
     """Staff change a variant's stock by ``delta`` (reason ``adjust``, or ``initial`` for a new
     variant): a movement and an audit entry in the caller's transaction. Raises ``OutOfStock``
     when that would go below zero; nothing is changed then. Does not commit."""
-    before = db.session.scalar(select(Variant.stock).where(Variant.id == variant.id))
     left = change_stock(variant.id, delta, reason, staff_id=staff.id, note=(note or "")[:255])
     if left is None:
-        raise OutOfStock(_("Only %(n)d in stock: cannot take away %(d)d.", n=before, d=-delta))
+        there = db.session.scalar(select(Variant.stock).where(Variant.id == variant.id))
+        raise OutOfStock(_("Only %(n)d in stock: cannot take away %(d)d.", n=there, d=-delta))
+    before = left - delta  # read under the update's row lock
     db.session.expire(variant, ["stock"])
     if delta < 0:
         announce_low_stock(

@@ -40,7 +40,7 @@ from shop.extensions import db
 from shop.hooks import hooks, register_sweep
 from shop.infra import disconnects, leases
 from shop.infra.clock import utcnow
-from shop.infra.unit_of_work import after_commit, after_commit_collect
+from shop.infra.unit_of_work import after_commit_collect
 from shop.infra.vocab import VOCABULARY, Vocabulary
 
 log = logging.getLogger(__name__)
@@ -147,9 +147,10 @@ def publish_each(publications: Iterable[tuple[str, tuple, timedelta | None]]) ->
 
 
 def dispatch(events: list[tuple[int, timedelta | None]]) -> None:
-    """Hand committed events ``(id, delay)`` to RQ, one job each and all in one round trip, or
-    deliver them now in-process. Called after the commit, with the connection back in the pool
-    (an event delivered in-process never holds a second one). Never raises: what is not
+    """Hand committed events ``(id, delay)`` to RQ, one job each, together
+    (``queue.enqueue_many``), or deliver them now in-process. Called with no transaction open:
+    after the commit, with the connection back in the pool, or by the sweep after its read (an
+    event delivered in-process never holds a second connection). Never raises: what is not
     handed over stays pending for ``redispatch_due``."""
     from shop.infra.queue import enqueue_many
 
@@ -253,5 +254,5 @@ def retry(event_id: int) -> bool:
         .execution_options(synchronize_session=False)
     ).rowcount
     if changed:
-        after_commit(dispatch, [(event_id, None)])
+        after_commit_collect(dispatch, [(event_id, None)])
     return bool(changed)

@@ -50,35 +50,38 @@ def enqueue(path: str, *args, delay: timedelta | None = None, job_id: str | None
     """Run ``path(*args)`` as a job, now or after ``delay`` (in-process: left to the sweep)."""
     app = current_app._get_current_object()
     if app.config.get("REDIS_URL"):
-        queue = get_queue()
-        options = {"job_id": job_id, "description": f"{path}{args!r}"}
-        if delay:
-            return queue.enqueue_in(delay, run_job, path, *args, **options)
-        return queue.enqueue(run_job, path, *args, **options)
+        return _to_rq(get_queue(), path, args, delay, job_id=job_id)
     if delay:
         return None
     _run_in_app(app, path, args)
     return None
 
 
+#: jobs handed to RQ in one round trip at most (a sweep's backlog goes in several)
+PIPELINE_JOBS = 100
+
+
 def enqueue_many(path: str, calls: list[tuple[tuple, timedelta | None]]) -> None:
     """``enqueue(path, *args, delay=delay)`` for each ``(args, delay)``: one job each, on RQ
-    handed over together in one round trip (all or none)."""
-    app = current_app._get_current_object()
-    if not app.config.get("REDIS_URL"):
+    handed over together, up to ``PIPELINE_JOBS`` in one round trip (each all or none)."""
+    if not current_app.config.get("REDIS_URL"):
         for args, delay in calls:
             enqueue(path, *args, delay=delay)
         return
     queue = get_queue()
-    with queue.connection.pipeline() as pipe:
-        pipe.multi()  # one MULTI ... EXEC (RQ asks for it when a job is queued now)
-        for args, delay in calls:
-            options = {"description": f"{path}{args!r}", "pipeline": pipe}
-            if delay:
-                queue.enqueue_in(delay, run_job, path, *args, **options)
-            else:
-                queue.enqueue(run_job, path, *args, **options)
-        pipe.execute()
+    for start in range(0, len(calls), PIPELINE_JOBS):
+        with queue.connection.pipeline() as pipe:
+            pipe.multi()  # one MULTI ... EXEC (RQ asks for it when a job is queued now)
+            for args, delay in calls[start : start + PIPELINE_JOBS]:
+                _to_rq(queue, path, args, delay, pipeline=pipe)
+            pipe.execute()
+
+
+def _to_rq(queue, path: str, args: tuple, delay: timedelta | None, **options):
+    options["description"] = f"{path}{args!r}"
+    if delay:
+        return queue.enqueue_in(delay, run_job, path, *args, **options)
+    return queue.enqueue(run_job, path, *args, **options)
 
 
 def _run_in_app(app, path: str, args: tuple) -> None:

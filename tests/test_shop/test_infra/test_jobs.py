@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from shop.catalog.models import StockMovement, Variant
 from shop.extensions import db
-from shop.infra import queue
+from shop.infra import outbox, queue
 from shop.infra.clock import utcnow
 from shop.infra.outbox import OutboxEvent
 from shop.infra.unit_of_work import unit_of_work
@@ -204,15 +204,41 @@ def test_a_placement_hands_all_its_events_to_rq_in_one_round_trip(redis_url, sho
         round_trips.append(f"pipeline of {len(self.command_stack)}")
         return execute(self, *args, **options)
 
-    monkeypatch.setattr(Redis, "execute_command", one_command)
-    monkeypatch.setattr(Pipeline, "execute", pipeline)
-    order_for(variant, store)
-    monkeypatch.undo()
+    with monkeypatch.context() as counting:
+        counting.setattr(Redis, "execute_command", one_command)
+        counting.setattr(Pipeline, "execute", pipeline)
+        order_for(variant, store)
 
     assert len(round_trips) == 1 and round_trips[0].startswith("pipeline"), round_trips
     events = db.session.scalars(select(OutboxEvent.id)).all()
     scheduled = ScheduledJobRegistry(queue=rq_queue).get_job_ids()
     assert len(events) >= 3 and len(rq_queue) + len(scheduled) == len(events)
+
+
+@pytest.mark.postgres
+def test_a_sweeps_backlog_goes_to_rq_in_round_trips_of_a_hundred_jobs(redis_url, shop, monkeypatch):
+    from redis.client import Pipeline
+
+    store, variant = shop
+    for _ in range(3):
+        order_for(variant, store)  # each hands its events over after its commit
+    rq_queue = queue.get_queue()
+    rq_queue.connection.flushdb()  # as if those hand-overs were lost
+    monkeypatch.setattr(queue, "PIPELINE_JOBS", 4)
+    sizes, execute = [], Pipeline.execute
+
+    def pipeline(self, *args, **options):
+        sizes.append(len(self.command_stack))
+        return execute(self, *args, **options)
+
+    db.session.execute(update(OutboxEvent).values(available_at=utcnow()))
+    db.session.commit()
+    due = len(db.session.scalars(select(OutboxEvent.id)).all())
+    with monkeypatch.context() as counting:
+        counting.setattr(Pipeline, "execute", pipeline)
+        assert outbox.redispatch_due() == due
+    assert len(sizes) == -(-due // 4)  # round trips of at most four jobs
+    assert len(rq_queue) == due
 
 
 @pytest.mark.postgres

@@ -73,6 +73,27 @@ def test_collected_items_reach_one_call_per_committed_transaction(ctx):
     assert calls == [[1, 2, 3, 4], [6]]  # a rolled-back transaction's items are forgotten
 
 
+def test_work_that_ran_no_statement_begins_no_transaction_yet_runs_its_callbacks(ctx):
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    begun, seen = [], []
+
+    def created(session, transaction):
+        begun.append(transaction)
+
+    event.listen(Session, "after_transaction_create", created)
+    try:
+        with unit_of_work():
+            pass  # a share-link open on PostgreSQL: its statement ran outside the session
+        assert begun == []
+        with unit_of_work():
+            after_commit(seen.append, "sent")
+        assert seen == ["sent"]
+    finally:
+        event.remove(Session, "after_transaction_create", created)
+
+
 def test_transactional_commits_what_the_function_did(ctx):
     @transactional
     def open_store(name):
