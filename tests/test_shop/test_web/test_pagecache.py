@@ -153,6 +153,32 @@ def test_a_page_is_kept_no_longer_than_its_ttl(app, product, monkeypatch):
     assert "Only 3 left" in client.get(f"/p/{slug}").get_data(as_text=True)
 
 
+def test_near_its_end_a_page_is_renewed_by_one_request_while_the_others_serve_it(
+    app, product, monkeypatch
+):
+    slug, variant_id = product
+    rendered = []
+    real = catalog_views._product_page
+    monkeypatch.setattr(catalog_views, "_product_page", lambda s: rendered.append(s) or real(s))
+    start = utcnow()
+    monkeypatch.setattr("shop.web.pagecache.utcnow", lambda: start)
+    client = app.test_client()
+    client.get(f"/p/{slug}")
+    with app.app_context():  # stock sold at checkout: a conditional UPDATE, no ORM change
+        db.session.execute(db.update(Variant).where(Variant.id == variant_id).values(stock=3))
+        db.session.commit()
+    near = start + timedelta(seconds=60 - pagecache.REFRESH_AHEAD / 2)  # the TTL is 60 s here
+    monkeypatch.setattr("shop.web.pagecache.utcnow", lambda: near)
+
+    with monkeypatch.context() as busy:  # another request is rendering its successor
+        busy.setattr(pagecache.ProcessPages, "renew", lambda self, key: False)
+        assert "Only 5 left" in client.get(f"/p/{slug}").get_data(as_text=True)
+    assert len(rendered) == 1
+    assert "Only 3 left" in client.get(f"/p/{slug}").get_data(as_text=True)  # renews it
+    assert "Only 3 left" in client.get(f"/p/{slug}").get_data(as_text=True)  # kept anew
+    assert len(rendered) == 2
+
+
 def test_the_default_keeps_a_page_at_most_a_second(app):
     from shop.config import Config
 
