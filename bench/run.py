@@ -184,10 +184,17 @@ def measure_page(
     so its runs are alike."""
     args = ["get", cookie] if cookie else ["get"]
     loads = [measure(tool, server, path, args, 200) for _ in range(runs)]
-    if runs > 1:
+    return fastest(f"product page, {who}", loads)
+
+
+def fastest(what: str, loads: list[Load]) -> Load:
+    """The fastest of runs of the same work (said, with every run's rate, when there are
+    several): a slow window of this shared VM must not decide a ratio."""
+    best = max(loads, key=lambda load: load.rate)
+    if len(loads) > 1:
         rates = ", then ".join(f"{load.rate:.0f}" for load in loads)
-        say(f"product page, {who}: {rates} req/s; the ratios use the fastest")
-    return max(loads, key=lambda load: load.rate)
+        say(f"{what}: {rates} req/s; the ratios use {best.rate:.0f}")
+    return best
 
 
 def statements_per_request(app, seeded) -> dict[str, int]:
@@ -931,11 +938,7 @@ def main(argv: list[str] | None = None) -> int:
             # VM), and a slow baseline would flatter every ratio. The faster run is the one used.
             with gunicorn("hello:app", env, log, "/") as server:
                 again = measure(wrk_tool, server, "/", ["get"], 200)
-            say(
-                f"hello-world: {hello.rate:.0f} req/s, then {again.rate:.0f} req/s; the ratios "
-                f"use {max(hello.rate, again.rate):.0f}"
-            )
-            hello = max(hello, again, key=lambda load: load.rate)
+            hello = fastest("hello-world", [hello, again])
         if share is not None:
             trail_after = share_trail(seeded.share_code)
             trail_problems = check_share_trail(share, trail_before, trail_after)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
@@ -184,29 +186,37 @@ def test_place_order_schedules_its_expiry_on_rq(redis_url, shop):
     assert _state(order.id, variant.id)[0] == S.AWAITING_PAYMENT
 
 
-@pytest.mark.postgres
-def test_a_placement_hands_all_its_events_to_rq_in_one_round_trip(redis_url, shop, monkeypatch):
+@contextmanager
+def _redis_round_trips(monkeypatch) -> Iterator[list[str]]:
+    """Every round trip to Redis made inside: a command's name, or "pipeline of N"."""
     from redis import Redis
     from redis.client import Pipeline
-    from rq.registry import ScheduledJobRegistry
 
-    store, variant = shop
-    rq_queue = queue.get_queue()
-    rq_queue.get_redis_server_version()  # asked once per queue
-    round_trips = []
+    trips: list[str] = []
     command, execute = Redis.execute_command, Pipeline.execute
 
     def one_command(self, *args, **options):
-        round_trips.append(args[0])
+        trips.append(args[0])
         return command(self, *args, **options)
 
     def pipeline(self, *args, **options):
-        round_trips.append(f"pipeline of {len(self.command_stack)}")
+        trips.append(f"pipeline of {len(self.command_stack)}")
         return execute(self, *args, **options)
 
     with monkeypatch.context() as counting:
         counting.setattr(Redis, "execute_command", one_command)
         counting.setattr(Pipeline, "execute", pipeline)
+        yield trips
+
+
+@pytest.mark.postgres
+def test_a_placement_hands_all_its_events_to_rq_in_one_round_trip(redis_url, shop, monkeypatch):
+    from rq.registry import ScheduledJobRegistry
+
+    store, variant = shop
+    rq_queue = queue.get_queue()
+    rq_queue.get_redis_server_version()  # asked once per queue
+    with _redis_round_trips(monkeypatch) as round_trips:
         order_for(variant, store)
 
     assert len(round_trips) == 1 and round_trips[0].startswith("pipeline"), round_trips
@@ -217,26 +227,18 @@ def test_a_placement_hands_all_its_events_to_rq_in_one_round_trip(redis_url, sho
 
 @pytest.mark.postgres
 def test_a_sweeps_backlog_goes_to_rq_in_round_trips_of_a_hundred_jobs(redis_url, shop, monkeypatch):
-    from redis.client import Pipeline
-
     store, variant = shop
     for _ in range(3):
         order_for(variant, store)  # each hands its events over after its commit
     rq_queue = queue.get_queue()
     rq_queue.connection.flushdb()  # as if those hand-overs were lost
     monkeypatch.setattr(queue, "PIPELINE_JOBS", 4)
-    sizes, execute = [], Pipeline.execute
-
-    def pipeline(self, *args, **options):
-        sizes.append(len(self.command_stack))
-        return execute(self, *args, **options)
-
     db.session.execute(update(OutboxEvent).values(available_at=utcnow()))
     db.session.commit()
     due = len(db.session.scalars(select(OutboxEvent.id)).all())
-    with monkeypatch.context() as counting:
-        counting.setattr(Pipeline, "execute", pipeline)
+    with _redis_round_trips(monkeypatch) as round_trips:
         assert outbox.redispatch_due() == due
+    sizes = [trip for trip in round_trips if trip.startswith("pipeline")]
     assert len(sizes) == -(-due // 4)  # round trips of at most four jobs
     assert len(rq_queue) == due
 
