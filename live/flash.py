@@ -70,6 +70,13 @@ def session_id_of(attribution: Mapping) -> int | None:
     return value if isinstance(value, int) and 0 < value < 2**31 else None
 
 
+def price_state(attribution: Mapping) -> str:
+    """The page key of a visitor's live prices (``shop.hooks.price_state``): the session they
+    came from, whose shelf decides them."""
+    session_id = session_id_of(attribution)
+    return "" if session_id is None else f"live{session_id}"
+
+
 def item_window_open(item: ShelfItem, now: datetime, grace: timedelta) -> bool:
     """Whether the shelf item's own window allows its live price (its end plus the grace)."""
     if item.starts_at is not None and now < item.starts_at:

@@ -9,12 +9,15 @@ outbox like every effect of an order's change).
 from __future__ import annotations
 
 from live import flash, tips
+from live.models import ShelfItem
 from live.services import LiveTopic
 from shop.hooks import (
     register_handler,
     register_order_claim,
+    register_page_model,
     register_payment_receiver,
     register_price_offer,
+    register_price_state,
     register_sweep,
 )
 from shop.orders.topics import OrderTopic
@@ -22,6 +25,8 @@ from shop.orders.topics import OrderTopic
 
 def init_app(app) -> None:
     register_price_offer(app, flash.offers)
+    register_price_state(app, flash.price_state)
+    register_page_model(app, ShelfItem)
     register_order_claim(app, flash.claim)
     register_handler(app, OrderTopic.PAID, "live.jobs.settle_paid_live_order")
     register_handler(app, LiveTopic.RESERVATION_ENDS, "live.jobs.release_live_units")

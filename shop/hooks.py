@@ -35,6 +35,14 @@ class Hooks:
     unit prices that apply to some of them right now, ``{variant_id: (unit_price, offer)}``
     (live: the live price while the session is live plus its grace). Read at every quote, so
     a price is never a copy."""
+    page_models: list[type] = field(default_factory=list)
+    """Models whose rows a page kept for everyone shows, beyond the catalog's (live: shelf
+    items, whose live prices the product page shows): a change to one through the ORM retires
+    the kept pages when it commits (``shop.web.pagecache``)."""
+    price_states: list[Callable[[Mapping], str]] = field(default_factory=list)
+    """Each returns the part of a visitor's attribution that decides the prices its
+    ``price_offers`` give them (live: the session they came from), as a short key, "" when
+    none: a page showing prices is kept once per product, language and such state."""
     page_blocks: dict[str, list[Callable[..., str]]] = field(default_factory=dict)
     """Page name (``"home"``) -> functions returning HTML blocks its template shows (live: the
     sessions live now or starting soon), given what the template passes (``"order"``: the
@@ -110,6 +118,14 @@ def register_price_offer(app: Flask, offer: Callable[[list, Mapping], dict]) -> 
     hooks(app).price_offers.append(offer)
 
 
+def register_page_model(app: Flask, model: type) -> None:
+    hooks(app).page_models.append(model)
+
+
+def register_price_state(app: Flask, state: Callable[[Mapping], str]) -> None:
+    hooks(app).price_states.append(state)
+
+
 def register_order_claim(app: Flask, claim: Callable[[object, list], None]) -> None:
     hooks(app).order_claims.append(claim)
 
@@ -133,6 +149,21 @@ def carried_attribution(session: Mapping) -> dict:
     for reader in hooks().attribution_readers:
         values.update(reader(session))
     return values
+
+
+def offered_prices(variants: list, attribution: Mapping) -> dict:
+    """``{variant_id: (unit_price, offer)}``: the special prices the packages offer these
+    variants right now, for a visitor carrying ``attribution`` (checkout's quote and the
+    product page alike)."""
+    found: dict = {}
+    for offers in hooks().price_offers:
+        found.update(offers(variants, attribution))
+    return found
+
+
+def price_state(attribution: Mapping) -> str:
+    """What of ``attribution`` decides the visitor's special prices ("" for the plain ones)."""
+    return "|".join(key for state in hooks().price_states if (key := state(attribution)))
 
 
 def register_payment_receiver(app: Flask, purpose: str, receiver: Callable[[dict], str]) -> None:

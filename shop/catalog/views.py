@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, render_template, request, send_from_directory, url_for
+from flask import (
+    abort,
+    current_app,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -10,6 +18,7 @@ from shop.catalog import images
 from shop.catalog import queries as catalog
 from shop.catalog.models import Category
 from shop.extensions import db
+from shop.hooks import carried_attribution, offered_prices, price_state
 from shop.infra.clock import utcnow
 from shop.members import coupons
 from shop.web import pagecache
@@ -52,14 +61,19 @@ def search():
 
 @storefront.get("/p/<slug>")
 def product(slug: str):
-    """One page for every visitor of the product (in their language), kept briefly; their
-    own parts (basket count, messages, a guide's share box) filled in per request
-    (``shop.web.pagecache``)."""
-    return pagecache.shared_page(f"product:{slug}", lambda: _product_page(slug))
+    """One page for every visitor of the product in the same language and price state (a live
+    session's viewers see its live prices), kept briefly; their own parts (basket count,
+    messages, a guide's share box) filled in per request (``shop.web.pagecache``)."""
+    attribution = carried_attribution(session)
+    key = f"product:{slug}"
+    if state := price_state(attribution):
+        key = f"{key}|{state}"
+    return pagecache.shared_page(key, lambda: _product_page(slug, attribution))
 
 
-def _product_page(slug: str):
-    """The product page as every visitor sees it, and when its prices change next."""
+def _product_page(slug: str, attribution: dict):
+    """The product page as every visitor in this price state sees it, and when its prices
+    change next by time alone."""
     item = catalog.product_by_slug(slug)
     if item is None:
         abort(404)
@@ -67,6 +81,7 @@ def _product_page(slug: str):
     body = render_template(
         "shop/product.html",
         product=item,
+        offers=offered_prices(item.variants, attribution),
         reviews=reviews_,
         rating=rating,
         sold=catalog.sales_count(item.id),

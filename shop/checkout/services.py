@@ -27,7 +27,7 @@ from shop.customers.phones import normalize_phone
 from shop.customers.topics import CustomerTopic
 from shop.errors import InvalidDetails, InvalidInput
 from shop.extensions import db
-from shop.hooks import hooks
+from shop.hooks import hooks, offered_prices
 from shop.infra import outbox
 from shop.infra.clock import utcnow
 from shop.infra.unit_of_work import after_commit
@@ -171,11 +171,10 @@ def quote(
 
 def _apply_offers(lines: list[QuoteLine], attribution: Mapping) -> None:
     """Special prices the plug-ins offer right now (live prices), read at every quote."""
-    for offers in hooks().price_offers:
-        found = offers([line.variant for line in lines], attribution)
-        for line in lines:
-            if line.variant.id in found:
-                line.unit_price, line.offer = found[line.variant.id]
+    found = offered_prices([line.variant for line in lines], attribution)
+    for line in lines:
+        if line.variant.id in found:
+            line.unit_price, line.offer = found[line.variant.id]
 
 
 def quote_for_checkout(

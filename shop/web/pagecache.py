@@ -1,9 +1,10 @@
 """Pages shared by every visitor, with each visitor's own parts left open.
 
-A product page is the same for everyone who opens it in one language (prices, the limited-time
-price and its countdown, stock left, reviews, the "just bought" line) but for a few small parts:
-the basket count, the messages flashed to this visitor, a signed-in guide's share box and share
-button. ``shared_page`` renders such a page once for everyone, each personal part left as a hole
+A product page is the same for everyone who opens it in one language and price state (prices,
+the limited-time price and its countdown, a live session's live prices for its viewers, stock
+left, reviews, the "just bought" line) but for a few small parts: the basket count, the
+messages flashed to this visitor, a signed-in guide's share box and share button.
+``shared_page`` renders such a page once for everyone, each personal part left as a hole
 (``{{ personal("cart_badge") }}`` in a template), and keeps it; every request, a share-link
 visitor's, a member's or a guide's as well as a cookieless one's, fills the holes with its own
 parts. The parts are functions registered by name (``shop.hooks.register_personal_part``);
@@ -16,13 +17,15 @@ in full, holes filled at once), and never past the moment the page says its pric
 last ``REFRESH_AHEAD`` of that, one request per process renders the page that follows while
 the others serve the kept one, so a busy page is not rendered by every request that finds it
 expired at the same moment (under load: the page runs' 99th percentile went from 40-57 ms
-to 16-21 ms, bench/README.md). A catalog
-change made through the ORM (a price, a stock adjustment, a product, image, category, review,
-store or coupon) retires every kept page when it commits: each page is kept with the catalog
-generation it was rendered at, and the commit bumps the generation (with Redis: in this process
-at once, in the others within ``GENERATION_READ_EVERY``, 0.1 s; without Redis in this process,
-the others within the TTL). Stock sold at checkout (a
-conditional UPDATE) shows within the TTL. Nothing is ever sold from a kept page: checkout reads
+to 16-21 ms, bench/README.md).
+
+A catalog change made through the ORM (a price, a stock adjustment, a product, image,
+category, review, store or coupon, or a row of a model a package registered: live's shelf
+items) retires every kept page when it commits: each page is kept with the catalog generation
+it was rendered at, and the commit bumps the generation (with Redis: in this process at once,
+in the others within ``GENERATION_READ_EVERY``, 0.1 s; without Redis in this process, the
+others within the TTL). Stock sold at checkout (a conditional UPDATE) and a live session going
+on or off air show within the TTL. Nothing is ever sold from a kept page: checkout reads
 prices and stock from the database.
 """
 
@@ -259,7 +262,8 @@ def _catalog_types() -> tuple[type, ...]:
     from shop.catalog.models import Category, Product, ProductImage, Review, Store, Variant
     from shop.members.models import CouponTemplate
 
-    return (Product, Variant, ProductImage, Category, Review, Store, CouponTemplate)
+    core = (Product, Variant, ProductImage, Category, Review, Store, CouponTemplate)
+    return (*core, *hooks().page_models)
 
 
 @event.listens_for(Session, "after_flush")

@@ -159,7 +159,9 @@ def test_near_its_end_a_page_is_renewed_by_one_request_while_the_others_serve_it
     slug, variant_id = product
     rendered = []
     real = catalog_views._product_page
-    monkeypatch.setattr(catalog_views, "_product_page", lambda s: rendered.append(s) or real(s))
+    monkeypatch.setattr(
+        catalog_views, "_product_page", lambda *args: rendered.append(args) or real(*args)
+    )
     start = utcnow()
     monkeypatch.setattr("shop.web.pagecache.utcnow", lambda: start)
     client = app.test_client()
@@ -195,9 +197,9 @@ def test_with_redis_one_render_serves_every_process(app_config, product, monkeyp
     rendered = []
     real = catalog_views._product_page
 
-    def counting(slug):
+    def counting(slug, *args):
         rendered.append(slug)
-        return real(slug)
+        return real(slug, *args)
 
     monkeypatch.setattr(catalog_views, "_product_page", counting)
     with one.app_context():
