@@ -59,8 +59,11 @@ def unit_of_work() -> Iterator[Work]:
         for obj in work.kept:
             session.flush()
             session.expunge(obj)
-        if session().in_transaction() or _CALLBACKS_KEY in session.info:
-            session.commit()  # else nothing began (no statement ran): nothing to end
+        # Else nothing began (no statement ran, or not even a session was made): nothing ends.
+        if session.registry.has() and (
+            session().in_transaction() or _CALLBACKS_KEY in session.info
+        ):
+            session.commit()
     except BaseException:
         session.rollback()
         _forget(session)  # also what was registered before any statement began a transaction

@@ -94,6 +94,13 @@ def test_work_that_ran_no_statement_begins_no_transaction_yet_runs_its_callbacks
         event.remove(Session, "after_transaction_create", created)
 
 
+def test_work_that_used_no_session_makes_none(ctx):
+    db.session.remove()
+    with unit_of_work():
+        pass  # a new visitor's share-link open on PostgreSQL: one statement, no session
+    assert not db.session.registry.has()
+
+
 def test_transactional_commits_what_the_function_did(ctx):
     @transactional
     def open_store(name):
