@@ -269,10 +269,6 @@ def _open_for_new_visitor(code: str, visitor_id: str, now: datetime) -> Opening 
     return opening
 
 
-def _url_for(endpoint: str, values: dict) -> str:
-    return url_for(endpoint, **values)
-
-
 def _path(opening) -> str:
     """Where a link leads: always a path inside the shop (never another host)."""
     if opening is not None:
