@@ -6,8 +6,10 @@ then a fixed duration):
 1. a bare Flask hello-world app (bench/hello.py): requests/s, the ceiling of Flask on gunicorn,
    measured before the shop's runs and again after them; the ratios use the faster run;
 2. the shop's product page, GET /p/<slug>: requests/s, for a visitor without cookies, for a
-   share-link visitor (the cookies GET /s/<code> sets) and for a signed-in member (the cookies
-   of a sign-in), each cookie got over HTTP first (bench/visitors.py), each measured twice and
+   share-link visitor (the cookies GET /s/<code> sets), for a signed-in member (the cookies of a
+   sign-in) and for a viewer of the live session with the product on its shelf (the cookies of
+   entering it: the page shows them its live price), each cookie got over HTTP first
+   (bench/visitors.py), each measured twice and
    the faster run used, as for hello-world; then the memory each gunicorn worker holds (RSS
    and USS);
 3. order placement, POST /checkout (buy now, pick-up, pay at store): orders/s, counting only
@@ -144,6 +146,7 @@ class Visitors:
 
     share: Load  # with a share-link visitor's cookies
     member: Load  # with a signed-in member's cookies
+    viewer: Load  # with the cookies of a viewer of the live session (its live price shown)
     memory: list[tuple[float, float]]  # (RSS, USS) MB per gunicorn worker after the page runs
     # The same, served without the shop's gunicorn settings: each worker builds its own app.
     memory_unshared: list[tuple[float, float]] = ()
@@ -154,12 +157,16 @@ class Visitors:
         return "PASS" if worst <= MEMORY_TARGET_MB else "MISS"
 
 
-def visitor_cookies(server: Server, share_path: str, page_path: str, sms_file) -> list[str]:
-    """The Cookie headers of a share-link visitor and of a signed-in member, got over HTTP."""
-    from visitors import member_cookie, share_visitor_cookie
+def visitor_cookies(server: Server, seeded, page_path: str, sms_file) -> list[str]:
+    """The Cookie headers of a share-link visitor, a signed-in member and a live session's
+    viewer, got over HTTP."""
+    from visitors import live_viewer_cookie, member_cookie, share_visitor_cookie
 
-    share_cookie = share_visitor_cookie(server.url, share_path, page_path)
-    return [share_cookie, member_cookie(server.url, page_path, sms_file)]
+    return [
+        share_visitor_cookie(server.url, f"/s/{seeded.share_code}", page_path),
+        member_cookie(server.url, page_path, sms_file),
+        live_viewer_cookie(server.url, f"/live/{seeded.live_session_id}/enter", page_path),
+    ]
 
 
 def measure_visitors(
@@ -167,10 +174,11 @@ def measure_visitors(
 ) -> Visitors:
     from visitors import worker_memory
 
-    share_cookie, member = cookies
+    share_cookie, member, viewer = cookies
     return Visitors(
         share=measure_page(tool, server, page_path, share_cookie, "share-link visitor", runs),
         member=measure_page(tool, server, page_path, member, "member", runs),
+        viewer=measure_page(tool, server, page_path, viewer, "live viewer", runs),
         memory=worker_memory(server.pid),
     )
 
@@ -233,10 +241,13 @@ def statements_per_request(app, seeded) -> dict[str, int]:
     with member.session_transaction() as session:
         session["customer_id"] = member_id
         session.permanent = True
+    viewer = app.test_client()
+    viewer.get(f"/live/{seeded.live_session_id}/enter")
     counts = {
         "page": one(app.test_client(), page),
         "page, share-link visitor": one(shared, page),
         "page, member": one(member, page),
+        "page, live viewer": one(viewer, page),
     }
     opener = app.test_client()
     sent.clear()
@@ -618,6 +629,7 @@ def report(
         ("product page GET /p/<slug>", "req/s", page),
         ("  as a share-link visitor", "req/s", visitors and visitors.share),
         ("  as a signed-in member", "req/s", visitors and visitors.member),
+        ("  as a live session's viewer", "req/s", visitors and visitors.viewer),
         ("order placement POST /checkout", "orders/s", order),
         ("share link GET /s/<code>", "req/s", share),
     ]
@@ -647,7 +659,8 @@ def report(
             f"(target >= {PRODUCT_TARGET:.2f})  {verdict(page_ratio, PRODUCT_TARGET)}"
         )
     if visitors is not None:
-        for name, load in (("share-link visitor", visitors.share), ("member", visitors.member)):
+        kinds = (("share-link visitor", visitors.share), ("member", visitors.member))
+        for name, load in (*kinds, ("live viewer", visitors.viewer)):
             ratio = load.rate / hello.rate
             lines.append(
                 f"  {name + ' / hello-world':30}{ratio:6.3f}  "
@@ -801,7 +814,8 @@ def append_result(
         f"| {outbox_cell(cost.placement)} | {outbox_cell(cost.payment)} "
         f"| {drain.total_s:.0f} s, {drain.rate:.0f}/s (real ≈ {drain.real_estimate_s():.0f} s) "
         f"| {drain.inline_rate:.0f}/s "
-        f"| {errors} |\n"
+        f"| {errors} "
+        f"| {page_cell(visitors.viewer)}, {visitors.viewer.cpu_ms:.2f} ms |\n"
     )
     with open(BENCH / "RESULTS.md", "a", encoding="utf-8") as results:
         results.write(row)
@@ -918,7 +932,7 @@ def main(argv: list[str] | None = None) -> int:
                     page = measure_page(wrk_tool, server, page_path, None, "no cookies")
                     say("measuring the product page for a share-link visitor and a member")
                     sms_file = Path(env["BENCH_SMS_FILE"])
-                    cookies = visitor_cookies(server, share_path, page_path, sms_file)
+                    cookies = visitor_cookies(server, seeded, page_path, sms_file)
                     visitors = measure_visitors(wrk_tool, server, page_path, cookies)
                 if "order" in parts:
                     say("measuring order placement")
@@ -1019,7 +1033,7 @@ def main(argv: list[str] | None = None) -> int:
     if cost is not None and cost.problems:
         print("outbox cost: " + "; ".join(cost.problems))
     loads = [load for load in (hello, page, order, share) if load is not None]
-    loads += [visitors.share, visitors.member] if visitors else []
+    loads += [visitors.share, visitors.member, visitors.viewer] if visitors else []
     problems = ledger_problems + trail_problems + (settlement.problems if settlement else [])
     problems += (drain.problems if drain else []) + (cost.problems if cost else [])
     problems += live_run.problems if live_run else []

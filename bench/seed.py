@@ -48,6 +48,7 @@ class Seeded:
     variant_id: int  # the variant with HUGE_STOCK
     share_code: str  # the guide's link to the product
     sharer_id: int  # that guide
+    live_session_id: int  # the store's session on air, the product on its shelf
 
 
 def seed() -> Seeded:
@@ -108,6 +109,7 @@ def seed() -> Seeded:
         store_id=store.id,
         variant_id=product.variants[2].id,
         share_code=link.code,
+        live_session_id=on_air.id,
         sharer_id=guide.id,
     )
 

@@ -4,7 +4,9 @@ from the running shop as a browser gets them, and what the gunicorn workers hold
 - a share-link visitor: GET /s/<code> (the visitor id and the session with the link's code),
   then the product page it leads to;
 - a signed-in member: POST /signin with a phone, the code read from the bench's SMS file
-  (bench/sms_capture.py), POST /signin/verify, then the product page.
+  (bench/sms_capture.py), POST /signin/verify, then the product page;
+- a live session's viewer: GET /live/<id>/enter (the session with the live session), then the
+  product page, which shows them the session's live price.
 
 Each ends on the product page, as a browser would, and keeps any cookie that page sets (the
 first page after a sign-in marks the session once), so wrk then sends the cookies a browser
@@ -29,6 +31,7 @@ class Browser:
     def __init__(self, base_url: str) -> None:
         self.host = urllib.parse.urlsplit(base_url).netloc
         self.cookies: dict[str, str] = {}
+        self.body = b""  # of the last response
 
     def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, str]:
         connection = http.client.HTTPConnection(self.host, timeout=30)
@@ -40,7 +43,7 @@ class Browser:
         try:
             connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()
-            response.read()
+            self.body = response.read()
             for header in response.headers.get_all("Set-Cookie") or []:
                 for name, morsel in SimpleCookie(header).items():
                     if morsel.value:
@@ -77,6 +80,16 @@ def member_cookie(base_url: str, page_path: str, sms_file: Path) -> str:
         raise RuntimeError(f"signing in answered {status} to {location!r}")
     if browser.request("GET", page_path)[0] != 200:
         raise RuntimeError("the product page after signing in did not answer 200")
+    return browser.cookie_header()
+
+
+def live_viewer_cookie(base_url: str, enter_path: str, page_path: str) -> str:
+    browser = Browser(base_url)
+    status, location = browser.request("GET", enter_path)
+    if status != 302:
+        raise RuntimeError(f"entering the live session answered {status} to {location!r}")
+    if browser.request("GET", page_path)[0] != 200 or b'class="price offer"' not in browser.body:
+        raise RuntimeError("the product page did not show the live session's viewer its price")
     return browser.cookie_header()
 
 
