@@ -1,12 +1,14 @@
 """Live prices and flash units: what a live order pays and the units it holds.
 
-Plugged into checkout through ``shop.hooks`` (``price_offers``, ``order_claims``), so the shop
-never imports this module:
+Plugged into checkout and the product page through ``shop.hooks`` (``price_offers`` with its
+``price_states`` entry, ``order_claims``), so the shop never imports this module:
 
 - ``offers``: at every quote, the live price of each basket variant on the shelf of the
   session the buyer came from, read from the shelf now (never a copy), and only while the
   session is live plus the checkout grace (= the live reservation), and within the shelf
-  item's window. Whatever the client sends is not read.
+  item's window. Whatever the client sends is not read. The product page shows the same
+  prices to the session's viewers (``price_state``: its page is kept per session), kept no
+  longer than until they change by time.
 - ``claim``: inside the order's transaction, the units the order takes of the session's stock
   cap and of the buyer's per-customer limit, each by a conditional ``UPDATE`` whose row count
   is checked. Concurrent buyers queue on the shelf row and each re-checks the cap after the
@@ -37,6 +39,7 @@ from live.models import BuyerTally, LiveClaim, LiveSession, ShelfItem
 from live.services import LiveTopic
 from shop.errors import InvalidInput, OutOfStock
 from shop.extensions import db
+from shop.hooks import Offered
 from shop.infra import outbox
 from shop.infra.clock import utcnow
 from shop.orders.models import Order, OrderStatus
@@ -53,7 +56,7 @@ class LiveOffer:
 
     @property
     def label(self) -> str:
-        """What checkout shows beside the line."""
+        """What checkout shows beside the line, and the product page beside the price."""
         return _("Live price")
 
 
@@ -104,26 +107,39 @@ def match(items: list[ShelfItem], variant) -> ShelfItem | None:
     return (named or whole or [None])[0]
 
 
-def offers(variants: list, attribution: Mapping, now: datetime | None = None) -> dict:
-    """``{variant_id: (live_price, LiveOffer)}`` for the basket variants on the shelf of the
-    session the buyer came from, while its live price holds (the ``price_offers`` hook)."""
+def offers(variants: list, attribution: Mapping, now: datetime | None = None) -> Offered:
+    """The live price of each of ``variants`` on the shelf of the session the buyer came from,
+    while its live price holds, and when that next changes by time alone: a shelf item's window
+    opening or ending, or the session's grace running out (the ``price_offers`` hook, read by
+    checkout's quote and the product page)."""
     session_id = session_id_of(attribution)
     if session_id is None or not variants:
-        return {}
+        return Offered({})
     session = db.session.get(LiveSession, session_id)
     if session is None:
-        return {}
+        return Offered({})
     now = now or utcnow()
-    grace = services.settings().reservation_minutes
-    if not live_price_open(session, now, grace):
-        return {}
+    grace_minutes = services.settings().reservation_minutes
+    until = services.live_price_until(session, grace_minutes)
+    if until is None or now > until:
+        return Offered({})
+    grace = timedelta(minutes=grace_minutes)
     items = shelf_for(session_id, {v.product_id for v in variants})
     found = {}
     for variant in variants:
         item = match(items, variant)
-        if item is not None and item_window_open(item, now, timedelta(minutes=grace)):
+        if item is not None and item_window_open(item, now, grace):
             found[variant.id] = (item.live_price, LiveOffer(session_id, item.id))
-    return found
+    edges = [edge for item in items for edge in _window_edges(item, grace) if edge > now]
+    return Offered(found, min([until, *edges]))
+
+
+def _window_edges(item: ShelfItem, grace: timedelta) -> list[datetime]:
+    """When a shelf item's live price starts and stops holding (its end plus the grace)."""
+    return [
+        *([item.starts_at] if item.starts_at is not None else []),
+        *([item.ends_at + grace] if item.ends_at is not None else []),
+    ]
 
 
 def check_buyable(session: LiveSession, item: ShelfItem, now: datetime | None = None) -> None:

@@ -1,7 +1,8 @@
 """What live selling does when the shop's orders move (connected in ``init_app``).
 
-Checkout asks live for its prices and units through the hooks ``shop`` offers
-(``live.flash``); a paid order is settled through the outbox (``order.paid``); a cancelled
+Checkout and the product page ask live for its prices, and checkout for its units, through the
+hooks ``shop`` offers (``live.flash``); a shelf change retires the kept product pages
+(``page_models``); a paid order is settled through the outbox (``order.paid``); a cancelled
 order gives its units back as soon as the cancel commits (``order.cancelled``, through the
 outbox like every effect of an order's change).
 """
@@ -17,15 +18,13 @@ from shop.hooks import (
     register_page_model,
     register_payment_receiver,
     register_price_offer,
-    register_price_state,
     register_sweep,
 )
 from shop.orders.topics import OrderTopic
 
 
 def init_app(app) -> None:
-    register_price_offer(app, flash.offers)
-    register_price_state(app, flash.price_state)
+    register_price_offer(app, flash.offers, flash.price_state)
     register_page_model(app, ShelfItem)
     register_order_claim(app, flash.claim)
     register_handler(app, OrderTopic.PAID, "live.jobs.settle_paid_live_order")

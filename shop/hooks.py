@@ -10,9 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple
 
 from flask import Flask, current_app
 from markupsafe import Markup
+
+
+class Offered(NamedTuple):
+    """Special prices offered now (``Hooks.price_offers``)."""
+
+    prices: dict  # {variant_id: (unit_price, offer)}; an offer's ``label`` is shown beside it
+    changes_at: datetime | None = None  # when they next change by time alone (None: not so)
 
 
 @dataclass
@@ -30,19 +39,20 @@ class Hooks:
     attribution_readers: list[Callable[[Mapping], dict]] = field(default_factory=list)
     """Each returns the plain attribution values (``share_code``, ``live_session_id``) that its
     package left in the visitor's session, for checkout to capture into the order."""
-    price_offers: list[Callable[[list, Mapping], dict]] = field(default_factory=list)
-    """Each gets the basket's variants and the order's attribution, and returns the special
-    unit prices that apply to some of them right now, ``{variant_id: (unit_price, offer)}``
-    (live: the live price while the session is live plus its grace). Read at every quote, so
-    a price is never a copy."""
+    price_offers: list[Callable[[list, Mapping], Offered]] = field(default_factory=list)
+    """Each gets variants and a buyer's attribution, and returns the special unit prices that
+    apply to some of them right now and when those next change by time alone (``Offered``;
+    live: the live price while the session is live plus its grace, within the shelf item's
+    window). Read at every quote and at every render of the product page, so a price charged
+    is never a copy. Registered with its ``price_states`` entry (``register_price_offer``)."""
+    price_states: list[Callable[[Mapping], str]] = field(default_factory=list)
+    """Each returns the part of a visitor's attribution that decides the prices its
+    ``price_offers`` entry gives them (live: the session they came from), as a short key, ""
+    when none: a page showing prices is kept once per product, language and such state."""
     page_models: list[type] = field(default_factory=list)
     """Models whose rows a page kept for everyone shows, beyond the catalog's (live: shelf
     items, whose live prices the product page shows): a change to one through the ORM retires
     the kept pages when it commits (``shop.web.pagecache``)."""
-    price_states: list[Callable[[Mapping], str]] = field(default_factory=list)
-    """Each returns the part of a visitor's attribution that decides the prices its
-    ``price_offers`` give them (live: the session they came from), as a short key, "" when
-    none: a page showing prices is kept once per product, language and such state."""
     page_blocks: dict[str, list[Callable[..., str]]] = field(default_factory=dict)
     """Page name (``"home"``) -> functions returning HTML blocks its template shows (live: the
     sessions live now or starting soon), given what the template passes (``"order"``: the
@@ -114,16 +124,17 @@ def register_attribution_reader(app: Flask, reader: Callable[[Mapping], dict]) -
     hooks(app).attribution_readers.append(reader)
 
 
-def register_price_offer(app: Flask, offer: Callable[[list, Mapping], dict]) -> None:
+def register_price_offer(
+    app: Flask, offer: Callable[[list, Mapping], Offered], state: Callable[[Mapping], str]
+) -> None:
+    """``offer``'s prices for a visitor depend on ``state(attribution)`` alone: the product
+    page is kept once per such state, so a price never shows to a visitor it is not for."""
     hooks(app).price_offers.append(offer)
+    hooks(app).price_states.append(state)
 
 
 def register_page_model(app: Flask, model: type) -> None:
     hooks(app).page_models.append(model)
-
-
-def register_price_state(app: Flask, state: Callable[[Mapping], str]) -> None:
-    hooks(app).price_states.append(state)
 
 
 def register_order_claim(app: Flask, claim: Callable[[object, list], None]) -> None:
@@ -151,14 +162,17 @@ def carried_attribution(session: Mapping) -> dict:
     return values
 
 
-def offered_prices(variants: list, attribution: Mapping) -> dict:
-    """``{variant_id: (unit_price, offer)}``: the special prices the packages offer these
-    variants right now, for a visitor carrying ``attribution`` (checkout's quote and the
-    product page alike)."""
-    found: dict = {}
-    for offers in hooks().price_offers:
-        found.update(offers(variants, attribution))
-    return found
+def offered_prices(variants: list, attribution: Mapping) -> Offered:
+    """The special prices the packages offer these variants right now, for a visitor carrying
+    ``attribution`` (checkout's quote and the product page alike), and when they next change."""
+    prices: dict = {}
+    moments = []
+    for offer in hooks().price_offers:
+        offered = offer(variants, attribution)
+        prices.update(offered.prices)
+        if offered.changes_at is not None:
+            moments.append(offered.changes_at)
+    return Offered(prices, min(moments, default=None))
 
 
 def price_state(attribution: Mapping) -> str:

@@ -78,10 +78,12 @@ def _product_page(slug: str, attribution: dict):
     if item is None:
         abort(404)
     reviews_, rating = catalog.approved_reviews(item.id)
+    now = utcnow()
+    offered = offered_prices(item.variants, attribution)  # the same for all in its price state
     body = render_template(
         "shop/product.html",
         product=item,
-        offers=offered_prices(item.variants, attribution),
+        offers=offered.prices,
         reviews=reviews_,
         rating=rating,
         sold=catalog.sales_count(item.id),
@@ -90,7 +92,8 @@ def _product_page(slug: str, attribution: dict):
         max_quantity=current_app.config["MAX_LINE_QUANTITY"],
         share_url=_public_url("shop.product", slug=item.slug),
     )
-    return body, catalog.next_price_change(item, utcnow())
+    changes = [catalog.next_price_change(item, now), offered.changes_at]
+    return body, min((moment for moment in changes if moment is not None), default=None)
 
 
 def _public_url(endpoint: str, **values) -> str:

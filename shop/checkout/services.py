@@ -171,7 +171,7 @@ def quote(
 
 def _apply_offers(lines: list[QuoteLine], attribution: Mapping) -> None:
     """Special prices the plug-ins offer right now (live prices), read at every quote."""
-    found = offered_prices([line.variant for line in lines], attribution)
+    found = offered_prices([line.variant for line in lines], attribution).prices
     for line in lines:
         if line.variant.id in found:
             line.unit_price, line.offer = found[line.variant.id]

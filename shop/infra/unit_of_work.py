@@ -59,7 +59,8 @@ def unit_of_work() -> Iterator[Work]:
         for obj in work.kept:
             session.flush()
             session.expunge(obj)
-        # Else nothing began (no statement ran, or not even a session was made): nothing ends.
+        # Commit only what began: no session made, or no statement run and nothing registered
+        # to run after a commit, ends nothing (a new visitor's share-link open).
         if session.registry.has() and (
             session().in_transaction() or _CALLBACKS_KEY in session.info
         ):

@@ -12,9 +12,9 @@ they cost no statement for a visitor or a member, and a guide's own links for a 
 
 Where pages are kept: in Redis when ``REDIS_URL`` is set, so one render serves every process;
 else in the process. For how long: ``PAGE_CACHE_SECONDS`` (1 by default; 0 renders every page
-in full, holes filled at once), and never past the moment the page says its price changes next
-(a limited-time price starting or ending: the ``valid_until`` its renderer returns). In the
-last ``REFRESH_AHEAD`` of that, one request per process renders the page that follows while
+in full, holes filled at once), and never past the moment the page says its prices change next
+(a limited-time or live price starting or ending: the ``valid_until`` its renderer returns). In
+the last ``REFRESH_AHEAD`` of that, one request per process renders the page that follows while
 the others serve the kept one, so a busy page is not rendered by every request that finds it
 expired at the same moment (under load: the page runs' 99th percentile went from 40-57 ms
 to 16-21 ms, bench/README.md).
@@ -205,7 +205,7 @@ def _pages(app=None):
 def shared_page(key: str, render: Callable[[], tuple[str, datetime | None]]) -> str:
     """The page ``key`` (with the request's path and language) for this visitor.
 
-    ``render()`` returns the page rendered for everyone and when its price state changes next
+    ``render()`` returns the page rendered for everyone and when its prices change next
     (None: not by time alone). Called again once the kept page is retired; what it raises
     (a 404) goes on, and nothing is kept.
     """

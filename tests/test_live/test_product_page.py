@@ -6,13 +6,16 @@ of a session, and a live price opening or ending shows on the next view."""
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
+from live.factories import make_session, shelve
 from live.models import LiveSession, ShelfItem
 from shop.catalog.models import Variant
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.orders.models import Order
 from tests.support.live import on_air, watching
+from tests.support.shop import checkout_form
 
 
 @pytest.fixture
@@ -48,13 +51,16 @@ def _change(model, row_id: int, **values) -> None:
 
 
 def test_a_viewer_sees_the_live_price_and_checkout_charges_it(app, live):
-    (_, variant_id, _, session_id, _), page = live
+    (store_id, variant_id, _, session_id, _), page = live
     viewer = _viewer(app, session_id)
     html = viewer.get(page).get_data(as_text=True)
     big = html.split("data-variant-price>", 1)[1].split("</p>", 1)[0]
     assert "¥59.00" in big and "<s>¥99.00</s>" in big and "Live price" in big
-    checkout = viewer.get(f"/checkout?variant={variant_id}&qty=1").get_data(as_text=True)
-    assert "59.00" in checkout and "Live price" in checkout
+    placed = viewer.post("/checkout", data=checkout_form(variant_id, store_id))
+    assert placed.status_code == 303
+    with app.app_context():
+        order = db.session.scalar(select(Order))
+        assert order.lines[0].unit_price == 5900 and order.live_session_id == session_id
 
 
 def test_a_visitor_from_elsewhere_sees_the_products_own_price(app, live):
@@ -79,9 +85,26 @@ def test_one_render_serves_every_viewer_of_the_session(app, live):
     assert "¥59.00" in html and sent == []
 
 
+def test_the_viewers_of_another_session_see_its_own_live_price(app, live):
+    (_, _, guide_id, session_id, _), page = live
+    with app.app_context():
+        product = db.session.get(LiveSession, session_id).shelf[0].product
+        other = make_session(product.store, "Evening tea live", on_air=True)
+        shelve(other, product, 6900)
+        db.session.commit()
+        other_id = other.id
+    assert "¥59.00" in _viewer(app, session_id).get(page).get_data(as_text=True)
+    html = _viewer(app, other_id).get(page).get_data(as_text=True)
+    assert "¥69.00" in html and "59.00" not in html
+
+
+# The kept pages live 60 s here: each moment below falls within that, so the page shows the
+# change only because it says when its prices change next.
+
+
 def test_the_live_price_shows_on_the_next_view_once_its_window_opens(app, live, monkeypatch):
     (_, _, _, session_id, item_id), page = live
-    opens = utcnow() + timedelta(minutes=5)
+    opens = utcnow() + timedelta(seconds=20)
     with app.app_context():
         _change(ShelfItem, item_id, starts_at=opens)
     viewer = _viewer(app, session_id)
@@ -94,13 +117,27 @@ def test_the_live_price_shows_on_the_next_view_once_its_window_opens(app, live, 
 
 def test_the_live_price_is_gone_on_the_next_view_once_the_grace_has_passed(app, live, monkeypatch):
     (_, _, _, session_id, _), page = live
+    now = utcnow()
+    with app.app_context():  # the checkout grace (15 minutes) runs out in 30 s
+        _change(LiveSession, session_id, last_heartbeat_at=now - timedelta(minutes=15, seconds=-30))
     viewer = _viewer(app, session_id)
     assert "¥59.00" in viewer.get(page).get_data(as_text=True)
-    with app.app_context():
-        last = db.session.get(LiveSession, session_id).last_heartbeat_at
-    _at(monkeypatch, last + timedelta(minutes=16))  # the checkout grace is 15 minutes
+    _at(monkeypatch, now + timedelta(seconds=31))
     html = viewer.get(page).get_data(as_text=True)
     assert "59.00" not in html and "Live price" not in html and "¥99.00" in html
+
+
+def test_a_shelf_item_ending_shows_on_the_next_view_once_its_grace_has_passed(
+    app, live, monkeypatch
+):
+    (_, _, _, session_id, item_id), page = live
+    now = utcnow()
+    with app.app_context():
+        _change(ShelfItem, item_id, ends_at=now - timedelta(minutes=15, seconds=-30))
+    viewer = _viewer(app, session_id)
+    assert "¥59.00" in viewer.get(page).get_data(as_text=True)
+    _at(monkeypatch, now + timedelta(seconds=31))
+    assert "59.00" not in viewer.get(page).get_data(as_text=True)
 
 
 def test_a_live_price_change_shows_on_the_next_view(app, live):
