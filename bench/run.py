@@ -183,6 +183,15 @@ def measure_visitors(
     )
 
 
+def viewer_check(server: Server, page_path: str, cookie: str) -> list[str]:
+    """What is wrong with the live viewer's product page now (nothing: it shows the price)."""
+    from visitors import shows_live_price
+
+    if shows_live_price(server.url, page_path, cookie):
+        return []
+    return ["the live viewer's page no longer showed the live price after their runs"]
+
+
 def measure_page(
     tool: str, server: Server, path: str, cookie: str | None, who: str, runs: int = 2
 ) -> Load:
@@ -659,8 +668,11 @@ def report(
             f"(target >= {PRODUCT_TARGET:.2f})  {verdict(page_ratio, PRODUCT_TARGET)}"
         )
     if visitors is not None:
-        kinds = (("share-link visitor", visitors.share), ("member", visitors.member))
-        for name, load in (*kinds, ("live viewer", visitors.viewer)):
+        for name, load in (
+            ("share-link visitor", visitors.share),
+            ("member", visitors.member),
+            ("live viewer", visitors.viewer),
+        ):
             ratio = load.rate / hello.rate
             lines.append(
                 f"  {name + ' / hello-world':30}{ratio:6.3f}  "
@@ -890,6 +902,7 @@ def main(argv: list[str] | None = None) -> int:
     tx_failed, placed = 0, 0
     ledger_problems: list[str] = []
     trail_problems: list[str] = []
+    viewer_problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="siyu-bench-") as tmp:
         env = {
             key: value
@@ -930,10 +943,12 @@ def main(argv: list[str] | None = None) -> int:
                 if "page" in parts:
                     say("measuring the product page")
                     page = measure_page(wrk_tool, server, page_path, None, "no cookies")
-                    say("measuring the product page for a share-link visitor and a member")
+                    say("measuring the product page for a share-link visitor, a member, a viewer")
                     sms_file = Path(env["BENCH_SMS_FILE"])
                     cookies = visitor_cookies(server, seeded, page_path, sms_file)
                     visitors = measure_visitors(wrk_tool, server, page_path, cookies)
+                    # The viewer's runs measured the live price's page only if it still holds.
+                    viewer_problems = viewer_check(server, page_path, cookies[2])
                 if "order" in parts:
                     say("measuring order placement")
                     order = measure(wrk_tool, server, "", order_args, 303, warmup_args)
@@ -1024,6 +1039,9 @@ def main(argv: list[str] | None = None) -> int:
             end="",
         )
         print("; ".join(trail_problems) or "yes")
+    if visitors is not None:
+        print("the live viewer's page after their runs: ", end="")
+        print("; ".join(viewer_problems) or "shows the live price")
     if settlement is not None:
         print(f"commission ledger after settling {settlement.settled:,} entries: ", end="")
         print("; ".join(settlement.problems[:10]) or "verified")
@@ -1034,7 +1052,8 @@ def main(argv: list[str] | None = None) -> int:
         print("outbox cost: " + "; ".join(cost.problems))
     loads = [load for load in (hello, page, order, share) if load is not None]
     loads += [visitors.share, visitors.member, visitors.viewer] if visitors else []
-    problems = ledger_problems + trail_problems + (settlement.problems if settlement else [])
+    problems = ledger_problems + trail_problems + viewer_problems
+    problems += settlement.problems if settlement else []
     problems += (drain.problems if drain else []) + (cost.problems if cost else [])
     problems += live_run.problems if live_run else []
     problems += flash_run.problems if flash_run else []

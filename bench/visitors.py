@@ -23,6 +23,7 @@ from pathlib import Path
 from sms_capture import last_code
 
 MEMBER_PHONE = "13600000001"
+LIVE_PRICE = b'class="price offer"'  # the product page's mark of a price offered to a viewer
 
 
 class Browser:
@@ -88,9 +89,16 @@ def live_viewer_cookie(base_url: str, enter_path: str, page_path: str) -> str:
     status, location = browser.request("GET", enter_path)
     if status != 302:
         raise RuntimeError(f"entering the live session answered {status} to {location!r}")
-    if browser.request("GET", page_path)[0] != 200 or b'class="price offer"' not in browser.body:
+    if browser.request("GET", page_path)[0] != 200 or LIVE_PRICE not in browser.body:
         raise RuntimeError("the product page did not show the live session's viewer its price")
     return browser.cookie_header()
+
+
+def shows_live_price(base_url: str, page_path: str, cookie: str) -> bool:
+    """Whether the product page shows the live price to a browser sending ``cookie``."""
+    browser = Browser(base_url)
+    browser.cookies = dict(pair.split("=", 1) for pair in cookie.split("; "))
+    return browser.request("GET", page_path)[0] == 200 and LIVE_PRICE in browser.body
 
 
 def worker_memory(master_pid: int) -> list[tuple[float, float]]:
