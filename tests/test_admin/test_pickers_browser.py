@@ -19,7 +19,7 @@ live_server = browser.live_server
 @pytest.fixture
 def admin_page(chromium, live_server, shop_data):
     context = chromium.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(30_000)  # a busy 2-core CI machine
     page = context.new_page()
     page.goto(live_server("/admin/login"))
     page.get_by_label("E-mail").fill(EMAILS["owner"])

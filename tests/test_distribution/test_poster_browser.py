@@ -47,7 +47,7 @@ def _image(body: bytes) -> Image.Image:
 def test_a_guide_s_chinese_poster_reads_in_chinese(app, chromium, live_server, shop, monkeypatch):
     require_cjk_font()
     context = chromium.new_context(**{**browser.PHONE, "locale": "zh-CN"})
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(30_000)  # a busy 2-core CI machine
     page = context.new_page()
     page.goto(live_server("/guide/login"))
     page.get_by_label("邮箱").fill("li@guides.test")

@@ -35,7 +35,7 @@ def shop(app):
 
 def phone(chromium, live_server):
     context = chromium.new_context(**browser.PHONE)
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(30_000)  # a busy 2-core CI machine
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
     return context
 

@@ -25,7 +25,7 @@ def room(app):
 
 def phone(chromium):
     context = chromium.new_context(**browser.PHONE)
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(30_000)  # a busy 2-core CI machine
     return context
 
 

@@ -28,7 +28,7 @@ live_server = browser.live_server
 @pytest.fixture
 def no_js_page(chromium):
     context = chromium.new_context(**browser.PHONE, java_script_enabled=False)
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(30_000)  # a busy 2-core CI machine
     yield context.new_page()
     context.close()
 
