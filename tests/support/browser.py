@@ -72,6 +72,8 @@ def chromium():
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests")
     sync_api = pytest.importorskip("playwright.sync_api")
+    # expect() waits up to 5 s by default; a busy 2-core CI machine can take longer to answer.
+    sync_api.expect.set_options(timeout=15_000)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
