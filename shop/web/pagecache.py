@@ -14,10 +14,11 @@ Where pages are kept: in Redis when ``REDIS_URL`` is set, so one render serves e
 else in the process. For how long: ``PAGE_CACHE_SECONDS`` (1 by default; 0 renders every page
 in full, holes filled at once), and never past the moment the page says its prices change next
 (a limited-time or live price starting or ending: the ``valid_until`` its renderer returns). In
-the last ``REFRESH_AHEAD`` of that, one request per process renders the page that follows while
-the others serve the kept one, so a busy page is not rendered by every request that finds it
-expired at the same moment (under load: the page runs' 99th percentile went from 40-57 ms
-to 16-21 ms, bench/README.md).
+the last ``REFRESH_AHEAD`` of that, one request per process renews it while the others serve
+the kept one, so a busy page is not rendered by every request that finds it expired at the
+same moment (under load: the page runs' 99th percentile went from 40-57 ms to 16-21 ms,
+bench/README.md); with Redis it takes the page that follows from Redis when another process
+rendered it already, so about one render serves every process.
 
 A catalog change made through the ORM (a price, a stock adjustment, a product, image,
 category, review, store or coupon, or a row of a model a package registered: live's shelf
@@ -121,6 +122,10 @@ class ProcessPages:
         with self._lock:
             self._renewing.discard(key)
 
+    def successor(self, key: str, page: Page) -> Page | None:
+        """A page that follows ``page``, rendered elsewhere (none: this process is alone)."""
+        return None
+
     def get(self, key: str, now: float) -> tuple[Page | None, int]:
         """The page kept under ``key`` if still of the current generation, and that."""
         with self._lock:
@@ -192,6 +197,18 @@ class RedisPages:
     def renewed(self, key: str) -> None:
         self.copies.renewed(key)
 
+    def successor(self, key: str, page: Page) -> Page | None:
+        """The page another process put in Redis to follow ``page`` (kept longer, of the same
+        generation), now this process's copy; None when there is none yet."""
+        raw = self.redis.get(REDIS_PREFIX + key)
+        found = None if raw is None else Page(*json.loads(raw))
+        if found is None or found.generation != page.generation:
+            return None
+        if found.valid_until <= page.valid_until:
+            return None
+        self.copies.put(key, found, 0)
+        return found
+
 
 def _pages(app=None):
     app = app or current_app
@@ -223,11 +240,23 @@ def shared_page(key: str, render: Callable[[], tuple[str, datetime | None]]) -> 
     if page is not None and now.timestamp() < page.valid_until:
         if now.timestamp() < page.valid_until - REFRESH_AHEAD or not pages.renew(key):
             return page.fill()
-        try:  # this request renders the page that follows; the others serve this one
+        try:  # this request renews the page (the others serve this one): with Redis, with
+            # the one another process rendered already, if any; else it renders it
+            successor = _successor(pages, key, page)
+            if successor is not None:
+                return successor.fill()
             return _render_and_keep(pages, key, generation, render, now, ttl)
         finally:
             pages.renewed(key)
     return _render_and_keep(pages, key, generation, render, now, ttl)
+
+
+def _successor(pages, key: str, page: Page) -> Page | None:
+    try:
+        return pages.successor(key, page)
+    except Exception:  # Redis away: this process renders the page that follows
+        log.warning("page cache unavailable", exc_info=True)
+        return None
 
 
 def _render_and_keep(pages, key: str, generation: int, render, now: datetime, ttl: float) -> str:

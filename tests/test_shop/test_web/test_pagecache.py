@@ -221,6 +221,46 @@ def test_with_redis_one_render_serves_every_process(app_config, product, monkeyp
 
 
 @pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL (make test sets it in CI)")
+def test_with_redis_a_process_renews_a_page_with_the_one_another_process_rendered(
+    app_config, product, monkeypatch
+):
+    from shop.app import create_app
+
+    slug, variant_id = product
+    config = {**app_config, "REDIS_URL": REDIS_URL}
+    one, two = create_app(config), create_app(config)
+    rendered = []
+    real = catalog_views._product_page
+
+    def counting(slug, *args):
+        rendered.append(slug)
+        return real(slug, *args)
+
+    monkeypatch.setattr(catalog_views, "_product_page", counting)
+    with one.app_context():
+        pagecache.retire_pages(one)  # nothing kept by an earlier test
+    start = utcnow()
+    monkeypatch.setattr("shop.web.pagecache.utcnow", lambda: start)
+    for app in (one, two):
+        assert "Only 5 left" in app.test_client().get(f"/p/{slug}").get_data(as_text=True)
+    assert len(rendered) == 1
+    with one.app_context():  # stock sold at checkout: a conditional UPDATE, no ORM change
+        db.session.execute(db.update(Variant).where(Variant.id == variant_id).values(stock=3))
+        db.session.commit()
+    near = start + timedelta(seconds=60 - pagecache.REFRESH_AHEAD / 2)  # the TTL is 60 s here
+    monkeypatch.setattr("shop.web.pagecache.utcnow", lambda: near)
+
+    assert "Only 3 left" in one.test_client().get(f"/p/{slug}").get_data(as_text=True)
+    assert len(rendered) == 2  # the first process renewed it by rendering
+    assert "Only 3 left" in two.test_client().get(f"/p/{slug}").get_data(as_text=True)
+    assert len(rendered) == 2  # the second took that render from Redis
+    for app in (one, two):
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL (make test sets it in CI)")
 def test_with_redis_a_process_serves_its_copy_and_reads_the_generation_now_and_then(
     app_config, product, monkeypatch
 ):
