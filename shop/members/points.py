@@ -113,13 +113,15 @@ def value_of(points: int) -> int:
     return points * settings().point_value
 
 
-def spendable(customer_id: int, subtotal: int) -> int:
-    """The most points one order may use: the balance, capped by % of subtotal and absolutely."""
+def spendable(customer_id: int, subtotal: int, have: int | None = None) -> int:
+    """The most points one order may use: the balance (``have``, when already read), capped by
+    % of subtotal and absolutely."""
     rules = settings()
     if rules.point_value <= 0:
         return 0
     by_share = subtotal * rules.redeem_cap_pct // 100 // rules.point_value
-    return max(0, min(balance(customer_id), by_share, rules.redeem_cap_points))
+    have = balance(customer_id) if have is None else have
+    return max(0, min(have, by_share, rules.redeem_cap_points))
 
 
 def check_spend(customer_id: int | None, points: int, subtotal: int) -> int:
@@ -130,9 +132,10 @@ def check_spend(customer_id: int | None, points: int, subtotal: int) -> int:
         raise InvalidInput(_("Sign in to use your points."))
     if points < 0:
         raise InvalidInput(_("Points must be a positive whole number."))
-    if points > balance(customer_id):
+    have = balance(customer_id)  # read once: a spend committed meanwhile must not change it
+    if points > have:
         raise InvalidInput(_("You do not have enough points."))
-    most = spendable(customer_id, subtotal)
+    most = spendable(customer_id, subtotal, have)
     if points > most:
         raise InvalidInput(_("You can use at most %(n)d points on this order.", n=most))
     return points
