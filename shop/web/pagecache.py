@@ -177,12 +177,7 @@ class RedisPages:
         copy = self.copies.kept(key)
         if copy is not None and copy.generation == generation and now < copy.valid_until:
             return copy, generation
-        raw = self.redis.get(REDIS_PREFIX + key)
-        page = None if raw is None else Page(*json.loads(raw))
-        if page is None or page.generation != generation:
-            return None, generation
-        self.copies.put(key, page, 0)
-        return page, generation
+        return self._read(key, generation), generation
 
     def put(self, key: str, page: Page, ttl: float) -> None:
         self.redis.set(REDIS_PREFIX + key, json.dumps(page), px=max(1, int(ttl * 1000)))
@@ -200,14 +195,17 @@ class RedisPages:
     def successor(self, key: str, page: Page) -> Page | None:
         """The page another process put in Redis to follow ``page`` (kept longer, of the same
         generation), now this process's copy; None when there is none yet."""
+        return self._read(key, page.generation, kept_past=page.valid_until)
+
+    def _read(self, key: str, generation: int, kept_past: float = float("-inf")) -> Page | None:
+        """The page in Redis under ``key`` if of ``generation`` and kept past ``kept_past``,
+        now this process's copy."""
         raw = self.redis.get(REDIS_PREFIX + key)
-        found = None if raw is None else Page(*json.loads(raw))
-        if found is None or found.generation != page.generation:
+        page = None if raw is None else Page(*json.loads(raw))
+        if page is None or page.generation != generation or page.valid_until <= kept_past:
             return None
-        if found.valid_until <= page.valid_until:
-            return None
-        self.copies.put(key, found, 0)
-        return found
+        self.copies.put(key, page, 0)
+        return page
 
 
 def _pages(app=None):

@@ -44,6 +44,36 @@ def statements(app):
     event.remove(engine, "before_cursor_execute", listener)
 
 
+@pytest.fixture
+def rendered(monkeypatch):
+    """The product pages rendered in full from here on (their slugs)."""
+    slugs = []
+    real = catalog_views._product_page
+
+    def counting(slug, *args):
+        slugs.append(slug)
+        return real(slug, *args)
+
+    monkeypatch.setattr(catalog_views, "_product_page", counting)
+    return slugs
+
+
+@pytest.fixture
+def two_processes(app_config, product):
+    """Two apps on the same database and Redis, as two web processes; no page kept yet."""
+    from shop.app import create_app
+
+    config = {**app_config, "REDIS_URL": REDIS_URL}
+    apps = create_app(config), create_app(config)
+    with apps[0].app_context():
+        pagecache.retire_pages(apps[0])  # nothing kept by an earlier test
+    yield apps
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
 def change_variant(variant_id: int, **values) -> None:
     with unit_of_work():
         variant = db.session.get(Variant, variant_id)
@@ -154,14 +184,9 @@ def test_a_page_is_kept_no_longer_than_its_ttl(app, product, monkeypatch):
 
 
 def test_near_its_end_a_page_is_renewed_by_one_request_while_the_others_serve_it(
-    app, product, monkeypatch
+    app, product, monkeypatch, rendered
 ):
     slug, variant_id = product
-    rendered = []
-    real = catalog_views._product_page
-    monkeypatch.setattr(
-        catalog_views, "_product_page", lambda *args: rendered.append(args) or real(*args)
-    )
     start = utcnow()
     monkeypatch.setattr("shop.web.pagecache.utcnow", lambda: start)
     client = app.test_client()
@@ -188,22 +213,9 @@ def test_the_default_keeps_a_page_at_most_a_second(app):
 
 
 @pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL (make test sets it in CI)")
-def test_with_redis_one_render_serves_every_process(app_config, product, monkeypatch, tmp_path):
-    from shop.app import create_app
-
+def test_with_redis_one_render_serves_every_process(product, two_processes, rendered, monkeypatch):
     slug, variant_id = product
-    config = {**app_config, "REDIS_URL": REDIS_URL}
-    one, two = create_app(config), create_app(config)
-    rendered = []
-    real = catalog_views._product_page
-
-    def counting(slug, *args):
-        rendered.append(slug)
-        return real(slug, *args)
-
-    monkeypatch.setattr(catalog_views, "_product_page", counting)
-    with one.app_context():
-        pagecache.retire_pages(one)  # nothing kept by an earlier test
+    one, two = two_processes
     first = one.test_client().get(f"/p/{slug}").get_data(as_text=True)
     assert two.test_client().get(f"/p/{slug}").get_data(as_text=True) == first
     assert len(rendered) == 1
@@ -214,31 +226,14 @@ def test_with_redis_one_render_serves_every_process(app_config, product, monkeyp
     later = utcnow() + timedelta(seconds=2 * pagecache.GENERATION_READ_EVERY)
     monkeypatch.setattr("shop.web.pagecache.utcnow", lambda: later)
     assert "66.00" in one.test_client().get(f"/p/{slug}").get_data(as_text=True)
-    for app in (one, two):
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 @pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL (make test sets it in CI)")
 def test_with_redis_a_process_renews_a_page_with_the_one_another_process_rendered(
-    app_config, product, monkeypatch
+    product, two_processes, rendered, monkeypatch
 ):
-    from shop.app import create_app
-
     slug, variant_id = product
-    config = {**app_config, "REDIS_URL": REDIS_URL}
-    one, two = create_app(config), create_app(config)
-    rendered = []
-    real = catalog_views._product_page
-
-    def counting(slug, *args):
-        rendered.append(slug)
-        return real(slug, *args)
-
-    monkeypatch.setattr(catalog_views, "_product_page", counting)
-    with one.app_context():
-        pagecache.retire_pages(one)  # nothing kept by an earlier test
+    one, two = two_processes
     start = utcnow()
     monkeypatch.setattr("shop.web.pagecache.utcnow", lambda: start)
     for app in (one, two):
@@ -254,25 +249,18 @@ def test_with_redis_a_process_renews_a_page_with_the_one_another_process_rendere
     assert len(rendered) == 2  # the first process renewed it by rendering
     assert "Only 3 left" in two.test_client().get(f"/p/{slug}").get_data(as_text=True)
     assert len(rendered) == 2  # the second took that render from Redis
-    for app in (one, two):
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 @pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL (make test sets it in CI)")
 def test_with_redis_a_process_serves_its_copy_and_reads_the_generation_now_and_then(
-    app_config, product, monkeypatch
+    product, two_processes, monkeypatch
 ):
     """The page's text crosses from Redis once per process and page; views after that read
     nothing from Redis but the catalog generation, at most every GENERATION_READ_EVERY; a
     change committed in the process shows on its next view."""
-    from shop.app import create_app
-
     slug, variant_id = product
-    one = create_app({**app_config, "REDIS_URL": REDIS_URL})
+    one, _other = two_processes
     with one.app_context():
-        pagecache.retire_pages(one)
         pages = pagecache._pages(one)
     asked = []
     real_get = pages.redis.get
@@ -291,6 +279,3 @@ def test_with_redis_a_process_serves_its_copy_and_reads_the_generation_now_and_t
     with one.app_context():
         change_variant(variant_id, price=7700)
     assert "77.00" in client.get(f"/p/{slug}").get_data(as_text=True)
-    with one.app_context():
-        db.session.remove()
-        db.engine.dispose()
