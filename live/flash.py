@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
@@ -49,10 +49,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class LiveOffer:
-    """The live price of a basket line: which shelf item of which session set it."""
+    """The live price of a basket line: which shelf item of which session set it, and how many
+    units the session's cap still allowed when it was offered (None: no cap)."""
 
     session_id: int
     shelf_item_id: int
+    units_left: int | None = field(default=None, compare=False)
 
     @property
     def label(self) -> str:
@@ -129,7 +131,7 @@ def offers(variants: list, attribution: Mapping, now: datetime | None = None) ->
     for variant in variants:
         item = match(items, variant)
         if item is not None and item_window_open(item, now, grace):
-            found[variant.id] = (item.live_price, LiveOffer(session_id, item.id))
+            found[variant.id] = (item.live_price, LiveOffer(session_id, item.id, item.units_left))
     edges = [edge for item in items for edge in _window_edges(item, grace) if edge > now]
     return Offered(found, min([until, *edges]))
 

@@ -23,6 +23,13 @@ class Offered(NamedTuple):
     prices: dict  # {variant_id: (unit_price, offer)}; an offer's ``label`` is shown beside it
     changes_at: datetime | None = None  # when they next change by time alone (None: not so)
 
+    def units_left(self, variant) -> int:
+        """How many of ``variant`` can be bought at the price offered for it: its stock, capped
+        by the offer's own ``units_left`` when it has one (live: the session's cap)."""
+        offer = self.prices[variant.id][1] if variant.id in self.prices else None
+        cap = getattr(offer, "units_left", None)
+        return variant.stock if cap is None else min(variant.stock, cap)
+
 
 @dataclass
 class Hooks:

@@ -80,10 +80,13 @@ def _product_page(slug: str, attribution: dict):
     reviews_, rating = catalog.approved_reviews(item.id)
     now = utcnow()
     offered = offered_prices(item.variants, attribution)  # the same for all in its price state
+    left = {variant.id: offered.units_left(variant) for variant in item.variants}
     body = render_template(
         "shop/product.html",
         product=item,
         offers=offered.prices,
+        left=left,
+        available=next((variant for variant in item.variants if left[variant.id] > 0), None),
         reviews=reviews_,
         rating=rating,
         sold=catalog.sales_count(item.id),

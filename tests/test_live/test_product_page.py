@@ -147,3 +147,53 @@ def test_a_live_price_change_shows_on_the_next_view(app, live):
     with app.app_context():
         _change(ShelfItem, item_id, live_price=4900)
     assert "¥49.00" in viewer.get(page).get_data(as_text=True)
+
+
+# What is left: a viewer is told how many units the session's cap still allows at the live
+# price, and sees the product sold out once the cap is, as checkout refuses it.
+
+
+def _stock_text(html: str) -> str:
+    return html.split('<span class="stock', 1)[1].split("</span>", 1)[0]
+
+
+def test_a_viewer_sees_the_units_the_sessions_cap_still_allows(app, live):
+    (_, _, _, session_id, item_id), page = live
+    with app.app_context():  # a cap of 40, 37 taken; the product itself has 1,000 in stock
+        _change(ShelfItem, item_id, sold=37)
+    assert "Only 3 left" in _stock_text(_viewer(app, session_id).get(page).get_data(as_text=True))
+    assert "In stock" in _stock_text(app.test_client().get(page).get_data(as_text=True))
+
+
+def test_a_viewer_sees_the_product_sold_out_once_the_cap_is_and_checkout_agrees(app, live):
+    (store_id, variant_id, _, session_id, item_id), page = live
+    with app.app_context():
+        _change(ShelfItem, item_id, sold=40)
+    viewer = _viewer(app, session_id)
+    html = viewer.get(page).get_data(as_text=True)
+    assert "Sold out" in _stock_text(html) and "¥59.00" in html
+    buy = html.split('<button class="btn primary"', 1)[1].split("</button>", 1)[0]
+    assert "disabled" in buy and "Sold out" in buy
+    refused = viewer.post("/checkout", data=checkout_form(variant_id, store_id))
+    assert "sold out in this live session" in refused.get_data(as_text=True)
+
+    other = app.test_client()
+    html = other.get(page).get_data(as_text=True)
+    assert "In stock" in _stock_text(html) and "Sold out" not in html
+    assert other.post("/checkout", data=checkout_form(variant_id, store_id)).status_code == 303
+
+
+def test_the_last_units_sold_at_checkout_show_as_sold_out_once_the_kept_page_ends(
+    app, live, monkeypatch
+):
+    (store_id, variant_id, _, session_id, item_id), page = live
+    with app.app_context():
+        _change(ShelfItem, item_id, sold=38)
+    watcher = _viewer(app, session_id)
+    assert "Only 2 left" in _stock_text(watcher.get(page).get_data(as_text=True))
+    buyer = _viewer(app, session_id)  # takes the last two: a conditional UPDATE, no ORM change
+    bought = buyer.post("/checkout", data=checkout_form(variant_id, store_id, qty="2"))
+    assert bought.status_code == 303
+    assert "Only 2 left" in _stock_text(watcher.get(page).get_data(as_text=True))  # kept 60 s
+    _at(monkeypatch, utcnow() + timedelta(seconds=61))
+    assert "Sold out" in _stock_text(watcher.get(page).get_data(as_text=True))
