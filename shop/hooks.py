@@ -171,12 +171,22 @@ def carried_attribution(session: Mapping) -> dict:
 
 def offered_prices(variants: list, attribution: Mapping) -> Offered:
     """The special prices the packages offer these variants right now, for a visitor carrying
-    ``attribution`` (checkout's quote and the product page alike), and when they next change."""
+    ``attribution`` (checkout's quote and the product page alike), and when they next change.
+
+    The lowest price wins: an offer counts only where it is below the variant's own price now
+    (regular or limited-time) and any other offer's. Coming from a live session never makes a
+    buyer pay more, and the units an offer holds back (a session's cap) are taken only by those
+    who buy at its price.
+    """
+    lowest = {variant.id: variant.current_price() for variant in variants}
     prices: dict = {}
     moments = []
     for offer in hooks().price_offers:
         offered = offer(variants, attribution)
-        prices.update(offered.prices)
+        for variant_id, (price, what) in offered.prices.items():
+            if variant_id in lowest and price < lowest[variant_id]:
+                lowest[variant_id] = price
+                prices[variant_id] = (price, what)
         if offered.changes_at is not None:
             moments.append(offered.changes_at)
     return Offered(prices, min(moments, default=None))

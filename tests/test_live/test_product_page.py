@@ -6,11 +6,12 @@ of a session, and a live price opening or ending shows on the next view."""
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from live.factories import make_session, shelve
-from live.models import LiveSession, ShelfItem
+from live.models import LiveClaim, LiveSession, ShelfItem
 from shop.catalog.models import Variant
+from shop.demo.factories import make_product, make_store
 from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.orders.models import Order
@@ -197,3 +198,54 @@ def test_the_last_units_sold_at_checkout_show_as_sold_out_once_the_kept_page_end
     assert "Only 2 left" in _stock_text(watcher.get(page).get_data(as_text=True))  # kept 60 s
     _at(monkeypatch, utcnow() + timedelta(seconds=61))
     assert "Sold out" in _stock_text(watcher.get(page).get_data(as_text=True))
+
+
+# The lowest price wins (``shop.hooks.offered_prices``): coming from a live session never makes
+# a buyer pay more, and only those who buy at the live price take the session's units.
+
+
+def test_a_limited_time_price_below_the_live_price_is_what_a_viewer_sees_and_pays(app, live):
+    (store_id, variant_id, _, session_id, item_id), page = live
+    now = utcnow()
+    with app.app_context():
+        _change(
+            Variant,
+            variant_id,
+            sale_price=4900,
+            sale_starts_at=now - timedelta(hours=1),
+            sale_ends_at=now + timedelta(hours=1),
+        )
+    viewer = _viewer(app, session_id)
+    html = viewer.get(page).get_data(as_text=True)
+    big = html.split("data-variant-price>", 1)[1].split("</p>", 1)[0]
+    assert "¥49.00" in big and "59.00" not in html and "Live price" not in html
+    assert viewer.post("/checkout", data=checkout_form(variant_id, store_id)).status_code == 303
+    with app.app_context():
+        order = db.session.scalar(select(Order))
+        assert order.lines[0].unit_price == 4900 and order.live_session_id == session_id
+        assert db.session.get(ShelfItem, item_id).sold == 0
+        assert db.session.scalar(select(func.count(LiveClaim.id))) == 0
+
+
+def test_a_variant_cheaper_than_a_whole_product_live_price_keeps_its_own_price(app):
+    with app.app_context():
+        store = make_store("Tea House", "Hangzhou", "1 West Lake Rd")
+        product = make_product(
+            "Green Tea", variants=[("50 g", 3900, 100), ("250 g", 9900, 100)], store=store
+        )
+        session = make_session(store, on_air=True)
+        shelve(session, product, 5900)  # the whole product at ¥59
+        db.session.commit()
+        small, large = (v.id for v in product.variants)
+        ids, page = (store.id, session.id), f"/p/{product.slug}"
+    viewer = _viewer(app, ids[1])
+    html = viewer.get(page).get_data(as_text=True)
+    rows = html.split('<label class="variant', 3)[1:]
+    assert "¥39.00" in rows[0] and "Live price" not in rows[0]
+    assert "¥59.00" in rows[1] and "<s>¥99.00</s>" in rows[1] and "Live price" in rows[1]
+    for variant_id, paid in ((small, 3900), (large, 5900)):
+        placed = viewer.post("/checkout", data=checkout_form(variant_id, ids[0]))
+        assert placed.status_code == 303
+        with app.app_context():
+            order = db.session.scalars(select(Order).order_by(Order.id.desc())).first()
+            assert order.lines[0].unit_price == paid
