@@ -279,11 +279,17 @@ def pinned_item(session):
 
 
 def item_view(item) -> dict:
-    """What the room shows of a shelf item (the pin event carries the same)."""
+    """What the room shows of a shelf item (the pin event carries the same): ``pays``, what its
+    buy button charges for the variant it buys, and ``was``, the variant's own price it
+    replaces; the live price counts only where it is the lower (``at_live_price``), as
+    checkout's quote decides (``shop.hooks.offered_prices``). ``live_price`` and ``price`` are
+    the shelf's live price and the variant's regular price, for the host console."""
     from shop.money import format_money
 
     product = item.product
     variant = item.variant or (product.variants[0] if product.variants else None)
+    own = variant.current_price() if variant else None
+    at_live_price = own is None or item.live_price < own
     return {
         "item": item.id,
         "product": product.id,
@@ -291,6 +297,9 @@ def item_view(item) -> dict:
         "url": url_for("live.buy", session_id=item.session_id, item_id=item.id),
         "live_price": format_money(item.live_price),
         "price": format_money(variant.price) if variant else "",
+        "pays": format_money(item.live_price if at_live_price else own),
+        "was": format_money(own) if at_live_price and own is not None else "",
+        "at_live_price": at_live_price,
         "units_left": units_left(item),
     }
 

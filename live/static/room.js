@@ -27,10 +27,12 @@
     var box = byId('live-pinned');
     if (!pinned) { box.hidden = true; return; }
     byId('pin-name').textContent = pinned.name;
-    byId('pin-price').textContent = pinned.live_price;
-    byId('pin-was').textContent = pinned.price;
+    byId('pin-price').textContent = pinned.pays;
+    byId('pin-price').className = pinned.at_live_price ? 'price sale' : 'price';
+    byId('pin-was').textContent = pinned.was;
     byId('pin-left').textContent = unitsText(pinned.units_left);
     byId('pin-buy').href = pinned.url;
+    byId('pin-buy').textContent = pinned.at_live_price ? d.tBuyLive : d.tBuy;
     box.dataset.item = pinned.item;
     box.hidden = false;
   }
@@ -101,10 +103,10 @@
     var prices = document.createElement('span');
     prices.className = 'prices';
     var live = document.createElement('span');
-    live.className = 'price sale';
-    live.textContent = item.live_price;
+    live.className = item.at_live_price ? 'price sale' : 'price';
+    live.textContent = item.pays;
     var was = document.createElement('s');
-    was.textContent = item.price;
+    was.textContent = item.was;
     prices.append(live, ' ', was);
     var left = document.createElement('span');
     left.className = 'left';

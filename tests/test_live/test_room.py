@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
 from live.broker import broker
+from live.models import ShelfItem
 from live.presence import presence
 from live.room_models import BannedWord, LiveComment, LiveViewer
 from shop.extensions import db
+from shop.infra.clock import utcnow
 from tests.support.live_room import make_room, sign_in_host
 
 
@@ -224,3 +228,28 @@ def test_the_session_report_reads_the_room_s_viewers(client, room, app, ctx):
     assert (viewers.unique, viewers.new, viewers.returning, viewers.peak) == (2, 2, 0, 3)
     published = [d["viewers"] for k, d in _events(app, room.session_id) if k == "viewers"]
     assert published == [3, 2]
+
+
+def test_the_room_shows_what_its_buy_buttons_charge_the_lowest_price(client, room, app):
+    """Green Tea (¥99) at ¥69 live; Oolong on a limited-time ¥35, below its ¥39 live price:
+    the room shows ¥35 for it, unstruck and without the live price, as checkout charges it."""
+    with app.app_context():
+        oolong = db.session.get(ShelfItem, room.items[1]).product.variants[0]
+        now = utcnow()
+        oolong.sale_price, oolong.sale_starts_at = 3500, now - timedelta(hours=1)
+        oolong.sale_ends_at = now + timedelta(hours=1)
+        db.session.commit()
+    html = client.get(f"/live/{room.session_id}").get_data(as_text=True)
+    rows = html.split('id="live-shelf"', 1)[1].split("</ul>", 1)[0].split("<li ")[1:]
+    assert '<span class="price sale">¥69.00</span> <s>¥99.00</s>' in rows[0]
+    assert '<span class="price">¥35.00</span> <s></s>' in rows[1] and "39.00" not in rows[1]
+
+    sign_in_host(client)
+    answer = client.post(f"/live/{room.session_id}/host/pin", data={"item": room.items[1]})
+    assert answer.get_json()["ok"] is True
+    pinned = [d for k, d in _events(app, room.session_id) if k == "pin"][-1]["pinned"]
+    assert (pinned["pays"], pinned["was"], pinned["at_live_price"]) == ("¥35.00", "", False)
+    assert pinned["live_price"] == "¥39.00"  # the host console still shows the shelf's price
+    html = client.get(f"/live/{room.session_id}").get_data(as_text=True)
+    pin = html.split('id="live-pinned"', 1)[1].split("</section>", 1)[0]
+    assert "¥35.00" in pin and "Buy now" in pin and "Buy at the live price" not in pin

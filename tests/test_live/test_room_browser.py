@@ -1,12 +1,18 @@
 """Headless Chromium on phones: the host goes live and pins a product from the console; the
-viewer's room shows the status, the pinned product at its live price and the units left
-without a reload; the viewer's comment reaches the host's console."""
+viewer's room shows the status, the pinned product at its live price (or at its own price,
+where that is lower) and the units left without a reload; the viewer's comment reaches the
+host's console."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
 
+from live.models import ShelfItem
+from shop.extensions import db
+from shop.infra.clock import utcnow
 from tests.support import browser
 from tests.support.live_room import HOST_EMAIL, HOST_PASSWORD, make_room
 
@@ -56,6 +62,20 @@ def test_the_host_pins_a_product_and_the_viewer_sees_it_without_reload(
     expect(pinned.locator("#pin-name")).to_have_text("Green Tea")
     expect(pinned.locator("#pin-price")).to_have_text("¥69.00")
     expect(pinned.locator("#pin-left")).to_have_text("40 left")
+    expect(pinned.locator("#pin-was")).to_have_text("¥99.00")
+    expect(pinned.locator("#pin-buy")).to_have_text("Buy at the live price")
+
+    with app.app_context():  # Oolong's limited-time ¥35 is below its ¥39 live price
+        oolong = db.session.get(ShelfItem, room.items[1]).product.variants[0]
+        now = utcnow()
+        oolong.sale_price, oolong.sale_starts_at = 3500, now - timedelta(hours=1)
+        oolong.sale_ends_at = now + timedelta(hours=1)
+        db.session.commit()
+    host.locator(".host-shelf li", has_text="Oolong").get_by_role("button", name="Pin").click()
+    expect(pinned.locator("#pin-name")).to_have_text("Oolong")
+    expect(pinned.locator("#pin-price")).to_have_text("¥35.00")
+    expect(pinned.locator("#pin-was")).to_have_text("")
+    expect(pinned.locator("#pin-buy")).to_have_text("Buy now")
 
     viewer.get_by_placeholder("Say something").fill("Is it this year's tea?")
     viewer.get_by_role("button", name="Send").click()
