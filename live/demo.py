@@ -1,5 +1,6 @@
 """Demo live selling: a session of the first store hosted by its first guide, on its shelf a
-flash sale (40 units, at most 2 per customer) and a second product; a second session scheduled
+flash sale (40 units, at most 2 per customer) and a second product (their first variant,
+when they have several); a second session scheduled
 for tomorrow. The first is on air as of the demo load (it ends itself after the silence)."""
 
 from __future__ import annotations
@@ -38,9 +39,22 @@ def load_demo() -> list[str]:
         return []
     session = make_session(host.store, "春茶上新", host, on_air=True)
     flash = products[0]
-    shelve(session, flash, max(flash.variants[0].price * 6 // 10, 100), cap=40, limit=2)
+    shelve(
+        session,
+        flash,
+        max(flash.variants[0].price * 6 // 10, 100),
+        cap=40,
+        limit=2,
+        variant=_first_of_several(flash),
+    )
     for product in products[1:]:
-        shelve(session, product, product.variants[0].price * 8 // 10, position=1)
+        shelve(
+            session,
+            product,
+            product.variants[0].price * 8 // 10,
+            position=1,
+            variant=_first_of_several(product),
+        )
     make_session(
         host.store,
         "周末茶具专场",
@@ -49,3 +63,9 @@ def load_demo() -> list[str]:
     )
     db.session.commit()
     return _lines()
+
+
+def _first_of_several(product: Product):
+    """The variant a live price is for: the first of several (a single cup, not the pair at
+    the single cup's price); None, the whole product, when it has one."""
+    return product.variants[0] if len(product.variants) > 1 else None

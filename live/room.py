@@ -293,7 +293,9 @@ def item_view(item) -> dict:
     return {
         "item": item.id,
         "product": product.id,
-        "name": product.name,
+        "name": f"{product.name} · {variant.name}"
+        if item.variant and variant.name
+        else product.name,
         "url": url_for("live.buy", session_id=item.session_id, item_id=item.id),
         "live_price": format_money(item.live_price),
         "price": format_money(variant.price) if variant else "",

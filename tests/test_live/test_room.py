@@ -8,9 +8,11 @@ import pytest
 from sqlalchemy import func, select
 
 from live.broker import broker
+from live.factories import shelve
 from live.models import ShelfItem
 from live.presence import presence
 from live.room_models import BannedWord, LiveComment, LiveViewer
+from shop.demo.factories import make_product
 from shop.extensions import db
 from shop.infra.clock import utcnow
 from tests.support.live_room import make_room, sign_in_host
@@ -253,3 +255,13 @@ def test_the_room_shows_what_its_buy_buttons_charge_the_lowest_price(client, roo
     html = client.get(f"/live/{room.session_id}").get_data(as_text=True)
     pin = html.split('id="live-pinned"', 1)[1].split("</section>", 1)[0]
     assert "¥35.00" in pin and "Buy now" in pin and "Buy at the live price" not in pin
+
+
+def test_a_shelf_item_for_one_variant_names_it(client, room, app):
+    with app.app_context():
+        session = db.session.get(ShelfItem, room.items[0]).session
+        cups = make_product("Celadon cup", variants=[("Single", 6800, 10), ("Pair", 12800, 10)])
+        shelve(session, cups, 5400, variant=cups.variants[0], position=3)
+        db.session.commit()
+    html = client.get(f"/live/{room.session_id}").get_data(as_text=True)
+    assert "Celadon cup · Single" in html and "Pair" not in html
