@@ -6,7 +6,9 @@ Plugged into checkout and the product page through ``shop.hooks`` (``price_offer
 - ``offers``: at every quote, the live price of each basket variant on the shelf of the
   session the buyer came from, read from the shelf now (never a copy), and only while the
   session is live plus the checkout grace (= the live reservation), and within the shelf
-  item's window. Whatever the client sends is not read. The product page shows the same
+  item's window. Whatever the client sends is not read. The shop applies a live price only
+  where it is below the variant's own price (``shop.hooks.offer_wins``), and the room shows
+  what its buy buttons charge by the same rule. The product page shows the same
   prices to the session's viewers (``price_state``: its page is kept per session), kept no
   longer than until they change by time.
 - ``claim``: inside the order's transaction, the units the order takes of the session's stock
@@ -39,7 +41,7 @@ from live.models import BuyerTally, LiveClaim, LiveSession, ShelfItem
 from live.services import LiveTopic
 from shop.errors import InvalidInput, OutOfStock
 from shop.extensions import db
-from shop.hooks import Offered
+from shop.hooks import Offered, offer_wins
 from shop.infra import outbox
 from shop.infra.clock import utcnow
 from shop.orders.models import Order, OrderStatus
@@ -144,13 +146,34 @@ def _window_edges(item: ShelfItem, grace: timedelta) -> list[datetime]:
     ]
 
 
-def check_buyable(session: LiveSession, item: ShelfItem, now: datetime | None = None) -> None:
+def variant_bought(item: ShelfItem, asked: int | None = None):
+    """The variant the room's buy button buys: the one ``asked`` for when it is the product's,
+    else the shelf item's own, else the product's first."""
+    variants = item.product.variants
+    chosen = next((v for v in variants if v.id == asked), None) if asked else None
+    return chosen or item.variant or next(iter(variants), None)
+
+
+def live_price_wins(item: ShelfItem, variant=None) -> bool:
+    """Whether ``variant`` (by default the one the room's buy button buys) is sold at the
+    item's live price, below its own (``shop.hooks.offer_wins``); else at its own price, and
+    nothing of the session's applies: neither its window nor its cap."""
+    variant = variant or variant_bought(item)
+    return variant is None or offer_wins(item.live_price, variant)
+
+
+def check_buyable(
+    session: LiveSession, item: ShelfItem, variant=None, now: datetime | None = None
+) -> None:
     """Raise the reason a shelf item cannot be bought at its live price now (the room's buy
-    button); nothing is changed."""
+    button, for ``variant``: by default the one it buys); nothing is changed. Where its own
+    price is lower, it is bought at that, and nothing here stands in the way."""
     now = now or utcnow()
     grace = services.settings().reservation_minutes
     if item.session_id != session.id:
         raise InvalidInput(_("That product is not on this session's shelf."))
+    if not live_price_wins(item, variant):
+        return
     if not live_price_open(session, now, grace):
         if session.started_at is None:
             raise WindowClosed(_("This live session has not started yet."))

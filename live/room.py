@@ -17,6 +17,7 @@ from flask import current_app, url_for
 from flask_babel import gettext as _
 from sqlalchemy import exists, func, select, update
 
+from live import flash
 from live.broker import announce
 from live.room_models import (
     COMMENT_MAX,
@@ -261,11 +262,11 @@ def mute(session, key: str, staff_id: int | None = None) -> str:
 
 
 def units_left(item) -> int:
-    """Units a shelf item can still sell: the session's cap left, and never more than the
-    product's own stock."""
+    """Units a shelf item can still sell: the product's own stock, and while its live price
+    wins (``flash.live_price_wins``) no more than the session's cap left."""
     variants = [item.variant] if item.variant is not None else list(item.product.variants)
-    stock = sum(max(v.stock, 0) for v in variants if getattr(v, "active", True))
-    left = item.units_left
+    stock = sum(max(v.stock, 0) for v in variants)
+    left = item.units_left if flash.live_price_wins(item) else None
     return stock if left is None else min(left, stock)
 
 
@@ -281,15 +282,14 @@ def pinned_item(session):
 def item_view(item) -> dict:
     """What the room shows of a shelf item (the pin event carries the same): ``pays``, what its
     buy button charges for the variant it buys, and ``was``, the variant's own price it
-    replaces; the live price counts only where it is the lower (``at_live_price``), as
-    checkout's quote decides (``shop.hooks.offered_prices``). ``live_price`` and ``price`` are
-    the shelf's live price and the variant's regular price, for the host console."""
+    replaces ("" where the live price does not win: ``at_live_price``, by the rule checkout's
+    quote applies). ``live_price`` is the shelf's, for the host console."""
     from shop.money import format_money
 
     product = item.product
-    variant = item.variant or (product.variants[0] if product.variants else None)
+    variant = flash.variant_bought(item)
+    at_live_price = flash.live_price_wins(item, variant)
     own = variant.current_price() if variant else None
-    at_live_price = own is None or item.live_price < own
     return {
         "item": item.id,
         "product": product.id,
@@ -298,7 +298,6 @@ def item_view(item) -> dict:
         else product.name,
         "url": url_for("live.buy", session_id=item.session_id, item_id=item.id),
         "live_price": format_money(item.live_price),
-        "price": format_money(variant.price) if variant else "",
         "pays": format_money(item.live_price if at_live_price else own),
         "was": format_money(own) if at_live_price and own is not None else "",
         "at_live_price": at_live_price,

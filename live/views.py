@@ -72,22 +72,21 @@ def enter(session_id: int):
 
 @bp.get("/<int:session_id>/buy/<int:item_id>")
 def buy(session_id: int, item_id: int):
-    """The room's buy button: the same short checkout, at the live price while it holds."""
+    """The room's buy button: the same short checkout, at the live price while it holds (and
+    where it is below the product's own price: else simply at that)."""
     try:
         live = services.get(session_id)
         item = db.session.get(ShelfItem, item_id)
         if item is None:
             abort(404)
-        flash_units.check_buyable(live, item)
+        variant = flash_units.variant_bought(item, request.args.get("variant", type=int))
+        flash_units.check_buyable(live, item, variant)
     except ShopError as exc:
         flash(exc.message, "error")
         return redirect(_room(session_id))
     remember_session(session, session_id)
-    variant = request.args.get("variant", type=int) or item.variant_id
-    if variant is None:
-        variant = next((v.id for v in item.product.variants), None)
     qty = max(1, min(request.args.get("qty", 1, type=int) or 1, 99))
-    return redirect(url_for("shop.checkout", variant=variant, qty=qty))
+    return redirect(url_for("shop.checkout", variant=getattr(variant, "id", None), qty=qty))
 
 
 @bp.get("/<int:session_id>/share")

@@ -50,8 +50,10 @@ class Hooks:
     """Each gets variants and a buyer's attribution, and returns the special unit prices that
     apply to some of them right now and when those next change by time alone (``Offered``;
     live: the live price while the session is live plus its grace, within the shelf item's
-    window). Read at every quote and at every render of the product page, so a price charged
-    is never a copy. Registered with its ``price_states`` entry (``register_price_offer``)."""
+    window). An offer may say how many units it still has at its price (``units_left``; live:
+    the session's cap). Read at every quote and at every render of the product page, so a
+    price charged is never a copy; a price counts only where it is the lowest
+    (``offered_prices``). Registered with its ``price_states`` entry (``register_price_offer``)."""
     price_states: list[Callable[[Mapping], str]] = field(default_factory=list)
     """Each returns the part of a visitor's attribution that decides the prices its
     ``price_offers`` entry gives them (live: the session they came from), as a short key, ""
@@ -169,23 +171,28 @@ def carried_attribution(session: Mapping) -> dict:
     return values
 
 
+def offer_wins(price: int, variant, now: datetime | None = None) -> bool:
+    """Whether a special price counts for ``variant``: the lowest price wins, so only where it
+    is below the variant's own price now (regular or limited-time). Coming from a live session
+    never makes a buyer pay more, and the units an offer holds back (a session's cap) are
+    taken only by those who buy at its price."""
+    return price < variant.current_price(now)
+
+
 def offered_prices(variants: list, attribution: Mapping) -> Offered:
     """The special prices the packages offer these variants right now, for a visitor carrying
-    ``attribution`` (checkout's quote and the product page alike), and when they next change.
-
-    The lowest price wins: an offer counts only where it is below the variant's own price now
-    (regular or limited-time) and any other offer's. Coming from a live session never makes a
-    buyer pay more, and the units an offer holds back (a session's cap) are taken only by those
-    who buy at its price.
-    """
-    lowest = {variant.id: variant.current_price() for variant in variants}
+    ``attribution`` (checkout's quote and the product page alike), where they win
+    (``offer_wins``; of two offers, the lower), and when the offers next change by time alone
+    (the variants' own limited-time windows are the catalog's: ``next_price_change``)."""
+    by_id = {variant.id: variant for variant in variants}
     prices: dict = {}
     moments = []
     for offer in hooks().price_offers:
         offered = offer(variants, attribution)
         for variant_id, (price, what) in offered.prices.items():
-            if variant_id in lowest and price < lowest[variant_id]:
-                lowest[variant_id] = price
+            variant = by_id.get(variant_id)
+            beaten = variant_id in prices and prices[variant_id][0] <= price
+            if variant is not None and not beaten and offer_wins(price, variant):
                 prices[variant_id] = (price, what)
         if offered.changes_at is not None:
             moments.append(offered.changes_at)

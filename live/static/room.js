@@ -30,6 +30,7 @@
     byId('pin-price').textContent = pinned.pays;
     byId('pin-price').className = pinned.at_live_price ? 'price sale' : 'price';
     byId('pin-was').textContent = pinned.was;
+    byId('pin-was').hidden = !pinned.was;
     byId('pin-left').textContent = unitsText(pinned.units_left);
     byId('pin-buy').href = pinned.url;
     byId('pin-buy').textContent = pinned.at_live_price ? d.tBuyLive : d.tBuy;
@@ -105,9 +106,12 @@
     var live = document.createElement('span');
     live.className = item.at_live_price ? 'price sale' : 'price';
     live.textContent = item.pays;
-    var was = document.createElement('s');
-    was.textContent = item.was;
-    prices.append(live, ' ', was);
+    prices.append(live);
+    if (item.was) {
+      var was = document.createElement('s');
+      was.textContent = item.was;
+      prices.append(' ', was);
+    }
     var left = document.createElement('span');
     left.className = 'left';
     left.textContent = unitsText(item.units_left);

@@ -15,7 +15,9 @@ from live.room_models import BannedWord, LiveComment, LiveViewer
 from shop.demo.factories import make_product
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.orders.models import Order
 from tests.support.live_room import make_room, sign_in_host
+from tests.support.shop import checkout_form
 
 
 @pytest.fixture
@@ -232,19 +234,38 @@ def test_the_session_report_reads_the_room_s_viewers(client, room, app, ctx):
     assert published == [3, 2]
 
 
-def test_the_room_shows_what_its_buy_buttons_charge_the_lowest_price(client, room, app):
-    """Green Tea (¥99) at ¥69 live; Oolong on a limited-time ¥35, below its ¥39 live price:
-    the room shows ¥35 for it, unstruck and without the live price, as checkout charges it."""
+def _oolong_on_sale(app, room, price: int = 3500) -> None:
+    """Oolong (¥59, ¥39 live) on a limited-time price for the next hour."""
     with app.app_context():
         oolong = db.session.get(ShelfItem, room.items[1]).product.variants[0]
         now = utcnow()
-        oolong.sale_price, oolong.sale_starts_at = 3500, now - timedelta(hours=1)
+        oolong.sale_price, oolong.sale_starts_at = price, now - timedelta(hours=1)
         oolong.sale_ends_at = now + timedelta(hours=1)
         db.session.commit()
+
+
+def _shelf_rows(html: str) -> list[str]:
+    return html.split('id="live-shelf"', 1)[1].split("</ul>", 1)[0].split("<li ")[1:]
+
+
+def test_the_room_shows_what_its_buy_buttons_charge_the_lowest_price(client, room, app):
+    """Green Tea (¥99) at ¥69 live; Oolong on a limited-time ¥35, below its ¥39 live price:
+    the room shows ¥35 for it, unstruck and without the live price, as checkout charges it."""
+    _oolong_on_sale(app, room)
     html = client.get(f"/live/{room.session_id}").get_data(as_text=True)
-    rows = html.split('id="live-shelf"', 1)[1].split("</ul>", 1)[0].split("<li ")[1:]
+    rows = _shelf_rows(html)
     assert '<span class="price sale">¥69.00</span> <s>¥99.00</s>' in rows[0]
-    assert '<span class="price">¥35.00</span> <s></s>' in rows[1] and "39.00" not in rows[1]
+    assert '<span class="price">¥35.00</span></span>' in rows[1] and "39.00" not in rows[1]
+
+    to_checkout = client.get(f"/live/{room.session_id}/buy/{room.items[1]}")
+    assert to_checkout.status_code == 302 and "/checkout?" in to_checkout.headers["Location"]
+    with app.app_context():
+        variant_id = db.session.get(ShelfItem, room.items[1]).product.variants[0].id
+    placed = client.post("/checkout", data=checkout_form(variant_id, room.store_id))
+    assert placed.status_code == 303
+    with app.app_context():
+        order = db.session.scalars(select(Order)).one()
+        assert order.lines[0].unit_price == 3500 and order.live_session_id == room.session_id
 
     sign_in_host(client)
     answer = client.post(f"/live/{room.session_id}/host/pin", data={"item": room.items[1]})
@@ -257,11 +278,36 @@ def test_the_room_shows_what_its_buy_buttons_charge_the_lowest_price(client, roo
     assert "¥35.00" in pin and "Buy now" in pin and "Buy at the live price" not in pin
 
 
+def test_where_the_live_price_loses_the_sessions_cap_does_not_hold_back_the_product(
+    client, room, app
+):
+    """Oolong's cap is used up, but its own limited-time price is below the live price: it is
+    sold at that, so the room shows its stock and its buy button leads to checkout."""
+    with app.app_context():
+        item = db.session.get(ShelfItem, room.items[1])
+        item.stock_cap, item.sold = 5, 5
+        db.session.commit()
+    rows = _shelf_rows(client.get(f"/live/{room.session_id}").get_data(as_text=True))
+    assert "Sold out" in rows[1]
+    assert (
+        client.get(f"/live/{room.session_id}/buy/{room.items[1]}")
+        .headers["Location"]
+        .endswith(f"/live/{room.session_id}")
+    )  # refused: the live price would apply
+
+    _oolong_on_sale(app, room)
+    rows = _shelf_rows(client.get(f"/live/{room.session_id}").get_data(as_text=True))
+    assert "50 left" in rows[1] and "Sold out" not in rows[1]
+    to_checkout = client.get(f"/live/{room.session_id}/buy/{room.items[1]}")
+    assert "/checkout?" in to_checkout.headers["Location"]
+
+
 def test_a_shelf_item_for_one_variant_names_it(client, room, app):
     with app.app_context():
         session = db.session.get(ShelfItem, room.items[0]).session
         cups = make_product("Celadon cup", variants=[("Single", 6800, 10), ("Pair", 12800, 10)])
-        shelve(session, cups, 5400, variant=cups.variants[0], position=3)
+        shelve(session, cups, 9900, variant=cups.variants[1], position=3)
         db.session.commit()
-    html = client.get(f"/live/{room.session_id}").get_data(as_text=True)
-    assert "Celadon cup · Single" in html and "Pair" not in html
+    row = _shelf_rows(client.get(f"/live/{room.session_id}").get_data(as_text=True))[2]
+    assert "Celadon cup · Pair" in row and "Single" not in row
+    assert '<span class="price sale">¥99.00</span> <s>¥128.00</s>' in row
