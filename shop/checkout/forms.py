@@ -66,6 +66,20 @@ class LineQuantityField(QuantityField):
             super().process_formdata(valuelist)
 
 
+class SeenPricesField(HiddenField):
+    """The unit prices the checkout page showed, as ``variant_id:price`` pairs separated by
+    spaces (the page writes them; ``place_order`` refuses a line that is now dearer). Anything
+    else is read as none: the field can only protect the buyer, never lower a price."""
+
+    def process_formdata(self, valuelist):
+        self.data = {}
+        try:
+            pairs = [pair.split(":") for pair in (valuelist[0] if valuelist else "").split()]
+            self.data = {int(variant): int(price) for variant, price in pairs}
+        except ValueError:
+            self.data = {}
+
+
 class PointsField(StringField):
     """Points to spend: blank is none; anything but a whole number is refused."""
 
@@ -147,6 +161,7 @@ class CheckoutForm(StorefrontForm):
     points = PointsField(default=0)
     payment_method = StringField(default="")
     idempotency_key = HiddenField(default="")
+    seen_prices = SeenPricesField(default=dict)
     action = StringField(default="")  # "update": the Apply button, which places nothing
 
     def problems(self) -> dict[str, str]:
@@ -194,4 +209,5 @@ class CheckoutForm(StorefrontForm):
             coupon=membership["coupon"],
             points=membership["points"],
             attribution=attribution,
+            seen_prices=self.seen_prices.data or {},
         )

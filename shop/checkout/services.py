@@ -34,6 +34,7 @@ from shop.infra.unit_of_work import after_commit
 from shop.members import coupons
 from shop.members import points as points_ledger
 from shop.members.models import Coupon, MemberTier, PointsKind
+from shop.money import format_money
 from shop.orders import pickup
 from shop.orders.models import (
     Fulfilment,
@@ -255,6 +256,9 @@ class CheckoutDetails:
     # active store). Shared with copies (``dataclasses.replace``): the checkout view checks a
     # copy before placing, and placing checks the details again without asking twice.
     store_cities: dict = field(default_factory=dict, repr=False, compare=False)
+    # The unit prices the checkout page showed, by variant id: a line dearer now (a live or
+    # limited-time price ended since) is refused, so nobody pays more than they were shown.
+    seen_prices: dict = field(default_factory=dict)
 
 
 def payment_methods(fulfilment: str) -> list[str]:
@@ -367,6 +371,7 @@ def place_order(
         store_id=details.pickup_store_id,
         attribution=details.attribution,
     )
+    _check_seen_prices(basket, details.seen_prices)
 
     with_receivers, retried = True, False
     while True:
@@ -388,6 +393,26 @@ def place_order(
 
     after_commit(announce, order_placed, current_app._get_current_object(), order_id=order.id)
     return order
+
+
+class PriceChanged(InvalidInput):
+    code = "price_changed"
+
+
+def _check_seen_prices(basket: Quote, seen: dict) -> None:
+    """Raise ``PriceChanged`` when a line costs more now than the checkout page showed."""
+    for line in basket.lines:
+        shown = seen.get(line.variant.id)
+        if shown is not None and line.unit_price > shown:
+            raise PriceChanged(
+                _(
+                    "The price of %(name)s is now %(price)s, not the %(shown)s shown: a live "
+                    "or limited-time price has ended. Check the new total and submit again.",
+                    name=str(line.variant.product.name),
+                    price=format_money(line.unit_price),
+                    shown=format_money(shown),
+                )
+            )
 
 
 class _ReceiverFailed(Exception):

@@ -87,6 +87,28 @@ def test_the_live_price_ends_with_the_grace_after_the_last_heartbeat(client, liv
         assert _sold(item_id) == 0
 
 
+def test_a_live_price_that_ended_after_checkout_showed_it_is_refused_not_charged_more(
+    client, live, app
+):
+    """Checkout showed the live ¥59; the grace ran out before the buyer submitted: the order
+    is refused with the new price (nothing placed, no unit taken), not placed at ¥99."""
+    store_id, variant_id, _, session_id, item_id = live
+    watching(client, session_id)
+    page = client.get(f"/checkout?variant={variant_id}").get_data(as_text=True)
+    seen = page.split('name="seen_prices" value="', 1)[1].split('"', 1)[0]
+    assert seen.split() == [f"{variant_id}:5900"]
+    with app.app_context():
+        session = db.session.get(LiveSession, session_id)
+        session.last_heartbeat_at = utcnow() - timedelta(minutes=16)
+        db.session.commit()
+    form = checkout_form(variant_id, store_id, seen_prices=seen)
+    refused = client.post("/checkout", data=form)
+    assert refused.status_code == 422
+    assert "is now ¥99.00, not the ¥59.00 shown" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert _orders() == [] and _sold(item_id) == 0
+
+
 def test_within_the_grace_the_live_price_still_holds(client, live, app):
     _, _, _, session_id, item_id = live
     watching(client, session_id)

@@ -157,3 +157,50 @@ def test_the_checkout_form_translates_no_default_labels(app, monkeypatch):
         form = CheckoutForm()
     assert looked_up == []
     assert form.variant.data == 1 and form.name.label.text == ""
+
+
+def _seen_prices(html: str) -> str:
+    return html.split('name="seen_prices" value="', 1)[1].split('"', 1)[0]
+
+
+def test_a_price_that_rose_since_the_page_showed_it_is_refused_and_nothing_is_placed(client, ctx):
+    """The checkout page showed a limited-time ¥66, which ended before the buyer submitted:
+    the order is refused with the new price, and placed once they submit the page again."""
+    store, _, product = small_catalog(stock_qty=5, price=9900)
+    variant = product.variants[0]
+    variant.sale_price = 6600
+    variant.sale_starts_at = utcnow() - timedelta(hours=1)
+    variant.sale_ends_at = utcnow() + timedelta(hours=1)
+    db.session.commit()
+    page = client.get(f"/checkout?variant={variant.id}").get_data(as_text=True)
+    assert _seen_prices(page).split() == [f"{variant.id}:6600"]
+
+    variant.sale_ends_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    form = checkout_form(variant.id, store.id, seen_prices=_seen_prices(page))
+    refused = client.post("/checkout", data=form)
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "The price of Green Tea is now ¥99.00, not the ¥66.00 shown" in html
+    assert db.session.scalar(select(func.count(Order.id))) == 0
+    assert db.session.get(Variant, variant.id).stock == 5
+
+    again = client.post("/checkout", data={**form, "seen_prices": _seen_prices(html)})
+    assert again.status_code == 303
+    assert db.session.scalar(select(OrderLine.unit_price)) == 9900
+
+
+def test_a_price_that_fell_since_the_page_showed_it_is_charged(client, ctx):
+    store, _, product = small_catalog(stock_qty=5, price=9900)
+    variant = product.variants[0]
+    form = checkout_form(variant.id, store.id, seen_prices=f"{variant.id}:12000")
+    assert client.post("/checkout", data=form).status_code == 303
+    assert db.session.scalar(select(OrderLine.unit_price)) == 9900
+
+
+def test_seen_prices_that_are_not_pairs_of_numbers_protect_nothing_and_refuse_nothing(client, ctx):
+    store, _, product = small_catalog(stock_qty=5, price=9900)
+    variant = product.variants[0]
+    form = checkout_form(variant.id, store.id, seen_prices=f"{variant.id}:1 x:y")
+    assert client.post("/checkout", data=form).status_code == 303
+    assert db.session.scalar(select(OrderLine.unit_price)) == 9900
