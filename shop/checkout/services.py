@@ -1,7 +1,8 @@
 """Checkout: quote a basket from server-side prices and place the order in one transaction.
 
-Whatever price a client sends is never read: every amount comes from the catalog here.
-A repeated submission (same idempotency key) returns the first order.
+Whatever price a client sends is never charged: every amount comes from the catalog here. The
+unit prices the checkout page showed are read back only to refuse a line that is dearer now
+(``price_rises``). A repeated submission (same idempotency key) returns the first order.
 """
 
 from __future__ import annotations
@@ -371,7 +372,9 @@ def place_order(
         store_id=details.pickup_store_id,
         attribution=details.attribution,
     )
-    _check_seen_prices(basket, details.seen_prices)
+    rises = price_rises(basket, details.seen_prices)
+    if rises:
+        raise PriceChanged(rises)
 
     with_receivers, retried = True, False
     while True:
@@ -399,20 +402,23 @@ class PriceChanged(InvalidInput):
     code = "price_changed"
 
 
-def _check_seen_prices(basket: Quote, seen: dict) -> None:
-    """Raise ``PriceChanged`` when a line costs more now than the checkout page showed."""
-    for line in basket.lines:
-        shown = seen.get(line.variant.id)
-        if shown is not None and line.unit_price > shown:
-            raise PriceChanged(
-                _(
-                    "The price of %(name)s is now %(price)s, not the %(shown)s shown: a live "
-                    "or limited-time price has ended. Check the new total and submit again.",
-                    name=str(line.variant.product.name),
-                    price=format_money(line.unit_price),
-                    shown=format_money(shown),
-                )
-            )
+def price_rises(basket: Quote, seen: dict) -> str | None:
+    """What costs more now than the checkout page showed (``seen``: unit prices by variant
+    id; a live or limited-time price ended, or staff raised a price), as the message to show;
+    None when nothing does. Guards the unit prices of the lines the page showed."""
+    rises = [
+        _(
+            "%(name)s now costs %(price)s, up from the %(shown)s shown.",
+            name=str(line.variant.product.name),
+            price=format_money(line.unit_price),
+            shown=format_money(seen[line.variant.id]),
+        )
+        for line in basket.lines
+        if line.unit_price > seen.get(line.variant.id, line.unit_price)
+    ]
+    if not rises:
+        return None
+    return " ".join([*rises, _("Check the new total and place the order again.")])
 
 
 class _ReceiverFailed(Exception):

@@ -17,6 +17,7 @@ from shop.checkout.services import (
     detail_problems,
     payment_methods,
     place_order,
+    price_rises,
     quote,
     quote_for_checkout,
 )
@@ -195,6 +196,8 @@ def _checkout_page(
         )
     except ShopError as exc:
         return _leave_checkout(exc.message, None if from_cart else items[0][0])
+    if request.method == "POST":  # a rise is said also when the form went back for another reason
+        error = error or price_rises(basket, form.seen_prices.data or {})
     error = error or refusal
     saved = addresses.saved(customer_id)
     return render_template(

@@ -181,7 +181,7 @@ def test_a_price_that_rose_since_the_page_showed_it_is_refused_and_nothing_is_pl
     refused = client.post("/checkout", data=form)
     html = refused.get_data(as_text=True)
     assert refused.status_code == 422
-    assert "The price of Green Tea is now ¥99.00, not the ¥66.00 shown" in html
+    assert "Green Tea now costs ¥99.00, up from the ¥66.00 shown." in html
     assert db.session.scalar(select(func.count(Order.id))) == 0
     assert db.session.get(Variant, variant.id).stock == 5
 
@@ -204,3 +204,40 @@ def test_seen_prices_that_are_not_pairs_of_numbers_protect_nothing_and_refuse_no
     form = checkout_form(variant.id, store.id, seen_prices=f"{variant.id}:1 x:y")
     assert client.post("/checkout", data=form).status_code == 303
     assert db.session.scalar(select(OrderLine.unit_price)) == 9900
+
+
+def test_every_line_that_rose_is_named_and_a_field_error_does_not_hide_a_rise(client, ctx):
+    """A basket of two, both dearer than the page showed; the form also lacks a phone."""
+    store, _, product = small_catalog(stock_qty=5, price=9900)
+    other = make_product("Oolong", price=5900, stock_qty=5, store=store)
+    db.session.commit()
+    tea, oolong = product.variants[0], other.variants[0]
+    with client.session_transaction() as browser:
+        browser["cart"] = {str(tea.id): 1, str(oolong.id): 2}
+    page = client.get("/checkout").get_data(as_text=True)
+    assert sorted(_seen_prices(page).split()) == sorted([f"{tea.id}:9900", f"{oolong.id}:5900"])
+    tea.price, oolong.price = 10900, 6900
+    db.session.commit()
+
+    form = {**checkout_form(None, store.id), "variant": "", "seen_prices": _seen_prices(page)}
+    html = client.post("/checkout", data=form).get_data(as_text=True)
+    assert "Green Tea now costs ¥109.00, up from the ¥99.00 shown." in html
+    assert "Oolong now costs ¥69.00, up from the ¥59.00 shown." in html
+    assert db.session.scalar(select(func.count(Order.id))) == 0
+
+    missing_phone = client.post("/checkout", data={**form, "phone": ""})
+    assert missing_phone.status_code == 422
+    assert "Green Tea now costs ¥109.00" in missing_phone.get_data(as_text=True)
+
+
+def test_a_replayed_form_whose_order_was_placed_returns_it_whatever_the_prices_now(client, ctx):
+    store, _, product = small_catalog(stock_qty=5, price=9900)
+    variant = product.variants[0]
+    form = checkout_form(variant.id, store.id, seen_prices=f"{variant.id}:9900")
+    first = client.post("/checkout", data=form)
+    variant.price = 10900
+    db.session.commit()
+    again = client.post("/checkout", data=form)
+    assert first.status_code == again.status_code == 303
+    assert first.headers["Location"] == again.headers["Location"]
+    assert db.session.scalar(select(func.count(Order.id))) == 1
