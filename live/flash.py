@@ -162,6 +162,16 @@ def live_price_wins(item: ShelfItem, variant=None) -> bool:
     return variant is None or offer_wins(item.live_price, variant)
 
 
+def live_price_over(item: ShelfItem, now: datetime, grace_minutes: int) -> bool:
+    """Whether the item's live price has ended for good: the session's grace after it went
+    off air has run out, or the item's own window has (its end plus the grace). A price still
+    to come (a scheduled session, a window not yet open) is not over."""
+    until = services.live_price_until(item.session, grace_minutes)
+    if until is not None and now > until:
+        return True
+    return item.ends_at is not None and now > item.ends_at + timedelta(minutes=grace_minutes)
+
+
 def check_buyable(
     session: LiveSession, item: ShelfItem, variant=None, now: datetime | None = None
 ) -> None:

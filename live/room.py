@@ -261,12 +261,15 @@ def mute(session, key: str, staff_id: int | None = None) -> str:
 # -- what the room shows -----------------------------------------------------------------------
 
 
-def units_left(item) -> int:
-    """Units a shelf item can still sell: the product's own stock, and while its live price
-    wins (``flash.live_price_wins``) no more than the session's cap left."""
+def units_left(item, at_live_price: bool | None = None) -> int:
+    """Units a shelf item can still sell: the product's own stock, and while it sells at its
+    live price (by default: where that wins, ``flash.live_price_wins``) no more than the
+    session's cap left."""
     variants = [item.variant] if item.variant is not None else list(item.product.variants)
     stock = sum(max(v.stock, 0) for v in variants)
-    left = item.units_left if flash.live_price_wins(item) else None
+    if at_live_price is None:
+        at_live_price = flash.live_price_wins(item)
+    left = item.units_left if at_live_price else None
     return stock if left is None else min(left, stock)
 
 
@@ -279,16 +282,23 @@ def pinned_item(session):
     return pin.shelf_item if pin else None
 
 
-def item_view(item) -> dict:
+def item_view(item, grace_minutes: int | None = None) -> dict:
     """What the room shows of a shelf item (the pin event carries the same): ``pays``, what its
     buy button charges for the variant it buys, and ``was``, the variant's own price it
-    replaces ("" where the live price does not win: ``at_live_price``, by the rule checkout's
-    quote applies). ``live_price`` is the shelf's, for the host console."""
+    replaces ("" where it sells at its own price, ``at_live_price`` False: the live price does
+    not win, by the rule checkout's quote applies, or it is over). A live price still to come
+    is shown. ``live_price`` is the shelf's, for the host console. ``grace_minutes``: the live
+    settings' (read here when not given)."""
+    from live import services
     from shop.money import format_money
 
+    if grace_minutes is None:
+        grace_minutes = services.settings().reservation_minutes
     product = item.product
     variant = flash.variant_bought(item)
-    at_live_price = flash.live_price_wins(item, variant)
+    at_live_price = flash.live_price_wins(item, variant) and not flash.live_price_over(
+        item, utcnow(), grace_minutes
+    )
     own = variant.current_price() if variant else None
     return {
         "item": item.id,
@@ -301,7 +311,7 @@ def item_view(item) -> dict:
         "pays": format_money(item.live_price if at_live_price else own),
         "was": format_money(own) if at_live_price and own is not None else "",
         "at_live_price": at_live_price,
-        "units_left": units_left(item),
+        "units_left": units_left(item, at_live_price),
     }
 
 

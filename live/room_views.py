@@ -26,7 +26,7 @@ from flask import session as flask_session
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from live import host, reminders, room, shelf, tips
+from live import host, reminders, room, services, shelf, tips
 from live.attribution_session import remember_session
 from live.broker import broker, stream
 from live.forms import RemindForm, ShelfForm, TipForm
@@ -85,12 +85,13 @@ def room_page(session_id: int):
     remember_session(flask_session, session.id)  # an order placed from here is the session's
     pinned = room.pinned_item(session)
     customer = customers.signed_in()
+    grace = services.settings().reservation_minutes
     response = Response(
         render_template(
             "live/room.html",
             session=session,
-            pinned=room.item_view(pinned) if pinned else None,
-            shelf=[room.item_view(item) for item in session.shelf],
+            pinned=room.item_view(pinned, grace) if pinned else None,
+            shelf=[room.item_view(item, grace) for item in session.shelf],
             comments=[room.comment_event(c) for c in room.recent_comments(session.id)],
             stats=room.viewer_stats(session.id),
             viewers=presence(current_app).count(session.id),

@@ -408,7 +408,7 @@ def price_rises(basket: Quote, seen: dict) -> str | None:
     None when nothing does. Guards the unit prices of the lines the page showed."""
     rises = [
         _(
-            "%(name)s now costs %(price)s, up from the %(shown)s shown.",
+            "%(name)s now costs %(price)s, up from the %(shown)s shown",
             name=str(line.variant.product.name),
             price=format_money(line.unit_price),
             shown=format_money(seen[line.variant.id]),
@@ -418,7 +418,10 @@ def price_rises(basket: Quote, seen: dict) -> str | None:
     ]
     if not rises:
         return None
-    return " ".join([*rises, _("Check the new total and place the order again.")])
+    return _(
+        "%(rises)s. Check the new total and place the order again.",
+        rises=_("; ").join(rises),
+    )
 
 
 class _ReceiverFailed(Exception):

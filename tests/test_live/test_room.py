@@ -311,3 +311,19 @@ def test_a_shelf_item_for_one_variant_names_it(client, room, app):
     row = _shelf_rows(client.get(f"/live/{room.session_id}").get_data(as_text=True))[2]
     assert "Celadon cup · Pair" in row and "Single" not in row
     assert '<span class="price sale">¥99.00</span> <s>¥128.00</s>' in row
+
+
+def test_once_the_live_price_is_over_the_room_shows_the_products_own_price(client, room, app):
+    """Before the session goes on air the room shows the live price to come; once the grace
+    after its last heartbeat has run out, the product's own price, unstruck and uncapped."""
+    html = client.get(f"/live/{room.session_id}").get_data(as_text=True)
+    assert '<span class="price sale">¥69.00</span> <s>¥99.00</s>' in _shelf_rows(html)[0]
+    with app.app_context():
+        session = db.session.get(ShelfItem, room.items[0]).session
+        session.started_at = utcnow() - timedelta(hours=1)
+        session.last_heartbeat_at = utcnow() - timedelta(minutes=16)
+        db.session.get(ShelfItem, room.items[0]).sold = 40  # the cap of 40 used up
+        db.session.commit()
+    row = _shelf_rows(client.get(f"/live/{room.session_id}").get_data(as_text=True))[0]
+    assert '<span class="price">¥99.00</span></span>' in row and "69.00" not in row
+    assert "100 left" in row

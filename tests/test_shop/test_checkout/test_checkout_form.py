@@ -181,7 +181,7 @@ def test_a_price_that_rose_since_the_page_showed_it_is_refused_and_nothing_is_pl
     refused = client.post("/checkout", data=form)
     html = refused.get_data(as_text=True)
     assert refused.status_code == 422
-    assert "Green Tea now costs ¥99.00, up from the ¥66.00 shown." in html
+    assert "Green Tea now costs ¥99.00, up from the ¥66.00 shown. Check" in html
     assert db.session.scalar(select(func.count(Order.id))) == 0
     assert db.session.get(Variant, variant.id).stock == 5
 
@@ -221,8 +221,8 @@ def test_every_line_that_rose_is_named_and_a_field_error_does_not_hide_a_rise(cl
 
     form = {**checkout_form(None, store.id), "variant": "", "seen_prices": _seen_prices(page)}
     html = client.post("/checkout", data=form).get_data(as_text=True)
-    assert "Green Tea now costs ¥109.00, up from the ¥99.00 shown." in html
-    assert "Oolong now costs ¥69.00, up from the ¥59.00 shown." in html
+    assert "Green Tea now costs ¥109.00, up from the ¥99.00 shown; " in html
+    assert "Oolong now costs ¥69.00, up from the ¥59.00 shown" in html
     assert db.session.scalar(select(func.count(Order.id))) == 0
 
     missing_phone = client.post("/checkout", data={**form, "phone": ""})
@@ -241,3 +241,22 @@ def test_a_replayed_form_whose_order_was_placed_returns_it_whatever_the_prices_n
     assert first.status_code == again.status_code == 303
     assert first.headers["Location"] == again.headers["Location"]
     assert db.session.scalar(select(func.count(Order.id))) == 1
+
+
+def test_in_chinese_the_rises_read_as_one_sentence(app):
+    with app.app_context():
+        store, _, product = small_catalog(stock_qty=5, price=9900)
+        other = make_product("Oolong", price=5900, stock_qty=5, store=store)
+        db.session.commit()
+        ids = store.id, product.variants[0].id, other.variants[0].id
+    store_id, tea, oolong = ids
+    client = app.test_client()
+    with client.session_transaction() as browser:
+        browser["cart"] = {str(tea): 1, str(oolong): 1}
+    form = {**checkout_form(None, store_id), "variant": ""}
+    form["seen_prices"] = f"{tea}:9000 {oolong}:5000"
+    chinese = client.post("/checkout", data=form, headers={"Accept-Language": "zh-CN"})
+    assert (
+        "Green Tea 现价 ¥99.00，高于页面显示的 ¥90.00；Oolong 现价 ¥59.00，高于页面显示的 "
+        "¥50.00。请核对新的合计后重新提交订单。"
+    ) in chinese.get_data(as_text=True)
