@@ -287,8 +287,8 @@ def item_view(item, grace_minutes: int | None = None) -> dict:
     buy button charges for the variant it buys, and ``was``, the variant's own price it
     replaces ("" where it sells at its own price, ``at_live_price`` False: the live price does
     not win, by the rule checkout's quote applies, or it is over). A live price still to come
-    is shown. ``live_price`` is the shelf's, for the host console. ``grace_minutes``: the live
-    settings' (read here when not given)."""
+    is shown. ``live_price`` and ``sold`` are the shelf's, for the host console.
+    ``grace_minutes``: the live settings' (read here when not given)."""
     from live import services
     from shop.money import format_money
 
@@ -312,6 +312,7 @@ def item_view(item, grace_minutes: int | None = None) -> dict:
         "was": format_money(own) if at_live_price and own is not None else "",
         "at_live_price": at_live_price,
         "units_left": units_left(item, at_live_price),
+        "sold": item.sold or 0,
     }
 
 

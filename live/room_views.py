@@ -265,12 +265,13 @@ def host_console(session_id: int):
         return redirect(url_for("workbench.login", next=request.path))
     session = _host_session(session_id)
     pinned = room.pinned_item(session)
+    grace = services.settings().reservation_minutes
     response = Response(
         render_template(
             "live/host.html",
             session=session,
             pinned=pinned,
-            shelf=list(session.shelf),
+            shelf=[room.item_view(item, grace) for item in session.shelf],
             comments=[room.comment_event(c) for c in room.recent_comments(session.id)],
             stats=room.viewer_stats(session.id),
             viewers=presence(current_app).count(session.id),

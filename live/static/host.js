@@ -43,7 +43,8 @@
     var name = document.createElement('strong');
     name.textContent = item.name;
     var small = document.createElement('small');
-    small.textContent = item.live_price + ' · ' + d.tSold.replace('{n}', 0);
+    small.textContent = item.live_price + ' · ' + d.tSold.replace('{n}', item.sold);
+    if (!item.at_live_price) small.textContent += ' · ' + d.tViewersPay.replace('{price}', item.pays);
     text.append(name, document.createElement('br'), small);
     var pin = document.createElement('button');
     pin.className = 'btn';
