@@ -282,12 +282,24 @@ def pinned_item(session):
     return pin.shelf_item if pin else None
 
 
+def _was(variant, own: int | None, at_live_price: bool) -> str:
+    """The price struck beside what the buyer pays: the variant's own under a live price, its
+    regular one under a limited-time price, else none ("")."""
+    from shop.money import format_money
+
+    if variant is None:
+        return ""
+    if at_live_price:
+        return format_money(own)
+    return format_money(variant.price) if own < variant.price else ""
+
+
 def item_view(item, grace_minutes: int | None = None) -> dict:
     """What the room shows of a shelf item (the pin event carries the same): ``pays``, what its
-    buy button charges for the variant it buys, and ``was``, the variant's own price it
-    replaces ("" where it sells at its own price, ``at_live_price`` False: the live price does
-    not win, by the rule checkout's quote applies, or it is over). A live price still to come
-    is shown. ``live_price`` and ``sold`` are the shelf's, for the host console.
+    buy button charges for the variant it buys, and ``was``, the price it replaces, struck
+    (``_was``). It sells at its own price (``at_live_price`` False) where the live price does
+    not win, by the rule checkout's quote applies, or is over. A live price still to come is
+    shown. ``live_price`` and ``sold`` are the shelf's, for the host console.
     ``grace_minutes``: the live settings' (read here when not given)."""
     from live import services
     from shop.money import format_money
@@ -309,7 +321,7 @@ def item_view(item, grace_minutes: int | None = None) -> dict:
         "url": url_for("live.buy", session_id=item.session_id, item_id=item.id),
         "live_price": format_money(item.live_price),
         "pays": format_money(item.live_price if at_live_price else own),
-        "was": format_money(own) if at_live_price and own is not None else "",
+        "was": _was(variant, own, at_live_price),
         "at_live_price": at_live_price,
         "units_left": units_left(item, at_live_price),
         "sold": item.sold or 0,

@@ -28,7 +28,7 @@
     if (!pinned) { box.hidden = true; return; }
     byId('pin-name').textContent = pinned.name;
     byId('pin-price').textContent = pinned.pays;
-    byId('pin-price').className = pinned.at_live_price ? 'price sale' : 'price';
+    byId('pin-price').className = pinned.was ? 'price sale' : 'price';
     byId('pin-was').textContent = pinned.was;
     byId('pin-was').hidden = !pinned.was;
     byId('pin-left').textContent = unitsText(pinned.units_left);
@@ -104,7 +104,7 @@
     var prices = document.createElement('span');
     prices.className = 'prices';
     var live = document.createElement('span');
-    live.className = item.at_live_price ? 'price sale' : 'price';
+    live.className = item.was ? 'price sale' : 'price';
     live.textContent = item.pays;
     prices.append(live);
     if (item.was) {

@@ -250,12 +250,14 @@ def _shelf_rows(html: str) -> list[str]:
 
 def test_the_room_shows_what_its_buy_buttons_charge_the_lowest_price(client, room, app):
     """Green Tea (¥99) at ¥69 live; Oolong on a limited-time ¥35, below its ¥39 live price:
-    the room shows ¥35 for it, unstruck and without the live price, as checkout charges it."""
+    the room shows ¥35 for it (its regular ¥59 struck), not the live price, as checkout charges
+    it."""
     _oolong_on_sale(app, room)
     html = client.get(f"/live/{room.session_id}").get_data(as_text=True)
     rows = _shelf_rows(html)
     assert '<span class="price sale">¥69.00</span> <s>¥99.00</s>' in rows[0]
-    assert '<span class="price">¥35.00</span></span>' in rows[1] and "39.00" not in rows[1]
+    assert '<span class="price sale">¥35.00</span> <s>¥59.00</s>' in rows[1]
+    assert "39.00" not in rows[1]
 
     to_checkout = client.get(f"/live/{room.session_id}/buy/{room.items[1]}")
     assert to_checkout.status_code == 302 and "/checkout?" in to_checkout.headers["Location"]
@@ -275,7 +277,7 @@ def test_the_room_shows_what_its_buy_buttons_charge_the_lowest_price(client, roo
     answer = client.post(f"/live/{room.session_id}/host/pin", data={"item": room.items[1]})
     assert answer.get_json()["ok"] is True
     pinned = [d for k, d in _events(app, room.session_id) if k == "pin"][-1]["pinned"]
-    assert (pinned["pays"], pinned["was"], pinned["at_live_price"]) == ("¥35.00", "", False)
+    assert (pinned["pays"], pinned["was"], pinned["at_live_price"]) == ("¥35.00", "¥59.00", False)
     assert pinned["live_price"] == "¥39.00"  # the host console still shows the shelf's price
     html = client.get(f"/live/{room.session_id}").get_data(as_text=True)
     pin = html.split('id="live-pinned"', 1)[1].split("</section>", 1)[0]
