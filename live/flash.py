@@ -7,8 +7,9 @@ Plugged into checkout and the product page through ``shop.hooks`` (``price_offer
   session the buyer came from, read from the shelf now (never a copy), and only while the
   session is live plus the checkout grace (= the live reservation), and within the shelf
   item's window. Whatever the client sends is not read. The shop applies a live price only
-  where it is below the variant's own price (``shop.hooks.offer_wins``), and the room shows
-  what its buy buttons charge by the same rule. The product page shows the same
+  where it is below the variant's own price (``shop.hooks.offer_wins``). The room and its buy
+  buttons ask ``live_price_state`` (to come, open, over, beaten), which answers alike and also
+  shows a price still to come. The product page shows the same
   prices to the session's viewers (``price_state``: its page is kept per session), kept no
   longer than until they change by time.
 - ``claim``: inside the order's transaction, the units the order takes of the session's stock
@@ -26,6 +27,7 @@ Services do not commit, except ``settle_paid`` (an outbox handler), whose refund
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections import defaultdict
 from collections.abc import Mapping
@@ -91,11 +93,6 @@ def item_window_open(item: ShelfItem, now: datetime, grace: timedelta) -> bool:
     return item.ends_at is None or now <= item.ends_at + grace
 
 
-def live_price_open(session: LiveSession, now: datetime, grace_minutes: int) -> bool:
-    until = services.live_price_until(session, grace_minutes)
-    return until is not None and now <= until
-
-
 def shelf_for(session_id: int, product_ids) -> list[ShelfItem]:
     return db.session.scalars(
         select(ShelfItem).where(
@@ -146,53 +143,68 @@ def _window_edges(item: ShelfItem, grace: timedelta) -> list[datetime]:
     ]
 
 
+class LivePrice(enum.StrEnum):
+    """Where a shelf item's live price stands for a variant (``live_price_state``)."""
+
+    TO_COME = "to_come"  # the session not on air yet, or the item's window not open yet
+    OPEN = "open"  # what the variant sells at now
+    OVER = "over"  # the session's grace, or the item's window plus the grace, has run out
+    BEATEN = "beaten"  # the variant's own price is lower (``shop.hooks.offer_wins``)
+
+    @property
+    def applies(self) -> bool:
+        """Whether the live price is the one shown and its window and cap apply: open, or
+        still to come (the room shows it ahead). Else the variant sells at its own price."""
+        return self in (LivePrice.TO_COME, LivePrice.OPEN)
+
+
 def variant_bought(item: ShelfItem, asked: int | None = None):
-    """The variant the room's buy button buys: the one ``asked`` for when it is the product's,
-    else the shelf item's own, else the product's first."""
+    """The variant the room's buy button buys: the shelf item's own; for a whole product, the
+    one ``asked`` for, else its first in stock, else its first."""
+    if item.variant is not None:
+        return item.variant
     variants = item.product.variants
     chosen = next((v for v in variants if v.id == asked), None) if asked else None
-    return chosen or item.variant or next(iter(variants), None)
+    return chosen or next((v for v in variants if v.stock > 0), None) or next(iter(variants), None)
 
 
-def live_price_wins(item: ShelfItem, variant=None) -> bool:
-    """Whether ``variant`` (by default the one the room's buy button buys) is sold at the
-    item's live price, below its own (``shop.hooks.offer_wins``); else at its own price, and
-    nothing of the session's applies: neither its window nor its cap."""
+def live_price_state(
+    item: ShelfItem, variant=None, now: datetime | None = None, grace_minutes: int | None = None
+) -> LivePrice:
+    """The one answer to "is this sold at its live price?" for the room, its buy button and
+    its units (``variant``: by default the one the buy button buys); checkout's quote reaches
+    the same through ``offers`` and ``shop.hooks.offered_prices``."""
+    now = now or utcnow()
+    if grace_minutes is None:
+        grace_minutes = services.settings().reservation_minutes
     variant = variant or variant_bought(item)
-    return variant is None or offer_wins(item.live_price, variant)
-
-
-def live_price_over(item: ShelfItem, now: datetime, grace_minutes: int) -> bool:
-    """Whether the item's live price has ended for good: the session's grace after it went
-    off air has run out, or the item's own window has (its end plus the grace). A price still
-    to come (a scheduled session, a window not yet open) is not over."""
+    if variant is not None and not offer_wins(item.live_price, variant, now):
+        return LivePrice.BEATEN
+    grace = timedelta(minutes=grace_minutes)
     until = services.live_price_until(item.session, grace_minutes)
-    if until is not None and now > until:
-        return True
-    return item.ends_at is not None and now > item.ends_at + timedelta(minutes=grace_minutes)
+    if (until is not None and now > until) or (
+        item.ends_at is not None and now > item.ends_at + grace
+    ):
+        return LivePrice.OVER
+    if until is None or not item_window_open(item, now, grace):
+        return LivePrice.TO_COME
+    return LivePrice.OPEN
 
 
 def check_buyable(
     session: LiveSession, item: ShelfItem, variant=None, now: datetime | None = None
 ) -> None:
-    """Raise the reason a shelf item cannot be bought at its live price now (the room's buy
-    button, for ``variant``: by default the one it buys); nothing is changed. Where its own
-    price is lower, it is bought at that, and nothing here stands in the way."""
-    now = now or utcnow()
-    grace = services.settings().reservation_minutes
+    """Raise the reason a shelf item cannot be bought from the room now (for ``variant``: by
+    default the one its buy button buys); nothing is changed. Where the live price is over or
+    beaten, the variant sells at its own price and nothing here stands in the way."""
     if item.session_id != session.id:
         raise InvalidInput(_("That product is not on this session's shelf."))
-    if not live_price_wins(item, variant):
-        return
-    if not live_price_open(session, now, grace):
+    state = live_price_state(item, variant, now)
+    if state == LivePrice.TO_COME:
         if session.started_at is None:
             raise WindowClosed(_("This live session has not started yet."))
-        raise WindowClosed(_("The live price ended with the session."))
-    if item.starts_at is not None and now < item.starts_at:
         raise WindowClosed(_("The live price of this product has not started yet."))
-    if not item_window_open(item, now, timedelta(minutes=grace)):
-        raise WindowClosed(_("The live price of this product has ended."))
-    if item.units_left == 0:
+    if state == LivePrice.OPEN and item.units_left == 0:
         raise OutOfStock(_("Sold out."))
 
 

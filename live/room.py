@@ -1,5 +1,6 @@
 """The live room's rules: visits and viewers, comments (length, pace, banned words, mutes), and
-what the room shows of a session (the pinned product with its live price and units left).
+what the room shows of a session (the shelf and the pinned product, each at what its buy button
+charges, and its units left).
 
 Services here do not commit; the views do, and the events they announce are published after
 the commit (``live.broker.announce``).
@@ -262,13 +263,13 @@ def mute(session, key: str, staff_id: int | None = None) -> str:
 
 
 def units_left(item, at_live_price: bool | None = None) -> int:
-    """Units a shelf item can still sell: the product's own stock, and while it sells at its
-    live price (by default: where that wins, ``flash.live_price_wins``) no more than the
-    session's cap left."""
+    """Units a shelf item can still sell: the product's own stock, and while its live price
+    applies (``flash.live_price_state``, unless the caller knows) no more than the session's
+    cap left."""
     variants = [item.variant] if item.variant is not None else list(item.product.variants)
     stock = sum(max(v.stock, 0) for v in variants)
     if at_live_price is None:
-        at_live_price = flash.live_price_wins(item)
+        at_live_price = flash.live_price_state(item).applies
     left = item.units_left if at_live_price else None
     return stock if left is None else min(left, stock)
 
@@ -297,10 +298,10 @@ def _was(variant, own: int | None, at_live_price: bool) -> str:
 def item_view(item, grace_minutes: int | None = None) -> dict:
     """What the room shows of a shelf item (the pin event carries the same): ``pays``, what its
     buy button charges for the variant it buys, and ``was``, the price it replaces, struck
-    (``_was``). It sells at its own price (``at_live_price`` False) where the live price does
-    not win, by the rule checkout's quote applies, or is over. A live price still to come is
-    shown. ``live_price`` and ``sold`` are the shelf's, for the host console.
-    ``grace_minutes``: the live settings' (read here when not given)."""
+    (``_was``). It sells at its own price (``at_live_price`` False) where the live price is
+    over or beaten by it (``flash.live_price_state``); a live price still to come is shown.
+    ``live_price`` and ``sold`` are the shelf's, for the host console. ``grace_minutes``: the
+    live settings' (read here when not given)."""
     from live import services
     from shop.money import format_money
 
@@ -308,9 +309,7 @@ def item_view(item, grace_minutes: int | None = None) -> dict:
         grace_minutes = services.settings().reservation_minutes
     product = item.product
     variant = flash.variant_bought(item)
-    at_live_price = flash.live_price_wins(item, variant) and not flash.live_price_over(
-        item, utcnow(), grace_minutes
-    )
+    at_live_price = flash.live_price_state(item, variant, utcnow(), grace_minutes).applies
     own = variant.current_price() if variant else None
     return {
         "item": item.id,

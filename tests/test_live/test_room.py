@@ -333,3 +333,17 @@ def test_once_the_live_price_is_over_the_room_shows_the_products_own_price(clien
     row = _shelf_rows(client.get(f"/live/{room.session_id}").get_data(as_text=True))[0]
     assert '<span class="price">¥99.00</span></span>' in row and "69.00" not in row
     assert "100 left" in row
+    to_checkout = client.get(f"/live/{room.session_id}/buy/{room.items[0]}")
+    assert "/checkout?" in to_checkout.headers["Location"]  # not refused: at its own price
+
+
+def test_a_whole_product_on_the_shelf_is_bought_in_its_first_variant_in_stock(client, room, app):
+    with app.app_context():
+        session = db.session.get(ShelfItem, room.items[0]).session
+        session.started_at = session.last_heartbeat_at = utcnow()  # on air
+        cups = make_product("Celadon cup", variants=[("Single", 6800, 0), ("Pair", 12800, 10)])
+        shelve(session, cups, 5400, position=3)
+        db.session.commit()
+        pair, item_id = cups.variants[1].id, session.shelf[-1].id
+    to_checkout = client.get(f"/live/{room.session_id}/buy/{item_id}")
+    assert f"/checkout?variant={pair}" in to_checkout.headers["Location"]
