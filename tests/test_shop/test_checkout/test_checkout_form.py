@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from shop.catalog.models import Variant
@@ -60,13 +61,19 @@ def test_tampered_price_fields_are_ignored(client, ctx):
     assert (line.unit_price, line.quantity, line.line_total) == (9900, 2, 19800)
 
 
-def test_limited_time_price_is_charged_while_it_runs(client, ctx):
+def _green_tea_at_66_for_an_hour():
+    """Green Tea (¥99) with a limited-time ¥66 that runs for another hour; its store too."""
     store, _, product = small_catalog(stock_qty=5, price=9900)
     variant = product.variants[0]
     variant.sale_price = 6600
     variant.sale_starts_at = utcnow() - timedelta(hours=1)
     variant.sale_ends_at = utcnow() + timedelta(hours=1)
     db.session.commit()
+    return store, variant
+
+
+def test_limited_time_price_is_charged_while_it_runs(client, ctx):
+    store, variant = _green_tea_at_66_for_an_hour()
 
     assert client.post("/checkout", data=checkout_form(variant.id, store.id)).status_code == 303
     assert db.session.scalar(select(OrderLine.unit_price)) == 6600
@@ -166,12 +173,7 @@ def _seen_prices(html: str) -> str:
 def test_a_price_that_rose_since_the_page_showed_it_is_refused_and_nothing_is_placed(client, ctx):
     """The checkout page showed a limited-time ¥66, which ended before the buyer submitted:
     the order is refused with the new price, and placed once they submit the page again."""
-    store, _, product = small_catalog(stock_qty=5, price=9900)
-    variant = product.variants[0]
-    variant.sale_price = 6600
-    variant.sale_starts_at = utcnow() - timedelta(hours=1)
-    variant.sale_ends_at = utcnow() + timedelta(hours=1)
-    db.session.commit()
+    store, variant = _green_tea_at_66_for_an_hour()
     page = client.get(f"/checkout?variant={variant.id}").get_data(as_text=True)
     assert _seen_prices(page).split() == [f"{variant.id}:6600"]
 
@@ -190,18 +192,17 @@ def test_a_price_that_rose_since_the_page_showed_it_is_refused_and_nothing_is_pl
     assert db.session.scalar(select(OrderLine.unit_price)) == 9900
 
 
-def test_a_price_that_fell_since_the_page_showed_it_is_charged(client, ctx):
+@pytest.mark.parametrize(
+    "seen",
+    ["{id}:12000", "{id}:1 x:y", "{id}:1:2", "{id}"],
+    ids=["a price that fell", "not all pairs of numbers", "a triple", "no price"],
+)
+def test_seen_prices_that_show_no_rise_place_the_order_at_the_price_now(client, ctx, seen):
+    """A price that fell since the page showed it is charged as it is now; a field that is
+    not all ``variant:price`` pairs is read as none, and refuses nothing."""
     store, _, product = small_catalog(stock_qty=5, price=9900)
     variant = product.variants[0]
-    form = checkout_form(variant.id, store.id, seen_prices=f"{variant.id}:12000")
-    assert client.post("/checkout", data=form).status_code == 303
-    assert db.session.scalar(select(OrderLine.unit_price)) == 9900
-
-
-def test_seen_prices_that_are_not_pairs_of_numbers_protect_nothing_and_refuse_nothing(client, ctx):
-    store, _, product = small_catalog(stock_qty=5, price=9900)
-    variant = product.variants[0]
-    form = checkout_form(variant.id, store.id, seen_prices=f"{variant.id}:1 x:y")
+    form = checkout_form(variant.id, store.id, seen_prices=seen.format(id=variant.id))
     assert client.post("/checkout", data=form).status_code == 303
     assert db.session.scalar(select(OrderLine.unit_price)) == 9900
 
