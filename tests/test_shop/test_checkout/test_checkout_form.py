@@ -261,3 +261,11 @@ def test_in_chinese_the_rises_read_as_one_sentence(app):
         "Green Tea 现价 ¥99.00，高于页面显示的 ¥90.00；Oolong 现价 ¥59.00，高于页面显示的 "
         "¥50.00。请核对新的合计后重新提交订单。"
     ) in chinese.get_data(as_text=True)
+
+
+def test_a_visitor_is_asked_to_sign_in_for_coupons_in_one_sentence(client, ctx):
+    """The sign-in link sits inside the sentence, in Chinese without a space after it."""
+    _store, _, product = small_catalog(stock_qty=5, price=9900)
+    page = f"/checkout?variant={product.variants[0].id}"
+    chinese = client.get(page, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert '">登录</a>后可使用优惠券和积分。</p>' in chinese
