@@ -86,11 +86,17 @@ def price_state(attribution: Mapping) -> str:
     return "" if session_id is None else f"live{session_id}"
 
 
-def item_window_open(item: ShelfItem, now: datetime, grace: timedelta) -> bool:
-    """Whether the shelf item's own window allows its live price (its end plus the grace)."""
-    if item.starts_at is not None and now < item.starts_at:
-        return False
-    return item.ends_at is None or now <= item.ends_at + grace
+def window(item: ShelfItem, until: datetime | None, now: datetime, grace: timedelta) -> LivePrice:
+    """Where a shelf item's live price stands by time alone (never ``BEATEN``): over once the
+    session's ``until`` (``services.live_price_until``) or the item's end plus the grace has
+    passed; to come while the session has not gone live or the item's window has not opened."""
+    if (until is not None and now > until) or (
+        item.ends_at is not None and now > item.ends_at + grace
+    ):
+        return LivePrice.OVER
+    if until is None or (item.starts_at is not None and now < item.starts_at):
+        return LivePrice.TO_COME
+    return LivePrice.OPEN
 
 
 def shelf_for(session_id: int, product_ids) -> list[ShelfItem]:
@@ -129,7 +135,7 @@ def offers(variants: list, attribution: Mapping, now: datetime | None = None) ->
     found = {}
     for variant in variants:
         item = match(items, variant)
-        if item is not None and item_window_open(item, now, grace):
+        if item is not None and window(item, until, now, grace) == LivePrice.OPEN:
             found[variant.id] = (item.live_price, LiveOffer(session_id, item.id, item.units_left))
     edges = [edge for item in items for edge in _window_edges(item, grace) if edge > now]
     return Offered(found, min([until, *edges]))
@@ -180,15 +186,8 @@ def live_price_state(
     variant = variant or variant_bought(item)
     if variant is not None and not offer_wins(item.live_price, variant, now):
         return LivePrice.BEATEN
-    grace = timedelta(minutes=grace_minutes)
     until = services.live_price_until(item.session, grace_minutes)
-    if (until is not None and now > until) or (
-        item.ends_at is not None and now > item.ends_at + grace
-    ):
-        return LivePrice.OVER
-    if until is None or not item_window_open(item, now, grace):
-        return LivePrice.TO_COME
-    return LivePrice.OPEN
+    return window(item, until, now, timedelta(minutes=grace_minutes))
 
 
 def check_buyable(

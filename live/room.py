@@ -262,14 +262,14 @@ def mute(session, key: str, staff_id: int | None = None) -> str:
 # -- what the room shows -----------------------------------------------------------------------
 
 
-def units_left(item, at_live_price: bool | None = None) -> int:
+def units_left(item, at_live_price: bool | None = None, grace_minutes: int | None = None) -> int:
     """Units a shelf item can still sell: the product's own stock, and while its live price
     applies (``flash.live_price_state``, unless the caller knows) no more than the session's
-    cap left."""
+    cap left. ``grace_minutes``: the live settings' (read when needed and not given)."""
     variants = [item.variant] if item.variant is not None else list(item.product.variants)
     stock = sum(max(v.stock, 0) for v in variants)
     if at_live_price is None:
-        at_live_price = flash.live_price_state(item).applies
+        at_live_price = flash.live_price_state(item, grace_minutes=grace_minutes).applies
     left = item.units_left if at_live_price else None
     return stock if left is None else min(left, stock)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy import select
 
+from live import services
 from live.broker import broker
 from live.room import pin_event, status_event, units_left
 from shop.catalog.models import Store
@@ -88,6 +89,7 @@ def announce_purchase(order_id: int) -> None:
         item.product_id: item
         for item in db.session.scalars(select(ShelfItem).where(ShelfItem.session_id == session_id))
     }
+    grace = services.settings().reservation_minutes  # read once for every line
     events = []
     for line in order.lines:
         item = shelf.get(line.product_id)
@@ -98,7 +100,7 @@ def announce_purchase(order_id: int) -> None:
                 "item": item.id,
                 "product": line.product_name,
                 "city": city,
-                "units_left": units_left(item),
+                "units_left": units_left(item, grace_minutes=grace),
             }
         )
     db.session.rollback()
