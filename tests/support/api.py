@@ -13,6 +13,7 @@ from shop.api.models import Scope
 from shop.demo.factories import make_product, make_store
 from shop.extensions import db
 from tests.support.members import buy, pay
+from tests.support.servers import free_port
 
 EVERY_SCOPE = [s.value for s in Scope]
 MAILED: list[tuple[str, str, str]] = []
@@ -85,7 +86,8 @@ class Receiver:
         return f"http://127.0.0.1:{self.server.server_port}/hook"
 
     def start(self, port: int = 0) -> Receiver:
-        """Listen on ``port`` (a free one by default; the same one again after ``stop``)."""
+        """Listen on ``port`` (a free one by default, below the ephemeral range so that it is
+        still free when started again after ``stop``: ``tests.support.servers.free_port``)."""
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -106,7 +108,7 @@ class Receiver:
                 pass
 
         ThreadingHTTPServer.allow_reuse_address = True
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port or free_port()), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 

@@ -10,16 +10,12 @@ import socket
 import subprocess
 import time
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.servers import free_port
 
 
 class RedisServer:
     def __init__(self, directory) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.directory = str(directory)
         self.process: subprocess.Popen | None = None
 

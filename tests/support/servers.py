@@ -4,6 +4,7 @@ tests about several processes sharing one database and one Redis."""
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -14,10 +15,23 @@ import requests
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+#: below Linux's ephemeral range (32768-60999), from which outgoing connections take their
+#: local ports: a server stopped and started again on its port finds it still free
+PORTS = range(20000, 32768)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free now on 127.0.0.1, below the ephemeral range: a test that stops a server
+    and starts it again on the same port (a receiver or Redis "coming back") would otherwise
+    find that an outgoing connection took it meanwhile ("Address already in use")."""
+    for port in random.sample(PORTS, 500):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise OSError("no free port below the ephemeral range")
 
 
 class WebProcess:
