@@ -66,18 +66,30 @@ class LineQuantityField(QuantityField):
             super().process_formdata(valuelist)
 
 
-class SeenPricesField(HiddenField):
-    """The unit prices the checkout page showed, as ``variant_id:price`` pairs separated by
-    spaces (the page writes them; ``place_order`` refuses a line that is now dearer). Anything
-    else is read as none: the field can only protect the buyer, never lower a price."""
+class SeenField(HiddenField):
+    """What the checkout page showed, as ``key:amount`` pairs separated by spaces (the page
+    writes them; ``place_order`` refuses an order that now differs). Anything else is read as
+    none: the field can only protect the buyer, never lower a price."""
+
+    key = str
 
     def process_formdata(self, valuelist):
         self.data = {}
         try:
             pairs = [pair.split(":") for pair in (valuelist[0] if valuelist else "").split()]
-            self.data = {int(variant): int(price) for variant, price in pairs}
+            self.data = {self.key(key): int(amount) for key, amount in pairs}
         except ValueError:
             self.data = {}
+
+
+class SeenPricesField(SeenField):
+    """The unit prices the checkout page showed, by variant id (``variant_id:price``)."""
+
+    key = int
+
+
+class SeenTotalsField(SeenField):
+    """The totals the checkout page showed, by fulfilment (``pickup:total delivery:total``)."""
 
 
 class PointsField(StringField):
@@ -162,6 +174,7 @@ class CheckoutForm(StorefrontForm):
     payment_method = StringField(default="")
     idempotency_key = HiddenField(default="")
     seen_prices = SeenPricesField(default=dict)
+    seen_totals = SeenTotalsField(default=dict)
     action = StringField(default="")  # "update": the Apply button, which places nothing
 
     def problems(self) -> dict[str, str]:
@@ -210,4 +223,5 @@ class CheckoutForm(StorefrontForm):
             points=membership["points"],
             attribution=attribution,
             seen_prices=self.seen_prices.data or {},
+            seen_totals=self.seen_totals.data or {},
         )

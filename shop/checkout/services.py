@@ -1,8 +1,9 @@
 """Checkout: quote a basket from server-side prices and place the order in one transaction.
 
 Whatever price a client sends is never charged: every amount comes from the catalog here. The
-unit prices the checkout page showed are read back only to refuse a line that is dearer now
-(``price_rises``). A repeated submission (same idempotency key) returns the first order.
+unit prices and the total the checkout page showed are read back only to refuse an order
+that is dearer now (``price_rises``) or whose total is not the one shown (``total_change``).
+A repeated submission (same idempotency key) returns the first order.
 """
 
 from __future__ import annotations
@@ -260,6 +261,10 @@ class CheckoutDetails:
     # The unit prices the checkout page showed, by variant id: a line dearer now (a live or
     # limited-time price ended since) is refused, so nobody pays more than they were shown.
     seen_prices: dict = field(default_factory=dict)
+    # The totals the checkout page showed, by fulfilment: an order whose total differs (a
+    # quantity changed without the page re-pricing its discounts, a coupon that no longer
+    # applies) is refused, so nobody is charged a total they were not shown.
+    seen_totals: dict = field(default_factory=dict)
 
 
 def payment_methods(fulfilment: str) -> list[str]:
@@ -375,6 +380,9 @@ def place_order(
     rises = price_rises(basket, details.seen_prices)
     if rises:
         raise PriceChanged(rises)
+    change = total_change(basket, details.seen_totals.get(details.fulfilment))
+    if change:
+        raise PriceChanged(change)
 
     with_receivers, retried = True, False
     while True:
@@ -421,6 +429,18 @@ def price_rises(basket: Quote, seen: dict) -> str | None:
     return _(
         "%(rises)s. Check the new total and place the order again.",
         rises=_("; ").join(rises),
+    )
+
+
+def total_change(basket: Quote, seen: int | None) -> str | None:
+    """The message to show when the order's total is not the ``seen`` one the checkout page
+    showed for its fulfilment (None when it is, or when nothing was seen)."""
+    if seen is None or basket.total == seen:
+        return None
+    return _(
+        "The total is now %(total)s, not the %(shown)s shown. Check it and place the order again.",
+        total=format_money(basket.total),
+        shown=format_money(seen),
     )
 
 

@@ -269,3 +269,76 @@ def test_a_visitor_is_asked_to_sign_in_for_coupons_in_one_sentence(client, ctx):
     page = f"/checkout?variant={product.variants[0].id}"
     chinese = client.get(page, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert '">登录</a>后可使用优惠券和积分。</p>' in chinese
+
+
+def _seen_totals(html: str) -> str:
+    return html.split('name="seen_totals" value="', 1)[1].split('"', 1)[0]
+
+
+def test_an_order_whose_total_is_not_the_one_shown_is_refused_and_shown_again(client, ctx):
+    """A member's "Buy now" page for 2 shows the ¥10 coupon (spend ¥50) and ¥66.00; they type
+    1 and submit without the page pricing it again: the coupon no longer applies, so the order
+    would cost ¥38.00, a total they were not shown. It is refused, nothing is placed, and the
+    page shows the new total; submitted again, the order is placed at it."""
+    from shop.infra.unit_of_work import unit_of_work
+    from shop.members import coupons
+    from tests.support.members import make_customer, make_template, sign_in
+
+    store, _, product = small_catalog(stock_qty=5, price=3800)
+    variant = product.variants[0]
+    customer = make_customer("Han Mei")
+    template = make_template("Ten off fifty", "threshold", value=1000, threshold=5000)
+    with unit_of_work():
+        coupons.issue(template.id, customer.id)
+    sign_in(client, customer)
+    page = client.get(f"/checkout?variant={variant.id}&qty=2").get_data(as_text=True)
+    assert "−¥10.00" in page
+    assert _seen_totals(page) == "pickup:6600 delivery:7600"  # with the ¥10 delivery fee
+
+    form = checkout_form(
+        variant.id, store.id, phone=customer.phone, qty="1", seen_totals=_seen_totals(page)
+    )
+    refused = client.post("/checkout", data=form)
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "The total is now ¥38.00, not the ¥66.00 shown." in html
+    assert db.session.scalar(select(func.count(Order.id))) == 0
+    assert db.session.get(Variant, variant.id).stock == 5
+    assert _seen_totals(html).startswith("pickup:3800 ")
+
+    placed = client.post("/checkout", data={**form, "seen_totals": _seen_totals(html)})
+    assert placed.status_code == 303
+    assert db.session.scalar(select(Order.total)) == 3800
+
+
+@pytest.mark.parametrize("fulfilment", ["pickup", "delivery"])
+def test_the_totals_the_page_shows_are_the_ones_charged(client, ctx, fulfilment):
+    """The page's totals for pick-up and delivery (with its fee) are what the order costs:
+    submitted as shown, each is placed."""
+    store, _, product = small_catalog(stock_qty=5, price=3800)
+    variant = product.variants[0]
+    page = client.get(f"/checkout?variant={variant.id}").get_data(as_text=True)
+    seen = dict(pair.split(":") for pair in _seen_totals(page).split())
+    form = checkout_form(variant.id, store.id, seen_totals=_seen_totals(page))
+    if fulfilment == "delivery":
+        form.update(
+            fulfilment="delivery",
+            province="江苏省",
+            city="苏州市",
+            district="姑苏区",
+            address="8 Canal St",
+        )
+    assert client.post("/checkout", data=form).status_code == 303
+    assert db.session.scalar(select(Order.total)) == int(seen[fulfilment])
+    assert int(seen["delivery"]) > int(seen["pickup"])  # the delivery fee, below the threshold
+
+
+def test_in_chinese_a_changed_total_reads_as_one_sentence(app):
+    from shop.checkout.services import Quote, QuoteLine, total_change
+
+    basket = Quote(lines=[QuoteLine(variant=None, quantity=1, unit_price=3800)], currency="CNY")
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert total_change(basket, 6600) == (
+            "合计现为 ¥38.00，与页面显示的 ¥66.00 不同。请核对后重新提交订单。"
+        )
+        assert total_change(basket, 3800) is None and total_change(basket, None) is None
