@@ -80,3 +80,14 @@ def test_a_member_changing_the_quantity_sees_the_new_total_and_pays_it(
     with app.app_context():
         order = db.session.scalar(select(Order))
         assert (order.total, order.coupon_discount) == (3800, 0)
+
+
+def test_a_member_choosing_no_coupon_sees_the_total_without_it(
+    app, live_server, page, member_with_coupon
+):
+    checkout = f"/checkout?variant={member_with_coupon['variant_id']}%26qty=2"
+    _sign_in(page, live_server, member_with_coupon["phone"], checkout)
+    expect(page.locator(".pickup-total")).to_have_text("¥66.00")
+    page.locator("select[name=coupon]").select_option("none")
+    expect(page.locator(".pickup-total")).to_have_text("¥76.00")
+    expect(page.locator("select[name=coupon]")).to_have_value("none")
