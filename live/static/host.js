@@ -8,13 +8,29 @@
   var note = document.getElementById('host-note');
   var status = d.status;
 
+  // What each action can do in each status: going live from scheduled or paused, pausing a
+  // live session, ending one not ended; nothing changes an ended session's shelf or pin.
+  function showStatus(now) {
+    status = now;
+    var ended = now === 'ended';
+    host.querySelectorAll('[data-do]').forEach(function (button) {
+      var action = button.dataset.do;
+      button.disabled = action === 'start' ? (now === 'live' || ended)
+        : action === 'pause' ? now !== 'live'
+        : action !== 'mute' && ended;
+    });
+    var shelve = host.querySelector('#shelf-form button[type=submit]');
+    if (shelve) shelve.disabled = ended;
+  }
+  showStatus(status);
+
   function send(action, fields) {
     var body = new FormData();
     Object.keys(fields || {}).forEach(function (k) { body.append(k, fields[k]); });
     return fetch(d.action.replace('ACTION', action), {
       method: 'POST', body: body, headers: { 'X-CSRFToken': d.csrf, Accept: 'application/json' }
     }).then(function (r) { return r.json(); }).then(function (answer) {
-      if (answer.status) status = answer.status;
+      if (answer.status) showStatus(answer.status);
       if (action !== 'heartbeat' || !answer.ok) note.textContent = answer.ok ? answer.message : answer.error;
       return answer;
     }).catch(function () { note.textContent = d.tFailed; });
@@ -81,7 +97,7 @@
   var source = new EventSource(d.events);
   source.addEventListener('status', function (e) {
     var data = JSON.parse(e.data);
-    status = data.status;
+    showStatus(data.status);
     var el = document.getElementById('live-status');
     el.textContent = JSON.parse(d.statusLabels)[data.status] || data.status;
     el.className = 'live-status status-' + data.status;

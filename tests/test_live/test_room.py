@@ -272,8 +272,8 @@ def test_the_room_shows_what_its_buy_buttons_charge_the_lowest_price(client, roo
     sign_in_host(client)
     console = client.get(f"/live/{room.session_id}/host").get_data(as_text=True)
     shelf = console.split('id="host-shelf"', 1)[1].split("</ul>", 1)[0].split("<li ")[1:]
-    assert "¥69.00 · 0 sold</small>" in shelf[0]  # the live price wins: nothing more to say
-    assert "¥39.00 · 0 sold · viewers now pay ¥35.00" in shelf[1]  # bought at ¥35: no unit
+    assert "¥69.00 · 0 claimed</small>" in shelf[0]  # the live price wins: nothing more to say
+    assert "¥39.00 · 0 claimed · viewers now pay ¥35.00" in shelf[1]  # bought at ¥35: no unit
     answer = client.post(f"/live/{room.session_id}/host/pin", data={"item": room.items[1]})
     assert answer.get_json()["ok"] is True
     pinned = [d for k, d in _events(app, room.session_id) if k == "pin"][-1]["pinned"]

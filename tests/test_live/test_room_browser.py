@@ -50,8 +50,11 @@ def test_the_host_pins_a_product_and_the_viewer_sees_it_without_reload(
     host.get_by_label("Password").fill(HOST_PASSWORD)
     host.get_by_role("button", name="Sign in").click()
     host.wait_for_url(live_server(f"/live/{room.session_id}/host"))
+    expect(host.get_by_role("button", name="Pause")).to_be_disabled()  # not on air yet
     host.get_by_role("button", name="Go live").click()
     expect(host.locator("#host-note")).to_have_text("You are live.")
+    expect(host.get_by_role("button", name="Go live")).to_be_disabled()
+    expect(host.get_by_role("button", name="Pause")).to_be_enabled()
     expect(viewer.locator("#live-status")).to_have_text("Live now")
 
     host.locator(".host-shelf li", has_text="Green Tea").get_by_role("button", name="Pin").click()
@@ -83,3 +86,11 @@ def test_the_host_pins_a_product_and_the_viewer_sees_it_without_reload(
     viewer.get_by_placeholder("Say something").fill("And the oolong?")
     viewer.get_by_role("button", name="Send").click()
     expect(viewer.locator("#comment-error")).to_have_text("Please wait 2 seconds between comments.")
+
+    host.get_by_role("button", name="End").click()
+    expect(viewer.locator("#live-status")).to_have_text("Ended")
+    for name in ("Go live", "Pause", "End", "Unpin"):
+        expect(host.get_by_role("button", name=name, exact=True)).to_be_disabled()
+    expect(host.locator(".host-shelf").get_by_role("button", name="Pin")).to_have_count(2)
+    for button in host.locator(".host-shelf").get_by_role("button", name="Pin").all():
+        expect(button).to_be_disabled()

@@ -56,7 +56,7 @@ def test_the_host_fills_the_shelf_and_pins_and_the_viewer_buys_at_the_live_price
     host.get_by_label("密码").fill(PASSWORD)
     host.get_by_role("button", name="登录").click()
     host.get_by_role("button", name="立即开播").click()
-    expect(host.get_by_role("heading", name="李娜 的直播")).to_be_visible()
+    expect(host.get_by_role("heading", name="李娜的直播")).to_be_visible()
     session_path = host.url.removeprefix(live_server("")).removesuffix("/host")
 
     viewer = phone(chromium).new_page()
