@@ -53,17 +53,24 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class LiveOffer:
-    """The live price of a basket line: which shelf item of which session set it, and how many
-    units the session's cap still allowed when it was offered (None: no cap)."""
+    """The live price of a basket line: which shelf item of which session set it, how many
+    units the session's cap still allowed when it was offered (None: no cap), and how many
+    one customer may buy at it (None: no limit)."""
 
     session_id: int
     shelf_item_id: int
     units_left: int | None = field(default=None, compare=False)
+    limit: int | None = field(default=None, compare=False)
 
     @property
     def label(self) -> str:
         """What checkout shows beside the line, and the product page beside the price."""
         return _("Live price")
+
+    @property
+    def note(self) -> str:
+        """Said with the label: the per-customer limit, before checkout has to refuse it."""
+        return _("Limit %(n)s per customer", n=self.limit) if self.limit else ""
 
 
 class WindowClosed(InvalidInput):
@@ -136,7 +143,8 @@ def offers(variants: list, attribution: Mapping, now: datetime | None = None) ->
     for variant in variants:
         item = match(items, variant)
         if item is not None and window(item, until, now, grace) == LivePrice.OPEN:
-            found[variant.id] = (item.live_price, LiveOffer(session_id, item.id, item.units_left))
+            offer = LiveOffer(session_id, item.id, item.units_left, item.per_customer_limit)
+            found[variant.id] = (item.live_price, offer)
     edges = [edge for item in items for edge in _window_edges(item, grace) if edge > now]
     return Offered(found, min([until, *edges]))
 

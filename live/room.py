@@ -300,8 +300,9 @@ def item_view(item, grace_minutes: int | None = None) -> dict:
     buy button charges for the variant it buys, and ``was``, the price it replaces, struck
     (``_was``). It sells at its own price (``at_live_price`` False) where the live price is
     over or beaten by it (``flash.live_price_state``); a live price still to come is shown.
-    ``live_price`` and ``sold`` are the shelf's, for the host console. ``grace_minutes``: the
-    live settings' (read here when not given)."""
+    ``limit``: how many one customer may buy at the live price (None: no limit, or not sold
+    at it). ``live_price`` and ``sold`` are the shelf's, for the host console.
+    ``grace_minutes``: the live settings' (read here when not given)."""
     from live import services
     from shop.money import format_money
 
@@ -323,6 +324,7 @@ def item_view(item, grace_minutes: int | None = None) -> dict:
         "was": _was(variant, own, at_live_price),
         "at_live_price": at_live_price,
         "units_left": units_left(item, at_live_price),
+        "limit": item.per_customer_limit if at_live_price else None,
         "sold": item.sold or 0,
     }
 

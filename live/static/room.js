@@ -10,7 +10,13 @@
   function fill(template, values) {
     return template.replace(/\{(\w+)\}/g, function (_, key) { return values[key]; });
   }
-  function unitsText(n) { return n > 0 ? fill(d.tUnits, { n: n }) : d.tSoldOut; }
+  // Units left, and the per-customer limit while the live price holds (data-limit).
+  function unitsText(n, limit) {
+    if (!(n > 0)) return d.tSoldOut;
+    var text = fill(d.tUnits, { n: n });
+    return limit ? text + ' · ' + fill(d.tLimit, { n: limit }) : text;
+  }
+  function showLeft(el, n) { el.textContent = unitsText(n, el.dataset.limit); }
 
   var video = byId('live-video');
   if (video && video.dataset.hls) {
@@ -31,7 +37,8 @@
     byId('pin-price').className = pinned.was ? 'price sale' : 'price';
     byId('pin-was').textContent = pinned.was;
     byId('pin-was').hidden = !pinned.was;
-    byId('pin-left').textContent = unitsText(pinned.units_left);
+    byId('pin-left').dataset.limit = pinned.limit || '';
+    showLeft(byId('pin-left'), pinned.units_left);
     byId('pin-buy').href = pinned.url;
     byId('pin-buy').textContent = pinned.at_live_price ? d.tBuyLive : d.tBuy;
     box.dataset.item = pinned.item;
@@ -39,9 +46,9 @@
   }
   function showUnits(item, left) {
     var box = byId('live-pinned');
-    if (String(box.dataset.item) === String(item)) byId('pin-left').textContent = unitsText(left);
+    if (String(box.dataset.item) === String(item)) showLeft(byId('pin-left'), left);
     var row = document.querySelector('#live-shelf li[data-item="' + Number(item) + '"] .left');
-    if (row) row.textContent = unitsText(left);
+    if (row) showLeft(row, left);
   }
   function addComment(c) {
     var list = byId('live-comments');
@@ -114,7 +121,8 @@
     }
     var left = document.createElement('span');
     left.className = 'left';
-    left.textContent = unitsText(item.units_left);
+    left.dataset.limit = item.limit || '';
+    showLeft(left, item.units_left);
     a.append(name, prices, left);
     li.append(a);
     list.append(li);

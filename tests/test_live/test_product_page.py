@@ -249,3 +249,23 @@ def test_a_variant_cheaper_than_a_whole_product_live_price_keeps_its_own_price(a
         with app.app_context():
             order = db.session.scalars(select(Order).order_by(Order.id.desc())).first()
             assert order.lines[0].unit_price == paid
+
+
+def test_a_viewer_is_told_the_per_customer_limit_before_checkout_refuses_it(app, live):
+    """The live price's limit of 2 is said on the product page, in the basket and at
+    checkout, beside the live price; nobody else is told of it."""
+    (_, variant_id, _, session_id, _), page = live
+    viewer = _viewer(app, session_id)
+    html = viewer.get(page).get_data(as_text=True)
+    variant = html.split('class="variant', 1)[1].split("</label>", 1)[0]
+    assert '<span class="pill offer">Live price</span> <small class="offer-note">' in variant
+    assert "Limit 2 per customer" in variant
+    assert "Limit 2" not in app.test_client().get(page).get_data(as_text=True)
+
+    viewer.post("/cart/add", data={"variant": variant_id, "qty": 3})
+    basket = viewer.get("/cart").get_data(as_text=True)
+    assert "Live price" in basket and "Limit 2 per customer" in basket
+    checkout = viewer.get("/checkout", headers={"Accept-Language": "zh-CN"})
+    assert '直播价</span> <small class="offer-note">每人限购 2 件</small>' in checkout.get_data(
+        as_text=True
+    )

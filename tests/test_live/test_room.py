@@ -284,6 +284,25 @@ def test_the_room_shows_what_its_buy_buttons_charge_the_lowest_price(client, roo
     assert "¥35.00" in pin and "Buy now" in pin and "Buy at the live price" not in pin
 
 
+def test_the_room_says_the_per_customer_limit_while_the_live_price_holds(client, room, app):
+    """Green Tea's live price allows 2 per customer: its row and its pin say so; once its own
+    limited-time price is lower, it sells at that without a limit, and nothing is said."""
+    rows = _shelf_rows(client.get(f"/live/{room.session_id}").get_data(as_text=True))
+    assert '<span class="left" data-limit="2">40 left · Limit 2 per customer</span>' in rows[0]
+    assert '<span class="left" data-limit="">' in rows[1]  # Oolong: no limit
+    with app.app_context():
+        tea = db.session.get(ShelfItem, room.items[0]).product.variants[0]
+        tea.sale_price, tea.sale_starts_at = 5000, utcnow() - timedelta(hours=1)
+        tea.sale_ends_at = utcnow() + timedelta(hours=1)
+        db.session.commit()
+    sign_in_host(client)
+    client.post(f"/live/{room.session_id}/host/pin", data={"item": room.items[0]})
+    pinned = [d for k, d in _events(app, room.session_id) if k == "pin"][-1]["pinned"]
+    assert (pinned["pays"], pinned["limit"]) == ("¥50.00", None)
+    rows = _shelf_rows(client.get(f"/live/{room.session_id}").get_data(as_text=True))
+    assert "Limit" not in rows[0]
+
+
 def test_where_the_live_price_loses_the_sessions_cap_does_not_hold_back_the_product(
     client, room, app
 ):

@@ -64,7 +64,7 @@ def test_the_host_pins_a_product_and_the_viewer_sees_it_without_reload(
     expect(pinned).to_be_visible()
     expect(pinned.locator("#pin-name")).to_have_text("Green Tea")
     expect(pinned.locator("#pin-price")).to_have_text("¥69.00")
-    expect(pinned.locator("#pin-left")).to_have_text("40 left")
+    expect(pinned.locator("#pin-left")).to_have_text("40 left · Limit 2 per customer")
     expect(pinned.locator("#pin-was")).to_have_text("¥99.00")
     expect(pinned.locator("#pin-buy")).to_have_text("Buy at the live price")
 

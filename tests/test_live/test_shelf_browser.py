@@ -89,7 +89,7 @@ def test_the_host_fills_the_shelf_and_pins_and_the_viewer_buys_at_the_live_price
     expect(pinned).to_be_visible()
     expect(pinned.locator("#pin-name")).to_have_text("茉莉花茶")
     expect(pinned.locator("#pin-price")).to_have_text("¥39.00")
-    expect(pinned.locator("#pin-left")).to_have_text("剩 20 件")
+    expect(pinned.locator("#pin-left")).to_have_text("剩 20 件 · 每人限购 2 件")
     expect(viewer.locator("#live-status")).to_have_text("直播中")
 
     # The viewer buys the pinned product at the live price through the short checkout.
