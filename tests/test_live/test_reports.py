@@ -3,8 +3,10 @@ per pin window and per inviter; the home page's live block; the workbench's."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
+from flask import render_template_string
 from sqlalchemy import select
 
 from distribution.factories import make_guide
@@ -78,6 +80,16 @@ def test_the_report_counts_what_was_paid_less_refunds(app):
         by_inviter = {row.label: row.figures.paid_gmv for row in report.inviters}
         assert by_inviter["Anna"] == 10000
         assert report.visits == 1 and report.unique_visitors == 1
+
+        with app.test_request_context():  # a pin row: its product, then when (the end's time
+            html = render_template_string(  # alone on the same day), so a phone can wrap it
+                '{% from "live/_figures.html" import report_tables %}{{ report_tables(r) }}',
+                r=report,
+            )
+        assert re.search(
+            r'<th scope="row">Green Tea<br><small class="muted">[^<]*–\d{2}:\d{2}</small></th>',
+            html,
+        )
         assert report.conversion == 3 / 1  # paying buyers ÷ unique visitors until viewers count
         csv_text = reports.csv_export(report)
         assert "pin,Green Tea," in csv_text and "inviter,Anna," in csv_text
