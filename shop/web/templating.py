@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import current_app, g, get_flashed_messages, request
-from flask_babel import format_date, format_datetime, format_timedelta, get_locale
+from flask_babel import format_date, format_datetime, format_timedelta, get_locale, pgettext
 from markupsafe import Markup
 
 from shop.catalog.sanitize import clean_markup
@@ -37,6 +37,12 @@ def local_datetime(moment: datetime | None, pattern: str | None = None) -> str:
 
 def local_date(moment: datetime | None) -> str:
     return format_date(moment, "medium") if moment else ""
+
+
+def colon() -> str:
+    """What separates a label from its value ("Points: 2000"), as the reader's language
+    writes it: a full-width colon in Chinese ("积分：2000")."""
+    return pgettext("label", ": ")
 
 
 def points_worth(count: int | None) -> str:
@@ -96,6 +102,7 @@ def init_app(app) -> None:
     app.jinja_env.filters["hundredths"] = coupons.hundredths
     # Vocabularies that templates show by their labels (globals reach imported macros too).
     app.jinja_env.globals["OrderStatus"] = OrderStatus
+    app.jinja_env.globals["colon"] = colon
 
     @app.context_processor
     def shop_globals():

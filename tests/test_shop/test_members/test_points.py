@@ -237,6 +237,14 @@ def test_expiry_by_a_refund_returned_order_through_the_shop(world):
     assert balance(customer.id) == ledger_sum(customer.id)
 
 
+def test_in_chinese_the_points_label_takes_a_full_width_colon(app, client):
+    with app.app_context():  # not ``ctx``: the request picks its own language
+        customer = make_customer(points_=99)
+        sign_in(client, customer)
+    chinese = client.get("/me", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "<h2>积分：99</h2>" in chinese
+
+
 def test_me_shows_points_with_history_and_expiry_dates(client, world):
     customer = make_customer()
     pay(buy(world["variant"], world["store"], customer))
