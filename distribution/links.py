@@ -12,17 +12,18 @@ from shop.catalog.models import Product
 from shop.errors import InvalidInput
 from shop.extensions import db
 from shop.members.models import CouponTemplate
+from shop.web.i18n import localized
 
 
 def shareable_coupons() -> list[tuple[int, str]]:
-    """Coupon templates customers may claim through a link (active and claimable)."""
-    return list(
-        db.session.execute(
-            select(CouponTemplate.id, CouponTemplate.name)
-            .where(CouponTemplate.active.is_(True), CouponTemplate.claimable.is_(True))
-            .order_by(CouponTemplate.name, CouponTemplate.id)
-        ).all()
+    """Coupon templates customers may claim through a link (active and claimable): id and
+    name in the reader's language."""
+    rows = db.session.execute(
+        select(CouponTemplate.id, CouponTemplate.name, CouponTemplate.name_en)
+        .where(CouponTemplate.active.is_(True), CouponTemplate.claimable.is_(True))
+        .order_by(CouponTemplate.name, CouponTemplate.id)
     )
+    return [(row.id, localized(row)) for row in rows]
 
 
 def parse_target(raw: str | None) -> tuple[str, int]:

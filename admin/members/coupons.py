@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import flash, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext
 from sqlalchemy import select
 from wtforms import SelectField, StringField
 from wtforms.validators import (
@@ -18,6 +17,7 @@ from wtforms.validators import (
 )
 
 from admin.base import StaffModelView
+from admin.kit.bilingual import bilingual_labels, english_field_args
 from admin.kit.fields import KindValueField, MoneyField
 from admin.kit.formatters import customer_cell, customer_formatter, order_cell
 from admin.kit.forms import AdminForm
@@ -79,6 +79,7 @@ class CouponTemplateView(StaffModelView):
     ]
     column_details_list = [
         "name",
+        "name_en",
         "kind",
         "offer",
         "scope",
@@ -94,7 +95,7 @@ class CouponTemplateView(StaffModelView):
         "created_at",
     ]
     column_labels = {
-        "name": lazy_pgettext("not a person", "Name"),
+        **bilingual_labels("name", "name_en"),
         "kind": _l("Kind"),
         "offer": _l("Offer"),
         "value_text": _l("Value"),
@@ -121,6 +122,7 @@ class CouponTemplateView(StaffModelView):
     column_default_sort = ("id", True)
     form_columns = [
         "name",
+        "name_en",
         "kind",
         "value_text",
         "cap",
@@ -153,6 +155,10 @@ class CouponTemplateView(StaffModelView):
     }
     form_args = {
         "name": {"validators": [DataRequired(), Length(max=120)]},
+        "name_en": {
+            **english_field_args("name_en")["name_en"],
+            "validators": [Length(max=120)],
+        },
         "threshold": {"description": _l("The basket must reach this, such as 100.00; empty: 0.")},
         "cap": {"description": _l("The most a percent-off coupon takes off; empty: no cap.")},
         "scope_ids": {

@@ -48,8 +48,10 @@ def _lines() -> list[str]:
     return lines
 
 
-def _template(name: str, kind: str, **values) -> CouponTemplate:
-    template = CouponTemplate(name=name, kind=kind, **values)
+def _template(names: str, kind: str, **values) -> CouponTemplate:
+    """``names``: "中文名 · English name"."""
+    chinese, _sep, english = names.partition(" · ")
+    template = CouponTemplate(name=chinese, name_en=english, kind=kind, **values)
     db.session.add(template)
     return template
 

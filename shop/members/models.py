@@ -192,7 +192,8 @@ class CouponTemplate(db.Model):
         CheckConstraint("value >= 0", name="value_not_negative"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(120))
+    name: Mapped[str] = mapped_column(String(120))  # in Chinese; see shop.web.i18n.localized
+    name_en: Mapped[str] = mapped_column(String(120), default="", server_default=EMPTY)
     kind: Mapped[str] = mapped_column(String(16), info={VOCABULARY: CouponKind})
     value: Mapped[int] = mapped_column(Integer, default=0)  # fixed/threshold: minor; percent: bp
     cap: Mapped[int | None] = mapped_column(Integer)  # percent: most it takes off

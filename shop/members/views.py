@@ -20,6 +20,7 @@ from shop.members import tiers as members
 from shop.members.forms import PointsPurchaseForm
 from shop.members.models import CouponTemplate, PointsShopItem
 from shop.web.blueprints import account
+from shop.web.i18n import localized
 
 
 def _scope_names(template: CouponTemplate) -> list[str]:
@@ -122,7 +123,7 @@ def buy_points_item(item_id: int):
     flash(
         _(
             "You bought %(name)s for %(n)d points.",
-            name=item.template.name,
+            name=localized(item.template),
             n=item.points_price,
         ),
         "ok",

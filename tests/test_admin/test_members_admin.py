@@ -153,6 +153,7 @@ def test_coupon_templates_in_major_units_and_percent(as_role, app):
         data={
             **base,
             "name": "Spend 100 save 15",
+            "name_en": "Spend ¥100, save ¥15",
             "kind": "threshold",
             "value_text": "15.00",
             "threshold": "100",
@@ -178,6 +179,8 @@ def test_coupon_templates_in_major_units_and_percent(as_role, app):
             "Spend 100 save 15": ("threshold", 1500, 10000, None),
             "12.5% off": ("percent", 1250, 0, 3000),
         }
+        english = db.session.scalars(select(CouponTemplate.name_en).order_by(CouponTemplate.id))
+        assert list(english) == ["Spend ¥100, save ¥15", ""]
         assert (
             db.session.scalar(
                 select(func.count(AuditLog.id)).where(AuditLog.action == "coupon_template.create")

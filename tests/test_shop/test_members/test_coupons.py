@@ -302,3 +302,18 @@ def test_an_unpaid_order_that_expires_gives_its_coupon_and_points_back(world):
     assert balance(customer.id) == ledger_sum(customer.id) == 300
     again = buy(world["product"].variants[0], world["store"], customer, coupon=coupon.id)
     assert again.coupon_id == coupon.id
+
+
+def test_a_coupon_is_named_in_the_readers_language(app):
+    """Staff name a coupon in Chinese and in English; each reader sees theirs (an empty
+    English name shows the Chinese one)."""
+    with app.app_context():
+        welcome = make_template("新人礼：满 50 减 10", name_en="Welcome: ¥10 off ¥50").id
+        plain = make_template("感谢券").id
+    for language, expected in (("zh-CN", "新人礼：满 50 减 10"), ("en", "Welcome: ¥10 off ¥50")):
+        page = _text(
+            app.test_client().get(f"/coupons/{welcome}", headers={"Accept-Language": language})
+        )
+        assert f"<h1>{expected}</h1>" in page
+    english = app.test_client().get(f"/coupons/{plain}", headers={"Accept-Language": "en"})
+    assert "<h1>感谢券</h1>" in _text(english)
