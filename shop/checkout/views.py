@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from datetime import timedelta
 
 from flask import flash, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext as _
@@ -24,13 +25,17 @@ from shop.checkout.services import (
 from shop.customers import addresses, regions
 from shop.customers import identity as customers
 from shop.errors import InvalidDetails, InvalidInput, PaymentError, ShopError
-from shop.extensions import csrf
+from shop.extensions import csrf, db
 from shop.hooks import carried_attribution
+from shop.infra.clock import utcnow
 from shop.infra.unit_of_work import unit_of_work
 from shop.members import points
 from shop.orders.models import Order, OrderStatus
 from shop.payments import services as payments
 from shop.web.blueprints import storefront
+
+# How long after ordering "Buy now" for the same items says the order was just placed.
+JUST_PLACED = timedelta(minutes=10)
 
 
 @storefront.post("/cart/add")
@@ -202,6 +207,7 @@ def _checkout_page(
     saved = addresses.saved(customer_id)
     return render_template(
         "shop/checkout.html",
+        just_placed=None if from_cart or request.method != "GET" else _just_placed(items),
         basket=basket,
         form=form,
         fulfilment=fulfilment,
@@ -221,6 +227,16 @@ def _checkout_page(
         if customer_id
         else 0,
     ), 422 if (error or problems) else 200
+
+
+def _just_placed(items: list[tuple[int, int]]) -> Order | None:
+    """This browser's last order, when it was placed in the last few minutes for exactly
+    these items: back on "Buy now" after ordering, the page says so before a second order."""
+    remembered = customers.remembered_order_ids()
+    order = db.session.get(Order, remembered[0]) if remembered else None
+    if order is None or order.created_at < utcnow() - JUST_PLACED:
+        return None
+    return order if [(line.variant_id, line.quantity) for line in order.lines] == items else None
 
 
 def _leave_checkout(message: str, variant_id: int | None = None):

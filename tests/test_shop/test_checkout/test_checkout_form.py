@@ -342,3 +342,18 @@ def test_in_chinese_a_changed_total_reads_as_one_sentence(app):
             "合计现为 ¥38.00，与页面显示的 ¥66.00 不同。请核对后重新提交订单。"
         )
         assert total_change(basket, 3800) is None and total_change(basket, None) is None
+
+
+def test_back_on_buy_now_after_ordering_the_page_says_the_order_was_just_placed(client, ctx):
+    """Back on the "Buy now" page of an order just placed, the page says so (a second submit
+    is a second order, as the customer may mean); other items or quantities say nothing."""
+    store, _, product = small_catalog(stock_qty=5)
+    variant = product.variants[0]
+    placed = client.post("/checkout", data=checkout_form(variant.id, store.id, qty="2"))
+    order = db.session.scalar(select(Order))
+    assert placed.headers["Location"].endswith(f"/o/{order.token}")
+
+    again = client.get(f"/checkout?variant={variant.id}&qty=2").get_data(as_text=True)
+    assert f'You just placed order <a href="/o/{order.token}">{order.number}</a>' in again
+    other = client.get(f"/checkout?variant={variant.id}&qty=1").get_data(as_text=True)
+    assert "You just placed" not in other
