@@ -47,6 +47,7 @@ from shop.hooks import Offered, offer_wins
 from shop.infra import outbox
 from shop.infra.clock import utcnow
 from shop.orders.models import Order, OrderStatus
+from shop.web.i18n import localized, variant_name
 
 log = logging.getLogger(__name__)
 
@@ -267,10 +268,21 @@ def _take_units(item: ShelfItem, quantity: int) -> None:
             select(ShelfItem.stock_cap - ShelfItem.sold).where(ShelfItem.id == item.id)
         )
         if not left or left <= 0:
-            raise OutOfStock(_("%(product)s is sold out in this live session.", product=item))
+            raise OutOfStock(
+                _("%(product)s is sold out in this live session.", product=_named(item))
+            )
         raise OutOfStock(
-            _("Only %(n)d of %(product)s are left in this live session.", n=left, product=item)
+            _(
+                "Only %(n)d of %(product)s are left in this live session.",
+                n=left,
+                product=_named(item),
+            )
         )
+
+
+def _named(item: ShelfItem) -> str:
+    """What a refusal calls a shelf item, in the reader's language (its variant, if one)."""
+    return variant_name(item.variant) if item.variant else localized(item.product)
 
 
 def _limit_allows(item: ShelfItem, quantity: int):
@@ -321,7 +333,7 @@ def _take_allowance(item: ShelfItem, customer_id: int, quantity: int) -> None:
         _(
             "You can buy at most %(n)d of %(product)s in this live session.",
             n=limit or 0,
-            product=item,
+            product=_named(item),
         )
     )
 

@@ -22,6 +22,7 @@ from shop.extensions import db
 from shop.infra import outbox
 from shop.infra.clock import utcnow
 from shop.staff import audit
+from shop.web.i18n import variant_name
 
 # Built once (every order runs them); plain Core: no ORM object is synchronised or read back.
 _VARIANTS = Variant.__table__
@@ -117,12 +118,11 @@ def reserve(order_id: int, quantities: Iterable[tuple[int, int]]) -> None:
         if left[variant_id] is None:
             # Fresh from the database: the caller may hold this variant loaded before the race.
             variant = db.session.get(Variant, variant_id, populate_existing=True)
+            name = variant_name(variant)
             raise OutOfStock(
-                _("Sorry, %(name)s is sold out.", name=str(variant.product.name))
+                _("Sorry, %(name)s is sold out.", name=name)
                 if variant.stock <= 0
-                else _(
-                    "Only %(n)d of %(name)s left.", n=variant.stock, name=str(variant.product.name)
-                )
+                else _("Only %(n)d of %(name)s left.", n=variant.stock, name=name)
             )
     announce_low_stock(dict(quantities), left, f"order-{order_id}")
 

@@ -48,6 +48,7 @@ from shop.orders.models import (
 )
 from shop.orders.topics import OrderTopic
 from shop.signals import announce, order_placed, order_placing
+from shop.web.i18n import variant_name
 
 log = logging.getLogger(__name__)
 
@@ -417,7 +418,7 @@ def price_rises(basket: Quote, seen: dict) -> str | None:
     rises = [
         _(
             "%(name)s now costs %(price)s, up from the %(shown)s shown",
-            name=str(line.variant.product.name),
+            name=variant_name(line.variant),
             price=format_money(line.unit_price),
             shown=format_money(seen[line.variant.id]),
         )

@@ -29,6 +29,12 @@ def localized(row, field: str = "name") -> str:
     return (english or chinese) if reads_english() else (chinese or english)
 
 
+def variant_name(variant) -> str:
+    """What a message calls a variant in the reader's language: its product's name, then its
+    own when it has one ("乌龙茶礼盒 单只")."""
+    return f"{localized(variant.product)} {localized(variant)}".strip()
+
+
 def medium_datetime(moment: datetime) -> str:
     """A stored (naive UTC) time in the shop's zone as the reader's locale writes a date with
     its month spelled out and the time to the minute: "Dec 6, 2026, 4:13 PM",

@@ -30,10 +30,10 @@ def live(app):
         return on_air(cap=3, limit=2)
 
 
-def _buy(client, live, phone="13900000001", qty=1):
+def _buy(client, live, phone="13900000001", qty=1, language="en"):
     store_id, variant_id, *_ = live
     form = checkout_form(variant_id, store_id, phone=phone, qty=str(qty))
-    return client.post("/checkout", data=form)
+    return client.post("/checkout", data=form, headers={"Accept-Language": language})
 
 
 def _orders():
@@ -145,6 +145,14 @@ def test_over_the_per_customer_limit_is_refused_and_changes_nothing(client, live
         assert len(_orders()) == 1
         assert _sold(live[4]) == 2
         assert db.session.scalar(select(BuyerTally.units)) == 2
+    with app.app_context():  # named as the reader reads it
+        product = db.session.get(ShelfItem, live[4]).product
+        product.name, product.name_en = "绿茶", "Green Tea"
+        db.session.commit()
+    english = _buy(client, live, qty=1).get_data(as_text=True)
+    assert "You can buy at most 2 of Green Tea in this live session." in english
+    chinese = _buy(client, live, qty=1, language="zh-CN").get_data(as_text=True)
+    assert "本场直播每人最多购买 2 件 绿茶。" in chinese
 
 
 def test_more_than_the_cap_is_refused_with_what_is_left(client, live, app):

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from shop.catalog.models import Variant
-from shop.demo.factories import make_product
+from shop.demo.factories import make_product, make_store
 from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.orders.models import Order, OrderLine
@@ -357,3 +357,28 @@ def test_back_on_buy_now_after_ordering_the_page_says_the_order_was_just_placed(
     assert f'You just placed order <a href="/o/{order.token}">{order.number}</a>' in again
     other = client.get(f"/checkout?variant={variant.id}&qty=1").get_data(as_text=True)
     assert "You just placed" not in other
+
+
+def test_a_refusal_names_the_variant_in_the_readers_language(app):
+    """A price rise and a stock-out name the product and its variant as the reader reads
+    them: "Celadon cups Pair" in English, "青瓷茶杯 两只装" in Chinese."""
+    with app.app_context():
+        store = make_store("Test Store", "Hangzhou", "1 West Lake Rd")
+        cups = make_product(
+            "青瓷茶杯",
+            name_en="Celadon cups",
+            store=store,
+            variants=[("单只", 6800, 5, "Single"), ("两只装", 12800, 1, "Pair")],
+        )
+        db.session.commit()
+        pair, store_id = cups.variants[1].id, store.id
+    for language, rise, short in (
+        ("en", "Celadon cups Pair now costs ¥128.00", "Only 1 of Celadon cups Pair left."),
+        ("zh-CN", "青瓷茶杯 两只装 现价 ¥128.00", "青瓷茶杯 两只装 仅剩 1 件。"),
+    ):
+        client = app.test_client()
+        headers = {"Accept-Language": language}
+        form = checkout_form(pair, store_id, seen_prices=f"{pair}:9900")
+        assert rise in client.post("/checkout", data=form, headers=headers).get_data(as_text=True)
+        form = checkout_form(pair, store_id, qty="2")
+        assert short in client.post("/checkout", data=form, headers=headers).get_data(as_text=True)
