@@ -220,6 +220,7 @@ def test_every_line_that_rose_is_named_and_a_field_error_does_not_hide_a_rise(cl
     tea.price, oolong.price = 10900, 6900
     db.session.commit()
 
+    assert '<a href="/cart">Change the basket</a>' in page  # no quantity to change here
     form = {**checkout_form(None, store.id), "variant": "", "seen_prices": _seen_prices(page)}
     html = client.post("/checkout", data=form).get_data(as_text=True)
     assert "Green Tea now costs ¥109.00, up from the ¥99.00 shown; " in html
