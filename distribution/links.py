@@ -11,8 +11,8 @@ from distribution.sharing import link_for
 from shop.catalog.models import Product
 from shop.errors import InvalidInput
 from shop.extensions import db
+from shop.i18n import localized
 from shop.members.models import CouponTemplate
-from shop.web.i18n import localized
 
 
 def shareable_coupons() -> list[tuple[int, str]]:

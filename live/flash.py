@@ -44,10 +44,10 @@ from live.services import LiveTopic
 from shop.errors import InvalidInput, OutOfStock
 from shop.extensions import db
 from shop.hooks import Offered, offer_wins
+from shop.i18n import localized, variant_name
 from shop.infra import outbox
 from shop.infra.clock import utcnow
 from shop.orders.models import Order, OrderStatus
-from shop.web.i18n import localized, variant_name
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Labels of the catalog's two-language columns (``shop.web.i18n``): each text is edited in
+"""Labels of the catalog's two-language columns (``shop.i18n``): each text is edited in
 Chinese and in English, side by side, and a list shows both names."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Catalog tables: stores, categories, products, variants, images, stock movements, reviews.
 
 Names and descriptions are kept in both languages of the interface: ``name`` (Chinese) and
-``name_en`` (English), and so on; ``shop.web.i18n.localized`` shows the reader's, falling back
+``name_en`` (English), and so on; ``shop.i18n.localized`` shows the reader's, falling back
 to the other when one is empty.
 
 Money columns are integers in minor units; each row that holds money holds its currency.

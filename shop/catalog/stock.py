@@ -19,10 +19,10 @@ from shop.catalog.models import StockMovement, StockReason, Variant
 from shop.catalog.topics import StockTopic
 from shop.errors import OutOfStock
 from shop.extensions import db
+from shop.i18n import variant_name
 from shop.infra import outbox
 from shop.infra.clock import utcnow
 from shop.staff import audit
-from shop.web.i18n import variant_name
 
 # Built once (every order runs them); plain Core: no ORM object is synchronised or read back.
 _VARIANTS = Variant.__table__

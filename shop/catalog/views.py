@@ -19,11 +19,11 @@ from shop.catalog import queries as catalog
 from shop.catalog.models import Category
 from shop.extensions import db
 from shop.hooks import carried_attribution, offered_prices, price_state
+from shop.i18n import localized
 from shop.infra.clock import utcnow
 from shop.members import coupons
 from shop.web import pagecache
 from shop.web.blueprints import storefront
-from shop.web.i18n import localized
 
 
 @storefront.get("/")

@@ -30,6 +30,7 @@ from shop.customers.topics import CustomerTopic
 from shop.errors import InvalidDetails, InvalidInput
 from shop.extensions import db
 from shop.hooks import hooks, offered_prices
+from shop.i18n import variant_name
 from shop.infra import outbox
 from shop.infra.clock import utcnow
 from shop.infra.unit_of_work import after_commit
@@ -48,7 +49,6 @@ from shop.orders.models import (
 )
 from shop.orders.topics import OrderTopic
 from shop.signals import announce, order_placed, order_placing
-from shop.web.i18n import variant_name
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ def make_category(
     description: str = "",
     description_en: str = "",
 ) -> Category:
-    """``name`` is the Chinese name, ``name_en`` the English one (``shop.web.i18n``)."""
+    """``name`` is the Chinese name, ``name_en`` the English one (``shop.i18n``)."""
     name = name or f"Category {next(_seq)}"
     category = Category(
         name=name,
@@ -71,7 +71,7 @@ def make_product(
     """A product with variants; ``variants`` is a list of (name, price, stock) tuples, or
     (name, price, stock, English name).
     ``name`` and ``description`` are the Chinese texts, ``name_en`` and ``description_en`` the
-    English ones (``shop.web.i18n``).
+    English ones (``shop.i18n``).
 
     Initial stock is entered through a stock movement so the stock ledger balances.
     """

@@ -123,7 +123,7 @@ class LoyaltySettings(db.Model):
 class MemberTier(db.Model):
     __tablename__ = "member_tiers"
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(80))  # in Chinese; see shop.web.i18n.localized
+    name: Mapped[str] = mapped_column(String(80))  # in Chinese; see shop.i18n.localized
     name_en: Mapped[str] = mapped_column(String(80), default="", server_default=EMPTY)
     description: Mapped[str] = mapped_column(Text, default="", server_default=EMPTY)
     description_en: Mapped[str] = mapped_column(Text, default="", server_default=EMPTY)
@@ -192,7 +192,7 @@ class CouponTemplate(db.Model):
         CheckConstraint("value >= 0", name="value_not_negative"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(120))  # in Chinese; see shop.web.i18n.localized
+    name: Mapped[str] = mapped_column(String(120))  # in Chinese; see shop.i18n.localized
     name_en: Mapped[str] = mapped_column(String(120), default="", server_default=EMPTY)
     kind: Mapped[str] = mapped_column(String(16), info={VOCABULARY: CouponKind})
     value: Mapped[int] = mapped_column(Integer, default=0)  # fixed/threshold: minor; percent: bp

@@ -14,13 +14,13 @@ from shop.customers.views import sign_in_first
 from shop.errors import ShopError
 from shop.extensions import db
 from shop.hooks import carried_attribution
+from shop.i18n import localized
 from shop.infra.unit_of_work import unit_of_work
 from shop.members import coupons
 from shop.members import tiers as members
 from shop.members.forms import PointsPurchaseForm
 from shop.members.models import CouponTemplate, PointsShopItem
 from shop.web.blueprints import account
-from shop.web.i18n import localized
 
 
 def _scope_names(template: CouponTemplate) -> list[str]:

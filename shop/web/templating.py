@@ -12,13 +12,13 @@ from shop.catalog.sanitize import clean_markup
 from shop.checkout import cart
 from shop.customers.phones import mask_phone
 from shop.hooks import register_personal_part
+from shop.i18n import localized, medium_datetime
 from shop.infra.clock import utcnow
 from shop.members import coupons, points
 from shop.money import format_money
 from shop.orders.models import OrderStatus
 from shop.orders.numbers import order_number
 from shop.web import pagecache
-from shop.web.i18n import localized, medium_datetime
 
 
 def ago(moment: datetime | None) -> str:
@@ -29,7 +29,7 @@ def ago(moment: datetime | None) -> str:
 
 def local_datetime(moment: datetime | None, pattern: str | None = None) -> str:
     """A stored (naive UTC) time shown in the shop's time zone and the reader's language
-    (``shop.web.i18n.medium_datetime``); the admin passes a pattern of its own."""
+    (``shop.i18n.medium_datetime``); the admin passes a pattern of its own."""
     if moment is None:
         return ""
     return format_datetime(moment, pattern) if pattern else medium_datetime(moment)

@@ -13,7 +13,7 @@ import pytest
 from shop.catalog.models import Store, Variant
 from shop.demo.factories import make_category, make_product, make_store
 from shop.extensions import db
-from shop.web.i18n import medium_datetime
+from shop.i18n import medium_datetime
 from tests.support.shop import order_for
 
 EN, ZH = "en", "zh_Hans_CN"

@@ -1,4 +1,4 @@
-"""The catalog in the reader's language, and times in the reader's locale.
+"""The reader's language: rows named in both interface languages, and times in the reader's locale.
 
 Catalog rows keep their names and descriptions in both interface languages: ``name`` in
 Chinese and ``name_en`` in English (likewise ``description`` / ``description_en``,
