@@ -21,9 +21,9 @@ def shareable_coupons() -> list[tuple[int, str]]:
     rows = db.session.execute(
         select(CouponTemplate.id, CouponTemplate.name, CouponTemplate.name_en)
         .where(CouponTemplate.active.is_(True), CouponTemplate.claimable.is_(True))
-        .order_by(CouponTemplate.name, CouponTemplate.id)
+        .order_by(CouponTemplate.id)
     )
-    return [(row.id, localized(row)) for row in rows]
+    return sorted(((row.id, localized(row)) for row in rows), key=lambda pair: pair[1])
 
 
 def parse_target(raw: str | None) -> tuple[str, int]:

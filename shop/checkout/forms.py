@@ -13,6 +13,7 @@ from wtforms import HiddenField, StringField
 from wtforms.validators import InputRequired
 
 from shop.checkout.services import CheckoutDetails
+from shop.orders.models import Fulfilment
 from shop.web.forms import StorefrontForm
 
 MAX_ID = 2**31 - 1  # the largest id a database row can have
@@ -197,12 +198,14 @@ class CheckoutForm(StorefrontForm):
 
     def membership(self, customer_id: int | None) -> dict:
         """What ``quote`` takes for coupons and points: only a signed-in customer has any,
-        and their best coupon is taken unless they chose one."""
+        and their best coupon is taken unless they chose one. The pick-up store counts (for a
+        store's own coupons) only when picking up, as ``place_order`` prices it."""
+        picking_up = (self.fulfilment.data or Fulfilment.PICKUP) == Fulfilment.PICKUP
         return {
             "customer_id": customer_id,
             "coupon": (self.coupon.data or "best") if customer_id else None,
             "points": (self.points.data or 0) if customer_id else 0,
-            "store_id": self.pickup_store.data,
+            "store_id": self.pickup_store.data if picking_up else None,
         }
 
     def details(self, customer_id: int | None, attribution: dict) -> CheckoutDetails:

@@ -100,6 +100,7 @@ class Quote:
     points: int = 0
     points_value: int = 0
     free_shipping: bool = False  # whether delivery would be free (coupon, tier or threshold)
+    delivery_fee: int = 0  # what delivery would add (0 when free)
     coupon_options: list[coupons.Option] = field(default_factory=list)
 
     @property
@@ -113,6 +114,13 @@ class Quote:
     @property
     def total(self) -> int:
         return self.subtotal - self.discount + self.shipping
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """The total picked up and delivered (what the checkout page shows for each), for the
+        discounts priced here."""
+        goods = self.subtotal - self.discount
+        return {Fulfilment.PICKUP: goods, Fulfilment.DELIVERY: goods + self.delivery_fee}
 
 
 def sellable_variant_ids(variant_ids: list[int]) -> set[int]:
@@ -168,8 +176,9 @@ def quote(
     elif coupon not in (None, "", "best", "none") or points:
         raise InvalidInput(_("Sign in to use coupons and points."))
     result.free_shipping = free_shipping
-    if fulfilment == Fulfilment.DELIVERY and not free_shipping:
-        result.shipping = current_app.config["SHIPPING_FEE"]
+    result.delivery_fee = 0 if free_shipping else current_app.config["SHIPPING_FEE"]
+    if fulfilment == Fulfilment.DELIVERY:
+        result.shipping = result.delivery_fee
     return result
 
 

@@ -25,11 +25,11 @@ from shop.checkout.services import (
 from shop.customers import addresses, regions
 from shop.customers import identity as customers
 from shop.errors import InvalidDetails, InvalidInput, PaymentError, ShopError
-from shop.extensions import csrf, db
+from shop.extensions import csrf
 from shop.hooks import carried_attribution
-from shop.infra.clock import utcnow
 from shop.infra.unit_of_work import unit_of_work
 from shop.members import points
+from shop.orders import services as orders
 from shop.orders.models import Order, OrderStatus
 from shop.payments import services as payments
 from shop.web.blueprints import storefront
@@ -205,9 +205,13 @@ def _checkout_page(
         error = error or price_rises(basket, form.seen_prices.data or {})
     error = error or refusal
     saved = addresses.saved(customer_id)
+    just_placed = None  # back on "Buy now" after ordering, the page says so
+    if request.method == "GET" and not from_cart:
+        last = next(iter(customers.remembered_order_ids()), None)
+        just_placed = orders.just_placed(last, items, JUST_PLACED)
     return render_template(
         "shop/checkout.html",
-        just_placed=None if from_cart or request.method != "GET" else _just_placed(items),
+        just_placed=just_placed,
         basket=basket,
         form=form,
         fulfilment=fulfilment,
@@ -227,16 +231,6 @@ def _checkout_page(
         if customer_id
         else 0,
     ), 422 if (error or problems) else 200
-
-
-def _just_placed(items: list[tuple[int, int]]) -> Order | None:
-    """This browser's last order, when it was placed in the last few minutes for exactly
-    these items: back on "Buy now" after ordering, the page says so before a second order."""
-    remembered = customers.remembered_order_ids()
-    order = db.session.get(Order, remembered[0]) if remembered else None
-    if order is None or order.created_at < utcnow() - JUST_PLACED:
-        return None
-    return order if [(line.variant_id, line.quantity) for line in order.lines] == items else None
 
 
 def _leave_checkout(message: str, variant_id: int | None = None):

@@ -25,6 +25,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from shop.catalog import stock
 from shop.catalog.models import StockReason
@@ -602,3 +603,22 @@ def record_external_refund(
     outbox.publish(OrderTopic.REFUNDED, order.id, record.id)
     after_commit(announce, order_refunded, _app(), order_id=order.id, refund_id=record.id)
     return True
+
+
+def just_placed(order_id: int | None, items: list[tuple[int, int]], within: timedelta):
+    """Order ``order_id`` when it was placed in the last ``within`` for exactly ``items``
+    (``(variant_id, quantity)`` pairs) and is not cancelled; else None."""
+    if order_id is None:
+        return None
+    order = db.session.scalar(
+        select(Order)
+        .options(selectinload(Order.lines))
+        .where(
+            Order.id == order_id,
+            Order.created_at >= utcnow() - within,
+            Order.status != OrderStatus.CANCELLED,
+        )
+    )
+    if order is None or [(line.variant_id, line.quantity) for line in order.lines] != items:
+        return None
+    return order

@@ -383,3 +383,36 @@ def test_a_refusal_names_the_variant_in_the_readers_language(app):
         assert rise in client.post("/checkout", data=form, headers=headers).get_data(as_text=True)
         form = checkout_form(pair, store_id, qty="2")
         assert short in client.post("/checkout", data=form, headers=headers).get_data(as_text=True)
+
+
+def test_a_members_delivery_is_priced_without_the_pick_up_stores_coupons(client, ctx):
+    """A coupon for one store's pick-ups does not apply to a delivery: the page priced for
+    delivery shows the total without it, and the order placed at that total goes through
+    (the page used to price a delivery with the pick-up store still chosen)."""
+    from shop.infra.unit_of_work import unit_of_work
+    from shop.members import coupons
+    from tests.support.members import make_customer, make_template, sign_in
+
+    store, _, product = small_catalog(stock_qty=5, price=3800)
+    variant = product.variants[0]
+    customer = make_customer("Han Mei")
+    template = make_template("Store ten", value=1000, scope="stores", scope_ids=[store.id])
+    with unit_of_work():
+        coupons.issue(template.id, customer.id)
+    sign_in(client, customer)
+    delivery = dict(
+        fulfilment="delivery",
+        province="江苏省",
+        city="苏州市",
+        district="姑苏区",
+        address="8 Canal St",
+    )
+    picking_up = client.get(f"/checkout?variant={variant.id}").get_data(as_text=True)
+    assert _seen_totals(picking_up) == "pickup:2800 delivery:3800"  # the coupon, and the fee
+    form = checkout_form(variant.id, store.id, phone=customer.phone, action="update", **delivery)
+    priced = client.post("/checkout", data=form).get_data(as_text=True)
+    assert _seen_totals(priced) == "pickup:3800 delivery:4800"
+    form.update(action="", seen_totals=_seen_totals(priced))
+    assert client.post("/checkout", data=form).status_code == 303
+    order = db.session.scalar(select(Order))
+    assert (order.total, order.coupon_discount, order.shipping) == (4800, 0, 1000)
