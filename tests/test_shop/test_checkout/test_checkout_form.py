@@ -15,6 +15,11 @@ from shop.orders.models import Order, OrderLine
 from shop.signals import order_placed
 from tests.support.shop import checkout_form, small_catalog
 
+# The fields of a delivery to Suzhou (a region of shop.customers.regions).
+TO_SUZHOU = dict(
+    fulfilment="delivery", province="江苏省", city="苏州市", district="姑苏区", address="8 Canal St"
+)
+
 
 def test_double_submitted_checkout_makes_one_order(client, ctx):
     store, _, product = small_catalog(stock_qty=5)
@@ -84,11 +89,7 @@ def test_delivery_below_the_free_threshold_adds_the_fee(client, ctx, app):
     form = checkout_form(
         product.variants[0].id,
         store.id,
-        fulfilment="delivery",
-        province="江苏省",
-        city="苏州市",
-        district="姑苏区",
-        address="8 Canal St",
+        **TO_SUZHOU,
         shipping="0",
     )
 
@@ -322,13 +323,7 @@ def test_the_totals_the_page_shows_are_the_ones_charged(client, ctx, fulfilment)
     seen = dict(pair.split(":") for pair in _seen_totals(page).split())
     form = checkout_form(variant.id, store.id, seen_totals=_seen_totals(page))
     if fulfilment == "delivery":
-        form.update(
-            fulfilment="delivery",
-            province="江苏省",
-            city="苏州市",
-            district="姑苏区",
-            address="8 Canal St",
-        )
+        form.update(TO_SUZHOU)
     assert client.post("/checkout", data=form).status_code == 303
     assert db.session.scalar(select(Order.total)) == int(seen[fulfilment])
     assert int(seen["delivery"]) > int(seen["pickup"])  # the delivery fee, below the threshold
@@ -400,16 +395,9 @@ def test_a_members_delivery_is_priced_without_the_pick_up_stores_coupons(client,
     with unit_of_work():
         coupons.issue(template.id, customer.id)
     sign_in(client, customer)
-    delivery = dict(
-        fulfilment="delivery",
-        province="江苏省",
-        city="苏州市",
-        district="姑苏区",
-        address="8 Canal St",
-    )
     picking_up = client.get(f"/checkout?variant={variant.id}").get_data(as_text=True)
     assert _seen_totals(picking_up) == "pickup:2800 delivery:3800"  # the coupon, and the fee
-    form = checkout_form(variant.id, store.id, phone=customer.phone, action="update", **delivery)
+    form = checkout_form(variant.id, store.id, phone=customer.phone, action="update", **TO_SUZHOU)
     priced = client.post("/checkout", data=form).get_data(as_text=True)
     assert _seen_totals(priced) == "pickup:3800 delivery:4800"
     form.update(action="", seen_totals=_seen_totals(priced))
