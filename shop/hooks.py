@@ -51,7 +51,8 @@ class Hooks:
     apply to some of them right now and when those next change by time alone (``Offered``;
     live: the live price while the session is live plus its grace, within the shelf item's
     window). An offer may say how many units it still has at its price (``units_left``; live:
-    the session's cap), and a ``note`` shown with its label (live: the per-customer limit).
+    the session's cap), how many one customer may buy at it (``limit``), and a ``note`` shown
+    with its label (live: the per-customer limit).
     Read at every quote and at every render of the product page, so a
     price charged is never a copy; a price counts only where it is the lowest
     (``offered_prices``). Registered with its ``price_states`` entry (``register_price_offer``)."""

@@ -212,6 +212,7 @@ def _checkout_page(
     return render_template(
         "shop/checkout.html",
         just_placed=just_placed,
+        repriced=request.method == "POST" and request.form.get("repriced") == "1",
         basket=basket,
         form=form,
         fulfilment=fulfilment,

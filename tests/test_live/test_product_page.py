@@ -265,6 +265,7 @@ def test_a_viewer_is_told_the_per_customer_limit_before_checkout_refuses_it(app,
     viewer.post("/cart/add", data={"variant": variant_id, "qty": 3})
     basket = viewer.get("/cart").get_data(as_text=True)
     assert "Live price" in basket and "Limit 2 per customer" in basket
+    assert "At most 2 per customer at this price." in basket  # 3 in it: said at once
     checkout = viewer.get("/checkout", headers={"Accept-Language": "zh-CN"})
     assert '直播价</span> <small class="offer-note">每人限购 2 件</small>' in checkout.get_data(
         as_text=True

@@ -72,6 +72,9 @@ def test_a_member_changing_the_quantity_sees_the_new_total_and_pays_it(
     # Placing the order straight after typing prices the page again instead: for one, the
     # coupon no longer applies, and nothing is placed at a total the page did not show.
     page.get_by_role("button", name="Place order").click()
+    expect(page.locator(".flash.warn")).to_have_text(
+        "The total was updated for your changes. Check it, then place the order."
+    )
     expect(page.locator(".pickup-total")).to_have_text("¥38.00")
     expect(summary).not_to_contain_text("−¥10.00")
     expect(page.get_by_label("Quantity")).to_have_value("1")
