@@ -132,11 +132,12 @@
   var error = byId('comment-error');
   form.addEventListener('submit', function (e) {
     e.preventDefault();
-    var body = new FormData(form);
+    var body = new FormData(form), sent = form.elements.body.value;
     fetch(d.commentUrl, { method: 'POST', body: body, headers: { 'X-CSRFToken': d.csrf, Accept: 'application/json' } })
       .then(function (r) { return r.json(); })
       .then(function (answer) {
-        if (answer.ok) { form.reset(); error.hidden = true; }
+        // Cleared only if it still holds what was sent: the viewer may be typing the next one.
+        if (answer.ok) { if (form.elements.body.value === sent) form.elements.body.value = ''; error.hidden = true; }
         else { error.textContent = answer.error; error.hidden = false; }
       })
       .catch(function () { error.textContent = d.tFailed; error.hidden = false; });

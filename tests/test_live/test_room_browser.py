@@ -83,6 +83,7 @@ def test_the_host_pins_a_product_and_the_viewer_sees_it_without_reload(
     viewer.get_by_placeholder("Say something").fill("Is it this year's tea?")
     viewer.get_by_role("button", name="Send").click()
     expect(host.locator("#live-comments")).to_contain_text("Is it this year's tea?")
+    expect(viewer.get_by_placeholder("Say something")).to_have_value("")  # sent, so cleared
     viewer.get_by_placeholder("Say something").fill("And the oolong?")
     viewer.get_by_role("button", name="Send").click()
     expect(viewer.locator("#comment-error")).to_have_text("Please wait 2 seconds between comments.")
