@@ -104,6 +104,7 @@ def test_the_storefront_speaks_the_browsers_chinese(client, shop):
     )
     for words in ("结算", "手机号", "姓名", "门店自提", "快递配送", "提交订单", "合计"):
         assert words in checkout
+    assert "（满 ¥99.00 包邮）" in checkout  # full-width brackets
     assert "Place order" not in checkout
 
 

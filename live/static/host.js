@@ -9,7 +9,8 @@
   var status = d.status;
 
   // What each action can do in each status: going live from scheduled or paused, pausing a
-  // live session, ending one not ended; nothing changes an ended session's shelf or pin.
+  // live session, ending one not ended, unpinning what is pinned; nothing changes an ended
+  // session's shelf or pin.
   function showStatus(now) {
     status = now;
     var ended = now === 'ended';
@@ -17,6 +18,7 @@
       var action = button.dataset.do;
       button.disabled = action === 'start' ? (now === 'live' || ended)
         : action === 'pause' ? now !== 'live'
+        : action === 'unpin' ? (ended || !host.querySelector('.host-shelf li.pinned'))
         : action !== 'mute' && ended;
     });
     var shelve = host.querySelector('#shelf-form button[type=submit]');
@@ -48,6 +50,7 @@
         document.querySelectorAll('.host-shelf li').forEach(function (li) {
           li.classList.toggle('pinned', li.dataset.item === button.dataset.item);
         });
+        showStatus(status);  // Unpin: only while something is pinned
       }
     });
   });

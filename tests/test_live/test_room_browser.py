@@ -51,6 +51,7 @@ def test_the_host_pins_a_product_and_the_viewer_sees_it_without_reload(
     host.get_by_role("button", name="Sign in").click()
     host.wait_for_url(live_server(f"/live/{room.session_id}/host"))
     expect(host.get_by_role("button", name="Pause")).to_be_disabled()  # not on air yet
+    expect(host.get_by_role("button", name="Unpin")).to_be_disabled()  # nothing pinned yet
     host.get_by_role("button", name="Go live").click()
     expect(host.locator("#host-note")).to_have_text("You are live.")
     expect(host.get_by_role("button", name="Go live")).to_be_disabled()
@@ -59,6 +60,7 @@ def test_the_host_pins_a_product_and_the_viewer_sees_it_without_reload(
 
     host.locator(".host-shelf li", has_text="Green Tea").get_by_role("button", name="Pin").click()
     expect(host.locator("#host-note")).to_have_text("Pinned: Green Tea")
+    expect(host.get_by_role("button", name="Unpin")).to_be_enabled()
 
     pinned = viewer.locator("#live-pinned")
     expect(pinned).to_be_visible()
