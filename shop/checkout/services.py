@@ -99,8 +99,7 @@ class Quote:
     coupon_discount: int = 0
     points: int = 0
     points_value: int = 0
-    free_shipping: bool = False  # whether delivery would be free (coupon, tier or threshold)
-    delivery_fee: int = 0  # what delivery would add (0 when free)
+    delivery_fee: int = 0  # what delivery would add (0 when free: coupon, tier or threshold)
     coupon_options: list[coupons.Option] = field(default_factory=list)
 
     @property
@@ -175,7 +174,6 @@ def quote(
         )
     elif coupon not in (None, "", "best", "none") or points:
         raise InvalidInput(_("Sign in to use coupons and points."))
-    result.free_shipping = free_shipping
     result.delivery_fee = 0 if free_shipping else current_app.config["SHIPPING_FEE"]
     if fulfilment == Fulfilment.DELIVERY:
         result.shipping = result.delivery_fee
@@ -387,10 +385,9 @@ def place_order(
         store_id=details.pickup_store_id,
         attribution=details.attribution,
     )
-    rises = price_rises(basket, details.seen_prices)
-    if rises:
-        raise PriceChanged(rises)
-    change = total_change(basket, details.seen_totals.get(details.fulfilment))
+    change = price_rises(basket, details.seen_prices) or total_change(
+        basket, details.seen_totals.get(details.fulfilment)
+    )
     if change:
         raise PriceChanged(change)
 

@@ -12,7 +12,7 @@ from shop.catalog.sanitize import clean_markup
 from shop.checkout import cart
 from shop.customers.phones import mask_phone
 from shop.hooks import register_personal_part
-from shop.i18n import localized, medium_datetime
+from shop.i18n import localized, medium_datetime, variant_name
 from shop.infra.clock import utcnow
 from shop.members import coupons, points
 from shop.money import format_money
@@ -97,6 +97,7 @@ def init_app(app) -> None:
     app.jinja_env.filters["date"] = local_date
     app.jinja_env.filters["clean_html"] = clean_markup
     app.jinja_env.filters["localized"] = localized
+    app.jinja_env.filters["variant_name"] = variant_name
     app.jinja_env.filters["points_worth"] = points_worth
     app.jinja_env.filters["coupon_value"] = coupons.describe
     app.jinja_env.filters["hundredths"] = coupons.hundredths

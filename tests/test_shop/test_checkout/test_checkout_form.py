@@ -167,8 +167,17 @@ def test_the_checkout_form_translates_no_default_labels(app, monkeypatch):
     assert form.variant.data == 1 and form.name.label.text == ""
 
 
+def _hidden(html: str, name: str) -> str:
+    """The value of the page's hidden field ``name`` (what it posts back)."""
+    return html.split(f'name="{name}" value="', 1)[1].split('"', 1)[0]
+
+
 def _seen_prices(html: str) -> str:
-    return html.split('name="seen_prices" value="', 1)[1].split('"', 1)[0]
+    return _hidden(html, "seen_prices")
+
+
+def _seen_totals(html: str) -> str:
+    return _hidden(html, "seen_totals")
 
 
 def test_a_price_that_rose_since_the_page_showed_it_is_refused_and_nothing_is_placed(client, ctx):
@@ -271,10 +280,6 @@ def test_a_visitor_is_asked_to_sign_in_for_coupons_in_one_sentence(client, ctx):
     page = f"/checkout?variant={product.variants[0].id}"
     chinese = client.get(page, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert '">登录</a>后可使用优惠券和积分。</p>' in chinese
-
-
-def _seen_totals(html: str) -> str:
-    return html.split('name="seen_totals" value="', 1)[1].split('"', 1)[0]
 
 
 def test_an_order_whose_total_is_not_the_one_shown_is_refused_and_shown_again(client, ctx):
