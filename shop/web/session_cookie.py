@@ -10,6 +10,10 @@ A cookie's signature covers its payload and the second it was made: the same pay
 same second gets the same cookie, so a signed cookie is kept for the rest of its second (a
 share link posted to a big group gives every new visitor the same session, many a second).
 
+A cookie the shop has verified is kept too, with what it holds, so a visitor's next request with
+the same cookie (every page view until their session changes) is not verified and decoded
+again: each request gets its own deep copy of what it holds, which it may change freely.
+
 A permanent session (a signed-in member's, a guide's) is re-signed and sent back on every
 response by default (``SESSION_REFRESH_EACH_REQUEST``), only to move its expiry on. Here an
 unchanged session's cookie is sent again once it is a day old: its lifetime still slides with
@@ -18,14 +22,19 @@ use (to within a day), and a member's page view signs nothing.
 
 from __future__ import annotations
 
+import copy
+import threading
 import time
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
 from flask.sessions import SecureCookieSessionInterface
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 #: an unchanged permanent session's cookie is re-issued once it is this old
 REFRESH_AFTER = timedelta(days=1)
+#: verified cookies kept per process, the least recently used dropped first
+OPENED_COOKIES = 4096
 
 
 class _Serializer(URLSafeTimedSerializer):
@@ -34,6 +43,8 @@ class _Serializer(URLSafeTimedSerializer):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._signed: tuple[int, dict] = (0, {})
+        self._opened: OrderedDict[str, tuple[dict, datetime]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def dumps(self, obj, salt=None):
         second = int(time.time())
@@ -46,6 +57,26 @@ class _Serializer(URLSafeTimedSerializer):
         if cookie is None:
             cookie = kept[key] = super().dumps(obj, salt)
         return cookie
+
+    def loads_kept(self, cookie: str, max_age: int) -> tuple[dict, datetime]:
+        """``loads(cookie, max_age=max_age, return_timestamp=True)``, from the cookies this
+        serializer verified before when it holds this one; raises as ``loads`` does."""
+        with self._lock:
+            opened = self._opened.get(cookie)
+            if opened is not None:
+                self._opened.move_to_end(cookie)
+        if opened is None:
+            data, issued_at = self.loads(cookie, max_age=max_age, return_timestamp=True)
+            with self._lock:
+                self._opened[cookie] = (data, issued_at)
+                if len(self._opened) > OPENED_COOKIES:
+                    self._opened.popitem(last=False)
+        else:
+            data, issued_at = opened
+            age = time.time() - issued_at.timestamp()
+            if age > max_age:
+                raise SignatureExpired(f"Signature age {age} > {max_age} seconds")
+        return copy.deepcopy(data), issued_at
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -79,7 +110,7 @@ class SessionInterface(SecureCookieSessionInterface):
             return self.session_class()
         max_age = int(app.permanent_session_lifetime.total_seconds())
         try:
-            data, issued_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
+            data, issued_at = serializer.loads_kept(value, max_age)
         except BadSignature:
             return self.session_class()
         session = self.session_class(data)
