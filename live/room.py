@@ -319,6 +319,7 @@ def item_view(item, grace_minutes: int | None = None) -> dict:
         if item.variant and variant.name
         else product.name,
         "url": url_for("live.buy", session_id=item.session_id, item_id=item.id),
+        "page": url_for("shop.product", slug=product.slug),
         "live_price": format_money(item.live_price),
         "pays": format_money(item.live_price if at_live_price else own),
         "was": _was(variant, own, at_live_price),

@@ -33,6 +33,7 @@
     var box = byId('live-pinned');
     if (!pinned) { box.hidden = true; return; }
     byId('pin-name').textContent = pinned.name;
+    byId('pin-name').href = pinned.page;
     byId('pin-price').textContent = pinned.pays;
     byId('pin-price').className = pinned.was ? 'price sale' : 'price';
     byId('pin-was').textContent = pinned.was;
@@ -124,7 +125,11 @@
     left.dataset.limit = item.limit || '';
     showLeft(left, item.units_left);
     a.append(name, prices, left);
-    li.append(a);
+    var page = document.createElement('a');
+    page.className = 'shelf-page';
+    page.href = item.page;
+    page.textContent = d.tDetails;
+    li.append(a, page);
     list.append(li);
   });
 

@@ -366,3 +366,21 @@ def test_a_whole_product_on_the_shelf_is_bought_in_its_first_variant_in_stock(cl
         pair, item_id = cups.variants[1].id, session.shelf[-1].id
     to_checkout = client.get(f"/live/{room.session_id}/buy/{item_id}")
     assert f"/checkout?variant={pair}" in to_checkout.headers["Location"]
+
+
+def test_the_shelf_and_the_pin_lead_to_the_product_page(client, room, app):
+    """Each shelf row buys in one tap, and has a way to the product's page (its photos and
+    reviews); so has the pinned product's name. (What the page shows a viewer while the live
+    price holds: test_product_page.py.)"""
+    with app.app_context():
+        slug = db.session.get(ShelfItem, room.items[0]).product.slug
+    rows = _shelf_rows(client.get(f"/live/{room.session_id}").get_data(as_text=True))
+    assert f'<a class="shelf-page" href="/p/{slug}">Details</a>' in rows[0]
+    assert f'href="/live/{room.session_id}/buy/{room.items[0]}"' in rows[0]
+    sign_in_host(client)
+    client.post(f"/live/{room.session_id}/host/pin", data={"item": room.items[0]})
+    pinned = [d for k, d in _events(app, room.session_id) if k == "pin"][-1]["pinned"]
+    assert pinned["page"] == f"/p/{slug}"
+    pin = client.get(f"/live/{room.session_id}").get_data(as_text=True)
+    assert f'<a class="pin-name" id="pin-name" href="/p/{slug}">Green Tea</a>' in pin
+    assert "Green Tea" in client.get(f"/p/{slug}").get_data(as_text=True)

@@ -79,6 +79,9 @@ def test_the_host_fills_the_shelf_and_pins_and_the_viewer_buys_at_the_live_price
     line = host.locator("#host-shelf li", has_text="茉莉花茶")
     expect(line).to_contain_text("¥39.00")
     expect(viewer.locator("#live-shelf")).to_contain_text("茉莉花茶")
+    # The row the script added has a way to the product's page beside its buy link.
+    details = viewer.locator("#live-shelf li", has_text="茉莉花茶").get_by_role("link", name="详情")
+    expect(details).to_have_attribute("href", re.compile(r"^/p/[\w-]+$"))
 
     host.get_by_role("button", name="开播").click()
     expect(host.locator("#host-note")).to_have_text("你已开播。")
@@ -88,6 +91,7 @@ def test_the_host_fills_the_shelf_and_pins_and_the_viewer_buys_at_the_live_price
     pinned = viewer.locator("#live-pinned")
     expect(pinned).to_be_visible()
     expect(pinned.locator("#pin-name")).to_have_text("茉莉花茶")
+    expect(pinned.locator("#pin-name")).to_have_attribute("href", re.compile(r"^/p/[\w-]+$"))
     expect(pinned.locator("#pin-price")).to_have_text("¥39.00")
     expect(pinned.locator("#pin-left")).to_have_text("剩 20 件 · 每人限购 2 件")
     expect(viewer.locator("#live-status")).to_have_text("直播中")
