@@ -5,8 +5,9 @@ A state change (an order paid, a refund recorded, an order placed) calls ``publi
 *args)`` before its commit: one ``OutboxEvent`` row per handler subscribed to the topic
 (``shop.hooks``, ``register_handler``), so the change and the work it owes commit together or
 not at all. After the commit the rows are dispatched, all of a transaction's together: on RQ
-when ``REDIS_URL`` is set, one job per event in one round trip (a failure to reach Redis is
-logged and changes nothing), in-process otherwise. The sweep
+when ``REDIS_URL`` is set, in one round trip, one job for up to ``EVENTS_PER_JOB`` events due
+at the same moment (a paid order's eight events cost RQ one job, not eight; a failure to reach
+Redis is logged and changes nothing), in-process otherwise. The sweep
 ``redispatch_due`` dispatches again whatever is still pending and due, so an event whose
 dispatch was lost (Redis down, a worker killed, a crash right after the commit) is delivered
 once things are back.
@@ -46,6 +47,10 @@ from shop.infra.vocab import VOCABULARY, Vocabulary
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
+#: events delivered by one RQ job at most, one after another (RQ's own work per job, about as
+#: much as a handler's, is paid once for them all; jobs of a big backlog still spread over
+#: every worker)
+EVENTS_PER_JOB = 20
 MAX_BACKOFF = timedelta(hours=1)
 
 
@@ -147,20 +152,38 @@ def publish_each(publications: Iterable[tuple[str, tuple, timedelta | None]]) ->
 
 
 def dispatch(events: list[tuple[int, timedelta | None]]) -> None:
-    """Hand committed events ``(id, delay)`` to RQ, one job each, together
-    (``queue.enqueue_many``), or deliver them now in-process. Called with no transaction open:
-    after the commit, with the connection back in the pool, or by the sweep after its read (an
-    event delivered in-process never holds a second connection). Never raises: what is not
-    handed over stays pending for ``redispatch_due``."""
+    """Hand committed events ``(id, delay)`` to RQ, together (``queue.enqueue_many``): one
+    ``deliver_each`` job for up to ``EVENTS_PER_JOB`` events of the same delay; or deliver them
+    now in-process. Called with no transaction open: after the commit, with the connection back
+    in the pool, or by the sweep after its read (an event delivered in-process never holds a
+    second connection). Never raises: what is not handed over stays pending for
+    ``redispatch_due``."""
     from shop.infra.queue import enqueue_many
 
     if not events or not has_app_context():
         return  # committed outside the app (a script): the sweep hands it over
+    by_delay: dict[timedelta | None, list[int]] = {}
+    for event_id, delay in events:
+        by_delay.setdefault(delay or None, []).append(event_id)
+    jobs = [
+        ((ids[start : start + EVENTS_PER_JOB],), delay)
+        for delay, ids in by_delay.items()
+        for start in range(0, len(ids), EVENTS_PER_JOB)
+    ]
     try:
-        enqueue_many("shop.infra.outbox.deliver", [((id_,), delay) for id_, delay in events])
+        enqueue_many("shop.infra.outbox.deliver_each", jobs)
     except Exception:
         ids = [event_id for event_id, _delay in events]
         log.exception("outbox events %s not dispatched; the sweep will retry", ids)
+
+
+def deliver_each(event_ids: list[int]) -> int:
+    """``deliver`` each event in turn (one job of ``dispatch``'s); how many ran to the end.
+
+    Each is claimed, run and marked in transactions of its own, so one that fails is retried
+    alone. If the job dies part way (a worker killed), the events it had not finished are still
+    pending (or leased until ``LEASE`` runs out) and ``redispatch_due`` hands them over again."""
+    return sum(deliver(event_id) for event_id in event_ids)
 
 
 def redispatch_due(limit: int = 1000) -> int:

@@ -170,16 +170,14 @@ def test_place_order_schedules_its_expiry_on_rq(redis_url, shop):
         select(OutboxEvent).where(OutboxEvent.topic == "order.reservation_ends")
     )
     assert (expiry.handler, expiry.args) == ("shop.orders.jobs.expire_order", [order.id])
-    # Each delayed event of the order (its expiry; its text and webhook a second later) is
-    # scheduled on RQ, one job per event; the expiry's is due when the reservation ends.
-    delayed = db.session.scalars(
-        select(OutboxEvent.id).where(
-            OutboxEvent.available_at >= order.created_at + timedelta(seconds=1)
-        )
+    # The order's delayed events are scheduled on RQ, one job per delay: its text and webhook
+    # together a second later; its expiry alone, due when the reservation ends.
+    placed = db.session.scalars(
+        select(OutboxEvent.id).where(OutboxEvent.topic == "order.placed")
     ).all()
     jobs = [Job.fetch(i, connection=rq_queue.connection) for i in registry.get_job_ids()]
-    assert sorted(j.args[1] for j in jobs) == sorted(delayed)
-    (job,) = [j for j in jobs if j.args == ("shop.infra.outbox.deliver", expiry.id)]
+    assert sorted(sorted(j.args[1]) for j in jobs) == sorted([sorted(placed), [expiry.id]])
+    (job,) = [j for j in jobs if j.args == ("shop.infra.outbox.deliver_each", [expiry.id])]
     assert job.func_name == "shop.infra.queue.run_job"
     due = registry.get_scheduled_time(job).astimezone(UTC).replace(tzinfo=None)
     assert abs(due - (order.expires_at + timedelta(seconds=5))) < timedelta(seconds=3)
@@ -220,27 +218,34 @@ def test_a_placement_hands_all_its_events_to_rq_in_one_round_trip(redis_url, sho
         order_for(variant, store)
 
     assert len(round_trips) == 1 and round_trips[0].startswith("pipeline"), round_trips
-    events = db.session.scalars(select(OutboxEvent.id)).all()
+    events = db.session.execute(select(OutboxEvent.id, OutboxEvent.available_at)).all()
     scheduled = ScheduledJobRegistry(queue=rq_queue).get_job_ids()
-    assert len(events) >= 3 and len(rq_queue) + len(scheduled) == len(events)
+    # one job per moment the events fall due: the new customer's now, the order's text and
+    # webhook a second later, its expiry when its reservation ends
+    moments = {available_at for _id, available_at in events}
+    assert len(events) >= 4 and len(rq_queue) + len(scheduled) == len(moments) == 3
 
 
 @pytest.mark.postgres
-def test_a_sweeps_backlog_goes_to_rq_in_round_trips_of_a_hundred_jobs(redis_url, shop, monkeypatch):
+def test_a_sweeps_backlog_goes_to_rq_in_jobs_of_events_and_round_trips_of_jobs(
+    redis_url, shop, monkeypatch
+):
     store, variant = shop
     for _ in range(3):
         order_for(variant, store)  # each hands its events over after its commit
     rq_queue = queue.get_queue()
     rq_queue.connection.flushdb()  # as if those hand-overs were lost
     monkeypatch.setattr(queue, "PIPELINE_JOBS", 4)
+    monkeypatch.setattr(outbox, "EVENTS_PER_JOB", 2)
     db.session.execute(update(OutboxEvent).values(available_at=utcnow()))
     db.session.commit()
     due = len(db.session.scalars(select(OutboxEvent.id)).all())
     with _redis_round_trips(monkeypatch) as round_trips:
         assert outbox.redispatch_due() == due
     sizes = [trip for trip in round_trips if trip.startswith("pipeline")]
-    assert len(sizes) == -(-due // 4)  # round trips of at most four jobs
-    assert len(rq_queue) == due
+    jobs = -(-due // 2)  # jobs of at most two events (all due now)
+    assert jobs > 4 and len(sizes) == -(-jobs // 4)  # round trips of at most four jobs
+    assert len(rq_queue) == jobs
 
 
 @pytest.mark.postgres
@@ -268,3 +273,36 @@ def test_a_worker_runs_the_job_in_its_own_app_context(app, redis_url, monkeypatc
     assert len(rq_queue) == 0
     with app.app_context():
         assert _state(order_id, variant_id) == (S.CANCELLED, 10, 3)
+
+
+@pytest.mark.postgres
+def test_a_payments_events_are_one_job_that_a_worker_runs_to_the_end(app, redis_url, monkeypatch):
+    """A payment owes eight handlers their work: RQ gets one job for all of them (its own work
+    per job paid once), and a worker delivers every event of it."""
+    from rq import SimpleWorker
+
+    with app.app_context():
+        store, _, product = small_catalog(stock_qty=10)
+        order_id = order_for(product.variants[0], store).id
+        rq_queue = queue.get_queue()
+        rq_queue.empty()  # what placing the order handed over
+        with unit_of_work():
+            assert orders.mark_paid_at_store(order_id, make_owner())
+        paid = db.session.scalars(
+            select(OutboxEvent.id).where(OutboxEvent.topic == "order.paid")
+        ).all()
+        assert len(paid) == 8 and len(rq_queue) == 1
+        (job,) = rq_queue.get_jobs()
+        assert job.args == ("shop.infra.outbox.deliver_each", sorted(paid))
+    monkeypatch.setattr(queue, "worker_app", lambda: app)
+
+    worker = SimpleWorker([rq_queue], connection=rq_queue.connection)
+    assert worker.work(burst=True) is True
+
+    job.refresh()
+    assert job.get_status() == "finished" and job.return_value() == 8
+    with app.app_context():
+        statuses = db.session.scalars(
+            select(OutboxEvent.status).where(OutboxEvent.id.in_(paid))
+        ).all()
+        assert statuses == ["done"] * 8

@@ -301,3 +301,24 @@ def test_a_delivery_sends_its_claim_and_its_done_only(flaky_topic):
     assert EFFECTS == [5]
     event_row = _event()
     assert (event_row.status, event_row.attempts) == (OutboxStatus.DONE, 1)
+
+
+def test_events_delivered_by_one_job_fail_and_retry_one_by_one(flaky_topic):
+    """The events one change publishes go out as one job (``deliver_each``); the one whose
+    handler fails is retried alone, and the others are done."""
+    FAILURES["left"] = 1
+    with unit_of_work():
+        outbox.publish_many(TOPIC, [(1,), (2,), (3,)])  # dispatched after the commit, in-process
+    assert sorted(CALLS) == [1, 2, 3] and sorted(EFFECTS) == [2, 3]
+    db.session.expire_all()
+    rows = db.session.scalars(select(OutboxEvent).where(OutboxEvent.topic == TOPIC)).all()
+    statuses = {row.args[0]: (row.status, row.attempts) for row in rows}
+    assert statuses == {
+        1: (OutboxStatus.PENDING, 1),
+        2: (OutboxStatus.DONE, 1),
+        3: (OutboxStatus.DONE, 1),
+    }
+    (failed,) = [row for row in rows if row.args[0] == 1]
+    _make_due(failed.id)
+    assert outbox.deliver_each([row.id for row in rows]) == 1  # the others are done already
+    assert sorted(EFFECTS) == [1, 2, 3]
