@@ -217,10 +217,9 @@ def check_template(template: CouponTemplate) -> None:
     starts, ends = template.valid_from, template.valid_until
     if starts and ends and starts >= ends:
         raise InvalidInput(_("A coupon's validity starts before it ends."))
-    if template.total_quantity is not None and template.total_quantity < template.claimed_count:
-        raise InvalidInput(
-            _("%(n)d were claimed already: the total cannot be less.", n=template.claimed_count)
-        )
+    claimed = template.claimed_count or 0  # None on a template being made
+    if template.total_quantity is not None and template.total_quantity < claimed:
+        raise InvalidInput(_("%(n)d were claimed already: the total cannot be less.", n=claimed))
     _check_scope(template)
 
 

@@ -157,6 +157,7 @@ def test_coupon_templates_in_major_units_and_percent(as_role, app):
             "kind": "threshold",
             "value_text": "15.00",
             "threshold": "100",
+            "total_quantity": "100",  # a new template has no claims to compare it with
         },
     )
     assert response.status_code == 302, response.get_data(as_text=True)
@@ -172,12 +173,12 @@ def test_coupon_templates_in_major_units_and_percent(as_role, app):
     assert "Enter an amount such as 12.50." in bad.get_data(as_text=True)
     with app.app_context():
         found = {
-            t.name: (t.kind, t.value, t.threshold, t.cap)
+            t.name: (t.kind, t.value, t.threshold, t.cap, t.total_quantity)
             for t in db.session.scalars(select(CouponTemplate))
         }
         assert found == {
-            "Spend 100 save 15": ("threshold", 1500, 10000, None),
-            "12.5% off": ("percent", 1250, 0, 3000),
+            "Spend 100 save 15": ("threshold", 1500, 10000, None, 100),
+            "12.5% off": ("percent", 1250, 0, 3000, None),
         }
         english = db.session.scalars(select(CouponTemplate.name_en).order_by(CouponTemplate.id))
         assert list(english) == ["Spend ¥100, save ¥15", ""]
