@@ -1,10 +1,12 @@
 """Numbers for dashboards: by store, guide (sharer) or channel, over a period.
 
-visits → orders → paid orders funnel, GMV (paid totals) and net (less refunds), commission
-(accruals less reversals), repurchase rate (customers with two or more paid orders among
-customers with one) and customer lifetime value: what the customers paid, less refunds, less
-their acquisition cost where staff entered it, averaged per customer. A customer bought for 60
-who pays 120 then 220 has a lifetime value of 280.
+visits → orders → paid orders funnel (conversion: the paid orders a share link brought, per
+visit; by store its other orders count too, but not in that ratio), GMV (paid totals) and net
+(less refunds), commission (accruals less reversals; by sharer what each earned, at either
+level), repurchase rate (customers with two or more paid orders among customers with one) and
+customer lifetime value: what the customers paid, less refunds, less their acquisition cost
+where staff entered it, averaged per customer (rounded half up to the minor unit). A customer
+bought for 60 who pays 120 then 220 has a lifetime value of 280.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, select, true
+from sqlalchemy import and_, case, func, select, true
 
 from distribution.models import (
     AcquisitionCost,
@@ -26,6 +28,7 @@ from distribution.models import (
 from shop.catalog.models import Store
 from shop.catalog.queries import PAID_STATES
 from shop.extensions import db
+from shop.money import prorate
 from shop.orders.models import Order, OrderStatus
 
 GROUPS = ("store", "sharer", "channel")
@@ -39,6 +42,7 @@ class Row:
     visits: int = 0
     orders: int = 0
     paid_orders: int = 0
+    linked_paid_orders: int = 0  # of the paid orders, those a share link brought (a sharer's)
     gmv: int = 0
     refunded: int = 0
     commission: int = 0
@@ -48,8 +52,9 @@ class Row:
 
     @property
     def conversion(self) -> float | None:
-        """Paid orders per visit (a display ratio, not money)."""
-        return self.paid_orders / self.visits if self.visits else None
+        """Paid orders a share link brought, per visit (a display ratio, not money): a store's
+        walk-in orders have no visit, so they are not in it."""
+        return self.linked_paid_orders / self.visits if self.visits else None
 
     @property
     def net(self) -> int:
@@ -61,10 +66,10 @@ class Row:
 
     @property
     def lifetime_value(self) -> int | None:
-        """Average per customer, in minor units (integer division, rounded down)."""
+        """Average per customer, in minor units rounded half up."""
         if not self.customers:
             return None
-        return (self.net - self.acquisition_cost) // self.customers
+        return prorate(self.net - self.acquisition_cost, 1, self.customers)
 
 
 def _group_column(group: str):
@@ -122,11 +127,15 @@ def dashboard(
         row(key).visits = count
 
     paid = case((Order.status.in_(COUNTED), 1), else_=0)
+    linked_paid = case(
+        (and_(Order.status.in_(COUNTED), Attribution.sharer_id.is_not(None)), 1), else_=0
+    )
     stmt = (
         select(
             column,
             func.count(Order.id),
             func.sum(paid),
+            func.sum(linked_paid),
             func.coalesce(func.sum(case((Order.status.in_(COUNTED), Order.total), else_=0)), 0),
             func.coalesce(func.sum(Order.refunded_amount), 0),
         )
@@ -138,17 +147,20 @@ def dashboard(
     )
     if store_ids is not None:
         stmt = stmt.where(Attribution.store_id.in_(store_ids))
-    for key, count, paid_count, gmv, refunded in db.session.execute(stmt).all():
+    for key, count, paid_count, linked, gmv, refunded in db.session.execute(stmt).all():
         r = row(key)
-        r.orders, r.paid_orders, r.gmv, r.refunded = (
+        r.orders, r.paid_orders, r.linked_paid_orders = (
             count,
             int(paid_count or 0),
-            int(gmv),
-            int(refunded),
+            int(linked or 0),
         )
+        r.gmv, r.refunded = int(gmv), int(refunded)
 
+    # By sharer, each entry counts for the sharer who earns it (a recruiter's second-level
+    # entry is theirs, not the promoter's whose link brought the order).
+    earner = CommissionEntry.sharer_id if group == "sharer" else column
     commission = (
-        select(column, func.coalesce(func.sum(CommissionEntry.amount), 0))
+        select(earner, func.coalesce(func.sum(CommissionEntry.amount), 0))
         .select_from(CommissionEntry)
         .join(Order, Order.id == CommissionEntry.order_id)
         .join(Attribution, Attribution.order_id == Order.id)
@@ -158,7 +170,7 @@ def dashboard(
             Order.created_at >= since,
             Order.created_at < until,
         )
-        .group_by(column)
+        .group_by(earner)
     )
     if store_ids is not None:
         commission = commission.where(Attribution.store_id.in_(store_ids))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from distribution.factories import make_guide
-from distribution.models import AcquisitionCost
-from distribution.numbers import dashboard
+from sqlalchemy import func, select
+
+from distribution.factories import make_guide, make_promoter
+from distribution.models import AcquisitionCost, CommissionEntry
+from distribution.numbers import Row, dashboard
 from distribution.sharing import link_for, open_link
 from shop.checkout.services import place_order
 from shop.demo.factories import make_product, make_staff
@@ -71,3 +73,57 @@ def test_lifetime_value_and_repurchase(ctx):
     assert by_channel["wechat-group"].paid_orders == 2
     assert by_channel["moments"].visits == 1
     assert dashboard("store", since, until, store_ids=[store.id + 999]) == []
+
+
+def _paid(owner, variant_id: int, store, **customer) -> None:
+    with unit_of_work():
+        order = place_order([(variant_id, 1)], details(store, **customer), uuid.uuid4().hex)
+    with unit_of_work():
+        orders.mark_paid_at_store(order.id, owner)
+
+
+def test_each_sharer_is_credited_what_they_earned_and_walk_ins_convert_nothing(ctx):
+    """A promoter recruited by Li Na brings an order: the promoter's row shows the promoter's
+    commission, Li Na's row her second-level one (not both on the promoter). A walk-in order
+    counts for the store, but its conversion is the paid orders links brought per visit."""
+    store, _category, product = small_catalog(stock_qty=50, price=10000)
+    li = make_guide(store, "Li Na")
+    zhao = make_promoter("Zhao Lei", "13900001111", parent=li)
+    owner = make_staff("owner@test", "owner-password", Role.OWNER)
+    db.session.commit()
+    visitor = uuid.uuid4().hex
+    open_link(link_for(zhao, "product", product.id, "moments"), visitor)
+    _paid(
+        owner,
+        product.variants[0].id,
+        store,
+        phone="13812341234",
+        attribution={"visitor_id": visitor},
+    )
+    for phone in ("13812340001", "13812340002"):  # walk-ins: no link, no visit
+        _paid(owner, product.variants[0].id, store, phone=phone)
+
+    since, until = utcnow() - timedelta(days=1), utcnow() + timedelta(minutes=1)
+    earned = dict(
+        db.session.execute(
+            select(CommissionEntry.sharer_id, func.sum(CommissionEntry.amount)).group_by(
+                CommissionEntry.sharer_id
+            )
+        ).all()
+    )
+    assert earned[zhao.id] > 0 and earned[li.id] > 0
+    by_sharer = {row.label: row for row in dashboard("sharer", since, until)}
+    assert by_sharer["Zhao Lei"].commission == earned[zhao.id]
+    assert by_sharer["Li Na"].commission == earned[li.id]
+    assert by_sharer["Zhao Lei"].gmv == 10000 and by_sharer["Li Na"].gmv == 0
+
+    (by_store,) = dashboard("store", since, until)
+    assert (by_store.visits, by_store.paid_orders, by_store.linked_paid_orders) == (1, 3, 1)
+    assert by_store.conversion == 1.0  # not 3.0: the walk-ins had no visit
+    assert by_store.commission == earned[zhao.id] + earned[li.id]
+
+
+def test_lifetime_value_is_rounded_half_up():
+    row = Row(key="wechat-group", label="wechat-group", gmv=50600, customers=3)
+    assert row.lifetime_value == 16867  # ¥506.00 over 3 customers: ¥168.67, not ¥168.66
+    assert Row(key=1, label="", gmv=50500, customers=3).lifetime_value == 16833
