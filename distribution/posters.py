@@ -115,12 +115,11 @@ def subject_of(link: ShareLink) -> PosterSubject:
 def price_text(product: Product) -> tuple[str, str]:
     """The price to print and the regular price to strike out ("" when not on sale)."""
     currency = current_app.config["SHOP_CURRENCY"]
-    variants = list(product.variants)
-    if not variants:
+    cheapest = product.cheapest_variant()
+    if cheapest is None:
         return "", ""
-    cheapest = min(variants, key=lambda v: v.current_price())
     price = format_money(cheapest.current_price(), currency)
-    if len({v.current_price() for v in variants}) > 1:
+    if product.prices_differ():
         price = _("From %(price)s", price=price)
     regular = format_money(cheapest.price, currency) if cheapest.sale_active() else ""
     return price, regular

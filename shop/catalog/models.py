@@ -95,6 +95,14 @@ class Product(db.Model):
         cascade="all, delete-orphan",
     )
 
+    def cheapest_variant(self, now: datetime | None = None) -> Variant | None:
+        """The variant a customer pays least for now (the first of equals): what a product
+        card and a poster show, as "from" that price when the variants' prices differ."""
+        return min(self.variants, key=lambda v: v.current_price(now), default=None)
+
+    def prices_differ(self, now: datetime | None = None) -> bool:
+        return len({v.current_price(now) for v in self.variants}) > 1
+
     def __str__(self) -> str:
         return self.name
 

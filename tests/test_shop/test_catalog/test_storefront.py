@@ -416,3 +416,27 @@ def test_product_page_shows_sales_compare_at_price_and_the_coupons_that_apply(cl
     chips = re.findall(r'<a class="chip" href="/coupons/\d+">([^<]+)</a>', page)
     assert chips == ["¥20.00 off", "¥10.00 off", "¥5.00 off"]  # biggest first
     assert "sold" not in _page(client, f"/p/{cup.slug}").split("<h1>")[0]  # none sold yet
+
+
+def _card(page: str, name: str) -> str:
+    return page.split(f'<span class="name">{name}</span>', 1)[1].split("</a>", 1)[0]
+
+
+def test_a_product_card_shows_its_cheapest_price_from_when_variants_differ(app):
+    """The card shows what the cheapest variant costs now, "from" it when prices differ (as
+    the poster does); a product of one price shows that price alone."""
+    with app.app_context():  # its own: each language's requests get theirs
+        store, category, _tea = small_catalog()
+        make_product("Celadon Cup", price=2500, category=category, store=store)
+        make_product(
+            "Mooncake Box",
+            variants=[("莲蓉", 16800, 5, "Lotus"), ("红豆", 15800, 5, "Red bean")],
+            category=category,
+            store=store,
+        )
+        db.session.commit()
+    english = _page(app.test_client(), "/")
+    assert '<span class="price">From ¥158.00</span>' in _card(english, "Mooncake Box")
+    assert '<span class="price">¥25.00</span>' in _card(english, "Celadon Cup")
+    chinese = _page(app.test_client(), "/", headers={"Accept-Language": "zh-CN"})
+    assert '<span class="price">¥158.00 起</span>' in _card(chinese, "Mooncake Box")
