@@ -16,7 +16,7 @@ from admin.base import StaffModelView, StoreFilter
 from admin.kit.bilingual import EMPTY_FALLS_BACK, bilingual_labels, english_field_args
 from admin.kit.fields import MoneyField, image_field, note_field, stock_change_field
 from admin.kit.formatters import money_formatter, staff_formatter
-from admin.permissions import current_staff
+from admin.permissions import current_staff, store_scope
 from shop.catalog import products, stock, stores
 from shop.catalog.models import Product, ProductImage, Store
 from shop.catalog.sanitize import clean_html
@@ -61,9 +61,24 @@ def _description(view, context, model, name):
 def _order_link(view, context, model, name):
     if model.order_id is None:
         return ""
+    if not _own_order(model):
+        return _("another store's order")
     return Markup('<a href="{}">{}</a>').format(
         url_for("admin_orders.details_view", id=model.order_id), order_number(model.order_id)
     )
+
+
+def _order_number(view, context, model, name):
+    if model.order_id is None:
+        return ""
+    return order_number(model.order_id) if _own_order(model) else _("another store's order")
+
+
+def _own_order(movement) -> bool:
+    """Whether the signed-in staff member may see the order that moved this stock: a manager
+    sees the movements of their products that other stores' orders made, not those orders."""
+    scope = store_scope()
+    return scope is None or movement.order.store_id in scope
 
 
 class StoreView(StaffModelView):
@@ -346,7 +361,4 @@ class StockMovementView(StaffModelView):
     column_default_sort = ("id", True)
     column_sortable_list = ["created_at", "delta", "reason"]
     column_formatters = {"order": _order_link, "staff": staff_formatter}
-    column_formatters_export = {
-        "order": lambda v, c, m, n: order_number(m.order_id),
-        "staff": staff_formatter,
-    }
+    column_formatters_export = {"order": _order_number, "staff": staff_formatter}

@@ -32,6 +32,7 @@ from shop.infra.vocab import VOCABULARY, Vocabulary
 
 if TYPE_CHECKING:
     from shop.customers.models import Customer
+    from shop.orders.models import Order
 
 
 #: the server default of a text column added to a table that has rows
@@ -188,6 +189,7 @@ class StockMovement(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     variant: Mapped[Variant] = relationship()
+    order: Mapped[Order | None] = relationship(viewonly=True)  # whose store it is, for staff
 
 
 class Review(db.Model):

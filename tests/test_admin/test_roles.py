@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from shop.catalog.models import Product, Variant
+from shop.catalog.models import Product, Store, Variant
 from shop.extensions import db
 from shop.orders.models import Order, OrderStatus
 from shop.staff.models import Role, Staff
+from tests.support.shop import order_for
 from tests.test_admin.conftest import csv_rows
 
 PAGES = {
@@ -133,6 +134,23 @@ class TestStoreManager:
             sku_a = db.session.get(Variant, shop_data.variant_a).sku
             sku_b = db.session.get(Variant, shop_data.variant_b).sku
         assert sku_a in stock and sku_b not in stock
+
+    def test_stock_of_their_product_sold_by_another_store_hides_that_order(
+        self, manager, shop_data, app
+    ):
+        """Store B sells Store A's product: its manager sees the stock move, not B's order."""
+        with app.app_context():
+            store_b = db.session.get(Store, shop_data.store_b)
+            other = order_for(db.session.get(Variant, shop_data.variant_a), store_b, 1)
+            other_number = f"SY{other.id:06d}"
+        own_number = f"SY{shop_data.order_a:06d}"
+        stock = manager.get("/admin/stock/").get_data(as_text=True)
+        assert own_number in stock and "another store&#39;s order" in stock
+        assert other_number not in stock
+        rows = csv_rows(manager.get("/admin/stock/export/csv/"))
+        orders = {row["Order"] for row in rows}
+        assert own_number in orders and "another store's order" in orders
+        assert other_number not in orders
 
     def test_cannot_edit_another_stores_variant_by_post(self, manager, shop_data, app):
         response = manager.post(
