@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	touch $@
 
 translations: $(VENV)/.installed
-	@if [ -d translations ]; then $(BIN)/pybabel compile -q -d translations 2>/dev/null || $(BIN)/pybabel compile -d translations; fi
+	@if [ -d translations ]; then for domain in messages admin; do $(BIN)/pybabel compile -q -D $$domain -d translations 2>/dev/null || $(BIN)/pybabel compile -D $$domain -d translations; done; fi
 
 # Re-extract the interface's strings and merge them into translations/*/messages.po.
 messages: $(VENV)/.installed

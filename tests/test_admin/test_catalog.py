@@ -257,6 +257,17 @@ class TestStock:
         with app.app_context():
             assert db.session.get(Variant, shop_data.variant_a).price == 4800
 
+    def test_a_form_that_does_not_save_says_so_in_chinese(self, as_role, shop_data):
+        client = as_role(Role.OWNER)
+        response = client.post(
+            f"/admin/variants/edit/?id={shop_data.variant_a}",
+            data={**variant_form(shop_data), "price": "abc"},
+            headers={"Accept-Language": "zh-CN"},
+        )
+        page = response.get_data(as_text=True)
+        assert "保存失败：请按提示修改后再保存。" in page  # Flask-Admin's own catalogue lacks it
+        assert "Failed to save record." not in page
+
     def test_limited_time_price_needs_its_dates(self, as_role, shop_data, app):
         client = as_role(Role.OWNER)
         response = client.post(
