@@ -170,6 +170,15 @@ class ExportRow:
         self.values = values
 
 
+def _name_blank_choices(form):
+    """A relation that may be empty offers "—" for nothing: Flask-Admin's blank choice has no
+    label, so the select showed its value, "__None"."""
+    for field in form:
+        if getattr(field, "allow_blank", False) and not getattr(field, "blank_text", None):
+            field.blank_text = "—"
+    return form
+
+
 class StaffModelView(SecuredView, ModelView):
     form_base_class = AdminForm
     model_form_converter = LocalTimeModelConverter
@@ -393,10 +402,10 @@ class StaffModelView(SecuredView, ModelView):
         return form
 
     def create_form(self, obj=None):
-        return self._scope_choices(super().create_form(obj))
+        return _name_blank_choices(self._scope_choices(super().create_form(obj)))
 
     def edit_form(self, obj=None):
-        return self._scope_choices(super().edit_form(obj))
+        return _name_blank_choices(self._scope_choices(super().edit_form(obj)))
 
     def check_store(self, model) -> None:
         """Refuse a change that would put data outside a manager's stores."""

@@ -257,6 +257,15 @@ class TestStock:
         with app.app_context():
             assert db.session.get(Variant, shop_data.variant_a).price == 4800
 
+    def test_an_empty_relation_is_offered_as_a_dash(self, as_role, shop_data, app):
+        with app.app_context():
+            db.session.get(Product, shop_data.product_a).store_id = None
+            db.session.commit()
+        page = as_role(Role.OWNER).get(f"/admin/products/edit/?id={shop_data.product_a}")
+        html = page.get_data(as_text=True)
+        assert '<option selected value="__None">—</option>' in html
+        assert ">__None<" not in html
+
     def test_a_form_that_does_not_save_says_so_in_chinese(self, as_role, shop_data):
         client = as_role(Role.OWNER)
         response = client.post(
