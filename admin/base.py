@@ -34,6 +34,7 @@ from flask_admin.contrib.sqla.filters import IntEqualFilter
 from flask_admin.model import typefmt
 from flask_babel import format_datetime, get_timezone
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from wtforms.validators import ValidationError
 
 from admin.kit.formatters import yes_no_mark, yes_no_word
@@ -50,6 +51,7 @@ from shop.errors import ShopError
 from shop.extensions import db
 from shop.infra.clock import utcnow
 from shop.infra.unit_of_work import unit_of_work
+from shop.infra.vocab import VOCABULARY
 from shop.staff import audit
 from shop.web.redirects import local_target
 
@@ -170,6 +172,16 @@ class ExportRow:
         self.values = values
 
 
+def _vocabulary_choices(model) -> dict:
+    """``{column: [(value, label), ...]}`` for the model's columns that store a vocabulary
+    (``info={VOCABULARY: ...}``)."""
+    return {
+        column.key: column.info[VOCABULARY].choices()
+        for column in model.__table__.columns
+        if VOCABULARY in column.info
+    }
+
+
 def _name_blank_choices(form):
     """A relation that may be empty offers "—" for nothing: Flask-Admin's blank choice has no
     label, so the select showed its value, "__None"."""
@@ -219,6 +231,10 @@ class StaffModelView(SecuredView, ModelView):
     audit_exclude: frozenset[str] = frozenset()
 
     def __init__(self, model, **kwargs):
+        # A column that stores a vocabulary shows its labels (lists, details, exports) unless
+        # the view chose its own; an id column is "ID", not Flask-Admin's "Id".
+        self.column_choices = {**_vocabulary_choices(model), **(self.column_choices or {})}
+        self.column_labels = {"id": _l("ID"), **(self.column_labels or {})}
         super().__init__(model, db, **kwargs)
 
     # Permissions ---------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.extensions import db
 from shop.infra.clock import utcnow
+from shop.infra.vocab import VOCABULARY
+from shop.orders.models import PaymentMethod
 
 if TYPE_CHECKING:
     from shop.orders.models import Order
@@ -26,7 +28,7 @@ class Payment(db.Model):
     __tablename__ = "payments"
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
-    provider: Mapped[str] = mapped_column(String(16))  # "stripe" or "store"
+    provider: Mapped[str] = mapped_column(String(16), info={VOCABULARY: PaymentMethod})
     external_id: Mapped[str] = mapped_column(String(255), unique=True)
     amount: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))

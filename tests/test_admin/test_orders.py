@@ -294,10 +294,21 @@ def test_refund_form_submitted_twice_at_once_makes_one_refund(paid_order_a, shop
 
 
 def test_stock_movement_export_is_plain_text(paid_order_a, shop_data):
+    """Plain text, with the reason's label (every vocabulary column shows labels)."""
     export = paid_order_a.get("/admin/stock/export/csv/")
-    reserve = next(row for row in csv_rows(export) if row["Reason"] == "reserve")
+    reserve = next(row for row in csv_rows(export) if row["Reason"] == "Reserved")
     assert reserve["Order"] == f"SY{shop_data.order_a:06d}" and reserve["Change"] == "-2"
     assert "<a" not in export.get_data(as_text=True)
+
+
+def test_admin_lists_show_a_vocabularys_labels_not_its_values(paid_order_a):
+    """A column that stores a vocabulary reads in the staff member's language."""
+    zh = {"Accept-Language": "zh-CN"}
+    stock = paid_order_a.get("/admin/stock/", headers=zh).get_data(as_text=True)
+    assert "已预留" in stock and ">reserve<" not in stock
+    payments = paid_order_a.get("/admin/payments/", headers=zh).get_data(as_text=True)
+    provider = payments.split('class="col-provider"', 1)[1].split("</td>", 1)[0]
+    assert provider.split(">", 1)[1].strip() == "到店付款"
 
 
 def test_a_store_payment_reference_never_holds_the_order_page_token(paid_order_a, shop_data, app):
