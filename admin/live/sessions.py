@@ -181,10 +181,12 @@ class ShelfItemView(LiveView):
     ]
     column_labels = {
         "session": _l("Session"),
+        "session.title": _l("Session"),
         "product": _l("Product"),
+        "product.name": _l("Product"),
         "variant": _l("Variant (empty: all)"),
         "live_price": _l("Live price"),
-        "per_customer_limit": _l("Per customer"),
+        "per_customer_limit": _l("Limit per customer"),
         "stock_cap": _l("Session stock cap"),
         "sold": _l("Units held by orders"),
         "starts_at": _l("Live price from"),

@@ -55,6 +55,13 @@ def test_who_reaches_the_live_pages(as_role, live_data, role, status):
     assert client.get("/admin/live-shelves/").status_code == status
 
 
+def test_the_shelf_list_speaks_as_the_host_console_does(as_role, live_data):
+    page = as_role(Role.OWNER).get("/admin/live-shelves/", headers={"Accept-Language": "zh-CN"})
+    html = page.get_data(as_text=True)
+    assert "每人限购" in html and "每人限领" not in html  # a limit to buy, not to claim
+    assert "Live Sessions / Title" not in html and "Products / Name" not in html  # filters
+
+
 def test_a_manager_sees_only_their_stores_sessions_and_shelves(as_role, live_data):
     manager = as_role(Role.MANAGER)
     page = manager.get("/admin/live/").get_data(as_text=True)
