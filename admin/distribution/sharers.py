@@ -261,7 +261,7 @@ class SharerLevelView(StaffModelView):
     column_labels = {
         "name": lazy_pgettext("not a person", "Name"),
         "rank": _l("Rank"),
-        "multiplier_pct": _l("Commission multiplier (%)"),
+        "multiplier_pct": _l("Commission multiplier"),  # ×1.2 in lists; the form asks %
         "invites_needed": _l("Promoters to invite"),
         "team_sales_needed": _l("Team sales needed"),
     }
@@ -273,6 +273,7 @@ class SharerLevelView(StaffModelView):
     form_overrides = {"team_sales_needed": MoneyField}
     form_args = {
         "multiplier_pct": {
+            "label": _l("Commission multiplier (%)"),
             "validators": [InputRequired(), NumberRange(min=0, max=1000)],
             "description": _l("100 pays the rule's rate; 120 pays 1.2 times it."),
         },

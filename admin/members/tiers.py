@@ -85,7 +85,7 @@ class MemberTierView(StaffModelView):
         **bilingual_labels("name", "name_en", "description", "description_en"),
         "rank": _l("Rank"),
         "discount_bp": _l("Member discount (%)"),
-        "points_multiplier_pct": _l("Points multiplier (%)"),
+        "points_multiplier_pct": _l("Points multiplier"),  # ×1.5 in lists; the form asks %
         "free_shipping_from": _l("Free delivery from"),
         "benefit_template_id": _l("Benefit coupon"),
         "retention_days": _l("Re-qualify within (days)"),
@@ -128,6 +128,7 @@ class MemberTierView(StaffModelView):
         },
         "discount_bp": {"validators": [InputRequired()], "description": _l("Such as 5 or 2.5.")},
         "points_multiplier_pct": {
+            "label": _l("Points multiplier (%)"),
             "validators": [InputRequired(), NumberRange(min=0, max=1000)],
             "description": _l("100 earns the usual points; 150 earns 1.5 times."),
         },

@@ -242,6 +242,11 @@ def test_tier_with_tasks(as_role, shop_data, app):
         assert len(entry.after["tasks"]) == 2
     listing = owner.get("/admin/tiers/").get_data(as_text=True)
     assert "Spend ¥500.00 within 90 days; Buy Green Tea" in listing
+    # The list shows a multiplier (×1.5) under a header without "%"; the form asks a percent.
+    chinese = {"Accept-Language": "zh-CN"}
+    listing = owner.get("/admin/tiers/", headers=chinese).get_data(as_text=True)
+    assert "×1.5" in listing and "积分倍率（%）" not in listing and "积分倍率" in listing
+    assert "积分倍率（%）" in owner.get("/admin/tiers/new/", headers=chinese).get_data(as_text=True)
     incomplete = owner.post(
         "/admin/tiers/new/",
         data={
