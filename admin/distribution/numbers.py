@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from flask import current_app, flash, request
 from flask_admin import BaseView, expose
@@ -10,10 +10,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from admin.base import SecuredView
+from admin.kit.times import days_range, local_today
 from admin.permissions import store_scope
 from distribution import numbers
 from distribution.reports import CHANNEL_LABELS
-from shop.infra.clock import utcnow
 
 GROUP_LABELS = {"store": _l("By store"), "sharer": _l("By guide"), "channel": _l("By channel")}
 GROUP_HEADERS = {"store": _l("Store"), "sharer": _l("Guide or promoter"), "channel": _l("Channel")}
@@ -28,8 +28,8 @@ def _day(text: str | None) -> date | None:
 
 
 class NumbersView(SecuredView, BaseView):
-    """``numbers.dashboard`` by store, guide or channel over a range of days (UTC), limited to
-    a manager's stores."""
+    """``numbers.dashboard`` by store, guide or channel over a range of the shop's days (its
+    time zone), limited to a manager's stores."""
 
     permission = "numbers.view"
 
@@ -39,18 +39,13 @@ class NumbersView(SecuredView, BaseView):
         if group not in numbers.GROUPS:
             group = "store"
         typed = {key: request.args.get(key) for key in ("since", "until")}
-        until = _day(typed["until"]) or utcnow().date()
+        until = _day(typed["until"]) or local_today()
         since = _day(typed["since"]) or until - timedelta(days=29)
         if any(text and _day(text) is None for text in typed.values()):
             flash(_("Dates look like 2026-01-31."), "warning")
         if since > until:
             since, until = until, since
-        rows = numbers.dashboard(
-            group,
-            datetime.combine(since, time.min),
-            datetime.combine(until + timedelta(days=1), time.min),
-            store_ids=store_scope(),
-        )
+        rows = numbers.dashboard(group, *days_range(since, until), store_ids=store_scope())
         if group == "channel":
             for row in rows:
                 row.label = str(CHANNEL_LABELS.get(row.key, row.key or "—"))

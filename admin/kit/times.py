@@ -5,7 +5,7 @@ anywhere reads the shop's own clock and says which it is."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask_admin.contrib.sqla.filters import FilterConverter
 from flask_admin.contrib.sqla.form import AdminModelConverter
@@ -14,7 +14,24 @@ from flask_admin.model.filters import BaseDateTimeBetweenFilter, BaseDateTimeFil
 from flask_admin.model.form import converts
 from flask_babel import to_user_timezone, to_utc
 
+from shop.infra.clock import utcnow
 from shop.web.templating import local_datetime
+
+# Days ----------------------------------------------------------------------------------------
+
+
+def local_today(now: datetime | None = None) -> date:
+    """Today's date on the shop's clock (``now``: a stored, naive UTC time)."""
+    return to_user_timezone(now or utcnow()).date()
+
+
+def days_range(first: date, last: date) -> tuple[datetime, datetime]:
+    """The shop's days ``first`` to ``last`` (both included), from the first's midnight to the
+    midnight after the last, on the shop's clock, as stored (naive UTC) times."""
+    return to_utc(datetime.combine(first, time())), to_utc(
+        datetime.combine(last + timedelta(days=1), time())
+    )
+
 
 # Times ---------------------------------------------------------------------------------------
 

@@ -10,16 +10,15 @@ query over what the signed-in staff member may see.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime
 
 from flask import request, url_for
 from flask_babel import lazy_gettext as _l
-from flask_babel import to_user_timezone, to_utc
 from markupsafe import Markup
 from sqlalchemy import func
 
+from admin.kit.times import days_range, local_today
 from shop.extensions import db
-from shop.infra.clock import utcnow
 from shop.orders.models import Order, OrderStatus
 
 S = OrderStatus
@@ -55,10 +54,8 @@ def status_formatter(view, context, model, name):
 
 def today_range(now: datetime | None = None) -> tuple[datetime, datetime]:
     """Today in the shop's time zone, from midnight to the next, as stored (naive UTC) times."""
-    local_today = to_user_timezone(now or utcnow()).date()
-    return tuple(
-        to_utc(datetime.combine(day, time())) for day in (local_today, local_today + timedelta(1))
-    )
+    today = local_today(now)
+    return days_range(today, today)
 
 
 def placed_today():

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -149,6 +149,17 @@ class TestStoreManager:
         assert "No visits or orders through share links in these days." in before.get_data(
             as_text=True
         )
+
+    def test_numbers_count_the_shops_days(self, manager, dist, app):
+        """An order placed at 23:30 UTC is the next morning's in Shanghai (SHOP_TIMEZONE)."""
+        with app.app_context():
+            db.session.get(Order, dist.sold_a).created_at = datetime(2026, 3, 1, 23, 30)
+            db.session.commit()
+        first = manager.get("/admin/numbers/?since=2026-03-01&until=2026-03-01")
+        second = manager.get("/admin/numbers/?since=2026-03-02&until=2026-03-02")
+        assert "¥48.00" not in first.get_data(as_text=True)
+        page = second.get_data(as_text=True)
+        assert "¥48.00" in page and "Asia/Shanghai (GMT+08:00)" in page
 
     def test_no_rules_no_payouts(self, manager, dist, app):
         assert manager.get("/admin/rules/").status_code == 403
