@@ -11,7 +11,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import update
 
-from admin.shop import order_tabs
+from admin.kit import times
 from distribution.factories import make_guide
 from distribution.sharing import link_for, open_link
 from shop.catalog.models import Store, Variant
@@ -81,7 +81,7 @@ def test_today_is_the_shops_day(as_role, shop_data, app, monkeypatch):
             .values(created_at=datetime(2026, 12, 6, 15, 30))
         )
         db.session.commit()
-    monkeypatch.setattr(order_tabs, "utcnow", lambda: datetime(2026, 12, 6, 17, 0))
+    monkeypatch.setattr(times, "utcnow", lambda: datetime(2026, 12, 6, 17, 0))  # the shop's clock
     page = _text(as_role(Role.OWNER).get("/admin/orders/?tab=today"))
     assert f"SY{shop_data.order_a:06d}" in page and f"SY{shop_data.order_b:06d}" not in page
     assert 'Today <span class="badge badge-light">1</span>' in page
