@@ -113,6 +113,14 @@ def shelve(session, form, staff):
     return _("On the shelf: %(name)s", name=item.product.name), {"item": view}
 
 
+def stream(session, form, staff) -> str:
+    """Set what the room plays. Viewers' rooms load it again (their page's player and its
+    content policy follow the stream)."""
+    live.set_stream(session, form.get("stream_kind", ""), form.get("stream_url", ""))
+    announce(session.id, "stream", {})
+    return _("Stream saved: viewers see it now.")
+
+
 def mute(session, form, staff) -> str:
     name = room.mute(session, form.get("author", ""), staff.id)
     return _("%(name)s is muted.", name=name)
@@ -127,4 +135,5 @@ ACTIONS = {
     "unpin": unpin,
     "mute": mute,
     "shelve": shelve,
+    "stream": stream,
 }

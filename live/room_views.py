@@ -30,7 +30,7 @@ from live import host, reminders, room, services, shelf, tips
 from live.attribution_session import remember_session
 from live.broker import broker, stream
 from live.forms import RemindForm, ShelfForm, TipForm
-from live.models import SessionStatus
+from live.models import SessionStatus, StreamKind
 from live.presence import presence
 from live.views import bp
 from shop.app import ROOT
@@ -281,6 +281,7 @@ def host_console(session_id: int):
             status_labels=room.status_labels(),
             shelf_form=ShelfForm() if session.status != SessionStatus.ENDED else None,
             offerable=shelf.offerable(session),
+            stream_kinds=StreamKind.choices(),
         )
     )
     response.headers["Cache-Control"] = "private, no-store"

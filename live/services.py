@@ -133,6 +133,18 @@ def schedule(
     return session
 
 
+def set_stream(session: LiveSession, kind: str, url: str) -> None:
+    """What the room plays: its stream source, set or changed from the host console (a one-tap
+    session has none yet). Refused for an ended session. Does not commit."""
+    if session.status == SessionStatus.ENDED:
+        raise InvalidTransition(_("This live session has ended."))
+    url = (url or "").strip()
+    if not url:
+        raise InvalidInput(_("Enter the stream address."))
+    check_stream(kind, url)
+    session.stream_kind, session.stream_url = kind, url
+
+
 def start_now(guide: Sharer, staff=None) -> LiveSession:
     """The one-tap start from the workbench: a session of the guide's store, hosted by them,
     waiting for the host console's first heartbeat. Does not commit."""

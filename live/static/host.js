@@ -93,6 +93,18 @@
     });
   }
 
+  var streamForm = document.getElementById('stream-form');
+  if (streamForm) {
+    streamForm.addEventListener('submit', function (e) {
+      e.preventDefault();
+      var fields = {};
+      new FormData(streamForm).forEach(function (value, key) { fields[key] = value; });
+      send('stream', fields).then(function (answer) {
+        if (answer && answer.ok) document.getElementById('host-stream').open = false;
+      });
+    });
+  }
+
   setInterval(function () {
     if (status === 'live' || status === 'paused') send('heartbeat');  // paused still beats: the session stays on
   }, Number(d.heartbeat) * 1000);

@@ -95,6 +95,8 @@
   on('likes', function (data) { byId('live-likes').textContent = data.likes; });
   on('viewers', function (data) { byId('live-viewers').textContent = data.viewers; });
   on('bought', showBought);
+  // The host set or changed the stream: the page's player (and what it may load) follows it.
+  on('stream', function () { location.reload(); });
   on('stock', function (data) { showUnits(data.item, data.units_left); });
   on('shelf', function (data) {
     var item = data.added;

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from live.broker import broker
 from live.factories import shelve
-from live.models import ShelfItem
+from live.models import LiveSession, ShelfItem
 from live.presence import presence
 from live.room_models import BannedWord, LiveComment, LiveViewer
 from shop.demo.factories import make_product
@@ -384,3 +384,43 @@ def test_the_shelf_and_the_pin_lead_to_the_product_page(client, room, app):
     pin = client.get(f"/live/{room.session_id}").get_data(as_text=True)
     assert f'<a class="pin-name" id="pin-name" href="/p/{slug}">Green Tea</a>' in pin
     assert "Green Tea" in client.get(f"/p/{slug}").get_data(as_text=True)
+
+
+def test_the_host_sets_the_stream_from_the_console(client, room, app):
+    """A one-tap session has no stream: the console says so and takes one; the room plays it
+    (and its content policy allows it), viewers' rooms are told to load it; bad ones change
+    nothing, and nothing changes an ended session."""
+    with app.app_context():
+        session = db.session.get(LiveSession, room.session_id)
+        session.stream_url = ""
+        db.session.commit()
+    sign_in_host(client)
+    console = client.get(f"/live/{room.session_id}/host").get_data(as_text=True)
+    assert "not set: viewers see no picture" in console and 'id="stream-form"' in console
+    url = f"/live/{room.session_id}/host/stream"
+    bad = client.post(url, data={"stream_kind": "hls", "stream_url": "rtmp://push.example/x"})
+    assert bad.status_code == 400
+    assert bad.get_json()["error"] == "The stream address must start with https:// or http://."
+    empty = client.post(url, data={"stream_kind": "hls", "stream_url": " "})
+    assert empty.get_json()["error"] == "Enter the stream address."
+    assert not [k for k, _ in _events(app, room.session_id) if k == "stream"]
+
+    playback = "https://cdn.example/live/li-na.m3u8"
+    saved = client.post(url, data={"stream_kind": "hls", "stream_url": playback})
+    assert saved.get_json() == {
+        "ok": True,
+        "status": "live",
+        "message": "Stream saved: viewers see it now.",
+    }
+    assert [k for k, _ in _events(app, room.session_id)][-1] == "stream"
+    page = app.test_client().get(f"/live/{room.session_id}")
+    assert f'data-hls="{playback}"' in page.get_data(as_text=True)
+    assert "media-src 'self' blob: https://cdn.example" in page.headers["Content-Security-Policy"]
+    console = client.get(f"/live/{room.session_id}/host").get_data(as_text=True)
+    assert "not set: viewers see no picture" not in console
+
+    client.post(f"/live/{room.session_id}/host/end")
+    ended = client.post(url, data={"stream_kind": "hls", "stream_url": playback + "?2"})
+    assert ended.status_code == 400
+    with app.app_context():
+        assert db.session.get(LiveSession, room.session_id).stream_url == playback

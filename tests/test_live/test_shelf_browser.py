@@ -31,6 +31,8 @@ live_server = browser.live_server
 EMAIL, PASSWORD = "li.na@guides.test", "guide-password-2"
 PHONE_ZH = {**browser.PHONE, "locale": "zh-CN"}
 
+PLAYBACK = "https://cdn.example/live/li-na.m3u8"
+
 
 @pytest.fixture
 def guide(app):
@@ -62,6 +64,16 @@ def test_the_host_fills_the_shelf_and_pins_and_the_viewer_buys_at_the_live_price
     viewer = phone(chromium).new_page()
     viewer.goto(live_server(session_path))
     expect(viewer.locator("#live-shelf")).to_contain_text("货架上还没有商品。")
+
+    # A one-tap session has no stream yet: the console says so and takes the playback address;
+    # the viewer's room loads it at once.
+    expect(viewer.locator(".live-noplayer")).to_have_text("直播流尚未设置。")
+    stream = host.locator("#host-stream")
+    expect(stream).to_contain_text("尚未设置：观众看不到画面")
+    stream.get_by_label("直播流地址").fill(PLAYBACK)
+    stream.get_by_role("button", name="保存直播流").click()
+    expect(host.locator("#host-note")).to_have_text("直播流已保存，观众现在就能看到。")
+    expect(viewer.locator("#live-video")).to_have_attribute("data-hls", PLAYBACK)
 
     form = host.locator("#shelf-form")
     expect(form).to_be_visible()  # open while the shelf is empty
