@@ -37,6 +37,7 @@ from admin.kit.pages import FORM_EXPIRED, ActionButton, FormPage
 from admin.permissions import current_staff, may
 from admin.shop import order_page, order_tabs
 from shop.extensions import db
+from shop.i18n import localized
 from shop.money import format_money
 from shop.orders import services as orders
 from shop.orders.models import (
@@ -71,6 +72,30 @@ def _number_link(view, context, model, name):
     return Markup('<a href="{}">{}</a>').format(
         url_for("admin_orders.details_view", id=model.id), model.number
     )
+
+
+def _discount_parts(view, context, model, name):
+    """The order page's discount, and what made it up: the member discount, the coupon (by
+    name), the points spent."""
+
+    def money(amount: int) -> str:
+        return format_money(amount, model.currency)
+
+    parts = []
+    if model.tier_discount:
+        parts.append(_("member discount %(amount)s", amount=money(model.tier_discount)))
+    if model.coupon_discount:
+        name = localized(model.coupon.template) if model.coupon else "—"
+        parts.append(
+            _("coupon %(name)s %(amount)s", name=name, amount=money(model.coupon_discount))
+        )
+    if model.points_value:
+        parts.append(
+            _("%(n)d points %(amount)s", n=model.points_spent, amount=money(model.points_value))
+        )
+    if not parts:
+        return money(model.discount)
+    return _("%(total)s (%(parts)s)", total=money(model.discount), parts=_("; ").join(parts))
 
 
 @dataclass(frozen=True)
@@ -339,6 +364,7 @@ class OrderView(StaffModelView):
         "total": money_formatter("currency"),
         "refunded_amount": money_formatter("currency"),
     }
+    column_formatters_detail = {**column_formatters, "discount": _discount_parts}
     column_formatters_export = {
         "number": lambda v, c, m, n: m.number,
         "phone": phone_formatter,

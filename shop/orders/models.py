@@ -29,6 +29,7 @@ from shop.orders.numbers import order_number
 if TYPE_CHECKING:
     from shop.catalog.models import Store, Variant
     from shop.customers.models import Customer
+    from shop.members.models import Coupon
     from shop.staff.models import Staff
 
 
@@ -123,6 +124,7 @@ class Order(db.Model):
 
     customer: Mapped[Customer] = relationship()
     store: Mapped[Store | None] = relationship()
+    coupon: Mapped[Coupon | None] = relationship(viewonly=True)  # the one it used, to name it
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", order_by="OrderLine.id", cascade="all, delete-orphan"
     )

@@ -317,3 +317,33 @@ def test_a_coupon_is_named_in_the_readers_language(app):
         assert f"<h1>{expected}</h1>" in page
     english = app.test_client().get(f"/coupons/{plain}", headers={"Accept-Language": "en"})
     assert "<h1>感谢券</h1>" in _text(english)
+
+
+def test_the_order_page_names_the_coupon_it_used(app):
+    """The customer's order page says which coupon took its amount off, in their language;
+    the admin's order page breaks the discount down the same way."""
+    from shop.members import coupons
+    from tests.support.shop import make_owner
+
+    with app.app_context():
+        store, _category, product = small_catalog(stock_qty=5, price=9900)
+        customer = make_customer(points_=300)
+        template = make_template("新人礼：满 50 减 10", name_en="Welcome: ¥10 off ¥50", value=1000)
+        with unit_of_work():
+            coupons.issue(template.id, customer.id)
+        order = buy(product.variants[0], store, customer, coupon="best", points=200)
+        token, order_id = order.token, order.id
+        make_owner("owner@test")
+        db.session.commit()
+    for language, expected in (
+        ("zh-CN", "优惠券（新人礼：满 50 减 10）"),
+        ("en", "Coupon (Welcome: ¥10 off ¥50)"),
+    ):
+        page = app.test_client().get(f"/o/{token}", headers={"Accept-Language": language})
+        assert expected in _text(page)
+    staff = app.test_client()
+    staff.post("/admin/login", data={"email": "owner@test", "password": "correct horse battery"})
+    details = _text(
+        staff.get(f"/admin/orders/details/?id={order_id}", headers={"Accept-Language": "zh-CN"})
+    )
+    assert "¥12.00（优惠券「新人礼：满 50 减 10」¥10.00；200 积分 ¥2.00）" in details
