@@ -91,3 +91,23 @@ def test_someone_elses_phone_number_grants_nothing(app, shop):
     assert intruder.get(f"/orders/{victims_order.id}").status_code == 404
     prefilled = intruder.get(f"/checkout?variant={shop[1]}").get_data(as_text=True)
     assert "Han Meimei" not in prefilled
+
+
+def test_my_orders_say_what_was_refunded_of_a_partly_refunded_order(app, shop):
+    from shop.infra.unit_of_work import unit_of_work
+    from shop.orders import services as orders
+    from tests.support.shop import make_owner
+
+    buyer = app.test_client()
+    order = _buy(buyer, shop, qty="2")
+    owner = make_owner()
+    with unit_of_work():
+        orders.mark_paid_at_store(order.id, owner)
+    with unit_of_work():
+        line = order.lines[0]
+        orders.refund(order.id, {line.id: 1}, staff=owner, idempotency_key="k" * 32)
+    db.session.refresh(order)
+    assert order.refund_state == "partial"
+    refunded = f"{order.refunded_amount / 100:.2f}"
+    listing = html.unescape(buyer.get("/orders").get_data(as_text=True))
+    assert f"¥{refunded} refunded" in listing
