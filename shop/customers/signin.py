@@ -68,7 +68,9 @@ def request_code(raw_phone: str, ip: str) -> str:
     db.session.flush()  # counted with the others (each count below includes this code)
     if _sent_since(LoginCode.phone, phone, now - PER_PHONE_GAP) > 1:
         db.session.rollback()
-        raise InvalidInput(_("A code was just sent. Please wait a minute before asking again."))
+        raise CodeJustSent(
+            _("A code was just sent. Please wait a minute before asking again."), phone
+        )
     hour = now - timedelta(hours=1)
     if (
         _sent_since(LoginCode.phone, phone, hour) > PER_PHONE_HOURLY
@@ -92,11 +94,21 @@ def request_code(raw_phone: str, ip: str) -> str:
     return phone
 
 
+class CodeJustSent(InvalidInput):
+    """A code went to this phone less than a minute ago: it still works (``phone``, tidied)."""
+
+    code = "code_just_sent"
+
+    def __init__(self, message: str, phone: str) -> None:
+        super().__init__(message)
+        self.phone = phone
+
+
 def verify_code(raw_phone: str, code: str) -> Customer:
     """Spend a code and return the customer (created on first sign-in). Raises InvalidInput."""
     phone = normalize_phone(raw_phone)
     code = (code or "").strip()
-    wrong = InvalidInput(_("That code is wrong or has expired. Request a new one."))
+    wrong = InvalidInput(_("That code is wrong. Check the text message and try again."))
     if not (len(code) == 6 and code.isdigit()):
         raise wrong
     login = db.session.scalar(
@@ -108,7 +120,7 @@ def verify_code(raw_phone: str, code: str) -> Customer:
         .limit(1)
     )
     if login is None:
-        raise wrong
+        raise InvalidInput(_("That code has expired, or was used. Request a new one."))
     counted = db.session.execute(
         update(LoginCode)
         .where(LoginCode.id == login.id, LoginCode.attempts < MAX_ATTEMPTS)

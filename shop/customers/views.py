@@ -39,17 +39,20 @@ from shop.web.templating import local_date
 @account.route("/signin", methods=["GET", "POST"])
 def signin_start():
     form = SignInForm(request.form, next=request.args.get("next"))
-    error = None
+    error, resume = None, False
     if request.method == "POST":
         try:
             phone = signin.request_code(form.phone.data, request.remote_addr or "")
+        except signin.CodeJustSent as exc:
+            error, resume = exc.message, True
+            session["signin_phone"] = exc.phone  # the code sent a moment ago still works
         except ShopError as exc:
             error = exc.message
         else:
             flash(_("We sent a code to %(phone)s.", phone=mask_phone(phone)), "ok")
             session["signin_phone"] = phone  # kept out of the address bar and history
             return redirect(url_for("account.signin_verify", next=form.next.data))
-    return _signin_page("phone", form.phone.data, form.next.data, error)
+    return _signin_page("phone", form.phone.data, form.next.data, error, resume)
 
 
 @account.route("/signin/verify", methods=["GET", "POST"])
@@ -71,9 +74,17 @@ def signin_verify():
     return _signin_page("code", phone, form.next.data, error)
 
 
-def _signin_page(step: str, phone: str, next_path: str | None, error: str | None):
+def _signin_page(
+    step: str, phone: str, next_path: str | None, error: str | None, resume: bool = False
+):
+    """``resume``: offer the way to the code already sent (asked again within a minute)."""
     return render_template(
-        "shop/signin.html", error=error, step=step, phone=phone, next=next_path or ""
+        "shop/signin.html",
+        error=error,
+        step=step,
+        phone=phone,
+        next=next_path or "",
+        resume=resume,
     ), 422 if error else 200
 
 

@@ -79,7 +79,7 @@ def test_wrong_code_then_too_many_attempts(client):
     for _ in range(5):
         response = client.post("/signin/verify", data={"phone": "13812341234", "code": wrong})
         assert response.status_code == 422
-        assert "wrong or has expired" in response.get_data(as_text=True)
+        assert "That code is wrong. Check the text message" in response.get_data(as_text=True)
     response = client.post("/signin/verify", data={"phone": "13812341234", "code": good})
     assert "Too many wrong codes" in response.get_data(as_text=True)
     assert client.get("/me").status_code == 302
@@ -104,6 +104,9 @@ def test_code_is_spent_once_and_expires(client, app):
         db.session.commit()
     response = other.post("/signin/verify", data={"phone": "13812341234", "code": last_code()})
     assert response.status_code == 422
+    assert "That code has expired, or was used. Request a new one." in response.get_data(
+        as_text=True
+    )
 
 
 def test_sends_are_rate_limited(client, app):
@@ -112,6 +115,19 @@ def test_sends_are_rate_limited(client, app):
     assert response.status_code == 422
     assert "wait a minute" in response.get_data(as_text=True)
     assert len(SENT) == 1
+
+
+def test_asking_again_within_a_minute_leads_to_the_code_already_sent(app):
+    """Another browser (or the same after going back) asks again: it is refused, and shown
+    the way to type the code the first request sent, which signs in."""
+    assert ask(app.test_client()).status_code == 302
+    again = app.test_client()
+    page = ask(again).get_data(as_text=True)
+    assert "wait a minute" in page and 'href="/signin/verify?next="' in page
+    form = again.get("/signin/verify").get_data(as_text=True)
+    assert 'name="phone" value="13812341234"' in form
+    response = again.post("/signin/verify", data={"phone": "13812341234", "code": last_code()})
+    assert response.status_code == 302 and response.headers["Location"] == "/me"
 
 
 @pytest.mark.parametrize("phone", ["", "123", "abc", "+1", "1381234123456789"])
