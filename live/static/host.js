@@ -26,14 +26,21 @@
   }
   showStatus(status);
 
-  function send(action, fields) {
+  // ``errorAt``: where a refusal is said (the form it answers); the note above otherwise.
+  function send(action, fields, errorAt) {
     var body = new FormData();
     Object.keys(fields || {}).forEach(function (k) { body.append(k, fields[k]); });
     return fetch(d.action.replace('ACTION', action), {
       method: 'POST', body: body, headers: { 'X-CSRFToken': d.csrf, Accept: 'application/json' }
     }).then(function (r) { return r.json(); }).then(function (answer) {
       if (answer.status) showStatus(answer.status);
-      if (action !== 'heartbeat' || !answer.ok) note.textContent = answer.ok ? answer.message : answer.error;
+      if (errorAt) {
+        errorAt.textContent = answer.ok ? '' : answer.error;
+        errorAt.hidden = !!answer.ok;
+        if (answer.ok) note.textContent = answer.message;
+      } else if (action !== 'heartbeat' || !answer.ok) {
+        note.textContent = answer.ok ? answer.message : answer.error;
+      }
       return answer;
     }).catch(function () { note.textContent = d.tFailed; });
   }
@@ -81,7 +88,7 @@
       e.preventDefault();
       var fields = {};
       new FormData(shelfForm).forEach(function (value, key) { fields[key] = value; });
-      send('shelve', fields).then(function (answer) {
+      send('shelve', fields, document.getElementById('shelf-error')).then(function (answer) {
         if (!answer || !answer.ok) return;
         var empty = document.getElementById('host-shelf-empty');
         if (empty) empty.remove();
@@ -99,7 +106,7 @@
       e.preventDefault();
       var fields = {};
       new FormData(streamForm).forEach(function (value, key) { fields[key] = value; });
-      send('stream', fields).then(function (answer) {
+      send('stream', fields, document.getElementById('stream-error')).then(function (answer) {
         if (answer && answer.ok) document.getElementById('host-stream').open = false;
       });
     });

@@ -80,7 +80,7 @@ def test_the_host_fills_the_shelf_and_pins_and_the_viewer_buys_at_the_live_price
     form.get_by_label("商品").select_option(label="茉莉花茶 · ¥48.00 · 库存 30")
     form.get_by_label("直播价", exact=True).fill("0")
     form.get_by_role("button", name="上架").click()
-    expect(host.locator("#host-note")).to_have_text("直播价必须大于零。")
+    expect(host.locator("#shelf-error")).to_have_text("直播价必须大于零。")  # by the form
     expect(host.locator("#host-shelf")).to_contain_text("货架上还没有商品。")
 
     form.get_by_label("直播价", exact=True).fill("39.00")
@@ -88,6 +88,7 @@ def test_the_host_fills_the_shelf_and_pins_and_the_viewer_buys_at_the_live_price
     form.get_by_label("本场库存上限").fill("20")
     form.get_by_role("button", name="上架").click()
     expect(host.locator("#host-note")).to_have_text("已上架：茉莉花茶")
+    expect(host.locator("#shelf-error")).to_be_hidden()
     line = host.locator("#host-shelf li", has_text="茉莉花茶")
     expect(line).to_contain_text("¥39.00")
     expect(viewer.locator("#live-shelf")).to_contain_text("茉莉花茶")
