@@ -84,6 +84,16 @@ class SecuredView:
     def forbidden(self):
         return self.render("admin/siyu/forbidden.html"), 403
 
+    def create_blueprint(self, admin):
+        """The view's blueprint, whose pages answer a record that is missing, or not of the
+        staff member's stores, with an admin page (the shop's 404 page is the storefront's)."""
+        blueprint = super().create_blueprint(admin)
+        blueprint.register_error_handler(404, self.not_found)
+        return blueprint
+
+    def not_found(self, _error):
+        return self.render("admin/siyu/not_found.html"), 404
+
     def _run_view(self, fn, *args, **kwargs):
         """A domain error escaping one of this view's pages (an action, a back-test) is shown
         as a flash and the staff member goes back (``refused_url``); nothing was changed.

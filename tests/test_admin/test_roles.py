@@ -101,7 +101,11 @@ class TestStoreManager:
         assert "Store A" in page and "Store B" not in page
 
     def test_other_stores_order_page_is_404(self, manager, shop_data):
-        assert manager.get(f"/admin/orders/details/?id={shop_data.order_b}").status_code == 404
+        page = manager.get(f"/admin/orders/details/?id={shop_data.order_b}")
+        assert page.status_code == 404
+        text = page.get_data(as_text=True)
+        assert "There is no such record, or it is not one of your stores" in text
+        assert "This page does not exist." not in text  # not the storefront's 404 page
         assert manager.get(f"/admin/orders/refund/?id={shop_data.order_b}").status_code == 404
         assert manager.get(f"/admin/orders/details/?id={shop_data.order_a}").status_code == 200
         assert manager.get("/admin/orders/details/?id=x'1").status_code == 404
