@@ -92,7 +92,7 @@ def load_demo() -> list[str]:
     free_delivery = _template("包邮券 · Free delivery", CouponKind.FREE_SHIPPING, valid_days=14)
     _template(
         "限量：满 150 减 50 · Flash: ¥50 off ¥150",
-        CouponKind.FIXED,
+        CouponKind.THRESHOLD,
         value=5000,
         threshold=15000,
         total_quantity=10,
