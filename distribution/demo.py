@@ -54,13 +54,17 @@ def load_demo() -> list[str]:
     if not stores:
         return []
     settings()
-    bronze = SharerLevel(name="Bronze", rank=1, multiplier_pct=100)
+    bronze = SharerLevel(name="铜牌推广员", rank=1, multiplier_pct=100)
     db.session.add_all(
         [
             bronze,
-            SharerLevel(name="Silver", rank=2, multiplier_pct=110, invites_needed=3),
+            SharerLevel(name="银牌推广员", rank=2, multiplier_pct=110, invites_needed=3),
             SharerLevel(
-                name="Gold", rank=3, multiplier_pct=120, invites_needed=10, team_sales_needed=500000
+                name="金牌推广员",
+                rank=3,
+                multiplier_pct=120,
+                invites_needed=10,
+                team_sales_needed=500000,
             ),
         ]
     )
@@ -73,7 +77,7 @@ def load_demo() -> list[str]:
             status=RuleStatus.PUBLISHED,
             version=1,
             published_at=utcnow(),
-            note="Programme default",
+            note="默认规则：一级 10%，二级 5%",
         )
     )
     guides = [

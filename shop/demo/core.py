@@ -49,7 +49,7 @@ _PRODUCTS = [
         0,
         None,
         ("tin", (76, 140, 74)),
-        [("50 g", 4800, 40), ("100 g", 8800, 25)],
+        [("50 克", 4800, 40, "50 g"), ("100 克", 8800, 25, "100 g")],
         "<p>福建春采茉莉花茶。</p><ul><li>清淡</li><li>花香</li></ul>",
         "<p>Spring-picked jasmine tea from Fujian.</p><ul><li>Light</li><li>Floral</li></ul>",
     ),

@@ -197,7 +197,7 @@ def load_demo() -> list[str]:
         PointsKind.ADJUST,
         f"demo:{member.id}",
         expires_at=now + timedelta(days=365),
-        note="Demo opening balance",
+        note="演示账户期初积分",
     )
     db.session.commit()
     referrals.referral_code(member.id)
