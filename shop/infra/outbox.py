@@ -181,7 +181,8 @@ def deliver_each(event_ids: list[int]) -> int:
     """``deliver`` each event in turn (one job of ``dispatch``'s); how many ran to the end.
 
     Each is claimed, run and marked in transactions of its own, so one that fails is retried
-    alone. If the job dies part way (a worker killed), the events it had not finished are still
+    alone. If the job dies part way (a worker killed, or RQ's time limit for the job reached,
+    which fails the event it meets and ends the job), the events it had not finished are still
     pending (or leased until ``LEASE`` runs out) and ``redispatch_due`` hands them over again."""
     return sum(deliver(event_id) for event_id in event_ids)
 
@@ -230,8 +231,18 @@ def deliver(event_id: int) -> bool:
         db.session.rollback()
         log.exception("outbox event %s (%s%r) failed", event_id, handler, tuple(args))
         _record_failure(event_id, attempts, error)
+        if _job_timed_out(error):
+            raise  # the job's time is up: the events after this one are the sweep's
         return False
     return True
+
+
+def _job_timed_out(error: Exception) -> bool:
+    """RQ ends a job that ran out of time by raising in it: the event running then failed,
+    and the job must stop there (past it, nothing would limit its time)."""
+    from rq.timeouts import BaseTimeoutException
+
+    return isinstance(error, BaseTimeoutException)
 
 
 def _claim(event_id: int):

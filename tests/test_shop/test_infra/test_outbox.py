@@ -322,3 +322,34 @@ def test_events_delivered_by_one_job_fail_and_retry_one_by_one(flaky_topic):
     _make_due(failed.id)
     assert outbox.deliver_each([row.id for row in rows]) == 1  # the others are done already
     assert sorted(EFFECTS) == [1, 2, 3]
+
+
+def slow(value: int) -> None:
+    """A handler that meets RQ's time limit for its job."""
+    from rq.timeouts import JobTimeoutException
+
+    CALLS.append(value)
+    raise JobTimeoutException("Task exceeded maximum timeout value (180 seconds)")
+
+
+def test_a_job_out_of_time_stops_and_leaves_the_rest_to_the_sweep(flaky_topic, monkeypatch):
+    """RQ's time limit raises inside the job: the event it met is failed (retried later), and
+    the job stops there, so the events after it are not run without a time limit."""
+    register_handler(flaky_topic, "test.slow", "tests.test_shop.test_infra.test_outbox.slow")
+    with monkeypatch.context() as undispatched, unit_of_work():
+        undispatched.setattr(outbox, "dispatch", lambda events: None)  # as if Redis were away
+        outbox.publish("test.slow", 1)
+        outbox.publish_many(TOPIC, [(2,), (3,)])
+    ids = db.session.scalars(select(OutboxEvent.id).order_by(OutboxEvent.id)).all()
+    with pytest.raises(Exception, match="maximum timeout"):
+        outbox.deliver_each(ids)
+    assert CALLS == [1] and EFFECTS == []
+    db.session.expire_all()
+    rows = db.session.scalars(select(OutboxEvent).order_by(OutboxEvent.id)).all()
+    assert [(row.status, row.attempts) for row in rows] == [
+        (OutboxStatus.PENDING, 1),  # failed once: retried after its backoff
+        (OutboxStatus.PENDING, 0),  # never started: due now, the sweep hands it over
+        (OutboxStatus.PENDING, 0),
+    ]
+    assert outbox.redispatch_due() == 2  # delivered in-process here
+    assert sorted(EFFECTS) == [2, 3]
