@@ -119,8 +119,9 @@ def verify_code(raw_phone: str, code: str) -> Customer:
         .order_by(LoginCode.created_at.desc(), LoginCode.id.desc())
         .limit(1)
     )
+    gone = InvalidInput(_("That code has expired, or was used. Request a new one."))
     if login is None:
-        raise InvalidInput(_("That code has expired, or was used. Request a new one."))
+        raise gone
     counted = db.session.execute(
         update(LoginCode)
         .where(LoginCode.id == login.id, LoginCode.attempts < MAX_ATTEMPTS)
@@ -140,7 +141,7 @@ def verify_code(raw_phone: str, code: str) -> Customer:
     ).rowcount
     db.session.commit()
     if not spent:
-        raise wrong
+        raise gone  # the right code, spent a moment ago by another submission
     customer = db.session.scalar(select(Customer).where(Customer.phone == phone))
     try:
         if customer is None:
