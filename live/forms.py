@@ -18,17 +18,39 @@ class StartNowForm(FlaskForm):
     """The one tap: nothing to fill in."""
 
 
-class ScheduleForm(FlaskForm):
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
-    scheduled_at = DateTimeLocalField(
-        _l("Starts at"), format="%Y-%m-%dT%H:%M", validators=[Optional()]
-    )
+class ConsoleForm(FlaskForm):
+    """A form the host console's script posts: the host action's CSRF check already covers
+    it. Its first error is what the console shows, by the form."""
+
+    class Meta:
+        csrf = False
+
+    def first_error(self) -> str:
+        for field in self:
+            if field.errors:
+                return f"{field.label.text}: {field.errors[0]}"
+        return ""
+
+
+class StreamForm(ConsoleForm):
+    """What a room plays: set when a session is scheduled, or later from the host console
+    (what may be played is ``live.services.check_stream``'s)."""
+
     stream_kind = SelectField(
         _l("Stream"),
         choices=[SelectChoice(*choice) for choice in StreamKind.choices()],
         default=StreamKind.HLS,
     )
     stream_url = StringField(_l("Stream address"), validators=[Optional(), Length(max=1000)])
+
+
+class ScheduleForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    scheduled_at = DateTimeLocalField(
+        _l("Starts at"), format="%Y-%m-%dT%H:%M", validators=[Optional()]
+    )
+    stream_kind = StreamForm.stream_kind
+    stream_url = StreamForm.stream_url
 
 
 def _id_or_none(value) -> int | None:
@@ -49,13 +71,9 @@ class LivePriceField(StringField):
             raise ValueError(_l("Enter an amount such as 12.50.")) from None
 
 
-class ShelfForm(FlaskForm):
+class ShelfForm(ConsoleForm):
     """The host console's "add to the shelf" (the admin's shelf form keeps the same rules:
-    ``live.shelf``). Posted by the console's script, which the host action's CSRF check
-    already covers."""
-
-    class Meta:
-        csrf = False
+    ``live.shelf``)."""
 
     product = SelectField(_l("Product"), coerce=_id_or_none, validate_choice=False)
     live_price = LivePriceField(_l("Live price"))
@@ -67,12 +85,6 @@ class ShelfForm(FlaskForm):
     ends_at = DateTimeLocalField(
         _l("Live price until"), format="%Y-%m-%dT%H:%M", validators=[Optional()]
     )
-
-    def first_error(self) -> str:
-        for field in self:
-            if field.errors:
-                return f"{field.label.text}: {field.errors[0]}"
-        return ""
 
 
 class RemindForm(FlaskForm):

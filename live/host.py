@@ -14,7 +14,7 @@ from flask_babel import to_utc
 from live import room, shelf
 from live import services as live
 from live.broker import announce
-from live.forms import ShelfForm
+from live.forms import ShelfForm, StreamForm
 from live.models import SessionStatus
 from shop.errors import InvalidInput
 from shop.extensions import db
@@ -116,8 +116,11 @@ def shelve(session, form, staff):
 def stream(session, form, staff) -> str:
     """Set what the room plays. Viewers' rooms load it again (their page's player and its
     content policy follow the stream)."""
-    live.set_stream(session, form.get("stream_kind", ""), form.get("stream_url", ""))
-    announce(session.id, "stream", {})
+    data = StreamForm(formdata=form)
+    if not data.validate():
+        raise InvalidInput(data.first_error())
+    if live.set_stream(session, data.stream_kind.data, data.stream_url.data):
+        announce(session.id, "stream", {})
     return _("Stream saved: viewers see it now.")
 
 

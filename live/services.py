@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
@@ -89,11 +90,22 @@ def check_stream(kind: str, url: str) -> None:
         raise InvalidInput(_("Choose what kind of stream this is."))
     if url and not url.startswith(("https://", "http://")):
         raise InvalidInput(_("The stream address must start with https:// or http://."))
+    if url and not _plain_host(url):
+        raise InvalidInput(_("The stream address is not a web address."))
     if url and kind == StreamKind.EMBED:
         host = url.split("/")[2].split(":")[0].lower()
         allowed = {h.strip().lower() for h in settings().embed_hosts.split() if h.strip()}
         if host not in allowed:
             raise InvalidInput(_("Players from %(host)s may not be embedded.", host=host))
+
+
+def _plain_host(url: str) -> bool:
+    """The address names a host as a browser reads it (the room's content policy lists it)."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    return bool(host) and all(ch.isalnum() or ch in ".-" for ch in host) and " " not in url
 
 
 def schedule(
@@ -133,16 +145,19 @@ def schedule(
     return session
 
 
-def set_stream(session: LiveSession, kind: str, url: str) -> None:
+def set_stream(session: LiveSession, kind: str, url: str) -> bool:
     """What the room plays: its stream source, set or changed from the host console (a one-tap
-    session has none yet). Refused for an ended session. Does not commit."""
+    session has none yet). Refused for an ended session. Whether it changed. Does not
+    commit."""
     if session.status == SessionStatus.ENDED:
         raise InvalidTransition(_("This live session has ended."))
     url = (url or "").strip()
     if not url:
         raise InvalidInput(_("Enter the stream address."))
     check_stream(kind, url)
+    changed = (session.stream_kind, session.stream_url) != (kind, url)
     session.stream_kind, session.stream_url = kind, url
+    return changed
 
 
 def start_now(guide: Sharer, staff=None) -> LiveSession:

@@ -82,35 +82,34 @@
     return li;
   }
 
-  var shelfForm = document.getElementById('shelf-form');
-  if (shelfForm) {
-    shelfForm.addEventListener('submit', function (e) {
+  // A console form: posted by ``action``, its refusal said inside it (``errorId``).
+  function onSubmit(formId, action, errorId, done) {
+    var form = document.getElementById(formId);
+    if (!form) return;
+    form.addEventListener('submit', function (e) {
       e.preventDefault();
       var fields = {};
-      new FormData(shelfForm).forEach(function (value, key) { fields[key] = value; });
-      send('shelve', fields, document.getElementById('shelf-error')).then(function (answer) {
-        if (!answer || !answer.ok) return;
-        var empty = document.getElementById('host-shelf-empty');
-        if (empty) empty.remove();
-        document.getElementById('host-unpin').hidden = false;
-        document.getElementById('host-shelf').append(shelfLine(answer.item));
-        shelfForm.reset();
-        document.getElementById('host-add').open = false;
+      new FormData(form).forEach(function (value, key) { fields[key] = value; });
+      send(action, fields, document.getElementById(errorId)).then(function (answer) {
+        if (answer && answer.ok) done(form, answer);
       });
     });
   }
 
-  var streamForm = document.getElementById('stream-form');
-  if (streamForm) {
-    streamForm.addEventListener('submit', function (e) {
-      e.preventDefault();
-      var fields = {};
-      new FormData(streamForm).forEach(function (value, key) { fields[key] = value; });
-      send('stream', fields, document.getElementById('stream-error')).then(function (answer) {
-        if (answer && answer.ok) document.getElementById('host-stream').open = false;
-      });
-    });
-  }
+  onSubmit('shelf-form', 'shelve', 'shelf-error', function (form, answer) {
+    var empty = document.getElementById('host-shelf-empty');
+    if (empty) empty.remove();
+    document.getElementById('host-unpin').hidden = false;
+    document.getElementById('host-shelf').append(shelfLine(answer.item));
+    form.reset();
+    document.getElementById('host-add').open = false;
+  });
+
+  onSubmit('stream-form', 'stream', 'stream-error', function () {
+    var unset = document.getElementById('stream-unset');
+    if (unset) unset.remove();
+    document.getElementById('host-stream').open = false;
+  });
 
   setInterval(function () {
     if (status === 'live' || status === 'paused') send('heartbeat');  // paused still beats: the session stays on

@@ -95,8 +95,15 @@
   on('likes', function (data) { byId('live-likes').textContent = data.likes; });
   on('viewers', function (data) { byId('live-viewers').textContent = data.viewers; });
   on('bought', showBought);
-  // The host set or changed the stream: the page's player (and what it may load) follows it.
-  on('stream', function () { location.reload(); });
+  // The host set or changed the stream: the page's player (and what it may load) follows it,
+  // each viewer within a few seconds (not all at once), and not while they are typing.
+  on('stream', function () {
+    setTimeout(function reload() {
+      var typing = byId('comment-form');
+      if (typing && typing.elements.body.value) { setTimeout(reload, 3000); return; }
+      location.reload();
+    }, Math.random() * 5000);
+  });
   on('stock', function (data) { showUnits(data.item, data.units_left); });
   on('shelf', function (data) {
     var item = data.added;

@@ -403,6 +403,12 @@ def test_the_host_sets_the_stream_from_the_console(client, room, app):
     assert bad.get_json()["error"] == "The stream address must start with https:// or http://."
     empty = client.post(url, data={"stream_kind": "hls", "stream_url": " "})
     assert empty.get_json()["error"] == "Enter the stream address."
+    odd = client.post(url, data={"stream_kind": "hls", "stream_url": "https://a.example;x y/s"})
+    assert odd.get_json()["error"] == "The stream address is not a web address."
+    long = client.post(
+        url, data={"stream_kind": "hls", "stream_url": "https://a.example/" + "x" * 990}
+    )
+    assert long.status_code == 400 and "Stream address" in long.get_json()["error"]
     assert not [k for k, _ in _events(app, room.session_id) if k == "stream"]
 
     playback = "https://cdn.example/live/li-na.m3u8"
@@ -413,6 +419,9 @@ def test_the_host_sets_the_stream_from_the_console(client, room, app):
         "message": "Stream saved: viewers see it now.",
     }
     assert [k for k, _ in _events(app, room.session_id)][-1] == "stream"
+    again = client.post(url, data={"stream_kind": "hls", "stream_url": playback})
+    assert again.get_json()["ok"] is True
+    assert [k for k, _ in _events(app, room.session_id)].count("stream") == 1  # unchanged
     page = app.test_client().get(f"/live/{room.session_id}")
     assert f'data-hls="{playback}"' in page.get_data(as_text=True)
     assert "media-src 'self' blob: https://cdn.example" in page.headers["Content-Security-Policy"]
