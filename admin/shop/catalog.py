@@ -74,6 +74,14 @@ def _order_number(view, context, model, name):
     return order_number(model.order_id) if _own_order(model) else _("another store's order")
 
 
+def _staff(view, context, model, name):
+    """Who moved the stock; for another store's order (its refund put the items back), not
+    a name from that store."""
+    if model.order_id is not None and not _own_order(model):
+        return "—"
+    return staff_formatter(view, context, model, name)
+
+
 def _own_order(movement) -> bool:
     """Whether the signed-in staff member may see the order that moved this stock: a manager
     sees the movements of their products that other stores' orders made, not those orders."""
@@ -360,5 +368,5 @@ class StockMovementView(StaffModelView):
     column_filters = ["reason", "variant.sku", "created_at"]
     column_default_sort = ("id", True)
     column_sortable_list = ["created_at", "delta", "reason"]
-    column_formatters = {"order": _order_link, "staff": staff_formatter}
-    column_formatters_export = {"order": _order_number, "staff": staff_formatter}
+    column_formatters = {"order": _order_link, "staff": _staff}
+    column_formatters_export = {"order": _order_number, "staff": _staff}

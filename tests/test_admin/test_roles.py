@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from shop.catalog.models import Product, Store, Variant
+from shop.catalog import stock as stock_ledger
+from shop.catalog.models import Product, StockReason, Store, Variant
 from shop.extensions import db
 from shop.orders.models import Order, OrderStatus
 from shop.staff.models import Role, Staff
 from tests.support.shop import order_for
-from tests.test_admin.conftest import csv_rows
+from tests.test_admin.conftest import csv_rows, make_fast_staff
 
 PAGES = {
     "/admin/": {Role.OWNER, Role.MANAGER, Role.FINANCE, Role.SUPPORT},
@@ -147,14 +148,22 @@ class TestStoreManager:
             store_b = db.session.get(Store, shop_data.store_b)
             other = order_for(db.session.get(Variant, shop_data.variant_a), store_b, 1)
             other_number = f"SY{other.id:06d}"
+            # Store B's staff put one back (a refund's restock): not a name A's manager sees.
+            clerk = make_fast_staff("b.clerk@test.example", Role.SUPPORT)
+            db.session.flush()
+            stock_ledger.change_stock(
+                shop_data.variant_a, 1, StockReason.RESTOCK, order_id=other.id, staff_id=clerk.id
+            )
+            db.session.commit()
         own_number = f"SY{shop_data.order_a:06d}"
         stock = manager.get("/admin/stock/").get_data(as_text=True)
         assert own_number in stock and "another store&#39;s order" in stock
-        assert other_number not in stock
+        assert other_number not in stock and "b.clerk" not in stock
         rows = csv_rows(manager.get("/admin/stock/export/csv/"))
         orders = {row["Order"] for row in rows}
         assert own_number in orders and "another store's order" in orders
         assert other_number not in orders
+        assert "b.clerk" not in {row["Staff"] for row in rows}
 
     def test_cannot_edit_another_stores_variant_by_post(self, manager, shop_data, app):
         response = manager.post(
