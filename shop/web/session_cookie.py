@@ -73,7 +73,7 @@ class _Serializer(URLSafeTimedSerializer):
                     self._opened.popitem(last=False)
         else:
             data, issued_at = opened
-            age = time.time() - issued_at.timestamp()
+            age = int(time.time()) - int(issued_at.timestamp())  # whole seconds, as loads
             if age > max_age:
                 raise SignatureExpired(f"Signature age {age} > {max_age} seconds")
         return copy.deepcopy(data), issued_at

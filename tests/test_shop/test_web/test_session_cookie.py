@@ -59,3 +59,41 @@ def test_a_changed_cookie_is_refused_though_its_original_is_kept(client):
     )
     client.set_cookie("session", forged)
     assert client.get("/test/get").json == []
+
+
+def _counting_loads(monkeypatch) -> list:
+    """Every cookie the serializer verifies and decodes (not answered from the kept ones)."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    verified: list = []
+    loads = URLSafeTimedSerializer.loads
+
+    def counting(self, cookie, *args, **kwargs):
+        verified.append(cookie)
+        return loads(self, cookie, *args, **kwargs)
+
+    monkeypatch.setattr(URLSafeTimedSerializer, "loads", counting)
+    return verified
+
+
+def test_a_cookie_is_verified_once_then_answered_from_the_kept_ones(client, monkeypatch):
+    client.get("/test/put?k=a")
+    verified = _counting_loads(monkeypatch)
+    for _ in range(3):
+        assert client.get("/test/get").json == ["a"]
+    assert verified == [_cookie(client)]
+
+
+def test_the_least_recently_used_cookie_is_dropped_when_too_many_are_kept(app, monkeypatch):
+    from shop.web import session_cookie
+
+    monkeypatch.setattr(session_cookie, "OPENED_COOKIES", 1)
+    first, second = app.test_client(), app.test_client()
+    first.get("/test/put?k=a")
+    second.get("/test/put?k=b")
+    verified = _counting_loads(monkeypatch)
+    assert first.get("/test/get").json == ["a"]  # verified again: only one cookie is kept
+    assert first.get("/test/get").json == ["a"]  # now kept
+    assert second.get("/test/get").json == ["b"]  # verified again, and the first dropped
+    assert first.get("/test/get").json == ["a"]
+    assert verified == [_cookie(first), _cookie(second), _cookie(first)]
