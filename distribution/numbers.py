@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, case, func, select, true
+from sqlalchemy.orm import aliased
 
 from distribution.models import (
     AcquisitionCost,
@@ -112,17 +113,20 @@ def dashboard(
             rows[key] = Row(key=key, label="")
         return rows[key]
 
-    visit_key = {"store": Sharer.store_id, "sharer": Visit.sharer_id, "channel": Visit.channel}[
-        group
-    ]
+    # A visit counts for the store its sharer credits: a guide's, or a promoter's recruiting
+    # guide's (as ``attribution.sharer_store_id`` credits their orders).
+    recruiter = aliased(Sharer)
+    visit_store = func.coalesce(Sharer.store_id, recruiter.store_id)
+    visit_key = {"store": visit_store, "sharer": Visit.sharer_id, "channel": Visit.channel}[group]
     visits = (
         select(visit_key, func.count(Visit.id))
         .join(Sharer, Sharer.id == Visit.sharer_id)
+        .outerjoin(recruiter, recruiter.id == Sharer.parent_id)
         .where(Visit.created_at >= since, Visit.created_at < until)
         .group_by(visit_key)
     )
     if store_ids is not None:
-        visits = visits.where(Sharer.store_id.in_(store_ids))
+        visits = visits.where(visit_store.in_(store_ids))
     for key, count in db.session.execute(visits).all():
         row(key).visits = count
 

@@ -89,6 +89,7 @@ def test_each_sharer_is_credited_what_they_earned_and_walk_ins_convert_nothing(c
     store, _category, product = small_catalog(stock_qty=50, price=10000)
     li = make_guide(store, "Li Na")
     zhao = make_promoter("Zhao Lei", "13900001111", parent=li)
+    zhao.store_id = None  # a promoter who applied online: their store is their recruiter's
     owner = make_staff("owner@test", "owner-password", Role.OWNER)
     db.session.commit()
     visitor = uuid.uuid4().hex
@@ -117,7 +118,7 @@ def test_each_sharer_is_credited_what_they_earned_and_walk_ins_convert_nothing(c
     assert by_sharer["Li Na"].commission == earned[li.id]
     assert by_sharer["Zhao Lei"].gmv == 10000 and by_sharer["Li Na"].gmv == 0
 
-    (by_store,) = dashboard("store", since, until)
+    (by_store,) = dashboard("store", since, until)  # the promoter's visit is Li Na's store's
     assert (by_store.visits, by_store.paid_orders, by_store.linked_paid_orders) == (1, 3, 1)
     assert by_store.conversion == 1.0  # not 3.0: the walk-ins had no visit
     assert by_store.commission == earned[zhao.id] + earned[li.id]
