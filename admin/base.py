@@ -82,7 +82,8 @@ class SecuredView:
         return self.forbidden()
 
     def forbidden(self):
-        return self.render("admin/siyu/forbidden.html"), 403
+        message = _("Your role does not allow this. Ask an owner if you need it.")
+        return self.render("admin/siyu/notice.html", message=message, level="warning"), 403
 
     def create_blueprint(self, admin):
         """The view's blueprint, whose pages answer a record that is missing, or not of the
@@ -92,7 +93,8 @@ class SecuredView:
         return blueprint
 
     def not_found(self, _error):
-        return self.render("admin/siyu/not_found.html"), 404
+        message = _("There is no such record, or it is not in your stores.")
+        return self.render("admin/siyu/notice.html", message=message, level="secondary"), 404
 
     def _run_view(self, fn, *args, **kwargs):
         """A domain error escaping one of this view's pages (an action, a back-test) is shown

@@ -105,7 +105,7 @@ class TestStoreManager:
         page = manager.get(f"/admin/orders/details/?id={shop_data.order_b}")
         assert page.status_code == 404
         text = page.get_data(as_text=True)
-        assert "There is no such record, or it is not one of your stores" in text
+        assert "There is no such record, or it is not in your stores" in text
         assert "This page does not exist." not in text  # not the storefront's 404 page
         assert manager.get(f"/admin/orders/refund/?id={shop_data.order_b}").status_code == 404
         assert manager.get(f"/admin/orders/details/?id={shop_data.order_a}").status_code == 200
