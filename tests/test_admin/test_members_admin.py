@@ -136,7 +136,9 @@ def test_roles(as_role, member, role, lists, grant, adjust):
 def test_support_reads_full_phones_but_changes_nothing(as_role, member, app):
     support = as_role(Role.SUPPORT)
     assert "13655556666" in support.get("/admin/points/").get_data(as_text=True)
-    assert support.get("/admin/tiers/").status_code == 403
+    refused = support.get("/admin/tiers/")
+    assert refused.status_code == 403
+    assert "Your role does not allow this. Ask an owner" in refused.get_data(as_text=True)
     response = support.post(
         "/admin/points/adjust/",
         data={"idempotency_key": "k" * 32, "customer": str(member), "amount": "5", "reason": "x"},
