@@ -101,7 +101,7 @@ def make_product(
         db.session.add(variant)
         db.session.flush()
         if vstock:
-            stock.change_stock(variant.id, vstock, StockReason.INITIAL, note="initial stock")
+            stock.change_stock(variant.id, vstock, StockReason.INITIAL)
     db.session.flush()
     db.session.refresh(product)
     return product
