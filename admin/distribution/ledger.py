@@ -24,15 +24,11 @@ from admin.kit.forms import IdForm
 from admin.kit.pages import ActionButton
 from admin.permissions import current_staff, may
 from distribution import acquisition, commission
-from distribution.models import Bucket, CommissionEntry, CommissionRule, EntryKind, Payout, Sharer
+from distribution.models import CommissionEntry, CommissionRule, Payout, Sharer
 from shop.customers.phones import mask_phone
 from shop.extensions import db
 from shop.money import format_money
 from shop.staff.models import Staff
-
-ENTRY_KIND_LABELS = EntryKind.labels()
-BUCKET_LABELS = Bucket.labels()
-
 
 # Commission ledger, balances, payouts --------------------------------------------------------
 
@@ -107,10 +103,6 @@ class CommissionEntryView(DistributionView):
         "rule": _l("Rule"),
         "note": _l("Note"),
         "payout_id": _l("Payout"),
-    }
-    column_choices = {
-        "kind": list(ENTRY_KIND_LABELS.items()),
-        "bucket": list(BUCKET_LABELS.items()),
     }
     column_formatters = {
         "sharer": sharer_formatter,
@@ -240,7 +232,6 @@ class PayoutView(DistributionView):
         "status": _l("Status"),
         "approved_by": _l("Approved by"),
     }
-    column_choices = {"status": [("approved", _l("Approved"))]}
     column_formatters = {
         "sharer": sharer_formatter,
         "store": sharer_store_formatter,

@@ -18,7 +18,7 @@ from admin.kit.pages import ActionButton, ToolsListView
 from admin.permissions import current_staff
 from distribution import commission, rules
 from distribution.attribution import explain
-from distribution.models import Attribution, CommissionRule, RuleKind, RuleScope, RuleStatus
+from distribution.models import Attribution, CommissionRule, RuleKind, RuleScope
 from shop.catalog.models import Category, Product, Store, Variant
 from shop.extensions import db
 from shop.members.coupons import hundredths
@@ -31,7 +31,6 @@ SCOPE_MODELS = {"sku": Variant, "product": Product, "category": Category, "store
 
 
 RULE_KIND_LABELS = RuleKind.labels()
-RULE_STATUS_LABELS = RuleStatus.labels()
 
 
 BACKTEST_ROWS_SHOWN = 200
@@ -136,11 +135,6 @@ class CommissionRuleView(ToolsListView):
         "created_at": _l("Made"),
         "published_at": _l("Published"),
         "tools": "",
-    }
-    column_choices = {
-        "scope": list(SCOPE_LABELS.items()),
-        "kind": list(RULE_KIND_LABELS.items()),
-        "status": list(RULE_STATUS_LABELS.items()),
     }
     column_formatters = {
         "applies_to": _applies_to,

@@ -22,14 +22,11 @@ from admin.kit.forms import IdForm
 from admin.kit.pages import FormPage
 from admin.permissions import current_staff, may
 from distribution import commission, guides, promoters
-from distribution.models import Binding, Sharer, SharerKind, SharerStatus
+from distribution.models import Binding, Sharer
 from shop.catalog.models import Store
 from shop.extensions import db
 from shop.members.coupons import hundredths
 from shop.money import format_money
-
-KIND_LABELS = SharerKind.labels()
-STATUS_LABELS = SharerStatus.labels()
 
 
 class EmailField(NotStored, StringField):
@@ -179,7 +176,6 @@ class SharerView(DistributionView):
         "email": _l("E-mail (to sign in at /guide)"),
         "password": _l("Password"),
     }
-    column_choices = {"kind": list(KIND_LABELS.items()), "status": list(STATUS_LABELS.items())}
     column_formatters = {
         "phone": phone_formatter,
         "parent": sharer_formatter,

@@ -101,10 +101,6 @@ class ShareLinkView(DistributionView):
         "visits": _visit_count,
         "pictures": _pictures,
     }
-    column_choices = {
-        "channel": list(CHANNEL_LABELS.items()),
-        "target_type": list(TARGET_LABELS.items()),
-    }
     column_searchable_list = ["code", "sharer.name"]
     column_filters = [SharerFilter(ShareLink.sharer_id, _l("Sharer")), "channel", "target_type"]
     column_sortable_list = ["code", "channel", "created_at"]
@@ -135,7 +131,6 @@ class VisitView(DistributionView):
             customer_cell(db.session.get(Customer, m.customer_id)) if m.customer_id else ""
         ),
     }
-    column_choices = {"channel": list(CHANNEL_LABELS.items())}
     column_filters = [SharerFilter(Visit.sharer_id, _l("Sharer")), "channel", "created_at"]
     column_sortable_list = ["created_at", "channel"]
     column_default_sort = ("id", True)
@@ -247,7 +242,6 @@ class AttributionView(DistributionView):
         "explanation": lambda v, c, m, n: explain(m),
         "touches": _touches,
     }
-    column_choices = {"rule": list(RULE_LABELS.items())}
     column_filters = [
         StoreFilter(Attribution.store_id, _l("Store")),
         SharerFilter(Attribution.sharer_id, _l("Credited to")),

@@ -28,16 +28,13 @@ from admin.permissions import current_staff
 from shop.catalog.models import Category, Product, Store
 from shop.extensions import db
 from shop.members import coupons
-from shop.members.models import CouponKind, CouponScope, CouponSource, CouponTemplate
+from shop.members.models import CouponKind, CouponScope, CouponTemplate
 
 COUPON_KIND_LABELS = CouponKind.labels()
 
 
 COUPON_SCOPE_LABELS = CouponScope.labels()
 SCOPE_MODELS = {"categories": Category, "products": Product, "stores": Store}
-
-
-SOURCE_LABELS = CouponSource.labels()
 
 
 # Coupon templates ----------------------------------------------------------------------------
@@ -115,7 +112,6 @@ class CouponTemplateView(StaffModelView):
         "active": _l("Active"),
         "created_at": _l("Made"),
     }
-    column_choices = {"kind": list(COUPON_KIND_LABELS.items())}
     column_formatters = {"offer": _offer, "claimed": _claimed, "scope": _scope}
     column_searchable_list = ["name"]
     column_filters = ["kind", "active", "claimable"]
@@ -278,7 +274,6 @@ class CouponView(ToolsListView):
         "used_order_id": _l("Used on"),
         "used_at": _l("Used"),
     }
-    column_choices = {"source": list(SOURCE_LABELS.items())}
     column_formatters = {
         "customer": customer_formatter,
         "used_order_id": lambda v, c, m, n: order_cell(m.used_order_id),

@@ -19,10 +19,8 @@ from admin.members.pickers import find_customer
 from admin.permissions import current_staff, may
 from shop.extensions import db
 from shop.members import coupons, points
-from shop.members.models import CouponTemplate, PointsKind
+from shop.members.models import CouponTemplate
 from shop.orders.numbers import order_number
-
-POINTS_KIND_LABELS = PointsKind.labels()
 
 
 class AdjustForm(AdminForm):
@@ -129,7 +127,6 @@ class PointsEntryView(ToolsListView):
         "note": _l("Note"),
         "staff": _l("Staff"),
     }
-    column_choices = {"kind": list(POINTS_KIND_LABELS.items())}
     column_formatters = {
         "customer": _points_customer,
         "order_id": lambda v, c, m, n: order_number(m.order_id),

@@ -41,18 +41,13 @@ from shop.i18n import localized
 from shop.money import format_money
 from shop.orders import services as orders
 from shop.orders.models import (
-    Fulfilment,
     Order,
     OrderStatus,
-    PaymentMethod,
     Refund,
     RefundStatus,
 )
 
 S = OrderStatus
-STATUS_LABELS = OrderStatus.labels()
-FULFILMENT_LABELS = Fulfilment.labels()
-PAYMENT_LABELS = PaymentMethod.labels()
 
 
 log = logging.getLogger(__name__)
@@ -384,11 +379,6 @@ class OrderView(StaffModelView):
         "payment_method",
         "needs_review",
     ]
-    column_choices = {
-        "status": OrderStatus.choices(),
-        "fulfilment": list(FULFILMENT_LABELS.items()),
-        "payment_method": list(PAYMENT_LABELS.items()),
-    }
     column_sortable_list = [
         ("number", "id"),
         "created_at",

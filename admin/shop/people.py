@@ -11,17 +11,15 @@ from sqlalchemy import func, select
 from admin.base import StaffModelView
 from admin.kit.fields import password_field
 from admin.kit.formatters import audit_values_formatter, json_formatter, phone_formatter
-from admin.permissions import ROLE_LABELS, current_staff, store_clause, store_scope
+from admin.permissions import current_staff, store_clause, store_scope
 from shop.catalog import reviews
-from shop.catalog.models import ReviewStatus, Store
+from shop.catalog.models import Store
 from shop.extensions import db
 from shop.infra.unit_of_work import unit_of_work
 from shop.members.models import MemberTier
 from shop.orders.models import Order
 from shop.staff import accounts
 from shop.staff.models import Role
-
-REVIEW_LABELS = ReviewStatus.labels()
 
 
 def _tier_name(view, context, model, name):
@@ -99,7 +97,6 @@ class ReviewView(StaffModelView):
         "body": _l("Review"),
         "status": _l("Status"),
     }
-    column_choices = {"status": list(REVIEW_LABELS.items())}
     column_filters = ["status", "rating", "product.name", "created_at"]
     column_default_sort = ("id", True)
 
@@ -139,7 +136,6 @@ class StaffView(StaffModelView):
         "created_at": _l("Created"),
         "password": _l("New password"),
     }
-    column_choices = {"role": list(ROLE_LABELS.items())}
     column_searchable_list = ["email", "name"]
     column_filters = ["role", "active"]
     form_columns = ["email", "name", "role", "active", "stores", "password"]
