@@ -11,6 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from live.models import StreamKind
+from shop.errors import InvalidInput
 from shop.money import parse_money
 
 
@@ -24,6 +25,14 @@ class ConsoleForm(FlaskForm):
 
     class Meta:
         csrf = False
+
+    @classmethod
+    def read(cls, formdata):
+        """The form as the console posted it; ``InvalidInput`` with its first error."""
+        form = cls(formdata=formdata)
+        if not form.validate():
+            raise InvalidInput(form.first_error())
+        return form
 
     def first_error(self) -> str:
         for field in self:

@@ -96,9 +96,7 @@ def unpin(session, form, staff) -> str:
 def shelve(session, form, staff):
     """Add a product to the shelf from the console (``live.shelf`` keeps the rules): the room
     hears of it at once, and the console gets the new line to show."""
-    data = ShelfForm(formdata=form)
-    if not data.validate():
-        raise InvalidInput(data.first_error())
+    data = ShelfForm.read(form)
     item = shelf.add_to_shelf(
         session,
         product_id=data.product.data,
@@ -116,9 +114,7 @@ def shelve(session, form, staff):
 def stream(session, form, staff) -> str:
     """Set what the room plays. Viewers' rooms load it again (their page's player and its
     content policy follow the stream)."""
-    data = StreamForm(formdata=form)
-    if not data.validate():
-        raise InvalidInput(data.first_error())
+    data = StreamForm.read(form)
     if live.set_stream(session, data.stream_kind.data, data.stream_url.data):
         announce(session.id, "stream", {})
     return _("Stream saved: viewers see it now.")

@@ -374,6 +374,7 @@ def player(session) -> dict:
     """How the room plays the session: ``hls`` (hls.js, or the browser's own HLS), ``video``
     (a file), ``embed`` (an iframe, only from a host staff allow), or ``none`` with a reason.
     After the end the replay plays, if there is one."""
+    from live import services
     from live.models import SessionStatus, StreamKind
 
     kind, url = session.stream_kind, session.stream_url
@@ -383,7 +384,9 @@ def player(session) -> dict:
         url = session.replay_url
         kind = StreamKind.HLS if ".m3u8" in url.lower() else StreamKind.VIDEO
     parts = urlsplit(url or "")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    # A host as the browser reads it, whoever stored the address (the console, the admin, a
+    # replay): the origin goes into the room's content policy.
+    if parts.scheme not in ("http", "https") or services.plain_host(url) is None:
         return {"kind": "none", "reason": _("The stream has not been set up yet.")}
     if kind == StreamKind.EMBED and parts.hostname.lower() not in embed_hosts():
         return {"kind": "none", "reason": _("This player's site is not allowed.")}

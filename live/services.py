@@ -90,22 +90,24 @@ def check_stream(kind: str, url: str) -> None:
         raise InvalidInput(_("Choose what kind of stream this is."))
     if url and not url.startswith(("https://", "http://")):
         raise InvalidInput(_("The stream address must start with https:// or http://."))
-    if url and not _plain_host(url):
+    host = plain_host(url) if url else ""
+    if url and host is None:
         raise InvalidInput(_("The stream address is not a web address."))
     if url and kind == StreamKind.EMBED:
-        host = url.split("/")[2].split(":")[0].lower()
         allowed = {h.strip().lower() for h in settings().embed_hosts.split() if h.strip()}
         if host not in allowed:
             raise InvalidInput(_("Players from %(host)s may not be embedded.", host=host))
 
 
-def _plain_host(url: str) -> bool:
-    """The address names a host as a browser reads it (the room's content policy lists it)."""
+def plain_host(url: str) -> str | None:
+    """The address's host, lower-cased, if a browser reads it as one (the room's content
+    policy lists it); None otherwise."""
     try:
         host = urlsplit(url).hostname or ""
     except ValueError:
-        return False
-    return bool(host) and all(ch.isalnum() or ch in ".-" for ch in host) and " " not in url
+        return None
+    plain = host and all(ch.isalnum() or ch in ".-" for ch in host) and " " not in url
+    return host if plain else None
 
 
 def schedule(

@@ -433,3 +433,15 @@ def test_the_host_sets_the_stream_from_the_console(client, room, app):
     assert ended.status_code == 400
     with app.app_context():
         assert db.session.get(LiveSession, room.session_id).stream_url == playback
+
+
+def test_a_stored_address_that_is_no_plain_host_plays_nothing(client, room, app):
+    """Whoever stored it (the admin, an old row), an address whose host a browser would not
+    read as one is not played, and nothing of it reaches the room's content policy."""
+    with app.app_context():
+        session = db.session.get(LiveSession, room.session_id)
+        session.stream_url = "https://a.example;script-src *;/s.m3u8"
+        db.session.commit()
+    page = client.get(f"/live/{room.session_id}")
+    assert "data-hls" not in page.get_data(as_text=True)
+    assert "script-src *" not in page.headers["Content-Security-Policy"]
