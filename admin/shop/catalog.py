@@ -58,20 +58,18 @@ def _description(view, context, model, name):
     return Markup(clean_html(getattr(model, name)))
 
 
-def _order_link(view, context, model, name):
-    if model.order_id is None:
-        return ""
-    if not _own_order(model):
-        return _("another store's order")
-    return Markup('<a href="{}">{}</a>').format(
-        url_for("admin_orders.details_view", id=model.order_id), order_number(model.order_id)
-    )
-
-
 def _order_number(view, context, model, name):
     if model.order_id is None:
         return ""
     return order_number(model.order_id) if _own_order(model) else _("another store's order")
+
+
+def _order_link(view, context, model, name):
+    number = _order_number(view, context, model, name)
+    if model.order_id is None or not _own_order(model):
+        return number
+    url = url_for("admin_orders.details_view", id=model.order_id)
+    return Markup('<a href="{}">{}</a>').format(url, number)
 
 
 def _staff(view, context, model, name):
